@@ -1,0 +1,40 @@
+using Microsoft.Extensions.Options;
+using TeleSuivi.Server.Broker;
+using TeleSuivi.Server.DeadLetters;
+using TeleSuivi.Server.Health;
+using TeleSuivi.Server.Ingestion;
+using TeleSuivi.Server.Storage;
+
+namespace TeleSuivi.Server.Hosting;
+
+public static class TeleSuiviServices
+{
+    /// <summary>Everything <c>serve</c> runs, in start order: the embedded broker listens before the ingest client connects.</summary>
+    public static IServiceCollection AddTeleSuiviServices(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<BrokerOptions>().BindConfiguration(BrokerOptions.Section);
+        services.AddOptions<StoreOptions>().BindConfiguration(StoreOptions.Section);
+        services.AddOptions<IngestOptions>().BindConfiguration(IngestOptions.Section);
+        services.AddSingleton(TimeProvider.System);
+
+        var broker = configuration.GetSection(BrokerOptions.Section).Get<BrokerOptions>() ?? new BrokerOptions();
+        if (broker.ResolveAddress().IsEmbedded)
+        {
+            services.AddHostedService<EmbeddedBroker>();
+        }
+
+        services.AddSingleton<IObservationStore>(sp => ObservationStoreFactory.Create(sp.GetRequiredService<IOptions<StoreOptions>>().Value));
+        services.AddSingleton<DeadLetterStore>();
+        services.AddHostedService<StoreInitializer>();
+
+        services.AddSingleton<IngestChannel>();
+        services.AddSingleton<IngestCounters>();
+        services.AddSingleton<BrokerConnectionState>();
+        services.AddSingleton<MessageNormalizer>();
+        services.AddHostedService<IngestProcessor>();
+        services.AddHostedService<MqttIngestClient>();
+
+        services.AddTeleSuiviHealthChecks();
+        return services;
+    }
+}

@@ -1,0 +1,221 @@
+using System.Buffers;
+using Microsoft.Extensions.Options;
+using MQTTnet;
+using MQTTnet.Formatter;
+using MQTTnet.Protocol;
+using TeleSuivi.Server.Broker;
+
+namespace TeleSuivi.Server.Ingestion;
+
+/// <summary>
+/// The ingest worker's MQTT connection: QoS 1, persistent session, MQTT 5 shared subscription, manual
+/// acknowledgement, and its own reconnect loop (MQTTnet 5 has no managed client).
+/// </summary>
+public sealed partial class MqttIngestClient(
+    IOptions<BrokerOptions> options,
+    IngestChannel channel,
+    BrokerConnectionState state,
+    TimeProvider time,
+    ILogger<MqttIngestClient> logger) : BackgroundService
+{
+    /// <summary>The topic filters of the device and environment contracts (see README, "External contracts").</summary>
+    public static readonly IReadOnlyList<string> TopicFilters = ["telesuivi/v1/devices/#", "telesuivi/v1/environment/#"];
+
+    private readonly BrokerOptions settings = options.Value;
+
+    private readonly IMqttClient client = new MqttClientFactory().CreateMqttClient();
+    private TaskCompletionSource disconnected = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly CancellationTokenSource shutdown = new();
+
+    /// <summary>
+    /// Connects once before the host reports started: a broker that cannot be reached at start-up is a
+    /// configuration error, reported clearly. Later disconnections are retried for ever with back-off.
+    /// </summary>
+    public override async Task StartAsync(CancellationToken cancellationToken)
+    {
+        var address = settings.ResolveAddress();
+
+        // Attached before ConnectAsync: a persistent session delivers its queued messages right after CONNACK.
+        client.ApplicationMessageReceivedAsync += OnMessageAsync;
+        client.DisconnectedAsync += e =>
+        {
+            if (e.ClientWasConnected)
+            {
+                state.SetDisconnected(e.Exception?.Message ?? e.ReasonString ?? e.Reason.ToString());
+            }
+
+            disconnected.TrySetResult();
+            return Task.CompletedTask;
+        };
+
+        try
+        {
+            await ConnectAsync(address, cancellationToken);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            throw new ConfigurationException($"cannot connect to the MQTT broker at {address.Display}: {Describe(ex)}", ex);
+        }
+
+        await base.StartAsync(cancellationToken);
+    }
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await shutdown.CancelAsync();
+        await base.StopAsync(cancellationToken);
+        if (client.IsConnected)
+        {
+            // A normal disconnect keeps the session: unacknowledged messages are redelivered on the next start.
+            await client.DisconnectAsync(
+                new MqttClientDisconnectOptionsBuilder().WithSessionExpiryInterval((uint)settings.SessionExpiry.TotalSeconds).Build(),
+                CancellationToken.None);
+        }
+
+        state.SetDisconnected("stopped");
+    }
+
+    public override void Dispose()
+    {
+        client.Dispose();
+        shutdown.Dispose();
+        base.Dispose();
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var address = settings.ResolveAddress();
+        var attempt = 0;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                if (!client.IsConnected)
+                {
+                    await ConnectAsync(address, stoppingToken);
+                    attempt = 0;
+                }
+
+                await disconnected.Task.WaitAsync(stoppingToken);
+                LogDisconnected(address.Display, state.LastError ?? "unknown reason");
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                state.SetDisconnected(Describe(ex));
+                var delay = ReconnectDelay(++attempt);
+                LogConnectFailed(address.Display, Describe(ex), delay.TotalSeconds);
+                try
+                {
+                    await Task.Delay(delay, time, stoppingToken);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+            }
+        }
+    }
+
+    private async Task ConnectAsync(BrokerAddress address, CancellationToken cancellationToken)
+    {
+        disconnected = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var result = await client.ConnectAsync(BuildClientOptions(address), cancellationToken);
+        if (result.ResultCode != MqttClientConnectResultCode.Success)
+        {
+            throw new InvalidOperationException($"the broker refused the connection: {result.ResultCode} {result.ReasonString}");
+        }
+
+        await SubscribeAsync(result.SharedSubscriptionAvailable, cancellationToken);
+        state.SetConnected(address.Display);
+        LogConnected(address.Display, result.IsSessionPresent, result.SharedSubscriptionAvailable);
+    }
+
+    private async Task OnMessageAsync(MqttApplicationMessageReceivedEventArgs e)
+    {
+        e.AutoAcknowledge = false;
+        var message = new IngestMessage(
+            e.ApplicationMessage.Topic,
+            e.ApplicationMessage.Payload.ToArray(),
+            time.GetUtcNow(),
+            ct => e.AcknowledgeAsync(ct));
+
+        // Waiting here is the back-pressure: the receive loop pauses while the pipeline is full.
+        await channel.Writer.WriteAsync(message, shutdown.Token);
+    }
+
+    private static string Describe(Exception ex)
+    {
+        var innermost = ex;
+        while (innermost.InnerException is not null)
+        {
+            innermost = innermost.InnerException;
+        }
+
+        return innermost == ex ? ex.Message : $"{ex.Message} ({innermost.Message})";
+    }
+
+    internal MqttClientOptions BuildClientOptions(BrokerAddress address)
+    {
+        var builder = new MqttClientOptionsBuilder()
+            .WithTcpServer(address.Host, address.Port)
+            .WithProtocolVersion(MqttProtocolVersion.V500)
+            .WithClientId(settings.ClientId)
+            .WithCleanStart(false)
+            .WithSessionExpiryInterval((uint)settings.SessionExpiry.TotalSeconds)
+            .WithReceiveMaximum((ushort)Math.Clamp(settings.ReceiveMaximum, 1, ushort.MaxValue))
+            .WithKeepAlivePeriod(settings.KeepAlive)
+            .WithTimeout(settings.ConnectTimeout);
+        if (address.UserName is not null)
+        {
+            builder.WithCredentials(address.UserName, address.Password);
+        }
+
+        if (address.UseTls)
+        {
+            builder.WithTlsOptions(tls => tls.UseTls());
+        }
+
+        return builder.Build();
+    }
+
+    private async Task SubscribeAsync(bool sharedSubscriptionAvailable, CancellationToken cancellationToken)
+    {
+        var subscribe = new MqttClientSubscribeOptionsBuilder();
+        foreach (var filter in TopicFilters)
+        {
+            // A broker without shared subscriptions (the embedded one) has a single worker: plain filters then.
+            var topic = sharedSubscriptionAvailable ? $"$share/{settings.SharedGroup}/{filter}" : filter;
+            subscribe.WithTopicFilter(f => f.WithTopic(topic).WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce));
+        }
+
+        var result = await client.SubscribeAsync(subscribe.Build(), cancellationToken);
+        foreach (var item in result.Items)
+        {
+            if (item.ResultCode > MqttClientSubscribeResultCode.GrantedQoS2)
+            {
+                throw new InvalidOperationException($"broker refused the subscription to '{item.TopicFilter.Topic}': {item.ResultCode}");
+            }
+        }
+    }
+
+    private TimeSpan ReconnectDelay(int attempt)
+    {
+        var exponential = TimeSpan.FromMilliseconds(250 * Math.Pow(2, Math.Min(attempt, 10)));
+        var capped = exponential < settings.ReconnectMaxDelay ? exponential : settings.ReconnectMaxDelay;
+        // Jitter keeps a fleet of workers from reconnecting in lock-step after a broker restart.
+        return capped * (0.8 + (Random.Shared.NextDouble() * 0.4));
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Connected to MQTT broker {Broker} (session present: {SessionPresent}, shared subscriptions: {Shared})")]
+    private partial void LogConnected(string broker, bool sessionPresent, bool shared);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Disconnected from MQTT broker {Broker}: {Reason}")]
+    private partial void LogDisconnected(string broker, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Cannot connect to MQTT broker {Broker}: {Reason}; retrying in {DelaySeconds:F1} s")]
+    private partial void LogConnectFailed(string broker, string reason, double delaySeconds);
+}

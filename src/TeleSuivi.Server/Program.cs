@@ -1,0 +1,3 @@
+using TeleSuivi.Server.CommandLine;
+
+return await TeleSuiviCommandLine.InvokeAsync(args);
