@@ -16,6 +16,12 @@ public readonly record struct DecodedValue(string Measure, double Value, string 
 /// <param name="Values">The value of the measure itself, or the components of a panel.</param>
 public sealed record DecodedReading(string Measure, DateTimeOffset? Time, IReadOnlyList<DecodedValue> Values)
 {
+    /// <summary>
+    /// What the payload says about how the reading was taken, as <c>key → value</c>; see <see cref="QualifierKeys"/>.
+    /// Carried into the Observation (body site, method, device status) and used by device-fault alerts.
+    /// </summary>
+    public IReadOnlyDictionary<string, string>? Qualifiers { get; init; }
+
     public static DecodedReading OfValue(string measure, DateTimeOffset? time, double value, string unit) =>
         new(measure, time, [new DecodedValue(measure, value, unit)]);
 }
@@ -28,4 +34,26 @@ public sealed record DecodeOutcome(IReadOnlyList<DecodedReading> Readings, strin
     public static DecodeOutcome Success(IReadOnlyList<DecodedReading> readings) => new(readings, null);
 
     public static DecodeOutcome Failure(string reason) => new([], reason);
+}
+
+/// <summary>The qualifier keys decoders may set on a <see cref="DecodedReading"/>.</summary>
+public static class QualifierKeys
+{
+    /// <summary>Where on the body: "ear", "finger", "toe", "armpit", "mouth", "rectum", "forehead", "wrist", "upper-arm", "tympanum", "body".</summary>
+    public const string BodySite = "body-site";
+
+    /// <summary>Capillary, venous, arterial, interstitial, plasma, control-solution... (glucose sample type).</summary>
+    public const string Specimen = "specimen";
+
+    /// <summary>Comma-separated device status flags, e.g. "body-movement,cuff-loose,irregular-pulse,sensor-contact-lost".</summary>
+    public const string DeviceStatus = "device-status";
+
+    /// <summary>The user number of a multi-user device (bathroom scale, blood-pressure monitor).</summary>
+    public const string UserId = "user-id";
+
+    /// <summary>Battery charge of the device in percent, when the payload reports it.</summary>
+    public const string BatteryPercent = "battery-percent";
+
+    /// <summary>A sequence number of the reading on the device.</summary>
+    public const string SequenceNumber = "sequence-number";
 }
