@@ -1,0 +1,212 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Text;
+
+namespace TeleSuivi.Tests.Infrastructure;
+
+/// <summary>
+/// The real <c>telesuivi</c> executable run as a child process on free ports with its own data folder,
+/// as an operator would run it. Its console output is kept for assertions and failure messages.
+/// </summary>
+public sealed class TeleSuiviProcess : IAsyncDisposable
+{
+    private readonly Process process;
+    private readonly ConcurrentQueue<string> output = new();
+    private readonly string dataDirectory;
+    private readonly bool ownsDataDirectory;
+
+    private TeleSuiviProcess(Process process, Uri baseUrl, int mqttPort, string dataDirectory, bool ownsDataDirectory)
+    {
+        this.process = process;
+        BaseUrl = baseUrl;
+        MqttPort = mqttPort;
+        this.dataDirectory = dataDirectory;
+        this.ownsDataDirectory = ownsDataDirectory;
+        process.OutputDataReceived += (_, e) => Keep(e.Data);
+        process.ErrorDataReceived += (_, e) => Keep(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+    }
+
+    public Uri BaseUrl { get; }
+
+    /// <summary>The port given to the embedded broker (unused with an external one).</summary>
+    public int MqttPort { get; }
+
+    public string DataDirectory => dataDirectory;
+
+    public string Output => string.Join('\n', output);
+
+    public bool HasExited => process.HasExited;
+
+    public int ExitCode => process.ExitCode;
+
+    /// <summary>
+    /// Starts <c>telesuivi COMMAND --urls http://127.0.0.1:FREE --mqtt-port FREE --data TEMP [arguments]</c>.
+    /// </summary>
+    public static TeleSuiviProcess Start(string command, IEnumerable<string>? arguments = null, string? dataDirectory = null, IDictionary<string, string>? environment = null)
+    {
+        var httpPort = ExternalServices.FreeTcpPort();
+        var mqttPort = ExternalServices.FreeTcpPort();
+        var ownsData = dataDirectory is null;
+        dataDirectory ??= Directory.CreateTempSubdirectory("telesuivi-data-").FullName;
+        var baseUrl = new Uri($"http://127.0.0.1:{httpPort}");
+        var start = StartInfo(command);
+        foreach (var argument in new[] { "--urls", baseUrl.ToString().TrimEnd('/'), "--mqtt-port", mqttPort.ToString(System.Globalization.CultureInfo.InvariantCulture), "--data", dataDirectory })
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        foreach (var argument in arguments ?? [])
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[key] = value;
+        }
+
+        var process = Process.Start(start) ?? throw new InvalidOperationException("cannot start telesuivi");
+        return new TeleSuiviProcess(process, baseUrl, mqttPort, dataDirectory, ownsData);
+    }
+
+    /// <summary>Runs <c>telesuivi ARGUMENTS</c> to completion: (exit code, stdout, stderr).</summary>
+    public static async Task<(int ExitCode, string Output, string Error)> RunToExitAsync(TimeSpan timeout, params string[] arguments)
+    {
+        var start = StartInfo(arguments[0]);
+        foreach (var argument in arguments.Skip(1))
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using var process = Process.Start(start) ?? throw new InvalidOperationException("cannot start telesuivi");
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var deadline = new CancellationTokenSource(timeout);
+        try
+        {
+            await process.WaitForExitAsync(deadline.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"telesuivi {string.Join(' ', arguments)} did not exit within {timeout.TotalSeconds:F0} s: {await stdout}{await stderr}");
+        }
+
+        return (process.ExitCode, await stdout, await stderr);
+    }
+
+    /// <summary>Polls <c>/health/ready</c> until it answers 200, or fails with the process output.</summary>
+    public async Task WaitUntilReadyAsync(TimeSpan timeout)
+    {
+        using var http = new HttpClient { BaseAddress = BaseUrl, Timeout = TimeSpan.FromSeconds(5) };
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < timeout)
+        {
+            if (process.HasExited)
+            {
+                throw new InvalidOperationException($"telesuivi exited with code {process.ExitCode} before it was ready:\n{Output}");
+            }
+
+            try
+            {
+                using var response = await http.GetAsync(new Uri("/health/ready", UriKind.Relative));
+                if (response.IsSuccessStatusCode)
+                {
+                    return;
+                }
+            }
+            catch (HttpRequestException)
+            {
+                // Not listening yet.
+            }
+            catch (TaskCanceledException)
+            {
+                // Slow start on a loaded machine; the deadline decides.
+            }
+
+            await Task.Delay(100);
+        }
+
+        throw new TimeoutException($"telesuivi was not ready within {timeout.TotalSeconds:F0} s:\n{Output}");
+    }
+
+    /// <summary>Sends SIGTERM, as a service manager does, and waits for the process to exit.</summary>
+    public async Task<int> StopAsync(TimeSpan timeout)
+    {
+        if (!process.HasExited)
+        {
+            using var kill = Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+            await kill!.WaitForExitAsync();
+            using var deadline = new CancellationTokenSource(timeout);
+            await process.WaitForExitAsync(deadline.Token);
+        }
+
+        return process.ExitCode;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!process.HasExited)
+        {
+            try
+            {
+                await StopAsync(TimeSpan.FromSeconds(15));
+            }
+            catch (OperationCanceledException)
+            {
+                process.Kill(entireProcessTree: true);
+            }
+        }
+
+        process.Dispose();
+        if (ownsDataDirectory)
+        {
+            try
+            {
+                Directory.Delete(dataDirectory, recursive: true);
+            }
+            catch (IOException)
+            {
+                // Left for the OS to clean in /tmp.
+            }
+        }
+    }
+
+    private static ProcessStartInfo StartInfo(string command)
+    {
+        var executable = Path.Combine(AppContext.BaseDirectory, "telesuivi.dll");
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            StandardOutputEncoding = Encoding.UTF8,
+            StandardErrorEncoding = Encoding.UTF8,
+            WorkingDirectory = Path.GetTempPath(),
+        };
+        start.ArgumentList.Add(executable);
+        start.ArgumentList.Add(command);
+        // The tests' own environment must not leak settings into the process under test.
+        foreach (var key in start.Environment.Keys.Where(k => k.StartsWith("TELESUIVI_", StringComparison.Ordinal)).ToList())
+        {
+            start.Environment.Remove(key);
+        }
+
+        return start;
+    }
+
+    private void Keep(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        output.Enqueue(line);
+        while (output.Count > 2000 && output.TryDequeue(out _))
+        {
+        }
+    }
+}
