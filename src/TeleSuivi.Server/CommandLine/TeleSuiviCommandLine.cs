@@ -12,6 +12,7 @@ public static class TeleSuiviCommandLine
         {
             ServeCommand.Create(),
             DemoCommand.Create(),
+            ImportCommand.Create(),
         };
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)

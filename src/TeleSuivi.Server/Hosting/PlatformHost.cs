@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging.Console;
 using TeleSuivi.Server.Broker;
+using TeleSuivi.Server.Fhir;
 using TeleSuivi.Server.Health;
 using TeleSuivi.Server.Storage;
 using TeleSuivi.Server.Web;
@@ -30,6 +31,7 @@ public static class PlatformHost
         var app = builder.Build();
         app.MapTeleSuiviHealth();
         app.MapTeleSuiviWeb();
+        app.MapTeleSuiviFhir();
         return app;
     }
 

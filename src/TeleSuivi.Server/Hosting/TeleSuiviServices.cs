@@ -3,6 +3,7 @@ using TeleSuivi.Server.Broker;
 using TeleSuivi.Server.DeadLetters;
 using TeleSuivi.Server.Health;
 using TeleSuivi.Server.Ingestion;
+using TeleSuivi.Server.Registry;
 using TeleSuivi.Server.Storage;
 
 namespace TeleSuivi.Server.Hosting;
@@ -25,6 +26,8 @@ public static class TeleSuiviServices
 
         services.AddSingleton<IObservationStore>(sp => ObservationStoreFactory.Create(sp.GetRequiredService<IOptions<StoreOptions>>().Value));
         services.AddSingleton<DeadLetterStore>();
+        services.AddSingleton<DeviceRegistry>();
+        services.AddSingleton<RegistryBundleImporter>();
         services.AddHostedService<StoreInitializer>();
 
         services.AddSingleton<IngestChannel>();

@@ -1,14 +1,16 @@
 using TeleSuivi.Server.DeadLetters;
+using TeleSuivi.Server.Registry;
 
 namespace TeleSuivi.Server.Storage;
 
 /// <summary>Opens the stores before ingestion starts, so that a wrong path or an unreachable server fails the start with a clear message.</summary>
-public sealed class StoreInitializer(IObservationStore store, DeadLetterStore deadLetters) : IHostedService
+public sealed class StoreInitializer(IObservationStore store, DeadLetterStore deadLetters, DeviceRegistry registry) : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         await store.InitializeAsync(cancellationToken);
         await deadLetters.InitializeAsync(cancellationToken);
+        await registry.InitializeAsync(cancellationToken);
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
