@@ -18,6 +18,17 @@ public sealed record PlatformSettings
 
     public string? LogFormat { get; init; }
 
+    /// <summary>Simulator settings (<c>demo</c>): null keeps the configured value.</summary>
+    public bool? Simulate { get; init; }
+
+    public int? SimulatedPatients { get; init; }
+
+    public double? ClockSpeed { get; init; }
+
+    public double? HistoryDays { get; init; }
+
+    public int? Seed { get; init; }
+
     public IEnumerable<KeyValuePair<string, string?>> ToConfiguration()
     {
         if (Broker is not null)
@@ -48,6 +59,32 @@ public sealed record PlatformSettings
         if (LogFormat is not null)
         {
             yield return new("LogFormat", LogFormat);
+        }
+
+        var invariant = System.Globalization.CultureInfo.InvariantCulture;
+        if (Simulate is { } simulate)
+        {
+            yield return new("Simulator:Enabled", simulate ? "true" : "false");
+        }
+
+        if (SimulatedPatients is { } patients)
+        {
+            yield return new("Simulator:Patients", patients.ToString(invariant));
+        }
+
+        if (ClockSpeed is { } speed)
+        {
+            yield return new("Simulator:ClockSpeed", speed.ToString(invariant));
+        }
+
+        if (HistoryDays is { } days)
+        {
+            yield return new("Simulator:HistoryDays", days.ToString(invariant));
+        }
+
+        if (Seed is { } seed)
+        {
+            yield return new("Simulator:Seed", seed.ToString(invariant));
         }
     }
 }

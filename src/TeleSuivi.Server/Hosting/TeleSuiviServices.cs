@@ -4,6 +4,7 @@ using TeleSuivi.Server.DeadLetters;
 using TeleSuivi.Server.Health;
 using TeleSuivi.Server.Ingestion;
 using TeleSuivi.Server.Registry;
+using TeleSuivi.Server.Simulation;
 using TeleSuivi.Server.Storage;
 
 namespace TeleSuivi.Server.Hosting;
@@ -36,6 +37,13 @@ public static class TeleSuiviServices
         services.AddSingleton<MessageNormalizer>();
         services.AddHostedService<IngestProcessor>();
         services.AddHostedService<MqttIngestClient>();
+
+        services.AddOptions<SimulatorOptions>().BindConfiguration(SimulatorOptions.Section);
+        if (configuration.GetValue<bool>($"{SimulatorOptions.Section}:{nameof(SimulatorOptions.Enabled)}"))
+        {
+            services.AddSingleton<DeviceSimulator>();
+            services.AddHostedService(sp => sp.GetRequiredService<DeviceSimulator>());
+        }
 
         services.AddTeleSuiviHealthChecks();
         return services;

@@ -1,0 +1,55 @@
+using Hl7.Fhir.Model;
+
+namespace TeleSuivi.Server.Simulation;
+
+/// <summary>The simulated cohort as the FHIR transaction Bundle a hospital would import: patients, devices, assignments.</summary>
+public static class CohortBundle
+{
+    public static Bundle Build(IEnumerable<SimulatedPatient> patients, DateTimeOffset assignedFrom)
+    {
+        var bundle = new Bundle { Type = Bundle.BundleType.Transaction };
+        var today = DateTimeOffset.UtcNow;
+        foreach (var patient in patients)
+        {
+            var resource = new Patient
+            {
+                Id = patient.Id,
+                Identifier = [new Identifier("https://telesuivi.org/fhir/sid/simulated-patient", patient.Id)],
+                Name = [new HumanName { Family = patient.FamilyName, Given = [patient.GivenName] }],
+                Gender = patient.Gender,
+                BirthDate = today.AddYears(-patient.Age).ToString("yyyy", System.Globalization.CultureInfo.InvariantCulture),
+                Address = [new Address { Use = Address.AddressUse.Home, PostalCode = patient.Zone, Country = "FR" }],
+            };
+            Add(bundle, resource);
+            foreach (var device in patient.Devices)
+            {
+                Add(bundle, new Device
+                {
+                    Id = device.Id,
+                    Identifier = [new Identifier("https://telesuivi.org/fhir/sid/simulated-device", device.Id)],
+                    Manufacturer = "TeleSuivi simulator",
+                    ModelNumber = device.Format,
+                    Type = new CodeableConcept("https://telesuivi.org/fhir/CodeSystem/device-kind", device.Kind.ToString()),
+                    Patient = new ResourceReference($"Patient/{patient.Id}"),
+                });
+                Add(bundle, new DeviceUseStatement
+                {
+                    Id = $"{device.Id}-use",
+                    Status = DeviceUseStatement.DeviceUseStatementStatus.Active,
+                    Subject = new ResourceReference($"Patient/{patient.Id}"),
+                    Device = new ResourceReference($"Device/{device.Id}"),
+                    Timing = new Period { StartElement = new FhirDateTime(assignedFrom) },
+                });
+            }
+        }
+
+        return bundle;
+    }
+
+    private static void Add(Bundle bundle, Resource resource) => bundle.Entry.Add(new Bundle.EntryComponent
+    {
+        FullUrl = $"{resource.TypeName}/{resource.Id}",
+        Resource = resource,
+        Request = new Bundle.RequestComponent { Method = Bundle.HTTPVerb.PUT, Url = $"{resource.TypeName}/{resource.Id}" },
+    });
+}

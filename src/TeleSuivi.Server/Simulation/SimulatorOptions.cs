@@ -1,0 +1,27 @@
+namespace TeleSuivi.Server.Simulation;
+
+/// <summary>Bound from the <c>Simulator</c> configuration section; <c>demo</c> and <c>simulate</c> set it from their options.</summary>
+public sealed class SimulatorOptions
+{
+    public const string Section = "Simulator";
+
+    public bool Enabled { get; set; }
+
+    public int Patients { get; set; } = 1000;
+
+    /// <summary>Same seed, same cohort and same readings: demos and tests are reproducible.</summary>
+    public int Seed { get; set; } = 20261123;
+
+    /// <summary>
+    /// Simulated history to publish first, days before now. The simulated clock starts that far back and runs
+    /// <see cref="ClockSpeed"/> times faster than real time until it reaches now, then follows real time:
+    /// readings are never stamped in the future.
+    /// </summary>
+    public double HistoryDays { get; set; }
+
+    /// <summary>Simulated seconds per real second while catching up with now (1 = real time).</summary>
+    public double ClockSpeed { get; set; } = 1;
+
+    /// <summary>MQTT broker to publish to; empty = the platform's own (the embedded broker in <c>demo</c>).</summary>
+    public string? BrokerUrl { get; set; }
+}
