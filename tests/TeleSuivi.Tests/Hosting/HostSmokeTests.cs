@@ -78,6 +78,23 @@ public sealed class HostSmokeTests(ExternalServices services)
     }
 
     [Fact]
+    public async Task Serve_WithSettingsFromEnvironment_AppliesThemBelowTheCommandLine()
+    {
+        var environment = new Dictionary<string, string>
+        {
+            ["TELESUIVI_BROKER__URL"] = "mqtt://127.0.0.1:1",
+            ["TELESUIVI_STORE__URL"] = "influxdb://127.0.0.1:9",
+        };
+
+        // The command line wins over the environment: --store is valid, so only the broker from the environment fails.
+        await using var host = TeleSuiviProcess.Start("serve", ["--store", "sqlite"], environment: environment);
+        await Poll.UntilAsync(() => host.HasExited, StartTimeout, "telesuivi to exit");
+
+        Assert.Equal(3, host.ExitCode);
+        Assert.Contains("error: cannot connect to the MQTT broker at mqtt://127.0.0.1:1", host.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Help_OnEachCommand_DescribesItsOptions()
     {
         foreach (var command in new[] { "serve", "demo" })

@@ -42,7 +42,8 @@ public sealed class TeleSuiviProcess : IAsyncDisposable
     public int ExitCode => process.ExitCode;
 
     /// <summary>
-    /// Starts <c>telesuivi COMMAND --urls http://127.0.0.1:FREE --mqtt-port FREE --data TEMP [arguments]</c>.
+    /// Starts <c>telesuivi COMMAND --urls http://127.0.0.1:FREE --mqtt-port FREE --data TEMP [arguments]</c>;
+    /// an option given in <paramref name="arguments"/> replaces the fixture's.
     /// </summary>
     public static TeleSuiviProcess Start(string command, IEnumerable<string>? arguments = null, string? dataDirectory = null, IDictionary<string, string>? environment = null)
     {
@@ -52,12 +53,20 @@ public sealed class TeleSuiviProcess : IAsyncDisposable
         dataDirectory ??= Directory.CreateTempSubdirectory("telesuivi-data-").FullName;
         var baseUrl = new Uri($"http://127.0.0.1:{httpPort}");
         var start = StartInfo(command);
-        foreach (var argument in new[] { "--urls", baseUrl.ToString().TrimEnd('/'), "--mqtt-port", mqttPort.ToString(System.Globalization.CultureInfo.InvariantCulture), "--data", dataDirectory })
+        var given = (arguments ?? []).ToList();
+        var defaults = new (string Option, string Value)[]
         {
-            start.ArgumentList.Add(argument);
+            ("--urls", baseUrl.ToString().TrimEnd('/')),
+            ("--mqtt-port", mqttPort.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+            ("--data", dataDirectory),
+        };
+        foreach (var (option, value) in defaults.Where(d => !given.Contains(d.Option)))
+        {
+            start.ArgumentList.Add(option);
+            start.ArgumentList.Add(value);
         }
 
-        foreach (var argument in arguments ?? [])
+        foreach (var argument in given)
         {
             start.ArgumentList.Add(argument);
         }
