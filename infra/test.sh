@@ -74,7 +74,7 @@ leftover_pids() {
   local proc args
   for proc in /proc/[0-9]*; do
     [[ "${proc#/proc/}" != "$$" ]] || continue
-    mapfile -d '' args < "$proc/cmdline" 2>/dev/null || continue
+    mapfile -d '' args 2>/dev/null < "$proc/cmdline" || continue
     [[ "${args[*]:-}" == *"$run_tmp/"* ]] && echo "${proc#/proc/}"
   done
   return 0
@@ -84,7 +84,7 @@ stop_leftover_processes() {
   mapfile -t pids < <(leftover_pids)
   (( ${#pids[@]} > 0 )) || return 0
   for pid in "${pids[@]}"; do
-    echo "stopping leftover process $pid: $(tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | cut -c1-160)"
+    echo "stopping leftover process $pid: $(tr '\0' ' ' 2>/dev/null < "/proc/$pid/cmdline" | cut -c1-160)"
     kill -TERM "$pid" 2>/dev/null || true
   done
   for _ in $(seq 1 100); do
