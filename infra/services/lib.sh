@@ -1,5 +1,8 @@
 # Shared helpers for the service scripts (sourced, not run).
 
+# Debian installs mosquitto in /usr/sbin, which is not on a normal user's PATH.
+case ":$PATH:" in *:/usr/sbin:*) ;; *) PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin" ;; esac
+
 die() { echo "error: $*" >&2; exit 1; }
 
 # A TCP port nobody listens on, in the range the kernel does not hand out for outgoing connections.
