@@ -13,6 +13,7 @@ public static class TeleSuiviCommandLine
             ServeCommand.Create(),
             DemoCommand.Create(),
             ImportCommand.Create(),
+            DeadLetterCommand.Create(),
         };
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)

@@ -6,7 +6,18 @@ using TeleSuivi.Server.Storage;
 namespace TeleSuivi.Server.DeadLetters;
 
 /// <summary>A message that could not be stored, kept byte for byte with the precise reason, until replayed.</summary>
-public sealed record DeadLetter(long Id, string Topic, byte[] Payload, DateTimeOffset ReceivedAt, string Reason, DateTimeOffset? ReplayedAt);
+public sealed record DeadLetter(
+    long Id,
+    string Topic,
+    byte[] Payload,
+    DateTimeOffset ReceivedAt,
+    string ReasonCode,
+    string Reason,
+    int Attempts,
+    DateTimeOffset? ReplayedAt);
+
+/// <summary>A message to dead-letter: what arrived, when, and why it cannot be stored.</summary>
+public readonly record struct Rejection(string Topic, byte[] Payload, DateTimeOffset ReceivedAt, string ReasonCode, string Reason);
 
 /// <summary>
 /// The dead-letter store: a local SQLite file beside the data, whatever the observation store is, so that a
@@ -14,6 +25,7 @@ public sealed record DeadLetter(long Id, string Topic, byte[] Payload, DateTimeO
 /// </summary>
 public sealed class DeadLetterStore
 {
+    private const string Columns = "id, topic, payload, received_at, reason_code, reason, attempts, replayed_at";
     private readonly string connectionString;
 
     public DeadLetterStore(IOptions<StoreOptions> options)
@@ -37,16 +49,18 @@ public sealed class DeadLetterStore
                 topic TEXT NOT NULL,
                 payload BLOB NOT NULL,
                 received_at TEXT NOT NULL,
+                reason_code TEXT NOT NULL,
                 reason TEXT NOT NULL,
+                attempts INTEGER NOT NULL DEFAULT 1,
                 replayed_at TEXT
             );
-            CREATE INDEX IF NOT EXISTS dead_letter_pending ON dead_letter (replayed_at, id);
+            CREATE INDEX IF NOT EXISTS dead_letter_pending ON dead_letter (replayed_at, reason_code, id);
             """;
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
     /// <summary>Adds the letters in one transaction: when it returns, all of them are on disk.</summary>
-    public async Task AddAsync(IReadOnlyCollection<(string Topic, byte[] Payload, DateTimeOffset ReceivedAt, string Reason)> letters, CancellationToken cancellationToken)
+    public async Task AddAsync(IReadOnlyCollection<Rejection> letters, CancellationToken cancellationToken)
     {
         if (letters.Count == 0)
         {
@@ -57,16 +71,18 @@ public sealed class DeadLetterStore
         await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
         await using var command = connection.CreateCommand();
         command.Transaction = transaction;
-        command.CommandText = "INSERT INTO dead_letter (topic, payload, received_at, reason) VALUES ($topic, $payload, $received, $reason)";
+        command.CommandText = "INSERT INTO dead_letter (topic, payload, received_at, reason_code, reason) VALUES ($topic, $payload, $received, $code, $reason)";
         var topic = command.Parameters.Add("$topic", SqliteType.Text);
         var payload = command.Parameters.Add("$payload", SqliteType.Blob);
         var received = command.Parameters.Add("$received", SqliteType.Text);
+        var code = command.Parameters.Add("$code", SqliteType.Text);
         var reason = command.Parameters.Add("$reason", SqliteType.Text);
         foreach (var letter in letters)
         {
             topic.Value = letter.Topic;
             payload.Value = letter.Payload;
             received.Value = letter.ReceivedAt.ToString("O", CultureInfo.InvariantCulture);
+            code.Value = letter.ReasonCode;
             reason.Value = letter.Reason;
             await command.ExecuteNonQueryAsync(cancellationToken);
         }
@@ -74,35 +90,82 @@ public sealed class DeadLetterStore
         await transaction.CommitAsync(cancellationToken);
     }
 
-    public async Task<IReadOnlyList<DeadLetter>> ListAsync(bool includeReplayed, int limit, CancellationToken cancellationToken)
+    /// <summary>Pending letters (not yet replayed), oldest first, optionally of one reason code, after an id (for paging).</summary>
+    public async Task<IReadOnlyList<DeadLetter>> ListAsync(DeadLetterQuery query, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
-        command.CommandText = includeReplayed
-            ? "SELECT id, topic, payload, received_at, reason, replayed_at FROM dead_letter ORDER BY id LIMIT $limit"
-            : "SELECT id, topic, payload, received_at, reason, replayed_at FROM dead_letter WHERE replayed_at IS NULL ORDER BY id LIMIT $limit";
-        command.Parameters.AddWithValue("$limit", limit);
+        var conditions = new List<string> { "id > $after" };
+        if (!query.IncludeReplayed)
+        {
+            conditions.Add("replayed_at IS NULL");
+        }
+
+        if (query.ReasonCode is not null)
+        {
+            conditions.Add("reason_code = $code");
+            command.Parameters.AddWithValue("$code", query.ReasonCode);
+        }
+
+        if (query.Ids is { Count: > 0 } ids)
+        {
+            conditions.Add($"id IN ({string.Join(',', ids.Select(id => id.ToString(CultureInfo.InvariantCulture)))})");
+        }
+
+        command.CommandText = $"SELECT {Columns} FROM dead_letter WHERE {string.Join(" AND ", conditions)} ORDER BY id LIMIT $limit";
+        command.Parameters.AddWithValue("$after", query.AfterId);
+        command.Parameters.AddWithValue("$limit", query.Limit);
         var letters = new List<DeadLetter>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            letters.Add(new DeadLetter(
-                reader.GetInt64(0),
-                reader.GetString(1),
-                (byte[])reader.GetValue(2),
-                DateTimeOffset.Parse(reader.GetString(3), CultureInfo.InvariantCulture),
-                reader.GetString(4),
-                reader.IsDBNull(5) ? null : DateTimeOffset.Parse(reader.GetString(5), CultureInfo.InvariantCulture)));
+            letters.Add(Read(reader));
         }
 
         return letters;
     }
 
+    public async Task<DeadLetter?> FindAsync(long id, CancellationToken cancellationToken)
+    {
+        var letters = await ListAsync(new DeadLetterQuery { IncludeReplayed = true, Ids = [id], Limit = 1 }, cancellationToken);
+        return letters.Count == 0 ? null : letters[0];
+    }
+
+    /// <summary>Records the outcome of a replay: stored (replayed now), or rejected again with the new reason.</summary>
+    public async Task RecordReplayAsync(IReadOnlyCollection<long> stored, IReadOnlyCollection<(long Id, string Code, string Reason)> rejectedAgain, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
+        foreach (var id in stored)
+        {
+            await using var command = connection.CreateCommand();
+            command.Transaction = transaction;
+            command.CommandText = "UPDATE dead_letter SET replayed_at = $now, attempts = attempts + 1 WHERE id = $id";
+            command.Parameters.AddWithValue("$now", now.ToString("O", CultureInfo.InvariantCulture));
+            command.Parameters.AddWithValue("$id", id);
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        foreach (var (id, code, reason) in rejectedAgain)
+        {
+            await using var command = connection.CreateCommand();
+            command.Transaction = transaction;
+            command.CommandText = "UPDATE dead_letter SET reason_code = $code, reason = $reason, attempts = attempts + 1 WHERE id = $id";
+            command.Parameters.AddWithValue("$code", code);
+            command.Parameters.AddWithValue("$reason", reason);
+            command.Parameters.AddWithValue("$id", id);
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    /// <summary>Pending letters by reason code (for metrics and the status page).</summary>
     public async Task<IReadOnlyDictionary<string, long>> CountByReasonAsync(CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT reason, COUNT(*) FROM dead_letter WHERE replayed_at IS NULL GROUP BY reason";
+        command.CommandText = "SELECT reason_code, COUNT(*) FROM dead_letter WHERE replayed_at IS NULL GROUP BY reason_code ORDER BY reason_code";
         var counts = new Dictionary<string, long>(StringComparer.Ordinal);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
@@ -113,10 +176,34 @@ public sealed class DeadLetterStore
         return counts;
     }
 
+    private static DeadLetter Read(SqliteDataReader reader) => new(
+        reader.GetInt64(0),
+        reader.GetString(1),
+        (byte[])reader.GetValue(2),
+        DateTimeOffset.Parse(reader.GetString(3), CultureInfo.InvariantCulture),
+        reader.GetString(4),
+        reader.GetString(5),
+        reader.GetInt32(6),
+        reader.IsDBNull(7) ? null : DateTimeOffset.Parse(reader.GetString(7), CultureInfo.InvariantCulture));
+
     private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
     {
         var connection = new SqliteConnection(connectionString);
         await connection.OpenAsync(cancellationToken);
         return connection;
     }
+}
+
+/// <summary>Which dead letters to list or replay.</summary>
+public sealed record DeadLetterQuery
+{
+    public string? ReasonCode { get; init; }
+
+    public IReadOnlyCollection<long>? Ids { get; init; }
+
+    public bool IncludeReplayed { get; init; }
+
+    public long AfterId { get; init; }
+
+    public int Limit { get; init; } = 100;
 }

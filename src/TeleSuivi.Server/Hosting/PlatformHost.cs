@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging.Console;
 using TeleSuivi.Server.Broker;
+using TeleSuivi.Server.DeadLetters;
 using TeleSuivi.Server.Fhir;
 using TeleSuivi.Server.Health;
 using TeleSuivi.Server.Storage;
@@ -32,6 +33,7 @@ public static class PlatformHost
         app.MapTeleSuiviHealth();
         app.MapTeleSuiviWeb();
         app.MapTeleSuiviFhir();
+        app.MapDeadLetterApi();
         return app;
     }
 

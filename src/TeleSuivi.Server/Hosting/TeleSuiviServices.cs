@@ -37,6 +37,8 @@ public static class TeleSuiviServices
         services.AddSingleton<MessageNormalizer>();
         services.AddHostedService<IngestProcessor>();
         services.AddHostedService<MqttIngestClient>();
+        services.AddSingleton<DeadLetterReplayer>();
+        services.AddHostedService<RegistrationReplayService>();
 
         services.AddOptions<SimulatorOptions>().BindConfiguration(SimulatorOptions.Section);
         if (configuration.GetValue<bool>($"{SimulatorOptions.Section}:{nameof(SimulatorOptions.Enabled)}"))

@@ -36,13 +36,13 @@ public sealed partial class IngestProcessor(
     internal async Task ProcessBatchAsync(IReadOnlyList<IngestMessage> batch, CancellationToken cancellationToken)
     {
         var observations = new List<Observation>(batch.Count);
-        var letters = new List<(string, byte[], DateTimeOffset, string)>();
+        var letters = new List<Rejection>();
         foreach (var message in batch)
         {
             var outcome = normalizer.Normalize(message);
-            if (outcome.Error is { } reason)
+            if (outcome.Rejected)
             {
-                letters.Add((message.Topic, message.Payload, message.ReceivedAt, reason));
+                letters.Add(new Rejection(message.Topic, message.Payload, message.ReceivedAt, outcome.ReasonCode!, outcome.Reason!));
             }
             else
             {
@@ -61,7 +61,7 @@ public sealed partial class IngestProcessor(
 
     private async Task WriteUntilDurableAsync(
         List<Observation> observations,
-        List<(string, byte[], DateTimeOffset, string)> letters,
+        List<Rejection> letters,
         CancellationToken cancellationToken)
     {
         // Nothing is acknowledged before this returns: while the store is down the messages stay unacknowledged
