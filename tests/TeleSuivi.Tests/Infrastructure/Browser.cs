@@ -1,0 +1,33 @@
+using Microsoft.Playwright;
+
+namespace TeleSuivi.Tests.Infrastructure;
+
+/// <summary>
+/// Debian's headless Chromium driven by Playwright (its own browser download is never used). Flags keep Chromium
+/// off the network: this machine has none beyond loopback.
+/// </summary>
+public static class Browser
+{
+    public const string ChromiumPath = "/usr/bin/chromium";
+
+    public static async Task<(IPlaywright Playwright, IBrowser Browser)> LaunchAsync()
+    {
+        if (!File.Exists(ChromiumPath))
+        {
+            throw new InvalidOperationException($"{ChromiumPath} is missing: run infra/test.sh, which installs the chromium package");
+        }
+
+        var playwright = await Playwright.CreateAsync();
+        var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+        {
+            ExecutablePath = ChromiumPath,
+            Headless = true,
+            Args =
+            [
+                "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+            ],
+        });
+        return (playwright, browser);
+    }
+}
