@@ -1,0 +1,23 @@
+namespace TeleSuivi.Devices.Gatt;
+
+/// <summary>
+/// Builds characteristic values byte for byte as a conforming device sends them: a flag is set exactly when its optional
+/// field is given, and reserved bits stay 0. For the device simulator and for tests.
+/// </summary>
+/// <remarks>Values the format cannot carry throw <see cref="ArgumentException"/>: the encoder never truncates silently.</remarks>
+public static class GattEncoder
+{
+    /// <summary>The value of 0x2A35 Blood Pressure Measurement.</summary>
+    public static byte[] Encode(BloodPressureMeasurement measurement)
+    {
+        ArgumentNullException.ThrowIfNull(measurement);
+        return BloodPressureFormat.Write(measurement);
+    }
+
+    /// <summary>The value of 0x2A36 Intermediate Cuff Pressure, with NaN in the unused diastolic and mean fields.</summary>
+    public static byte[] Encode(IntermediateCuffPressure cuffPressure)
+    {
+        ArgumentNullException.ThrowIfNull(cuffPressure);
+        return BloodPressureFormat.Write(cuffPressure);
+    }
+}
