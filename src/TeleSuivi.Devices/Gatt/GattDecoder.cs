@@ -23,6 +23,7 @@ public static class GattDecoder
         {
             GattCharacteristics.BloodPressureMeasurement => BloodPressureFormat.DecodeMeasurement(payload, zone),
             GattCharacteristics.IntermediateCuffPressure => BloodPressureFormat.DecodeIntermediateCuffPressure(payload, zone),
+            GattCharacteristics.HeartRateMeasurement => HeartRateFormat.Decode(payload),
             _ => DecodeOutcome.Failure($"unsupported GATT characteristic {GattCharacteristics.Label(uuid16)}"),
         };
     }

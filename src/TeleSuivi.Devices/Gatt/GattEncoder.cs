@@ -20,4 +20,11 @@ public static class GattEncoder
         ArgumentNullException.ThrowIfNull(cuffPressure);
         return BloodPressureFormat.Write(cuffPressure);
     }
+
+    /// <summary>The value of 0x2A37 Heart Rate Measurement.</summary>
+    public static byte[] Encode(HeartRateMeasurement measurement)
+    {
+        ArgumentNullException.ThrowIfNull(measurement);
+        return HeartRateFormat.Write(measurement);
+    }
 }
