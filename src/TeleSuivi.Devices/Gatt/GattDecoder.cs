@@ -24,6 +24,8 @@ public static class GattDecoder
             GattCharacteristics.BloodPressureMeasurement => BloodPressureFormat.DecodeMeasurement(payload, zone),
             GattCharacteristics.IntermediateCuffPressure => BloodPressureFormat.DecodeIntermediateCuffPressure(payload, zone),
             GattCharacteristics.HeartRateMeasurement => HeartRateFormat.Decode(payload),
+            GattCharacteristics.PlxSpotCheckMeasurement => PulseOximetryFormat.DecodeSpotCheck(payload, zone),
+            GattCharacteristics.PlxContinuousMeasurement => PulseOximetryFormat.DecodeContinuous(payload),
             _ => DecodeOutcome.Failure($"unsupported GATT characteristic {GattCharacteristics.Label(uuid16)}"),
         };
     }

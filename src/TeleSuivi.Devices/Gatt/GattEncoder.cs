@@ -27,4 +27,18 @@ public static class GattEncoder
         ArgumentNullException.ThrowIfNull(measurement);
         return HeartRateFormat.Write(measurement);
     }
+
+    /// <summary>The value of 0x2A5E PLX Spot-check Measurement.</summary>
+    public static byte[] Encode(PlxSpotCheckMeasurement measurement)
+    {
+        ArgumentNullException.ThrowIfNull(measurement);
+        return PulseOximetryFormat.Write(measurement);
+    }
+
+    /// <summary>The value of 0x2A5F PLX Continuous Measurement.</summary>
+    public static byte[] Encode(PlxContinuousMeasurement measurement)
+    {
+        ArgumentNullException.ThrowIfNull(measurement);
+        return PulseOximetryFormat.Write(measurement);
+    }
 }
