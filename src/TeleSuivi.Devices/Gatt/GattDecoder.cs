@@ -26,6 +26,8 @@ public static class GattDecoder
             GattCharacteristics.HeartRateMeasurement => HeartRateFormat.Decode(payload),
             GattCharacteristics.PlxSpotCheckMeasurement => PulseOximetryFormat.DecodeSpotCheck(payload, zone),
             GattCharacteristics.PlxContinuousMeasurement => PulseOximetryFormat.DecodeContinuous(payload),
+            GattCharacteristics.TemperatureMeasurement or GattCharacteristics.IntermediateTemperature =>
+                TemperatureFormat.Decode(uuid16, payload, zone),
             _ => DecodeOutcome.Failure($"unsupported GATT characteristic {GattCharacteristics.Label(uuid16)}"),
         };
     }

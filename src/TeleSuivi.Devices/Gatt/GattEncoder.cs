@@ -41,4 +41,11 @@ public static class GattEncoder
         ArgumentNullException.ThrowIfNull(measurement);
         return PulseOximetryFormat.Write(measurement);
     }
+
+    /// <summary>The value of 0x2A1C Temperature Measurement or 0x2A1E Intermediate Temperature (same format).</summary>
+    public static byte[] Encode(TemperatureMeasurement measurement)
+    {
+        ArgumentNullException.ThrowIfNull(measurement);
+        return TemperatureFormat.Write(measurement);
+    }
 }
