@@ -28,6 +28,7 @@ public static class GattDecoder
             GattCharacteristics.PlxContinuousMeasurement => PulseOximetryFormat.DecodeContinuous(payload),
             GattCharacteristics.TemperatureMeasurement or GattCharacteristics.IntermediateTemperature =>
                 TemperatureFormat.Decode(uuid16, payload, zone),
+            GattCharacteristics.WeightMeasurement => WeightFormat.Decode(payload, zone),
             _ => DecodeOutcome.Failure($"unsupported GATT characteristic {GattCharacteristics.Label(uuid16)}"),
         };
     }

@@ -48,4 +48,11 @@ public static class GattEncoder
         ArgumentNullException.ThrowIfNull(measurement);
         return TemperatureFormat.Write(measurement);
     }
+
+    /// <summary>The value of 0x2A9D Weight Measurement.</summary>
+    public static byte[] Encode(WeightMeasurement measurement)
+    {
+        ArgumentNullException.ThrowIfNull(measurement);
+        return WeightFormat.Write(measurement);
+    }
 }
