@@ -29,6 +29,7 @@ public static class GattDecoder
             GattCharacteristics.TemperatureMeasurement or GattCharacteristics.IntermediateTemperature =>
                 TemperatureFormat.Decode(uuid16, payload, zone),
             GattCharacteristics.WeightMeasurement => WeightFormat.Decode(payload, zone),
+            GattCharacteristics.GlucoseMeasurement => GlucoseFormat.Decode(payload, zone),
             _ => DecodeOutcome.Failure($"unsupported GATT characteristic {GattCharacteristics.Label(uuid16)}"),
         };
     }

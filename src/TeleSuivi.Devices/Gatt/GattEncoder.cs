@@ -55,4 +55,11 @@ public static class GattEncoder
         ArgumentNullException.ThrowIfNull(measurement);
         return WeightFormat.Write(measurement);
     }
+
+    /// <summary>The value of 0x2A18 Glucose Measurement.</summary>
+    public static byte[] Encode(GlucoseMeasurement measurement)
+    {
+        ArgumentNullException.ThrowIfNull(measurement);
+        return GlucoseFormat.Write(measurement);
+    }
 }
