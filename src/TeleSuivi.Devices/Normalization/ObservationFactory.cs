@@ -110,7 +110,8 @@ public sealed class ObservationFactory(ObservationFactoryOptions? options = null
         observation.Id = IdOf(naturalKey);
         observation.Identifier = [new Identifier(IdentifierSystem, naturalKey)];
         observation.Meta = new Meta { Source = SourcePrefix + context.Source };
-        if (definition.FhirProfile is { } profile && code == definition.Code)
+        // The vital-signs profiles require a subject: an Observation of an unassigned device does not conform yet.
+        if (definition.FhirProfile is { } profile && code == definition.Code && observation.Subject is not null)
         {
             observation.Meta.Profile = [profile];
         }
@@ -374,11 +375,18 @@ public sealed class ObservationFactory(ObservationFactoryOptions? options = null
 
         if (span.TotalHours >= 1)
         {
-            return FormattableString.Invariant($"{Math.Floor(span.TotalHours)} h {span.Minutes} min");
+            return span.Minutes == 0
+                ? FormattableString.Invariant($"{Math.Floor(span.TotalHours)} h")
+                : FormattableString.Invariant($"{Math.Floor(span.TotalHours)} h {span.Minutes} min");
         }
 
-        return span.TotalMinutes >= 1
-            ? FormattableString.Invariant($"{Math.Floor(span.TotalMinutes)} min {span.Seconds} s")
-            : FormattableString.Invariant($"{span.TotalSeconds} s");
+        if (span.TotalMinutes >= 1)
+        {
+            return span.Seconds == 0
+                ? FormattableString.Invariant($"{Math.Floor(span.TotalMinutes)} min")
+                : FormattableString.Invariant($"{Math.Floor(span.TotalMinutes)} min {span.Seconds} s");
+        }
+
+        return FormattableString.Invariant($"{span.TotalSeconds} s");
     }
 }
