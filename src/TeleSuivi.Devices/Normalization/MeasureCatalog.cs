@@ -231,6 +231,11 @@ public static class MeasureCatalog
         },
         new()
         {
+            Key = "body-water-percentage", Code = L("101684-9", "Percentage of body water"),
+            Category = "exam", Unit = "%", UnitDisplay = "%", Range = new(0, 100, MinInclusive: false, MaxInclusive: false),
+        },
+        new()
+        {
             Key = "bone-mass", Code = Local("bone-mass", "Body bone mass"),
             Category = "exam", Unit = "kg", UnitDisplay = "kg", Range = new(0, 50, MinInclusive: false),
         },
@@ -267,6 +272,11 @@ public static class MeasureCatalog
         {
             Key = "fev1", Code = L("20150-9", "FEV1"),
             Category = "exam", Unit = "L", UnitDisplay = "L", Range = new(0, 10, MinInclusive: false),
+        },
+        new()
+        {
+            Key = "fvc", Code = L("19868-9", "FVC"),
+            Category = "exam", Unit = "L", UnitDisplay = "L", Range = new(0, 12, MinInclusive: false),
         },
 
         // --- Cardiac rhythm (ECG patches, chest straps). ---

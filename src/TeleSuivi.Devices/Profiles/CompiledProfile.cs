@@ -119,6 +119,9 @@ internal sealed class ValueRule
 
     public Dictionary<string, double>? ValueMap { get; init; }
 
+    /// <summary>Raw values that are the device's "no data" sentinel (127 for a pulse oximeter's SpO2): no reading.</summary>
+    public HashSet<double>? NoDataValues { get; init; }
+
     public bool Optional { get; init; }
 }
 

@@ -349,6 +349,7 @@ internal static class ProfileCompiler
             ExponentField = value.ExponentField is { } exponent ? CompileField(exponent, where + ".exponentField", itemContext) : null,
             Offset = value.Offset ?? 0,
             ValueMap = value.ValueMap is null ? null : new Dictionary<string, double>(value.ValueMap, StringComparer.OrdinalIgnoreCase),
+            NoDataValues = value.NoDataValues is null ? null : [.. value.NoDataValues],
             Optional = value.Optional,
         };
     }

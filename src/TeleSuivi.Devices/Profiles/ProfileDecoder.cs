@@ -302,6 +302,11 @@ internal sealed class ProfileDecoder(CompiledProfile profile) : IPayloadDecoder
         }
 
         var number = ToNumber(raw, rule.ValueMap, rule.Field, scope);
+        if (rule.NoDataValues is { } noData && noData.Contains(number))
+        {
+            return;
+        }
+
         number = Scale(number, rule.Scale);
         if (rule.ExponentField is { } exponentField)
         {

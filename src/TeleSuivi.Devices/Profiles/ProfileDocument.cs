@@ -104,6 +104,8 @@ internal sealed class ValueDocument
 
     public Dictionary<string, double>? ValueMap { get; set; }
 
+    public List<double>? NoDataValues { get; set; }
+
     public bool Optional { get; set; }
 }
 
