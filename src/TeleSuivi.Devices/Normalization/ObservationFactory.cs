@@ -30,6 +30,13 @@ public readonly record struct ObservationOutcome(Observation? Observation, strin
     public static ObservationOutcome Rejected(string reason) => new(null, reason);
 }
 
+/// <summary>The Observations of one message, and the reason of every reading that was rejected.</summary>
+/// <remarks>
+/// Readings are independent: one impossible value does not discard its neighbours. Storing the accepted ones and
+/// dead-lettering the message with the rejections is safe to replay, since the ids are deterministic.
+/// </remarks>
+public sealed record NormalizedMessage(IReadOnlyList<Observation> Observations, IReadOnlyList<string> Rejections);
+
 /// <summary>
 /// Normalises one decoded reading into a FHIR R4 Observation: catalogue codes, canonical UCUM unit, plausibility
 /// and clock validation, and an id that depends only on (device, code, effective time) so a redelivered or
@@ -46,6 +53,27 @@ public sealed class ObservationFactory(ObservationFactoryOptions? options = null
     public const string MethodQualifier = "method";
 
     private readonly ObservationFactoryOptions settings = options ?? new ObservationFactoryOptions();
+
+    /// <summary>Normalises every reading of one decoded message.</summary>
+    public NormalizedMessage CreateAll(IReadOnlyList<DecodedReading> readings, ObservationContext context)
+    {
+        var observations = new List<Observation>(readings.Count);
+        List<string>? rejections = null;
+        foreach (var reading in readings)
+        {
+            var outcome = Create(reading, context);
+            if (outcome.Observation is { } observation)
+            {
+                observations.Add(observation);
+            }
+            else
+            {
+                (rejections ??= []).Add(outcome.Error!);
+            }
+        }
+
+        return new NormalizedMessage(observations, rejections ?? (IReadOnlyList<string>)[]);
+    }
 
     public ObservationOutcome Create(DecodedReading reading, ObservationContext context)
     {

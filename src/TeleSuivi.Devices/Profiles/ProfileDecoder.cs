@@ -34,6 +34,11 @@ internal sealed class ProfileDecoder(CompiledProfile profile) : IPayloadDecoder
         {
             return Fail(ex.Message);
         }
+        catch (Exception ex) when (ex is FormatException or ArgumentException or InvalidOperationException or OverflowException)
+        {
+            // A payload must never take the ingest worker down: anything unforeseen is a rejected payload too.
+            return Fail($"unreadable payload: {ex.Message}");
+        }
     }
 
     private DecodeOutcome Fail(string reason) => DecodeOutcome.Failure($"{profile.Manufacturer}: {reason}");
@@ -527,7 +532,9 @@ internal sealed class ProfileDecoder(CompiledProfile profile) : IPayloadDecoder
 
         raw = element.ValueKind switch
         {
-            JsonValueKind.Number => new Raw(JsonValueKind.Number, element.GetDouble(), null),
+            JsonValueKind.Number => element.TryGetDouble(out var number) && double.IsFinite(number)
+                ? new Raw(JsonValueKind.Number, number, null)
+                : new Raw(JsonValueKind.String, 0, element.GetRawText()),
             JsonValueKind.String => new Raw(JsonValueKind.String, 0, element.GetString()),
             JsonValueKind.True => new Raw(JsonValueKind.True, 1, null),
             JsonValueKind.False => new Raw(JsonValueKind.False, 0, null),

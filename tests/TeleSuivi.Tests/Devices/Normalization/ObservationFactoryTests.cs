@@ -239,6 +239,21 @@ public sealed class ObservationFactoryTests
         Assert.Equal("medication-dose-taken: value 2 is not 0 (no) or 1 (yes)", factory.Create(DecodedReading.OfValue("medication-dose-taken", Measured, 2, "1"), Context).Error);
     }
 
+    [Fact]
+    public void CreateAll_OneImpossibleReading_KeepsTheOthersAndSaysWhy()
+    {
+        var result = factory.CreateAll(
+            [
+                DecodedReading.OfValue("heart-rate", Measured, 72, "/min"),
+                DecodedReading.OfValue("oxygen-saturation", Measured, 104, "%"),
+                DecodedReading.OfValue("body-weight", Measured, 71.3, "kg"),
+            ],
+            Context);
+
+        Assert.Equal(["8867-4", "29463-7"], result.Observations.Select(o => o.Code!.Coding[0].Code));
+        Assert.Equal(["oxygen-saturation 104 % is impossible (allowed above 0 up to 100 %)"], result.Rejections);
+    }
+
     private Observation Create(DecodedReading reading)
     {
         var outcome = factory.Create(reading, Context);

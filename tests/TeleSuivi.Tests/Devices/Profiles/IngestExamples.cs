@@ -70,21 +70,9 @@ internal static class IngestExamples
             return (observations, errors);
         }
 
-        var factory = new ObservationFactory(ClockPolicy);
-        var context = new ObservationContext(DeviceId, PatientId, receivedAt, manufacturer);
-        foreach (var reading in outcome.Readings)
-        {
-            var result = factory.Create(reading, context);
-            if (result.Observation is { } observation)
-            {
-                observations.Add(observation);
-            }
-            else
-            {
-                errors.Add(result.Error!);
-            }
-        }
-
+        var result = new ObservationFactory(ClockPolicy).CreateAll(outcome.Readings, new ObservationContext(DeviceId, PatientId, receivedAt, manufacturer));
+        observations.AddRange(result.Observations);
+        errors.AddRange(result.Rejections);
         return (observations, errors);
     }
 

@@ -112,6 +112,8 @@ public sealed class ProfileEngineTests
     [InlineData("", "acme: the payload is empty")]
     [InlineData("""{"x": 1}""", "acme: w is missing")]
     [InlineData("""{"w": "heavy"}""", "acme: w 'heavy' is not a number")]
+    [InlineData("""{"w": 1e999}""", "acme: w '1e999' is not a number")]
+    [InlineData("""[1, 2]""", "acme: w is missing")]
     public void Decode_BadPayload_FailsWithLocation(string payload, string expected)
     {
         var decoder = Compile("""{"manufacturer":"acme","format":"json","time":{"optional":true},"values":[{"field":"w","measure":"body-weight","unit":"kg"}]}""");
