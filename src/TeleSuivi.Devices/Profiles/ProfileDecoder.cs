@@ -14,8 +14,13 @@ internal sealed class ProfileDecoder(CompiledProfile profile) : IPayloadDecoder
 {
     private static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = 64 };
 
+    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
     private static readonly double[] PowersOfTen =
         [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
+
+    /// <summary>CSV columns named by header, checked against each payload's header line.</summary>
+    private readonly FieldRef[] namedColumns = NamedColumnsOf(profile);
 
     public string Name => profile.Manufacturer;
 
@@ -94,7 +99,7 @@ internal sealed class ProfileDecoder(CompiledProfile profile) : IPayloadDecoder
         string text;
         try
         {
-            text = new UTF8Encoding(false, true).GetString(payload);
+            text = StrictUtf8.GetString(payload);
         }
         catch (DecoderFallbackException ex)
         {
@@ -162,7 +167,7 @@ internal sealed class ProfileDecoder(CompiledProfile profile) : IPayloadDecoder
             header.TryAdd(cells[i], i);
         }
 
-        foreach (var field in NamedColumns())
+        foreach (var field in namedColumns)
         {
             if (!header.ContainsKey(field.ColumnName!))
             {
@@ -173,7 +178,7 @@ internal sealed class ProfileDecoder(CompiledProfile profile) : IPayloadDecoder
         return header;
     }
 
-    private IEnumerable<FieldRef> NamedColumns()
+    private static FieldRef[] NamedColumnsOf(CompiledProfile profile)
     {
         IEnumerable<FieldRef?> fields =
         [
@@ -182,7 +187,7 @@ internal sealed class ProfileDecoder(CompiledProfile profile) : IPayloadDecoder
             .. profile.Qualifiers.Select(q => q.Field),
             .. profile.Values.SelectMany(v => new[] { v.Field, v.MeasureField, v.UnitField, v.ExponentField }),
         ];
-        return fields.Where(f => f?.ColumnName is not null)!;
+        return [.. fields.Where(f => f?.ColumnName is not null).Select(f => f!)];
     }
 
     /// <summary>Reads one record into readings; false when a skip rule says the record is not a measurement.</summary>
