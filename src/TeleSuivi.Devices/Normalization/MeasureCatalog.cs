@@ -389,6 +389,51 @@ public static class MeasureCatalog
             Key = "indoor-humidity", Code = Local("indoor-humidity", "Indoor air relative humidity"),
             Category = "environment", Unit = "%", UnitDisplay = "%", Range = new(0, 100),
         },
+
+        // --- Outdoor environment of a zone (the environment topic): air-quality stations and weather. No LOINC terms. ---
+        new()
+        {
+            Key = "ambient-pm25", Code = Local("ambient-pm25", "Outdoor air PM2.5 mass concentration"),
+            Category = "environment", Unit = "ug/m3", UnitDisplay = "µg/m³", Range = new(0, 10000),
+        },
+        new()
+        {
+            Key = "ambient-pm10", Code = Local("ambient-pm10", "Outdoor air PM10 mass concentration"),
+            Category = "environment", Unit = "ug/m3", UnitDisplay = "µg/m³", Range = new(0, 20000),
+        },
+        new()
+        {
+            Key = "ambient-no2", Code = Local("ambient-no2", "Outdoor air nitrogen dioxide mass concentration"),
+            Category = "environment", Unit = "ug/m3", UnitDisplay = "µg/m³", Range = new(0, 5000),
+        },
+        new()
+        {
+            Key = "ambient-o3", Code = Local("ambient-o3", "Outdoor air ozone mass concentration"),
+            Category = "environment", Unit = "ug/m3", UnitDisplay = "µg/m³", Range = new(0, 5000),
+        },
+        new()
+        {
+            Key = "ambient-temperature", Code = Local("ambient-temperature", "Outdoor air temperature"),
+            Category = "environment", Unit = "Cel", UnitDisplay = "°C", Range = new(-90, 60),
+        },
+        new()
+        {
+            Key = "ambient-humidity", Code = Local("ambient-humidity", "Outdoor air relative humidity"),
+            Category = "environment", Unit = "%", UnitDisplay = "%", Range = new(0, 100),
+        },
+        new()
+        {
+            // The 0–5 pollen risk index of allergy networks (0 none, 5 very high).
+            Key = "pollen-index", Code = Local("pollen-index", "Pollen allergy risk index (0-5)"),
+            Category = "environment", Unit = "1", UnitDisplay = "index", Range = new(0, 5),
+        },
+
+        // --- GATT 0x2A36: the cuff pressure while a blood-pressure measurement is under way; not a blood pressure. ---
+        new()
+        {
+            Key = "cuff-pressure", Code = Local("cuff-pressure", "Blood pressure cuff pressure during measurement"),
+            Category = "exam", Unit = "mm[Hg]", UnitDisplay = "mmHg", Range = new(0, 350),
+        },
     ];
 
     private static readonly Dictionary<string, MeasureDefinition> ByKey = Definitions.ToDictionary(d => d.Key, StringComparer.Ordinal);

@@ -23,11 +23,23 @@ public sealed record ObservationFactoryOptions
 }
 
 /// <summary>An Observation, or the precise reason the reading is rejected.</summary>
-public readonly record struct ObservationOutcome(Observation? Observation, string? Error)
+/// <summary>Why a reading was rejected: the ingest pipeline counts and replays dead letters by kind.</summary>
+public enum RejectionKind
+{
+    None,
+
+    /// <summary>A value that cannot be right: impossible, in an unconvertible unit, or of an unknown measure or specimen.</summary>
+    Invalid,
+
+    /// <summary>A time too far in the future or too old relative to the receive time.</summary>
+    Clock,
+}
+
+public readonly record struct ObservationOutcome(Observation? Observation, string? Error, RejectionKind Kind = RejectionKind.None)
 {
     public bool Succeeded => Error is null;
 
-    public static ObservationOutcome Rejected(string reason) => new(null, reason);
+    public static ObservationOutcome Rejected(string reason, RejectionKind kind = RejectionKind.Invalid) => new(null, reason, kind);
 }
 
 /// <summary>The Observations of one message, and the reason of every reading that was rejected.</summary>
@@ -85,7 +97,7 @@ public sealed class ObservationFactory(ObservationFactoryOptions? options = null
         var effective = TruncateToMilliseconds((reading.Time ?? context.ReceivedAt).ToUniversalTime());
         if (CheckClock(definition.Key, effective, context.ReceivedAt.ToUniversalTime()) is { } clockError)
         {
-            return ObservationOutcome.Rejected(clockError);
+            return ObservationOutcome.Rejected(clockError, RejectionKind.Clock);
         }
 
         var code = definition.Code;

@@ -34,6 +34,7 @@ public static class TeleSuiviServices
         services.AddSingleton<IngestChannel>();
         services.AddSingleton<IngestCounters>();
         services.AddSingleton<BrokerConnectionState>();
+        services.AddSingleton<EnvironmentDecoder>();
         services.AddSingleton<MessageNormalizer>();
         services.AddHostedService<IngestProcessor>();
         services.AddHostedService<MqttIngestClient>();

@@ -16,4 +16,24 @@ public sealed class IngestOptions
 
     /// <summary>How long a partial batch may wait for more messages before it is written.</summary>
     public TimeSpan BatchDelay { get; set; } = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>
+    /// The manufacturer profiles (one folder each). Default: the <c>ingest/</c> folder shipped beside the executable.
+    /// A site adds a manufacturer by adding a folder here and restarting.
+    /// </summary>
+    public string? ProfilesDirectory { get; set; }
+
+    /// <summary>A reading stamped further in the future than this is rejected (device clock wrong).</summary>
+    public TimeSpan MaxFutureSkew { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>A reading older than this when it arrives is rejected (a device replaying a stale memory).</summary>
+    public TimeSpan MaxAge { get; set; } = TimeSpan.FromDays(90);
+
+    /// <summary>
+    /// Time zone of the wall-clock time stamps in GATT characteristics, which carry none (IANA id). Gateways
+    /// usually set their devices to UTC.
+    /// </summary>
+    public string GattTimeZone { get; set; } = "UTC";
+
+    public string ResolveProfilesDirectory() => ProfilesDirectory ?? Path.Combine(AppContext.BaseDirectory, "ingest");
 }

@@ -1,5 +1,11 @@
 using Hl7.Fhir.Model;
+using Microsoft.Extensions.Options;
+using TeleSuivi.Devices;
+using TeleSuivi.Devices.Gatt;
+using TeleSuivi.Devices.Normalization;
+using TeleSuivi.Devices.Profiles;
 using TeleSuivi.Server.DeadLetters;
+using TeleSuivi.Server.Registry;
 
 namespace TeleSuivi.Server.Ingestion;
 
@@ -13,9 +19,53 @@ public sealed record NormalizeOutcome(IReadOnlyList<Observation> Observations, s
     public static NormalizeOutcome Reject(string code, string reason) => new([], code, reason);
 }
 
-/// <summary>Turns one contract message into FHIR Observations: route by topic, decode, validate, attribute.</summary>
+/// <summary>
+/// Turns one contract message into FHIR Observations: route by topic, decode with the manufacturer's profile or
+/// the GATT characteristic, attribute each reading to the patient its device was assigned to at the reading's
+/// time, then code, convert and validate.
+/// </summary>
+/// <remarks>
+/// A message with several readings is all-or-explained: its valid readings are stored, and if any reading is
+/// rejected the whole message is also dead-lettered with every reason. Replaying it later re-stores the valid
+/// readings under the same deterministic ids, which is harmless.
+/// </remarks>
 public sealed class MessageNormalizer
 {
+    private readonly ProfileRegistry profiles;
+    private readonly DeviceRegistry registry;
+    private readonly EnvironmentDecoder environment;
+    private readonly ObservationFactory factory;
+    private readonly TimeZoneInfo gattZone;
+
+    public MessageNormalizer(IOptions<IngestOptions> options, DeviceRegistry registry, EnvironmentDecoder environment)
+    {
+        var settings = options.Value;
+        var directory = settings.ResolveProfilesDirectory();
+        try
+        {
+            profiles = ProfileRegistry.Load(directory);
+        }
+        catch (ProfileException ex)
+        {
+            throw new ConfigurationException($"cannot load the manufacturer profiles from {directory}: {ex.Message}", ex);
+        }
+
+        try
+        {
+            gattZone = TimeZoneInfo.FindSystemTimeZoneById(settings.GattTimeZone);
+        }
+        catch (TimeZoneNotFoundException ex)
+        {
+            throw new ConfigurationException($"Ingest:GattTimeZone '{settings.GattTimeZone}' is not a known time zone", ex);
+        }
+
+        this.registry = registry;
+        this.environment = environment;
+        factory = new ObservationFactory(new ObservationFactoryOptions { MaxFutureSkew = settings.MaxFutureSkew, MaxAge = settings.MaxAge });
+    }
+
+    public IReadOnlyList<string> Manufacturers => profiles.Manufacturers;
+
     public NormalizeOutcome Normalize(IngestMessage message)
     {
         if (!ContractTopic.TryParse(message.Topic, out var topic, out var error))
@@ -23,11 +73,81 @@ public sealed class MessageNormalizer
             return NormalizeOutcome.Reject(RejectionCodes.Topic, error!);
         }
 
-        return topic!.Kind switch
+        if (topic!.Kind == TopicKind.Environment)
         {
-            TopicKind.Environment => NormalizeOutcome.Reject(RejectionCodes.Unparseable, $"no environment decoder is installed for zone '{topic.ZoneId}'"),
-            TopicKind.Gatt => NormalizeOutcome.Reject(RejectionCodes.UnknownCharacteristic, $"unknown GATT characteristic 0x{topic.Characteristic}"),
-            _ => NormalizeOutcome.Reject(RejectionCodes.UnknownManufacturer, $"unknown manufacturer '{topic.Manufacturer}': no profile in ingest/{topic.Manufacturer}/"),
-        };
+            return environment.Normalize(topic.ZoneId!, message.Payload, message.ReceivedAt);
+        }
+
+        DecodeOutcome decoded;
+        string source;
+        if (topic.Kind == TopicKind.Gatt)
+        {
+            source = $"gatt/{topic.Characteristic}";
+            decoded = GattDecoder.Decode(topic.Characteristic!, message.Payload, gattZone);
+            if (!decoded.Succeeded)
+            {
+                return NormalizeOutcome.Reject(
+                    decoded.Error!.StartsWith("unsupported GATT characteristic", StringComparison.Ordinal) ? RejectionCodes.UnknownCharacteristic : RejectionCodes.Unparseable,
+                    decoded.Error);
+            }
+        }
+        else
+        {
+            source = topic.Manufacturer;
+            if (!profiles.TryGet(topic.Manufacturer, out var decoder))
+            {
+                return NormalizeOutcome.Reject(RejectionCodes.UnknownManufacturer, $"unknown manufacturer '{topic.Manufacturer}': no profile in ingest/{topic.Manufacturer}/");
+            }
+
+            decoded = decoder.Decode(message.Payload, new DecodeContext(topic.DeviceId, message.ReceivedAt));
+            if (!decoded.Succeeded)
+            {
+                return NormalizeOutcome.Reject(RejectionCodes.Unparseable, decoded.Error!);
+            }
+        }
+
+        if (decoded.Readings.Count == 0)
+        {
+            return NormalizeOutcome.Reject(RejectionCodes.Unparseable, $"{source}: the payload holds no reading");
+        }
+
+        var deviceId = registry.CanonicalDeviceId(topic.DeviceId);
+        if (deviceId is null)
+        {
+            return NormalizeOutcome.Reject(RejectionCodes.UnknownDevice, $"device '{topic.DeviceId}' is not registered (import its Device with POST /fhir or telesuivi import)");
+        }
+
+        var observations = new List<Observation>(decoded.Readings.Count);
+        List<(string Code, string Reason)>? rejections = null;
+        foreach (var reading in decoded.Readings)
+        {
+            var time = reading.Time ?? message.ReceivedAt;
+            var patient = registry.ResolvePatient(deviceId, time);
+            if (patient is null)
+            {
+                (rejections ??= []).Add((RejectionCodes.UnassignedDevice, $"device '{deviceId}' was assigned to no patient at {time.UtcDateTime:yyyy-MM-ddTHH:mm:ssZ}"));
+                continue;
+            }
+
+            var outcome = factory.Create(reading, new ObservationContext(deviceId, patient, message.ReceivedAt, source));
+            if (outcome.Observation is { } observation)
+            {
+                observations.Add(observation);
+            }
+            else
+            {
+                (rejections ??= []).Add((outcome.Kind == RejectionKind.Clock ? RejectionCodes.Clock : RejectionCodes.Implausible, outcome.Error!));
+            }
+        }
+
+        if (rejections is null)
+        {
+            return NormalizeOutcome.Stored(observations);
+        }
+
+        var reason = rejections.Count == 1
+            ? rejections[0].Reason
+            : $"{rejections.Count} of {decoded.Readings.Count} readings rejected: {string.Join("; ", rejections.Select(r => r.Reason))}";
+        return new NormalizeOutcome(observations, rejections[0].Code, reason);
     }
 }
