@@ -71,6 +71,11 @@ public sealed class TeleSuiviProcess : IAsyncDisposable
             start.ArgumentList.Add(argument);
         }
 
+        // Each process is its own ingest worker: a shared broker must keep a session and a shared-subscription
+        // group per test, or the tests would split each other's messages.
+        var worker = $"test-{Guid.NewGuid():N}";
+        start.Environment["TELESUIVI_BROKER__CLIENTID"] = worker;
+        start.Environment["TELESUIVI_BROKER__SHAREDGROUP"] = worker;
         foreach (var (key, value) in environment ?? new Dictionary<string, string>())
         {
             start.Environment[key] = value;

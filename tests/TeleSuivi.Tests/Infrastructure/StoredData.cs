@@ -1,0 +1,52 @@
+using System.Text.Json;
+using Hl7.Fhir.Model;
+using Hl7.Fhir.Serialization;
+using Microsoft.Data.Sqlite;
+
+namespace TeleSuivi.Tests.Infrastructure;
+
+/// <summary>Reads what a <c>telesuivi</c> process wrote to its embedded SQLite files, as an auditor would.</summary>
+public static class StoredData
+{
+    private static readonly FhirJsonDeserializer Parser = new(new DeserializerSettings().UsingMode(DeserializationMode.Strict));
+
+    public static async Task<IReadOnlyList<Observation>> ObservationsAsync(string dataDirectory, string? subject = null)
+    {
+        var path = Path.Combine(dataDirectory, "telesuivi.db");
+        if (!File.Exists(path))
+        {
+            return [];
+        }
+
+        await using var connection = new SqliteConnection($"Data Source={path};Mode=ReadOnly;Pooling=False");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = subject is null
+            ? "SELECT resource FROM observation ORDER BY effective_ms"
+            : "SELECT resource FROM observation WHERE patient = $subject ORDER BY effective_ms";
+        command.Parameters.AddWithValue("$subject", (object?)subject ?? DBNull.Value);
+        var observations = new List<Observation>();
+        try
+        {
+            await using var reader = await command.ExecuteReaderAsync();
+            while (await reader.ReadAsync())
+            {
+                observations.Add(Parser.Deserialize<Observation>(reader.GetString(0)));
+            }
+        }
+        catch (SqliteException ex) when (ex.SqliteErrorCode == 1)
+        {
+            // The table does not exist yet: the host has not initialised its store.
+        }
+
+        return observations;
+    }
+
+    /// <summary>The dead letters of a running host, through its API.</summary>
+    public static async Task<IReadOnlyList<JsonElement>> DeadLettersAsync(Uri host, bool includeReplayed = false)
+    {
+        using var http = new HttpClient { BaseAddress = host };
+        var json = await http.GetStringAsync(new Uri($"/api/deadletters?limit=1000&all={includeReplayed.ToString().ToLowerInvariant()}", UriKind.Relative));
+        return JsonDocument.Parse(json).RootElement.EnumerateArray().Select(e => e.Clone()).ToList();
+    }
+}
