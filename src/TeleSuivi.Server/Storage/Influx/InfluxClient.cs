@@ -243,6 +243,10 @@ public sealed partial class InfluxClient : IDisposable
                 return;
             case HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden or HttpStatusCode.NotFound:
                 throw new InfluxAccessException(what, summary, response.StatusCode, serverMessage);
+            case HttpStatusCode.BadRequest when serverMessage is not null && LimitPattern().IsMatch(serverMessage):
+                // 1.x reports its series limits as a partial write, but the points are fine: the server's
+                // max-series-per-database or max-values-per-tag must be raised (see SCHEMA.md).
+                throw new InfluxAccessException(what, $"{summary} (raise this limit in the server's configuration)", response.StatusCode, serverMessage);
             default:
                 int? dropped = serverMessage is not null && DroppedPattern().Match(serverMessage) is { Success: true } match
                     ? int.Parse(match.Groups[1].ValueSpan, CultureInfo.InvariantCulture)
@@ -392,7 +396,11 @@ public sealed partial class InfluxClient : IDisposable
         {
             if (inner is System.Net.Sockets.SocketException or IOException or System.Security.Authentication.AuthenticationException)
             {
-                message = $"{message} ({inner.Message})";
+                if (!message.Contains(inner.Message, StringComparison.OrdinalIgnoreCase))
+                {
+                    message = $"{message} ({inner.Message})";
+                }
+
                 break;
             }
         }
@@ -421,6 +429,9 @@ public sealed partial class InfluxClient : IDisposable
 
     [GeneratedRegex(@"dropped=(\d+)")]
     private static partial Regex DroppedPattern();
+
+    [GeneratedRegex("max-values-per-tag limit exceeded|max-series-per-database limit exceeded")]
+    private static partial Regex LimitPattern();
 
     [LoggerMessage(Level = LogLevel.Information, Message = "InfluxDB at {BaseUri} is version {Version} ({Build} build)")]
     private partial void LogServerVersion(Uri baseUri, string version, string build);

@@ -69,7 +69,8 @@ public sealed class InfluxDataRejectedException : InfluxException
 
 /// <summary>
 /// The server refuses us for a reason only the operator can fix: wrong credentials (401), missing permission (403),
-/// unknown database or not an InfluxDB v1 API (404).
+/// unknown database or not an InfluxDB v1 API (404), a series limit of InfluxDB 1.x reached (<c>max-series-per-database</c>,
+/// <c>max-values-per-tag</c>). The data is not at fault: keep it until the configuration is fixed.
 /// </summary>
 public sealed class InfluxAccessException : InfluxException
 {

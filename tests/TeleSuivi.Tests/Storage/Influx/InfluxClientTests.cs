@@ -224,6 +224,21 @@ public sealed class InfluxClientTests(ExternalServices services)
         Assert.Single(stub.Requests);
     }
 
+    [Fact]
+    public async Task WriteAsync_SeriesLimitReached_ThrowsAccessNotDataRejected()
+    {
+        const string body = """{"error":"partial write: max-values-per-tag limit exceeded (100000/100000): measurement=\"observation\" tag=\"patient\" value=\"Patient/100001\" dropped=1"}""";
+        var stub = new StubHandler((_, _) => StubHandler.Answer(HttpStatusCode.BadRequest, body));
+        using var client = new InfluxClient(FastRetries(), handler: stub);
+        using var points = new LineProtocolWriter();
+        points.Measurement("m").Field("x", 1.0).End(1);
+
+        var error = await Assert.ThrowsAsync<InfluxAccessException>(() => client.WriteAsync("db", points, Cancel));
+
+        Assert.Contains("raise this limit", error.Reason, StringComparison.Ordinal);
+        Assert.Single(stub.Requests);
+    }
+
     [Theory]
     [InlineData("writer", "s3cret", "Basic d3JpdGVyOnMzY3JldA==")]
     [InlineData(null, "token-abc", "Token token-abc")]
