@@ -8,7 +8,7 @@ public static class ObservationStoreFactory
         return address.Kind switch
         {
             StoreKind.Sqlite => new SqliteObservationStore(address.SqlitePath!),
-            _ => throw new ConfigurationException($"the InfluxDB store ({address.Display}) is not available in this build"),
+            _ => new Influx.InfluxObservationStore(address, options),
         };
     }
 }

@@ -2,6 +2,7 @@ using System.Globalization;
 using Hl7.Fhir.Model;
 using Hl7.Fhir.Serialization;
 using Microsoft.Data.Sqlite;
+using TeleSuivi.Server.Storage.Influx;
 using Task = System.Threading.Tasks.Task;
 
 namespace TeleSuivi.Server.Storage;
@@ -78,11 +79,10 @@ public sealed class SqliteObservationStore(string path) : IObservationStore
         var resource = command.Parameters.Add("$resource", SqliteType.Text);
         foreach (var observation in observations)
         {
-            var coding = observation.Code?.Coding.FirstOrDefault();
             id.Value = observation.Id ?? throw new ArgumentException("an Observation must have an id to be stored", nameof(observations));
             patient.Value = (object?)observation.Subject?.Reference ?? DBNull.Value;
-            code.Value = coding is null ? string.Empty : $"{coding.System}|{coding.Code}";
-            time.Value = EffectiveMilliseconds(observation);
+            code.Value = ObservationKeys.CodeToken(observation);
+            time.Value = ObservationKeys.EffectiveMilliseconds(observation);
             resource.Value = Serializer.SerializeToString(observation);
             await command.ExecuteNonQueryAsync(cancellationToken);
         }
@@ -104,13 +104,39 @@ public sealed class SqliteObservationStore(string path) : IObservationStore
         }
     }
 
-    private static long EffectiveMilliseconds(Observation observation) => observation.Effective switch
+    public async Task<IReadOnlyList<Observation>> ReadAsync(
+        string patientReference,
+        string? code,
+        DateTimeOffset from,
+        DateTimeOffset through,
+        int limit,
+        CancellationToken cancellationToken)
     {
-        FhirDateTime dateTime when dateTime.TryToDateTimeOffset(out var value) => value.ToUnixTimeMilliseconds(),
-        Period { StartElement: { } start } when start.TryToDateTimeOffset(out var value) => value.ToUnixTimeMilliseconds(),
-        Instant { Value: { } value } => value.ToUnixTimeMilliseconds(),
-        _ => throw new ArgumentException($"Observation {observation.Id} has no effective time", nameof(observation)),
-    };
+        ArgumentException.ThrowIfNullOrEmpty(patientReference);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = code is null
+            ? "SELECT resource FROM observation WHERE patient = $patient AND effective_ms BETWEEN $from AND $to ORDER BY effective_ms, id LIMIT $limit"
+            : "SELECT resource FROM observation WHERE patient = $patient AND code = $code AND effective_ms BETWEEN $from AND $to ORDER BY effective_ms, id LIMIT $limit";
+        command.Parameters.AddWithValue("$patient", patientReference);
+        if (code is not null)
+        {
+            command.Parameters.AddWithValue("$code", code);
+        }
+
+        command.Parameters.AddWithValue("$from", from.ToUnixTimeMilliseconds());
+        command.Parameters.AddWithValue("$to", through.ToUnixTimeMilliseconds());
+        command.Parameters.AddWithValue("$limit", limit);
+        var observations = new List<Observation>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            observations.Add(ObservationKeys.Parse(reader.GetString(0)));
+        }
+
+        return observations;
+    }
 
     private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
     {

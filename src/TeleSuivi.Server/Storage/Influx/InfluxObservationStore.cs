@@ -1,0 +1,191 @@
+using System.Globalization;
+using Hl7.Fhir.Model;
+using Microsoft.Extensions.Logging.Abstractions;
+using Task = System.Threading.Tasks.Task;
+
+namespace TeleSuivi.Server.Storage.Influx;
+
+/// <summary>
+/// The production observation store: an InfluxDB database reached over the v1 HTTP API (InfluxDB 1.x, or the
+/// compatibility endpoints of 2.x and 3.x). One point per Observation; the schema is described in SCHEMA.md.
+/// </summary>
+public sealed partial class InfluxObservationStore : IObservationStore, IDisposable
+{
+    /// <summary>Where <see cref="CheckWritableAsync"/> writes its probes, apart from the Observations.</summary>
+    public const string ProbeMeasurement = "store_probe";
+
+    private readonly InfluxClient client;
+    private readonly ILogger logger;
+
+    public InfluxObservationStore(StoreAddress address, StoreOptions options, ILoggerFactory? loggers = null, HttpMessageHandler? handler = null)
+    {
+        ArgumentNullException.ThrowIfNull(address);
+        loggers ??= NullLoggerFactory.Instance;
+        client = new InfluxClient(InfluxClientOptions.For(address, options), loggers.CreateLogger<InfluxClient>(), handler);
+        logger = loggers.CreateLogger<InfluxObservationStore>();
+        Database = address.Database!;
+        Display = address.Display;
+    }
+
+    public string Display { get; }
+
+    public string Database { get; }
+
+    /// <summary>The client this store speaks through (for the spool and the read models built on the same server).</summary>
+    public InfluxClient Client => client;
+
+    public async Task InitializeAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            var ping = await client.PingAsync(cancellationToken);
+            LogConnected(Display, ping.Version ?? "unknown", ping.Build ?? "unknown");
+        }
+        catch (InfluxException ex)
+        {
+            throw new ConfigurationException($"cannot reach InfluxDB at {Display}: {ex.Reason}", ex);
+        }
+
+        string? createFailure = null;
+        try
+        {
+            // Idempotent: creating a database that exists changes nothing.
+            using var created = await client.ExecuteAsync(null, $"CREATE DATABASE {InfluxQl.QuoteIdentifier(Database)}", null, cancellationToken);
+        }
+        catch (Exception ex) when (ex is InfluxAccessException or InfluxQueryException)
+        {
+            // A user without admin rights (1.x), or a 2.x/3.x server where databases are buckets mapped by an
+            // administrator: the database must exist already, which the probe below shows.
+            createFailure = ((InfluxException)ex).Reason;
+            LogCannotCreate(Display, createFailure);
+        }
+        catch (InfluxUnavailableException ex)
+        {
+            throw new ConfigurationException($"cannot reach InfluxDB at {Display}: {ex.Reason}", ex);
+        }
+
+        try
+        {
+            await CheckWritableAsync(cancellationToken);
+        }
+        catch (Exception ex) when (ex is InfluxException or InvalidOperationException)
+        {
+            var reason = (ex as InfluxException)?.Reason ?? ex.Message;
+            var creation = createFailure is null ? string.Empty : $" (and it could not be created: {createFailure})";
+            throw new ConfigurationException($"cannot write to InfluxDB at {Display}: {reason}{creation}", ex);
+        }
+    }
+
+    /// <summary>
+    /// Writes the Observations as one batch (split by the client into requests of bounded size). Throws
+    /// <see cref="ArgumentException"/> before sending anything when an Observation cannot be stored (no id, no
+    /// effective time, text line protocol cannot carry), and the client's <see cref="InfluxException"/>s otherwise.
+    /// </summary>
+    public async Task WriteAsync(IReadOnlyList<Observation> observations, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(observations);
+        if (observations.Count == 0)
+        {
+            return;
+        }
+
+        using var points = new LineProtocolWriter(TimePrecision.Nanoseconds, Math.Min(observations.Count * 768, 4 * 1024 * 1024));
+        foreach (var observation in observations)
+        {
+            ObservationPoint.Write(points, observation);
+        }
+
+        await client.WriteAsync(Database, points, cancellationToken);
+    }
+
+    /// <summary>Writes a point with a random value to <see cref="ProbeMeasurement"/> and reads it back.</summary>
+    public async Task CheckWritableAsync(CancellationToken cancellationToken)
+    {
+        var nonce = Guid.NewGuid().ToString("N");
+        var time = DateTimeOffset.UtcNow;
+        using (var probe = new LineProtocolWriter(TimePrecision.Nanoseconds, 256))
+        {
+            probe.Measurement(ProbeMeasurement).Field("nonce", nonce).End(time);
+            await client.WriteAsync(Database, probe, cancellationToken);
+        }
+
+        using var result = await client.QueryAsync(
+            Database,
+            $"SELECT \"nonce\" FROM {InfluxQl.QuoteIdentifier(ProbeMeasurement)} WHERE time = $time",
+            new Dictionary<string, object?> { ["time"] = time },
+            TimePrecision.Nanoseconds,
+            cancellationToken);
+        var series = result.Series.Count == 0 ? null : result.Series[0];
+        var readBack = series is null || series.Rows.Count == 0 ? null : series.Rows[0].GetString(series.IndexOf("nonce"));
+        if (readBack != nonce)
+        {
+            throw new InvalidOperationException($"{Display} did not return the probe it was given (got '{readBack ?? "nothing"}')");
+        }
+    }
+
+    public async Task<IReadOnlyList<Observation>> ReadAsync(
+        string patientReference,
+        string? code,
+        DateTimeOffset from,
+        DateTimeOffset through,
+        int limit,
+        CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(patientReference);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
+        var fromMs = Math.Max(from.ToUnixTimeMilliseconds(), ObservationPoint.MinMilliseconds);
+        var throughMs = Math.Min(through.ToUnixTimeMilliseconds(), ObservationPoint.MaxMilliseconds);
+        if (fromMs > throughMs)
+        {
+            return [];
+        }
+
+        var parameters = new Dictionary<string, object?>
+        {
+            ["patient"] = patientReference,
+            ["from"] = DateTimeOffset.FromUnixTimeMilliseconds(fromMs),
+
+            // Points carry a sub-millisecond offset: the window ends before the next millisecond.
+            ["until"] = DateTimeOffset.FromUnixTimeMilliseconds(throughMs + 1),
+        };
+        var codeFilter = string.Empty;
+        if (code is not null)
+        {
+            parameters["code"] = code;
+            codeFilter = $" AND {InfluxQl.QuoteIdentifier(ObservationPoint.CodeTag)} = $code";
+        }
+
+        var query = string.Create(
+            CultureInfo.InvariantCulture,
+            $"SELECT * FROM {InfluxQl.QuoteIdentifier(ObservationPoint.Measurement)} WHERE {InfluxQl.QuoteIdentifier(ObservationPoint.PatientTag)} = $patient{codeFilter} AND time >= $from AND time < $until ORDER BY time ASC LIMIT {limit}");
+        using var result = await client.QueryAsync(Database, query, parameters, TimePrecision.Nanoseconds, cancellationToken);
+        if (result.Statements.Any(statement => statement.Partial))
+        {
+            throw new InfluxQueryException(
+                $"cannot read the Observations of {patientReference} from {Display}",
+                "the server cut the answer short (its max-row-limit): ask for fewer at a time",
+                null,
+                null);
+        }
+
+        var observations = new List<Observation>();
+        foreach (var series in result.Series)
+        {
+            var columns = ObservationPoint.Columns.Of(series);
+            foreach (var row in series.Rows)
+            {
+                observations.Add(ObservationPoint.Read(series, row, columns));
+            }
+        }
+
+        return observations;
+    }
+
+    public void Dispose() => client.Dispose();
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Observation store {Store}: InfluxDB {Version} ({Build})")]
+    private partial void LogConnected(string store, string version, string build);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Cannot create the database of {Store} ({Reason}); checking that it exists and is writable")]
+    private partial void LogCannotCreate(string store, string reason);
+}

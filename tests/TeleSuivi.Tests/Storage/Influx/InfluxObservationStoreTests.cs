@@ -1,0 +1,244 @@
+using System.Net;
+using TeleSuivi.Server;
+using TeleSuivi.Server.Storage;
+using TeleSuivi.Server.Storage.Influx;
+using TeleSuivi.Tests.Infrastructure;
+using static TeleSuivi.Tests.Storage.SampleObservations;
+
+namespace TeleSuivi.Tests.Storage.Influx;
+
+/// <summary>What is particular to the InfluxDB store: the schema of its points, start-up against servers that say no.</summary>
+public sealed class InfluxObservationStoreTests(ExternalServices services)
+{
+    private const string Patient = "Patient/schema-1";
+
+    private static CancellationToken Cancel => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task WriteAsync_BloodPressurePanel_StoresOnePointWithTheDocumentedSchema()
+    {
+        using var store = NewStore(out _);
+        await store.InitializeAsync(Cancel);
+        var pressure = BloodPressure(Patient, Morning, 128, 82, 97.5m);
+
+        await store.WriteAsync([pressure], Cancel);
+
+        using var result = await store.Client.QueryAsync(store.Database, "SELECT * FROM observation", null, TimePrecision.Nanoseconds, Cancel);
+        var series = Assert.Single(result.Series);
+        Assert.Equal(
+            ["time", "c:8462-4", "c:8478-0", "c:8480-6", "code", "device", "fhir", "id", "patient"],
+            series.Columns);
+        var row = Assert.Single(series.Rows);
+        Assert.Equal(BloodPressureCode, row.GetString(series.IndexOf("code")));
+        Assert.Equal("Device/bp-1", row.GetString(series.IndexOf("device")));
+        Assert.Equal(Patient, row.GetString(series.IndexOf("patient")));
+        Assert.Equal(pressure.Id, row.GetString(series.IndexOf("id")));
+        Assert.Equal(128.0, row.GetDouble(series.IndexOf("c:8480-6")));
+        Assert.Equal(82.0, row.GetDouble(series.IndexOf("c:8462-4")));
+        Assert.Equal(97.5, row.GetDouble(series.IndexOf("c:8478-0")));
+        var time = row.GetEpoch(series.IndexOf("time"));
+        Assert.Equal(Morning.ToUnixTimeMilliseconds(), Math.DivRem(time, 1_000_000, out var offset));
+        Assert.InRange(offset, 0, 999_999);
+
+        var fhir = row.GetString(series.IndexOf("fhir"))!;
+        Assert.DoesNotContain(pressure.Id!, fhir, StringComparison.Ordinal);
+        Assert.DoesNotContain("Patient/", fhir, StringComparison.Ordinal);
+        Assert.DoesNotContain("Device/", fhir, StringComparison.Ordinal);
+        Assert.DoesNotContain("effective", fhir, StringComparison.Ordinal);
+        Assert.DoesNotContain("128", fhir, StringComparison.Ordinal);
+        Assert.Contains("Systolic blood pressure", fhir, StringComparison.Ordinal);
+        Assert.Contains("Right upper arm structure", fhir, StringComparison.Ordinal);
+        Assert.Contains(pressure.Identifier[0].Value!, fhir, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Write_BloodPressurePanel_WritesTheLineShownInSchemaMd()
+    {
+        using var writer = new LineProtocolWriter();
+
+        ObservationPoint.Write(writer, BloodPressure("Patient/123", Morning, 128, 82, 97));
+
+        var line = writer.ToString();
+        Assert.StartsWith(
+            "observation,code=http://loinc.org|85354-9,device=Device/bp-1,patient=Patient/123 c:8480-6=128,c:8462-4=82,c:8478-0=97,id=\"obs-bp-1-85354-9-1768464000123\",fhir=\"{\\\"resourceType\\\":\\\"Observation\\\",\\\"identifier\\\":[",
+            line,
+            StringComparison.Ordinal);
+        Assert.EndsWith("]}\" 1768464000123937795\n", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task WriteAsync_Quantity_StoresValueAndUnitFields()
+    {
+        using var store = NewStore(out _);
+        await store.InitializeAsync(Cancel);
+
+        await store.WriteAsync([BodyWeight(Patient, Morning, 72.5m)], Cancel);
+
+        using var result = await store.Client.QueryAsync(
+            store.Database, "SELECT \"value\", \"unit\" FROM observation WHERE code = $code", new Dictionary<string, object?> { ["code"] = BodyWeightCode }, TimePrecision.Milliseconds, Cancel);
+        var row = Assert.Single(Assert.Single(result.Series).Rows);
+        Assert.Equal(72.5, row.GetDouble(1));
+        Assert.Equal("kg", row.GetString(2));
+    }
+
+    [Fact]
+    public async Task WriteAsync_SameObservationTwice_LeavesOnePoint()
+    {
+        using var store = NewStore(out _);
+        await store.InitializeAsync(Cancel);
+        var rate = HeartRate(Patient, Morning, 64);
+
+        await store.WriteAsync([rate], Cancel);
+        await store.WriteAsync([HeartRate(Patient, Morning, 64)], Cancel);
+
+        using var result = await store.Client.QueryAsync(store.Database, "SELECT count(\"id\") FROM observation", null, TimePrecision.Milliseconds, Cancel);
+        Assert.Equal(1, Assert.Single(Assert.Single(result.Series).Rows).GetInt64(1));
+    }
+
+    [Fact]
+    public void Timestamp_DifferentIdsInOneMillisecond_DifferWithinThatMillisecond()
+    {
+        var ms = Morning.ToUnixTimeMilliseconds();
+        var stamps = Enumerable.Range(0, 1000).Select(i => ObservationPoint.Timestamp(ms, $"obs-{i}")).ToList();
+
+        Assert.All(stamps, stamp => Assert.Equal(ms, stamp / 1_000_000));
+        Assert.True(stamps.Distinct().Count() >= 999, "offsets should rarely collide");
+        Assert.Equal(ObservationPoint.Timestamp(ms, "obs-1"), ObservationPoint.Timestamp(ms, "obs-1"));
+        Assert.Equal((ms * 1_000_000) + 71_691, ObservationPoint.Timestamp(ms, "obs-1")); // stable across runs and versions
+    }
+
+    [Fact]
+    public async Task WriteAsync_ReferenceLineProtocolCannotCarry_ThrowsArgumentExceptionAndWritesNothing()
+    {
+        using var store = NewStore(out _);
+        await store.InitializeAsync(Cancel);
+        var good = HeartRate(Patient, Morning, 64);
+        var bad = HeartRate(Patient, Morning.AddMinutes(1), 65, device: "Device/ends-with\\");
+
+        await Assert.ThrowsAsync<ArgumentException>(() => store.WriteAsync([good, bad], Cancel));
+
+        Assert.Empty(await store.ReadAsync(Patient, null, DateTimeOffset.MinValue, DateTimeOffset.MaxValue, 10, Cancel));
+    }
+
+    [Fact]
+    public async Task InitializeAsync_CreatesTheDatabase()
+    {
+        using var store = NewStore(out var database);
+
+        await store.InitializeAsync(Cancel);
+
+        using var databases = await store.Client.QueryAsync(null, "SHOW DATABASES", null, TimePrecision.Milliseconds, Cancel);
+        Assert.Contains(database, Assert.Single(databases.Series).Rows.Select(row => row.GetString(0)));
+    }
+
+    [Fact]
+    public async Task InitializeAsync_NothingListening_ThrowsConfigurationExceptionNamingTheAddress()
+    {
+        var options = new StoreOptions { Url = $"influxdb://127.0.0.1:{ExternalServices.FreeTcpPort()}/telesuivi" };
+        var address = options.ResolveAddress();
+        using var store = new InfluxObservationStore(address, options);
+
+        var error = await Assert.ThrowsAsync<ConfigurationException>(() => store.InitializeAsync(Cancel));
+
+        Assert.StartsWith($"cannot reach InfluxDB at {address.Display}: ", error.Message, StringComparison.Ordinal);
+        Assert.Contains("refused", error.Message, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain('\n', error.Message);
+    }
+
+    [Fact]
+    public async Task InitializeAsync_CreateDatabaseForbiddenButDatabaseWritable_Succeeds()
+    {
+        var database = ExternalServices.NewDatabaseName();
+        using (var admin = new InfluxClient(new InfluxClientOptions { BaseUri = services.InfluxUrl }))
+        using (await admin.ExecuteAsync(null, $"CREATE DATABASE {InfluxQl.QuoteIdentifier(database)}", null, Cancel))
+        {
+        }
+
+        using var forwarder = new ForbidCreateDatabase();
+        using var store = NewStore(database, forwarder);
+
+        await store.InitializeAsync(Cancel);
+
+        Assert.Equal(1, forwarder.Refused);
+    }
+
+    [Fact]
+    public async Task InitializeAsync_CreateDatabaseForbiddenAndNoDatabase_ThrowsConfigurationException()
+    {
+        using var forwarder = new ForbidCreateDatabase();
+        using var store = NewStore(ExternalServices.NewDatabaseName(), forwarder);
+
+        var error = await Assert.ThrowsAsync<ConfigurationException>(() => store.InitializeAsync(Cancel));
+
+        Assert.StartsWith($"cannot write to InfluxDB at {store.Display}: ", error.Message, StringComparison.Ordinal);
+        Assert.Contains("database not found", error.Message, StringComparison.Ordinal);
+        Assert.Contains("requires admin privilege", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task InitializeAsync_NotAnInfluxServer_ThrowsConfigurationException()
+    {
+        var stub = new StubHandler((_, _) => new HttpResponseMessage(HttpStatusCode.NotFound) { Content = new StringContent("<html>nginx</html>") });
+        var options = new StoreOptions { Url = "influxdb://web.invalid:80/telesuivi" };
+        using var store = new InfluxObservationStore(options.ResolveAddress(), options, handler: stub);
+
+        var error = await Assert.ThrowsAsync<ConfigurationException>(() => store.InitializeAsync(Cancel));
+
+        Assert.Contains("HTTP 404", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task CheckWritableAsync_ServerDown_Throws()
+    {
+        var stub = new StubHandler((_, _) => StubHandler.Answer(HttpStatusCode.ServiceUnavailable, """{"error":"shutting down"}"""));
+        var options = new StoreOptions { Url = "influxdb://influx.invalid:8086/telesuivi" };
+        using var store = new InfluxObservationStore(options.ResolveAddress(), options, handler: stub);
+
+        var error = await Assert.ThrowsAsync<InfluxUnavailableException>(() => store.CheckWritableAsync(Cancel));
+
+        Assert.Contains("shutting down", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Create_InfluxAddress_MakesTheInfluxStore()
+    {
+        var store = ObservationStoreFactory.Create(new StoreOptions { Url = "influxdb://writer:pw@influx.example:8087/vitals" });
+
+        var influx = Assert.IsType<InfluxObservationStore>(store);
+        Assert.Equal("influxdb://influx.example:8087/vitals", influx.Display);
+        Assert.Equal("vitals", influx.Database);
+        influx.Dispose();
+    }
+
+    private InfluxObservationStore NewStore(out string database)
+    {
+        database = ExternalServices.NewDatabaseName();
+        return NewStore(database, null);
+    }
+
+    private InfluxObservationStore NewStore(string database, HttpMessageHandler? handler)
+    {
+        var options = new StoreOptions { Url = services.InfluxStoreUrl(database) };
+        return new InfluxObservationStore(options.ResolveAddress(), options, handler: handler);
+    }
+
+    /// <summary>The real server, except that <c>CREATE DATABASE</c> is refused as it is to a user without admin rights.</summary>
+    private sealed class ForbidCreateDatabase() : DelegatingHandler(new SocketsHttpHandler())
+    {
+        public int Refused { get; private set; }
+
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            if (request.Content is FormUrlEncodedContent form
+                && (await form.ReadAsStringAsync(cancellationToken)).Contains("CREATE+DATABASE", StringComparison.Ordinal))
+            {
+                Refused++;
+                return StubHandler.Answer(
+                    HttpStatusCode.Forbidden,
+                    """{"error":"error authorizing query: writer not authorized to execute statement 'CREATE DATABASE x', requires admin privilege"}""");
+            }
+
+            return await base.SendAsync(request, cancellationToken);
+        }
+    }
+}
