@@ -25,7 +25,7 @@ public static class TeleSuiviServices
             services.AddHostedService<EmbeddedBroker>();
         }
 
-        services.AddSingleton<IObservationStore>(sp => ObservationStoreFactory.Create(sp.GetRequiredService<IOptions<StoreOptions>>().Value));
+        services.AddSingleton<IObservationStore>(sp => ObservationStoreFactory.Create(sp.GetRequiredService<IOptions<StoreOptions>>().Value, sp.GetRequiredService<ILoggerFactory>()));
         services.AddSingleton<DeadLetterStore>();
         services.AddSingleton<DeviceRegistry>();
         services.AddSingleton<RegistryBundleImporter>();

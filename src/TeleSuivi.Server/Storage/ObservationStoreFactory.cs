@@ -2,13 +2,13 @@ namespace TeleSuivi.Server.Storage;
 
 public static class ObservationStoreFactory
 {
-    public static IObservationStore Create(StoreOptions options)
+    public static IObservationStore Create(StoreOptions options, ILoggerFactory? loggers = null)
     {
         var address = options.ResolveAddress();
         return address.Kind switch
         {
             StoreKind.Sqlite => new SqliteObservationStore(address.SqlitePath!),
-            _ => new Influx.InfluxObservationStore(address, options),
+            _ => new Influx.InfluxObservationStore(address, options, loggers),
         };
     }
 }
