@@ -13,19 +13,13 @@ public static class DeadLetterCommand
 
     public static Command Create()
     {
-        var server = new Option<Uri>("--server")
-        {
-            Description = "The running TeleSuivi (default http://127.0.0.1:5080)",
-            DefaultValueFactory = _ => new Uri("http://127.0.0.1:5080"),
-            Recursive = true,
-            HelpName = "URL",
-        };
+        var server = ServerOption.Create("The running TeleSuivi", recursive: true);
 
         var reason = new Option<string?>("--reason") { Description = "Only letters with this reason code (e.g. unknown-device)", HelpName = "CODE" };
         var limit = new Option<int>("--limit") { Description = "How many (default 50)", DefaultValueFactory = _ => 50, HelpName = "N" };
         var all = new Option<bool>("--all") { Description = "Include letters already replayed" };
         var list = new Command("list", "List pending dead letters, oldest first, and the counts by reason.") { reason, limit, all };
-        list.SetAction((parse, ct) => RunAsync(parse.GetValue(server)!, async http =>
+        list.SetAction((parse, ct) => RunAsync(ServerOption.Read(parse, server), async http =>
         {
             var counts = await http.GetFromJsonAsync<Dictionary<string, long>>("/api/deadletters/counts", ct) ?? [];
             var query = $"/api/deadletters?limit={parse.GetValue(limit)}&all={parse.GetValue(all).ToString().ToLowerInvariant()}"
@@ -51,7 +45,7 @@ public static class DeadLetterCommand
 
         var id = new Argument<long>("id") { Description = "Dead letter id (see list)" };
         var show = new Command("show", "Show one dead letter: topic, reason, payload (text, or base64 when binary).") { id };
-        show.SetAction((parse, ct) => RunAsync(parse.GetValue(server)!, async http =>
+        show.SetAction((parse, ct) => RunAsync(ServerOption.Read(parse, server), async http =>
         {
             using var response = await http.GetAsync(new Uri($"/api/deadletters/{parse.GetValue(id)}", UriKind.Relative), ct);
             if (!response.IsSuccessStatusCode)
@@ -68,7 +62,7 @@ public static class DeadLetterCommand
         var ids = new Argument<long[]>("ids") { Description = "Dead letter ids; none = every pending letter (of --reason)", Arity = ArgumentArity.ZeroOrMore };
         var replayReason = new Option<string?>("--reason") { Description = "Only letters with this reason code", HelpName = "CODE" };
         var replay = new Command("replay", "Re-process dead letters with the current profiles and registry; stored ones are marked replayed.") { ids, replayReason };
-        replay.SetAction((parse, ct) => RunAsync(parse.GetValue(server)!, async http =>
+        replay.SetAction((parse, ct) => RunAsync(ServerOption.Read(parse, server), async http =>
         {
             var chosen = parse.GetValue(ids) ?? [];
             using var response = await http.PostAsJsonAsync(

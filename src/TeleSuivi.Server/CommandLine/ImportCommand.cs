@@ -14,11 +14,7 @@ public static class ImportCommand
     public static Command Create()
     {
         var file = new Argument<FileInfo>("bundle") { Description = "FHIR R4 transaction Bundle (JSON) of Patient, Device and DeviceUseStatement" };
-        var server = new Option<Uri?>("--server")
-        {
-            Description = "Send the Bundle to this running TeleSuivi (POST /fhir). Default: http://127.0.0.1:5080",
-            HelpName = "URL",
-        };
+        var server = ServerOption.Create("Send the Bundle to this running TeleSuivi (POST /fhir)");
         var data = new Option<string?>("--data")
         {
             Description = "Write straight into the registry in this data folder instead (only while no server uses it)",
@@ -37,7 +33,7 @@ public static class ImportCommand
             var json = await File.ReadAllTextAsync(bundle.FullName, cancellationToken);
             return parse.GetValue(data) is { } directory
                 ? await ImportOfflineAsync(json, directory, cancellationToken)
-                : await ImportThroughServerAsync(json, parse.GetValue(server) ?? new Uri("http://127.0.0.1:5080"), cancellationToken);
+                : await ImportThroughServerAsync(json, ServerOption.Read(parse, server), cancellationToken);
         });
         return command;
     }

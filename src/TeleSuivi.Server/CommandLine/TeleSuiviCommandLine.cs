@@ -27,7 +27,16 @@ public static class TeleSuiviCommandLine
             return ExitCodes.Usage;
         }
 
-        // The host handles Ctrl+C and SIGTERM itself (drain, flush, then exit).
-        return await parse.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });
+        try
+        {
+            // The host handles Ctrl+C and SIGTERM itself (drain, flush, then exit).
+            return await parse.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null, EnableDefaultExceptionHandler = false });
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // An operator gets the reason, not a stack trace; the logs of serve keep the details of its own failures.
+            await Console.Error.WriteLineAsync($"error: {ex.Message}");
+            return 1;
+        }
     }
 }

@@ -3,6 +3,7 @@ using TeleSuivi.Server.Broker;
 using TeleSuivi.Server.DeadLetters;
 using TeleSuivi.Server.Fhir;
 using TeleSuivi.Server.Health;
+using TeleSuivi.Server.Metrics;
 using TeleSuivi.Server.Storage;
 using TeleSuivi.Server.Web;
 
@@ -34,6 +35,7 @@ public static class PlatformHost
         app.MapTeleSuiviWeb();
         app.MapTeleSuiviFhir();
         app.MapDeadLetterApi();
+        app.MapTeleSuiviMetrics();
         return app;
     }
 

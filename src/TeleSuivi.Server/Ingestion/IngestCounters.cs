@@ -1,8 +1,11 @@
+using System.Collections.Concurrent;
+
 namespace TeleSuivi.Server.Ingestion;
 
-/// <summary>Running totals of the pipeline, for the status page and the logs.</summary>
+/// <summary>Running totals of the pipeline since the process started, for the status page and <c>/metrics</c>.</summary>
 public sealed class IngestCounters
 {
+    private readonly ConcurrentDictionary<string, long> deadLetteredByReason = new(StringComparer.Ordinal);
     private long messages;
     private long observations;
     private long deadLettered;
@@ -13,10 +16,16 @@ public sealed class IngestCounters
 
     public long DeadLettered => Interlocked.Read(ref deadLettered);
 
-    public void Add(int messageCount, int observationCount, int deadLetterCount)
+    public IReadOnlyDictionary<string, long> DeadLetteredByReason => deadLetteredByReason;
+
+    public void Add(int messageCount, int observationCount, IEnumerable<string> deadLetterReasonCodes)
     {
         Interlocked.Add(ref messages, messageCount);
         Interlocked.Add(ref observations, observationCount);
-        Interlocked.Add(ref deadLettered, deadLetterCount);
+        foreach (var code in deadLetterReasonCodes)
+        {
+            Interlocked.Increment(ref deadLettered);
+            deadLetteredByReason.AddOrUpdate(code, 1, (_, count) => count + 1);
+        }
     }
 }

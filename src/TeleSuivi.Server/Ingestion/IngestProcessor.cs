@@ -50,9 +50,9 @@ public sealed partial class IngestProcessor(
             }
         }
 
-        var deadLetterCount = letters.Count;
+        var reasonCodes = letters.ConvertAll(letter => letter.ReasonCode);
         await WriteUntilDurableAsync(observations, letters, cancellationToken);
-        counters.Add(batch.Count, observations.Count, deadLetterCount);
+        counters.Add(batch.Count, observations.Count, reasonCodes);
         foreach (var message in batch)
         {
             await message.AcknowledgeAsync(cancellationToken);
