@@ -1,6 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
-using Spectre.Console;
+using System.Globalization;
 using TeleSuivi.Server.Hosting;
 
 namespace TeleSuivi.Server.CommandLine;
@@ -25,19 +25,15 @@ public static class DeadLetterCommand
             var query = $"/api/deadletters?limit={parse.GetValue(limit)}&all={parse.GetValue(all).ToString().ToLowerInvariant()}"
                 + (parse.GetValue(reason) is { } code ? $"&reason={Uri.EscapeDataString(code)}" : string.Empty);
             var letters = await http.GetFromJsonAsync<List<JsonElement>>(query, Json, ct) ?? [];
-            var table = new Table().AddColumns("id", "received", "reason code", "topic", "reason");
+            // Plain lines, not a table: the topic and reason must survive narrow terminals and redirection.
             foreach (var letter in letters)
             {
-                table.AddRow(
-                    Markup.Escape(letter.GetProperty("id").ToString()),
-                    Markup.Escape(letter.GetProperty("receivedAt").GetDateTimeOffset().ToString("u", System.Globalization.CultureInfo.InvariantCulture)),
-                    Markup.Escape(letter.GetProperty("reasonCode").GetString() ?? string.Empty),
-                    Markup.Escape(letter.GetProperty("topic").GetString() ?? string.Empty),
-                    Markup.Escape(letter.GetProperty("reason").GetString() ?? string.Empty));
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"#{letter.GetProperty("id")}  {letter.GetProperty("receivedAt").GetDateTimeOffset():u}  {letter.GetProperty("reasonCode").GetString()}  {letter.GetProperty("topic").GetString()}"));
+                Console.WriteLine($"    {letter.GetProperty("reason").GetString()}");
             }
 
-            AnsiConsole.Write(table);
-            AnsiConsole.WriteLine(counts.Count == 0
+            Console.WriteLine(counts.Count == 0
                 ? "No pending dead letters."
                 : "Pending by reason: " + string.Join(", ", counts.Select(c => $"{c.Key} {c.Value}")));
             return ExitCodes.Success;
