@@ -1,3 +1,4 @@
+using Hl7.Fhir.Serialization;
 using Microsoft.Extensions.Options;
 using MQTTnet;
 using MQTTnet.Protocol;
@@ -15,6 +16,7 @@ public sealed partial class DeviceSimulator(
     IOptions<SimulatorOptions> options,
     IOptions<BrokerOptions> brokerOptions,
     IServiceProvider services,
+    IHostApplicationLifetime lifetime,
     TimeProvider time,
     ILogger<DeviceSimulator> logger) : BackgroundService
 {
@@ -22,20 +24,38 @@ public sealed partial class DeviceSimulator(
 
     public long Published => Interlocked.Read(ref published);
 
+    /// <summary>Why the simulator stopped on its own, if it failed (the <c>simulate</c> command exits non-zero then).</summary>
+    public string? Failure { get; private set; }
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        try
+        {
+            await SimulateAsync(stoppingToken);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
+        {
+            // The simulator is a guest in demo: its failure is reported, and stops only a standalone simulate.
+            Failure = ex.Message;
+            LogFailed(ex.Message);
+            if (services.GetService<RegistryBundleImporter>() is null)
+            {
+                lifetime.StopApplication();
+            }
+        }
+    }
+
+    private async Task SimulateAsync(CancellationToken stoppingToken)
     {
         var settings = options.Value;
         var cohort = SimulatedCohort.Generate(settings.Patients, settings.Seed);
         var realStart = time.GetUtcNow();
         var simulatedStart = realStart - TimeSpan.FromDays(settings.HistoryDays);
 
-        // In-process (demo): register the cohort directly, so the readings are attributed from the first one.
-        if (services.GetService<RegistryBundleImporter>() is { } importer)
-        {
-            await importer.ImportAsync(CohortBundle.Build(cohort, simulatedStart - TimeSpan.FromDays(30)), stoppingToken);
-            var deviceCount = cohort.Sum(p => p.Devices.Count);
-            LogRegistered(cohort.Count, deviceCount);
-        }
+        await RegisterAsync(cohort, CohortBundle.Build(cohort, simulatedStart - TimeSpan.FromDays(30)), stoppingToken);
+        using var duration = settings.Duration is { } limit ? new CancellationTokenSource(limit) : new CancellationTokenSource();
+        using var running = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, duration.Token);
+        stoppingToken = running.Token;
 
         var address = BrokerAddress.Parse(settings.BrokerUrl ?? brokerOptions.Value.Url, brokerOptions.Value.EmbeddedHost, brokerOptions.Value.EmbeddedPort);
         using var client = new MqttClientFactory().CreateMqttClient();
@@ -52,24 +72,71 @@ public sealed partial class DeviceSimulator(
         }
 
         LogStarted(cohort.Count, address.Display, settings.HistoryDays, settings.ClockSpeed);
-        while (!stoppingToken.IsCancellationRequested && schedule.TryPeek(out var next, out var due))
+        try
         {
-            var now = SimulatedNow(realStart, simulatedStart, settings.ClockSpeed);
-            if (due > now)
+            while (!stoppingToken.IsCancellationRequested && schedule.TryPeek(out var next, out var due))
             {
-                var wait = TimeSpan.FromTicks((long)((due - now).Ticks / (now < time.GetUtcNow() ? settings.ClockSpeed : 1)));
-                await Task.Delay(wait < TimeSpan.FromSeconds(1) ? wait : TimeSpan.FromSeconds(1), time, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-                continue;
+                var now = SimulatedNow(realStart, simulatedStart, settings.ClockSpeed);
+                if (due > now)
+                {
+                    var wait = TimeSpan.FromTicks((long)((due - now).Ticks / (now < time.GetUtcNow() ? settings.ClockSpeed : 1)));
+                    await Task.Delay(wait < TimeSpan.FromSeconds(1) ? wait : TimeSpan.FromSeconds(1), time, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                    continue;
+                }
+
+                schedule.Dequeue();
+                var measurement = Physiology.Measure(next.Patient, next.Device.Kind, due, random);
+                foreach (var (topic, payload) in SimulatedPayloads.Encode(next.Device, measurement))
+                {
+                    await PublishAsync(client, address, topic, payload, stoppingToken);
+                }
+
+                schedule.Enqueue(next, due + NextInterval(next.Device, random));
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+
+        if (duration.IsCancellationRequested)
+        {
+            LogFinished(Published, settings.Duration!.Value.TotalSeconds);
+            lifetime.StopApplication();
+        }
+    }
+
+    /// <summary>
+    /// In-process (demo) the cohort goes straight into the registry, so readings are attributed from the first one;
+    /// standalone (simulate) it is posted to a running TeleSuivi and/or written to a file for <c>telesuivi import</c>.
+    /// </summary>
+    private async Task RegisterAsync(IReadOnlyList<SimulatedPatient> cohort, Hl7.Fhir.Model.Bundle bundle, CancellationToken cancellationToken)
+    {
+        var settings = options.Value;
+        var deviceCount = cohort.Sum(p => p.Devices.Count);
+        if (services.GetService<RegistryBundleImporter>() is { } importer)
+        {
+            await importer.ImportAsync(bundle, cancellationToken);
+            LogRegistered(cohort.Count, deviceCount, "the registry");
+        }
+
+        var json = settings.RegisterWith is null && settings.RegistryFile is null ? null : new FhirJsonSerializer().SerializeToString(bundle);
+        if (settings.RegistryFile is { } file)
+        {
+            await File.WriteAllTextAsync(file, json, cancellationToken);
+            LogRegistered(cohort.Count, deviceCount, file);
+        }
+
+        if (settings.RegisterWith is { } server)
+        {
+            using var http = new HttpClient { BaseAddress = new Uri(server), Timeout = TimeSpan.FromMinutes(5) };
+            using var content = new StringContent(json!, System.Text.Encoding.UTF8, new System.Net.Http.Headers.MediaTypeHeaderValue("application/fhir+json"));
+            using var response = await http.PostAsync(new Uri("/fhir", UriKind.Relative), content, cancellationToken);
+            if (!response.IsSuccessStatusCode)
+            {
+                throw new ConfigurationException($"{server} refused the cohort's registry Bundle: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync(cancellationToken)}");
             }
 
-            schedule.Dequeue();
-            var measurement = Physiology.Measure(next.Patient, next.Device.Kind, due, random);
-            foreach (var (topic, payload) in SimulatedPayloads.Encode(next.Device, measurement))
-            {
-                await PublishAsync(client, address, topic, payload, stoppingToken);
-            }
-
-            schedule.Enqueue(next, due + NextInterval(next.Device, random));
+            LogRegistered(cohort.Count, deviceCount, server);
         }
     }
 
@@ -143,11 +210,17 @@ public sealed partial class DeviceSimulator(
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Simulator registered {Patients} patients and {Devices} devices")]
-    private partial void LogRegistered(int patients, int devices);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Simulator registered {Patients} patients and {Devices} devices with {Target}")]
+    private partial void LogRegistered(int patients, int devices, string target);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Simulator publishing for {Patients} patients to {Broker} ({HistoryDays} days of history at {ClockSpeed}x, then real time)")]
     private partial void LogStarted(int patients, string broker, double historyDays, double clockSpeed);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Simulator stopped: {Reason}")]
+    private partial void LogFailed(string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Simulator published {Published} messages in {Seconds} s, as asked; stopping")]
+    private partial void LogFinished(long published, double seconds);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Simulator cannot publish: {Reason}; reconnecting")]
     private partial void LogPublishFailed(string reason);

@@ -24,4 +24,13 @@ public sealed class SimulatorOptions
 
     /// <summary>MQTT broker to publish to; empty = the platform's own (the embedded broker in <c>demo</c>).</summary>
     public string? BrokerUrl { get; set; }
+
+    /// <summary>A running TeleSuivi to register the cohort with (<c>POST /fhir</c>) before publishing (<c>simulate</c>).</summary>
+    public string? RegisterWith { get; set; }
+
+    /// <summary>A file to write the cohort's registry Bundle to, for <c>telesuivi import</c> (<c>simulate</c>).</summary>
+    public string? RegistryFile { get; set; }
+
+    /// <summary>Stop after this long (null: run until stopped).</summary>
+    public TimeSpan? Duration { get; set; }
 }
