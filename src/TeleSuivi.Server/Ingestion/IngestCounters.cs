@@ -9,12 +9,20 @@ public sealed class IngestCounters
     private long messages;
     private long observations;
     private long deadLettered;
+    private long inFlight;
 
     public long Messages => Interlocked.Read(ref messages);
 
     public long Observations => Interlocked.Read(ref observations);
 
     public long DeadLettered => Interlocked.Read(ref deadLettered);
+
+    /// <summary>Messages taken off the channel and not yet acknowledged (being normalised or written).</summary>
+    public long InFlight => Interlocked.Read(ref inFlight);
+
+    public void BeginBatch(int messageCount) => Interlocked.Add(ref inFlight, messageCount);
+
+    public void EndBatch(int messageCount) => Interlocked.Add(ref inFlight, -messageCount);
 
     public IReadOnlyDictionary<string, long> DeadLetteredByReason => deadLetteredByReason;
 

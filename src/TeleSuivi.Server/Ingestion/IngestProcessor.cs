@@ -29,7 +29,15 @@ public sealed partial class IngestProcessor(
         {
             batch.Clear();
             await FillBatchAsync(reader, batch, stoppingToken);
-            await ProcessBatchAsync(batch, stoppingToken);
+            counters.BeginBatch(batch.Count);
+            try
+            {
+                await ProcessBatchAsync(batch, stoppingToken);
+            }
+            finally
+            {
+                counters.EndBatch(batch.Count);
+            }
         }
     }
 

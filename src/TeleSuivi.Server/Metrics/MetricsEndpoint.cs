@@ -22,6 +22,7 @@ public static class MetricsEndpoint
             }
 
             Metric(text, "telesuivi_ingest_queue_depth", "gauge", "Messages received and waiting to be processed.", channel.Count);
+            Metric(text, "telesuivi_ingest_in_flight", "gauge", "Messages being normalised or written, not yet acknowledged.", counters.InFlight);
             Metric(text, "telesuivi_broker_connected", "gauge", "1 when the ingest client is connected to the broker.", broker.IsConnected ? 1 : 0);
             Header(text, "telesuivi_dead_letters_pending", "gauge", "Dead letters not yet replayed, by reason code.");
             foreach (var (reason, count) in await deadLetters.CountByReasonAsync(cancellationToken))

@@ -11,7 +11,7 @@ public static class WebEndpoints
         app.MapGet("/api/status", (IngestCounters counters, BrokerConnectionState broker, IngestChannel channel) => Results.Ok(new
         {
             broker = new { connected = broker.IsConnected, address = broker.Broker, lastError = broker.LastError },
-            ingest = new { counters.Messages, counters.Observations, counters.DeadLettered, queued = channel.Count },
+            ingest = new { counters.Messages, counters.Observations, counters.DeadLettered, queued = channel.Count, counters.InFlight },
         }));
         return app;
     }

@@ -38,6 +38,14 @@ public sealed class HostSmokeTests(ExternalServices services)
         var checks = await ReadinessChecksAsync(host);
         Assert.Contains("embedded", checks.GetProperty("broker").GetProperty("description").GetString(), StringComparison.Ordinal);
         Assert.Contains("sqlite", checks.GetProperty("store").GetProperty("description").GetString(), StringComparison.Ordinal);
+
+        // Live data: the simulated devices' readings arrive and are stored, none dead-lettered.
+        var ingest = await Poll.UntilAsync(
+            async () => JsonDocument.Parse(await http.GetStringAsync(new Uri("/api/status", UriKind.Relative))).RootElement.GetProperty("ingest").Clone(),
+            status => status.GetProperty("observations").GetInt64() >= 100,
+            StartTimeout,
+            "the demo's simulated readings to be stored");
+        Assert.Equal(0, ingest.GetProperty("deadLettered").GetInt64());
     }
 
     [Fact]

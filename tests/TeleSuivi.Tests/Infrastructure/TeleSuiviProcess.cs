@@ -146,6 +146,13 @@ public sealed class TeleSuiviProcess : IAsyncDisposable
         throw new TimeoutException($"telesuivi was not ready within {timeout.TotalSeconds:F0} s:\n{Output}");
     }
 
+    /// <summary>SIGKILL: the process dies on the spot, as in a power cut, with nothing flushed or acknowledged.</summary>
+    public async Task KillAsync()
+    {
+        process.Kill(entireProcessTree: true);
+        await process.WaitForExitAsync();
+    }
+
     /// <summary>Sends SIGTERM, as a service manager does, and waits for the process to exit.</summary>
     public async Task<int> StopAsync(TimeSpan timeout)
     {

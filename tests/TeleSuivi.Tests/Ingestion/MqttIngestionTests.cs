@@ -169,6 +169,49 @@ public sealed class MqttIngestionTests(ExternalServices services)
         Assert.Equal(64.00m, QuantityOf(Assert.Single(await WaitForObservationsAsync(second, patient, 1))).Value);
     }
 
+    [Fact]
+    public async Task MessageNotYetDurable_WhenProcessIsKilled_IsRedeliveredAndStoredOnce()
+    {
+        var (patient, device) = Ids();
+        var data = Directory.CreateTempSubdirectory("telesuivi-data-").FullName;
+        var worker = new Dictionary<string, string> { ["TELESUIVI_BROKER__CLIENTID"] = $"w-{device}", ["TELESUIVI_BROKER__SHAREDGROUP"] = $"g-{device}" };
+        var topic = $"telesuivi/v1/devices/withings/{device}";
+        await using (var first = await StartAsync(data, worker))
+        {
+            await RegistryBundles.ImportAsync(first.BaseUrl, RegistryBundles.PatientWithDevice(patient, device, DateTimeOffset.UtcNow.AddDays(-30)));
+            await MosquittoClients.PublishAsync(services.MqttUrl, topic, Withings(DateTimeOffset.UtcNow.AddMinutes(-4), """{"value":6100,"type":1,"unit":-2}"""));
+            await WaitForObservationsAsync(first, patient, 1);
+
+            // Another writer holds the store's write lock: the next message is received but cannot be made durable,
+            // so it must stay unacknowledged at the broker.
+            await using var blocker = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(data, "telesuivi.db")};Pooling=False");
+            await blocker.OpenAsync(TestContext.Current.CancellationToken);
+            await using (var begin = blocker.CreateCommand())
+            {
+                begin.CommandText = "BEGIN EXCLUSIVE";
+                await begin.ExecuteNonQueryAsync(TestContext.Current.CancellationToken);
+            }
+
+            await MosquittoClients.PublishAsync(services.MqttUrl, topic, Withings(DateTimeOffset.UtcNow.AddMinutes(-2), """{"value":6200,"type":1,"unit":-2}"""));
+            await Poll.UntilAsync(() => InFlightAsync(first), inFlight => inFlight >= 1, Deadline, "the second message to be in flight");
+            await first.KillAsync();
+        }
+
+        await using var second = await StartAsync(data, worker);
+
+        var stored = await WaitForObservationsAsync(second, patient, 2);
+        Assert.Equal(2, stored.Count);
+        Assert.Equal([61.00m, 62.00m], stored.Select(o => QuantityOf(o).Value!.Value).Order());
+        Assert.Equal(2, stored.Select(o => o.Id).Distinct().Count());
+    }
+
+    private static async Task<long> InFlightAsync(TeleSuiviProcess host)
+    {
+        using var http = new HttpClient { BaseAddress = host.BaseUrl };
+        var status = System.Text.Json.JsonDocument.Parse(await http.GetStringAsync(new Uri("/api/status", UriKind.Relative)));
+        return status.RootElement.GetProperty("ingest").GetProperty("inFlight").GetInt64();
+    }
+
     private async Task<TeleSuiviProcess> StartAsync(string? data = null, Dictionary<string, string>? environment = null)
     {
         var host = TeleSuiviProcess.Start("serve", ["--broker", services.MqttUrl.ToString().TrimEnd('/')], data, environment);
