@@ -71,6 +71,10 @@ public sealed partial class DeviceSimulator(
             }
         }
 
+        // The zones' environment stations report on the hour.
+        var zones = cohort.Select(p => p.Zone).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        var nextHour = new DateTimeOffset(simulatedStart.UtcDateTime.Date.AddHours(simulatedStart.UtcDateTime.Hour + 1), TimeSpan.Zero);
+
         LogStarted(cohort.Count, address.Display, settings.HistoryDays, settings.ClockSpeed);
         try
         {
@@ -81,6 +85,18 @@ public sealed partial class DeviceSimulator(
                 {
                     var wait = TimeSpan.FromTicks((long)((due - now).Ticks / (now < time.GetUtcNow() ? settings.ClockSpeed : 1)));
                     await Task.Delay(wait < TimeSpan.FromSeconds(1) ? wait : TimeSpan.FromSeconds(1), time, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                    continue;
+                }
+
+                if (nextHour <= due)
+                {
+                    foreach (var zone in zones)
+                    {
+                        var (environmentTopic, environmentPayload) = SimulatedEnvironment.Encode(zone, nextHour, random);
+                        await PublishAsync(client, address, environmentTopic, environmentPayload, stoppingToken);
+                    }
+
+                    nextHour = nextHour.AddHours(1);
                     continue;
                 }
 

@@ -27,6 +27,9 @@ public sealed class SimulateCommandTests(ExternalServices services)
             "two days of readings of 8 simulated patients");
         Assert.Equal(patients.Count, stored.Select(o => o.Subject!.Reference).Distinct().Count());
         Assert.Contains(stored, o => o.Code.Coding[0].Code == "85354-9");
+        var environment = (await StoredData.ObservationsAsync(host.DataDirectory)).Where(o => o.Subject?.Reference?.StartsWith("Location/", StringComparison.Ordinal) == true).ToList();
+        Assert.Contains(environment, o => o.Code.Coding[0].Code == "ambient-pm25");
+        Assert.Contains(environment, o => o.Code.Coding[0].Code == "ambient-temperature");
         var simulatedLetters = (await StoredData.DeadLettersAsync(host.BaseUrl)).Where(l => l.GetProperty("topic").GetString()!.Contains("/sim-", StringComparison.Ordinal)).ToList();
         Assert.Empty(simulatedLetters);
     }
