@@ -130,6 +130,9 @@ internal sealed class UnitAliases(Dictionary<string, (string Unit, double Factor
 {
     public static UnitAliases Empty { get; } = new(new Dictionary<string, (string, double)>(StringComparer.OrdinalIgnoreCase));
 
+    /// <summary>The alias names in profile order (for the encoder, which writes them).</summary>
+    public IEnumerable<string> Names => aliases.Keys;
+
     /// <summary>A UCUM code is taken as it is (UCUM is case-sensitive); anything else must be an alias of the profile.</summary>
     public bool TryResolve(string raw, out string unit, out double factor)
     {
