@@ -269,6 +269,12 @@ public sealed class ProfileEncoder
             }
         }
 
+        // Most readings fit one record (a measure group, a BP reading with its pulse): try that first, in one build.
+        if (TryOneRecord(reading, groups, options, chooser) is { } single)
+        {
+            return [single];
+        }
+
         var records = new List<RecordContent>();
         foreach (var group in groups)
         {
@@ -303,6 +309,26 @@ public sealed class ProfileEncoder
         }
 
         return plans;
+    }
+
+    /// <summary>Every value in one record through the first route of each whose rule is still free; null when that does not write.</summary>
+    private RecordPlan? TryOneRecord(ReadingToEncode reading, List<List<(string Measure, double Value)>> groups, EncodeOptions options, Chooser chooser)
+    {
+        var record = new RecordContent(reading.Time, reading.Qualifiers);
+        var used = new HashSet<int>();
+        foreach (var (measure, value) in groups.SelectMany(g => g))
+        {
+            var route = chooser.Order("route." + measure, routes[measure]).FirstOrDefault(r => profile.Values[r.Rule].Items is not null || !used.Contains(r.Rule));
+            if (route is null)
+            {
+                return null;
+            }
+
+            used.Add(route.Rule);
+            record.Entries.Add(new RecordEntry(route, value));
+        }
+
+        return writer.TryBuild(record, options, chooser, partial: false, out _);
     }
 
     /// <summary>Adds a group of values to a record through the first combination of routes that writes without conflict.</summary>
