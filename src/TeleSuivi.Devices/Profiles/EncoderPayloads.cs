@@ -267,6 +267,7 @@ internal sealed class EncoderLayout
     /// <summary>CSV: the named columns in profile order (the header must hold them all), and the numbered ones.</summary>
     private readonly List<string> namedColumns = [];
     private readonly HashSet<int> numberedColumns = [];
+    private readonly int columnCount;
 
     public EncoderLayout(CompiledProfile profile)
     {
@@ -301,7 +302,8 @@ internal sealed class EncoderLayout
         }
 
         var needed = Math.Max(numberedColumns.Count == 0 ? 0 : numberedColumns.Max() + 1, numberedColumns.Count + namedColumns.Count);
-        if (profile.Csv!.Columns is { } columns && columns < needed)
+        columnCount = Math.Max(profile.Csv!.Columns ?? 0, needed);
+        if (profile.Csv.Columns is { } columns && columns < needed)
         {
             Unusable = $"csv.columns is {columns} but the profile reads {needed} columns";
         }
@@ -470,7 +472,7 @@ internal sealed class EncoderLayout
         }
 
         var free = new List<int>();
-        var count = Math.Max(csv.Columns ?? 0, Math.Max(numberedColumns.Count == 0 ? 0 : numberedColumns.Max() + 1, numberedColumns.Count + namedColumns.Count));
+        var count = columnCount;
         for (var i = 0; i < count; i++)
         {
             if (!numberedColumns.Contains(i))
