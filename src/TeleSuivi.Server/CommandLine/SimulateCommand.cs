@@ -75,12 +75,19 @@ public static class SimulateCommand
             builder.Logging.ClearProviders();
             builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
             builder.Services.AddSingleton(TimeProvider.System);
-            builder.Services.AddOptions<BrokerOptions>().BindConfiguration(BrokerOptions.Section);
-            builder.Services.AddOptions<SimulatorOptions>().BindConfiguration(SimulatorOptions.Section);
-            builder.Services.AddSingleton<DeviceSimulator>();
-            builder.Services.AddHostedService(sp => sp.GetRequiredService<DeviceSimulator>());
+            builder.Services.AddDeviceSimulator();
             using var host = builder.Build();
-            var simulator = host.Services.GetRequiredService<DeviceSimulator>();
+            DeviceSimulator simulator;
+            try
+            {
+                simulator = host.Services.GetRequiredService<DeviceSimulator>();
+            }
+            catch (ConfigurationException ex)
+            {
+                await Console.Error.WriteLineAsync($"error: {ex.Message}");
+                return ExitCodes.StartFailed;
+            }
+
             await host.StartAsync(cancellationToken);
             await host.WaitForShutdownAsync(cancellationToken);
             if (simulator.Failure is { } failure)

@@ -41,11 +41,9 @@ public static class TeleSuiviServices
         services.AddSingleton<DeadLetterReplayer>();
         services.AddHostedService<RegistrationReplayService>();
 
-        services.AddOptions<SimulatorOptions>().BindConfiguration(SimulatorOptions.Section);
         if (configuration.GetValue<bool>($"{SimulatorOptions.Section}:{nameof(SimulatorOptions.Enabled)}"))
         {
-            services.AddSingleton<DeviceSimulator>();
-            services.AddHostedService(sp => sp.GetRequiredService<DeviceSimulator>());
+            services.AddDeviceSimulator();
         }
 
         services.AddTeleSuiviHealthChecks();

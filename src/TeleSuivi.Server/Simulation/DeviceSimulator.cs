@@ -14,6 +14,7 @@ namespace TeleSuivi.Server.Simulation;
 /// </summary>
 public sealed partial class DeviceSimulator(
     IOptions<SimulatorOptions> options,
+    SimulatedFormats formats,
     IOptions<BrokerOptions> brokerOptions,
     IServiceProvider services,
     IHostApplicationLifetime lifetime,
@@ -48,7 +49,8 @@ public sealed partial class DeviceSimulator(
     private async Task SimulateAsync(CancellationToken stoppingToken)
     {
         var settings = options.Value;
-        var cohort = SimulatedCohort.Generate(settings.Patients, settings.Seed);
+        var cohort = SimulatedCohort.Generate(settings.Patients, settings.Seed, formats);
+        var payloads = new SimulatedPayloads(formats);
         var realStart = time.GetUtcNow();
         var simulatedStart = realStart - TimeSpan.FromDays(settings.HistoryDays);
 
@@ -102,7 +104,7 @@ public sealed partial class DeviceSimulator(
 
                 schedule.Dequeue();
                 var measurement = Physiology.Measure(next.Patient, next.Device.Kind, due, random);
-                foreach (var (topic, payload) in SimulatedPayloads.Encode(next.Device, measurement))
+                foreach (var (topic, payload) in payloads.Encode(next.Device, measurement, random))
                 {
                     await PublishAsync(client, address, topic, payload, stoppingToken);
                 }

@@ -19,6 +19,14 @@ public enum DeviceKind
     Thermometer,
     HeartRateWearable,
     Glucometer,
+    Spirometer,
+    ActivityTracker,
+    SleepSensor,
+    Cpap,
+    OxygenConcentrator,
+    PillBox,
+    Questionnaire,
+    IndoorAirSensor,
 }
 
 /// <summary>A device and the topic format it publishes in.</summary>
@@ -51,19 +59,29 @@ public static class SimulatedCohort
     private static readonly string[] GivenMale = ["Jean", "Pierre", "Michel", "André", "Philippe", "Alain", "Bernard", "Jacques", "Daniel", "Patrick", "Claude", "Gérard"];
     private static readonly string[] Family = ["Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "Durand", "Leroy", "Moreau", "Simon", "Laurent", "Lefebvre", "Michel", "Garcia", "David", "Bertrand", "Roux", "Vincent", "Fournier"];
 
-    public static IReadOnlyList<SimulatedPatient> Generate(int count, int seed)
+    public static IReadOnlyList<SimulatedPatient> Generate(int count, int seed, SimulatedFormats formats)
     {
         var random = new Random(seed);
         var patients = new List<SimulatedPatient>(count);
+        // Each kind's devices take its formats in turn, so every manufacturer's format is published.
+        var turns = new Dictionary<DeviceKind, int>();
+        string NextFormat(DeviceKind kind)
+        {
+            var choices = formats.For(kind);
+            var turn = turns.GetValueOrDefault(kind);
+            turns[kind] = turn + 1;
+            return choices[turn % choices.Count];
+        }
+
         for (var index = 1; index <= count; index++)
         {
-            patients.Add(NewPatient(index, random));
+            patients.Add(NewPatient(index, random, NextFormat));
         }
 
         return patients;
     }
 
-    private static SimulatedPatient NewPatient(int index, Random random)
+    private static SimulatedPatient NewPatient(int index, Random random, Func<DeviceKind, string> formatOf)
     {
         var id = $"sim-{index:D5}";
         var female = random.NextDouble() < 0.48;
@@ -84,25 +102,66 @@ public static class SimulatedCohort
             WeightKg: Math.Max(40, Normal(random, female ? 68 : 80, 13)),
             GlucoseMmolL: diabetes ? Normal(random, 8.2, 1.5) : Normal(random, 5.4, 0.5));
 
-        var devices = new List<SimulatedDevice>
-        {
-            new($"{id}-bp", DeviceKind.BloodPressureMonitor, index % 2 == 0 ? SimulatedFormats.GattBloodPressure : SimulatedFormats.Withings, 2),
-            new($"{id}-scale", DeviceKind.Scale, SimulatedFormats.Withings, heartFailure ? 1 : 0.5),
-            new($"{id}-thermo", DeviceKind.Thermometer, SimulatedFormats.GattTemperature, 1),
-        };
+        var devices = new List<SimulatedDevice>();
+        void Lend(DeviceKind kind, string suffix, double readingsPerDay) =>
+            devices.Add(new SimulatedDevice($"{id}-{suffix}", kind, formatOf(kind), readingsPerDay));
+
+        Lend(DeviceKind.BloodPressureMonitor, "bp", 2);
+        Lend(DeviceKind.Scale, "scale", heartFailure ? 1 : 0.5);
+        Lend(DeviceKind.Thermometer, "thermo", 1);
         if (copd || heartFailure || index % 3 == 0)
         {
-            devices.Add(new($"{id}-oxi", DeviceKind.PulseOximeter, SimulatedFormats.GattSpotCheckOximetry, copd ? 4 : 2));
+            Lend(DeviceKind.PulseOximeter, "oxi", copd ? 4 : 2);
         }
 
         if (index % 4 == 0)
         {
-            devices.Add(new($"{id}-hr", DeviceKind.HeartRateWearable, SimulatedFormats.GattHeartRate, 96));
+            Lend(DeviceKind.HeartRateWearable, "hr", 96);
         }
 
         if (diabetes)
         {
-            devices.Add(new($"{id}-gluco", DeviceKind.Glucometer, SimulatedFormats.GattGlucose, 3));
+            Lend(DeviceKind.Glucometer, "gluco", 3);
+        }
+
+        if (copd && index % 2 == 1)
+        {
+            Lend(DeviceKind.Spirometer, "spiro", 1);
+        }
+
+        if (copd && baseline.SpO2 < 92)
+        {
+            Lend(DeviceKind.OxygenConcentrator, "o2", 2);
+        }
+
+        if (index % 6 == 0)
+        {
+            Lend(DeviceKind.Cpap, "cpap", 1); // sleep apnoea is a frequent comorbidity of COPD and heart failure
+        }
+
+        if (index % 3 == 1)
+        {
+            Lend(DeviceKind.ActivityTracker, "activity", 1);
+        }
+
+        if (index % 8 == 5)
+        {
+            Lend(DeviceKind.SleepSensor, "bed", 1);
+        }
+
+        if (index % 3 == 2)
+        {
+            Lend(DeviceKind.PillBox, "pills", 2);
+        }
+
+        if (copd || heartFailure)
+        {
+            Lend(DeviceKind.Questionnaire, "survey", 0.3);
+        }
+
+        if (index % 5 == 0)
+        {
+            Lend(DeviceKind.IndoorAirSensor, "air", 24);
         }
 
         var given = female ? GivenFemale[random.Next(GivenFemale.Length)] : GivenMale[random.Next(GivenMale.Length)];

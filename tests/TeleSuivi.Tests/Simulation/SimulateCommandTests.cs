@@ -6,7 +6,7 @@ namespace TeleSuivi.Tests.Simulation;
 public sealed class SimulateCommandTests(ExternalServices services)
 {
     [Fact]
-    public async Task Simulate_RegistersCohortAndPublishes_EveryMessageStoredWithoutDeadLetters()
+    public async Task Simulate_RegistersCohortAndPublishesEveryFormat_EveryMessageStoredWithoutDeadLetters()
     {
         await using var host = TeleSuiviProcess.Start("serve", ["--broker", services.MqttUrl.ToString().TrimEnd('/')]);
         await host.WaitUntilReadyAsync(TimeSpan.FromSeconds(60));
@@ -14,19 +14,25 @@ public sealed class SimulateCommandTests(ExternalServices services)
 
         var run = await TeleSuiviProcess.RunToExitAsync(
             TimeSpan.FromSeconds(90),
-            "simulate", "--broker", services.MqttUrl.ToString().TrimEnd('/'), "--patients", "8", "--seed", seed,
+            "simulate", "--broker", services.MqttUrl.ToString().TrimEnd('/'), "--patients", "60", "--seed", seed,
             "--register-with", host.BaseUrl.ToString(), "--history-days", "2", "--clock-speed", "200000", "--duration", "5");
 
         Assert.True(run.ExitCode == 0, run.Output + run.Error);
-        Assert.Contains("Simulator registered 8 patients", run.Output, StringComparison.Ordinal);
-        var patients = Enumerable.Range(1, 8).Select(i => $"Patient/sim-{i:D5}").ToHashSet(StringComparer.Ordinal);
+        Assert.Contains("Simulator registered 60 patients", run.Output, StringComparison.Ordinal);
+        var patients = Enumerable.Range(1, 60).Select(i => $"Patient/sim-{i:D5}").ToHashSet(StringComparer.Ordinal);
         var stored = await Poll.UntilAsync(
             async () => (await StoredData.ObservationsAsync(host.DataDirectory)).Where(o => patients.Contains(o.Subject?.Reference ?? string.Empty)).ToList(),
-            list => list.Count >= 8 * 2 * 2,
-            TimeSpan.FromSeconds(30),
-            "two days of readings of 8 simulated patients");
+            list => list.Select(o => o.Subject!.Reference).Distinct().Count() == 60 && list.Count >= 60 * 2 * 2,
+            TimeSpan.FromSeconds(60),
+            "two days of readings of 60 simulated patients");
         Assert.Equal(patients.Count, stored.Select(o => o.Subject!.Reference).Distinct().Count());
         Assert.Contains(stored, o => o.Code.Coding[0].Code == "85354-9");
+
+        // Every manufacturer profile of ingest/ and every simulated GATT characteristic was published and decoded.
+        var sources = stored.Select(o => o.Meta?.Source?["https://telesuivi.org/fhir/ingest/".Length..] ?? string.Empty).ToHashSet(StringComparer.Ordinal);
+        var manufacturers = Directory.GetDirectories(RepositoryPaths.Ingest).Where(d => File.Exists(Path.Combine(d, "profile.json"))).Select(Path.GetFileName);
+        Assert.All(manufacturers, manufacturer => Assert.Contains(manufacturer!, sources));
+        Assert.Superset(new HashSet<string>(StringComparer.Ordinal) { "gatt/2a35", "gatt/2a37", "gatt/2a5e", "gatt/2a1c", "gatt/2a9d", "gatt/2a18" }, sources.Where(s => s.StartsWith("gatt/", StringComparison.Ordinal)).ToHashSet(StringComparer.Ordinal));
         var environment = (await StoredData.ObservationsAsync(host.DataDirectory)).Where(o => o.Subject?.Reference?.StartsWith("Location/", StringComparison.Ordinal) == true).ToList();
         Assert.Contains(environment, o => o.Code.Coding[0].Code == "ambient-pm25");
         Assert.Contains(environment, o => o.Code.Coding[0].Code == "ambient-temperature");
