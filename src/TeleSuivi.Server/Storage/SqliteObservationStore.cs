@@ -37,7 +37,6 @@ public sealed class SqliteObservationStore(string path) : IObservationStore
         DataSource = path,
         Mode = SqliteOpenMode.ReadWriteCreate,
         Pooling = true,
-        DefaultTimeout = 30,
     }.ToString();
 
     public string Display => $"sqlite:{path}";
