@@ -10,22 +10,42 @@ public static class FhirResults
 
     private static readonly FhirJsonSerializer Serializer = new();
 
-    public static IResult Resource(Resource resource, int statusCode = StatusCodes.Status200OK) =>
-        Results.Text(Serializer.SerializeToString(resource), ContentType, System.Text.Encoding.UTF8, statusCode);
+    public static IResult Resource(Resource resource, int statusCode = StatusCodes.Status200OK, bool pretty = false) =>
+        Results.Text(Serializer.SerializeToString(resource, pretty), $"{ContentType}; fhirVersion=4.0", System.Text.Encoding.UTF8, statusCode);
 
-    public static IResult Outcome(int statusCode, OperationOutcome.IssueType type, params IEnumerable<string> messages)
+    public static IResult Outcome(int statusCode, OperationOutcome.IssueType type, params IEnumerable<string> messages) =>
+        Resource(OutcomeOf(OperationOutcome.IssueSeverity.Error, type, messages), statusCode);
+
+    public static OperationOutcome OutcomeOf(OperationOutcome.IssueSeverity severity, OperationOutcome.IssueType type, IEnumerable<string> messages)
     {
         var outcome = new OperationOutcome();
         foreach (var message in messages)
         {
             outcome.Issue.Add(new OperationOutcome.IssueComponent
             {
-                Severity = OperationOutcome.IssueSeverity.Error,
+                Severity = severity,
                 Code = type,
                 Diagnostics = message,
             });
         }
 
-        return Resource(outcome, statusCode);
+        return outcome;
     }
+}
+
+/// <summary>A request the FHIR facade refuses: answered with an OperationOutcome and this status.</summary>
+public sealed class FhirRequestException(int statusCode, OperationOutcome.IssueType issueType, string message) : Exception(message)
+{
+    public int StatusCode { get; } = statusCode;
+
+    public OperationOutcome.IssueType IssueType { get; } = issueType;
+
+    public static FhirRequestException BadParameter(string message) =>
+        new(StatusCodes.Status400BadRequest, OperationOutcome.IssueType.Invalid, message);
+
+    public static FhirRequestException NotSupported(string message) =>
+        new(StatusCodes.Status400BadRequest, OperationOutcome.IssueType.NotSupported, message);
+
+    public static FhirRequestException NotFound(string message) =>
+        new(StatusCodes.Status404NotFound, OperationOutcome.IssueType.NotFound, message);
 }

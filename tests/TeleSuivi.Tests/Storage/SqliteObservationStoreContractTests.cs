@@ -1,5 +1,6 @@
 using Microsoft.Data.Sqlite;
 using TeleSuivi.Server.Storage;
+using static TeleSuivi.Tests.Storage.SampleObservations;
 
 namespace TeleSuivi.Tests.Storage;
 
@@ -16,4 +17,50 @@ public sealed class SqliteObservationStoreContractTests : ObservationStoreContra
     }
 
     protected override IObservationStore CreateStore() => new SqliteObservationStore(Path.Combine(directory, "observations.db"));
+
+    [Fact]
+    public async Task InitializeAsync_FileOfTheFirstSchema_MigratesItsObservations()
+    {
+        var path = Path.Combine(directory, "version0.db");
+        var pressure = BloodPressure("Patient/old-1", Morning, 128, 82, 97);
+        var weight = BodyWeight("Patient/old-1", Morning, 72.5m);
+        await using (var connection = new SqliteConnection($"Data Source={path};Pooling=False"))
+        {
+            await connection.OpenAsync(Cancel);
+            await using var command = connection.CreateCommand();
+            command.CommandText = """
+                CREATE TABLE observation (id TEXT PRIMARY KEY, patient TEXT, code TEXT NOT NULL, effective_ms INTEGER NOT NULL, resource TEXT NOT NULL);
+                CREATE INDEX observation_patient_code_time ON observation (patient, code, effective_ms);
+                """;
+            await command.ExecuteNonQueryAsync(Cancel);
+            foreach (var observation in new[] { pressure, weight })
+            {
+                command.CommandText = "INSERT INTO observation VALUES ($id, $patient, $code, $time, $resource)";
+                command.Parameters.Clear();
+                command.Parameters.AddWithValue("$id", observation.Id);
+                command.Parameters.AddWithValue("$patient", observation.Subject!.Reference);
+                command.Parameters.AddWithValue("$code", Loinc + "|" + observation.Code.Coding[0].Code);
+                command.Parameters.AddWithValue("$time", Morning.ToUnixTimeMilliseconds());
+                command.Parameters.AddWithValue("$resource", Json(observation));
+                await command.ExecuteNonQueryAsync(Cancel);
+            }
+        }
+
+        var store = new SqliteObservationStore(path);
+        await store.InitializeAsync(Cancel);
+        await store.InitializeAsync(Cancel);
+
+        var latest = await store.ReadLatestAsync("Patient/old-1", DateTimeOffset.MinValue, Cancel);
+        Assert.Equal([72.5, 128.0], latest.Select(r => r.Components.GetValueOrDefault("8480-6", r.Value ?? 0)));
+        Assert.Equal(["Device/scale-1", "Device/bp-1"], latest.Select(r => r.Device));
+        Assert.Equal(["kg", null], latest.Select(r => r.Unit));
+        var trend = await store.ReadTrendAsync("Patient/old-1", BloodPressureCode, Morning, Morning, TrendResolution.Raw, Cancel);
+        Assert.Equal(3, trend.Series.Count);
+        Assert.Equal(Json(pressure), Json((await store.FindAsync(pressure.Id!, Cancel))!));
+        await using var check = new SqliteConnection($"Data Source={path};Pooling=False");
+        await check.OpenAsync(Cancel);
+        await using var version = check.CreateCommand();
+        version.CommandText = "PRAGMA user_version";
+        Assert.Equal(1L, await version.ExecuteScalarAsync(Cancel));
+    }
 }

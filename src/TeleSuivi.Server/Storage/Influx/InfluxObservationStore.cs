@@ -1,4 +1,3 @@
-using System.Globalization;
 using Hl7.Fhir.Model;
 using Microsoft.Extensions.Logging.Abstractions;
 using Task = System.Threading.Tasks.Task;
@@ -74,6 +73,15 @@ public sealed partial class InfluxObservationStore : IObservationStore, IDisposa
             var creation = createFailure is null ? string.Empty : $" (and it could not be created: {createFailure})";
             throw new ConfigurationException($"cannot write to InfluxDB at {Display}: {reason}{creation}", ex);
         }
+
+        try
+        {
+            await BackfillIdIndexAsync(cancellationToken);
+        }
+        catch (InfluxException ex)
+        {
+            throw new ConfigurationException($"cannot index the Observations of InfluxDB at {Display} by id: {ex.Reason}", ex);
+        }
     }
 
     /// <summary>
@@ -89,10 +97,11 @@ public sealed partial class InfluxObservationStore : IObservationStore, IDisposa
             return;
         }
 
-        using var points = new LineProtocolWriter(TimePrecision.Nanoseconds, Math.Min(observations.Count * 768, 4 * 1024 * 1024));
+        using var points = new LineProtocolWriter(TimePrecision.Nanoseconds, Math.Min(observations.Count * 900, 4 * 1024 * 1024));
         foreach (var observation in observations)
         {
             ObservationPoint.Write(points, observation);
+            ObservationIdIndex.Write(points, observation);
         }
 
         await client.WriteAsync(Database, points, cancellationToken);
@@ -133,52 +142,8 @@ public sealed partial class InfluxObservationStore : IObservationStore, IDisposa
     {
         ArgumentException.ThrowIfNullOrEmpty(patientReference);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
-        var fromMs = Math.Max(from.ToUnixTimeMilliseconds(), ObservationPoint.MinMilliseconds);
-        var throughMs = Math.Min(through.ToUnixTimeMilliseconds(), ObservationPoint.MaxMilliseconds);
-        if (fromMs > throughMs)
-        {
-            return [];
-        }
-
-        var parameters = new Dictionary<string, object?>
-        {
-            ["patient"] = patientReference,
-            ["from"] = DateTimeOffset.FromUnixTimeMilliseconds(fromMs),
-
-            // Points carry a sub-millisecond offset: the window ends before the next millisecond.
-            ["until"] = DateTimeOffset.FromUnixTimeMilliseconds(throughMs + 1),
-        };
-        var codeFilter = string.Empty;
-        if (code is not null)
-        {
-            parameters["code"] = code;
-            codeFilter = $" AND {InfluxQl.QuoteIdentifier(ObservationPoint.CodeTag)} = $code";
-        }
-
-        var query = string.Create(
-            CultureInfo.InvariantCulture,
-            $"SELECT * FROM {InfluxQl.QuoteIdentifier(ObservationPoint.Measurement)} WHERE {InfluxQl.QuoteIdentifier(ObservationPoint.PatientTag)} = $patient{codeFilter} AND time >= $from AND time < $until ORDER BY time ASC LIMIT {limit}");
-        using var result = await client.QueryAsync(Database, query, parameters, TimePrecision.Nanoseconds, cancellationToken);
-        if (result.Statements.Any(statement => statement.Partial))
-        {
-            throw new InfluxQueryException(
-                $"cannot read the Observations of {patientReference} from {Display}",
-                "the server cut the answer short (its max-row-limit): ask for fewer at a time",
-                null,
-                null);
-        }
-
-        var observations = new List<Observation>();
-        foreach (var series in result.Series)
-        {
-            var columns = ObservationPoint.Columns.Of(series);
-            foreach (var row in series.Rows)
-            {
-                observations.Add(ObservationPoint.Read(series, row, columns));
-            }
-        }
-
-        return observations;
+        var result = await SearchAsync(new ObservationSearch(patientReference, code is null ? [] : [code], from, through, false, null, limit), cancellationToken);
+        return result.Matches.Select(m => m.Observation).ToList();
     }
 
     public void Dispose() => client.Dispose();

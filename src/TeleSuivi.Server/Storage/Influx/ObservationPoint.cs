@@ -14,10 +14,10 @@ internal static class ObservationPoint
     public const string DeviceTag = "device";
     public const string PatientTag = "patient";
     public const string IdField = "id";
-    public const string ValueField = "value";
+    public const string ValueField = ObservationKeys.ValueField;
     public const string UnitField = "unit";
     public const string FhirField = "fhir";
-    public const string ComponentFieldPrefix = "c:";
+    public const string ComponentFieldPrefix = ObservationKeys.ComponentFieldPrefix;
 
     public const long NanosecondsPerMillisecond = 1_000_000;
 
@@ -70,12 +70,17 @@ internal static class ObservationPoint
             template.Effective = null;
         }
 
-        double? value = null;
+        double? value;
         string? unit = null;
         if (template.Value is Quantity quantity)
         {
             value = TakeValue(quantity);
             unit = string.IsNullOrEmpty(quantity.Code) ? quantity.Unit : quantity.Code;
+        }
+        else
+        {
+            // valueInteger, valueBoolean (1 or 0): a field for queries only; the template keeps the value as written.
+            value = ObservationKeys.ValueOf(template.Value);
         }
 
         writer.Measurement(Measurement)
@@ -190,8 +195,7 @@ internal static class ObservationPoint
         new FhirDateTime(DateTimeOffset.FromUnixTimeMilliseconds(milliseconds)).Value!;
 
     /// <summary>The field key of a component's value: <c>c:</c> and the code of its first coding (e.g. <c>c:8480-6</c>).</summary>
-    public static string? ComponentKey(Observation.ComponentComponent component) =>
-        component.Code?.Coding.FirstOrDefault()?.Code is { Length: > 0 } code ? ComponentFieldPrefix + code : null;
+    public static string? ComponentKey(Observation.ComponentComponent component) => ObservationKeys.ComponentKey(component);
 
     /// <summary>
     /// The value of a quantity as a float field. When the double converts back to the very same decimal (digits and
@@ -237,7 +241,10 @@ internal static class ObservationPoint
         && reference.DisplayElement is null;
 
     /// <summary>FNV-1a (64-bit) of the id's UTF-8 bytes, modulo one million: stable across processes and versions.</summary>
-    internal static long Offset(string id)
+    internal static long Offset(string id) => (long)(Fnv1a(id) % NanosecondsPerMillisecond);
+
+    /// <summary>FNV-1a (64-bit) of the id's UTF-8 bytes: stable across processes and versions.</summary>
+    internal static ulong Fnv1a(string id)
     {
         const ulong offsetBasis = 14695981039346656037;
         const ulong prime = 1099511628211;
@@ -252,7 +259,7 @@ internal static class ObservationPoint
             }
         }
 
-        return (long)(hash % NanosecondsPerMillisecond);
+        return hash;
     }
 
     /// <summary>The positions of the schema's columns in one series of <c>SELECT *</c>.</summary>

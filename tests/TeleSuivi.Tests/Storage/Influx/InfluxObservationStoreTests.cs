@@ -210,6 +210,58 @@ public sealed class InfluxObservationStoreTests(ExternalServices services)
         influx.Dispose();
     }
 
+    [Fact]
+    public async Task WriteAsync_Observation_WritesItsIdIndexPointAtTheSameTime()
+    {
+        using var store = NewStore(out _);
+        await store.InitializeAsync(Cancel);
+        var pressure = BloodPressure(Patient, Morning, 128, 82, 97);
+
+        await store.WriteAsync([pressure], Cancel);
+
+        using var result = await store.Client.QueryAsync(store.Database, "SELECT * FROM observation_id; SELECT \"id\" FROM observation", null, TimePrecision.Nanoseconds, Cancel);
+        var index = Assert.Single(result.Statements[0].Series);
+        Assert.Equal(["time", "bucket", "code", "device", "id", "patient"], index.Columns);
+        var row = Assert.Single(index.Rows);
+        Assert.Equal(ObservationIdIndex.Bucket(pressure.Id!), row.GetString(index.IndexOf("bucket")));
+        Assert.Matches("^[0-9a-f]{3}$", row.GetString(index.IndexOf("bucket")));
+        Assert.Equal(
+            (pressure.Id, Patient, BloodPressureCode, "Device/bp-1"),
+            (row.GetString(index.IndexOf("id")), row.GetString(index.IndexOf("patient")), row.GetString(index.IndexOf("code")), row.GetString(index.IndexOf("device"))));
+        var point = Assert.Single(Assert.Single(result.Statements[1].Series).Rows);
+        Assert.Equal(point.GetEpoch(0), row.GetEpoch(0));
+    }
+
+    [Fact]
+    public async Task InitializeAsync_PointsWrittenBeforeTheIdIndex_IndexesThemForFindAsync()
+    {
+        var database = ExternalServices.NewDatabaseName();
+        var old = Enumerable.Range(0, 30).Select(i => HeartRate(Patient, Morning.AddHours(-20 * i), 60 + i)).ToList();
+        using (var before = new InfluxClient(new InfluxClientOptions { BaseUri = services.InfluxUrl }))
+        {
+            using (await before.ExecuteAsync(null, $"CREATE DATABASE {InfluxQl.QuoteIdentifier(database)}", null, Cancel))
+            {
+            }
+
+            // What a version without the index wrote: the observation points alone.
+            using var points = new LineProtocolWriter();
+            old.ForEach(o => ObservationPoint.Write(points, o));
+            await before.WriteAsync(database, points, Cancel);
+        }
+
+        using var store = NewStore(database, null);
+        await store.InitializeAsync(Cancel);
+
+        foreach (var observation in old)
+        {
+            Assert.Equal(Json(observation), Json((await store.FindAsync(observation.Id!, Cancel))!));
+        }
+
+        await store.InitializeAsync(Cancel); // already indexed: nothing to do
+        using var count = await store.Client.QueryAsync(store.Database, "SELECT count(\"id\") FROM observation_id", null, TimePrecision.Nanoseconds, Cancel);
+        Assert.Equal(30, Assert.Single(Assert.Single(count.Series).Rows).GetInt64(1));
+    }
+
     private InfluxObservationStore NewStore(out string database)
     {
         database = ExternalServices.NewDatabaseName();

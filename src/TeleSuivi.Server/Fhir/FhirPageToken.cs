@@ -1,0 +1,64 @@
+using System.Buffers.Text;
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+
+namespace TeleSuivi.Server.Fhir;
+
+/// <summary>
+/// The opaque <c>_page</c> value of <c>next</c> and <c>previous</c> links: a position in the search's order (not an
+/// offset, which would shift when readings arrive), the direction to read from it, and a fingerprint of the search it
+/// belongs to. Base64url of <c>v1|n or p|position|id|fingerprint</c>; a client must not build or change it.
+/// </summary>
+/// <param name="Forward">True: the entries strictly after the position (next); false: strictly before it (previous).</param>
+/// <param name="Position">The store's position of the entry (for Observations: the effective time in the store's unit; 0 for the registry).</param>
+/// <param name="Id">The id of the entry at the position (the tie-breaker).</param>
+/// <param name="Fingerprint">A hash of the search's criteria and order: a token is refused on another search.</param>
+public sealed record FhirPageToken(bool Forward, long Position, string Id, string Fingerprint)
+{
+    public const string Parameter = "_page";
+
+    public string Encode()
+    {
+        var text = string.Create(CultureInfo.InvariantCulture, $"v1|{(Forward ? 'n' : 'p')}|{Position}|{Id}|{Fingerprint}");
+        return Base64Url.EncodeToString(Encoding.UTF8.GetBytes(text));
+    }
+
+    /// <summary>Reads a token of the search with this fingerprint; 400 when it is not one.</summary>
+    public static FhirPageToken Decode(string token, string fingerprint)
+    {
+        string[] parts;
+        try
+        {
+            parts = Encoding.UTF8.GetString(Base64Url.DecodeFromChars(token)).Split('|');
+        }
+        catch (FormatException)
+        {
+            throw Invalid();
+        }
+
+        if (parts is not ["v1", "n" or "p", var position, var id, var print]
+            || !long.TryParse(position, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value)
+            || !FhirSearchValues.IsId(id))
+        {
+            throw Invalid();
+        }
+
+        if (!string.Equals(print, fingerprint, StringComparison.Ordinal))
+        {
+            throw FhirRequestException.BadParameter("_page belongs to another search: follow the links of a Bundle without changing its other parameters");
+        }
+
+        return new FhirPageToken(parts[1] == "n", value, id, print);
+    }
+
+    /// <summary>A short hash of the search's criteria (everything but the page and its size).</summary>
+    public static string FingerprintOf(params IEnumerable<string> criteria)
+    {
+        var hash = SHA256.HashData(Encoding.UTF8.GetBytes(string.Join('\n', criteria)));
+        return Convert.ToHexStringLower(hash.AsSpan(0, 6));
+    }
+
+    private static FhirRequestException Invalid() =>
+        FhirRequestException.BadParameter("_page is not a page of this server: use the next and previous links of a searchset as they are");
+}
