@@ -69,7 +69,8 @@ public sealed partial class DeviceSimulator(
         {
             foreach (var device in patient.Devices)
             {
-                schedule.Enqueue((patient, device), simulatedStart + NextInterval(device, random));
+                // Devices start out of phase: each one's first reading falls somewhere in its first interval.
+                schedule.Enqueue((patient, device), simulatedStart + (TimeSpan.FromDays(1 / device.ReadingsPerDay) * random.NextDouble()));
             }
         }
 

@@ -41,8 +41,10 @@ public static class Physiology
         switch (kind)
         {
             case DeviceKind.BloodPressureMonitor:
-                values["systolic-pressure"] = Math.Round(b.Systolic + (7 * Math.Cos(2 * Math.PI * (hour - 9) / 24)) + Noise(random, 6));
-                values["diastolic-pressure"] = Math.Round(b.Diastolic + (4 * Math.Cos(2 * Math.PI * (hour - 9) / 24)) + Noise(random, 4));
+                var systolic = Math.Round(b.Systolic + (7 * Math.Cos(2 * Math.PI * (hour - 9) / 24)) + Noise(random, 6));
+                values["systolic-pressure"] = systolic;
+                // Pulse pressure stays physiological (at least 25 mmHg) whatever the noise draws.
+                values["diastolic-pressure"] = Math.Min(systolic - 25, Math.Round(b.Diastolic + (4 * Math.Cos(2 * Math.PI * (hour - 9) / 24)) + Noise(random, 4)));
                 values["heart-rate"] = heartRate;
                 break;
             case DeviceKind.PulseOximeter:

@@ -78,8 +78,45 @@ public static class SimulatedCohort
             patients.Add(NewPatient(index, random, NextFormat));
         }
 
+        return LendEveryFormat(patients, formats);
+    }
+
+    /// <summary>
+    /// Rare kinds (sleep sensors, spirometers) may not reach every format in a small cohort: the first patients
+    /// then get one more device each, in the formats not yet used, so that every format is always exercised.
+    /// </summary>
+    private static List<SimulatedPatient> LendEveryFormat(List<SimulatedPatient> patients, SimulatedFormats formats)
+    {
+        var used = patients.SelectMany(p => p.Devices).Select(d => (d.Kind, d.Format)).ToHashSet();
+        var next = 0;
+        foreach (var kind in Enum.GetValues<DeviceKind>())
+        {
+            foreach (var format in formats.For(kind).Where(format => !used.Contains((kind, format))))
+            {
+                if (patients.Count == 0)
+                {
+                    return patients;
+                }
+
+                var index = next++ % patients.Count;
+                var patient = patients[index];
+                var extra = new SimulatedDevice($"{patient.Id}-{format}", kind, format, ReadingsPerDay(kind));
+                patients[index] = patient with { Devices = [.. patient.Devices, extra] };
+            }
+        }
+
         return patients;
     }
+
+    private static double ReadingsPerDay(DeviceKind kind) => kind switch
+    {
+        DeviceKind.HeartRateWearable => 96,
+        DeviceKind.IndoorAirSensor => 24,
+        DeviceKind.PulseOximeter or DeviceKind.Glucometer => 3,
+        DeviceKind.BloodPressureMonitor or DeviceKind.OxygenConcentrator or DeviceKind.PillBox => 2,
+        DeviceKind.Questionnaire => 0.3,
+        _ => 1,
+    };
 
     private static SimulatedPatient NewPatient(int index, Random random, Func<DeviceKind, string> formatOf)
     {
@@ -96,7 +133,7 @@ public static class SimulatedCohort
         var baseline = new Baseline(
             HeartRate: Normal(random, copd ? 84 : heartFailure ? 68 : 74, 8),
             Systolic: Normal(random, heartFailure ? 118 : 134, 13),
-            Diastolic: Normal(random, heartFailure ? 70 : 78, 8),
+            Diastolic: Normal(random, heartFailure ? 70 : 78, 7),
             SpO2: Math.Min(99, Normal(random, copd ? 92.5 : 96.5, copd ? 1.8 : 1.0)),
             TemperatureC: Normal(random, 36.6, 0.25),
             WeightKg: Math.Max(40, Normal(random, female ? 68 : 80, 13)),

@@ -42,6 +42,29 @@ public static class StoredData
         return observations;
     }
 
+    /// <summary>How many patients (subjects Patient/...) have at least one Observation: cheap enough to poll.</summary>
+    public static async Task<long> PatientsWithObservationsAsync(string dataDirectory)
+    {
+        var path = Path.Combine(dataDirectory, "telesuivi.db");
+        if (!File.Exists(path))
+        {
+            return 0;
+        }
+
+        await using var connection = new SqliteConnection($"Data Source={path};Mode=ReadOnly;Pooling=False");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT COUNT(DISTINCT patient) FROM observation WHERE patient LIKE 'Patient/%'";
+        try
+        {
+            return (long)(await command.ExecuteScalarAsync() ?? 0L);
+        }
+        catch (SqliteException ex) when (ex.SqliteErrorCode == 1)
+        {
+            return 0;
+        }
+    }
+
     /// <summary>The dead letters of a running host, through its API.</summary>
     public static async Task<IReadOnlyList<JsonElement>> DeadLettersAsync(Uri host, bool includeReplayed = false)
     {

@@ -10,21 +10,20 @@ public sealed class SimulateCommandTests(ExternalServices services)
     {
         await using var host = TeleSuiviProcess.Start("serve", ["--broker", services.MqttUrl.ToString().TrimEnd('/')]);
         await host.WaitUntilReadyAsync(TimeSpan.FromSeconds(60));
-        var seed = Random.Shared.Next(1, int.MaxValue).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        const string seed = "4242";
 
         var run = await TeleSuiviProcess.RunToExitAsync(
             TimeSpan.FromSeconds(90),
             "simulate", "--broker", services.MqttUrl.ToString().TrimEnd('/'), "--patients", "60", "--seed", seed,
-            "--register-with", host.BaseUrl.ToString(), "--history-days", "2", "--clock-speed", "200000", "--duration", "5");
+            "--register-with", host.BaseUrl.ToString(), "--history-days", "4", "--clock-speed", "400000", "--duration", "5");
 
         Assert.True(run.ExitCode == 0, run.Output + run.Error);
         Assert.Contains("Simulator registered 60 patients", run.Output, StringComparison.Ordinal);
         var patients = Enumerable.Range(1, 60).Select(i => $"Patient/sim-{i:D5}").ToHashSet(StringComparer.Ordinal);
-        var stored = await Poll.UntilAsync(
-            async () => (await StoredData.ObservationsAsync(host.DataDirectory)).Where(o => patients.Contains(o.Subject?.Reference ?? string.Empty)).ToList(),
-            list => list.Select(o => o.Subject!.Reference).Distinct().Count() == 60 && list.Count >= 60 * 2 * 2,
-            TimeSpan.FromSeconds(60),
-            "two days of readings of 60 simulated patients");
+        await Poll.UntilAsync(() => StoredData.PatientsWithObservationsAsync(host.DataDirectory), count => count >= 60, TimeSpan.FromSeconds(60), "readings of all 60 simulated patients");
+        await Poll.UntilAsync(() => InFlightAsync(host), inFlight => inFlight == 0, TimeSpan.FromSeconds(60), "the pipeline to drain");
+        var stored = (await StoredData.ObservationsAsync(host.DataDirectory)).Where(o => patients.Contains(o.Subject?.Reference ?? string.Empty)).ToList();
+        Assert.True(stored.Count >= 60 * 2 * 2, $"{stored.Count} observations for two days of 60 patients");
         Assert.Equal(patients.Count, stored.Select(o => o.Subject!.Reference).Distinct().Count());
         Assert.Contains(stored, o => o.Code.Coding[0].Code == "85354-9");
 
@@ -38,6 +37,14 @@ public sealed class SimulateCommandTests(ExternalServices services)
         Assert.Contains(environment, o => o.Code.Coding[0].Code == "ambient-temperature");
         var simulatedLetters = (await StoredData.DeadLettersAsync(host.BaseUrl)).Where(l => l.GetProperty("topic").GetString()!.Contains("/sim-", StringComparison.Ordinal)).ToList();
         Assert.Empty(simulatedLetters);
+    }
+
+    private static async Task<long> InFlightAsync(TeleSuiviProcess host)
+    {
+        using var http = new HttpClient { BaseAddress = host.BaseUrl };
+        var status = System.Text.Json.JsonDocument.Parse(await http.GetStringAsync(new Uri("/api/status", UriKind.Relative)));
+        var ingest = status.RootElement.GetProperty("ingest");
+        return ingest.GetProperty("inFlight").GetInt64() + ingest.GetProperty("queued").GetInt64();
     }
 
     [Fact]
