@@ -28,11 +28,30 @@ public sealed class StoreWriteException(StoreFailureKind kind, string reason, Ex
 /// some of the data (InfluxDB 400: field type conflict, partial write...), the offending Observations are found by
 /// bisection and returned, and all the others are stored: re-writing an Observation is harmless (idempotent).
 /// </summary>
-public sealed class StoreWriter(IObservationStore store, IOptions<StoreOptions> options, WritePathMetrics metrics)
+public sealed class StoreWriter
 {
-    private readonly TimeSpan timeout = options.Value.WriteTimeout;
+    private readonly Func<IReadOnlyList<Observation>, CancellationToken, Task> write;
+    private readonly TimeSpan timeout;
+    private readonly WritePathMetrics metrics;
 
-    public string Display => store.Display;
+    public StoreWriter(IObservationStore store, IOptions<StoreOptions> options, WritePathMetrics metrics)
+        : this(store.Display, store.WriteAsync, options.Value.WriteTimeout, metrics)
+    {
+    }
+
+    /// <param name="write">How a batch is written (a store's <see cref="IObservationStore.WriteAsync"/>).</param>
+    internal StoreWriter(string display, Func<IReadOnlyList<Observation>, CancellationToken, Task> write, TimeSpan timeout, WritePathMetrics metrics)
+    {
+        ArgumentNullException.ThrowIfNull(display);
+        ArgumentNullException.ThrowIfNull(write);
+        ArgumentNullException.ThrowIfNull(metrics);
+        Display = display;
+        this.write = write;
+        this.timeout = timeout;
+        this.metrics = metrics;
+    }
+
+    public string Display { get; }
 
     /// <summary>
     /// Stores every Observation of <paramref name="observations"/> except those returned, which the store refused as
@@ -90,7 +109,7 @@ public sealed class StoreWriter(IObservationStore store, IOptions<StoreOptions> 
         var clock = Stopwatch.StartNew();
         try
         {
-            await store.WriteAsync(batch, limit.Token);
+            await write(batch, limit.Token);
             metrics.ObserveWrite(clock.Elapsed);
             metrics.WriteSucceeded();
             return null;
@@ -113,16 +132,16 @@ public sealed class StoreWriter(IObservationStore store, IOptions<StoreOptions> 
 
     private (StoreFailureKind Kind, string Reason) Classify(Exception ex) => ex switch
     {
-        OperationCanceledException => (StoreFailureKind.Timeout, string.Create(CultureInfo.InvariantCulture, $"{store.Display} did not answer within {timeout.TotalSeconds:0.#} s (Store:WriteTimeout)")),
-        InfluxDataRejectedException rejected => (StoreFailureKind.Rejected, $"{store.Display} refused it: {rejected.Reason}"),
-        InfluxAccessException access => (StoreFailureKind.Access, $"{store.Display} refuses access: {access.Reason}"),
-        InfluxException influx => (StoreFailureKind.Unavailable, $"{store.Display} is unavailable: {influx.Reason}"),
-        SqliteException sqlite => (ClassifySqlite(sqlite.SqliteErrorCode), $"{store.Display}: {sqlite.Message}"),
-        UnauthorizedAccessException denied => (StoreFailureKind.Access, $"{store.Display} refuses access: {denied.Message}"),
+        OperationCanceledException => (StoreFailureKind.Timeout, string.Create(CultureInfo.InvariantCulture, $"{Display} did not answer within {timeout.TotalSeconds:0.#} s (Store:WriteTimeout)")),
+        InfluxDataRejectedException rejected => (StoreFailureKind.Rejected, $"{Display} refused it: {rejected.Reason}"),
+        InfluxAccessException access => (StoreFailureKind.Access, $"{Display} refuses access: {access.Reason}"),
+        InfluxException influx => (StoreFailureKind.Unavailable, $"{Display} is unavailable: {influx.Reason}"),
+        SqliteException sqlite => (ClassifySqlite(sqlite.SqliteErrorCode), $"{Display}: {sqlite.Message}"),
+        UnauthorizedAccessException denied => (StoreFailureKind.Access, $"{Display} refuses access: {denied.Message}"),
 
         // Thrown by the stores before anything is written, for an Observation they cannot hold (no id, no time...).
-        ArgumentException argument => (StoreFailureKind.Rejected, $"{store.Display} refused it: {argument.Message}"),
-        _ => (StoreFailureKind.Unavailable, $"{store.Display} is unavailable: {ex.Message}"),
+        ArgumentException argument => (StoreFailureKind.Rejected, $"{Display} refused it: {argument.Message}"),
+        _ => (StoreFailureKind.Unavailable, $"{Display} is unavailable: {ex.Message}"),
     };
 
     /// <summary>SQLite primary result codes: https://sqlite.org/rescode.html.</summary>
