@@ -32,7 +32,8 @@ public sealed partial class IngestProcessor(
 
     private readonly IngestOptions settings = options.Value;
     private bool spooling;
-    private System.Diagnostics.Stopwatch? spoolBlocked;
+    private System.Diagnostics.Stopwatch? pausedFor;
+    private bool fullLogged;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -115,6 +116,7 @@ public sealed partial class IngestProcessor(
                     var rejections = await writer.WriteAsync(observations, cancellationToken);
                     spool.ClearDiskError();
                     EndOutage();
+                    EndPause();
                     if (rejections.Count == 0)
                     {
                         return observations.Count;
@@ -131,6 +133,7 @@ public sealed partial class IngestProcessor(
                 catch (StoreWriteException ex) when (ex.Kind == StoreFailureKind.Access)
                 {
                     // Not the data's fault and not transient: keep the batch unacknowledged until the operator acts.
+                    pausedFor ??= System.Diagnostics.Stopwatch.StartNew();
                     LogAccessDenied(ex.Message, delay.TotalSeconds);
                     await Task.Delay(delay, time, cancellationToken);
                     delay = NextDelay(delay);
@@ -148,18 +151,14 @@ public sealed partial class IngestProcessor(
                 if (appended == SpoolAppendResult.Appended)
                 {
                     metrics.Spooled(observations.Count);
-                    if (spoolBlocked is not null)
-                    {
-                        LogSpoolAccepting(spool.DirectoryPath, spoolBlocked.Elapsed.TotalSeconds);
-                        spoolBlocked = null;
-                    }
-
+                    EndPause();
                     return 0;
                 }
 
-                if (spoolBlocked is null)
+                pausedFor ??= System.Diagnostics.Stopwatch.StartNew();
+                if (!fullLogged)
                 {
-                    spoolBlocked = System.Diagnostics.Stopwatch.StartNew();
+                    fullLogged = true;
                     var status = spool.Status;
                     LogSpoolFull(status.Directory, status.Bytes, status.MaxBytes, status.Observations);
                 }
@@ -170,7 +169,7 @@ public sealed partial class IngestProcessor(
             }
             catch (SpoolUnavailableException ex)
             {
-                spoolBlocked ??= System.Diagnostics.Stopwatch.StartNew();
+                pausedFor ??= System.Diagnostics.Stopwatch.StartNew();
                 LogSpoolFailed(ex.Message, delay.TotalSeconds);
                 await Task.Delay(delay, time, cancellationToken);
                 delay = NextDelay(delay);
@@ -213,6 +212,16 @@ public sealed partial class IngestProcessor(
         {
             spooling = false;
             LogStoreWritable(writer.Display);
+        }
+    }
+
+    private void EndPause()
+    {
+        if (pausedFor is not null)
+        {
+            LogResumed(pausedFor.Elapsed.TotalSeconds);
+            pausedFor = null;
+            fullLogged = false;
         }
     }
 
@@ -278,8 +287,8 @@ public sealed partial class IngestProcessor(
     [LoggerMessage(Level = LogLevel.Error, Message = "{Reason}: ingestion is paused, messages stay unacknowledged at the broker; retrying in {DelaySeconds:F1} s")]
     private partial void LogSpoolFailed(string reason, double delaySeconds);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Spool {Directory} accepts batches again after {Seconds:F1} s: ingestion resumes")]
-    private partial void LogSpoolAccepting(string directory, double seconds);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Ingestion resumes after a pause of {Seconds:F1} s: batches are durable again")]
+    private partial void LogResumed(double seconds);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Cannot write dead letters to {Path}: {Reason}; retrying in {DelaySeconds:F1} s (messages stay unacknowledged)")]
     private partial void LogDeadLetterFailed(string path, string reason, double delaySeconds);

@@ -7,11 +7,11 @@ namespace TeleSuivi.Tests.Infrastructure;
 public static class HostProbes
 {
     /// <summary>Every sample of <c>/metrics</c>, keyed by its series as written, e.g. <c>telesuivi_spool_bytes</c> or <c>x_total{kind="rejected"}</c>.</summary>
-    public static async Task<IReadOnlyDictionary<string, double>> MetricsAsync(Uri host)
+    public static async Task<MetricSamples> MetricsAsync(Uri host)
     {
         using var http = new HttpClient { BaseAddress = host, Timeout = TimeSpan.FromSeconds(10) };
         var text = await http.GetStringAsync(new Uri("/metrics", UriKind.Relative));
-        var samples = new Dictionary<string, double>(StringComparer.Ordinal);
+        var samples = new MetricSamples();
         foreach (var line in text.Split('\n', StringSplitOptions.RemoveEmptyEntries))
         {
             if (line.StartsWith('#'))
@@ -38,4 +38,18 @@ public static class HostProbes
         var entry = json.RootElement.GetProperty("checks").GetProperty(check);
         return (entry.GetProperty("status").GetString()!, entry.GetProperty("description").GetString() ?? string.Empty);
     }
+}
+
+/// <summary>Samples of <c>/metrics</c>; printed as the ingest, spool and store-failure samples (for a poll's last value).</summary>
+public sealed class MetricSamples : Dictionary<string, double>
+{
+    public MetricSamples()
+        : base(StringComparer.Ordinal)
+    {
+    }
+
+    public override string ToString() => string.Join(
+        ", ",
+        this.Where(s => s.Key.StartsWith("telesuivi_ingest_", StringComparison.Ordinal) || s.Key.StartsWith("telesuivi_spool_", StringComparison.Ordinal) || s.Key.StartsWith("telesuivi_store_write_failures", StringComparison.Ordinal))
+            .Select(s => string.Create(CultureInfo.InvariantCulture, $"{s.Key}={s.Value}")));
 }

@@ -7,11 +7,29 @@ namespace TeleSuivi.Tests.Ingestion;
 
 /// <summary>
 /// The write path against real processes: the real telesuivi on the shared mosquitto and an influxd that the test
-/// stops and restarts, or that refuses some data. Each test accounts for every published reading.
+/// stops and restarts, or that refuses some data. Each test accounts for every reading it published, in InfluxDB
+/// itself; the process-wide counters are not used for that, as each process also receives the other tests' messages
+/// (the subscription covers every device).
 /// </summary>
-public sealed class WritePathTests(ExternalServices services)
+public sealed class WritePathTests(ExternalServices services) : IAsyncDisposable
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(60);
+
+    private readonly List<TeleSuiviProcess> hosts = [];
+
+    /// <summary>When a test fails, the output of the processes it ran goes with the failure.</summary>
+    public ValueTask DisposeAsync()
+    {
+        if (TestContext.Current.TestState?.Result == TestResult.Failed)
+        {
+            foreach (var host in hosts)
+            {
+                TestContext.Current.TestOutputHelper?.WriteLine($"--- telesuivi {host.BaseUrl} ---\n{host.Output}");
+            }
+        }
+
+        return ValueTask.CompletedTask;
+    }
 
     [Fact]
     public async Task InfluxdStoppedMidStream_ReadingsAreSpooledThenReplayed_EachStoredExactlyOnce()
@@ -36,30 +54,20 @@ public sealed class WritePathTests(ExternalServices services)
         }, TestContext.Current.CancellationToken);
         await Poll.UntilAsync(() => HostProbes.MetricAsync(host.BaseUrl, "telesuivi_ingest_observations_total"), stored => stored >= 50, Deadline, "readings stored before the outage");
         await influx.StopAsync();
-        var acknowledgedBefore = await HostProbes.MetricAsync(host.BaseUrl, "telesuivi_ingest_messages_total");
 
         // influxd is down: readings are still acknowledged, once they are in the spool.
-        await Poll.UntilAsync(
-            () => HostProbes.MetricsAsync(host.BaseUrl),
-            m => m["telesuivi_spool_observations"] >= 50 && m["telesuivi_ingest_messages_total"] >= acknowledgedBefore + 50,
-            Deadline,
-            "readings acknowledged and spooled during the outage");
+        await Poll.UntilAsync(() => HostProbes.MetricAsync(host.BaseUrl, "telesuivi_spool_observations"), depth => depth >= 50, Deadline, "readings spooled during the outage");
         var spool = await Poll.UntilAsync(() => HostProbes.ReadinessCheckAsync(host.BaseUrl, "spool"), c => c.Status == "Degraded", Deadline, "the spool check to be degraded");
         Assert.Contains("waiting for the store", spool.Description, StringComparison.Ordinal);
         await influx.RestartAsync();
         await stream;
 
-        var metrics = await Poll.UntilAsync(
-            () => HostProbes.MetricsAsync(host.BaseUrl),
-            m => m["telesuivi_ingest_messages_total"] == Total && m["telesuivi_spool_observations"] == 0 && m["telesuivi_spool_bytes"] == 0,
-            Deadline,
-            "every reading processed and the spool drained");
+        var stored = await Poll.UntilAsync(() => StoredWeightsAsync(influx, database, patient), s => s.Count >= Total, Deadline, "every reading in InfluxDB");
+        var metrics = await Poll.UntilAsync(() => HostProbes.MetricsAsync(host.BaseUrl), m => m["telesuivi_spool_observations"] == 0 && m["telesuivi_spool_bytes"] == 0, Deadline, "the spool drained");
         Assert.True(metrics["telesuivi_spool_spooled_observations_total"] >= 50, $"{metrics["telesuivi_spool_spooled_observations_total"]} observations spooled");
         Assert.Equal(metrics["telesuivi_spool_spooled_observations_total"], metrics["telesuivi_spool_replayed_observations_total"]);
         Assert.True(metrics["telesuivi_store_write_failures_total{kind=\"unavailable\"}"] + metrics["telesuivi_store_write_failures_total{kind=\"timeout\"}"] >= 1);
-        Assert.Equal(Total, metrics["telesuivi_ingest_observations_total"]);
-
-        var stored = await StoredWeightsAsync(influx, database, patient);
+        stored = await StoredWeightsAsync(influx, database, patient);
         Assert.Equal(Total, stored.Count);
         Assert.Equal(Total, stored.Select(s => s.Id).Distinct().Count());
         Assert.Equal(readings.Select(r => r.Centigrams / 100.0).Order(), stored.Select(s => s.Kilograms).Order());
@@ -86,7 +94,7 @@ public sealed class WritePathTests(ExternalServices services)
                 await MosquittoClients.PublishAsync(services.MqttUrl, $"telesuivi/v1/devices/withings/{device}", Withings(time, centigrams));
             }
 
-            await Poll.UntilAsync(() => HostProbes.MetricAsync(first.BaseUrl, "telesuivi_spool_messages"), m => m == Total, Deadline, "every reading in the spool");
+            await Poll.UntilAsync(() => HostProbes.MetricAsync(first.BaseUrl, "telesuivi_spool_messages"), m => m >= Total, Deadline, "every reading in the spool");
             await first.KillAsync();
         }
 
@@ -96,7 +104,6 @@ public sealed class WritePathTests(ExternalServices services)
         var stored = await Poll.UntilAsync(() => StoredWeightsAsync(influx, database, patient), s => s.Count >= Total, Deadline, "the spooled readings in InfluxDB");
         Assert.Equal(readings.Select(r => r.Centigrams / 100.0).Order(), stored.Select(s => s.Kilograms).Order());
         await Poll.UntilAsync(() => HostProbes.MetricAsync(second.BaseUrl, "telesuivi_spool_bytes"), b => b == 0, Deadline, "the replayed segments to be deleted");
-        Assert.Equal(0, await HostProbes.MetricAsync(second.BaseUrl, "telesuivi_ingest_messages_total"));
         Assert.Contains("left by a previous run", second.Output, StringComparison.Ordinal);
         Assert.Empty(Directory.GetFiles(Path.Combine(data, "spool")));
     }
@@ -185,20 +192,16 @@ public sealed class WritePathTests(ExternalServices services)
         Assert.Contains("ingestion is paused", spool.Description, StringComparison.Ordinal);
         var paused = await Poll.UntilAsync(() => HostProbes.MetricsAsync(host.BaseUrl), m => m["telesuivi_ingest_queue_depth"] == 5, Deadline, "the ingest channel to fill up");
         Assert.Equal(1, paused["telesuivi_spool_full"]);
-        Assert.True(paused["telesuivi_ingest_messages_total"] < Total - 5, $"{paused["telesuivi_ingest_messages_total"]} messages acknowledged");
         Assert.True(paused["telesuivi_ingest_in_flight"] >= 1);
         Assert.InRange(paused["telesuivi_spool_bytes"], 1, 8000);
-        Assert.Equal(paused["telesuivi_ingest_messages_total"], paused["telesuivi_spool_messages"]);
+        Assert.InRange(paused["telesuivi_spool_messages"], 1, Total - 5);
         Assert.Contains("is full", host.Output, StringComparison.Ordinal);
 
         await influx.RestartAsync();
 
-        await Poll.UntilAsync(
-            () => HostProbes.MetricsAsync(host.BaseUrl),
-            m => m["telesuivi_ingest_messages_total"] == Total && m["telesuivi_spool_messages"] == 0 && m["telesuivi_spool_full"] == 0,
-            Deadline,
-            "every reading processed and the spool drained");
-        var stored = await StoredWeightsAsync(influx, database, patient);
+        var stored = await Poll.UntilAsync(() => StoredWeightsAsync(influx, database, patient), s => s.Count >= Total, Deadline, "every reading in InfluxDB");
+        await Poll.UntilAsync(() => HostProbes.MetricsAsync(host.BaseUrl), m => m["telesuivi_spool_messages"] == 0 && m["telesuivi_spool_full"] == 0, Deadline, "the spool drained");
+        stored = await StoredWeightsAsync(influx, database, patient);
         Assert.Equal(Total, stored.Count);
         Assert.Equal(readings.Select(r => r.Centigrams / 100.0).Order(), stored.Select(s => s.Kilograms).Order());
         Assert.Equal("Healthy", (await HostProbes.ReadinessCheckAsync(host.BaseUrl, "spool")).Status);
@@ -228,20 +231,18 @@ public sealed class WritePathTests(ExternalServices services)
 
         var spool = await Poll.UntilAsync(() => HostProbes.ReadinessCheckAsync(host.BaseUrl, "spool"), c => c.Status == "Unhealthy", Deadline, "the spool check to report the disk error");
         Assert.Contains("cannot write to the spool", spool.Description, StringComparison.Ordinal);
-        Assert.Equal(0, await HostProbes.MetricAsync(host.BaseUrl, "telesuivi_ingest_messages_total"));
-        Assert.Equal(1, await HostProbes.MetricAsync(host.BaseUrl, "telesuivi_spool_disk_error"));
+        var paused = await HostProbes.MetricsAsync(host.BaseUrl);
+        Assert.Equal(1, paused["telesuivi_spool_disk_error"]);
+        Assert.Equal(0, paused["telesuivi_spool_messages"]);
+        Assert.True(paused["telesuivi_ingest_in_flight"] >= 1);
         Assert.Contains("ingestion is paused", host.Output, StringComparison.Ordinal);
 
         File.Delete(spoolDirectory);
         await Poll.UntilAsync(() => HostProbes.MetricAsync(host.BaseUrl, "telesuivi_spool_messages"), m => m >= 1, Deadline, "the spool to take batches again");
         await influx.RestartAsync();
 
-        await Poll.UntilAsync(
-            () => HostProbes.MetricsAsync(host.BaseUrl),
-            m => m["telesuivi_ingest_messages_total"] == Total && m["telesuivi_spool_messages"] == 0,
-            Deadline,
-            "every reading processed and the spool drained");
-        var stored = await StoredWeightsAsync(influx, database, patient);
+        var stored = await Poll.UntilAsync(() => StoredWeightsAsync(influx, database, patient), s => s.Count >= Total, Deadline, "every reading in InfluxDB");
+        await Poll.UntilAsync(() => HostProbes.MetricAsync(host.BaseUrl, "telesuivi_spool_messages"), m => m == 0, Deadline, "the spool drained");
         Assert.Equal(readings.Select(r => r.Centigrams / 100.0).Order(), stored.Select(s => s.Kilograms).Order());
         Assert.Equal("Healthy", (await HostProbes.ReadinessCheckAsync(host.BaseUrl, "spool")).Status);
         Directory.Delete(folder, recursive: true);
@@ -250,6 +251,7 @@ public sealed class WritePathTests(ExternalServices services)
     private async Task<TeleSuiviProcess> StartAsync(string store, Dictionary<string, string>? environment = null, string? data = null)
     {
         var host = TeleSuiviProcess.Start("serve", ["--broker", services.MqttUrl.ToString().TrimEnd('/'), "--store", store], data, environment);
+        hosts.Add(host);
         await host.WaitUntilReadyAsync(TimeSpan.FromSeconds(60));
         return host;
     }
