@@ -163,6 +163,39 @@ public sealed class WritePathTests(ExternalServices services) : IAsyncDisposable
     }
 
     [Fact]
+    public async Task DatabaseDropped_WritesRefusedAccess_BatchesHeldUnacknowledgedAndNotSpooled_ThenStoredOnceRecreated()
+    {
+        var (patient, device) = Ids();
+        var database = ExternalServices.NewDatabaseName("access");
+        await using var host = await StartAsync(services.InfluxStoreUrl(database));
+        await RegistryBundles.ImportAsync(host.BaseUrl, RegistryBundles.PatientWithDevice(patient, device, DateTimeOffset.UtcNow.AddDays(-30)));
+        using var influx = new InfluxClient(new InfluxClientOptions { BaseUri = services.InfluxUrl });
+        (await influx.ExecuteAsync(null, $"DROP DATABASE {InfluxQl.QuoteIdentifier(database)}", null, TestContext.Current.CancellationToken)).Dispose();
+        var readings = Readings(3);
+
+        foreach (var (time, centigrams) in readings)
+        {
+            await MosquittoClients.PublishAsync(services.MqttUrl, $"telesuivi/v1/devices/withings/{device}", Withings(time, centigrams));
+        }
+
+        // A configuration problem (here 404 database not found; 401/403 alike): not the data's fault, not transient.
+        var store = await Poll.UntilAsync(() => HostProbes.ReadinessCheckAsync(host.BaseUrl, "store"), c => c.Status == "Unhealthy", Deadline, "the store check to report unhealthy");
+        Assert.Contains("database not found", store.Description, StringComparison.Ordinal);
+        var held = await Poll.UntilAsync(
+            () => HostProbes.MetricsAsync(host.BaseUrl), m => m["telesuivi_store_write_failures_total{kind=\"access\"}"] >= 2, Deadline, "writes retried while access is refused");
+        Assert.True(held["telesuivi_ingest_in_flight"] >= 1);
+        Assert.Equal(0, held["telesuivi_spool_spooled_observations_total"]);
+        Assert.Contains("refuses access", host.Output, StringComparison.Ordinal);
+
+        (await influx.ExecuteAsync(null, $"CREATE DATABASE {InfluxQl.QuoteIdentifier(database)}", null, TestContext.Current.CancellationToken)).Dispose();
+
+        var stored = await Poll.UntilAsync(() => StoredWeightsAsync(services.InfluxUrl, database, patient), s => s.Count >= readings.Count, Deadline, "the held readings in InfluxDB");
+        Assert.Equal(readings.Select(r => r.Centigrams / 100.0).Order(), stored.Select(s => s.Kilograms).Order());
+        Assert.DoesNotContain(await StoredData.DeadLettersAsync(host.BaseUrl, includeReplayed: true), l => l.GetProperty("topic").GetString()!.Contains(device, StringComparison.Ordinal));
+        Assert.Equal("Healthy", (await HostProbes.ReadinessCheckAsync(host.BaseUrl, "store")).Status);
+    }
+
+    [Fact]
     public async Task SpoolFull_IngestionPausesAndReportsUnhealthy_ThenEveryReadingIsStoredOnce()
     {
         const int Total = 30;

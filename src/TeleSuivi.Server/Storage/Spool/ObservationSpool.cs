@@ -151,7 +151,24 @@ public sealed partial class ObservationSpool : IDisposable
     public async Task<SpoolAppendResult> AppendAsync(IReadOnlyList<SpooledMessage> batch, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(batch);
-        var record = SpoolFormat.EncodeRecord(batch, out var observationCount);
+        byte[] record;
+        int observationCount;
+        try
+        {
+            record = SpoolFormat.EncodeRecord(batch, out observationCount);
+        }
+        catch (SpoolRecordTooLargeException) when (batch.Count > 1)
+        {
+            // Halves, each a record of its own (a retry after a Full may spool the first half twice: harmless).
+            var half = batch.Count / 2;
+            var first = await AppendAsync([.. batch.Take(half)], cancellationToken);
+            return first == SpoolAppendResult.Full ? first : await AppendAsync([.. batch.Skip(half)], cancellationToken);
+        }
+        catch (SpoolRecordTooLargeException ex)
+        {
+            throw new SpoolUnavailableException($"cannot spool a message on {batch[0].Topic}: {ex.Message}", ex);
+        }
+
         await appending.WaitAsync(cancellationToken);
         try
         {
@@ -377,6 +394,14 @@ public sealed partial class ObservationSpool : IDisposable
         {
             if (created is { Records: 0 })
             {
+                lock (state)
+                {
+                    if (active == created)
+                    {
+                        CloseActive();
+                    }
+                }
+
                 DeleteQuietly(created);
             }
 
@@ -500,6 +525,9 @@ public sealed partial class ObservationSpool : IDisposable
     [LoggerMessage(Level = LogLevel.Warning, Message = "Cannot delete the empty spool segment {Path}: {Reason}")]
     private partial void LogCannotDelete(string path, string reason);
 }
+
+/// <summary>A batch too large for one spool record (<see cref="SpoolFormat.MaxRecordBytes"/>).</summary>
+public sealed class SpoolRecordTooLargeException(string message) : Exception(message);
 
 /// <summary>The spool's disk refused a write (no space left, read-only file system, folder removed): nothing was spooled.</summary>
 public sealed class SpoolUnavailableException(string message, Exception innerException) : IOException(message, innerException);

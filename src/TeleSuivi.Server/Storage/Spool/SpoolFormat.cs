@@ -84,7 +84,7 @@ internal static class SpoolFormat
         var payloadLength = record.Length - RecordHeaderBytes;
         if (payloadLength > MaxRecordBytes)
         {
-            throw new ArgumentException($"a batch of {payloadLength} bytes is larger than a spool record may be ({MaxRecordBytes} bytes)", nameof(messages));
+            throw new SpoolRecordTooLargeException($"{payloadLength} bytes is more than a spool record may hold ({MaxRecordBytes} bytes)");
         }
 
         var header = record.AsSpan(0, RecordHeaderBytes);
