@@ -12,7 +12,8 @@ public static class HealthEndpoints
     {
         services.AddHealthChecks()
             .AddCheck<BrokerHealthCheck>("broker", tags: [ReadyTag])
-            .AddCheck<StoreHealthCheck>("store", tags: [ReadyTag]);
+            .AddCheck<StoreHealthCheck>("store", tags: [ReadyTag])
+            .AddCheck<SpoolHealthCheck>("spool", tags: [ReadyTag]);
         return services;
     }
 

@@ -6,6 +6,7 @@ using TeleSuivi.Server.Ingestion;
 using TeleSuivi.Server.Registry;
 using TeleSuivi.Server.Simulation;
 using TeleSuivi.Server.Storage;
+using TeleSuivi.Server.Storage.Spool;
 
 namespace TeleSuivi.Server.Hosting;
 
@@ -29,7 +30,12 @@ public static class TeleSuiviServices
         services.AddSingleton<DeadLetterStore>();
         services.AddSingleton<DeviceRegistry>();
         services.AddSingleton<RegistryBundleImporter>();
+        services.AddSingleton<WritePathMetrics>();
+        services.AddSingleton<StoreWriter>();
+        services.AddSingleton<ObservationSpool>();
         services.AddHostedService<StoreInitializer>();
+        services.AddSingleton<SpoolReplayer>();
+        services.AddHostedService(sp => sp.GetRequiredService<SpoolReplayer>());
 
         services.AddSingleton<IngestChannel>();
         services.AddSingleton<IngestCounters>();

@@ -2,6 +2,8 @@ using System.Globalization;
 using System.Text;
 using TeleSuivi.Server.DeadLetters;
 using TeleSuivi.Server.Ingestion;
+using TeleSuivi.Server.Storage;
+using TeleSuivi.Server.Storage.Spool;
 
 namespace TeleSuivi.Server.Metrics;
 
@@ -10,7 +12,7 @@ public static class MetricsEndpoint
 {
     public static IEndpointRouteBuilder MapTeleSuiviMetrics(this IEndpointRouteBuilder endpoints)
     {
-        endpoints.MapGet("/metrics", async (IngestCounters counters, IngestChannel channel, BrokerConnectionState broker, DeadLetterStore deadLetters, CancellationToken cancellationToken) =>
+        endpoints.MapGet("/metrics", async (IngestCounters counters, IngestChannel channel, BrokerConnectionState broker, DeadLetterStore deadLetters, ObservationSpool spool, WritePathMetrics writes, CancellationToken cancellationToken) =>
         {
             var text = new StringBuilder();
             Metric(text, "telesuivi_ingest_messages_total", "counter", "MQTT messages processed since start.", counters.Messages);
@@ -30,9 +32,44 @@ public static class MetricsEndpoint
                 Sample(text, "telesuivi_dead_letters_pending", count, ("reason", reason));
             }
 
+            WriteSpool(text, spool.Status, writes);
+            WriteStore(text, writes);
             return Results.Text(text.ToString(), "text/plain; version=0.0.4; charset=utf-8");
         });
         return endpoints;
+    }
+
+    private static void WriteSpool(StringBuilder text, SpoolStatus spool, WritePathMetrics writes)
+    {
+        Metric(text, "telesuivi_spool_bytes", "gauge", "Bytes of the spool's segment files on disk.", spool.Bytes);
+        Metric(text, "telesuivi_spool_max_bytes", "gauge", "The most the spool may hold (Store:SpoolMaxBytes).", spool.MaxBytes);
+        Metric(text, "telesuivi_spool_observations", "gauge", "Observations in the spool waiting to be replayed to the store.", spool.Observations);
+        Metric(text, "telesuivi_spool_messages", "gauge", "Messages whose Observations wait in the spool.", spool.Messages);
+        Metric(text, "telesuivi_spool_segments", "gauge", "Segment files in the spool.", spool.Segments);
+        Metric(text, "telesuivi_spool_full", "gauge", "1 while the spool is full and ingestion is paused.", spool.Full ? 1 : 0);
+        Metric(text, "telesuivi_spool_disk_error", "gauge", "1 while the spool's disk refuses writes and ingestion is paused.", spool.DiskError is null ? 0 : 1);
+        Metric(text, "telesuivi_spool_spooled_observations_total", "counter", "Observations written to the spool since start.", writes.SpooledObservations);
+        Metric(text, "telesuivi_spool_replayed_observations_total", "counter", "Observations replayed from the spool to the store since start.", writes.ReplayedObservations);
+    }
+
+    private static void WriteStore(StringBuilder text, WritePathMetrics writes)
+    {
+        const string Latency = "telesuivi_store_write_duration_seconds";
+        Header(text, Latency, "histogram", "Duration of writes of Observation batches to the store (failed ones included).");
+        var (cumulative, sum, count) = writes.Latency();
+        for (var i = 0; i < WritePathMetrics.LatencyBuckets.Count; i++)
+        {
+            Sample(text, Latency + "_bucket", cumulative[i], ("le", WritePathMetrics.LatencyBuckets[i].ToString("R", CultureInfo.InvariantCulture)));
+        }
+
+        Sample(text, Latency + "_bucket", cumulative[^1], ("le", "+Inf"));
+        Sample(text, Latency + "_sum", sum);
+        Sample(text, Latency + "_count", count);
+        Header(text, "telesuivi_store_write_failures_total", "counter", "Failed writes to the store since start, by kind: unavailable, timeout (spooled), rejected (dead-lettered), access (held).");
+        foreach (var (kind, failures) in writes.FailuresByKind())
+        {
+            Sample(text, "telesuivi_store_write_failures_total", failures, ("kind", kind.ToString().ToLowerInvariant()));
+        }
     }
 
     private static void Metric(StringBuilder text, string name, string type, string help, double value)

@@ -16,5 +16,33 @@ public sealed class StoreOptions
 
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// How long one write of a batch to the store may take, retries included, before the batch goes to the spool
+    /// instead (a store that answers too slowly is treated like one that is down).
+    /// </summary>
+    public TimeSpan WriteTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Where batches the store could not take wait to be replayed. Default: <c>{DataDirectory}/spool</c>.</summary>
+    public string? SpoolDirectory { get; set; }
+
+    /// <summary>
+    /// The most the spool may hold on disk. When it is full, ingestion stops acknowledging and taking messages
+    /// (the broker keeps them) until the store takes the spooled data back.
+    /// </summary>
+    public long SpoolMaxBytes { get; set; } = 1L << 30;
+
+    /// <summary>
+    /// Size at which the spool starts a new segment file; a fully replayed segment is deleted. Default: 1/16 of
+    /// <see cref="SpoolMaxBytes"/>, between 4 KiB and 64 MiB.
+    /// </summary>
+    public long? SpoolSegmentBytes { get; set; }
+
+    /// <summary>The longest wait between two attempts to replay the spool while the store is down (exponential back-off up to it).</summary>
+    public TimeSpan SpoolRetryMaxDelay { get; set; } = TimeSpan.FromSeconds(5);
+
     public StoreAddress ResolveAddress() => StoreAddress.Parse(Url, DataDirectory);
+
+    public string ResolveSpoolDirectory() => Path.GetFullPath(string.IsNullOrWhiteSpace(SpoolDirectory) ? Path.Combine(DataDirectory, "spool") : SpoolDirectory);
+
+    public long ResolveSpoolSegmentBytes() => SpoolSegmentBytes ?? Math.Clamp(SpoolMaxBytes / 16, 4 * 1024, 64L * 1024 * 1024);
 }

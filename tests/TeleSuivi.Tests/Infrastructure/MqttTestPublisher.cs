@@ -1,0 +1,45 @@
+using System.Text;
+using MQTTnet;
+using MQTTnet.Protocol;
+
+namespace TeleSuivi.Tests.Infrastructure;
+
+/// <summary>One MQTT connection publishing at QoS 1 and waiting for each PUBACK: a steady stream without a process per message.</summary>
+public sealed class MqttTestPublisher : IAsyncDisposable
+{
+    private readonly IMqttClient client;
+
+    private MqttTestPublisher(IMqttClient client) => this.client = client;
+
+    public static async Task<MqttTestPublisher> ConnectAsync(Uri broker)
+    {
+        var client = new MqttClientFactory().CreateMqttClient();
+        await client.ConnectAsync(
+            new MqttClientOptionsBuilder().WithTcpServer(broker.Host, broker.Port).WithClientId($"test-pub-{Guid.NewGuid():N}").WithCleanStart().Build(),
+            TestContext.Current.CancellationToken);
+        return new MqttTestPublisher(client);
+    }
+
+    public Task PublishAsync(string topic, string payload) => PublishAsync(topic, Encoding.UTF8.GetBytes(payload));
+
+    public async Task PublishAsync(string topic, byte[] payload)
+    {
+        var result = await client.PublishAsync(
+            new MqttApplicationMessageBuilder().WithTopic(topic).WithPayload(payload).WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build(),
+            TestContext.Current.CancellationToken);
+        if (!result.IsSuccess)
+        {
+            throw new InvalidOperationException($"publish to {topic} failed: {result.ReasonCode} {result.ReasonString}");
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (client.IsConnected)
+        {
+            await client.DisconnectAsync();
+        }
+
+        client.Dispose();
+    }
+}
