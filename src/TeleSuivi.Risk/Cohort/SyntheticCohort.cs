@@ -11,6 +11,8 @@ public sealed class SyntheticCohort
     private const ulong ProfilePurpose = 0xA1;
     private const ulong EventPurpose = 0xB2;
     private const ulong FlarePurpose = 0xB3;
+    private const ulong ShapePurpose = 0xB4;
+    private const ulong FlareShapePurpose = 0xB5;
 
     private static readonly Condition[] AllConditions = Enum.GetValues<Condition>();
 
@@ -298,31 +300,39 @@ public sealed class SyntheticCohort
         var busyUntil = DateTimeOffset.MinValue;
         var flareBusyUntil = DateTimeOffset.MinValue;
         Span<double> hazards = stackalloc double[AllConditions.Length];
+        Span<bool> has = stackalloc bool[AllConditions.Length];
+        Span<double> rates = stackalloc double[AllConditions.Length];
+        foreach (var c in profile.Conditions)
+        {
+            has[(int)c] = true;
+            var severity = c == profile.Primary ? profile.Severity : 2;
+            rates[(int)c] = x.AnnualRate[(int)c] * SeverityRates(c)[severity - 1] / severityNormaliser[(int)c] / 365.25 * profile.Susceptibility;
+        }
+
         for (var day = Environment.FirstDay; day < lastDay; day++)
         {
             var total = 0.0;
             foreach (var c in AllConditions)
             {
                 hazards[(int)c] = 0;
-                if (profile.Conditions.Contains(c))
+                if (has[(int)c])
                 {
-                    var severity = c == profile.Primary ? profile.Severity : 2;
-                    var rate = x.AnnualRate[(int)c] * SeverityRates(c)[severity - 1] / severityNormaliser[(int)c];
-                    hazards[(int)c] = rate / 365.25 * profile.Susceptibility * hazardMultiplier[(int)c][zone][day - Environment.FirstDay];
+                    hazards[(int)c] = rates[(int)c] * hazardMultiplier[(int)c][zone][day - Environment.FirstDay];
                     total += hazards[(int)c];
                 }
             }
 
             var dayStart = start.AddDays(day);
 
-            // Draw the same number of values every day, so the stream never depends on earlier outcomes.
+            // The same number of draws every day, and each event's shape from its own stream (patient, day): one
+            // event's outcome never shifts the numbers of the next, so a shifted parameter changes only what it must.
             var draw = eventRng.NextDouble();
             var pick = eventRng.NextDouble() * total;
             var onset = dayStart.AddDays(eventRng.NextDouble());
-            var shape = DrawShape(eventRng, EventKind.Exacerbation);
             if (draw < 1 - Math.Exp(-total) && onset >= busyUntil)
             {
                 var condition = PickCondition(hazards, pick);
+                var shape = DrawShape(new Rng(Seed, ShapePurpose, (ulong)profile.Index, (ulong)(day - Environment.FirstDay)), EventKind.Exacerbation);
                 var e = Build(profile, EventKind.Exacerbation, condition, onset, shape);
                 events.Add(e);
                 busyUntil = e.End;
@@ -331,10 +341,10 @@ public sealed class SyntheticCohort
             var flareDraw = flareRng.NextDouble();
             var flarePick = flareRng.NextDouble() * total;
             var flareOnset = dayStart.AddDays(flareRng.NextDouble());
-            var flareShape = DrawShape(flareRng, EventKind.Flare);
             if (flareDraw < 1 - Math.Exp(-total * x.FlaresPerEvent) && flareOnset >= flareBusyUntil && flareOnset >= busyUntil)
             {
                 var condition = PickCondition(hazards, flarePick);
+                var flareShape = DrawShape(new Rng(Seed, FlareShapePurpose, (ulong)profile.Index, (ulong)(day - Environment.FirstDay)), EventKind.Flare);
                 var f = Build(profile, EventKind.Flare, condition, flareOnset, flareShape);
                 flares.Add(f);
                 flareBusyUntil = f.End;
