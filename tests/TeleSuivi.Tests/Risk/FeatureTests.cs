@@ -218,6 +218,7 @@ public sealed class FeatureTests
 
         var perPatient = (GC.GetAllocatedBytesForCurrentThread() - before) / (double)states.Length;
         GC.KeepAlive(states);
+        TestContext.Current.TestOutputHelper?.WriteLine($"{perPatient:F0} bytes per patient");
         // Online state of 10,000 patients must stay under 300 MB; this is about 6 KB each (≈ 60 MB).
         Assert.InRange(perPatient, 1000, 8 * 1024);
     }
