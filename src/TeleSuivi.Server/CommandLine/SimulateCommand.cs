@@ -1,5 +1,7 @@
 using System.CommandLine;
+using System.Diagnostics;
 using System.Globalization;
+using TeleSuivi.Risk.Cohort;
 using TeleSuivi.Server.Broker;
 using TeleSuivi.Server.Hosting;
 using TeleSuivi.Server.Simulation;
@@ -36,6 +38,7 @@ public static class SimulateCommand
         var command = new Command("simulate", "Publish realistic readings of simulated patients' devices, in the manufacturers' formats, to an MQTT broker.")
         {
             broker, patients, registerWith, registryFile, clockSpeed, history, seed, duration,
+            CreateCohort(),
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -96,6 +99,69 @@ public static class SimulateCommand
                 return ExitCodes.StartFailed;
             }
 
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    /// <summary>
+    /// <c>telesuivi simulate cohort</c>: the synthetic cohort of the risk model (readings, ground-truth events, labels,
+    /// environment) written to files, with progress on standard error and a summary at the end.
+    /// </summary>
+    private static Command CreateCohort()
+    {
+        var patients = new Option<int>("--patients") { Description = "Patients (default 1000)", DefaultValueFactory = _ => 1000, HelpName = "N" };
+        var days = new Option<int>("--days") { Description = "Days of readings (default 365)", DefaultValueFactory = _ => 365, HelpName = "D" };
+        var seed = new Option<int>("--seed") { Description = "Seed: the same seed gives the same cohort (default 1)", DefaultValueFactory = _ => 1, HelpName = "S" };
+        var output = new Option<string>("--out") { Description = "Folder to write to (default ./cohort)", DefaultValueFactory = _ => "cohort", HelpName = "DIR" };
+        var format = new Option<CohortFileFormat>("--format") { Description = "Readings and environment as csv or jsonl (default csv)", DefaultValueFactory = _ => CohortFileFormat.Csv };
+        var command = new Command("cohort", "Write a synthetic cohort for the risk model: patients, readings, exacerbations and flares, daily labels, zone environment.")
+        {
+            patients, days, seed, output, format,
+        };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var n = parse.GetValue(patients);
+            var d = parse.GetValue(days);
+            if (n < 1 || d < 1)
+            {
+                await Console.Error.WriteLineAsync("error: --patients and --days must be at least 1");
+                return ExitCodes.Usage;
+            }
+
+            var directory = Path.GetFullPath(parse.GetValue(output)!);
+            var cohort = SyntheticCohort.Generate(CohortParameters.Default with { Patients = n, Days = d }, parse.GetValue(seed));
+            var clock = Stopwatch.StartNew();
+            var lastShown = -1L;
+            void Progress(int done)
+            {
+                if (done == n || lastShown < 0 || clock.ElapsedMilliseconds - lastShown > 250)
+                {
+                    lastShown = clock.ElapsedMilliseconds;
+                    var width = 30;
+                    var filled = (int)((long)done * width / n);
+                    Console.Error.Write(FormattableString.Invariant(
+                        $"\r[{new string('#', filled)}{new string('.', width - filled)}] {done}/{n} patients {100.0 * done / n:F0}% {clock.Elapsed.TotalSeconds:F0} s"));
+                }
+            }
+
+            var summary = await Task.Run(() => CohortWriter.Write(cohort, directory, parse.GetValue(format), Progress, cancellationToken), cancellationToken);
+            Console.Error.WriteLine();
+            var years = summary.PatientDays / 365.25;
+            var o = Console.Out;
+            await o.WriteLineAsync(FormattableString.Invariant($"Synthetic cohort (seed {cohort.Seed}) written to {directory} in {clock.Elapsed.TotalSeconds:F1} s"));
+            await o.WriteLineAsync(FormattableString.Invariant($"  patients           {summary.Patients,12:N0}   days {summary.Days}"));
+            await o.WriteLineAsync(FormattableString.Invariant($"  readings           {summary.Readings,12:N0}   artefacts {summary.Artifacts:N0}, late batches {summary.LateReadings:N0}"));
+            await o.WriteLineAsync(FormattableString.Invariant($"  exacerbations      {summary.Exacerbations,12:N0}   {summary.Exacerbations / years:F2} per patient-year, {summary.SilentExacerbations:N0} without signal"));
+            await o.WriteLineAsync(FormattableString.Invariant($"  flares             {summary.Flares,12:N0}"));
+            foreach (var (condition, (count, events)) in summary.ByCondition)
+            {
+                var rate = count == 0 ? 0 : events / (count * summary.Days / 365.25);
+                await o.WriteLineAsync(FormattableString.Invariant($"  {condition,-18} {count,12:N0}   patients, {events:N0} events caused ({rate:F2} per patient-year)"));
+            }
+
+            await o.WriteLineAsync(FormattableString.Invariant(
+                $"  patient-days       {summary.PatientDays,12:N0}   positive {summary.PositiveDays:N0} ({100.0 * summary.PositiveDays / summary.PatientDays:F1} %), excluded {summary.ExcludedDays:N0}"));
             return ExitCodes.Success;
         });
         return command;

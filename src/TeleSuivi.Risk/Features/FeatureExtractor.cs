@@ -1,0 +1,76 @@
+using TeleSuivi.Risk.Cohort;
+
+namespace TeleSuivi.Risk.Features;
+
+/// <summary>One feature vector of a patient at a scoring time.</summary>
+public sealed record FeatureRow(string PatientId, DateTimeOffset At, float[] Features);
+
+/// <summary>
+/// Offline features (training, evaluation): replays a patient's history through <see cref="PatientFeatureState"/>,
+/// the same state the platform keeps online, adding at each scoring time exactly what had been received by then
+/// (<see cref="CohortReading.ReceivedAt"/>: a late batch is not seen before it arrives, so nothing leaks from the future).
+/// </summary>
+public static class FeatureExtractor
+{
+    /// <summary>The end of each local day of the span: the daily scoring times of the label (see <c>Labels.ExacerbationLabel</c>).</summary>
+    public static IEnumerable<DateTimeOffset> DailyScoringTimes(CohortParameters parameters)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        for (var day = 0; day < parameters.Days; day++)
+        {
+            yield return ScoringTime(parameters, day);
+        }
+    }
+
+    /// <summary>Local midnight ending day <paramref name="day"/> of the span, as UTC.</summary>
+    public static DateTimeOffset ScoringTime(CohortParameters parameters, int day)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        return parameters.StartTime.AddDays(day + 1) - parameters.UtcOffset;
+    }
+
+    public static IEnumerable<FeatureRow> Replay(
+        string patientId,
+        PatientFacts facts,
+        IEnumerable<CohortReading> readings,
+        IEnumerable<EnvironmentReading> environment,
+        IEnumerable<DateTimeOffset> scoringTimes,
+        TimeSpan utcOffset)
+    {
+        var state = new PatientFeatureState(facts, utcOffset);
+        var zone = new ZoneEnvironmentState(utcOffset);
+        var byArrival = readings.OrderBy(r => r.ReceivedAt).ToList();
+        using var env = environment.OrderBy(e => e.Time).GetEnumerator();
+        var hasEnv = env.MoveNext();
+        var next = 0;
+        foreach (var at in scoringTimes.Order())
+        {
+            while (next < byArrival.Count && byArrival[next].ReceivedAt <= at)
+            {
+                var r = byArrival[next++];
+                state.Add(r.Measure, r.Time, r.Value);
+            }
+
+            while (hasEnv && env.Current.Time <= at)
+            {
+                zone.Add(env.Current);
+                hasEnv = env.MoveNext();
+            }
+
+            var features = new float[FeatureSchema.Count];
+            state.Compute(at, zone, features);
+            yield return new FeatureRow(patientId, at, features);
+        }
+    }
+
+    /// <summary>Daily feature rows of a cohort patient, with its zone's hourly environment.</summary>
+    public static IEnumerable<FeatureRow> Daily(SyntheticCohort cohort, CohortPatient patient)
+    {
+        ArgumentNullException.ThrowIfNull(cohort);
+        ArgumentNullException.ThrowIfNull(patient);
+        var p = cohort.Parameters;
+        var environment = Enumerable.Range(-ZoneEnvironmentState.DayBins, p.Days + ZoneEnvironmentState.DayBins)
+            .SelectMany(day => cohort.Environment.Hourly(patient.Profile.Zone, day));
+        return Replay(patient.Profile.Id, PatientFacts.From(patient.Profile), patient.Readings(), environment, DailyScoringTimes(p), p.UtcOffset);
+    }
+}

@@ -1,0 +1,271 @@
+using System.Collections.Frozen;
+using TeleSuivi.Risk.Cohort;
+
+namespace TeleSuivi.Risk.Features;
+
+/// <summary>What the model knows of a patient besides readings.</summary>
+public sealed record PatientFacts(int Age, Sex Sex, IReadOnlyList<Condition> Conditions, int Severity)
+{
+    public static PatientFacts From(PatientProfile profile)
+    {
+        ArgumentNullException.ThrowIfNull(profile);
+        return new(profile.Age, profile.Sex, profile.Conditions, profile.Severity);
+    }
+}
+
+/// <summary>
+/// The streaming feature state of one patient: the only code that turns readings into features, used online (one
+/// <see cref="Add"/> per reading as it arrives, <see cref="Compute"/> whenever a score is wanted) and offline
+/// (<see cref="FeatureExtractor"/> replays a history through it).
+/// </summary>
+/// <remarks>
+/// Bounded memory: per measure, 72 hourly bins and 32 daily bins of (sum, count), in fixed-point tenths so that
+/// sums are exact integers. Integer sums make the state a function of the *set* of readings received, whatever
+/// their order (late batches, replays): online and offline agree bit for bit. A bin is reused when its hour or day
+/// comes round again; a reading older than what its bin now holds is too old for that window and is ignored there.
+/// </remarks>
+public sealed class PatientFeatureState
+{
+    public const int HourBins = 72;
+    public const int DayBins = 32;
+    public const int BaselineFirstLag = 30;
+    public const int BaselineLastLag = 3;
+    public const int BaselineMinimumDays = 10;
+
+    private const double Scale = 10;
+    private static readonly int MeasureCount = Measures.Patient.Count;
+    private static readonly FrozenDictionary<string, int> MeasureIndex =
+        Measures.Patient.Select((m, i) => (m, i)).ToFrozenDictionary(x => x.m, x => x.i, StringComparer.Ordinal);
+
+    /// <summary>Smallest robust SD used for the deviation, per measure (the resolution of the devices).</summary>
+    private static readonly double[] DeviationFloor = [2, 0.5, 0.5, 3, 2, 0.2, 0.1, 100, 0.3];
+
+    private readonly int[] hourSum = new int[MeasureCount * HourBins];
+    private readonly ushort[] hourCount = new ushort[MeasureCount * HourBins];
+    private readonly int[] hourStamp = new int[HourBins];
+    private readonly int[] daySum = new int[MeasureCount * DayBins];
+    private readonly ushort[] dayCount = new ushort[MeasureCount * DayBins];
+    private readonly int[] dayStamp = new int[DayBins];
+    private readonly float[] last = new float[MeasureCount];
+    private readonly long[] lastTicks = new long[MeasureCount];
+    private readonly float[] facts;
+    private readonly long utcOffsetTicks;
+    private long lastAnyTicks;
+
+    public PatientFeatureState(PatientFacts facts, TimeSpan utcOffset)
+    {
+        ArgumentNullException.ThrowIfNull(facts);
+        utcOffsetTicks = utcOffset.Ticks;
+        Array.Fill(hourStamp, int.MinValue);
+        Array.Fill(dayStamp, int.MinValue);
+        this.facts =
+        [
+            facts.Age, facts.Sex == Sex.Male ? 1 : 0,
+            facts.Conditions.Contains(Condition.Copd) ? 1 : 0, facts.Conditions.Contains(Condition.HeartFailure) ? 1 : 0,
+            facts.Conditions.Contains(Condition.Diabetes) ? 1 : 0, facts.Conditions.Contains(Condition.FrailElderly) ? 1 : 0,
+            facts.Severity,
+        ];
+    }
+
+    /// <summary>Takes one reading (any order). False when the measure is not a feature measure.</summary>
+    public bool Add(string measure, DateTimeOffset time, double value)
+    {
+        if (!MeasureIndex.TryGetValue(measure, out var m) || !double.IsFinite(value))
+        {
+            return false;
+        }
+
+        var ticks = time.UtcTicks;
+        var scaled = (int)Math.Round(value * Scale, MidpointRounding.AwayFromZero);
+        if (ticks > lastTicks[m] || (ticks == lastTicks[m] && (float)value > last[m]))
+        {
+            lastTicks[m] = ticks;
+            last[m] = (float)value;
+        }
+
+        lastAnyTicks = Math.Max(lastAnyTicks, ticks);
+        Bin(hourSum, hourCount, hourStamp, HourBins, m, HourIndex(ticks), scaled);
+        Bin(daySum, dayCount, dayStamp, DayBins, m, DayIndex(ticks), scaled);
+        return true;
+    }
+
+    private static void Bin(int[] sums, ushort[] counts, int[] stamps, int bins, int m, int index, int scaled)
+    {
+        var slot = ((index % bins) + bins) % bins;
+        if (stamps[slot] < index)
+        {
+            stamps[slot] = index;
+            for (var k = 0; k < MeasureCount; k++)
+            {
+                sums[(k * bins) + slot] = 0;
+                counts[(k * bins) + slot] = 0;
+            }
+        }
+        else if (stamps[slot] > index)
+        {
+            return;
+        }
+
+        sums[(m * bins) + slot] += scaled;
+        if (counts[(m * bins) + slot] < ushort.MaxValue)
+        {
+            counts[(m * bins) + slot]++;
+        }
+    }
+
+    private static int HourIndex(long ticks) => (int)(ticks / TimeSpan.TicksPerHour);
+
+    private int DayIndex(long ticks) => (int)((ticks + utcOffsetTicks) / TimeSpan.TicksPerDay);
+
+    /// <summary>
+    /// Writes the features as of <paramref name="at"/> into <paramref name="features"/> (length <see cref="FeatureSchema.Count"/>).
+    /// Pure: it never changes the state, so scoring often or rarely gives the same numbers.
+    /// </summary>
+    public void Compute(DateTimeOffset at, ZoneEnvironmentState? environment, Span<float> features)
+    {
+        if (features.Length < FeatureSchema.Count)
+        {
+            throw new ArgumentException($"the feature vector has {FeatureSchema.Count} values", nameof(features));
+        }
+
+        facts.CopyTo(features);
+        var ticks = at.UtcTicks;
+        var h = HourIndex(ticks);
+        var d = DayIndex(ticks);
+        Span<double> window = stackalloc double[DayBins];
+        for (var m = 0; m < MeasureCount; m++)
+        {
+            var o = FeatureSchema.MeasureOffset(m);
+            var known = lastTicks[m] > 0 && lastTicks[m] <= ticks;
+            features[o] = known ? last[m] : float.NaN;
+            features[o + 1] = known ? (float)((ticks - lastTicks[m]) / (double)TimeSpan.TicksPerHour) : float.NaN;
+            var mean24 = HourMean(m, h - 23, h);
+            features[o + 2] = (float)mean24;
+
+            var n = DailyMeans(m, d - BaselineFirstLag, d - BaselineLastLag, window);
+            double median = double.NaN, mad = double.NaN;
+            if (n >= BaselineMinimumDays)
+            {
+                median = Median(window[..n]);
+                for (var i = 0; i < n; i++)
+                {
+                    window[i] = Math.Abs(window[i] - median);
+                }
+
+                mad = Median(window[..n]);
+            }
+
+            features[o + 3] = (float)median;
+            features[o + 4] = (float)mad;
+            features[o + 5] = (float)((mean24 - median) / Math.Max(1.4826 * mad, DeviationFloor[m]));
+            features[o + 6] = (float)Slope(m, h, 24);
+            features[o + 7] = (float)Slope(m, h, 72);
+
+            var recent = DailyMeans(m, d - 6, d, window);
+            features[o + 8] = (float)(recent >= 3 ? StandardDeviation(window[..recent]) : double.NaN);
+            features[o + 9] = recent / 7f;
+            var threeDaysBefore = DailyMeans(m, d - 3, d - 3, window) == 1 ? window[0] : double.NaN;
+            features[o + 10] = (float)(known ? last[m] - threeDaysBefore : double.NaN);
+        }
+
+        var e = FeatureSchema.EnvironmentOffset(0);
+        if (environment is null)
+        {
+            features.Slice(e, FeatureSchema.SeasonOffset - e).Fill(float.NaN);
+        }
+        else
+        {
+            environment.Compute(at, features);
+        }
+
+        var local = new DateTime(ticks + utcOffsetTicks, DateTimeKind.Unspecified);
+        var angle = 2 * Math.PI * (local.DayOfYear - 1 + (local.TimeOfDay.TotalHours / 24)) / 365.25;
+        features[FeatureSchema.SeasonOffset] = (float)Math.Sin(angle);
+        features[FeatureSchema.SeasonOffset + 1] = (float)Math.Cos(angle);
+        features[FeatureSchema.SeasonOffset + 2] = lastAnyTicks > 0 && lastAnyTicks <= ticks ? (float)((ticks - lastAnyTicks) / (double)TimeSpan.TicksPerHour) : float.NaN;
+    }
+
+    private double HourMean(int m, int from, int to)
+    {
+        long sum = 0;
+        long count = 0;
+        for (var slot = 0; slot < HourBins; slot++)
+        {
+            var stamp = hourStamp[slot];
+            if (stamp >= from && stamp <= to)
+            {
+                sum += hourSum[(m * HourBins) + slot];
+                count += hourCount[(m * HourBins) + slot];
+            }
+        }
+
+        return count == 0 ? double.NaN : sum / Scale / count;
+    }
+
+    private double Slope(int m, int h, int hours)
+    {
+        double n = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
+        for (var stamp = h - hours + 1; stamp <= h; stamp++)
+        {
+            var slot = ((stamp % HourBins) + HourBins) % HourBins;
+            var count = hourCount[(m * HourBins) + slot];
+            if (hourStamp[slot] != stamp || count == 0)
+            {
+                continue;
+            }
+
+            var x = stamp - h;
+            var y = hourSum[(m * HourBins) + slot] / Scale / count;
+            n++;
+            sx += x;
+            sy += y;
+            sxx += x * x;
+            sxy += x * y;
+        }
+
+        var denominator = (n * sxx) - (sx * sx);
+        return n < 2 || denominator <= 0 ? double.NaN : ((n * sxy) - (sx * sy)) / denominator * 24;
+    }
+
+    /// <summary>Daily means of days [from, to] (local days) into <paramref name="into"/>, oldest first; returns how many.</summary>
+    private int DailyMeans(int m, int from, int to, Span<double> into)
+    {
+        var n = 0;
+        for (var day = from; day <= to; day++)
+        {
+            var slot = ((day % DayBins) + DayBins) % DayBins;
+            var count = dayCount[(m * DayBins) + slot];
+            if (dayStamp[slot] == day && count > 0)
+            {
+                into[n++] = daySum[(m * DayBins) + slot] / Scale / count;
+            }
+        }
+
+        return n;
+    }
+
+    private static double Median(Span<double> values)
+    {
+        values.Sort();
+        var n = values.Length;
+        return n % 2 == 1 ? values[n / 2] : (values[(n / 2) - 1] + values[n / 2]) / 2;
+    }
+
+    private static double StandardDeviation(ReadOnlySpan<double> values)
+    {
+        var mean = 0.0;
+        foreach (var v in values)
+        {
+            mean += v;
+        }
+
+        mean /= values.Length;
+        var ss = 0.0;
+        foreach (var v in values)
+        {
+            ss += (v - mean) * (v - mean);
+        }
+
+        return Math.Sqrt(ss / (values.Length - 1));
+    }
+}

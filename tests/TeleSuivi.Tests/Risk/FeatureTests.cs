@@ -1,0 +1,225 @@
+using TeleSuivi.Risk.Cohort;
+using TeleSuivi.Risk.Features;
+
+namespace TeleSuivi.Tests.Risk;
+
+public sealed class FeatureTests
+{
+    private static readonly DateTimeOffset T0 = new(2025, 3, 1, 0, 0, 0, TimeSpan.Zero);
+    private static readonly PatientFacts Facts = new(70, Sex.Female, [Condition.Copd], 3);
+
+    private static float Feature(ReadOnlySpan<float> features, string name) => features[FeatureSchema.Index(name)];
+
+    private static float[] Compute(PatientFeatureState state, DateTimeOffset at, ZoneEnvironmentState? zone = null)
+    {
+        var features = new float[FeatureSchema.Count];
+        state.Compute(at, zone, features);
+        return features;
+    }
+
+    [Fact]
+    public void Replay_OnlineStreamWithScoringAfterEveryReading_BitIdenticalToOffline()
+    {
+        var parameters = CohortParameters.Default with { Patients = 6, Days = 75 };
+        var cohort = SyntheticCohort.Generate(parameters, 42);
+        var patients = cohort.Patients.ToList();
+        var offline = patients.ToDictionary(p => p.Profile.Id, p => FeatureExtractor.Daily(cohort, p).ToList(), StringComparer.Ordinal);
+
+        // Online: one time-ordered stream of everything the platform receives (readings when they arrive, each zone's
+        // hourly environment), zone states shared by their patients, and a score after every single reading.
+        var items = new List<(DateTimeOffset Time, int Kind, object Item)>();
+        foreach (var p in patients)
+        {
+            items.AddRange(p.Readings().Select(r => (r.ReceivedAt, 1, (object)(p.Profile.Id, r))));
+            items.AddRange(FeatureExtractor.DailyScoringTimes(parameters).Select(t => (t, 2, (object)p.Profile.Id)));
+        }
+
+        foreach (var zone in patients.Select(p => p.Profile.Zone).Distinct())
+        {
+            items.AddRange(Enumerable.Range(-9, parameters.Days + 9).SelectMany(d => cohort.Environment.Hourly(zone, d)).Select(e => (e.Time, 0, (object)e)));
+        }
+
+        var states = patients.ToDictionary(p => p.Profile.Id, p => new PatientFeatureState(PatientFacts.From(p.Profile), parameters.UtcOffset), StringComparer.Ordinal);
+        var zones = patients.Select(p => p.Profile.Zone).Distinct().ToDictionary(z => z, _ => new ZoneEnvironmentState(parameters.UtcOffset), StringComparer.Ordinal);
+        var zoneOf = patients.ToDictionary(p => p.Profile.Id, p => p.Profile.Zone, StringComparer.Ordinal);
+        var online = patients.ToDictionary(p => p.Profile.Id, _ => new List<float[]>(), StringComparer.Ordinal);
+        var scratch = new float[FeatureSchema.Count];
+        foreach (var (time, _, item) in items.OrderBy(i => i.Time).ThenBy(i => i.Kind))
+        {
+            switch (item)
+            {
+                case EnvironmentReading e:
+                    zones[e.Zone].Add(e);
+                    break;
+                case (string id, CohortReading r):
+                    states[id].Add(r.Measure, r.Time, r.Value);
+                    states[id].Compute(time, zones[zoneOf[id]], scratch);
+                    break;
+                case string id:
+                    var features = new float[FeatureSchema.Count];
+                    states[id].Compute(time, zones[zoneOf[id]], features);
+                    online[id].Add(features);
+                    break;
+            }
+        }
+
+        var compared = 0;
+        foreach (var p in patients)
+        {
+            var rows = offline[p.Profile.Id];
+            Assert.Equal(rows.Count, online[p.Profile.Id].Count);
+            for (var i = 0; i < rows.Count; i++)
+            {
+                Assert.Equal(rows[i].Features.Select(BitConverter.SingleToInt32Bits), online[p.Profile.Id][i].Select(BitConverter.SingleToInt32Bits));
+                compared++;
+            }
+        }
+
+        // The comparison is not vacuous: baselines, deviations, slopes and environment lags were computed.
+        var last = offline.Values.SelectMany(r => r).Last().Features;
+        Assert.False(float.IsNaN(Feature(last, "ambient-pm25:mean-lag0-7")));
+        Assert.Contains(offline.Values.SelectMany(r => r), r => !float.IsNaN(Feature(r.Features, "heart-rate:deviation")));
+        Assert.Equal(6 * 75, compared);
+    }
+
+    [Fact]
+    public void Add_AnyArrivalOrder_SameFeatures()
+    {
+        var cohort = SyntheticCohort.Generate(CohortParameters.Default with { Patients = 1, Days = 40 }, 1);
+        var patient = cohort.Patient(0);
+        var readings = patient.Readings().ToList();
+        var at = FeatureExtractor.ScoringTime(cohort.Parameters, 39);
+        var inOrder = new PatientFeatureState(PatientFacts.From(patient.Profile), cohort.Parameters.UtcOffset);
+        var shuffled = new PatientFeatureState(PatientFacts.From(patient.Profile), cohort.Parameters.UtcOffset);
+        readings.ForEach(r => inOrder.Add(r.Measure, r.Time, r.Value));
+        var random = new Random(3);
+        foreach (var r in readings.OrderBy(_ => random.Next()))
+        {
+            shuffled.Add(r.Measure, r.Time, r.Value);
+        }
+
+        Assert.Equal(Compute(inOrder, at).Select(BitConverter.SingleToInt32Bits), Compute(shuffled, at).Select(BitConverter.SingleToInt32Bits));
+    }
+
+    [Fact]
+    public void Compute_StableHistoryThenRise_RobustBaselineAndDeviation()
+    {
+        var state = new PatientFeatureState(Facts, TimeSpan.Zero);
+        for (var day = 0; day < 30; day++)
+        {
+            state.Add("heart-rate", T0.AddDays(day).AddHours(9), day % 3 == 0 ? 78 : 80);
+        }
+
+        state.Add("heart-rate", T0.AddDays(12).AddHours(10), 200); // one artefact: the median ignores it
+        state.Add("heart-rate", T0.AddDays(30).AddHours(9), 90);
+        var f = Compute(state, T0.AddDays(30).AddHours(12));
+        Assert.Equal(80, Feature(f, "heart-rate:baseline"));
+        Assert.Equal(0, Feature(f, "heart-rate:baseline-mad"));
+        Assert.Equal(90, Feature(f, "heart-rate:last"));
+        Assert.Equal(3, Feature(f, "heart-rate:hours-since"));
+        Assert.Equal(90, Feature(f, "heart-rate:mean-24h"));
+        Assert.Equal(5, Feature(f, "heart-rate:deviation")); // (90 − 80) / floor 2 bpm
+        Assert.Equal(1, Feature(f, "heart-rate:completeness-7d"));
+        Assert.Equal(12, Feature(f, "heart-rate:change-3d")); // 90 − day 27's 78
+        Assert.Equal(70, Feature(f, "age"));
+        Assert.Equal(1, Feature(f, "copd"));
+        Assert.True(float.IsNaN(Feature(f, "oxygen-saturation:last")));
+    }
+
+    [Fact]
+    public void Compute_FewerThanTenBaselineDays_NoBaseline()
+    {
+        var state = new PatientFeatureState(Facts, TimeSpan.Zero);
+        for (var day = 0; day < 12; day++)
+        {
+            state.Add("oxygen-saturation", T0.AddDays(day).AddHours(9), 94);
+        }
+
+        // Baseline window: days d−30..d−3. On day 11 it holds days 0..8 (9 days); on day 12, days 0..9 (10 days).
+        Assert.True(float.IsNaN(Feature(Compute(state, T0.AddDays(11).AddHours(23)), "oxygen-saturation:baseline")));
+        Assert.Equal(94, Feature(Compute(state, T0.AddDays(13).AddHours(1)), "oxygen-saturation:baseline"));
+    }
+
+    [Fact]
+    public void Compute_LinearRamp_SlopesPerDay()
+    {
+        var state = new PatientFeatureState(Facts, TimeSpan.Zero);
+        for (var hour = 0; hour < 96; hour += 4)
+        {
+            state.Add("respiratory-rate", T0.AddHours(hour), 16 + (hour * 0.1));
+        }
+
+        var f = Compute(state, T0.AddHours(92.5));
+        Assert.Equal(2.4, Feature(f, "respiratory-rate:slope-24h"), 4);
+        Assert.Equal(2.4, Feature(f, "respiratory-rate:slope-72h"), 4);
+    }
+
+    [Fact]
+    public void Compute_GapsAndSparseDays_CompletenessAndHoursSince()
+    {
+        var state = new PatientFeatureState(Facts, TimeSpan.Zero);
+        state.Add("body-weight", T0.AddHours(7), 80);
+        state.Add("body-weight", T0.AddDays(3).AddHours(7), 82.5);
+        var f = Compute(state, T0.AddDays(6).AddHours(7));
+        Assert.Equal(2 / 7f, Feature(f, "body-weight:completeness-7d"));
+        Assert.Equal(72, Feature(f, "body-weight:hours-since"));
+        Assert.Equal(72, Feature(f, "hours-since-any-reading"));
+        Assert.True(float.IsNaN(Feature(f, "body-weight:mean-24h")));
+        Assert.Equal(2.5f, Feature(Compute(state, T0.AddDays(3).AddHours(8)), "body-weight:change-3d"));
+    }
+
+    [Fact]
+    public void Add_OlderThanItsBin_IgnoredThereButCountedInLongerWindows()
+    {
+        var state = new PatientFeatureState(Facts, TimeSpan.Zero);
+        state.Add("heart-rate", T0.AddDays(5), 70);
+        state.Add("heart-rate", T0.AddDays(2), 100); // 72 h older: same hourly bin, too old for it; its day bin is free
+        var f = Compute(state, T0.AddDays(5).AddHours(1));
+        Assert.Equal(70, Feature(f, "heart-rate:mean-24h"));
+        Assert.Equal(70, Feature(f, "heart-rate:last"));
+        Assert.Equal(-30, Feature(f, "heart-rate:change-3d"));
+        Assert.False(state.Add("unknown-measure", T0, 1));
+    }
+
+    [Fact]
+    public void Compute_EnvironmentLags_MeansAndMaximumOverDays()
+    {
+        var zone = new ZoneEnvironmentState(TimeSpan.Zero);
+        for (var day = 0; day < 10; day++)
+        {
+            zone.Add(EnvironmentVariable.Pm25, T0.AddDays(day).AddHours(12), day * 10);
+        }
+
+        var f = Compute(new PatientFeatureState(Facts, TimeSpan.Zero), T0.AddDays(9).AddHours(13), zone);
+        Assert.Equal(90, Feature(f, "ambient-pm25:lag0"));
+        Assert.Equal(80, Feature(f, "ambient-pm25:mean-lag0-2"));
+        Assert.Equal(55, Feature(f, "ambient-pm25:mean-lag0-7"));
+        Assert.Equal(90, Feature(f, "ambient-pm25:max-lag0-7"));
+        Assert.True(float.IsNaN(Feature(f, "ambient-o3:lag0")));
+    }
+
+    [Fact]
+    public void Compute_Season_SineCosineOfDayOfYear()
+    {
+        var f = Compute(new PatientFeatureState(Facts, TimeSpan.Zero), new DateTimeOffset(2025, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        Assert.Equal(0, Feature(f, "season-sin"), 5);
+        Assert.Equal(1, Feature(f, "season-cos"), 5);
+    }
+
+    [Fact]
+    public void PatientFeatureState_TenThousandPatients_FewKilobytesEach()
+    {
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        var states = new PatientFeatureState[10_000];
+        for (var i = 0; i < states.Length; i++)
+        {
+            states[i] = new PatientFeatureState(Facts, TimeSpan.FromHours(1));
+        }
+
+        var perPatient = (GC.GetAllocatedBytesForCurrentThread() - before) / (double)states.Length;
+        GC.KeepAlive(states);
+        TestContext.Current.TestOutputHelper?.WriteLine($"{perPatient:F0} bytes per patient");
+        // Online state of 10,000 patients must stay under 300 MB; this is about 6 KB each (≈ 60 MB).
+        Assert.InRange(perPatient, 1000, 8 * 1024);
+    }
+}
