@@ -260,14 +260,17 @@ public static class Corpus
     private static string FindRepositoryRoot()
     {
         // BenchmarkDotNet runs each benchmark from a generated project below bin/: the repository is further up.
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
+        foreach (var start in new[] { AppContext.BaseDirectory, Environment.CurrentDirectory })
         {
-            if (File.Exists(Path.Combine(directory.FullName, "TeleSuivi.sln")))
+            for (var directory = new DirectoryInfo(start); directory is not null; directory = directory.Parent)
             {
-                return directory.FullName;
+                if (File.Exists(Path.Combine(directory.FullName, "TeleSuivi.sln")))
+                {
+                    return directory.FullName;
+                }
             }
         }
 
-        throw new InvalidOperationException($"no TeleSuivi.sln above {AppContext.BaseDirectory}");
+        throw new InvalidOperationException($"no TeleSuivi.sln above {AppContext.BaseDirectory} nor {Environment.CurrentDirectory}");
     }
 }
