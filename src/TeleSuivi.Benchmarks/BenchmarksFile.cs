@@ -51,7 +51,8 @@ public static class BenchmarksFile
         }
     }
 
-    public static string Write(IEnumerable<Summary> summaries, string repositoryRoot, string machine)
+    /// <param name="commit">The code measured: <see cref="Commit"/> taken when the run started, before anything is built.</param>
+    public static string Write(IEnumerable<Summary> summaries, string repositoryRoot, string machine, string commit)
     {
         var path = Path.Combine(repositoryRoot, FileName);
         var text = File.Exists(path) ? File.ReadAllText(path) : Template;
@@ -70,7 +71,6 @@ public static class BenchmarksFile
         }
 
         var date = DateTime.UtcNow.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
-        var commit = Commit(repositoryRoot);
         foreach (var summary in summaries)
         {
             foreach (var benchmarkCase in summary.BenchmarksCases)
@@ -202,7 +202,7 @@ public static class BenchmarksFile
     }
 
     /// <summary>The short commit the figures belong to, "+dirty" when the code measured differs from it.</summary>
-    private static string Commit(string repositoryRoot)
+    public static string Commit(string repositoryRoot)
     {
         var head = Git(repositoryRoot, "rev-parse --short HEAD");
         if (head is null)

@@ -9,6 +9,7 @@ using TeleSuivi.Benchmarks;
 // reports to BenchmarkDotNet.Artifacts/ (ignored by git).
 var repository = Corpus.RepositoryRoot;
 var machine = BenchmarksFile.DescribeMachine();
+var commit = BenchmarksFile.Commit(repository);
 var arguments = args.Any(a => a is "--filter" or "-f") ? args : [.. args, "--filter", "*"];
 
 var config = ManualConfig.Create(DefaultConfig.Instance)
@@ -29,5 +30,5 @@ if (summaries.Any(s => s.HasCriticalValidationErrors) || summaries.All(s => s.Re
     return 1;
 }
 
-Console.WriteLine($"figures written to {BenchmarksFile.Write(summaries, repository, machine)}");
+Console.WriteLine($"figures written to {BenchmarksFile.Write(summaries, repository, machine, commit)}");
 return 0;

@@ -22,6 +22,9 @@ internal sealed class ProfileDecoder(CompiledProfile profile) : IPayloadDecoder
     /// <summary>CSV columns named by header, checked against each payload's header line.</summary>
     private readonly FieldRef[] namedColumns = NamedColumnsOf(profile);
 
+    /// <summary>Whether a value rule reads items inside a record (Withings' measures[*]), which need a list to select into.</summary>
+    private readonly bool hasItemRules = profile.Values.Any(rule => rule.Items is not null);
+
     public string Name => profile.Manufacturer;
 
     public DecodeOutcome Decode(ReadOnlyMemory<byte> payload, DecodeContext context)
@@ -74,11 +77,12 @@ internal sealed class ProfileDecoder(CompiledProfile profile) : IPayloadDecoder
 
             var readings = new List<DecodedReading>(records.Count);
             var values = new List<DecodedValue>();
+            var items = hasItemRules ? new List<JsonMatch>() : null;
             var skipped = 0;
             foreach (var record in records)
             {
                 var scope = Scope.ForRecord(root, record);
-                if (!ReadRecord(scope, values, readings))
+                if (!ReadRecord(scope, values, items, readings))
                 {
                     skipped++;
                 }
@@ -133,7 +137,7 @@ internal sealed class ProfileDecoder(CompiledProfile profile) : IPayloadDecoder
                 return Fail($"CSV line {i + 1} has {cells.Length} columns, expected {expected}");
             }
 
-            if (!ReadRecord(Scope.ForLine(cells, i + 1, header), values, readings))
+            if (!ReadRecord(Scope.ForLine(cells, i + 1, header), values, items: null, readings))
             {
                 skipped++;
             }
@@ -191,7 +195,8 @@ internal sealed class ProfileDecoder(CompiledProfile profile) : IPayloadDecoder
     }
 
     /// <summary>Reads one record into readings; false when a skip rule says the record is not a measurement.</summary>
-    private bool ReadRecord(in Scope scope, List<DecodedValue> values, List<DecodedReading> readings)
+    /// <param name="items">A list to select items into, reused from record to record of one payload; null for CSV.</param>
+    private bool ReadRecord(in Scope scope, List<DecodedValue> values, List<JsonMatch>? items, List<DecodedReading> readings)
     {
         foreach (var skip in profile.Skip)
         {
@@ -212,7 +217,8 @@ internal sealed class ProfileDecoder(CompiledProfile profile) : IPayloadDecoder
                 continue;
             }
 
-            var items = new List<JsonMatch>();
+            items ??= [];
+            items.Clear();
             if (rule.Items.Select(scope.Element, items) is { } missing)
             {
                 if (rule.Optional)
@@ -403,6 +409,11 @@ internal sealed class ProfileDecoder(CompiledProfile profile) : IPayloadDecoder
                 return DateTimeOffset.FromUnixTimeMilliseconds((long)Math.Round(milliseconds));
 
             case TimeFormat.Iso8601:
+                if (raw.Kind == JsonValueKind.String && Iso8601.TryParseCanonical(raw.Text!, out var canonical))
+                {
+                    return canonical;
+                }
+
                 var text = TextOf(raw);
                 if (raw.Kind != JsonValueKind.String
                     || !DateTime.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var parsed)
