@@ -67,6 +67,7 @@ public class NormaliseBenchmarks
 {
     private ObservationFactory factory = null!;
     private (DecodedReading Reading, ObservationContext Context)[] readings = [];
+    private Observation[] observations = [];
 
     [ParamsSource(nameof(Cases))]
     public ReadingCase Case { get; set; } = null!;
@@ -82,6 +83,23 @@ public class NormaliseBenchmarks
     {
         factory = new ObservationFactory(Corpus.ClockPolicy);
         readings = [.. Corpus.DecodedReadings(Case)];
+        observations = [.. readings.Select(r => factory.Create(r.Reading, r.Context).Observation!)];
+    }
+
+    /// <summary>
+    /// The reference: copying the case's finished Observations (Firely's generated DeepCopy), i.e. allocating and
+    /// filling the same POCO trees with nothing to look up, convert, format or hash.
+    /// </summary>
+    [Benchmark(Baseline = true, Description = "Copy the POCO trees (reference)")]
+    public int CopyTrees()
+    {
+        var copied = 0;
+        foreach (var observation in observations)
+        {
+            copied += observation.DeepCopy() is null ? 0 : 1;
+        }
+
+        return copied;
     }
 
     [Benchmark(Description = "Normalise")]
@@ -113,10 +131,18 @@ public class ObservationFloorBenchmarks
     private readonly ObservationContext context = new(Corpus.DeviceId, Corpus.PatientId, Corpus.DefaultReceivedAt, "gatt/2a37");
     private readonly string naturalKey = "example-device|8867-4|2026-01-15T08:30:00Z";
     private readonly DateTimeOffset measured = Measured;
+    private Observation created = null!;
+
+    [GlobalSetup]
+    public void Setup() => created = factory.Create(reading, context).Observation!;
 
     /// <summary>The same Observation as the factory's, every string a literal: allocating and filling the POCO tree only.</summary>
     [Benchmark(Baseline = true, Description = "POCO tree alone (reference)")]
     public Observation HandBuilt() => References.HandBuiltHeartRate(naturalKey);
+
+    /// <summary>Firely's DeepCopy of the factory's Observation: the same tree again, to compare with the hand-built one.</summary>
+    [Benchmark(Description = "DeepCopy of the factory's Observation")]
+    public Observation Copy() => (Observation)created.DeepCopy();
 
     [Benchmark(Description = "ObservationFactory.Create")]
     public Observation? Factory() => factory.Create(reading, context).Observation;

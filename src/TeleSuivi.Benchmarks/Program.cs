@@ -14,7 +14,7 @@ var arguments = args.Any(a => a is "--filter" or "-f") ? args : [.. args, "--fil
 
 var config = ManualConfig.Create(DefaultConfig.Instance)
     .AddDiagnoser(MemoryDiagnoser.Default)
-    .AddColumn(PerReadingColumn.ReadingsPerSecond, PerReadingColumn.BytesPerReading)
+    .AddColumn(PerReadingColumn.ReadingsPerSecond, PerReadingColumn.BestReadingsPerSecond, PerReadingColumn.BytesPerReading)
     .WithArtifactsPath(Path.Combine(repository, "BenchmarkDotNet.Artifacts"))
     .WithOptions(ConfigOptions.JoinSummary);
 if (!args.Any(a => a is "--job" or "-j" or "--inProcess" or "-i"))
