@@ -1,4 +1,4 @@
-using System.Globalization;
+using System.Diagnostics.CodeAnalysis;
 using System.Security.Cryptography;
 using System.Text;
 using Hl7.Fhir.Model;
@@ -64,6 +64,9 @@ public sealed class ObservationFactory(ObservationFactoryOptions? options = null
     /// <summary>A free-text measurement method a profile may set as a qualifier; written in <c>Observation.method</c>.</summary>
     public const string MethodQualifier = "method";
 
+    [ThreadStatic]
+    private static IncrementalHash? threadSha256;
+
     private readonly ObservationFactoryOptions settings = options ?? new ObservationFactoryOptions();
 
     /// <summary>Normalises every reading of one decoded message.</summary>
@@ -89,11 +92,12 @@ public sealed class ObservationFactory(ObservationFactoryOptions? options = null
 
     public ObservationOutcome Create(DecodedReading reading, ObservationContext context)
     {
-        if (!MeasureCatalog.TryGet(reading.Measure, out var definition))
+        if (!MeasurePlan.TryGet(reading.Measure, out var plan))
         {
             return ObservationOutcome.Rejected($"'{reading.Measure}' is not a measure of the catalogue");
         }
 
+        var definition = plan.Definition;
         var effective = TruncateToMilliseconds((reading.Time ?? context.ReceivedAt).ToUniversalTime());
         if (CheckClock(definition.Key, effective, context.ReceivedAt.ToUniversalTime()) is { } clockError)
         {
@@ -105,7 +109,7 @@ public sealed class ObservationFactory(ObservationFactoryOptions? options = null
         if (reading.Qualifiers is { } qualifiers && qualifiers.TryGetValue(QualifierKeys.Specimen, out var specimen)
             && definition.SpecimenVariants.Count > 0)
         {
-            if (!TryResolveSpecimen(definition, specimen, out var variant))
+            if (!plan.TryResolveSpecimen(specimen, out var variant))
             {
                 return ObservationOutcome.Rejected($"{definition.Key}: specimen '{specimen}' is not known");
             }
@@ -123,37 +127,40 @@ public sealed class ObservationFactory(ObservationFactoryOptions? options = null
             }
         }
 
+        // The effective time is written once and shared by effectiveDateTime and the natural key (strings are immutable).
+        var effectiveText = FormatInstant(effective);
         var observation = new Observation
         {
             Status = ObservationStatus.Final,
-            Category = [Concept(new MeasureCoding(MeasureCatalog.CategorySystemOf(definition.Category), definition.Category, MeasureCatalog.CategoryDisplay(definition.Category)))],
-            Code = Concept(code, additional),
-            Effective = new FhirDateTime(FormatInstant(effective)),
+            Category = [Concept(plan.CategorySystem, definition.Category, plan.CategoryDisplay, [])],
+            Code = Concept(code.System, code.Code, code.Display, additional),
+            Effective = new FhirDateTime(effectiveText),
             IssuedElement = new Instant(TruncateToMilliseconds(context.ReceivedAt.ToUniversalTime())),
-            Device = new ResourceReference("Device/" + context.DeviceId),
+            Device = new ResourceReference(ReferenceCache.Device(context.DeviceId)),
         };
 
         if (context.PatientId is { } patient)
         {
-            observation.Subject = new ResourceReference("Patient/" + patient);
+            observation.Subject = new ResourceReference(ReferenceCache.Patient(patient));
         }
 
         var error = definition.IsPanel
-            ? FillPanel(observation, definition, reading)
-            : FillValue(observation, definition, reading);
+            ? FillPanel(observation, plan, reading)
+            : FillValue(observation, plan, reading);
         if (error is not null)
         {
             return ObservationOutcome.Rejected(error);
         }
 
-        var naturalKey = string.Concat(context.DeviceId, "|", code.Code, "|", FormatInstant(effective));
+        var naturalKey = string.Concat(context.DeviceId, "|", code.Code, "|", effectiveText);
         observation.Id = IdOf(naturalKey);
         observation.Identifier = [new Identifier(IdentifierSystem, naturalKey)];
-        observation.Meta = new Meta { Source = SourcePrefix + context.Source };
+        observation.Meta = new Meta { Source = ReferenceCache.Source(context.Source) };
         // The vital-signs profiles require a subject: an Observation of an unassigned device does not conform yet.
         if (definition.FhirProfile is { } profile && code == definition.Code && observation.Subject is not null)
         {
-            observation.Meta.Profile = [profile];
+            // What Meta.Profile's setter builds, without its enumeration of a temporary list.
+            observation.Meta.ProfileElement = new List<PrimitiveType>(1) { new Canonical(profile) };
         }
 
         ApplyQualifiers(observation, reading.Qualifiers);
@@ -169,15 +176,56 @@ public sealed class ObservationFactory(ObservationFactoryOptions? options = null
         Span<byte> utf8 = naturalKey.Length <= 256 ? stackalloc byte[naturalKey.Length * 3] : new byte[naturalKey.Length * 3];
         var length = Encoding.UTF8.GetBytes(naturalKey, utf8);
         Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
-        SHA256.HashData(utf8[..length], hash);
+
+        // The same SHA-256 as SHA256.HashData, on a hash object kept per thread: the one-shot call sets up and tears
+        // down a native digest context every time, which cost as much as the digest itself.
+        var sha256 = threadSha256 ??= IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        sha256.AppendData(utf8[..length]);
+        sha256.GetHashAndReset(hash);
         return Convert.ToHexStringLower(hash[..16]);
     }
 
     /// <summary>UTC with a "Z", and milliseconds only when the time has some.</summary>
-    public static string FormatInstant(DateTimeOffset utc) =>
-        utc.Millisecond == 0
-            ? utc.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture)
-            : utc.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
+    /// <remarks>
+    /// Exactly <c>yyyy-MM-dd'T'HH:mm:ss'Z'</c> or <c>yyyy-MM-dd'T'HH:mm:ss.fff'Z'</c> of the invariant culture,
+    /// written digit by digit: the custom-format parser of DateTime.ToString costs more than the digits.
+    /// </remarks>
+    public static string FormatInstant(DateTimeOffset utc)
+    {
+        var time = utc.UtcDateTime;
+        var milliseconds = utc.Millisecond;
+        return string.Create(milliseconds == 0 ? 20 : 24, (Time: time, Milliseconds: milliseconds), static (chars, state) =>
+        {
+            var (time, milliseconds) = state;
+            Digits(chars[..4], time.Year);
+            chars[4] = '-';
+            Digits(chars.Slice(5, 2), time.Month);
+            chars[7] = '-';
+            Digits(chars.Slice(8, 2), time.Day);
+            chars[10] = 'T';
+            Digits(chars.Slice(11, 2), time.Hour);
+            chars[13] = ':';
+            Digits(chars.Slice(14, 2), time.Minute);
+            chars[16] = ':';
+            Digits(chars.Slice(17, 2), time.Second);
+            if (milliseconds != 0)
+            {
+                chars[19] = '.';
+                Digits(chars.Slice(20, 3), milliseconds);
+            }
+
+            chars[^1] = 'Z';
+        });
+
+        static void Digits(Span<char> destination, int value)
+        {
+            for (var i = destination.Length - 1; i >= 0; i--)
+            {
+                destination[i] = (char)('0' + (value % 10));
+                value /= 10;
+            }
+        }
+    }
 
     private string? CheckClock(string measure, DateTimeOffset effective, DateTimeOffset received)
     {
@@ -196,8 +244,9 @@ public sealed class ObservationFactory(ObservationFactoryOptions? options = null
         return null;
     }
 
-    private static string? FillValue(Observation observation, MeasureDefinition definition, DecodedReading reading)
+    private static string? FillValue(Observation observation, MeasurePlan plan, DecodedReading reading)
     {
+        var definition = plan.Definition;
         if (reading.Values.Count != 1)
         {
             return $"{definition.Key}: expected one value, got {reading.Values.Count}";
@@ -209,18 +258,22 @@ public sealed class ObservationFactory(ObservationFactoryOptions? options = null
             return $"{definition.Key}: the value is labelled '{value.Measure}'";
         }
 
-        var error = Normalize(definition, value, out var element);
+        var error = Normalize(plan, value, out var element);
         observation.Value = element;
         return error;
     }
 
-    private static string? FillPanel(Observation observation, MeasureDefinition panel, DecodedReading reading)
+    private static string? FillPanel(Observation observation, MeasurePlan plan, DecodedReading reading)
     {
-        var components = new Observation.ComponentComponent?[panel.Components.Count];
-        var canonical = new double[panel.Components.Count];
-        foreach (var value in reading.Values)
+        var panel = plan.Definition;
+        var count = plan.Components.Length;
+        var components = new Observation.ComponentComponent?[count];
+        Span<double> canonical = stackalloc double[count];
+        var values = reading.Values;
+        for (var i = 0; i < values.Count; i++)
         {
-            var slot = IndexOf(panel.Components, value.Measure);
+            var value = values[i];
+            var slot = plan.IndexOfComponent(value.Measure);
             if (slot < 0)
             {
                 return $"{panel.Key}: '{value.Measure}' is not a component of the panel";
@@ -231,36 +284,42 @@ public sealed class ObservationFactory(ObservationFactoryOptions? options = null
                 return $"{panel.Key}: {value.Measure} is given twice";
             }
 
-            var definition = MeasureCatalog.Get(value.Measure);
-            if (Normalize(definition, value, out var element) is { } error)
+            var component = plan.Components[slot];
+            if (Normalize(component, value, out var element) is { } error)
             {
                 return error;
             }
 
+            var definition = component.Definition;
             canonical[slot] = (double)((Quantity)element!).Value!.Value;
-            components[slot] = new Observation.ComponentComponent { Code = Concept(definition.Code, definition.AdditionalCodings), Value = element };
+            components[slot] = new Observation.ComponentComponent
+            {
+                Code = Concept(definition.Code.System, definition.Code.Code, definition.Code.Display, definition.AdditionalCodings),
+                Value = element,
+            };
         }
 
-        foreach (var required in panel.RequiredComponents)
+        var present = 0;
+        foreach (var component in components)
         {
-            if (components[IndexOf(panel.Components, required)] is null)
+            present += component is null ? 0 : 1;
+        }
+
+        foreach (var required in plan.RequiredSlots)
+        {
+            if (components[required] is null)
             {
-                return $"{panel.Key}: {required} is missing";
+                return $"{panel.Key}: {panel.Components[required]} is missing";
             }
         }
 
-        if (panel.Key == "blood-pressure")
+        if (plan.SystolicSlot >= 0 && canonical[plan.SystolicSlot] <= canonical[plan.DiastolicSlot])
         {
-            var systolic = IndexOf(panel.Components, "systolic-pressure");
-            var diastolic = IndexOf(panel.Components, "diastolic-pressure");
-            if (canonical[systolic] <= canonical[diastolic])
-            {
-                return FormattableString.Invariant(
-                    $"blood-pressure: systolic {canonical[systolic]} mmHg is not above diastolic {canonical[diastolic]} mmHg, which is impossible");
-            }
+            return FormattableString.Invariant(
+                $"blood-pressure: systolic {canonical[plan.SystolicSlot]} mmHg is not above diastolic {canonical[plan.DiastolicSlot]} mmHg, which is impossible");
         }
 
-        var list = new List<Observation.ComponentComponent>(components.Length);
+        var list = new List<Observation.ComponentComponent>(present);
         foreach (var component in components)
         {
             if (component is not null)
@@ -274,8 +333,9 @@ public sealed class ObservationFactory(ObservationFactoryOptions? options = null
     }
 
     /// <summary>Converts, rounds and checks one value; <paramref name="element"/> is the FHIR value[x] to write.</summary>
-    private static string? Normalize(MeasureDefinition definition, DecodedValue value, out DataType? element)
+    private static string? Normalize(MeasurePlan plan, DecodedValue value, out DataType? element)
     {
+        var definition = plan.Definition;
         element = null;
         if (!double.IsFinite(value.Value))
         {
@@ -309,13 +369,13 @@ public sealed class ObservationFactory(ObservationFactoryOptions? options = null
                 return null;
         }
 
-        if (!UnitConverter.TryGetConversion(value.Unit, definition.Unit, definition.MolarMass, out var conversion, out var unitError))
+        if (!plan.TryGetConversion(value.Unit, out var conversion, out var unitError))
         {
             return $"{definition.Key}: {unitError}";
         }
 
-        var converted = conversion.Apply(value.Value);
-        var decimals = QuantityPrecision.DecimalsAfter(QuantityPrecision.DecimalsOf(value.Value), conversion.Scale);
+        var converted = conversion.Conversion.Apply(value.Value);
+        var decimals = Math.Clamp(QuantityPrecision.DecimalsOf(value.Value) + conversion.DigitsMoved, 0, QuantityPrecision.MaxDecimals);
         var rounded = QuantityPrecision.ToDecimal(converted, decimals);
         if (definition.Range is { } range && !range.Contains(converted))
         {
@@ -360,47 +420,17 @@ public sealed class ObservationFactory(ObservationFactoryOptions? options = null
         }
     }
 
-    private static bool TryResolveSpecimen(MeasureDefinition definition, string specimen, out SpecimenVariant variant)
+    /// <summary>A CodeableConcept with its codings, in a list of the exact size (the lazily created one starts at 4).</summary>
+    private static CodeableConcept Concept(string system, string code, string display, IReadOnlyList<MeasureCoding> additional)
     {
-        foreach (var candidate in definition.SpecimenVariants)
+        var codings = new List<Coding>(1 + additional.Count) { new(system, code, display) };
+        for (var i = 0; i < additional.Count; i++)
         {
-            if (specimen.Contains(candidate.Keyword, StringComparison.OrdinalIgnoreCase))
-            {
-                variant = candidate;
-                return true;
-            }
+            var coding = additional[i];
+            codings.Add(new Coding(coding.System, coding.Code, coding.Display));
         }
 
-        variant = null!;
-        return false;
-    }
-
-    private static CodeableConcept Concept(MeasureCoding primary, IReadOnlyList<MeasureCoding>? additional = null)
-    {
-        var concept = new CodeableConcept { Text = primary.Display };
-        concept.Coding.Add(new Coding(primary.System, primary.Code, primary.Display));
-        if (additional is not null)
-        {
-            foreach (var coding in additional)
-            {
-                concept.Coding.Add(new Coding(coding.System, coding.Code, coding.Display));
-            }
-        }
-
-        return concept;
-    }
-
-    private static int IndexOf(IReadOnlyList<string> keys, string key)
-    {
-        for (var i = 0; i < keys.Count; i++)
-        {
-            if (string.Equals(keys[i], key, StringComparison.Ordinal))
-            {
-                return i;
-            }
-        }
-
-        return -1;
+        return new CodeableConcept { Coding = codings, Text = display };
     }
 
     private static DateTimeOffset TruncateToMilliseconds(DateTimeOffset time) =>
@@ -428,5 +458,174 @@ public sealed class ObservationFactory(ObservationFactoryOptions? options = null
         }
 
         return FormattableString.Invariant($"{span.TotalSeconds} s");
+    }
+
+    /// <summary>
+    /// What normalising one measure needs beyond its definition, worked out once per measure rather than per reading:
+    /// category strings, the definitions and slots of a panel's components, and the last unit conversion and specimen
+    /// resolved. Every cached answer is a pure function of its key, so a stale or racing cache entry is still right.
+    /// </summary>
+    private sealed class MeasurePlan
+    {
+        private static readonly Dictionary<string, MeasurePlan> ByKey = Build();
+
+        private readonly string[] componentKeys;
+        private ConversionEntry? lastConversion;
+        private SpecimenEntry? lastSpecimen;
+
+        private MeasurePlan(MeasureDefinition definition)
+        {
+            Definition = definition;
+            CategorySystem = MeasureCatalog.CategorySystemOf(definition.Category);
+            CategoryDisplay = MeasureCatalog.CategoryDisplay(definition.Category);
+            componentKeys = [.. definition.Components];
+            var required = new int[definition.RequiredComponents.Count];
+            for (var i = 0; i < required.Length; i++)
+            {
+                required[i] = Array.IndexOf(componentKeys, definition.RequiredComponents[i]);
+            }
+
+            RequiredSlots = required;
+            var isBloodPressure = definition.Key == "blood-pressure";
+            SystolicSlot = isBloodPressure ? Array.IndexOf(componentKeys, "systolic-pressure") : -1;
+            DiastolicSlot = isBloodPressure ? Array.IndexOf(componentKeys, "diastolic-pressure") : -1;
+        }
+
+        public MeasureDefinition Definition { get; }
+
+        public string CategorySystem { get; }
+
+        public string CategoryDisplay { get; }
+
+        /// <summary>The plans of a panel's components, in the order of <see cref="MeasureDefinition.Components"/>.</summary>
+        public MeasurePlan[] Components { get; private set; } = [];
+
+        /// <summary>Slots of <see cref="MeasureDefinition.RequiredComponents"/>, in their order.</summary>
+        public int[] RequiredSlots { get; }
+
+        /// <summary>For the blood-pressure panel, the slots compared with each other; -1 otherwise.</summary>
+        public int SystolicSlot { get; }
+
+        public int DiastolicSlot { get; }
+
+        public static bool TryGet(string key, [NotNullWhen(true)] out MeasurePlan? plan) => ByKey.TryGetValue(key, out plan);
+
+        public int IndexOfComponent(string key)
+        {
+            for (var i = 0; i < componentKeys.Length; i++)
+            {
+                if (string.Equals(componentKeys[i], key, StringComparison.Ordinal))
+                {
+                    return i;
+                }
+            }
+
+            return -1;
+        }
+
+        /// <summary>The conversion from <paramref name="unit"/> to the canonical unit, and how many decimals it moves.</summary>
+        public bool TryGetConversion(string unit, out ConversionEntry conversion, [NotNullWhen(false)] out string? error)
+        {
+            // Decoders pass the same unit string instance reading after reading: the last answer is nearly always it.
+            if (lastConversion is { } last && string.Equals(last.Unit, unit, StringComparison.Ordinal))
+            {
+                conversion = last;
+                error = null;
+                return true;
+            }
+
+            if (!UnitConverter.TryGetConversion(unit, Definition.Unit, Definition.MolarMass, out var found, out error))
+            {
+                conversion = null!;
+                return false;
+            }
+
+            conversion = new ConversionEntry(unit, found, QuantityPrecision.DigitsMovedBy(found.Scale));
+            lastConversion = conversion;
+            return true;
+        }
+
+        /// <summary>The first specimen variant whose keyword the specimen contains, ignoring case.</summary>
+        public bool TryResolveSpecimen(string specimen, [NotNullWhen(true)] out SpecimenVariant? variant)
+        {
+            if (lastSpecimen is { } last && string.Equals(last.Specimen, specimen, StringComparison.Ordinal))
+            {
+                variant = last.Variant;
+                return variant is not null;
+            }
+
+            variant = null;
+            foreach (var candidate in Definition.SpecimenVariants)
+            {
+                if (specimen.Contains(candidate.Keyword, StringComparison.OrdinalIgnoreCase))
+                {
+                    variant = candidate;
+                    break;
+                }
+            }
+
+            lastSpecimen = new SpecimenEntry(specimen, variant);
+            return variant is not null;
+        }
+
+        private static Dictionary<string, MeasurePlan> Build()
+        {
+            var plans = new Dictionary<string, MeasurePlan>(StringComparer.Ordinal);
+            foreach (var definition in MeasureCatalog.All)
+            {
+                plans.Add(definition.Key, new MeasurePlan(definition));
+            }
+
+            foreach (var plan in plans.Values)
+            {
+                plan.Components = [.. plan.componentKeys.Select(key => plans[key])];
+            }
+
+            return plans;
+        }
+    }
+
+    /// <summary>A conversion to a measure's canonical unit, with the decimal digits it moves (QuantityPrecision.DecimalsAfter).</summary>
+    private sealed record ConversionEntry(string Unit, UnitConversion Conversion, int DigitsMoved);
+
+    private sealed record SpecimenEntry(string Specimen, SpecimenVariant? Variant);
+
+    /// <summary>
+    /// The reference strings of the last device, patient and source seen on this thread: the readings of one message
+    /// share them, and a string is immutable, so Observations may share it too.
+    /// </summary>
+    private static class ReferenceCache
+    {
+        [ThreadStatic]
+        private static string? device;
+        [ThreadStatic]
+        private static string? deviceReference;
+        [ThreadStatic]
+        private static string? patient;
+        [ThreadStatic]
+        private static string? patientReference;
+        [ThreadStatic]
+        private static string? source;
+        [ThreadStatic]
+        private static string? sourceUri;
+
+        public static string Device(string id) => Prefixed(id, "Device/", ref device, ref deviceReference);
+
+        public static string Patient(string id) => Prefixed(id, "Patient/", ref patient, ref patientReference);
+
+        public static string Source(string name) => Prefixed(name, SourcePrefix, ref source, ref sourceUri);
+
+        private static string Prefixed(string value, string prefix, ref string? lastValue, ref string? lastResult)
+        {
+            if (lastResult is not null && string.Equals(lastValue, value, StringComparison.Ordinal))
+            {
+                return lastResult;
+            }
+
+            var result = prefix + value;
+            lastValue = value;
+            lastResult = result;
+            return result;
+        }
     }
 }

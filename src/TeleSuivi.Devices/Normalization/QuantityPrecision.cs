@@ -33,12 +33,15 @@ public static class QuantityPrecision
     }
 
     /// <summary>The decimals of a value converted with <paramref name="scale"/> from a source with <paramref name="sourceDecimals"/>.</summary>
-    public static int DecimalsAfter(int sourceDecimals, double scale)
+    public static int DecimalsAfter(int sourceDecimals, double scale) =>
+        Math.Clamp(sourceDecimals + DigitsMovedBy(scale), 0, MaxDecimals);
+
+    /// <summary>⌈log10(1/scale)⌉, exact for powers of ten: the decimals a conversion by <paramref name="scale"/> adds.</summary>
+    internal static int DigitsMovedBy(double scale)
     {
         var shift = -Math.Log10(Math.Abs(scale));
         var nearest = Math.Round(shift);
-        var digits = Math.Abs(shift - nearest) < 1e-9 ? (int)nearest : (int)Math.Ceiling(shift);
-        return Math.Clamp(sourceDecimals + digits, 0, MaxDecimals);
+        return Math.Abs(shift - nearest) < 1e-9 ? (int)nearest : (int)Math.Ceiling(shift);
     }
 
     /// <summary><paramref name="value"/> rounded half away from zero to exactly <paramref name="decimals"/> decimals.</summary>

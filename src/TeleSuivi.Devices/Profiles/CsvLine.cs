@@ -5,21 +5,25 @@ namespace TeleSuivi.Devices.Profiles;
 /// <summary>Splits one CSV line (RFC 4180 quoting: "a;b" and doubled "" inside quotes); cells are trimmed.</summary>
 internal static class CsvLine
 {
-    public static string[] Split(string line, char delimiter)
+    public static string[] Split(ReadOnlySpan<char> line, char delimiter)
     {
-        if (line.IndexOf('"', StringComparison.Ordinal) < 0)
+        if (!line.Contains('"'))
         {
-            var plain = line.Split(delimiter);
+            // One string per cell, cut and trimmed straight from the line.
+            var plain = new string[line.Count(delimiter) + 1];
             for (var i = 0; i < plain.Length; i++)
             {
-                plain[i] = plain[i].Trim();
+                var end = line.IndexOf(delimiter);
+                var cell = end < 0 ? line : line[..end];
+                plain[i] = cell.Trim().ToString();
+                line = end < 0 ? [] : line[(end + 1)..];
             }
 
             return plain;
         }
 
         var cells = new List<string>();
-        var cell = new StringBuilder();
+        var builder = new StringBuilder();
         var quoted = false;
         for (var i = 0; i < line.Length; i++)
         {
@@ -28,7 +32,7 @@ internal static class CsvLine
             {
                 if (c == '"' && i + 1 < line.Length && line[i + 1] == '"')
                 {
-                    cell.Append('"');
+                    builder.Append('"');
                     i++;
                 }
                 else if (c == '"')
@@ -37,7 +41,7 @@ internal static class CsvLine
                 }
                 else
                 {
-                    cell.Append(c);
+                    builder.Append(c);
                 }
             }
             else if (c == '"')
@@ -46,16 +50,16 @@ internal static class CsvLine
             }
             else if (c == delimiter)
             {
-                cells.Add(cell.ToString().Trim());
-                cell.Clear();
+                cells.Add(builder.ToString().Trim());
+                builder.Clear();
             }
             else
             {
-                cell.Append(c);
+                builder.Append(c);
             }
         }
 
-        cells.Add(cell.ToString().Trim());
+        cells.Add(builder.ToString().Trim());
         return [.. cells];
     }
 }

@@ -22,6 +22,19 @@ internal sealed class ProfileDecoder(CompiledProfile profile) : IPayloadDecoder
     /// <summary>CSV columns named by header, checked against each payload's header line.</summary>
     private readonly FieldRef[] namedColumns = NamedColumnsOf(profile);
 
+    /// <summary>The profile's local-time pattern when it is fixed-width numeric fields: read without the general parser.</summary>
+    private readonly LocalTimePattern? localPattern = LocalTimePattern.TryCompile(profile.Time.Pattern);
+
+    /// <summary>
+    /// The unit texts last resolved, per measure: a payload names the same few units record after record. Entries are
+    /// immutable and replaced round-robin; a racing thread can only miss or find another correct entry.
+    /// </summary>
+    private readonly UnitResolution?[] resolvedUnits = new UnitResolution?[4];
+    private int nextResolvedUnit;
+
+    /// <summary>Whether a value rule reads items inside a record (Withings' measures[*]), which need a list to select into.</summary>
+    private readonly bool hasItemRules = profile.Values.Any(rule => rule.Items is not null);
+
     public string Name => profile.Manufacturer;
 
     public DecodeOutcome Decode(ReadOnlyMemory<byte> payload, DecodeContext context)
@@ -74,11 +87,12 @@ internal sealed class ProfileDecoder(CompiledProfile profile) : IPayloadDecoder
 
             var readings = new List<DecodedReading>(records.Count);
             var values = new List<DecodedValue>();
+            var items = hasItemRules ? new List<JsonMatch>() : null;
             var skipped = 0;
             foreach (var record in records)
             {
                 var scope = Scope.ForRecord(root, record);
-                if (!ReadRecord(scope, values, readings))
+                if (!ReadRecord(scope, values, items, readings))
                 {
                     skipped++;
                 }
@@ -106,36 +120,40 @@ internal sealed class ProfileDecoder(CompiledProfile profile) : IPayloadDecoder
             return Fail($"the CSV payload is not UTF-8 at byte {ex.Index}");
         }
 
-        var lines = text.Split('\n');
+        // Lines are cut from the text as spans: only the cells become strings.
+        var rest = text.AsSpan();
         Dictionary<string, int>? header = null;
         var expected = csv.Columns;
-        var readings = new List<DecodedReading>(lines.Length);
+        var readings = new List<DecodedReading>(rest.Count('\n') + 1);
         var values = new List<DecodedValue>();
         var skipped = 0;
-        for (var i = csv.SkipLines; i < lines.Length; i++)
+        for (var i = 0; ; i++)
         {
-            var line = lines[i].TrimEnd('\r');
-            if (line.Trim().Length == 0 || (csv.Comment is { } comment && line.StartsWith(comment, StringComparison.Ordinal)))
+            var end = rest.IndexOf('\n');
+            var line = (end < 0 ? rest : rest[..end]).TrimEnd('\r');
+            rest = end < 0 ? [] : rest[(end + 1)..];
+            if (i >= csv.SkipLines
+                && !line.IsWhiteSpace() && !(csv.Comment is { } comment && line.StartsWith(comment, StringComparison.Ordinal)))
             {
-                continue;
+                var cells = CsvLine.Split(line, csv.Delimiter);
+                if (csv.Header && header is null)
+                {
+                    header = ReadHeader(cells);
+                    expected ??= cells.Length;
+                }
+                else if (cells.Length != expected)
+                {
+                    return Fail($"CSV line {i + 1} has {cells.Length} columns, expected {expected}");
+                }
+                else if (!ReadRecord(Scope.ForLine(cells, i + 1, header), values, items: null, readings))
+                {
+                    skipped++;
+                }
             }
 
-            var cells = CsvLine.Split(line, csv.Delimiter);
-            if (csv.Header && header is null)
+            if (end < 0)
             {
-                header = ReadHeader(cells);
-                expected ??= cells.Length;
-                continue;
-            }
-
-            if (cells.Length != expected)
-            {
-                return Fail($"CSV line {i + 1} has {cells.Length} columns, expected {expected}");
-            }
-
-            if (!ReadRecord(Scope.ForLine(cells, i + 1, header), values, readings))
-            {
-                skipped++;
+                break;
             }
         }
 
@@ -191,7 +209,8 @@ internal sealed class ProfileDecoder(CompiledProfile profile) : IPayloadDecoder
     }
 
     /// <summary>Reads one record into readings; false when a skip rule says the record is not a measurement.</summary>
-    private bool ReadRecord(in Scope scope, List<DecodedValue> values, List<DecodedReading> readings)
+    /// <param name="items">A list to select items into, reused from record to record of one payload; null for CSV.</param>
+    private bool ReadRecord(in Scope scope, List<DecodedValue> values, List<JsonMatch>? items, List<DecodedReading> readings)
     {
         foreach (var skip in profile.Skip)
         {
@@ -212,7 +231,8 @@ internal sealed class ProfileDecoder(CompiledProfile profile) : IPayloadDecoder
                 continue;
             }
 
-            var items = new List<JsonMatch>();
+            items ??= [];
+            items.Clear();
             if (rule.Items.Select(scope.Element, items) is { } missing)
             {
                 if (rule.Optional)
@@ -335,19 +355,42 @@ internal sealed class ProfileDecoder(CompiledProfile profile) : IPayloadDecoder
             }
 
             var unitText = TextOf(unitRaw);
-            if (!profile.Units.TryResolve(unitText, out unit, out factor))
+            if (FindResolvedUnit(unitText, definition) is { } known)
             {
-                throw new DecodeException($"{Describe(unitField, scope)} '{unitText}' is neither a UCUM unit TeleSuivi converts nor an alias of the profile");
+                (unit, factor) = (known.Unit, known.Factor);
             }
-
-            if (definition.Kind == MeasureValueKind.Quantity
-                && !UnitConverter.TryGetConversion(unit, definition.Unit, definition.MolarMass, out _, out var error))
+            else
             {
-                throw new DecodeException($"{Describe(unitField, scope)}: {target.Measure}: {error}");
+                if (!profile.Units.TryResolve(unitText, out unit, out factor))
+                {
+                    throw new DecodeException($"{Describe(unitField, scope)} '{unitText}' is neither a UCUM unit TeleSuivi converts nor an alias of the profile");
+                }
+
+                if (definition.Kind == MeasureValueKind.Quantity
+                    && !UnitConverter.TryGetConversion(unit, definition.Unit, definition.MolarMass, out _, out var error))
+                {
+                    throw new DecodeException($"{Describe(unitField, scope)}: {target.Measure}: {error}");
+                }
+
+                // Only a unit that resolved and converts is remembered: the answer depends on nothing else.
+                resolvedUnits[(nextResolvedUnit++ & int.MaxValue) % resolvedUnits.Length] = new UnitResolution(unitText, definition, unit, factor);
             }
         }
 
         values.Add(new DecodedValue(target.Measure, Scale(number, factor), unit ?? definition.Unit));
+    }
+
+    private UnitResolution? FindResolvedUnit(string text, MeasureDefinition definition)
+    {
+        foreach (var entry in resolvedUnits)
+        {
+            if (entry is not null && ReferenceEquals(entry.Definition, definition) && string.Equals(entry.Text, text, StringComparison.Ordinal))
+            {
+                return entry;
+            }
+        }
+
+        return null;
     }
 
     private static bool TryMap(ValueRule rule, in Raw key, out MeasureTarget target)
@@ -403,6 +446,11 @@ internal sealed class ProfileDecoder(CompiledProfile profile) : IPayloadDecoder
                 return DateTimeOffset.FromUnixTimeMilliseconds((long)Math.Round(milliseconds));
 
             case TimeFormat.Iso8601:
+                if (raw.Kind == JsonValueKind.String && Iso8601.TryParseCanonical(raw.Text!, out var canonical))
+                {
+                    return canonical;
+                }
+
                 var text = TextOf(raw);
                 if (raw.Kind != JsonValueKind.String
                     || !DateTime.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var parsed)
@@ -432,9 +480,15 @@ internal sealed class ProfileDecoder(CompiledProfile profile) : IPayloadDecoder
             text = text + " " + TextOf(timeOfDay);
         }
 
-        var parsedOk = rule.Pattern is { } pattern
-            ? DateTime.TryParseExact(text, pattern, CultureInfo.InvariantCulture, DateTimeStyles.AllowWhiteSpaces, out var local)
-            : DateTime.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out local);
+        var local = default(DateTime);
+        var parsedOk = localPattern is not null && localPattern.TryParse(text, out local);
+        if (!parsedOk)
+        {
+            parsedOk = rule.Pattern is { } pattern
+                ? DateTime.TryParseExact(text, pattern, CultureInfo.InvariantCulture, DateTimeStyles.AllowWhiteSpaces, out local)
+                : DateTime.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out local);
+        }
+
         if (!parsedOk)
         {
             var expected = rule.Pattern is null ? "a local date and time" : $"a local time of pattern '{rule.Pattern}'";
@@ -665,6 +719,9 @@ internal sealed class ProfileDecoder(CompiledProfile profile) : IPayloadDecoder
         var cut = message.IndexOf(" LineNumber:", StringComparison.Ordinal);
         return (cut < 0 ? message : message[..cut]).TrimEnd(' ', '.');
     }
+
+    /// <summary>A unit text of a payload resolved to UCUM with its factor, and checked convertible for one measure.</summary>
+    private sealed record UnitResolution(string Text, MeasureDefinition Definition, string Unit, double Factor);
 
     /// <summary>A value as read from the payload, before any profile rule.</summary>
     private readonly record struct Raw(JsonValueKind Kind, double Number, string? Text);
