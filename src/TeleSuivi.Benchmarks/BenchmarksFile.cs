@@ -29,7 +29,8 @@ public static class BenchmarksFile
         "Figures of `src/TeleSuivi.Benchmarks` (BenchmarkDotNet), written by the benchmark itself; README.md, \"Benchmarks\",\n" +
         "says how to run it. Every figure is per reading on one core: the time of one pass over a case's messages divided\n" +
         "by the Observations it gives. The median iteration carries whatever else the machine was doing; the best\n" +
-        "iteration is the nearest to an idle core. The machine column gives the load average when the run started.\n\n" +
+        "iteration is the nearest to an idle core. The machine column gives the load average when the run started: on a\n" +
+        "shared machine a loaded run can be several times slower than an idle one.\n\n" +
         "## Decode and normalise\n\n" +
         "Issue 3 asks for at least 300,000 readings/s per core for the JSON formats and 1,000,000/s for GATT binary,\n" +
         "decode + normalise to an Observation.\n\n" +
