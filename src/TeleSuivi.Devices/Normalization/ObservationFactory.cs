@@ -1,4 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
+using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using Hl7.Fhir.Model;
@@ -22,7 +23,6 @@ public sealed record ObservationFactoryOptions
     public TimeSpan? MaxAge { get; init; }
 }
 
-/// <summary>An Observation, or the precise reason the reading is rejected.</summary>
 /// <summary>Why a reading was rejected: the ingest pipeline counts and replays dead letters by kind.</summary>
 public enum RejectionKind
 {
@@ -35,6 +35,7 @@ public enum RejectionKind
     Clock,
 }
 
+/// <summary>An Observation, or the precise reason the reading is rejected.</summary>
 public readonly record struct ObservationOutcome(Observation? Observation, string? Error, RejectionKind Kind = RejectionKind.None)
 {
     public bool Succeeded => Error is null;
@@ -376,14 +377,21 @@ public sealed class ObservationFactory(ObservationFactoryOptions? options = null
 
         var converted = conversion.Conversion.Apply(value.Value);
         var decimals = Math.Clamp(QuantityPrecision.DecimalsOf(value.Value) + conversion.DigitsMoved, 0, QuantityPrecision.MaxDecimals);
-        var rounded = QuantityPrecision.ToDecimal(converted, decimals);
+        // Checked before rounding: a value beyond decimal's range (a corrupt exponent) must be rejected, not throw.
+        var representable = QuantityPrecision.TryToDecimal(converted, decimals, out var rounded);
         if (definition.Range is { } range && !range.Contains(converted))
         {
             var source = string.Equals(value.Unit, definition.Unit, StringComparison.Ordinal)
                 ? string.Empty
                 : FormattableString.Invariant($" ({value.Value} {value.Unit})");
+            var shown = representable ? rounded.ToString(CultureInfo.InvariantCulture) : converted.ToString("G6", CultureInfo.InvariantCulture);
             return FormattableString.Invariant(
-                $"{definition.Key} {rounded} {definition.UnitDisplay}{source} is impossible (allowed {range.Describe(definition.UnitDisplay)})");
+                $"{definition.Key} {shown} {definition.UnitDisplay}{source} is impossible (allowed {range.Describe(definition.UnitDisplay)})");
+        }
+
+        if (!representable)
+        {
+            return FormattableString.Invariant($"{definition.Key}: value {value.Value} {value.Unit} is too large to be a measurement");
         }
 
         element = new Quantity

@@ -44,6 +44,19 @@ public static class QuantityPrecision
         return Math.Abs(shift - nearest) < 1e-9 ? (int)nearest : (int)Math.Ceiling(shift);
     }
 
+    /// <summary><see cref="ToDecimal"/>, or false when the value does not fit in a decimal (about ±7.9e28).</summary>
+    public static bool TryToDecimal(double value, int decimals, out decimal result)
+    {
+        if (!double.IsFinite(value) || Math.Abs(value) >= 7.9e28)
+        {
+            result = default;
+            return false;
+        }
+
+        result = ToDecimal(value, decimals);
+        return true;
+    }
+
     /// <summary><paramref name="value"/> rounded half away from zero to exactly <paramref name="decimals"/> decimals.</summary>
     public static decimal ToDecimal(double value, int decimals)
     {

@@ -72,6 +72,20 @@ public sealed class MeasureCatalogTests
     }
 
     [Theory]
+    [MemberData(nameof(Keys))]
+    public void All_EveryNumericMeasure_HasAPlausibleRange(string key)
+    {
+        // The range is what rejects a corrupt exponent before it reaches decimal arithmetic or a chart.
+        var definition = MeasureCatalog.Get(key);
+        if (definition.IsPanel || definition.Kind == MeasureValueKind.YesNo)
+        {
+            return;
+        }
+
+        Assert.NotNull(definition.Range);
+    }
+
+    [Theory]
     [InlineData("heart-rate", "8867-4")]
     [InlineData("systolic-pressure", "8480-6")]
     [InlineData("diastolic-pressure", "8462-4")]

@@ -28,6 +28,31 @@ public sealed class ObservationFactoryTests
         Assert.Equal(ObservationFactory.IdentifierSystem, first.Identifier.Single().System);
     }
 
+    [Theory]
+    [InlineData("body-temperature", 1e127, "Cel", "is impossible")]
+    [InlineData("body-weight", 1e30, "kg", "is impossible")]
+    [InlineData("rr-interval", 1e40, "ms", "is impossible")]
+    public void Create_ValueBeyondDecimalRange_IsRejectedNotThrown(string measure, double value, string unit, string reason)
+    {
+        // A corrupt exponent (GATT FLOAT 00 01 00 00 7F, or Withings "unit": 30) must not poison the ingest batch.
+        var outcome = factory.Create(DecodedReading.OfValue(measure, Measured, value, unit), Context);
+
+        Assert.Null(outcome.Observation);
+        Assert.Equal(RejectionKind.Invalid, outcome.Kind);
+        Assert.Contains(reason, outcome.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Create_GattTemperatureWithHugeExponent_IsRejectedNotThrown()
+    {
+        var decoded = TeleSuivi.Devices.Gatt.GattDecoder.Decode("2a1c", [0x00, 0x01, 0x00, 0x00, 0x7F]);
+
+        Assert.True(decoded.Succeeded, decoded.Error);
+        var outcome = factory.Create(decoded.Readings.Single(), Context with { ReceivedAt = DateTimeOffset.UtcNow });
+        Assert.Null(outcome.Observation);
+        Assert.Contains("body-temperature", outcome.Error, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Create_Reading_HasReferencesCategoryAndUtcTime()
     {
