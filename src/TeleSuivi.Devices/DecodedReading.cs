@@ -12,7 +12,7 @@ public readonly record struct DecodedValue(string Measure, double Value, string 
 /// with one value, or several for a panel (systolic, diastolic, mean).
 /// </summary>
 /// <param name="Measure">A key of the measure catalogue.</param>
-/// <param name="Time">When the measurement was taken, if the payload says so; otherwise the receive time is used.</param>
+/// <param name="Time">When the measurement was taken, if the payload says so; otherwise the receive time (less <see cref="TimeBeforeReceipt"/>) is used.</param>
 /// <param name="Values">The value of the measure itself, or the components of a panel.</param>
 public sealed record DecodedReading(string Measure, DateTimeOffset? Time, IReadOnlyList<DecodedValue> Values)
 {
@@ -21,6 +21,13 @@ public sealed record DecodedReading(string Measure, DateTimeOffset? Time, IReadO
     /// Carried into the Observation (body site, method, device status) and used by device-fault alerts.
     /// </summary>
     public IReadOnlyDictionary<string, string>? Qualifiers { get; init; }
+
+    /// <summary>
+    /// When <see cref="Time"/> is null, how long before the receive time the reading was taken. A heart-rate strap
+    /// sends the RR-intervals of the beats since its last notification, without a clock: each interval ends that long
+    /// before the notification, so a batch of them becomes a series of distinct times rather than one collision.
+    /// </summary>
+    public TimeSpan TimeBeforeReceipt { get; init; }
 
     public static DecodedReading OfValue(string measure, DateTimeOffset? time, double value, string unit) =>
         new(measure, time, [new DecodedValue(measure, value, unit)]);

@@ -44,6 +44,7 @@ internal static class HeartRateFormat
     private const byte ReservedFlags = 0xE0;
     private const ushort SaturatedEnergyExpended = 0xFFFF;
     private const double MillisecondsPerRrUnit = 1000d / 1024d;
+    private const double TicksPerRrUnit = TimeSpan.TicksPerSecond / 1024d;
 
     private static readonly string Label = GattCharacteristics.Label(GattCharacteristics.HeartRateMeasurement);
 
@@ -185,16 +186,23 @@ internal static class HeartRateFormat
             collector.AddValue(GattMeasures.EnergyExpended, energyExpended, UcumUnits.Kilojoule);
         }
 
-        if (measurement.RrIntervals is { Count: > 0 } rrIntervals)
+        if (measurement.RrIntervals is { } rrIntervals)
         {
-            var values = new List<DecodedValue>(rrIntervals.Count);
+            // Oldest first, the last one ending at the notification: each interval is dated by the beat that ends it.
+            long unitsAfter = 0;
             foreach (var rrInterval in rrIntervals)
             {
-                // n × 1000 / 1024 is a dyadic fraction: exact in a double.
-                values.Add(new DecodedValue(GattMeasures.RrInterval, rrInterval * MillisecondsPerRrUnit, UcumUnits.Millisecond));
+                unitsAfter += rrInterval;
             }
 
-            collector.AddPanel(GattMeasures.RrInterval, values);
+            foreach (var rrInterval in rrIntervals)
+            {
+                unitsAfter -= rrInterval;
+                var beforeReceipt = TimeSpan.FromTicks((long)Math.Round(unitsAfter * TicksPerRrUnit, MidpointRounding.AwayFromZero));
+
+                // n × 1000 / 1024 is a dyadic fraction: exact in a double.
+                collector.AddValue(GattMeasures.RrInterval, rrInterval * MillisecondsPerRrUnit, UcumUnits.Millisecond, beforeReceipt);
+            }
         }
 
         return collector.ToOutcome();

@@ -44,8 +44,8 @@ internal sealed class ReadingCollector(string characteristic, DateTimeOffset? ti
         }
     }
 
-    public void AddValue(string measure, double value, string unit) =>
-        readings.Add(DecodedReading.OfValue(measure, time, value, unit) with { Qualifiers = qualifiers });
+    public void AddValue(string measure, double value, string unit, TimeSpan beforeReceipt = default) =>
+        readings.Add(DecodedReading.OfValue(measure, time, value, unit) with { Qualifiers = qualifiers, TimeBeforeReceipt = beforeReceipt });
 
     public void LeaveOut(string reason) => leftOut.Add(reason);
 

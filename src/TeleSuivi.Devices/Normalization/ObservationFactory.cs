@@ -99,7 +99,7 @@ public sealed class ObservationFactory(ObservationFactoryOptions? options = null
         }
 
         var definition = plan.Definition;
-        var effective = TruncateToMilliseconds((reading.Time ?? context.ReceivedAt).ToUniversalTime());
+        var effective = TruncateToMilliseconds((reading.Time ?? context.ReceivedAt - reading.TimeBeforeReceipt).ToUniversalTime());
         if (CheckClock(definition.Key, effective, context.ReceivedAt.ToUniversalTime()) is { } clockError)
         {
             return ObservationOutcome.Rejected(clockError, RejectionKind.Clock);

@@ -17,9 +17,35 @@ public sealed class HeartRateTests
         Assert.Null(heartRate.Time);
         Assert.Null(heartRate.Qualifiers);
         AssertValue(Assert.Single(heartRate.Values), "heart-rate", 72, "/min");
-        Assert.Collection(Single(outcome, "rr-interval").Values,
-            value => AssertValue(value, "rr-interval", 914.0625, "ms"),
-            value => AssertValue(value, "rr-interval", 1000, "ms"));
+        // One reading per interval, oldest first, each dated by the beat that ends it: the last one at the receipt.
+        Assert.Collection(outcome.Readings.Where(reading => reading.Measure == "rr-interval"),
+            reading =>
+            {
+                AssertValue(Assert.Single(reading.Values), "rr-interval", 914.0625, "ms");
+                Assert.Equal(TimeSpan.FromMilliseconds(1000), reading.TimeBeforeReceipt);
+            },
+            reading =>
+            {
+                AssertValue(Assert.Single(reading.Values), "rr-interval", 1000, "ms");
+                Assert.Equal(TimeSpan.Zero, reading.TimeBeforeReceipt);
+            });
+    }
+
+    [Fact]
+    public void Normalize_SeveralRrIntervals_BecomeOneObservationPerBeatAtDistinctTimes()
+    {
+        // A chest strap at 130 /min sends up to 3 intervals per notification: 0x01CC = 460/1024 s = 449.21875 ms each.
+        var outcome = GattDecoder.Decode("2a37", Bytes("10 82 CC 01 CC 01 CC 01"));
+        var received = new DateTimeOffset(2026, 3, 1, 10, 0, 0, TimeSpan.Zero);
+        var message = new TeleSuivi.Devices.Normalization.ObservationFactory().CreateAll(
+            outcome.Readings, new TeleSuivi.Devices.Normalization.ObservationContext("strap-1", "p1", received, "gatt/2a37"));
+
+        Assert.Empty(message.Rejections);
+        var intervals = message.Observations.Where(o => o.Code.Coding[0].Code == "rr-interval").ToList();
+        Assert.Equal(["2026-03-01T09:59:59.101Z", "2026-03-01T09:59:59.550Z", "2026-03-01T10:00:00Z"],
+            intervals.Select(o => Assert.IsType<Hl7.Fhir.Model.FhirDateTime>(o.Effective).Value));
+        Assert.Equal(3, intervals.Select(o => o.Id).Distinct().Count());
+        Assert.All(intervals, o => Assert.Equal(449.21875m, Assert.IsType<Hl7.Fhir.Model.Quantity>(o.Value).Value));
     }
 
     [Fact]
@@ -159,6 +185,6 @@ public sealed class HeartRateTests
         var outcome = GattDecoder.Decode("2a37", payload);
         AssertValue(Assert.Single(Single(outcome, "heart-rate").Values), "heart-rate", measurement.HeartRate, "/min");
         Assert.Equal(Has(fieldFlags, 1), outcome.Readings.Any(reading => reading.Measure == "energy-expended"));
-        Assert.Equal(Has(fieldFlags, 2) ? 3 : 0, outcome.Readings.Where(reading => reading.Measure == "rr-interval").Sum(reading => reading.Values.Count));
+        Assert.Equal(Has(fieldFlags, 2) ? 3 : 0, outcome.Readings.Count(reading => reading.Measure == "rr-interval"));
     }
 }
