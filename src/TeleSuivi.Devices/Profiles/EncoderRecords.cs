@@ -208,51 +208,9 @@ internal sealed class Chooser(int seed, bool random)
     }
 }
 
-/// <summary>The decoder's arithmetic, replayed: the encoder computes exactly the number the decoder will read.</summary>
+/// <summary>A decimal as a payload writes it, and as the decoder will read it back.</summary>
 internal static class EncoderMath
 {
-    private static readonly double[] PowersOfTen =
-        [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
-
-    /// <summary>As ProfileDecoder.Scale: 0.1-like factors divide.</summary>
-    public static double Scale(double value, double factor)
-    {
-        if (factor == 1)
-        {
-            return value;
-        }
-
-        var inverse = 1 / factor;
-        var rounded = Math.Round(inverse);
-        return Math.Abs(factor) < 1 && Math.Abs(inverse - rounded) < 1e-9 * Math.Abs(inverse)
-            ? value / rounded
-            : value * factor;
-    }
-
-    /// <summary>The inverse of <see cref="Scale"/>.</summary>
-    public static double Unscale(double value, double factor)
-    {
-        if (factor == 1)
-        {
-            return value;
-        }
-
-        var inverse = 1 / factor;
-        var rounded = Math.Round(inverse);
-        return Math.Abs(factor) < 1 && Math.Abs(inverse - rounded) < 1e-9 * Math.Abs(inverse)
-            ? value * rounded
-            : value / factor;
-    }
-
-    public static double ScaleByPowerOfTen(double value, int exponent) =>
-        exponent switch
-        {
-            0 => value,
-            > 0 and < 16 => value * PowersOfTen[exponent],
-            < 0 and > -16 => value / PowersOfTen[-exponent],
-            _ => value * Math.Pow(10, exponent),
-        };
-
     /// <summary>The double a JSON or CSV reader gets from the decimal's text.</summary>
     public static double ToDouble(decimal value) => double.Parse(value.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
 
@@ -620,14 +578,14 @@ internal sealed class EncoderRecordWriter
 
         // Undo, in reverse order: unit alias factor, offsets, the map entry's scale; what remains is the number after
         // the rule's own scale and the power of ten.
-        var scaled = EncoderMath.Unscale(EncoderMath.Unscale(inUnit, factor) - rule.Offset - target.Offset, target.Scale);
+        var scaled = ProfileArithmetic.Unscale(ProfileArithmetic.Unscale(inUnit, factor) - rule.Offset - target.Offset, target.Scale);
         var decimals = QuantityPrecision.DecimalsOf(canonical);
         var tolerance = 0.1 * Math.Pow(10, -decimals);
         (decimal Raw, int? Exponent, double Value)? best = null;
         string? noData = null;
         for (var k = 0; k <= MaxRawDecimals; k++)
         {
-            var exact = EncoderMath.Unscale(scaled, rule.Scale);
+            var exact = ProfileArithmetic.Unscale(scaled, rule.Scale);
             if (rule.ExponentField is not null)
             {
                 exact *= Math.Pow(10, k);
@@ -677,14 +635,14 @@ internal sealed class EncoderRecordWriter
 
     private static double Forward(ValueRule rule, MeasureTarget target, double factor, double raw, int? exponent)
     {
-        var number = EncoderMath.Scale(raw, rule.Scale);
+        var number = ProfileArithmetic.Scale(raw, rule.Scale);
         if (exponent is { } e)
         {
-            number = EncoderMath.ScaleByPowerOfTen(number, e);
+            number = ProfileArithmetic.ScaleByPowerOfTen(number, e);
         }
 
-        number = EncoderMath.Scale(number, target.Scale) + rule.Offset + target.Offset;
-        return EncoderMath.Scale(number, factor);
+        number = ProfileArithmetic.Scale(number, target.Scale) + rule.Offset + target.Offset;
+        return ProfileArithmetic.Scale(number, factor);
     }
 
     /// <summary>A rule that is not optional and has no value in this record: a no-data code, or an ignored map key.</summary>

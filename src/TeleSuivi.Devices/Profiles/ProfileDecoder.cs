@@ -16,9 +16,6 @@ internal sealed class ProfileDecoder(CompiledProfile profile) : IPayloadDecoder
 
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
-    private static readonly double[] PowersOfTen =
-        [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
-
     /// <summary>CSV columns named by header, checked against each payload's header line.</summary>
     private readonly FieldRef[] namedColumns = NamedColumnsOf(profile);
 
@@ -337,13 +334,13 @@ internal sealed class ProfileDecoder(CompiledProfile profile) : IPayloadDecoder
             return;
         }
 
-        number = Scale(number, rule.Scale);
+        number = ProfileArithmetic.Scale(number, rule.Scale);
         if (rule.ExponentField is { } exponentField)
         {
-            number = ScaleByPowerOfTen(number, ReadExponent(exponentField, scope));
+            number = ProfileArithmetic.ScaleByPowerOfTen(number, ReadExponent(exponentField, scope));
         }
 
-        number = Scale(number, target.Scale) + rule.Offset + target.Offset;
+        number = ProfileArithmetic.Scale(number, target.Scale) + rule.Offset + target.Offset;
         var definition = MeasureCatalog.Get(target.Measure);
         var unit = target.Unit;
         var factor = target.UnitFactor;
@@ -377,7 +374,7 @@ internal sealed class ProfileDecoder(CompiledProfile profile) : IPayloadDecoder
             }
         }
 
-        values.Add(new DecodedValue(target.Measure, Scale(number, factor), unit ?? definition.Unit));
+        values.Add(new DecodedValue(target.Measure, ProfileArithmetic.Scale(number, factor), unit ?? definition.Unit));
     }
 
     private UnitResolution? FindResolvedUnit(string text, MeasureDefinition definition)
@@ -641,30 +638,6 @@ internal sealed class ProfileDecoder(CompiledProfile profile) : IPayloadDecoder
 
         return double.TryParse(span, NumberStyles.Float, CultureInfo.InvariantCulture, out number) && double.IsFinite(number);
     }
-
-    /// <summary>Multiplies, dividing instead for 0.1-like factors: 368 / 10 is 36.8 exactly, 368 × 0.1 is not.</summary>
-    private static double Scale(double value, double factor)
-    {
-        if (factor == 1)
-        {
-            return value;
-        }
-
-        var inverse = 1 / factor;
-        var rounded = Math.Round(inverse);
-        return Math.Abs(factor) < 1 && Math.Abs(inverse - rounded) < 1e-9 * Math.Abs(inverse)
-            ? value / rounded
-            : value * factor;
-    }
-
-    private static double ScaleByPowerOfTen(double value, int exponent) =>
-        exponent switch
-        {
-            0 => value,
-            > 0 and < 16 => value * PowersOfTen[exponent],
-            < 0 and > -16 => value / PowersOfTen[-exponent],
-            _ => value * Math.Pow(10, exponent),
-        };
 
     private static string TextOf(in Raw raw) => raw.Kind switch
     {
