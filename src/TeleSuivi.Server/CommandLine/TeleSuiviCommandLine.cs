@@ -14,6 +14,7 @@ public static class TeleSuiviCommandLine
             DemoCommand.Create(),
             ImportCommand.Create(),
             DeadLetterCommand.Create(),
+            PatientsCommand.Create(),
             SimulateCommand.Create(),
         };
         var parse = root.Parse(args);

@@ -176,6 +176,77 @@ public sealed class DeadLetterStore
         return counts;
     }
 
+    /// <summary>
+    /// Deletes the letters received before <paramref name="cutoff"/>, replayed or not (the retention), a thousand per
+    /// transaction so that new letters are never held up for long. Returns how many went, pending ones apart.
+    /// </summary>
+    public async Task<(long Replayed, long Pending)> PurgeReceivedBeforeAsync(DateTimeOffset cutoff, CancellationToken cancellationToken)
+    {
+        long replayed = 0, pending = 0;
+        await using var connection = await OpenAsync(cancellationToken);
+        while (true)
+        {
+            await using var transaction = connection.BeginTransaction(deferred: false);
+            await using var command = connection.CreateCommand();
+            command.Transaction = transaction;
+
+            // received_at is ISO 8601 with an offset: julianday() compares instants, whatever the offset.
+            command.CommandText = """
+                CREATE TEMP TABLE IF NOT EXISTS expired (id INTEGER PRIMARY KEY, pending INTEGER NOT NULL);
+                DELETE FROM temp.expired;
+                INSERT INTO temp.expired SELECT id, replayed_at IS NULL FROM dead_letter WHERE julianday(received_at) < julianday($cutoff) ORDER BY id LIMIT 1000;
+                DELETE FROM dead_letter WHERE id IN (SELECT id FROM temp.expired);
+                SELECT count(*), coalesce(sum(pending), 0) FROM temp.expired;
+                """;
+            command.Parameters.AddWithValue("$cutoff", cutoff.ToUniversalTime().ToString("O", CultureInfo.InvariantCulture));
+            long batch, batchPending;
+            await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+            {
+                await reader.ReadAsync(cancellationToken);
+                batch = reader.GetInt64(0);
+                batchPending = reader.GetInt64(1);
+            }
+
+            await transaction.CommitAsync(cancellationToken);
+            replayed += batch - batchPending;
+            pending += batchPending;
+            if (batch < 1000)
+            {
+                return (replayed, pending);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Deletes these letters for good (the right to erasure): the file is rewritten (VACUUM: no copy is left in free
+    /// space) and the write-ahead log emptied. Returns how many existed.
+    /// </summary>
+    public async Task<long> EraseAsync(IReadOnlyCollection<long> ids, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using (var secure = connection.CreateCommand())
+        {
+            secure.CommandText = "PRAGMA secure_delete = ON";
+            await secure.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        long erased = 0;
+        foreach (var chunk in ids.Chunk(500))
+        {
+            await using var command = connection.CreateCommand();
+            command.CommandText = $"DELETE FROM dead_letter WHERE id IN ({string.Join(',', chunk.Select(id => id.ToString(CultureInfo.InvariantCulture)))})";
+            erased += await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await using (var checkpoint = connection.CreateCommand())
+        {
+            checkpoint.CommandText = "VACUUM; PRAGMA wal_checkpoint(TRUNCATE)";
+            await checkpoint.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        return erased;
+    }
+
     private static DeadLetter Read(SqliteDataReader reader) => new(
         reader.GetInt64(0),
         reader.GetString(1),

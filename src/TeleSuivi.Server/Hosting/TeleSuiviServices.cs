@@ -6,6 +6,7 @@ using TeleSuivi.Server.Ingestion;
 using TeleSuivi.Server.Registry;
 using TeleSuivi.Server.Simulation;
 using TeleSuivi.Server.Storage;
+using TeleSuivi.Server.Storage.Retention;
 using TeleSuivi.Server.Storage.Spool;
 
 namespace TeleSuivi.Server.Hosting;
@@ -19,6 +20,7 @@ public static class TeleSuiviServices
         services.AddOptions<StoreOptions>().BindConfiguration(StoreOptions.Section);
         services.AddOptions<IngestOptions>().BindConfiguration(IngestOptions.Section);
         services.AddSingleton(TimeProvider.System);
+        services.AddHostedService<DataFolderGuard>();
 
         var broker = configuration.GetSection(BrokerOptions.Section).Get<BrokerOptions>() ?? new BrokerOptions();
         if (broker.ResolveAddress().IsEmbedded)
@@ -34,6 +36,7 @@ public static class TeleSuiviServices
         services.AddSingleton<StoreWriter>();
         services.AddSingleton<ObservationSpool>();
         services.AddHostedService<StoreInitializer>();
+        services.AddHostedService<StoreRetention>();
         services.AddSingleton<SpoolReplayer>();
         services.AddHostedService(sp => sp.GetRequiredService<SpoolReplayer>());
 

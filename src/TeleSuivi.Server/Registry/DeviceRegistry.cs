@@ -148,6 +148,62 @@ public sealed class DeviceRegistry : IDisposable
         Changed?.Invoke();
     }
 
+    /// <summary>
+    /// Removes a patient and every assignment of theirs for good (the right to erasure), and replaces
+    /// <paramref name="unassignedDevices"/> (their devices, rewritten without <c>Device.patient</c>): the devices stay
+    /// registered, unassigned. The file is rewritten (VACUUM) and the write-ahead log emptied.
+    /// Returns how many assignments were removed.
+    /// </summary>
+    public async Task<int> ErasePatientAsync(string patientId, IReadOnlyList<RegisteredDevice> unassignedDevices, CancellationToken cancellationToken)
+    {
+        await writeLock.WaitAsync(cancellationToken);
+        try
+        {
+            int assignments;
+            await using var connection = await OpenAsync(cancellationToken);
+            await using (var secure = connection.CreateCommand())
+            {
+                secure.CommandText = "PRAGMA secure_delete = ON";
+                await secure.ExecuteNonQueryAsync(cancellationToken);
+            }
+
+            await using (var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken))
+            {
+                await ExecuteAsync(connection, transaction, "DELETE FROM patient WHERE id = $1", cancellationToken, patientId);
+                await using (var command = connection.CreateCommand())
+                {
+                    command.Transaction = transaction;
+                    command.CommandText = "DELETE FROM assignment WHERE patient_id = $patient";
+                    command.Parameters.AddWithValue("$patient", patientId);
+                    assignments = await command.ExecuteNonQueryAsync(cancellationToken);
+                }
+
+                foreach (var device in unassignedDevices)
+                {
+                    await ExecuteAsync(connection, transaction, "UPDATE device SET aliases = $2, resource = $3 WHERE id = $1", cancellationToken, device.Id, string.Join('\n', device.Aliases), device.Resource);
+                }
+
+                await transaction.CommitAsync(cancellationToken);
+            }
+
+            await using (var checkpoint = connection.CreateCommand())
+            {
+                checkpoint.CommandText = "VACUUM; PRAGMA wal_checkpoint(TRUNCATE)";
+                await checkpoint.ExecuteNonQueryAsync(cancellationToken);
+            }
+
+            await ReloadAsync(connection, cancellationToken);
+            return assignments;
+        }
+        finally
+        {
+            writeLock.Release();
+        }
+    }
+
+    /// <summary>Every assignment of the registry (current and past), for erasure and audits.</summary>
+    public IReadOnlyList<Assignment> AllAssignments => snapshot.Assignments.Values.SelectMany(list => list).ToList();
+
     private async Task ReloadAsync(SqliteConnection connection, CancellationToken cancellationToken)
     {
         var patients = new Dictionary<string, RegisteredPatient>(StringComparer.Ordinal);

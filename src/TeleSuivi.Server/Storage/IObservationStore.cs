@@ -106,4 +106,21 @@ public interface IObservationStore
         IReadOnlyDictionary<string, int> expectedPerDay,
         TimeZoneInfo? timeZone,
         CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Enforces a retention by effective time: Observations more than <paramref name="retention"/> old go (zero: kept
+    /// forever). SQLite deletes them now, in small transactions that never hold writers up for long; InfluxDB is given
+    /// the retention as its default retention policy and removes them itself, a shard group at a time.
+    /// </summary>
+    Task<RetentionOutcome> ApplyRetentionAsync(TimeSpan retention, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Removes every Observation of one subject and everything the store keeps beside them (the right to erasure),
+    /// then checks that none is left. Returns how many Observations were removed.
+    /// </summary>
+    /// <param name="subject">The subject's reference, e.g. <c>Patient/123</c>.</param>
+    Task<long> EraseSubjectAsync(string subject, CancellationToken cancellationToken);
 }
+
+/// <summary>What enforcing the retention did: how many Observations went (null when the store removes them itself), in words.</summary>
+public sealed record RetentionOutcome(long? Removed, string Summary);

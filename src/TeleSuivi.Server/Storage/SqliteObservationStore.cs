@@ -24,7 +24,7 @@ namespace TeleSuivi.Server.Storage;
 /// A version-0 file (before the read path) is migrated when it is opened: the new columns and table are filled from
 /// the stored JSON.
 /// </remarks>
-public sealed class SqliteObservationStore(string path) : IObservationStore
+public sealed partial class SqliteObservationStore(string path) : IObservationStore
 {
     private const int SchemaVersion = 1;
 

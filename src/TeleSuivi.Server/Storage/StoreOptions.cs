@@ -40,6 +40,21 @@ public sealed class StoreOptions
     /// <summary>The longest wait between two attempts to replay the spool while the store is down (exponential back-off up to it).</summary>
     public TimeSpan SpoolRetryMaxDelay { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// How long Observations are kept, by effective time. Not set: TeleSuivi enforces none (SQLite keeps everything,
+    /// InfluxDB's retention policy is left as the database has it). <c>0</c>: keep forever, enforced (InfluxDB's
+    /// default retention policy is set to INF). A duration: SQLite purges older Observations every
+    /// <see cref="RetentionCheckInterval"/>; InfluxDB's default retention policy gets that duration. See README,
+    /// "Retention and erasure".
+    /// </summary>
+    public TimeSpan? Retention { get; set; }
+
+    /// <summary>How long dead letters are kept after they were received (pending or replayed); <c>0</c>: forever.</summary>
+    public TimeSpan DeadLetterRetention { get; set; } = TimeSpan.FromDays(90);
+
+    /// <summary>How often the retention is enforced (SQLite purge, InfluxDB policy check, dead letters).</summary>
+    public TimeSpan RetentionCheckInterval { get; set; } = TimeSpan.FromHours(1);
+
     public StoreAddress ResolveAddress() => StoreAddress.Parse(Url, DataDirectory);
 
     public string ResolveSpoolDirectory() => Path.GetFullPath(string.IsNullOrWhiteSpace(SpoolDirectory) ? Path.Combine(DataDirectory, "spool") : SpoolDirectory);

@@ -9,7 +9,7 @@ namespace TeleSuivi.Tests.Storage;
 /// What every <see cref="IObservationStore"/> promises, run against each implementation by a subclass that gives it
 /// a fresh, empty store.
 /// </summary>
-public abstract class ObservationStoreContract : IAsyncLifetime
+public abstract partial class ObservationStoreContract : IAsyncLifetime
 {
     private const string Patient = "Patient/contract-1";
     private static readonly int[] Shuffled = [3, 0, 4, 1, 2];

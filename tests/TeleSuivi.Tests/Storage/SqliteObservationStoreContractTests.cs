@@ -18,6 +18,18 @@ public sealed class SqliteObservationStoreContractTests : ObservationStoreContra
 
     protected override IObservationStore CreateStore() => new SqliteObservationStore(Path.Combine(directory, "observations.db"));
 
+    /// <summary>Not a byte of the subject left in the files: not in free space, not in the write-ahead log.</summary>
+    protected override async Task AssertNothingStoredOfAsync(string subject)
+    {
+        SqliteConnection.ClearAllPools();
+        var needle = System.Text.Encoding.UTF8.GetBytes(subject);
+        foreach (var file in Directory.EnumerateFiles(directory))
+        {
+            var bytes = await File.ReadAllBytesAsync(file, Cancel);
+            Assert.True(bytes.AsSpan().IndexOf(needle) < 0, $"{Path.GetFileName(file)} still holds '{subject}'");
+        }
+    }
+
     [Fact]
     public async Task InitializeAsync_FileOfTheFirstSchema_MigratesItsObservations()
     {

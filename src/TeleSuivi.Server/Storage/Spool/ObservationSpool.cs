@@ -320,6 +320,132 @@ public sealed partial class ObservationSpool : IDisposable
         }
     }
 
+    /// <summary>
+    /// Removes every spooled Observation of <paramref name="subject"/> (the right to erasure), and each message left
+    /// with none: every segment that holds some is rewritten without them (a new file, fsynced, renamed over the
+    /// old one), or deleted when nothing is left. Segments kept as <c>*.damaged</c> are searched as far as they can
+    /// be read. For a spool no process appends to or replays (the erasure runs with the server stopped); the spool's
+    /// totals are taken again from disk afterwards.
+    /// </summary>
+    public async Task<SpoolErasure> EraseSubjectAsync(string subject, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(subject);
+        await appending.WaitAsync(cancellationToken);
+        try
+        {
+            lock (state)
+            {
+                CloseActive();
+            }
+
+            long observationsErased = 0, messagesErased = 0;
+            var unsearchable = new List<string>();
+            if (Directory.Exists(DirectoryPath))
+            {
+                var files = Directory.EnumerateFiles(DirectoryPath, "*" + SpoolFormat.SegmentExtension)
+                    .Concat(Directory.EnumerateFiles(DirectoryPath, "*" + SpoolFormat.DamagedExtension))
+                    .Order(StringComparer.Ordinal)
+                    .ToList();
+                foreach (var path in files)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    var (observationsOut, messagesOut, unreadable) = EraseSubjectFromFile(path, subject);
+                    observationsErased += observationsOut;
+                    messagesErased += messagesOut;
+                    if (unreadable is not null)
+                    {
+                        unsearchable.Add(unreadable);
+                    }
+                }
+            }
+
+            Open();
+            return new SpoolErasure(observationsErased, messagesErased, unsearchable);
+        }
+        finally
+        {
+            appending.Release();
+        }
+    }
+
+    private (long Observations, long Messages, string? Unsearchable) EraseSubjectFromFile(string path, string subject)
+    {
+        var kept = new List<IReadOnlyList<SpooledMessage>>();
+        long observationsErased = 0, messagesErased = 0;
+        SpoolTear? tear;
+        using (var reader = new SpoolSegmentReader(path))
+        {
+            while (reader.TryRead(out var record))
+            {
+                var messagesKept = new List<SpooledMessage>(record.Messages.Count);
+                foreach (var message in record.Messages)
+                {
+                    var others = message.Observations.Where(o => o.Subject?.Reference != subject).ToList();
+                    observationsErased += message.Observations.Count - others.Count;
+                    if (others.Count == message.Observations.Count)
+                    {
+                        messagesKept.Add(message);
+                    }
+                    else if (others.Count > 0)
+                    {
+                        // The message also carries readings of another patient (a device re-assigned within one
+                        // payload): those stay, with the message they came in.
+                        messagesKept.Add(message with { Observations = others });
+                    }
+                    else
+                    {
+                        messagesErased++;
+                    }
+                }
+
+                if (messagesKept.Count > 0)
+                {
+                    kept.Add(messagesKept);
+                }
+            }
+
+            tear = reader.Tear;
+        }
+
+        var unsearchable = tear is { Tail: false }
+            ? string.Create(CultureInfo.InvariantCulture, $"{path}: damaged from byte {tear.Offset} ({tear.Reason}); the {tear.BytesDiscarded} byte(s) from there cannot be read, so they were not searched")
+            : null;
+        if (observationsErased == 0)
+        {
+            return (0, 0, unsearchable);
+        }
+
+        if (kept.Count == 0)
+        {
+            File.Delete(path);
+        }
+        else
+        {
+            // Only the good records are copied: a torn tail was never acknowledged, and damaged bytes (of a file kept
+            // as *.damaged) could not be read anyway and may hold more of the patient's data.
+            var rewritten = path + ".erasing";
+            using (var handle = File.OpenHandle(rewritten, FileMode.Create, FileAccess.Write, FileShare.None))
+            {
+                long offset = 0;
+                RandomAccess.Write(handle, SpoolFormat.FileMagic, offset);
+                offset += SpoolFormat.FileHeaderBytes;
+                foreach (var messages in kept)
+                {
+                    var record = SpoolFormat.EncodeRecord(messages, out _);
+                    RandomAccess.Write(handle, record, offset);
+                    offset += record.Length;
+                }
+
+                RandomAccess.FlushToDisk(handle);
+            }
+
+            File.Move(rewritten, path, overwrite: true);
+        }
+
+        DirectorySync.Flush(DirectoryPath);
+        return (observationsErased, messagesErased, null);
+    }
+
     public void Dispose()
     {
         lock (state)
@@ -525,6 +651,9 @@ public sealed partial class ObservationSpool : IDisposable
     [LoggerMessage(Level = LogLevel.Warning, Message = "Cannot delete the empty spool segment {Path}: {Reason}")]
     private partial void LogCannotDelete(string path, string reason);
 }
+
+/// <summary>What an erasure removed from the spool, and the files it could not search entirely.</summary>
+public sealed record SpoolErasure(long Observations, long Messages, IReadOnlyList<string> Unsearchable);
 
 /// <summary>A batch too large for one spool record (<see cref="SpoolFormat.MaxRecordBytes"/>).</summary>
 public sealed class SpoolRecordTooLargeException(string message) : Exception(message);
