@@ -49,6 +49,7 @@ public class TrendReadBenchmarks
 
         store.InitializeAsync(CancellationToken.None).GetAwaiter().GetResult();
         var loaded = 0;
+        long values = 0;
         var feed = new VitalSigns.Feed(From, TimeSpan.FromMinutes(1), patients: 1);
         var perDay = 24 * 60 * VitalSigns.All.Count;
         for (var day = 0; day < Days; day++)
@@ -57,6 +58,7 @@ public class TrendReadBenchmarks
             {
                 store.WriteAsync(batch, CancellationToken.None).GetAwaiter().GetResult();
                 loaded += batch.Count;
+                values += batch.Sum(o => Math.Max(1, o.Component.Count));
             }
         }
 
@@ -67,7 +69,13 @@ public class TrendReadBenchmarks
             throw new InvalidOperationException($"{Store}: a series of {largest} points, more than the 2,000 a chart can show");
         }
 
-        Figures[Store] = new TrendFigures(loaded, series.Count, largest, series.Sum(s => s.Points.Count), series.Sum(s => s.Points.Sum(p => p.Count)));
+        var summarised = series.Sum(s => s.Points.Sum(p => p.Count));
+        if (summarised != values)
+        {
+            throw new InvalidOperationException($"{Store}: the trend summarises {summarised:N0} values of the {values:N0} loaded");
+        }
+
+        Figures[Store] = new TrendFigures(loaded, series.Count, largest, series.Sum(s => s.Points.Count), summarised);
     }
 
     [GlobalCleanup]
