@@ -35,7 +35,8 @@ public static class BenchmarksFile
         "Issue 3 asks for at least 300,000 readings/s per core for the JSON formats and 1,000,000/s for GATT binary,\n" +
         "decode + normalise to an Observation.\n\n" +
         TargetsBegin + "\n" + TargetsEnd + "\n\n" +
-        Begin + "\n" + End + "\n";
+        Begin + "\n" + End + "\n\n" +
+        Storage.StorageSection.Template;
 
     /// <summary>One line of the table.</summary>
     private sealed record Row(string Format, string Stage, string Rate, string BestRate, string Bytes, string Reference, string Date, string Machine, string Commit)
@@ -60,7 +61,7 @@ public static class BenchmarksFile
         var text = File.Exists(path) ? File.ReadAllText(path) : Template;
         if (!text.Contains(Begin, StringComparison.Ordinal) || !text.Contains(End, StringComparison.Ordinal))
         {
-            text = text.TrimEnd() + "\n\n" + Template[Template.IndexOf("## Decode", StringComparison.Ordinal)..];
+            text = text.TrimEnd() + "\n\n" + Template[Template.IndexOf("## Decode", StringComparison.Ordinal)..Template.IndexOf("## Storage", StringComparison.Ordinal)];
         }
 
         var rows = new Dictionary<string, Row>(StringComparer.Ordinal);

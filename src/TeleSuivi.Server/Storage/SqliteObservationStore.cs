@@ -151,6 +151,13 @@ public sealed partial class SqliteObservationStore(string path) : IObservationSt
         }
 
         await using var connection = await OpenAsync(cancellationToken);
+
+        // A batch of a cohort touches index pages all over the file (one series per patient and code), and WAL mode
+        // writes every page a transaction changed: let the WAL grow to 64 MB before it is copied back, so that a page
+        // changed by several batches is copied once (about 30 % fewer bytes written per reading, see BENCHMARKS.md).
+        // synchronous stays FULL (the default): a batch is acknowledged to the broker once committed, so a commit must
+        // survive a power cut, not only a crash of the process.
+        await ExecuteAsync(connection, null, "PRAGMA wal_autocheckpoint = 16384", cancellationToken);
         await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
         await using (var writer = new RowWriter(connection, transaction))
         {
@@ -490,6 +497,10 @@ public sealed partial class SqliteObservationStore(string path) : IObservationSt
     {
         var connection = new SqliteConnection(connectionString);
         await connection.OpenAsync(cancellationToken);
+
+        // 64 MB of page cache per pooled connection instead of SQLite's 2 MB: a batch of 500 readings of a cohort changes
+        // some 2,500 index pages, more than 2 MB holds, and SQLite would spill them to the WAL before the commit.
+        await ExecuteAsync(connection, null, "PRAGMA cache_size = -65536", cancellationToken);
         return connection;
     }
 
@@ -512,29 +523,25 @@ public sealed partial class SqliteObservationStore(string path) : IObservationSt
     /// <summary>Writes Observations within one transaction with prepared commands: the row, then its numbers (replacing the old ones).</summary>
     private sealed class RowWriter : IAsyncDisposable
     {
+        private const string Columns = "(id, patient, code, effective_ms, device, unit, resource) VALUES ($id, $patient, $code, $time, $device, $unit, $resource)";
+
+        // A new Observation (nearly every write) is one insert and its numbers: no lookup of numbers to replace. Only an
+        // Observation written again (a replay, a redelivery) takes the upsert and clears its old numbers first.
+        private readonly SqliteCommand insert;
         private readonly SqliteCommand upsert;
         private readonly SqliteCommand clearValues;
         private readonly SqliteCommand insertValue;
-        private readonly SqliteParameter id, patient, code, time, device, unit, resource;
         private readonly SqliteParameter clearId;
         private readonly SqliteParameter valuePatient, valueCode, valueField, valueTime, valueId, value;
 
         public RowWriter(SqliteConnection connection, SqliteTransaction transaction)
         {
-            upsert = connection.CreateCommand();
-            upsert.Transaction = transaction;
-            upsert.CommandText = """
-                INSERT INTO observation (id, patient, code, effective_ms, device, unit, resource) VALUES ($id, $patient, $code, $time, $device, $unit, $resource)
+            insert = RowCommand(connection, transaction, $"INSERT INTO observation {Columns} ON CONFLICT (id) DO NOTHING");
+            upsert = RowCommand(connection, transaction, $"""
+                INSERT INTO observation {Columns}
                 ON CONFLICT (id) DO UPDATE SET patient = excluded.patient, code = excluded.code, effective_ms = excluded.effective_ms,
                     device = excluded.device, unit = excluded.unit, resource = excluded.resource
-                """;
-            id = upsert.Parameters.Add("$id", SqliteType.Text);
-            patient = upsert.Parameters.Add("$patient", SqliteType.Text);
-            code = upsert.Parameters.Add("$code", SqliteType.Text);
-            time = upsert.Parameters.Add("$time", SqliteType.Integer);
-            device = upsert.Parameters.Add("$device", SqliteType.Text);
-            unit = upsert.Parameters.Add("$unit", SqliteType.Text);
-            resource = upsert.Parameters.Add("$resource", SqliteType.Text);
+                """);
 
             clearValues = connection.CreateCommand();
             clearValues.Transaction = transaction;
@@ -552,23 +559,40 @@ public sealed partial class SqliteObservationStore(string path) : IObservationSt
             value = insertValue.Parameters.Add("$value", SqliteType.Real);
         }
 
+        /// <summary>A command on the row's columns, its parameters in the order of <see cref="Columns"/>.</summary>
+        private static SqliteCommand RowCommand(SqliteConnection connection, SqliteTransaction transaction, string sql)
+        {
+            var command = connection.CreateCommand();
+            command.Transaction = transaction;
+            command.CommandText = sql;
+            command.Parameters.Add("$id", SqliteType.Text);
+            command.Parameters.Add("$patient", SqliteType.Text);
+            command.Parameters.Add("$code", SqliteType.Text);
+            command.Parameters.Add("$time", SqliteType.Integer);
+            command.Parameters.Add("$device", SqliteType.Text);
+            command.Parameters.Add("$unit", SqliteType.Text);
+            command.Parameters.Add("$resource", SqliteType.Text);
+            return command;
+        }
+
         public async Task WriteAsync(Observation observation, CancellationToken cancellationToken)
         {
             var observationId = observation.Id ?? throw new ArgumentException("an Observation must have an id to be stored", nameof(observation));
             var subject = observation.Subject?.Reference;
             var codeToken = ObservationKeys.CodeToken(observation);
             var milliseconds = ObservationKeys.EffectiveMilliseconds(observation);
-            id.Value = observationId;
-            patient.Value = (object?)subject ?? DBNull.Value;
-            code.Value = codeToken;
-            time.Value = milliseconds;
-            device.Value = (object?)observation.Device?.Reference ?? DBNull.Value;
-            unit.Value = (object?)ObservationKeys.UnitOf(observation) ?? DBNull.Value;
-            resource.Value = Serializer.SerializeToString(observation);
-            await upsert.ExecuteNonQueryAsync(cancellationToken);
+            object?[] row =
+            [
+                observationId, (object?)subject ?? DBNull.Value, codeToken, milliseconds, (object?)observation.Device?.Reference ?? DBNull.Value,
+                (object?)ObservationKeys.UnitOf(observation) ?? DBNull.Value, Serializer.SerializeToString(observation),
+            ];
+            if (await ExecuteAsync(insert, row, cancellationToken) == 0)
+            {
+                await ExecuteAsync(upsert, row, cancellationToken);
+                clearId.Value = observationId;
+                await clearValues.ExecuteNonQueryAsync(cancellationToken);
+            }
 
-            clearId.Value = observationId;
-            await clearValues.ExecuteNonQueryAsync(cancellationToken);
             foreach (var (field, number) in ObservationKeys.NumericFields(observation))
             {
                 valuePatient.Value = subject ?? string.Empty;
@@ -581,8 +605,19 @@ public sealed partial class SqliteObservationStore(string path) : IObservationSt
             }
         }
 
+        private static Task<int> ExecuteAsync(SqliteCommand command, object?[] row, CancellationToken cancellationToken)
+        {
+            for (var i = 0; i < row.Length; i++)
+            {
+                command.Parameters[i].Value = row[i];
+            }
+
+            return command.ExecuteNonQueryAsync(cancellationToken);
+        }
+
         public async ValueTask DisposeAsync()
         {
+            await insert.DisposeAsync();
             await upsert.DisposeAsync();
             await clearValues.DisposeAsync();
             await insertValue.DisposeAsync();

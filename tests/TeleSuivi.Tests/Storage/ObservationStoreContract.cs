@@ -142,6 +142,20 @@ public abstract partial class ObservationStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ReadTrendAsync_SameIdRewrittenWithNewValues_CountsOnlyTheLastWritten()
+    {
+        await Store.WriteAsync([BloodPressure(Patient, Morning, 128, 82, 97), HeartRate(Patient, Morning, 64)], Cancel);
+        await Store.WriteAsync([BloodPressure(Patient, Morning, 131, 85, 100), HeartRate(Patient, Morning, 66)], Cancel);
+
+        var pressure = await Store.ReadTrendAsync(Patient, BloodPressureCode, Morning, Morning, TrendResolution.Raw, Cancel);
+        var rate = await Store.ReadTrendAsync(Patient, HeartRateCode, Morning, Morning, TrendResolution.Raw, Cancel);
+
+        Assert.Equal(131, Assert.Single(pressure.Of("8480-6")!.Points).Last);
+        Assert.Equal(85, Assert.Single(pressure.Of("8462-4")!.Points).Last);
+        Assert.Equal(66, Assert.Single(rate.Of(null)!.Points).Last);
+    }
+
+    [Fact]
     public async Task WriteAsync_TwoObservationsOfOneCodeInOneMillisecond_StoresBoth()
     {
         var fromOximeter = HeartRate(Patient, Morning, 64, "Device/oximeter-1");

@@ -30,6 +30,24 @@ public sealed class SqliteObservationStoreContractTests : ObservationStoreContra
         }
     }
 
+    /// <summary>InfluxDB keeps the old point in this case (SCHEMA.md, "Limits of overwriting"); SQLite replaces the numbers.</summary>
+    [Fact]
+    public async Task WriteAsync_SameIdAtAnotherTimeWithoutAComponent_LeavesOnlyTheNewNumbersInTheTrend()
+    {
+        var first = BloodPressure("Patient/sqlite-1", Morning, 128, 82, 97);
+        var corrected = BloodPressure("Patient/sqlite-1", Morning.AddMinutes(5), 131, 85, 100);
+        corrected.Id = first.Id;
+        corrected.Component.RemoveAt(2);
+
+        await Store.WriteAsync([first], Cancel);
+        await Store.WriteAsync([corrected], Cancel);
+
+        var trend = await Store.ReadTrendAsync("Patient/sqlite-1", BloodPressureCode, Morning, Morning.AddHours(1), TrendResolution.Raw, Cancel);
+        Assert.Equal(["8462-4", "8480-6"], trend.Series.Select(s => s.Component));
+        Assert.Equal(Morning.AddMinutes(5), Assert.Single(trend.Of("8480-6")!.Points).Time);
+        Assert.Equal(85, Assert.Single(trend.Of("8462-4")!.Points).Last);
+    }
+
     [Fact]
     public async Task InitializeAsync_FileOfTheFirstSchema_MigratesItsObservations()
     {

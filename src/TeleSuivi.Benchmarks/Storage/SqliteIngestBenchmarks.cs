@@ -1,0 +1,49 @@
+using BenchmarkDotNet.Attributes;
+using Hl7.Fhir.Model;
+using Microsoft.Data.Sqlite;
+using TeleSuivi.Server.Storage;
+
+namespace TeleSuivi.Benchmarks.Storage;
+
+/// <summary>
+/// Sustained ingest into the embedded store: each iteration writes <see cref="Readings"/> new readings of a 200-patient
+/// cohort with <see cref="SqliteObservationStore.WriteAsync"/>, in batches of <see cref="InfluxWriteBenchmarks.BatchSize"/>
+/// (the StoreWriter's), to a WAL file in a temporary folder that keeps growing from one iteration to the next.
+/// </summary>
+public class SqliteIngestBenchmarks
+{
+    public const int Readings = 20_000;
+    private const int Patients = 200;
+
+    private readonly VitalSigns.Feed feed = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero), TimeSpan.FromMinutes(1), Patients);
+    private List<IReadOnlyList<Observation>> batches = [];
+    private string directory = null!;
+    private SqliteObservationStore store = null!;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        directory = Directory.CreateTempSubdirectory("telesuivi-bench-sqlite-").FullName;
+        store = new SqliteObservationStore(Path.Combine(directory, "ingest.db"));
+        store.InitializeAsync(CancellationToken.None).GetAwaiter().GetResult();
+    }
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        SqliteConnection.ClearAllPools();
+        Directory.Delete(directory, recursive: true);
+    }
+
+    [IterationSetup]
+    public void Prepare() => batches = feed.NextBatches(Readings, InfluxWriteBenchmarks.BatchSize);
+
+    [Benchmark(OperationsPerInvoke = Readings, Description = "SqliteObservationStore.WriteAsync")]
+    public async System.Threading.Tasks.Task Ingest()
+    {
+        foreach (var batch in batches)
+        {
+            await store.WriteAsync(batch, CancellationToken.None);
+        }
+    }
+}
