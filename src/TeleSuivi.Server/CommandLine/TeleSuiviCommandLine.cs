@@ -15,6 +15,9 @@ public static class TeleSuiviCommandLine
             ImportCommand.Create(),
             DeadLetterCommand.Create(),
             SimulateCommand.Create(),
+            DevicesCommand.Create(),
+            DevicesCommand.CreateStations(),
+            BrokerCommand.Create(),
         };
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)

@@ -20,6 +20,9 @@ public static class TeleSuiviServices
         services.AddOptions<IngestOptions>().BindConfiguration(IngestOptions.Section);
         services.AddSingleton(TimeProvider.System);
 
+        services.AddSingleton<IngestAccount>();
+        services.AddSingleton<BrokerRefusals>();
+        services.AddSingleton<BrokerCredentialIssuer>();
         var broker = configuration.GetSection(BrokerOptions.Section).Get<BrokerOptions>() ?? new BrokerOptions();
         if (broker.ResolveAddress().IsEmbedded)
         {
