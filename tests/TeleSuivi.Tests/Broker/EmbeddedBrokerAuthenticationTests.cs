@@ -1,6 +1,5 @@
 using System.Text;
 using MQTTnet;
-using MQTTnet.Protocol;
 using TeleSuivi.Tests.Infrastructure;
 
 namespace TeleSuivi.Tests.Broker;
@@ -43,9 +42,9 @@ public sealed class EmbeddedBrokerAuthenticationTests(EmbeddedBrokerHost fixture
         using var device = client!;
         var refusalsBefore = await RefusalsAsync("publish");
 
-        var forged = await PublishAsync(device, $"telesuivi/v1/devices/withings/{fixture.DeviceB}", Withings(DateTimeOffset.UtcNow.AddMinutes(-3), 9100));
-        var forgedGatt = await PublishAsync(device, $"telesuivi/v1/devices/gatt/{fixture.DeviceB}/2a37", [0x00, 0x48]);
-        var own = await PublishAsync(device, $"telesuivi/v1/devices/withings/{fixture.DeviceA}", Withings(DateTimeOffset.UtcNow.AddMinutes(-2), 7250));
+        var forged = await DeviceAccounts.PublishAsync(device, $"telesuivi/v1/devices/withings/{fixture.DeviceB}", Withings(DateTimeOffset.UtcNow.AddMinutes(-3), 9100));
+        var forgedGatt = await DeviceAccounts.PublishAsync(device, $"telesuivi/v1/devices/gatt/{fixture.DeviceB}/2a37", [0x00, 0x48]);
+        var own = await DeviceAccounts.PublishAsync(device, $"telesuivi/v1/devices/withings/{fixture.DeviceA}", Withings(DateTimeOffset.UtcNow.AddMinutes(-2), 7250));
 
         Assert.Equal(MqttClientPublishReasonCode.NotAuthorized, forged.ReasonCode);
         Assert.Equal(MqttClientPublishReasonCode.NotAuthorized, forgedGatt.ReasonCode);
@@ -66,9 +65,9 @@ public sealed class EmbeddedBrokerAuthenticationTests(EmbeddedBrokerHost fixture
         using var device = client!;
 
         // RegistryBundles gives each device the identifier SN-{id}: its other name on the wire.
-        var underSerial = await PublishAsync(device, $"telesuivi/v1/devices/gatt/SN-{fixture.DeviceB}/2a37", [0x00, 0x48]);
-        var elsewhere = await PublishAsync(device, $"telesuivi/v1/commands/{fixture.DeviceB}", [0x01]);
-        var environment = await PublishAsync(device, $"telesuivi/v1/environment/{EmbeddedBrokerHost.Zone}", Encoding.UTF8.GetBytes("""{"pm25":1}"""));
+        var underSerial = await DeviceAccounts.PublishAsync(device, $"telesuivi/v1/devices/gatt/SN-{fixture.DeviceB}/2a37", [0x00, 0x48]);
+        var elsewhere = await DeviceAccounts.PublishAsync(device, $"telesuivi/v1/commands/{fixture.DeviceB}", [0x01]);
+        var environment = await DeviceAccounts.PublishAsync(device, $"telesuivi/v1/environment/{EmbeddedBrokerHost.Zone}", Encoding.UTF8.GetBytes("""{"pm25":1}"""));
 
         Assert.True(underSerial.IsSuccess, $"{underSerial.ReasonCode} {underSerial.ReasonString}");
         Assert.Equal(MqttClientPublishReasonCode.NotAuthorized, elsewhere.ReasonCode);
@@ -108,9 +107,9 @@ public sealed class EmbeddedBrokerAuthenticationTests(EmbeddedBrokerHost fixture
         var time = DateTimeOffset.UtcNow.AddMinutes(-1).ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture);
         var reading = Encoding.UTF8.GetBytes($$"""{"time":"{{time}}","pm25":17.5}""");
 
-        var otherZone = await PublishAsync(station, "telesuivi/v1/environment/69003", reading);
-        var asDevice = await PublishAsync(station, $"telesuivi/v1/devices/withings/{fixture.DeviceA}", Withings(DateTimeOffset.UtcNow.AddMinutes(-1), 7000));
-        var own = await PublishAsync(station, $"telesuivi/v1/environment/{EmbeddedBrokerHost.Zone}", reading);
+        var otherZone = await DeviceAccounts.PublishAsync(station, "telesuivi/v1/environment/69003", reading);
+        var asDevice = await DeviceAccounts.PublishAsync(station, $"telesuivi/v1/devices/withings/{fixture.DeviceA}", Withings(DateTimeOffset.UtcNow.AddMinutes(-1), 7000));
+        var own = await DeviceAccounts.PublishAsync(station, $"telesuivi/v1/environment/{EmbeddedBrokerHost.Zone}", reading);
 
         Assert.Equal(MqttClientPublishReasonCode.NotAuthorized, otherZone.ReasonCode);
         Assert.Equal(MqttClientPublishReasonCode.NotAuthorized, asDevice.ReasonCode);
@@ -128,7 +127,7 @@ public sealed class EmbeddedBrokerAuthenticationTests(EmbeddedBrokerHost fixture
         var (client, _) = await DeviceAccounts.ConnectAsync("127.0.0.1", fixture.Host.MqttPort, device, secret);
         using var unassigned = client!;
 
-        var result = await PublishAsync(unassigned, $"telesuivi/v1/devices/withings/{device}", Withings(DateTimeOffset.UtcNow.AddMinutes(-1), 6900));
+        var result = await DeviceAccounts.PublishAsync(unassigned, $"telesuivi/v1/devices/withings/{device}", Withings(DateTimeOffset.UtcNow.AddMinutes(-1), 6900));
 
         Assert.True(result.IsSuccess, $"{result.ReasonCode} {result.ReasonString}");
         var letters = await Poll.UntilAsync(
@@ -156,11 +155,6 @@ public sealed class EmbeddedBrokerAuthenticationTests(EmbeddedBrokerHost fixture
         Assert.Null(after);
         Assert.Equal(MqttClientConnectResultCode.BadUserNameOrPassword, refused);
     }
-
-    private static async Task<MqttClientPublishResult> PublishAsync(IMqttClient client, string topic, byte[] payload) =>
-        await client.PublishAsync(
-            new MqttApplicationMessageBuilder().WithTopic(topic).WithPayload(payload).WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build(),
-            TestContext.Current.CancellationToken);
 
     private async Task<double> RefusalsAsync(string action) =>
         (await HostProbes.MetricsAsync(fixture.Host.BaseUrl)).GetValueOrDefault($"telesuivi_broker_refusals_total{{action=\"{action}\",reason=\"not-authorized\"}}");

@@ -4,7 +4,6 @@ using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using MQTTnet;
-using MQTTnet.Protocol;
 using TeleSuivi.Tests.Infrastructure;
 
 namespace TeleSuivi.Tests.Broker;
@@ -40,11 +39,7 @@ public sealed class EmbeddedBrokerTlsTests
         Assert.Equal(MqttClientConnectResultCode.Success, result);
         using (client)
         {
-            var published = await client!.PublishAsync(
-                new MqttApplicationMessageBuilder().WithTopic($"telesuivi/v1/devices/withings/{device}")
-                    .WithPayload(EmbeddedBrokerAuthenticationTests.Withings(DateTimeOffset.UtcNow.AddMinutes(-1), 8000))
-                    .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build(),
-                TestContext.Current.CancellationToken);
+            var published = await DeviceAccounts.PublishAsync(client!, $"telesuivi/v1/devices/withings/{device}", EmbeddedBrokerAuthenticationTests.Withings(DateTimeOffset.UtcNow.AddMinutes(-1), 8000));
             Assert.True(published.IsSuccess, $"{published.ReasonCode}");
         }
 

@@ -1,5 +1,6 @@
 using MQTTnet;
 using MQTTnet.Formatter;
+using MQTTnet.Protocol;
 
 namespace TeleSuivi.Tests.Infrastructure;
 
@@ -54,4 +55,10 @@ public static class DeviceAccounts
         client.Dispose();
         return (null, result.ResultCode);
     }
+
+    /// <summary>Publishes at QoS 1 and returns the PUBACK (its reason code tells a refusal).</summary>
+    public static async Task<MqttClientPublishResult> PublishAsync(IMqttClient client, string topic, byte[] payload) =>
+        await client.PublishAsync(
+            new MqttApplicationMessageBuilder().WithTopic(topic).WithPayload(payload).WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build(),
+            TestContext.Current.CancellationToken);
 }
