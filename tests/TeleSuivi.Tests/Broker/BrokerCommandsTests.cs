@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Options;
 using TeleSuivi.Server.Broker;
 using TeleSuivi.Server.Registry;
+using TeleSuivi.Server.Simulation;
 using TeleSuivi.Server.Storage;
 using TeleSuivi.Tests.Infrastructure;
 
@@ -49,6 +50,8 @@ public sealed class BrokerCommandsTests : IDisposable
         }
 
         Assert.Contains("nothing to issue", again.Error, StringComparison.Ordinal);
+        // simulate --credentials reads the same file.
+        Assert.Equal(lines.Skip(1).Select(l => l.Split(',')[3]), SimulatedConnections.ReadCredentials(csv).OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => p.Value));
         using var registry = await OpenRegistryAsync();
         foreach (var fields in lines.Skip(1).Select(l => l.Split(',')))
         {
