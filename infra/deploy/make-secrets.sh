@@ -6,13 +6,16 @@
 #   DIR/telesuivi.env          TELESUIVI_BROKER__URL, TELESUIVI_STORE__URL, with the platform's credentials
 #   DIR/influxdb.env           InfluxDB admin and platform users (read by the influxdb:1.8 image at first start)
 #   DIR/mosquitto.env          MQTT_HEALTHCHECK_PASSWORD, for the broker's health check
-#   DIR/mosquitto-passwords    mosquitto_passwd file: telesuivi, healthcheck, environment-feeder
-#   DIR/environment-feeder.env the feeders' MQTT password, to hand to whoever runs them
+#   DIR/mosquitto-platform-passwords  mosquitto_passwd file of the platform's users: telesuivi, healthcheck
+#   DIR/mosquitto-passwords    the broker's password file: the platform's users until devices are added
+#   DIR/mosquitto-acl          the broker's ACL: infra/deploy/mosquitto/acl until devices are added
 #   DIR/tls.crt, DIR/tls.key   a SELF-SIGNED certificate for the device listener (8883), CN=$MQTT_HOSTNAME:
 #                              replace both with a certificate from your CA before devices connect
 #
 # compose.yaml and kustomization.yaml read them from infra/deploy/secrets/ (git ignores that folder).
-# Devices are added afterwards: see infra/README.md, "Devices".
+# Devices and environment stations are added afterwards with `telesuivi devices|stations credentials` and
+# `telesuivi broker mosquitto-config`, which rewrites mosquitto-passwords and mosquitto-acl: see README.md,
+# "Device authentication".
 # Needs openssl, and mosquitto_passwd (Debian: mosquitto) or docker to run it from eclipse-mosquitto:2.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -33,7 +36,7 @@ umask 077
 
 # Hex passwords: nothing to escape in a URL, an env file or a shell.
 password() { openssl rand -hex 24; }
-platform_mqtt="$(password)" healthcheck_mqtt="$(password)" feeder_mqtt="$(password)"
+platform_mqtt="$(password)" healthcheck_mqtt="$(password)"
 influx_admin="$(password)" influx_platform="$(password)"
 
 cat > "$dir/telesuivi.env" <<EOF
@@ -47,10 +50,9 @@ INFLUXDB_USER=telesuivi
 INFLUXDB_USER_PASSWORD=$influx_platform
 EOF
 echo "MQTT_HEALTHCHECK_PASSWORD=$healthcheck_mqtt" > "$dir/mosquitto.env"
-echo "MQTT_ENVIRONMENT_FEEDER_PASSWORD=$feeder_mqtt" > "$dir/environment-feeder.env"
 
 # The password file holds salted PBKDF2 hashes, made by mosquitto's own tool.
-passwd_file="$dir/mosquitto-passwords"
+passwd_file="$dir/mosquitto-platform-passwords"
 : > "$passwd_file"
 if command -v mosquitto_passwd >/dev/null; then
   mosquitto_passwd() { command mosquitto_passwd "$@"; }
@@ -62,7 +64,9 @@ else
 fi
 mosquitto_passwd -b "$passwd_file" telesuivi "$platform_mqtt"
 mosquitto_passwd -b "$passwd_file" healthcheck "$healthcheck_mqtt"
-mosquitto_passwd -b "$passwd_file" environment-feeder "$feeder_mqtt"
+# The broker starts with the platform's users and the device rules; mosquitto-config regenerates both.
+cp "$passwd_file" "$dir/mosquitto-passwords"
+cp "$here/mosquitto/acl" "$dir/mosquitto-acl"
 
 openssl req -x509 -newkey rsa:3072 -nodes -days 365 -subj "/CN=$hostname" \
   -addext "subjectAltName=DNS:$hostname" \
@@ -71,11 +75,11 @@ chmod 644 "$dir/tls.crt"
 
 # The broker runs as uid 1883 and must read its password file and key; nobody else should.
 if (( EUID == 0 )); then
-  chown 1883:1883 "$passwd_file" "$dir/tls.key"
-  chmod 600 "$passwd_file" "$dir/tls.key"
-  broker_files="owned by uid 1883, mode 600"
+  chown 1883:1883 "$dir/mosquitto-passwords" "$dir/mosquitto-acl" "$dir/tls.key"
+  chmod 600 "$dir/mosquitto-passwords" "$dir/mosquitto-acl" "$dir/tls.key"
+  broker_files="owned by uid 1883, mode 600 (with mosquitto-acl)"
 else
-  chmod 644 "$passwd_file" "$dir/tls.key"
+  chmod 644 "$dir/mosquitto-passwords" "$dir/mosquitto-acl" "$dir/tls.key"
   broker_files="mode 644 so that the broker (uid 1883) can read them: 'sudo chown 1883:1883' them and 'chmod 600' to close them"
 fi
 

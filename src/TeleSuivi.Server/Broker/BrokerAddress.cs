@@ -12,7 +12,7 @@ public sealed record BrokerAddress(bool IsEmbedded, string Host, int Port, bool 
 
     /// <summary>The address without credentials, safe for logs and health reports.</summary>
     public string Display => IsEmbedded
-        ? string.Create(CultureInfo.InvariantCulture, $"embedded (mqtt://{Host}:{Port})")
+        ? string.Create(CultureInfo.InvariantCulture, $"embedded ({(UseTls ? "mqtts" : "mqtt")}://{Host}:{Port})")
         : string.Create(CultureInfo.InvariantCulture, $"{(UseTls ? "mqtts" : "mqtt")}://{Host}:{Port}");
 
     public static BrokerAddress Parse(string? value, string embeddedHost, int embeddedPort)

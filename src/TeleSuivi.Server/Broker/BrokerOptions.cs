@@ -14,6 +14,40 @@ public sealed class BrokerOptions
     public int EmbeddedPort { get; set; } = 1883;
 
     /// <summary>
+    /// Whether the embedded broker listens on <see cref="EmbeddedPort"/> without TLS. Turn it off once devices
+    /// speak TLS: the broker then listens on <see cref="EmbeddedTlsPort"/> only (a certificate is required).
+    /// </summary>
+    public bool EmbeddedPlainListener { get; set; } = true;
+
+    /// <summary>Port of the embedded broker's TLS listener, opened when <see cref="EmbeddedTlsCertificate"/> is set.</summary>
+    public int EmbeddedTlsPort { get; set; } = 8883;
+
+    /// <summary>
+    /// The embedded broker's TLS certificate: a PKCS#12 file (<c>.pfx</c>/<c>.p12</c>, with its private key) or a
+    /// PEM certificate (with <see cref="EmbeddedTlsKey"/>, or its key in the same file). Empty: no TLS listener.
+    /// </summary>
+    public string? EmbeddedTlsCertificate { get; set; }
+
+    /// <summary>The PEM private key of <see cref="EmbeddedTlsCertificate"/>, when it is in a file of its own.</summary>
+    public string? EmbeddedTlsKey { get; set; }
+
+    /// <summary>Password of the PKCS#12 file, or of an encrypted PEM key.</summary>
+    public string? EmbeddedTlsPassword { get; set; }
+
+    /// <summary>
+    /// DEVELOPMENT ONLY. Lets clients without a username connect to the embedded broker and publish or subscribe
+    /// anywhere, as any device: readings can then be forged for every patient. Never the default; devices that log
+    /// in are held to their own topics either way.
+    /// </summary>
+    public bool AllowAnonymous { get; set; }
+
+    /// <summary>The ingest workers' username on an external broker (the <c>user:password@</c> of <see cref="Url"/> wins).</summary>
+    public string? UserName { get; set; }
+
+    /// <summary>The ingest workers' password on an external broker (<c>TELESUIVI_BROKER__PASSWORD</c>).</summary>
+    public string? Password { get; set; }
+
+    /// <summary>
     /// Client id of this ingest worker. It must stay the same across restarts: the broker keeps the
     /// persistent session (and the unacknowledged messages) under it.
     /// </summary>
@@ -34,5 +68,13 @@ public sealed class BrokerOptions
 
     public TimeSpan ReconnectMaxDelay { get; set; } = TimeSpan.FromSeconds(30);
 
-    public BrokerAddress ResolveAddress() => BrokerAddress.Parse(Url, EmbeddedHost, EmbeddedPort);
+    /// <summary>
+    /// Where the platform's own clients connect. For the embedded broker: its plain listener, or its TLS listener
+    /// when the plain one is off.
+    /// </summary>
+    public BrokerAddress ResolveAddress()
+    {
+        var address = BrokerAddress.Parse(Url, EmbeddedHost, EmbeddedPort);
+        return address.IsEmbedded && !EmbeddedPlainListener ? address with { Port = EmbeddedTlsPort, UseTls = true } : address;
+    }
 }

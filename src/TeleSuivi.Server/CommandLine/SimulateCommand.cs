@@ -33,11 +33,16 @@ public static class SimulateCommand
         var clockSpeed = new Option<double>("--clock-speed") { Description = "Simulated seconds per real second while publishing the history (default 1)", DefaultValueFactory = _ => 1, HelpName = "X" };
         var history = new Option<double>("--history-days") { Description = "Days of past readings to publish first (default 0)", DefaultValueFactory = _ => 0, HelpName = "DAYS" };
         var seed = new Option<int?>("--seed") { Description = "Seed of the cohort (same seed, same patients and readings)", HelpName = "N" };
+        var credentials = new Option<string?>("--credentials")
+        {
+            Description = "CSV of the devices' and stations' broker accounts (telesuivi devices credentials --out): each device logs in as itself",
+            HelpName = "FILE.csv",
+        };
         var duration = new Option<double?>("--duration") { Description = "Stop after this many seconds (default: until Ctrl+C)", HelpName = "SECONDS" };
 
         var command = new Command("simulate", "Publish realistic readings of simulated patients' devices, in the manufacturers' formats, to an MQTT broker.")
         {
-            broker, patients, registerWith, registryFile, clockSpeed, history, seed, duration,
+            broker, patients, registerWith, registryFile, clockSpeed, history, seed, credentials, duration,
             CreateCohort(),
         };
         command.SetAction(async (parse, cancellationToken) =>
@@ -51,6 +56,7 @@ public static class SimulateCommand
                 ["Simulator:HistoryDays"] = parse.GetValue(history).ToString(CultureInfo.InvariantCulture),
                 ["Simulator:RegisterWith"] = parse.GetValue(registerWith),
                 ["Simulator:RegistryFile"] = parse.GetValue(registryFile),
+                ["Simulator:CredentialsFile"] = parse.GetValue(credentials) is { } file ? Path.GetFullPath(file) : null,
             };
             if (parse.GetValue(seed) is { } chosen)
             {

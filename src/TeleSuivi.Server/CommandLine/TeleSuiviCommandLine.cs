@@ -16,6 +16,9 @@ public static class TeleSuiviCommandLine
             DeadLetterCommand.Create(),
             PatientsCommand.Create(),
             SimulateCommand.Create(),
+            DevicesCommand.Create(),
+            DevicesCommand.CreateStations(),
+            BrokerCommand.Create(),
         };
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)

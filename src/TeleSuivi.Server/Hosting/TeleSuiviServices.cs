@@ -22,6 +22,9 @@ public static class TeleSuiviServices
         services.AddSingleton(TimeProvider.System);
         services.AddHostedService<DataFolderGuard>();
 
+        services.AddSingleton<IngestAccount>();
+        services.AddSingleton<BrokerRefusals>();
+        services.AddSingleton<BrokerCredentialIssuer>();
         var broker = configuration.GetSection(BrokerOptions.Section).Get<BrokerOptions>() ?? new BrokerOptions();
         if (broker.ResolveAddress().IsEmbedded)
         {

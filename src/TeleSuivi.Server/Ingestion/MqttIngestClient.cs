@@ -13,6 +13,7 @@ namespace TeleSuivi.Server.Ingestion;
 /// </summary>
 public sealed partial class MqttIngestClient(
     IOptions<BrokerOptions> options,
+    IngestAccount account,
     IngestChannel channel,
     BrokerConnectionState state,
     TimeProvider time,
@@ -169,16 +170,12 @@ public sealed partial class MqttIngestClient(
             .WithReceiveMaximum((ushort)Math.Clamp(settings.ReceiveMaximum, 1, ushort.MaxValue))
             .WithKeepAlivePeriod(settings.KeepAlive)
             .WithTimeout(settings.ConnectTimeout);
-        if (address.UserName is not null)
+        if (account.UserName is not null)
         {
-            builder.WithCredentials(address.UserName, address.Password);
+            builder.WithCredentials(account.UserName, account.Password);
         }
 
-        if (address.UseTls)
-        {
-            builder.WithTlsOptions(tls => tls.UseTls());
-        }
-
+        EmbeddedBrokerCertificate.ConfigureClientTls(builder, address, settings);
         return builder.Build();
     }
 

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using TeleSuivi.Server.Broker;
 using TeleSuivi.Server.DeadLetters;
 using TeleSuivi.Server.Ingestion;
 using TeleSuivi.Server.Storage;
@@ -12,7 +13,7 @@ public static class MetricsEndpoint
 {
     public static IEndpointRouteBuilder MapTeleSuiviMetrics(this IEndpointRouteBuilder endpoints)
     {
-        endpoints.MapGet("/metrics", async (IngestCounters counters, IngestChannel channel, BrokerConnectionState broker, DeadLetterStore deadLetters, ObservationSpool spool, WritePathMetrics writes, CancellationToken cancellationToken) =>
+        endpoints.MapGet("/metrics", async (IngestCounters counters, IngestChannel channel, BrokerConnectionState broker, BrokerRefusals refusals, DeadLetterStore deadLetters, ObservationSpool spool, WritePathMetrics writes, CancellationToken cancellationToken) =>
         {
             var text = new StringBuilder();
             Metric(text, "telesuivi_ingest_messages_total", "counter", "MQTT messages processed since start.", counters.Messages);
@@ -26,6 +27,12 @@ public static class MetricsEndpoint
             Metric(text, "telesuivi_ingest_queue_depth", "gauge", "Messages received and waiting to be processed.", channel.Count);
             Metric(text, "telesuivi_ingest_in_flight", "gauge", "Messages being normalised or written, not yet acknowledged.", counters.InFlight);
             Metric(text, "telesuivi_broker_connected", "gauge", "1 when the ingest client is connected to the broker.", broker.IsConnected ? 1 : 0);
+            Header(text, "telesuivi_broker_refusals_total", "counter", "CONNECT, PUBLISH and SUBSCRIBE refused by the embedded broker since start, by action and reason.");
+            foreach (var (action, reason, count) in refusals.Snapshot())
+            {
+                Sample(text, "telesuivi_broker_refusals_total", count, ("action", action), ("reason", reason));
+            }
+
             Header(text, "telesuivi_dead_letters_pending", "gauge", "Dead letters not yet replayed, by reason code.");
             foreach (var (reason, count) in await deadLetters.CountByReasonAsync(cancellationToken))
             {

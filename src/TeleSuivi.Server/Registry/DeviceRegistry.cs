@@ -1,6 +1,7 @@
 using System.Globalization;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
+using TeleSuivi.Server.Broker;
 using TeleSuivi.Server.Storage;
 
 namespace TeleSuivi.Server.Registry;
@@ -59,6 +60,13 @@ public sealed class DeviceRegistry : IDisposable
                 end_ms INTEGER,
                 source TEXT NOT NULL,
                 PRIMARY KEY (device_id, source)
+            );
+            CREATE TABLE IF NOT EXISTS broker_credential (
+                username TEXT PRIMARY KEY,
+                kind TEXT NOT NULL,
+                subject TEXT NOT NULL,
+                secret_hash TEXT NOT NULL,
+                issued_ms INTEGER NOT NULL
             );
             """;
         await command.ExecuteNonQueryAsync(cancellationToken);
@@ -148,6 +156,83 @@ public sealed class DeviceRegistry : IDisposable
         Changed?.Invoke();
     }
 
+
+    /// <summary>
+    /// The broker account of <paramref name="userName"/>, read from the file at each call rather than from memory:
+    /// credentials issued or revoked by the CLI while the server runs apply from the next CONNECT.
+    /// </summary>
+    public async Task<BrokerCredential?> FindCredentialAsync(string userName, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT username, kind, subject, secret_hash, issued_ms FROM broker_credential WHERE username = $1";
+        command.Parameters.AddWithValue("$1", userName);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken) ? ReadCredential(reader) : null;
+    }
+
+    /// <summary>Every broker account, by username.</summary>
+    public async Task<IReadOnlyList<BrokerCredential>> CredentialsAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT username, kind, subject, secret_hash, issued_ms FROM broker_credential ORDER BY username";
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var credentials = new List<BrokerCredential>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            credentials.Add(ReadCredential(reader));
+        }
+
+        return credentials;
+    }
+
+    /// <summary>Adds or replaces broker accounts, all or none.</summary>
+    public async Task SaveCredentialsAsync(IReadOnlyList<BrokerCredential> credentials, CancellationToken cancellationToken)
+    {
+        await writeLock.WaitAsync(cancellationToken);
+        try
+        {
+            await using var connection = await OpenAsync(cancellationToken);
+            await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
+            foreach (var credential in credentials)
+            {
+                await ExecuteAsync(connection, transaction, "INSERT OR REPLACE INTO broker_credential (username, kind, subject, secret_hash, issued_ms) VALUES ($1, $2, $3, $4, $5)", cancellationToken,
+                    credential.UserName, credential.Kind.ToString().ToLowerInvariant(), credential.Subject, credential.SecretHash, credential.IssuedAt.ToUnixTimeMilliseconds());
+            }
+
+            await transaction.CommitAsync(cancellationToken);
+        }
+        finally
+        {
+            writeLock.Release();
+        }
+    }
+
+    /// <summary>Deletes a broker account: its next CONNECT is refused. False when there was none.</summary>
+    public async Task<bool> RevokeCredentialAsync(string userName, CancellationToken cancellationToken)
+    {
+        await writeLock.WaitAsync(cancellationToken);
+        try
+        {
+            await using var connection = await OpenAsync(cancellationToken);
+            await using var command = connection.CreateCommand();
+            command.CommandText = "DELETE FROM broker_credential WHERE username = $1";
+            command.Parameters.AddWithValue("$1", userName);
+            return await command.ExecuteNonQueryAsync(cancellationToken) > 0;
+        }
+        finally
+        {
+            writeLock.Release();
+        }
+    }
+
+    private static BrokerCredential ReadCredential(SqliteDataReader reader) => new(
+        reader.GetString(0),
+        Enum.Parse<BrokerAccountKind>(reader.GetString(1), ignoreCase: true),
+        reader.GetString(2),
+        reader.GetString(3),
+        DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(4)));
     /// <summary>
     /// Removes a patient and every assignment of theirs for good (the right to erasure), and replaces
     /// <paramref name="unassignedDevices"/> (their devices, rewritten without <c>Device.patient</c>): the devices stay

@@ -59,9 +59,13 @@ public sealed partial class DeviceSimulator(
         using var running = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, duration.Token);
         stoppingToken = running.Token;
 
-        var address = BrokerAddress.Parse(settings.BrokerUrl ?? brokerOptions.Value.Url, brokerOptions.Value.EmbeddedHost, brokerOptions.Value.EmbeddedPort);
-        using var client = new MqttClientFactory().CreateMqttClient();
-        await ConnectWithRetryAsync(client, address, stoppingToken);
+        var address = settings.BrokerUrl is null
+            ? brokerOptions.Value.ResolveAddress()
+            : BrokerAddress.Parse(settings.BrokerUrl, brokerOptions.Value.EmbeddedHost, brokerOptions.Value.EmbeddedPort);
+        // The zones' environment stations report on the hour.
+        var zones = cohort.Select(p => p.Zone).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        var secrets = await CredentialsAsync(cohort, zones, address, stoppingToken);
+        await using var connections = new SimulatedConnections(address, brokerOptions.Value, secrets, settings.MaxConnections, LogPublishFailed, time);
 
         var random = new Random(settings.Seed);
         var schedule = new PriorityQueue<(SimulatedPatient Patient, SimulatedDevice Device), DateTimeOffset>();
@@ -74,8 +78,6 @@ public sealed partial class DeviceSimulator(
             }
         }
 
-        // The zones' environment stations report on the hour.
-        var zones = cohort.Select(p => p.Zone).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
         var nextHour = new DateTimeOffset(simulatedStart.UtcDateTime.Date.AddHours(simulatedStart.UtcDateTime.Hour + 1), TimeSpan.Zero);
 
         LogStarted(cohort.Count, address.Display, settings.HistoryDays, settings.ClockSpeed);
@@ -96,7 +98,7 @@ public sealed partial class DeviceSimulator(
                     foreach (var zone in zones)
                     {
                         var (environmentTopic, environmentPayload) = SimulatedEnvironment.Encode(zone, nextHour, random);
-                        await PublishAsync(client, address, environmentTopic, environmentPayload, stoppingToken);
+                        await PublishAsync(connections, BrokerAccounts.Station(zone), environmentTopic, environmentPayload, stoppingToken);
                     }
 
                     nextHour = nextHour.AddHours(1);
@@ -107,7 +109,7 @@ public sealed partial class DeviceSimulator(
                 var measurement = Physiology.Measure(next.Patient, next.Device.Kind, due, random);
                 foreach (var (topic, payload) in payloads.Encode(next.Device, measurement, random))
                 {
-                    await PublishAsync(client, address, topic, payload, stoppingToken);
+                    await PublishAsync(connections, next.Device.Id, topic, payload, stoppingToken);
                 }
 
                 schedule.Enqueue(next, due + NextInterval(next.Device, random));
@@ -173,61 +175,44 @@ public sealed partial class DeviceSimulator(
         return mean * Math.Clamp(-Math.Log(1 - random.NextDouble()), 0.05, 4);
     }
 
-    private async Task PublishAsync(IMqttClient client, BrokerAddress address, string topic, byte[] payload, CancellationToken cancellationToken)
+    private async Task PublishAsync(SimulatedConnections connections, string account, string topic, byte[] payload, CancellationToken cancellationToken)
     {
         var message = new MqttApplicationMessageBuilder()
             .WithTopic(topic)
             .WithPayload(payload)
             .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
             .Build();
-        while (true)
+        if (await connections.PublishAsync(account, message, cancellationToken))
         {
-            try
-            {
-                await client.PublishAsync(message, cancellationToken);
-                Interlocked.Increment(ref published);
-                return;
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                LogPublishFailed(ex.Message);
-                await ConnectWithRetryAsync(client, address, cancellationToken);
-            }
+            Interlocked.Increment(ref published);
         }
     }
 
-    private async Task ConnectWithRetryAsync(IMqttClient client, BrokerAddress address, CancellationToken cancellationToken)
+    /// <summary>
+    /// The accounts the simulated devices log in with: from <see cref="SimulatorOptions.CredentialsFile"/>; or, in
+    /// <c>demo</c> on the embedded broker, issued here to the cohort's devices and zones (a new secret at each start,
+    /// never written anywhere but as a hash); or none, for a broker without authentication.
+    /// </summary>
+    private async Task<IReadOnlyDictionary<string, string>?> CredentialsAsync(IReadOnlyList<SimulatedPatient> cohort, IReadOnlyList<string> zones, BrokerAddress address, CancellationToken cancellationToken)
     {
-        var builder = new MqttClientOptionsBuilder()
-            .WithTcpServer(address.Host, address.Port)
-            .WithProtocolVersion(MQTTnet.Formatter.MqttProtocolVersion.V500)
-            .WithClientId($"telesuivi-simulator-{Guid.NewGuid():N}")
-            .WithCleanStart(true);
-        if (address.UserName is not null)
+        if (options.Value.CredentialsFile is { } file)
         {
-            builder.WithCredentials(address.UserName, address.Password);
+            return SimulatedConnections.ReadCredentials(file);
         }
 
-        if (address.UseTls)
+        if (!address.IsEmbedded || brokerOptions.Value.AllowAnonymous || services.GetService<BrokerCredentialIssuer>() is not { } issuer)
         {
-            builder.WithTlsOptions(tls => tls.UseTls());
+            return null;
         }
 
-        var delay = TimeSpan.FromMilliseconds(200);
-        while (!client.IsConnected)
-        {
-            try
-            {
-                await client.ConnectAsync(builder.Build(), cancellationToken);
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                LogPublishFailed(ex.Message);
-                await Task.Delay(delay, time, cancellationToken);
-                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(10).Ticks));
-            }
-        }
+        var devices = await issuer.IssueDevicesAsync(cohort.SelectMany(p => p.Devices).Select(d => d.Id), rotate: true, cancellationToken);
+        var stations = await issuer.IssueStationsAsync(zones, rotate: true, cancellationToken);
+        LogAccountsIssued(devices.Count, stations.Count);
+        return devices.Concat(stations).ToDictionary(c => c.UserName, c => c.Secret, StringComparer.Ordinal);
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Simulator issued broker accounts to its {Devices} devices and {Stations} environment stations")]
+    private partial void LogAccountsIssued(int devices, int stations);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Simulator registered {Patients} patients and {Devices} devices with {Target}")]
     private partial void LogRegistered(int patients, int devices, string target);

@@ -31,6 +31,15 @@ public sealed class SimulatorOptions
     /// <summary>A file to write the cohort's registry Bundle to, for <c>telesuivi import</c> (<c>simulate</c>).</summary>
     public string? RegistryFile { get; set; }
 
+    /// <summary>
+    /// A CSV of device and station accounts (<c>telesuivi devices credentials --out</c>): each device then logs in as
+    /// itself. Without it, one connection publishes for every device (the broker URL's credentials, if any).
+    /// </summary>
+    public string? CredentialsFile { get; set; }
+
+    /// <summary>Connections kept open at once when devices log in as themselves (the least recently used is closed).</summary>
+    public int MaxConnections { get; set; } = 200;
+
     /// <summary>Stop after this long (null: run until stopped).</summary>
     public TimeSpan? Duration { get; set; }
 }

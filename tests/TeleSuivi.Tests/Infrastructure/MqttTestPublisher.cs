@@ -11,12 +11,17 @@ public sealed class MqttTestPublisher : IAsyncDisposable
 
     private MqttTestPublisher(IMqttClient client) => this.client = client;
 
-    public static async Task<MqttTestPublisher> ConnectAsync(Uri broker)
+    /// <summary>Connects anonymously, or with a broker account (<paramref name="userName"/>, <paramref name="secret"/>).</summary>
+    public static async Task<MqttTestPublisher> ConnectAsync(Uri broker, string? userName = null, string? secret = null)
     {
         var client = new MqttClientFactory().CreateMqttClient();
-        await client.ConnectAsync(
-            new MqttClientOptionsBuilder().WithTcpServer(broker.Host, broker.Port).WithClientId($"test-pub-{Guid.NewGuid():N}").WithCleanStart().Build(),
-            TestContext.Current.CancellationToken);
+        var options = new MqttClientOptionsBuilder().WithTcpServer(broker.Host, broker.Port).WithClientId($"test-pub-{Guid.NewGuid():N}").WithCleanStart();
+        if (userName is not null)
+        {
+            options.WithCredentials(userName, secret);
+        }
+
+        await client.ConnectAsync(options.Build(), TestContext.Current.CancellationToken);
         return new MqttTestPublisher(client);
     }
 

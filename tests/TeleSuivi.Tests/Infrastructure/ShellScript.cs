@@ -5,7 +5,9 @@ namespace TeleSuivi.Tests.Infrastructure;
 /// <summary>Runs one of the repository's infra scripts, the same ones developers use by hand.</summary>
 public static class ShellScript
 {
-    public static async Task<string> RunAsync(string script, params string[] arguments)
+    public static Task<string> RunAsync(string script, params string[] arguments) => RunAsync(script, new Dictionary<string, string>(), arguments);
+
+    public static async Task<string> RunAsync(string script, IDictionary<string, string> environment, params string[] arguments)
     {
         var start = new ProcessStartInfo("bash")
         {
@@ -13,6 +15,11 @@ public static class ShellScript
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        foreach (var (name, value) in environment)
+        {
+            start.Environment[name] = value;
+        }
+
         start.ArgumentList.Add(Path.Combine(RepositoryPaths.Infra, script));
         foreach (var argument in arguments)
         {

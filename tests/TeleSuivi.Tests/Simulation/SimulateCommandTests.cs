@@ -12,10 +12,12 @@ public sealed class SimulateCommandTests(ExternalServices services)
         await host.WaitUntilReadyAsync(TimeSpan.FromSeconds(60));
         const string seed = "4242";
 
+        // The history takes ~2 s to publish on an idle machine, several times that on a loaded one: the duration
+        // leaves room for it (what follows is real time, a few readings).
         var run = await TeleSuiviProcess.RunToExitAsync(
             TimeSpan.FromSeconds(90),
             "simulate", "--broker", services.MqttUrl.ToString().TrimEnd('/'), "--patients", "60", "--seed", seed,
-            "--register-with", host.BaseUrl.ToString(), "--history-days", "4", "--clock-speed", "400000", "--duration", "5");
+            "--register-with", host.BaseUrl.ToString(), "--history-days", "4", "--clock-speed", "400000", "--duration", "20");
 
         Assert.True(run.ExitCode == 0, run.Output + run.Error);
         Assert.Contains("Simulator registered 60 patients", run.Output, StringComparison.Ordinal);
