@@ -15,6 +15,9 @@ public static class TeleSuiviCommandLine
             ImportCommand.Create(),
             DeadLetterCommand.Create(),
             SimulateCommand.Create(),
+            UsersCommand.Create(),
+            ApiKeyCommand.Create(),
+            AuditCommand.Create(),
         };
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
