@@ -81,10 +81,15 @@ public static class DeadLetterCommand
 
     private static async Task<int> RunAsync(Uri server, Func<HttpClient, Task<int>> action)
     {
-        using var http = new HttpClient { BaseAddress = server, Timeout = TimeSpan.FromMinutes(10) };
+        using var http = ServerOption.Client(server, TimeSpan.FromMinutes(10));
         try
         {
             return await action(http);
+        }
+        catch (HttpRequestException ex) when (ex.StatusCode is System.Net.HttpStatusCode.Unauthorized or System.Net.HttpStatusCode.Forbidden)
+        {
+            await Console.Error.WriteLineAsync($"error: {ServerOption.Refused(server, ex.StatusCode.Value)}");
+            return 1;
         }
         catch (HttpRequestException ex)
         {

@@ -61,7 +61,7 @@ public static class ImportCommand
 
     private static async Task<int> ImportThroughServerAsync(string json, Uri server, CancellationToken cancellationToken)
     {
-        using var http = new HttpClient { BaseAddress = server, Timeout = TimeSpan.FromMinutes(5) };
+        using var http = ServerOption.Client(server, TimeSpan.FromMinutes(5));
         using var content = new StringContent(json);
         content.Headers.ContentType = new MediaTypeHeaderValue("application/fhir+json");
         HttpResponseMessage response;
@@ -86,7 +86,9 @@ public static class ImportCommand
                 return ExitCodes.Success;
             }
 
-            await Console.Error.WriteLineAsync($"error: {server} answered {(int)response.StatusCode} {response.ReasonPhrase}");
+            await Console.Error.WriteLineAsync(response.StatusCode is System.Net.HttpStatusCode.Unauthorized or System.Net.HttpStatusCode.Forbidden
+                ? $"error: {ServerOption.Refused(server, response.StatusCode)}"
+                : $"error: {server} answered {(int)response.StatusCode} {response.ReasonPhrase}");
             foreach (var message in Diagnostics(body))
             {
                 await Console.Error.WriteLineAsync($"error: {message}");

@@ -19,6 +19,9 @@ public static class TeleSuiviCommandLine
             DevicesCommand.Create(),
             DevicesCommand.CreateStations(),
             BrokerCommand.Create(),
+            UsersCommand.Create(),
+            ApiKeyCommand.Create(),
+            AuditCommand.Create(),
         };
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)

@@ -1,4 +1,6 @@
 using System.Text;
+using TeleSuivi.Server.Audit;
+using TeleSuivi.Server.Security;
 
 namespace TeleSuivi.Server.DeadLetters;
 
@@ -7,30 +9,32 @@ public static class DeadLetterEndpoints
 {
     public static IEndpointRouteBuilder MapDeadLetterApi(this IEndpointRouteBuilder endpoints)
     {
+        // Nurses and physicians see the letters of their patients' devices only (DeadLetterAccess); replay is for admins.
         var api = endpoints.MapGroup("/api/deadletters");
-        api.MapGet("/", async (DeadLetterStore store, string? reason, long? after, int? limit, bool? all, CancellationToken cancellationToken) =>
+        api.MapGet("/", async (HttpContext context, DeadLetterStore store, string? reason, long? after, int? limit, bool? all, CancellationToken cancellationToken) =>
         {
             if (limit is < 1 or > 1000)
             {
                 return Results.Problem(title: "limit must be between 1 and 1000", statusCode: StatusCodes.Status400BadRequest);
             }
 
-            var letters = await store.ListAsync(
-                new DeadLetterQuery { ReasonCode = reason, AfterId = after ?? 0, Limit = limit ?? 100, IncludeReplayed = all ?? false },
-                cancellationToken);
+            var letters = await DeadLetterAccess.ListAsync(
+                context, store, new DeadLetterQuery { ReasonCode = reason, AfterId = after ?? 0, Limit = limit ?? 100, IncludeReplayed = all ?? false }, cancellationToken);
             return Results.Ok(letters.Select(View));
         });
-        api.MapGet("/counts", async (DeadLetterStore store, CancellationToken cancellationToken) =>
-            Results.Ok(await store.CountByReasonAsync(cancellationToken)));
-        api.MapGet("/{id:long}", async (long id, DeadLetterStore store, CancellationToken cancellationToken) =>
+        api.MapGet("/counts", async (HttpContext context, DeadLetterStore store, CancellationToken cancellationToken) =>
+            Results.Ok(await DeadLetterAccess.CountByReasonAsync(context, store, cancellationToken)));
+        api.MapGet("/{id:long}", async (HttpContext context, long id, DeadLetterStore store, CancellationToken cancellationToken) =>
             await store.FindAsync(id, cancellationToken) is { } letter
-                ? Results.Ok(View(letter))
+                ? await DeadLetterAccess.ShowAsync(context, letter, View)
                 : Results.Problem(title: $"no dead letter {id}", statusCode: StatusCodes.Status404NotFound));
-        api.MapPost("/replay", async (ReplayRequest? request, DeadLetterReplayer replayer, CancellationToken cancellationToken) =>
+        api.MapPost("/replay", async (HttpContext context, ReplayRequest? request, DeadLetterReplayer replayer, CancellationToken cancellationToken) =>
         {
             var query = new DeadLetterQuery { ReasonCode = request?.Reason, Ids = request?.Ids };
-            return Results.Ok(await replayer.ReplayAsync(query, cancellationToken));
-        });
+            var result = await replayer.ReplayAsync(query, cancellationToken);
+            await HttpAudit.AppendAsync(context, "deadletter.replay", null, "200", System.Text.Json.JsonSerializer.Serialize(request));
+            return Results.Ok(result);
+        }).RequireAuthorization(Policies.Admin);
         return endpoints;
     }
 

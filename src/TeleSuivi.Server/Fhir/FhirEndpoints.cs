@@ -1,5 +1,6 @@
 using Hl7.Fhir.Model;
 using TeleSuivi.Server.Registry;
+using TeleSuivi.Server.Security;
 using Task = System.Threading.Tasks.Task;
 using TeleSuivi.Server.Storage;
 using TeleSuivi.Server.Storage.Influx;
@@ -7,7 +8,8 @@ using TeleSuivi.Server.Storage.Influx;
 namespace TeleSuivi.Server.Fhir;
 
 /// <summary>
-/// The FHIR R4 facade under <c>/fhir</c>, every route in one group (an authorization policy applies to the group).
+/// The FHIR R4 facade under <c>/fhir</c>, every route in one group. Every route needs a nurse, physician or admin
+/// (the fallback policy); <see cref="FhirAccess"/> narrows each answer to the user's care teams and audits it.
 /// What is served is exactly what <see cref="FhirCapabilities"/> lists.
 /// </summary>
 public static partial class FhirEndpoints
@@ -24,15 +26,16 @@ public static partial class FhirEndpoints
     {
         var fhir = endpoints.MapGroup("/fhir");
         fhir.AddEndpointFilter(AnswerErrorsAsOperationOutcomeAsync);
+        fhir.AddEndpointFilter(FhirAccess.CheckAndAuditAsync);
 
-        fhir.MapPost("/", ImportBundleAsync);
+        fhir.MapPost("/", ImportBundleAsync).RequireAuthorization(Policies.Admin);
         NotAllowed(fhir, "/", AllButPost, "POST");
         fhir.MapGet("/metadata", (HttpRequest http) =>
         {
             var request = FhirRequest.Read(http);
             request.CheckKnown(new HashSet<string>(), "metadata");
             return FhirResults.Resource(FhirCapabilities.Build(request.BaseUrl), pretty: request.IsPretty);
-        });
+        }).AllowAnonymous(); // what the server can do, no patient data: clients read it before they authenticate
         NotAllowed(fhir, "/metadata", AllButGet, "GET");
 
         MapType(
@@ -43,12 +46,12 @@ public static partial class FhirEndpoints
         MapType(
             fhir,
             "Patient",
-            (request, services, _) => Task.FromResult<IResult>(FhirRegistryResources.SearchPatients(request, services.GetRequiredService<DeviceRegistry>())),
+            (request, services, _) => Task.FromResult<IResult>(FhirRegistryResources.SearchPatients(request, services.GetRequiredService<DeviceRegistry>(), services.GetRequiredService<PatientAccess>())),
             (request, id, services, _) => Task.FromResult<IResult>(FhirRegistryResources.ReadPatient(request, id, services.GetRequiredService<DeviceRegistry>())));
         MapType(
             fhir,
             "Device",
-            (request, services, _) => Task.FromResult<IResult>(FhirRegistryResources.SearchDevices(request, services.GetRequiredService<DeviceRegistry>(), services.GetRequiredService<TimeProvider>())),
+            (request, services, _) => Task.FromResult<IResult>(FhirRegistryResources.SearchDevices(request, services.GetRequiredService<DeviceRegistry>(), services.GetRequiredService<TimeProvider>(), services.GetRequiredService<PatientAccess>())),
             (request, id, services, _) => Task.FromResult<IResult>(FhirRegistryResources.ReadDevice(request, id, services.GetRequiredService<DeviceRegistry>())));
         MapType(
             fhir,

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Hl7.Fhir.Model;
+using TeleSuivi.Server.Security;
 using TeleSuivi.Server.Storage;
 
 namespace TeleSuivi.Server.Fhir;
@@ -48,6 +49,11 @@ internal static class FhirObservations
         }
 
         var subject = subjects[0];
+        foreach (var named in subjects.Distinct(StringComparer.Ordinal))
+        {
+            FhirAccess.DemandSubject(request.Http, named);
+        }
+
         var none = subjects.Distinct(StringComparer.Ordinal).Count() > 1; // two different subjects: nothing has both
 
         // code: each occurrence is a list of tokens (OR); several occurrences all apply (AND).

@@ -2,6 +2,7 @@ using System.Globalization;
 using Hl7.Fhir.Model;
 using Hl7.Fhir.Serialization;
 using TeleSuivi.Server.Registry;
+using TeleSuivi.Server.Security;
 
 namespace TeleSuivi.Server.Fhir;
 
@@ -23,17 +24,18 @@ internal static class FhirRegistryResources
     public const string RiskAssessmentNote =
         "No RiskAssessment is produced yet: the risk engine is not part of this version. Searches answer an empty searchset and reads 404; the interactions and parameters are those the risk engine will serve.";
 
-    public static IResult SearchPatients(FhirRequest request, DeviceRegistry registry)
+    public static IResult SearchPatients(FhirRequest request, DeviceRegistry registry, PatientAccess access)
     {
         var ignored = request.CheckKnown(PatientParameters, "a Patient search");
         var (ids, identifiers, criteria) = Common(request);
         var candidates = registry.Patients
             .Where(p => ids is null || ids.Contains(p.Id))
+            .Where(p => access.CanSee(p.Id))
             .Select(p => (p.Id, p.Resource));
         return Search<Patient>(request, "Patient", candidates, identifiers, p => p.Identifier, criteria, ignored);
     }
 
-    public static IResult SearchDevices(FhirRequest request, DeviceRegistry registry, TimeProvider time)
+    public static IResult SearchDevices(FhirRequest request, DeviceRegistry registry, TimeProvider time, PatientAccess access)
     {
         var ignored = request.CheckKnown(DeviceParameters, "a Device search");
         var (ids, identifiers, criteria) = Common(request);
@@ -47,6 +49,7 @@ internal static class FhirRegistryResources
         if (patients.Count == 1)
         {
             patient = FhirSearchValues.Reference(Patient, patients[0].Value, "Patient", PatientType, request.BaseUrl);
+            FhirAccess.DemandSubject(request.Http, patient);
             criteria.Insert(0, (Patient, patient));
         }
 
@@ -54,6 +57,7 @@ internal static class FhirRegistryResources
         var candidates = registry.Devices
             .Where(d => ids is null || ids.Contains(d.Id))
             .Where(d => patient is null || $"Patient/{registry.ResolvePatient(d.Id, now)}" == patient)
+            .Where(d => access.CanSeeDevice(d.Id))
             .Select(d => (d.Id, d.Resource));
         return Search<Device>(request, "Device", candidates, identifiers, d => d.Identifier, criteria, ignored);
     }
@@ -71,7 +75,9 @@ internal static class FhirRegistryResources
         var criteria = new List<(string, string)>();
         foreach (var parameter in request.Values(Subject, "Patient").Concat(request.Values(Patient)))
         {
-            criteria.Add((parameter.Name, FhirSearchValues.Reference(parameter.FullName, parameter.Value, "Patient", PatientType, request.BaseUrl)));
+            var subject = FhirSearchValues.Reference(parameter.FullName, parameter.Value, "Patient", PatientType, request.BaseUrl);
+            FhirAccess.DemandSubject(request.Http, subject);
+            criteria.Add((parameter.Name, subject));
         }
 
         criteria.Add((Count, FhirSearchValues.Count(request.Once(Count)).ToString(CultureInfo.InvariantCulture)));

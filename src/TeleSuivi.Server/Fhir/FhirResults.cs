@@ -11,6 +11,9 @@ public static class FhirResults
     private static readonly FhirJsonSerializer Serializer = new();
 
     public static IResult Resource(Resource resource, int statusCode = StatusCodes.Status200OK, bool pretty = false) =>
+        new FhirResourceResult(resource, statusCode, pretty);
+
+    internal static IResult Serialized(Resource resource, int statusCode, bool pretty) =>
         Results.Text(Serializer.SerializeToString(resource, pretty), $"{ContentType}; fhirVersion=4.0", System.Text.Encoding.UTF8, statusCode);
 
     public static IResult Outcome(int statusCode, OperationOutcome.IssueType type, params IEnumerable<string> messages) =>
@@ -31,6 +34,18 @@ public static class FhirResults
 
         return outcome;
     }
+}
+
+/// <summary>A FHIR answer that keeps its resource until written, so that filters (access, audit) can see what it holds.</summary>
+public sealed class FhirResourceResult(Resource resource, int statusCode, bool pretty) : IResult, IStatusCodeHttpResult
+{
+    public Resource Resource { get; } = resource;
+
+    public int StatusCode { get; } = statusCode;
+
+    int? IStatusCodeHttpResult.StatusCode => StatusCode;
+
+    public System.Threading.Tasks.Task ExecuteAsync(HttpContext httpContext) => FhirResults.Serialized(Resource, StatusCode, pretty).ExecuteAsync(httpContext);
 }
 
 /// <summary>A request the FHIR facade refuses: answered with an OperationOutcome and this status.</summary>

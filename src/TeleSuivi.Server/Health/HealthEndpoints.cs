@@ -27,12 +27,12 @@ public static class HealthEndpoints
         {
             Predicate = _ => false,
             ResponseWriter = WriteJsonAsync,
-        });
+        }).AllowAnonymous(); // no patient data, and orchestrators probe without credentials
         endpoints.MapHealthChecks("/health/ready", new HealthCheckOptions
         {
             Predicate = check => check.Tags.Contains(ReadyTag),
             ResponseWriter = WriteJsonAsync,
-        });
+        }).AllowAnonymous();
         return endpoints;
     }
 

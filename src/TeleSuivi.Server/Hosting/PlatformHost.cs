@@ -4,6 +4,7 @@ using TeleSuivi.Server.DeadLetters;
 using TeleSuivi.Server.Fhir;
 using TeleSuivi.Server.Health;
 using TeleSuivi.Server.Metrics;
+using TeleSuivi.Server.Security;
 using TeleSuivi.Server.Storage;
 using TeleSuivi.Server.Web;
 
@@ -31,6 +32,7 @@ public static class PlatformHost
         configure?.Invoke(builder);
 
         var app = builder.Build();
+        app.UseTeleSuiviSecurity();
         app.MapTeleSuiviHealth();
         app.MapTeleSuiviWeb();
         app.MapTeleSuiviFhir();
@@ -98,6 +100,11 @@ public static class PlatformHost
                 || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
             {
                 throw new ConfigurationException($"urls '{url}' is not valid: expected http://host:port or https://host:port");
+            }
+
+            if (uri.Scheme == Uri.UriSchemeHttps && configuration["Kestrel:Certificates:Default:Path"] is null)
+            {
+                throw new ConfigurationException($"urls '{url}' is HTTPS but no certificate is configured: set Kestrel:Certificates:Default:Path (TELESUIVI_KESTREL__CERTIFICATES__DEFAULT__PATH) to a .pfx or .pem file");
             }
         }
     }

@@ -4,6 +4,7 @@ using TeleSuivi.Server.DeadLetters;
 using TeleSuivi.Server.Health;
 using TeleSuivi.Server.Ingestion;
 using TeleSuivi.Server.Registry;
+using TeleSuivi.Server.Security;
 using TeleSuivi.Server.Simulation;
 using TeleSuivi.Server.Storage;
 using TeleSuivi.Server.Storage.Retention;
@@ -59,6 +60,7 @@ public static class TeleSuiviServices
         }
 
         services.AddTeleSuiviHealthChecks();
+        services.AddTeleSuiviSecurity(configuration);
         return services;
     }
 }

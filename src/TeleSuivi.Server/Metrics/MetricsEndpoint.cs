@@ -3,6 +3,7 @@ using System.Text;
 using TeleSuivi.Server.Broker;
 using TeleSuivi.Server.DeadLetters;
 using TeleSuivi.Server.Ingestion;
+using TeleSuivi.Server.Security;
 using TeleSuivi.Server.Storage;
 using TeleSuivi.Server.Storage.Spool;
 
@@ -42,7 +43,7 @@ public static class MetricsEndpoint
             WriteSpool(text, spool.Status, writes);
             WriteStore(text, writes);
             return Results.Text(text.ToString(), "text/plain; version=0.0.4; charset=utf-8");
-        });
+        }).RequireAuthorization(Policies.Metrics); // no patient data, but operational detail: an admin or a 'metrics' API key
         return endpoints;
     }
 

@@ -13,7 +13,11 @@ public sealed record Assignment(string DeviceId, string PatientId, DateTimeOffse
 }
 
 /// <summary>A registered patient: the id of the FHIR Patient, and the zone whose environment they live in.</summary>
-public sealed record RegisteredPatient(string Id, string? Zone, string Resource);
+public sealed record RegisteredPatient(string Id, string? Zone, string Resource)
+{
+    /// <summary>The care teams (ids of the <c>Organization</c>s in <c>Patient.generalPractitioner</c>) whose members see this patient.</summary>
+    public IReadOnlyList<string> Teams { get; init; } = [];
+}
 
 /// <summary>A registered device: the id of the FHIR Device, and the other names (serial numbers) it publishes under.</summary>
 public sealed record RegisteredDevice(string Id, IReadOnlyList<string> Aliases, string Resource);
@@ -51,7 +55,7 @@ public sealed class DeviceRegistry : IDisposable
         await using var command = connection.CreateCommand();
         command.CommandText = """
             PRAGMA journal_mode = WAL;
-            CREATE TABLE IF NOT EXISTS patient (id TEXT PRIMARY KEY, zone TEXT, resource TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS patient (id TEXT PRIMARY KEY, zone TEXT, resource TEXT NOT NULL, teams TEXT NOT NULL DEFAULT '');
             CREATE TABLE IF NOT EXISTS device (id TEXT PRIMARY KEY, aliases TEXT NOT NULL, resource TEXT NOT NULL);
             CREATE TABLE IF NOT EXISTS assignment (
                 device_id TEXT NOT NULL,
@@ -70,6 +74,15 @@ public sealed class DeviceRegistry : IDisposable
             );
             """;
         await command.ExecuteNonQueryAsync(cancellationToken);
+
+        // Registries written before care teams existed: their patients have no team (admins only) until re-imported.
+        command.CommandText = "SELECT COUNT(*) FROM pragma_table_info('patient') WHERE name = 'teams'";
+        if (Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture) == 0)
+        {
+            command.CommandText = "ALTER TABLE patient ADD COLUMN teams TEXT NOT NULL DEFAULT ''";
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+
         await ReloadAsync(connection, cancellationToken);
     }
 
@@ -129,7 +142,7 @@ public sealed class DeviceRegistry : IDisposable
             {
                 foreach (var patient in changes.Patients)
                 {
-                    await ExecuteAsync(connection, transaction, "INSERT OR REPLACE INTO patient (id, zone, resource) VALUES ($1, $2, $3)", cancellationToken, patient.Id, patient.Zone, patient.Resource);
+                    await ExecuteAsync(connection, transaction, "INSERT OR REPLACE INTO patient (id, zone, resource, teams) VALUES ($1, $2, $3, $4)", cancellationToken, patient.Id, patient.Zone, patient.Resource, string.Join('\n', patient.Teams));
                 }
 
                 foreach (var device in changes.Devices)
@@ -297,11 +310,14 @@ public sealed class DeviceRegistry : IDisposable
         var assignments = new Dictionary<string, List<Assignment>>(StringComparer.Ordinal);
         await using (var command = connection.CreateCommand())
         {
-            command.CommandText = "SELECT id, zone, resource FROM patient";
+            command.CommandText = "SELECT id, zone, resource, teams FROM patient";
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
-                var patient = new RegisteredPatient(reader.GetString(0), reader.IsDBNull(1) ? null : reader.GetString(1), reader.GetString(2));
+                var patient = new RegisteredPatient(reader.GetString(0), reader.IsDBNull(1) ? null : reader.GetString(1), reader.GetString(2))
+                {
+                    Teams = reader.GetString(3).Split('\n', StringSplitOptions.RemoveEmptyEntries),
+                };
                 patients[patient.Id] = patient;
             }
         }

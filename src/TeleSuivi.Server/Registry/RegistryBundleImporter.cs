@@ -115,7 +115,7 @@ public sealed class RegistryBundleImporter(DeviceRegistry registry, TimeProvider
             switch (resource)
             {
                 case Patient patient:
-                    patients.Add(new RegisteredPatient(id, ZoneOf(patient), Serializer.SerializeToString(patient)));
+                    patients.Add(new RegisteredPatient(id, ZoneOf(patient), Serializer.SerializeToString(patient)) { Teams = TeamsOf(patient, $"Patient/{id}", problems) });
                     break;
                 case Device device:
                     var aliases = device.Identifier.Select(i => i.Value).Append(device.SerialNumber)
@@ -191,6 +191,33 @@ public sealed class RegistryBundleImporter(DeviceRegistry registry, TimeProvider
             default:
                 return (default, null, $"timing[x] of type {use.Timing.TypeName} is not supported: use timingPeriod");
         }
+    }
+
+    /// <summary>
+    /// The care teams of a patient: each <c>generalPractitioner</c> that references an <c>Organization</c> (the team;
+    /// the Organization itself need not be sent). Practitioner references are kept in the resource but give no access.
+    /// </summary>
+    private static List<string> TeamsOf(Patient patient, string where, List<string> problems)
+    {
+        var teams = new List<string>();
+        foreach (var reference in patient.GeneralPractitioner)
+        {
+            var parts = (reference.Reference ?? string.Empty).Split('/');
+            if (parts.Length < 2 || parts[^2] != "Organization")
+            {
+                continue;
+            }
+
+            if (!Hl7.Fhir.Model.Id.IsValidValue(parts[^1]))
+            {
+                problems.Add($"{where}.generalPractitioner: '{reference.Reference}' does not end with a valid Organization id");
+                continue;
+            }
+
+            teams.Add(parts[^1]);
+        }
+
+        return teams.Distinct(StringComparer.Ordinal).ToList();
     }
 
     private static string? ZoneOf(Patient patient)

@@ -1,4 +1,5 @@
 using Hl7.Fhir.Model;
+using TeleSuivi.Server.Security;
 
 namespace TeleSuivi.Server.Simulation;
 
@@ -9,6 +10,7 @@ public static class CohortBundle
     {
         var bundle = new Bundle { Type = Bundle.BundleType.Transaction };
         var today = DateTimeOffset.UtcNow;
+        var index = 0;
         foreach (var patient in patients)
         {
             var resource = new Patient
@@ -19,6 +21,7 @@ public static class CohortBundle
                 Gender = patient.Gender,
                 BirthDate = today.AddYears(-patient.Age).ToString("yyyy", System.Globalization.CultureInfo.InvariantCulture),
                 Address = [new Address { Use = Address.AddressUse.Home, PostalCode = patient.Zone, Country = "FR" }],
+                GeneralPractitioner = [new ResourceReference($"Organization/{DemoTeams.Of(index++)}")],
             };
             Add(bundle, resource);
             foreach (var device in patient.Devices)

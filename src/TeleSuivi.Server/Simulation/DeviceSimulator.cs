@@ -149,7 +149,7 @@ public sealed partial class DeviceSimulator(
 
         if (settings.RegisterWith is { } server)
         {
-            using var http = new HttpClient { BaseAddress = new Uri(server), Timeout = TimeSpan.FromMinutes(5) };
+            using var http = CommandLine.ServerOption.Client(new Uri(server), TimeSpan.FromMinutes(5));
             using var content = new StringContent(json!, System.Text.Encoding.UTF8, new System.Net.Http.Headers.MediaTypeHeaderValue("application/fhir+json"));
             using var response = await http.PostAsync(new Uri("/fhir", UriKind.Relative), content, cancellationToken);
             if (!response.IsSuccessStatusCode)

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using Hl7.Fhir.Model;
 using Hl7.Fhir.Serialization;
+using TeleSuivi.Tests.Infrastructure;
 
 namespace TeleSuivi.Tests.Fhir;
 
@@ -27,7 +28,7 @@ public sealed class FhirClient(Uri host) : IDisposable
 {
     private static readonly FhirJsonDeserializer StrictParser = new(new DeserializerSettings().UsingMode(DeserializationMode.Strict));
 
-    private readonly HttpClient http = new() { BaseAddress = host, Timeout = TimeSpan.FromSeconds(30) };
+    private readonly HttpClient http = TeleSuiviProcess.CreateClient(host, TimeSpan.FromSeconds(30));
 
     public Uri Host => host;
 

@@ -31,7 +31,7 @@ public sealed class HostSmokeTests(ExternalServices services)
 
         await host.WaitUntilReadyAsync(StartTimeout);
 
-        using var http = new HttpClient { BaseAddress = host.BaseUrl };
+        using var http = host.CreateClient();
         using var page = await http.GetAsync(new Uri("/", UriKind.Relative), TestContext.Current.CancellationToken);
         Assert.Equal(HttpStatusCode.OK, page.StatusCode);
         Assert.Contains("TeleSuivi", await page.Content.ReadAsStringAsync(TestContext.Current.CancellationToken), StringComparison.Ordinal);
@@ -117,7 +117,7 @@ public sealed class HostSmokeTests(ExternalServices services)
 
     private static async Task<JsonElement> ReadinessChecksAsync(TeleSuiviProcess host)
     {
-        using var http = new HttpClient { BaseAddress = host.BaseUrl };
+        using var http = host.CreateClient();
         var json = await http.GetStringAsync(new Uri("/health/ready", UriKind.Relative));
         return JsonDocument.Parse(json).RootElement.GetProperty("checks").Clone();
     }

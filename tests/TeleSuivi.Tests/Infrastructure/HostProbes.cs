@@ -9,7 +9,7 @@ public static class HostProbes
     /// <summary>Every sample of <c>/metrics</c>, keyed by its series as written, e.g. <c>telesuivi_spool_bytes</c> or <c>x_total{kind="rejected"}</c>.</summary>
     public static async Task<MetricSamples> MetricsAsync(Uri host)
     {
-        using var http = new HttpClient { BaseAddress = host, Timeout = TimeSpan.FromSeconds(10) };
+        using var http = TeleSuiviProcess.CreateClient(host, TimeSpan.FromSeconds(10));
         var text = await http.GetStringAsync(new Uri("/metrics", UriKind.Relative));
         var samples = new MetricSamples();
         foreach (var line in text.Split('\n', StringSplitOptions.RemoveEmptyEntries))

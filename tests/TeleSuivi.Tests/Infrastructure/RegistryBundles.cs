@@ -34,7 +34,7 @@ public static class RegistryBundles
 
     public static async Task<HttpResponseMessage> PostAsync(Uri host, string bundle)
     {
-        using var http = new HttpClient { BaseAddress = host };
+        using var http = TeleSuiviProcess.CreateClient(host);
         using var content = new StringContent(bundle);
         content.Headers.ContentType = new MediaTypeHeaderValue("application/fhir+json");
         return await http.PostAsync(new Uri("/fhir", UriKind.Relative), content);

@@ -68,7 +68,7 @@ public static class StoredData
     /// <summary>The dead letters of a running host, through its API.</summary>
     public static async Task<IReadOnlyList<JsonElement>> DeadLettersAsync(Uri host, bool includeReplayed = false)
     {
-        using var http = new HttpClient { BaseAddress = host };
+        using var http = TeleSuiviProcess.CreateClient(host);
         var json = await http.GetStringAsync(new Uri($"/api/deadletters?limit=1000&all={includeReplayed.ToString().ToLowerInvariant()}", UriKind.Relative));
         return JsonDocument.Parse(json).RootElement.EnumerateArray().Select(e => e.Clone()).ToList();
     }

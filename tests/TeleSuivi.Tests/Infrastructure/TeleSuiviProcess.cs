@@ -1,6 +1,9 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Net.Http.Headers;
+using System.Security.Cryptography;
 using System.Text;
+using TeleSuivi.Server.Security;
 
 namespace TeleSuivi.Tests.Infrastructure;
 
@@ -27,6 +30,12 @@ public sealed class TeleSuiviProcess : IAsyncDisposable
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
     }
+
+    /// <summary>
+    /// The admin key every process of this test run accepts (<c>Security:BootstrapApiKey</c>, as automation would set
+    /// it), random per run. Commands run with <see cref="RunToExitAsync"/> send it too (<c>TELESUIVI_API_KEY</c>).
+    /// </summary>
+    public static readonly string AdminApiKey = "test-admin-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(24));
 
     public Uri BaseUrl { get; }
 
@@ -76,6 +85,7 @@ public sealed class TeleSuiviProcess : IAsyncDisposable
         var worker = $"test-{Guid.NewGuid():N}";
         start.Environment["TELESUIVI_BROKER__CLIENTID"] = worker;
         start.Environment["TELESUIVI_BROKER__SHAREDGROUP"] = worker;
+        start.Environment["TELESUIVI_SECURITY__BOOTSTRAPAPIKEY"] = AdminApiKey;
         foreach (var (key, value) in environment ?? new Dictionary<string, string>())
         {
             start.Environment[key] = value;
@@ -89,6 +99,7 @@ public sealed class TeleSuiviProcess : IAsyncDisposable
     public static async Task<(int ExitCode, string Output, string Error)> RunToExitAsync(TimeSpan timeout, params string[] arguments)
     {
         var start = StartInfo(arguments[0]);
+        start.Environment["TELESUIVI_API_KEY"] = AdminApiKey;
         foreach (var argument in arguments.Skip(1))
         {
             start.ArgumentList.Add(argument);
@@ -109,6 +120,32 @@ public sealed class TeleSuiviProcess : IAsyncDisposable
         }
 
         return (process.ExitCode, await stdout, await stderr);
+    }
+
+    /// <summary>An HTTP client of this process signed in as an admin (the run's bootstrap API key).</summary>
+    public HttpClient CreateClient(TimeSpan? timeout = null) => CreateClient(BaseUrl, timeout);
+
+    /// <summary>An admin HTTP client of any process of this run, for helpers that only know its address.</summary>
+    public static HttpClient CreateClient(Uri baseUrl, TimeSpan? timeout = null) => WithKey(baseUrl, AdminApiKey, timeout);
+
+    /// <summary>
+    /// An HTTP client with a real API key of <paramref name="role"/> limited to <paramref name="teams"/>, created in this
+    /// process's security store as <c>telesuivi apikey create</c> does: for tests of what a nurse, physician or
+    /// metrics scraper may see.
+    /// </summary>
+    public async Task<HttpClient> CreateClientAsync(string role, params string[] teams)
+    {
+        var accounts = new AccountStore(DataDirectory);
+        await accounts.InitializeAsync(CancellationToken.None);
+        var (_, secret) = await accounts.CreateApiKeyAsync($"test-{role}", role, teams, DateTimeOffset.UtcNow, CancellationToken.None);
+        return WithKey(BaseUrl, secret, null);
+    }
+
+    private static HttpClient WithKey(Uri baseUrl, string key, TimeSpan? timeout)
+    {
+        var http = new HttpClient { BaseAddress = baseUrl, Timeout = timeout ?? TimeSpan.FromSeconds(100) };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        return http;
     }
 
     /// <summary>Polls <c>/health/ready</c> until it answers 200, or fails with the process output.</summary>

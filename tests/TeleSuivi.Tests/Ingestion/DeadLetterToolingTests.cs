@@ -41,7 +41,7 @@ public sealed class DeadLetterToolingTests(ExternalServices services)
         Assert.Contains("Replayed 0 letter(s)", replay.Output, StringComparison.Ordinal);
         Assert.Contains("unknown-manufacturer: 1", replay.Output, StringComparison.Ordinal);
 
-        using var http = new HttpClient { BaseAddress = host.BaseUrl };
+        using var http = host.CreateClient();
         var metrics = await http.GetStringAsync(new Uri("/metrics", UriKind.Relative), TestContext.Current.CancellationToken);
         Assert.Matches("telesuivi_dead_letters_pending\\{reason=\"unknown-manufacturer\"\\} [1-9]", metrics);
         Assert.Contains("telesuivi_broker_connected 1", metrics, StringComparison.Ordinal);

@@ -207,7 +207,7 @@ public sealed class MqttIngestionTests(ExternalServices services)
 
     private static async Task<long> InFlightAsync(TeleSuiviProcess host)
     {
-        using var http = new HttpClient { BaseAddress = host.BaseUrl };
+        using var http = host.CreateClient();
         var status = System.Text.Json.JsonDocument.Parse(await http.GetStringAsync(new Uri("/api/status", UriKind.Relative)));
         return status.RootElement.GetProperty("ingest").GetProperty("inFlight").GetInt64();
     }

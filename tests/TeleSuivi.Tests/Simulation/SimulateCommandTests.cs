@@ -43,7 +43,7 @@ public sealed class SimulateCommandTests(ExternalServices services)
 
     private static async Task<long> InFlightAsync(TeleSuiviProcess host)
     {
-        using var http = new HttpClient { BaseAddress = host.BaseUrl };
+        using var http = host.CreateClient();
         var status = System.Text.Json.JsonDocument.Parse(await http.GetStringAsync(new Uri("/api/status", UriKind.Relative)));
         var ingest = status.RootElement.GetProperty("ingest");
         return ingest.GetProperty("inFlight").GetInt64() + ingest.GetProperty("queued").GetInt64();

@@ -2,26 +2,36 @@ using TeleSuivi.Tests.Infrastructure;
 
 namespace TeleSuivi.Tests.Web;
 
-/// <summary>The status page in a real browser: its script reads the API and shows the platform ready.</summary>
+/// <summary>The status page in a real browser: sign in, its script reads the API and shows the platform ready, sign out.</summary>
 public sealed class StatusPageTests
 {
     [Fact]
-    public async Task StatusPage_InChromium_ShowsReadyAndCounters()
+    public async Task StatusPage_InChromiumAfterLogin_ShowsReadyAndCounters()
     {
-        await using var host = TeleSuiviProcess.Start("serve");
+        const string password = "status page password";
+        await using var host = TeleSuiviProcess.Start("serve", environment: new Dictionary<string, string> { ["TELESUIVI_ADMIN_PASSWORD"] = password });
         await host.WaitUntilReadyAsync(TimeSpan.FromSeconds(60));
         var (playwright, browser) = await Browser.LaunchAsync();
         using (playwright)
         await using (browser)
         {
+            // The page sends to the login form first, then back to itself.
             var page = await browser.NewPageAsync();
             await page.GotoAsync(host.BaseUrl.ToString());
+            Assert.Contains("/login", page.Url, StringComparison.Ordinal);
+            await page.FillAsync("input[name=username]", "admin");
+            await page.FillAsync("input[name=password]", password);
+            await page.ClickAsync("button[type=submit]");
+            await page.Locator("#user").Filter(new() { HasText = "admin" }).WaitForAsync(new() { Timeout = 15_000 });
 
             await page.Locator("#health").Filter(new() { HasText = "ready" }).WaitForAsync(new() { Timeout = 15_000 });
             Assert.Equal("0", await page.Locator("#deadLettered").InnerTextAsync());
             var checks = await page.Locator("#checks tbody tr").AllInnerTextsAsync();
             Assert.Contains(checks, row => row.StartsWith("broker", StringComparison.Ordinal) && row.Contains("Healthy", StringComparison.Ordinal));
             Assert.Contains(checks, row => row.StartsWith("store", StringComparison.Ordinal) && row.Contains("Healthy", StringComparison.Ordinal));
+
+            await page.ClickAsync("#logout button");
+            await page.WaitForURLAsync("**/login");
         }
     }
 }
