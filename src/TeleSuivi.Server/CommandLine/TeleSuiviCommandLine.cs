@@ -15,6 +15,8 @@ public static class TeleSuiviCommandLine
             ImportCommand.Create(),
             DeadLetterCommand.Create(),
             SimulateCommand.Create(),
+            TrainCommand.Create(),
+            EvaluateCommand.Create(),
         };
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
