@@ -19,6 +19,15 @@ public static class BenchmarksFile
     private const string End = "<!-- decode-and-normalise:end -->";
     private const string TargetsBegin = "<!-- targets:begin (written by src/TeleSuivi.Benchmarks) -->";
     private const string TargetsEnd = "<!-- targets:end -->";
+    private const string RiskBegin = "<!-- risk-scoring:begin (written by src/TeleSuivi.Benchmarks) -->";
+    private const string RiskEnd = "<!-- risk-scoring:end -->";
+
+    private const string RiskSection =
+        "## Risk scoring\n\n" +
+        "Issue 5 asks for a scoring p99 under 5 ms: one patient's calibrated probability and its reasons\n" +
+        "(`RiskScorer.Score`, the shipped model " + RiskScoringBenchmarks.ModelFile + "), beside the feature computation that\n" +
+        "precedes it online. The percentiles time 20,000 single calls one by one after the benchmark, in its process.\n\n" +
+        RiskBegin + "\n" + RiskEnd + "\n";
 
     private const string Header =
         "| format | stage | readings/s per core (median) | readings/s per core (best iteration) | allocated B/reading | time vs reference (same run, best iterations) | date | machine | commit |\n" +
@@ -36,7 +45,8 @@ public static class BenchmarksFile
         "decode + normalise to an Observation.\n\n" +
         TargetsBegin + "\n" + TargetsEnd + "\n\n" +
         Begin + "\n" + End + "\n\n" +
-        Storage.StorageSection.Template;
+        Storage.StorageSection.Template + "\n" +
+        RiskSection;
 
     /// <summary>One line of the table.</summary>
     private sealed record Row(string Format, string Stage, string Rate, string BestRate, string Bytes, string Reference, string Date, string Machine, string Commit)
@@ -78,7 +88,7 @@ public static class BenchmarksFile
         {
             foreach (var benchmarkCase in summary.BenchmarksCases)
             {
-                if (PerReading.Of(summary, benchmarkCase) is not { } figures)
+                if (benchmarkCase.Descriptor.Type == typeof(RiskScoringBenchmarks) || PerReading.Of(summary, benchmarkCase) is not { } figures)
                 {
                     continue;
                 }
@@ -103,6 +113,16 @@ public static class BenchmarksFile
 
         text = Replace(text, Begin, End, table.ToString());
         text = Replace(text, TargetsBegin, TargetsEnd, Targets(ordered));
+        if (!text.Contains(RiskBegin, StringComparison.Ordinal))
+        {
+            text = text.TrimEnd() + "\n\n" + RiskSection;
+        }
+
+        if (RiskScoring(summaries, repositoryRoot, date, machine, commit) is { } risk)
+        {
+            text = Replace(text, RiskBegin, RiskEnd, risk);
+        }
+
         File.WriteAllText(path, text);
         return path;
     }
@@ -136,6 +156,38 @@ public static class BenchmarksFile
             nameof(NormaliseBenchmarks) => (format, method == "Normalise" ? "normalise only" : method.ToLowerInvariant(), "POCO copy"),
             _ => ("one heart-rate reading", method, "POCO tree"),
         };
+    }
+
+    /// <summary>The risk-scoring table, or null when the run did not measure it (the previous figures stay).</summary>
+    private static string? RiskScoring(IEnumerable<Summary> summaries, string repositoryRoot, string date, string machine, string commit)
+    {
+        var cases = summaries.SelectMany(s => s.BenchmarksCases.Where(c => c.Descriptor.Type == typeof(RiskScoringBenchmarks))
+            .Select(c => (Case: c, Report: s[c]))).Where(x => x.Report?.ResultStatistics is not null).ToList();
+        if (cases.Count == 0)
+        {
+            return null;
+        }
+
+        var table = new StringBuilder();
+        table.Append("| operation | median per call | best iteration per call | allocated B/call | date | machine | commit |\n");
+        table.Append("| --- | ---: | ---: | ---: | --- | --- | --- |\n");
+        foreach (var (benchmarkCase, report) in cases)
+        {
+            var statistics = report!.ResultStatistics!;
+            var bytes = report.GcStats.GetBytesAllocatedPerOperation(benchmarkCase);
+            table.Append(CultureInfo.InvariantCulture,
+                $"| {benchmarkCase.Descriptor.WorkloadMethodDisplayInfo.Trim('\'')} | {statistics.Median / 1000:F1} µs | {statistics.Min / 1000:F1} µs | {(bytes is { } b ? Number(b) : "NA")} | {date} | {machine} | {commit} |\n");
+        }
+
+        var latency = Path.Combine(repositoryRoot, "BenchmarkDotNet.Artifacts", RiskScoringBenchmarks.LatencyFile);
+        if (File.Exists(latency) && File.ReadAllText(latency).Split(' ') is [var samples, var p50, var p99, var max])
+        {
+            var met = Parse(p99) < 5 ? "met" : "**not met**";
+            table.Append(CultureInfo.InvariantCulture,
+                $"\nSingle calls of `Score with reasons` ({samples} timed one by one): p50 {p50} ms, **p99 {p99} ms**, max {max} ms; target p99 < 5 ms: {met}.\n");
+        }
+
+        return table.ToString();
     }
 
     private static string Targets(List<Row> rows)

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Diagnostics;
 using System.Globalization;
 using TeleSuivi.Risk.Cohort;
 using TeleSuivi.Server.Broker;
@@ -137,25 +136,12 @@ public static class SimulateCommand
 
             var directory = Path.GetFullPath(parse.GetValue(output)!);
             var cohort = SyntheticCohort.Generate(CohortParameters.Default with { Patients = n, Days = d }, parse.GetValue(seed));
-            var clock = Stopwatch.StartNew();
-            var lastShown = -1L;
-            void Progress(int done)
-            {
-                if (done == n || lastShown < 0 || clock.ElapsedMilliseconds - lastShown > 250)
-                {
-                    lastShown = clock.ElapsedMilliseconds;
-                    var width = 30;
-                    var filled = (int)((long)done * width / n);
-                    Console.Error.Write(FormattableString.Invariant(
-                        $"\r[{new string('#', filled)}{new string('.', width - filled)}] {done}/{n} patients {100.0 * done / n:F0}% {clock.Elapsed.TotalSeconds:F0} s"));
-                }
-            }
-
-            var summary = await Task.Run(() => CohortWriter.Write(cohort, directory, parse.GetValue(format), Progress, cancellationToken), cancellationToken);
-            Console.Error.WriteLine();
+            var progress = new ConsoleProgress();
+            var summary = await Task.Run(() => CohortWriter.Write(cohort, directory, parse.GetValue(format), done => progress.Report("cohort", done, n, "patients"), cancellationToken), cancellationToken);
+            progress.Finish();
             var years = summary.PatientDays / 365.25;
             var o = Console.Out;
-            await o.WriteLineAsync(FormattableString.Invariant($"Synthetic cohort (seed {cohort.Seed}) written to {directory} in {clock.Elapsed.TotalSeconds:F1} s"));
+            await o.WriteLineAsync(FormattableString.Invariant($"Synthetic cohort (seed {cohort.Seed}) written to {directory} in {progress.Elapsed.TotalSeconds:F1} s"));
             await o.WriteLineAsync(FormattableString.Invariant($"  patients           {summary.Patients,12:N0}   days {summary.Days}"));
             await o.WriteLineAsync(FormattableString.Invariant($"  readings           {summary.Readings,12:N0}   artefacts {summary.Artifacts:N0}, late batches {summary.LateReadings:N0}"));
             await o.WriteLineAsync(FormattableString.Invariant($"  exacerbations      {summary.Exacerbations,12:N0}   {summary.Exacerbations / years:F2} per patient-year, {summary.SilentExacerbations:N0} without signal"));

@@ -22,6 +22,8 @@ public static class TeleSuiviCommandLine
             UsersCommand.Create(),
             ApiKeyCommand.Create(),
             AuditCommand.Create(),
+            TrainCommand.Create(),
+            EvaluateCommand.Create(),
         };
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)

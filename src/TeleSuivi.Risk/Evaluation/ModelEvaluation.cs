@@ -1,0 +1,112 @@
+using TeleSuivi.Risk.Cohort;
+using TeleSuivi.Risk.Model;
+
+namespace TeleSuivi.Risk.Evaluation;
+
+/// <summary>How the evaluation is run.</summary>
+public sealed record EvaluationOptions
+{
+    public required string ModelPath { get; init; }
+    public int Patients { get; init; } = 1000;
+    public int Days { get; init; } = 365;
+    public int Seed { get; init; } = HeldOutCohort.DefaultSeed;
+
+    /// <summary>Retrain the model without the environment features (same training cohort and settings) and evaluate it too.</summary>
+    public bool Ablation { get; init; } = true;
+
+    /// <summary>Alert budgets of the operating-point table (alerts per patient-day).</summary>
+    public IReadOnlyList<double> Budgets { get; init; } = [0.01, 0.02, 0.05, 0.10, 0.24];
+}
+
+/// <summary>One scorer's results on the held-out cohort.</summary>
+public sealed record ScorerResult(
+    string Name,
+    string Description,
+    double Auroc,
+    double Auprc,
+    double? Brier,
+    IReadOnlyList<OperatingPoint> OperatingPoints,
+    IReadOnlyList<OperatingPoint> Curve,
+    IReadOnlyList<CalibrationBin>? Calibration);
+
+/// <summary>Everything the report shows; also written as JSON.</summary>
+public sealed record EvaluationResult(
+    string Model,
+    TrainingOptions Training,
+    int Patients,
+    int Days,
+    int Seed,
+    IReadOnlyList<string> Shifts,
+    int PatientDays,
+    int PositiveDays,
+    int Exacerbations,
+    double Prevalence,
+    IReadOnlyList<ScorerResult> Scorers);
+
+/// <summary>
+/// Evaluates a model file on a held-out cohort (another seed and shifted parameters: <see cref="HeldOutCohort"/>)
+/// beside partial NEWS2, the classic threshold rules and, optionally, the same model retrained without environment.
+/// </summary>
+public static class ModelEvaluation
+{
+    public const int CalibrationBins = 10;
+
+    /// <summary>The budgets of the operating-point plot.</summary>
+    public static readonly IReadOnlyList<double> CurveBudgets = [0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.24, 0.3];
+
+    public static EvaluationResult Run(EvaluationOptions options, Action<ProgressStep>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.Patients < 10 || options.Days < 30)
+        {
+            throw new ArgumentException("the evaluation needs at least 10 patients and 30 days");
+        }
+
+        using var scorer = RiskScorer.Load(options.ModelPath);
+        var cohort = SyntheticCohort.Generate(HeldOutCohort.Parameters(options.Patients, options.Days), options.Seed);
+        var heldOut = PatientDays.From(cohort, done => progress?.Invoke(new ProgressStep("held-out features", done, options.Patients)), cancellationToken);
+        var days = heldOut.Days;
+        var labels = days.Select(d => d.Label).ToList();
+        if (!labels.Contains(true))
+        {
+            throw new InvalidOperationException("the held-out cohort has no exacerbation: use more patients or days");
+        }
+
+        progress?.Invoke(new ProgressStep("scoring", 0, 1));
+        var scorers = new List<ScorerResult>
+        {
+            Result("model", $"{scorer.Info.Name} (FastTree, Platt-calibrated)", scorer.Probabilities(days.Select(d => d.Features)), probabilities: true),
+        };
+        progress?.Invoke(new ProgressStep("scoring", 1, 1));
+
+        if (options.Ablation)
+        {
+            var training = scorer.Info.Training with { WithoutEnvironment = true };
+            var trainingCohort = SyntheticCohort.Generate(CohortParameters.Default with { Patients = training.Patients, Days = training.Days }, training.Seed);
+            var trainingDays = PatientDays.From(trainingCohort, done => progress?.Invoke(new ProgressStep("ablation: training features", done, training.Patients)), cancellationToken);
+            var ablation = RiskModelTrainer.Train(trainingDays, training, p => progress?.Invoke(p with { Stage = "ablation: " + p.Stage }), cancellationToken);
+            using var ablationScorer = new RiskScorer(ablation);
+            scorers.Add(Result("model without environment", "the same training without the 28 environment features (ablation)", ablationScorer.Probabilities(days.Select(d => d.Features)), probabilities: true));
+        }
+
+        scorers.Add(Result("NEWS2", "partial NEWS2 (latest values of the last 24 h; missing parameters score 0)", days.Select(d => (double)BaselineScores.News2Total(d.Features)).ToList(), probabilities: false));
+        scorers.Add(Result("threshold rules", "number of classic threshold rules fired (SpO2 < 90 %, weight +2 kg in 3 days, ...)", days.Select(d => (double)BaselineScores.RulesFired(d.Features)).ToList(), probabilities: false));
+
+        // The floor of every figure: alerts on patient-days drawn at random (all scores equal, ties broken at random).
+        scorers.Add(Result("random alerts", "reference: the same number of alerts on patient-days drawn at random", new double[days.Count], probabilities: false));
+
+        return new EvaluationResult(
+            scorer.Info.Name, scorer.Info.Training, options.Patients, options.Days, options.Seed, HeldOutCohort.Shifts,
+            days.Count, labels.Count(l => l), heldOut.Exacerbations.Count, (double)labels.Count(l => l) / days.Count, scorers);
+
+        ScorerResult Result(string name, string description, IReadOnlyList<double> scores, bool probabilities) => new(
+            name,
+            description,
+            BinaryMetrics.Auroc(scores, labels),
+            BinaryMetrics.Auprc(scores, labels),
+            probabilities ? BinaryMetrics.Brier(scores, labels) : null,
+            options.Budgets.Select(b => OperatingPoints.At(b, days, scores, heldOut.Exacerbations)).ToList(),
+            CurveBudgets.Select(b => OperatingPoints.At(b, days, scores, heldOut.Exacerbations)).ToList(),
+            probabilities ? BinaryMetrics.Calibration(scores, labels, CalibrationBins) : null);
+    }
+}

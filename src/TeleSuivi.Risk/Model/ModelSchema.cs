@@ -1,0 +1,77 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using TeleSuivi.Risk.Features;
+
+namespace TeleSuivi.Risk.Model;
+
+/// <summary>What the ML.NET pipeline reads: the feature vector (missing values already replaced) and, in training, the label.</summary>
+public sealed class ModelInput
+{
+    public float[] Features { get; set; } = [];
+
+    public bool Label { get; set; }
+}
+
+/// <summary>What the pipeline writes: the raw tree score, the calibrated probability and each feature's contribution to the score.</summary>
+public sealed class ModelOutput
+{
+    public float Score { get; set; }
+
+    public float Probability { get; set; }
+
+    public float[] FeatureContributions { get; set; } = [];
+}
+
+/// <summary>The column layout shared by training and scoring, and the one treatment of missing values.</summary>
+public static class ModelSchema
+{
+    /// <summary>
+    /// What a missing feature (NaN: no reading, no baseline yet, no environment) becomes before the trees see it.
+    /// ML.NET's FastTree skips every row with a NaN feature, and nearly every row has one (a patient without a scale
+    /// has no weight features), so missing is a value of its own, far below any real feature: each split can then
+    /// send "missing" its own way, and the explanations recognise it.
+    /// </summary>
+    public const float Missing = -1e6f;
+
+    public static SchemaDefinition Input()
+    {
+        var definition = SchemaDefinition.Create(typeof(ModelInput));
+        definition[nameof(ModelInput.Features)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, FeatureSchema.Count);
+        return definition;
+    }
+
+    /// <summary>The model's input from a feature vector (<see cref="FeatureSchema"/> layout, NaN for missing).</summary>
+    public static ModelInput ToInput(ReadOnlySpan<float> features, bool label = false, ReadOnlySpan<bool> masked = default)
+    {
+        if (features.Length != FeatureSchema.Count)
+        {
+            throw new ArgumentException($"a feature vector has {FeatureSchema.Count} values, not {features.Length}", nameof(features));
+        }
+
+        var values = new float[features.Length];
+        for (var i = 0; i < values.Length; i++)
+        {
+            values[i] = float.IsFinite(features[i]) && (masked.IsEmpty || !masked[i]) ? features[i] : Missing;
+        }
+
+        return new ModelInput { Features = values, Label = label };
+    }
+
+    public static IDataView Load(MLContext ml, IEnumerable<ModelInput> rows)
+    {
+        ArgumentNullException.ThrowIfNull(ml);
+        return ml.Data.LoadFromEnumerable(rows, Input());
+    }
+
+    /// <summary>The features of the environment block, masked in the "without environment" ablation.</summary>
+    public static bool[] EnvironmentMask()
+    {
+        var mask = new bool[FeatureSchema.Count];
+        for (var i = FeatureSchema.EnvironmentOffset(0); i < FeatureSchema.SeasonOffset; i++)
+        {
+            mask[i] = true;
+        }
+
+        return mask;
+    }
+}

@@ -1,0 +1,72 @@
+using System.CommandLine;
+using TeleSuivi.Risk.Evaluation;
+using TeleSuivi.Server.Hosting;
+
+namespace TeleSuivi.Server.CommandLine;
+
+/// <summary><c>telesuivi evaluate</c>: the model against NEWS2 and the threshold rules on a held-out, shifted cohort.</summary>
+public static class EvaluateCommand
+{
+    public static Command Create()
+    {
+        var defaults = new EvaluationOptions { ModelPath = TrainCommand.DefaultModelPath };
+        var model = new Option<string>("--model") { Description = $"Model file (default {TrainCommand.DefaultModelPath})", DefaultValueFactory = _ => TrainCommand.DefaultModelPath, HelpName = "FILE" };
+        var patients = new Option<int>("--patients") { Description = $"Patients of the held-out cohort (default {defaults.Patients})", DefaultValueFactory = _ => defaults.Patients, HelpName = "N" };
+        var days = new Option<int>("--days") { Description = $"Days of the held-out cohort (default {defaults.Days})", DefaultValueFactory = _ => defaults.Days, HelpName = "D" };
+        var seed = new Option<int>("--seed") { Description = $"Seed of the held-out cohort (default {defaults.Seed}; use another than the training seed)", DefaultValueFactory = _ => defaults.Seed, HelpName = "S" };
+        var output = new Option<string>("--out") { Description = "Folder for report.md, evaluation.json and the PNG plots (default ./evaluation)", DefaultValueFactory = _ => "evaluation", HelpName = "DIR" };
+        var noAblation = new Option<bool>("--no-ablation") { Description = "Skip the ablation without environment features (it retrains the model)" };
+        var command = new Command("evaluate", "Evaluate a risk model on a held-out cohort with another seed and shifted parameters, beside NEWS2 and the threshold rules.")
+        {
+            model, patients, days, seed, output, noAblation,
+        };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var options = defaults with
+            {
+                ModelPath = Path.GetFullPath(parse.GetValue(model)!),
+                Patients = parse.GetValue(patients),
+                Days = parse.GetValue(days),
+                Seed = parse.GetValue(seed),
+                Ablation = !parse.GetValue(noAblation),
+            };
+            if (options.Patients < 10 || options.Days < 30)
+            {
+                await Console.Error.WriteLineAsync("error: the evaluation needs at least 10 patients and 30 days");
+                return ExitCodes.Usage;
+            }
+
+            var directory = Path.GetFullPath(parse.GetValue(output)!);
+            var progress = new ConsoleProgress();
+            EvaluationResult result;
+            try
+            {
+                result = await Task.Run(() => ModelEvaluation.Run(options, p => progress.Report(p.Stage, p.Done, p.Total, p.Stage.EndsWith("features", StringComparison.Ordinal) ? "patients" : "steps"), cancellationToken), cancellationToken);
+            }
+            catch (Exception ex) when (ex is FileNotFoundException or InvalidDataException)
+            {
+                progress.Finish();
+                await Console.Error.WriteLineAsync($"error: {ex.Message}");
+                return 1;
+            }
+
+            EvaluationReport.Write(result, directory);
+            progress.Finish();
+            var o = Console.Out;
+            await o.WriteLineAsync(FormattableString.Invariant(
+                $"Evaluation of {result.Model} on {result.Patients:N0} patients × {result.Days} days (seed {result.Seed}, shifted) written to {directory} in {progress.Elapsed.TotalSeconds:F1} s"));
+            await o.WriteLineAsync(FormattableString.Invariant($"  {result.PatientDays:N0} patient-days, {result.PositiveDays:N0} positive, {result.Exacerbations:N0} exacerbations"));
+            await o.WriteLineAsync(FormattableString.Invariant($"  {"scorer",-27} {"AUROC",6} {"AUPRC",6} {"Brier",7}   at {EvaluationReport.TargetBudget} alerts/patient-day: alerted 1-7 d ahead, median lead"));
+            foreach (var s in result.Scorers)
+            {
+                var p = s.OperatingPoints.FirstOrDefault(x => x.Budget == EvaluationReport.TargetBudget);
+                var brier = s.Brier is { } b ? b.ToString("F4", System.Globalization.CultureInfo.InvariantCulture) : "-";
+                var at = p is null ? string.Empty : FormattableString.Invariant($"{100 * p.EventSensitivity,5:F1} %, {(double.IsNaN(p.MedianLeadHours) ? "-" : p.MedianLeadHours.ToString("F0", System.Globalization.CultureInfo.InvariantCulture) + " h")}");
+                await o.WriteLineAsync(FormattableString.Invariant($"  {s.Name,-27} {s.Auroc,6:F3} {s.Auprc,6:F3} {brier,7}   {at}"));
+            }
+
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+}

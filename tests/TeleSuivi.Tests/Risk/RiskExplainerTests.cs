@@ -1,0 +1,88 @@
+using TeleSuivi.Risk.Features;
+using TeleSuivi.Risk.Model;
+
+namespace TeleSuivi.Tests.Risk;
+
+public sealed class RiskExplainerTests
+{
+    private static float[] Features(params (string Name, float Value)[] values)
+    {
+        var features = new float[FeatureSchema.Count];
+        Array.Fill(features, float.NaN);
+        foreach (var (name, value) in values)
+        {
+            features[FeatureSchema.Index(name)] = value;
+        }
+
+        return features;
+    }
+
+    private static float[] Contributions(params (string Name, float Value)[] values)
+    {
+        var contributions = new float[FeatureSchema.Count];
+        foreach (var (name, value) in values)
+        {
+            contributions[FeatureSchema.Index(name)] = value;
+        }
+
+        return contributions;
+    }
+
+    [Fact]
+    public void Explain_KnownContributions_TopicsByTotalWithThePatientsValues()
+    {
+        var features = Features(
+            ("male", 0), ("oxygen-saturation:last", 92), ("oxygen-saturation:hours-since", 3), ("oxygen-saturation:mean-24h", 92.2f),
+            ("oxygen-saturation:baseline", 95), ("oxygen-saturation:deviation", -3.1f),
+            ("ambient-pm25:mean-lag0-2", 45.4f), ("ambient-pm25:max-lag0-7", 62), ("ambient-pm25:mean-lag0-7", 30),
+            ("heart-rate:last", 88), ("heart-rate:hours-since", 30));
+        var contributions = Contributions(
+            ("oxygen-saturation:deviation", 0.6f), ("oxygen-saturation:slope-72h", 0.2f), ("oxygen-saturation:mean-24h", -0.1f),
+            ("ambient-pm25:mean-lag0-2", 0.3f), ("heart-rate:hours-since", 0.1f), ("age", -0.5f));
+
+        var reasons = RiskExplainer.Explain(features, contributions);
+
+        Assert.Equal(["oxygen-saturation", "ambient-pm25", "heart-rate"], reasons.Select(r => r.Topic));
+        Assert.Equal(0.7, reasons[0].Contribution, 5);
+        Assert.Equal("SpO2 92 % over the last 24 h, 3 points below her usual 95 %", reasons[0].Sentence);
+        Assert.Equal("PM2.5 averaged 45 µg/m³ over the last 3 days (highest daily mean in 8 days 62 µg/m³)", reasons[1].Sentence);
+        Assert.Equal("No heart rate reading for 30 h (latest 88 /min)", reasons[2].Sentence);
+    }
+
+    [Fact]
+    public void Sentence_WeightChange_KilogramsInThreeDays()
+    {
+        var features = Features(("male", 1), ("body-weight:last", 84.2f), ("body-weight:change-3d", 2.4f));
+        Assert.Equal("Weight up 2.4 kg in 3 days (latest 84.2 kg)", RiskExplainer.Sentence(features, FeatureSchema.Index("body-weight:change-3d")));
+    }
+
+    [Fact]
+    public void Sentence_StepsBelowBaseline_PercentOfHisUsual()
+    {
+        var features = Features(("male", 1), ("steps:mean-24h", 2900), ("steps:baseline", 3550), ("steps:last", 2900));
+        Assert.Equal("Steps 2,900 a day in the last 24 h, 18 % below his usual 3,550 a day", RiskExplainer.Sentence(features, FeatureSchema.Index("steps:deviation")));
+    }
+
+    [Fact]
+    public void Sentence_NoBaselineYet_SaysSo()
+    {
+        var features = Features(("male", 0), ("respiratory-rate:mean-24h", 22));
+        Assert.Equal(
+            "Breathing rate 22 /min over the last 24 h; no usual value yet (fewer than 10 days of readings in the last 4 weeks)",
+            RiskExplainer.Sentence(features, FeatureSchema.Index("respiratory-rate:deviation")));
+    }
+
+    [Fact]
+    public void Sentence_Profile_ConditionsSeverityAge()
+    {
+        var features = Features(("copd", 1), ("heart-failure", 1), ("diabetes", 0), ("frail-elderly", 0), ("severity", 3), ("age", 81));
+        Assert.Equal("Underlying risk: COPD with heart failure, severity 3 of 4, aged 81", RiskExplainer.Sentence(features, FeatureSchema.Index("severity")));
+    }
+
+    [Fact]
+    public void Explain_OnlyNegativeContributions_NoReason()
+    {
+        var features = Features(("male", 0));
+        Assert.Empty(RiskExplainer.Explain(features, Contributions(("age", -0.2f), ("heart-rate:last", -0.1f))));
+    }
+}

@@ -1,0 +1,48 @@
+using TeleSuivi.Risk.Evaluation;
+using TeleSuivi.Server.CommandLine;
+
+namespace TeleSuivi.Tests.Risk;
+
+public sealed class TrainEvaluateCommandTests : IDisposable
+{
+    private readonly string directory = Directory.CreateTempSubdirectory("telesuivi-train-").FullName;
+
+    public void Dispose() => Directory.Delete(directory, recursive: true);
+
+    [Fact]
+    public async Task InvokeAsync_TrainThenEvaluate_ModelFileAndReportWithPlots()
+    {
+        var model = Path.Combine(directory, "model.zip");
+        var report = Path.Combine(directory, "report");
+        Assert.Equal(0, await TeleSuiviCommandLine.InvokeAsync(["train", "--patients", "60", "--days", "60", "--seed", "4", "--trees", "10", "--out", model]));
+        Assert.True(new FileInfo(model).Length > 1000);
+
+        Assert.Equal(0, await TeleSuiviCommandLine.InvokeAsync(["evaluate", "--model", model, "--patients", "40", "--days", "60", "--seed", "9", "--out", report]));
+        var markdown = await File.ReadAllTextAsync(Path.Combine(report, EvaluationReport.MarkdownFile), TestContext.Current.CancellationToken);
+        Assert.Contains($"![Calibration plot]({EvaluationReport.CalibrationPlot})", markdown, StringComparison.Ordinal);
+        Assert.Contains($"]({EvaluationReport.OperatingPointsPlot})", markdown, StringComparison.Ordinal);
+        foreach (var name in new[] { "| model |", "| model without environment |", "| NEWS2 |", "| threshold rules |", "| random alerts |" })
+        {
+            Assert.Contains(name, markdown, StringComparison.Ordinal);
+        }
+
+        byte[] png = [0x89, (byte)'P', (byte)'N', (byte)'G'];
+        foreach (var plot in new[] { EvaluationReport.CalibrationPlot, EvaluationReport.OperatingPointsPlot })
+        {
+            var bytes = await File.ReadAllBytesAsync(Path.Combine(report, plot), TestContext.Current.CancellationToken);
+            Assert.True(bytes.Length > 10_000, $"{plot}: {bytes.Length} bytes");
+            Assert.Equal(png, bytes[..4]);
+        }
+
+        using var json = System.Text.Json.JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(report, EvaluationReport.JsonFile), TestContext.Current.CancellationToken));
+        Assert.Equal(5, json.RootElement.GetProperty("Scorers").GetArrayLength());
+    }
+
+    [Fact]
+    public async Task InvokeAsync_EvaluateMissingModel_ErrorExitCode() =>
+        Assert.Equal(1, await TeleSuiviCommandLine.InvokeAsync(["evaluate", "--model", Path.Combine(directory, "none.zip"), "--patients", "10", "--days", "30", "--out", directory]));
+
+    [Fact]
+    public async Task InvokeAsync_TrainTooSmallCohort_UsageError() =>
+        Assert.Equal(2, await TeleSuiviCommandLine.InvokeAsync(["train", "--patients", "3", "--out", Path.Combine(directory, "m.zip")]));
+}
