@@ -2,7 +2,7 @@ using TeleSuivi.Tests.Infrastructure;
 
 namespace TeleSuivi.Tests.Web;
 
-/// <summary>The status page in a real browser: its script reads the API and shows the platform ready.</summary>
+/// <summary>The status page (<c>/status</c>; <c>/</c> is the triage board) in a real browser: its script reads the API and shows the platform ready.</summary>
 public sealed class StatusPageTests
 {
     [Fact]
@@ -15,7 +15,7 @@ public sealed class StatusPageTests
         await using (browser)
         {
             var page = await browser.NewPageAsync();
-            await page.GotoAsync(host.BaseUrl.ToString());
+            await page.GotoAsync(new Uri(host.BaseUrl, "/status").ToString());
 
             await page.Locator("#health").Filter(new() { HasText = "ready" }).WaitForAsync(new() { Timeout = 15_000 });
             Assert.Equal("0", await page.Locator("#deadLettered").InnerTextAsync());
