@@ -1,4 +1,5 @@
 using Hl7.Fhir.Model;
+using TeleSuivi.Server.Alerts;
 
 namespace TeleSuivi.Server.Simulation;
 
@@ -19,6 +20,8 @@ public static class CohortBundle
                 Gender = patient.Gender,
                 BirthDate = today.AddYears(-patient.Age).ToString("yyyy", System.Globalization.CultureInfo.InvariantCulture),
                 Address = [new Address { Use = Address.AddressUse.Home, PostalCode = patient.Zone, Country = "FR" }],
+                // The alert defaults depend on the conditions (SNOMED CT, see Alerts/ClinicalConditions.cs).
+                Extension = patient.Conditions.Select(ClinicalConditions.ToExtension).ToList(),
             };
             Add(bundle, resource);
             foreach (var device in patient.Devices)
