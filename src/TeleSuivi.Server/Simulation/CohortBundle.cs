@@ -20,8 +20,9 @@ public static class CohortBundle
                 Gender = patient.Gender,
                 BirthDate = today.AddYears(-patient.Age).ToString("yyyy", System.Globalization.CultureInfo.InvariantCulture),
                 Address = [new Address { Use = Address.AddressUse.Home, PostalCode = patient.Zone, Country = "FR" }],
-                // The alert defaults depend on the conditions (SNOMED CT, see Alerts/ClinicalConditions.cs).
-                Extension = patient.Conditions.Select(ClinicalConditions.ToExtension).ToList(),
+                // The alert defaults depend on the conditions (SNOMED CT, see Alerts/ClinicalConditions.cs); the simulator keeps
+                // an enum of its own with the same names as the risk model's.
+                Extension = patient.Conditions.Select(condition => ClinicalConditions.ToExtension(Enum.Parse<TeleSuivi.Risk.Cohort.Condition>(condition.ToString()))).ToList(),
             };
             Add(bundle, resource);
             foreach (var device in patient.Devices)
