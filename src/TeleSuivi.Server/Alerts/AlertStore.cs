@@ -325,6 +325,14 @@ public sealed class AlertStore
         return counts;
     }
 
+    /// <summary>How many alerts one patient had opened since <paramref name="since"/> (an index lookup, for each pushed change).</summary>
+    public async Task<int> RecentAlertCountAsync(string patientId, DateTimeOffset since, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        return (int)await ScalarAsync(connection, null, "SELECT COUNT(*) FROM alert WHERE patient_id = $patient AND opened_at >= $since", cancellationToken,
+            ("$patient", patientId), ("$since", Ms(since)));
+    }
+
     /// <summary>Each patient's latest risk probability among their alerts (the risk term of the ranking).</summary>
     public async Task<IReadOnlyDictionary<string, double>> LatestRiskAsync(CancellationToken cancellationToken)
     {

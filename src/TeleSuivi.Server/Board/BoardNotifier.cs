@@ -16,8 +16,8 @@ public sealed partial class BoardNotifier(
         ArgumentNullException.ThrowIfNull(alert);
         try
         {
-            var history = await store.RecentAlertCountsAsync(time.GetUtcNow() - AlertRanking.HistoryWindow, cancellationToken);
-            await hub.Clients.All.AlertChanged(View(alert, null, history.GetValueOrDefault(alert.PatientId), time.GetUtcNow()));
+            var history = await store.RecentAlertCountAsync(alert.PatientId, time.GetUtcNow() - AlertRanking.HistoryWindow, cancellationToken);
+            await hub.Clients.All.AlertChanged(View(alert, null, history, time.GetUtcNow()));
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
