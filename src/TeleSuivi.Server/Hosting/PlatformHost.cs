@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging.Console;
+using TeleSuivi.Server.Board;
 using TeleSuivi.Server.Broker;
 using TeleSuivi.Server.DeadLetters;
 using TeleSuivi.Server.Fhir;
@@ -38,6 +39,7 @@ public static class PlatformHost
         app.MapTeleSuiviFhir();
         app.MapDeadLetterApi();
         app.MapTeleSuiviMetrics();
+        app.MapTriageBoard();
         return app;
     }
 

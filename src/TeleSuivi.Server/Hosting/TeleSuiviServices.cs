@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using TeleSuivi.Server.Alerts;
 using TeleSuivi.Server.Broker;
 using TeleSuivi.Server.DeadLetters;
 using TeleSuivi.Server.Health;
@@ -53,6 +54,7 @@ public static class TeleSuiviServices
         services.AddHostedService<MqttIngestClient>();
         services.AddSingleton<DeadLetterReplayer>();
         services.AddHostedService<RegistrationReplayService>();
+        services.AddAlerts();
 
         if (configuration.GetValue<bool>($"{SimulatorOptions.Section}:{nameof(SimulatorOptions.Enabled)}"))
         {

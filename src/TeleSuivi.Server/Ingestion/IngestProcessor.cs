@@ -1,5 +1,6 @@
 using Hl7.Fhir.Model;
 using Microsoft.Extensions.Options;
+using TeleSuivi.Server.Alerts;
 using TeleSuivi.Server.DeadLetters;
 using TeleSuivi.Server.Storage;
 using TeleSuivi.Server.Storage.Spool;
@@ -25,7 +26,8 @@ public sealed partial class IngestProcessor(
     WritePathMetrics metrics,
     IOptions<IngestOptions> options,
     TimeProvider time,
-    ILogger<IngestProcessor> logger) : BackgroundService
+    ILogger<IngestProcessor> logger,
+    AlertFeed alerts) : BackgroundService
 {
     private static readonly TimeSpan FirstRetryDelay = TimeSpan.FromMilliseconds(200);
     private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(10);
@@ -77,6 +79,9 @@ public sealed partial class IngestProcessor(
         var reasonCodes = letters.ConvertAll(letter => letter.ReasonCode);
         var stored = await WriteUntilDurableAsync(spooled, reasonCodes, cancellationToken);
         counters.Add(batch.Count, stored, reasonCodes);
+
+        // Durable now, not yet acknowledged: a full alert feed holds ingestion back rather than losing an alert.
+        await alerts.PublishAsync(spooled.SelectMany(message => message.Observations), letters, cancellationToken);
         foreach (var message in batch)
         {
             await message.AcknowledgeAsync(cancellationToken);

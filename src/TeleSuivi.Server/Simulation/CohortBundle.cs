@@ -1,5 +1,6 @@
 using Hl7.Fhir.Model;
 using TeleSuivi.Server.Security;
+using TeleSuivi.Server.Alerts;
 
 namespace TeleSuivi.Server.Simulation;
 
@@ -22,6 +23,9 @@ public static class CohortBundle
                 BirthDate = today.AddYears(-patient.Age).ToString("yyyy", System.Globalization.CultureInfo.InvariantCulture),
                 Address = [new Address { Use = Address.AddressUse.Home, PostalCode = patient.Zone, Country = "FR" }],
                 GeneralPractitioner = [new ResourceReference($"Organization/{DemoTeams.Of(index++)}")],
+                // The alert defaults depend on the conditions (SNOMED CT, see Alerts/ClinicalConditions.cs); the simulator keeps
+                // an enum of its own with the same names as the risk model's.
+                Extension = patient.Conditions.Select(condition => ClinicalConditions.ToExtension(Enum.Parse<TeleSuivi.Risk.Cohort.Condition>(condition.ToString()))).ToList(),
             };
             Add(bundle, resource);
             foreach (var device in patient.Devices)

@@ -30,4 +30,19 @@ public static class Browser
         });
         return (playwright, browser);
     }
+
+    /// <summary>Opens <paramref name="page"/> at <paramref name="target"/>, which sends to the login form, signs in, and waits to be back.</summary>
+    public static async Task SignInAsync(IPage page, Uri target, string userName, string password)
+    {
+        await page.GotoAsync(target.ToString());
+        if (!page.Url.Contains("/login", StringComparison.Ordinal))
+        {
+            throw new InvalidOperationException($"{target} did not ask to sign in (now at {page.Url})");
+        }
+
+        await page.FillAsync("input[name=username]", userName);
+        await page.FillAsync("input[name=password]", password);
+        await page.ClickAsync("button[type=submit]");
+        await page.WaitForURLAsync(url => new Uri(url).AbsolutePath == target.AbsolutePath, new() { Timeout = 15_000 });
+    }
 }

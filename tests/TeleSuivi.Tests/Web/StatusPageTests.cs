@@ -2,7 +2,10 @@ using TeleSuivi.Tests.Infrastructure;
 
 namespace TeleSuivi.Tests.Web;
 
-/// <summary>The status page in a real browser: sign in, its script reads the API and shows the platform ready, sign out.</summary>
+/// <summary>
+/// The status page (<c>/status</c>; <c>/</c> is the triage board) in a real browser: sign in, its script reads the API
+/// and shows the platform ready, sign out.
+/// </summary>
 public sealed class StatusPageTests
 {
     [Fact]
@@ -17,11 +20,7 @@ public sealed class StatusPageTests
         {
             // The page sends to the login form first, then back to itself.
             var page = await browser.NewPageAsync();
-            await page.GotoAsync(host.BaseUrl.ToString());
-            Assert.Contains("/login", page.Url, StringComparison.Ordinal);
-            await page.FillAsync("input[name=username]", "admin");
-            await page.FillAsync("input[name=password]", password);
-            await page.ClickAsync("button[type=submit]");
+            await Browser.SignInAsync(page, new Uri(host.BaseUrl, "/status"), "admin", password);
             await page.Locator("#user").Filter(new() { HasText = "admin" }).WaitForAsync(new() { Timeout = 15_000 });
 
             await page.Locator("#health").Filter(new() { HasText = "ready" }).WaitForAsync(new() { Timeout = 15_000 });

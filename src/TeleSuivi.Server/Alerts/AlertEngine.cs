@@ -1,0 +1,280 @@
+using Hl7.Fhir.Model;
+using Microsoft.Extensions.Options;
+using TeleSuivi.Server.Board;
+using TeleSuivi.Server.DeadLetters;
+using TeleSuivi.Server.Ingestion;
+using TeleSuivi.Server.Registry;
+using TeleSuivi.Server.Storage;
+using Task = System.Threading.Tasks.Task;
+
+namespace TeleSuivi.Server.Alerts;
+
+/// <summary>
+/// Turns what the pipeline feeds it (<see cref="AlertFeed"/>) into alerts: hard limits on vitals, device faults,
+/// risk; and, on a timer (<see cref="AlertOptions.SweepInterval"/>), missing data, silent devices and the escalation
+/// of unacknowledged critical alerts. Every raise and every end is stored (<see cref="AlertStore"/>) and pushed to
+/// the boards. One reader: the monitors' state needs no lock. A failure on one input is logged and the engine goes on.
+/// </summary>
+public sealed partial class AlertEngine(
+    AlertFeed feed,
+    AlertStore store,
+    ThresholdBook thresholds,
+    PatientDirectory patients,
+    DeviceRegistry registry,
+    IObservationStore observations,
+    AlertWorkflow workflow,
+    BoardNotifier board,
+    IOptions<AlertOptions> options,
+    TimeProvider time,
+    ILogger<AlertEngine> logger) : BackgroundService
+{
+    private readonly AlertOptions settings = options.Value;
+    private readonly VitalLimitMonitor vitals = new(options.Value);
+    private readonly DeviceFaultMonitor devices = new(options.Value);
+    private readonly DataGapMonitor gaps = new(options.Value);
+    private readonly RiskAlertPolicy risk = new(options.Value.Risk);
+    private readonly HashSet<AlertKey> live = [];
+
+    /// <summary>The alert file and the thresholds are ready before the host serves its first request.</summary>
+    public override async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await store.InitializeAsync(cancellationToken);
+        await thresholds.LoadAsync(cancellationToken);
+        await base.StartAsync(cancellationToken);
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        await LoadStateAsync(stoppingToken);
+        var reader = feed.Reader;
+        var nextSweep = time.GetUtcNow() + settings.SweepInterval;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            var wait = nextSweep - time.GetUtcNow();
+            if (wait > TimeSpan.Zero)
+            {
+                using var window = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+                window.CancelAfter(wait);
+                try
+                {
+                    await reader.WaitToReadAsync(window.Token);
+                }
+                catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
+                {
+                    // Sweep time.
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
+
+            while (reader.TryRead(out var input))
+            {
+                await GuardAsync(() => HandleAsync(input, stoppingToken), "an input", stoppingToken);
+            }
+
+            if (time.GetUtcNow() >= nextSweep)
+            {
+                await GuardAsync(() => SweepAsync(stoppingToken), "the sweep", stoppingToken);
+                nextSweep = time.GetUtcNow() + settings.SweepInterval;
+            }
+        }
+    }
+
+    /// <summary>Loads what survives a restart: live alert keys, thresholds, and each patient's and device's latest reading.</summary>
+    internal async Task LoadStateAsync(CancellationToken cancellationToken)
+    {
+        live.UnionWith(await store.LiveKeysAsync(cancellationToken));
+        try
+        {
+            foreach (var latest in await observations.ReadLatestAsync(null, time.GetUtcNow() - TimeSpan.FromDays(90), cancellationToken))
+            {
+                var patientId = latest.Subject["Patient/".Length..];
+                _ = gaps.OnReading(patientId, latest.Device?.Split('/')[^1], latest.Time).ToList();
+            }
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // Missing-data timers then start from now: late by at most one plan interval, never a false alert.
+            LogSeedFailed(ex.Message);
+        }
+    }
+
+    internal async Task HandleAsync(AlertInput input, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        switch (input)
+        {
+            case AlertInput.Stored stored:
+                foreach (var observation in stored.Observations)
+                {
+                    await ApplyAsync(Evaluate(observation, now), now, cancellationToken);
+                }
+
+                break;
+            case AlertInput.Rejected rejected:
+                foreach (var letter in rejected.Letters)
+                {
+                    await ApplyAsync(Evaluate(letter), now, cancellationToken);
+                }
+
+                break;
+            case AlertInput.Scored scored:
+                if (risk.Evaluate(scored.Score) is { } signal)
+                {
+                    await ApplyAsync([signal], now, cancellationToken);
+                }
+
+                break;
+        }
+    }
+
+    internal async Task SweepAsync(CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        await ApplyAsync(gaps.Sweep(patients.AssignedDevices(now), now).ToList(), now, cancellationToken);
+        var escalated = await workflow.EscalateOverdueAsync(cancellationToken);
+        if (escalated > 0)
+        {
+            LogEscalated(escalated, settings.EscalateCriticalAfter.TotalMinutes);
+        }
+    }
+
+    private List<AlertSignal> Evaluate(Observation observation, DateTimeOffset now)
+    {
+        var signals = new List<AlertSignal>();
+        if (observation.Subject?.Reference is not { } subject || !subject.StartsWith("Patient/", StringComparison.Ordinal))
+        {
+            return signals;
+        }
+
+        var patientId = subject["Patient/".Length..];
+        var time = EffectiveTime(observation) ?? now;
+        var deviceId = observation.Device?.Reference?.Split('/')[^1];
+        signals.AddRange(gaps.OnReading(patientId, deviceId, time));
+        if (deviceId is not null)
+        {
+            var batteryLow = observation.Note.Any(n => n.Text?.Contains("battery-low", StringComparison.Ordinal) == true);
+            signals.AddRange(devices.OnAccepted(patientId, deviceId, time, batteryLow));
+        }
+
+        var coding = observation.Code?.Coding.FirstOrDefault();
+        if (coding is null || VitalSigns.ForCode($"{coding.System}|{coding.Code}") is not { } vital)
+        {
+            return signals;
+        }
+
+        var value = vital.Component is { } component
+            ? observation.Component.FirstOrDefault(c => c.Code?.Coding.FirstOrDefault()?.Code == component)?.Value as Quantity
+              ?? (coding.Code == component ? observation.Value as Quantity : null)
+            : observation.Value as Quantity;
+        if (value?.Value is not { } number)
+        {
+            return signals;
+        }
+
+        var info = patients.Find(patientId);
+        var limits = thresholds.Find(patientId, vital.Id)?.Limits ?? VitalSigns.DefaultsFor(vital, info?.Conditions ?? []);
+        if (vitals.Evaluate(new VitalReading(patientId, vital, (double)number, time, observation.Id ?? string.Empty), limits, now) is { } signal)
+        {
+            signals.Add(signal);
+        }
+
+        return signals;
+    }
+
+    private List<AlertSignal> Evaluate(Rejection letter)
+    {
+        if (!ContractTopic.TryParse(letter.Topic, out var topic, out _) || topic!.Kind == TopicKind.Environment)
+        {
+            return [];
+        }
+
+        var deviceId = registry.CanonicalDeviceId(topic.DeviceId);
+        if (deviceId is null || registry.ResolvePatient(deviceId, letter.ReceivedAt) is not { } patientId)
+        {
+            // Unknown or unassigned devices have no patient to alert about: they stay in the dead letters.
+            return [];
+        }
+
+        return devices.OnRejected(patientId, deviceId, letter.ReasonCode, letter.Reason, letter.ReceivedAt).ToList();
+    }
+
+    private async Task ApplyAsync(IReadOnlyList<AlertSignal> signals, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        foreach (var signal in signals)
+        {
+            switch (signal)
+            {
+                case AlertSignal.Raise raise:
+                    if (await store.RaiseAsync(raise.Draft, now, cancellationToken) is { } alert)
+                    {
+                        live.Add(raise.Key);
+                        await board.AlertChangedAsync(alert, cancellationToken);
+                    }
+
+                    break;
+                case AlertSignal.Ended end when live.Remove(end.Key):
+                    foreach (var changed in await store.EndConditionAsync(end.Key, end.Why, now, cancellationToken))
+                    {
+                        await board.AlertChangedAsync(changed, cancellationToken);
+                    }
+
+                    break;
+            }
+        }
+    }
+
+    private static DateTimeOffset? EffectiveTime(Observation observation) => observation.Effective switch
+    {
+        FhirDateTime dateTime when dateTime.TryToDateTimeOffset(out var value) => value,
+        Period period when period.StartElement?.TryToDateTimeOffset(out var start) == true => start,
+        _ => null,
+    };
+
+    private async Task GuardAsync(Func<Task> work, string what, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await work();
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            LogFailed(ex, what);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "The alert engine failed on {What}; it goes on with the next one")]
+    private partial void LogFailed(Exception exception, string what);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not read the latest readings at start ({Reason}): missing-data timers start from now")]
+    private partial void LogSeedFailed(string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Count} critical alert(s) not acknowledged within {Minutes:0} min escalated to the patients' physicians")]
+    private partial void LogEscalated(int count, double minutes);
+}
+
+/// <summary>The physicians' per-patient thresholds, in memory for the engine, written through to the <see cref="AlertStore"/>.</summary>
+public sealed class ThresholdBook(AlertStore store)
+{
+    private volatile IReadOnlyDictionary<(string Patient, string Vital), PatientThreshold> book = new Dictionary<(string, string), PatientThreshold>();
+
+    public async Task LoadAsync(CancellationToken cancellationToken) =>
+        book = (await store.ThresholdsAsync(null, cancellationToken)).ToDictionary(t => (t.PatientId, t.Vital));
+
+    public PatientThreshold? Find(string patientId, string vital) => book.GetValueOrDefault((patientId, vital));
+
+    public async Task SetAsync(PatientThreshold threshold, CancellationToken cancellationToken)
+    {
+        await store.SetThresholdAsync(threshold, cancellationToken);
+        await LoadAsync(cancellationToken);
+    }
+
+    public async Task<bool> RemoveAsync(string patientId, string vital, CancellationToken cancellationToken)
+    {
+        var removed = await store.RemoveThresholdAsync(patientId, vital, cancellationToken);
+        await LoadAsync(cancellationToken);
+        return removed;
+    }
+}

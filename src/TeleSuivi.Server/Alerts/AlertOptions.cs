@@ -1,0 +1,69 @@
+namespace TeleSuivi.Server.Alerts;
+
+/// <summary>The alert engine's settings (section <c>Alerts</c>).</summary>
+public sealed class AlertOptions
+{
+    public const string Section = "Alerts";
+
+    /// <summary>Stored readings and rejected messages waiting for the engine; when full, ingestion waits (nothing is dropped).</summary>
+    public int ChannelCapacity { get; set; } = 20_000;
+
+    /// <summary>How often missing data, silent devices and the escalation timer are checked.</summary>
+    public TimeSpan SweepInterval { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>Readings older than this (late uploads, history) update the state but raise no vital-limit alert.</summary>
+    public TimeSpan MaxReadingAge { get; set; } = TimeSpan.FromHours(24);
+
+    /// <summary>The monitoring plan when a device kind has no entry in <see cref="ExpectedIntervalByDeviceKind"/>: a reading at least this often.</summary>
+    public TimeSpan MissingDataAfter { get; set; } = TimeSpan.FromHours(24);
+
+    /// <summary>
+    /// The monitoring plan by device kind (the code of <c>Device.type</c>, e.g. <c>PulseOximeter</c>): how often the
+    /// device is expected to send. A patient's plan is the shortest interval of the devices assigned to them.
+    /// </summary>
+    public Dictionary<string, TimeSpan> ExpectedIntervalByDeviceKind { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>A device is silent after this many of its expected intervals without a reading (at least <see cref="DeviceSilentAfter"/>).</summary>
+    public double DeviceSilentIntervals { get; set; } = 2;
+
+    /// <summary>The shortest silence that counts as a silent device.</summary>
+    public TimeSpan DeviceSilentAfter { get; set; } = TimeSpan.FromHours(48);
+
+    /// <summary>Rejected readings (implausible or undecodable) from one device within <see cref="InvalidReadingsWindow"/> that raise a device alert.</summary>
+    public int InvalidReadingsThreshold { get; set; } = 3;
+
+    public TimeSpan InvalidReadingsWindow { get; set; } = TimeSpan.FromHours(24);
+
+    /// <summary>Accepted messages in a row after which a device's invalid-readings alert ends.</summary>
+    public int ValidReadingsToClear { get; set; } = 3;
+
+    /// <summary>An unacknowledged critical alert escalates to the patient's physician by itself after this long.</summary>
+    public TimeSpan EscalateCriticalAfter { get; set; } = TimeSpan.FromMinutes(15);
+
+    /// <summary>Whom an escalation goes to when the patient has no <c>generalPractitioner</c>.</summary>
+    public string DefaultPhysician { get; set; } = "physician on duty";
+
+    /// <summary>The longest snooze.</summary>
+    public TimeSpan MaxSnooze { get; set; } = TimeSpan.FromDays(7);
+
+    public RiskPolicyOptions Risk { get; set; } = new();
+}
+
+/// <summary>When the exacerbation-risk probability raises, re-raises and clears an alert.</summary>
+public sealed class RiskPolicyOptions
+{
+    /// <summary>A probability at or above this raises a risk alert.</summary>
+    public double RaiseAt { get; set; } = 0.30;
+
+    /// <summary>The alert ends only when the probability falls below this (hysteresis: no flapping around <see cref="RaiseAt"/>).</summary>
+    public double ClearBelow { get; set; } = 0.20;
+
+    /// <summary>At or above this the alert is critical.</summary>
+    public double CriticalAt { get; set; } = 0.60;
+
+    /// <summary>After an alert, the patient is not alerted again for this long unless the risk rises materially.</summary>
+    public TimeSpan CoolDown { get; set; } = TimeSpan.FromHours(12);
+
+    /// <summary>How much the probability must rise above the last alerted one to alert again (absolute, 0.10 = 10 points).</summary>
+    public double MaterialRise { get; set; } = 0.10;
+}

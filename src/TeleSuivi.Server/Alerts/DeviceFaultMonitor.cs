@@ -1,0 +1,86 @@
+using TeleSuivi.Server.DeadLetters;
+
+namespace TeleSuivi.Server.Alerts;
+
+/// <summary>
+/// Device problems seen in what a device sends: a wrong clock (its readings dead-lettered as <c>clock</c>), repeated
+/// invalid readings (<c>implausible</c> or <c>unparseable</c> dead letters), and a low battery reported in the
+/// readings' device status. A clock alert ends with the device's next accepted reading; an invalid-readings alert
+/// after <see cref="AlertOptions.ValidReadingsToClear"/> accepted readings in a row; a battery alert with a reading
+/// that no longer reports it.
+/// </summary>
+public sealed class DeviceFaultMonitor(AlertOptions options)
+{
+    private readonly Dictionary<string, DeviceState> devices = new(StringComparer.Ordinal);
+
+    public IEnumerable<AlertSignal> OnRejected(string patientId, string deviceId, string reasonCode, string reason, DateTimeOffset receivedAt)
+    {
+        var state = StateOf(deviceId);
+        state.ValidInARow = 0;
+        if (reasonCode == RejectionCodes.Clock)
+        {
+            yield return new AlertSignal.Raise(new AlertDraft(
+                new AlertKey(patientId, AlertKinds.DeviceClock, deviceId),
+                AlertSeverity.Warning,
+                new($"Device {deviceId} has a wrong clock: its readings are rejected ({reason})", $"L'horloge de l'appareil {deviceId} est fausse : ses mesures sont rejetées ({reason})"),
+                [new AlertEvidence(receivedAt, "rejected message", Detail: reason)]));
+            yield break;
+        }
+
+        if (reasonCode is not (RejectionCodes.Implausible or RejectionCodes.Unparseable))
+        {
+            yield break;
+        }
+
+        state.Invalid.Add((receivedAt, reason));
+        state.Invalid.RemoveAll(i => receivedAt - i.Time > options.InvalidReadingsWindow);
+        if (state.Invalid.Count >= options.InvalidReadingsThreshold)
+        {
+            var hours = options.InvalidReadingsWindow.TotalHours;
+            yield return new AlertSignal.Raise(new AlertDraft(
+                new AlertKey(patientId, AlertKinds.DeviceInvalid, deviceId),
+                AlertSeverity.Warning,
+                new($"Device {deviceId} sent {state.Invalid.Count} invalid readings within {hours:0} h", $"L'appareil {deviceId} a envoyé {state.Invalid.Count} mesures invalides en {hours:0} h"),
+                state.Invalid.TakeLast(5).Select(i => new AlertEvidence(i.Time, "rejected message", Detail: i.Reason)).ToList()));
+        }
+    }
+
+    /// <param name="batteryLow">The reading's device status reports a low battery.</param>
+    public IEnumerable<AlertSignal> OnAccepted(string patientId, string deviceId, DateTimeOffset time, bool batteryLow)
+    {
+        var state = StateOf(deviceId);
+        yield return new AlertSignal.Ended(new AlertKey(patientId, AlertKinds.DeviceClock, deviceId),
+            new("The device's readings are accepted again", "Les mesures de l'appareil sont de nouveau acceptées"));
+        state.ValidInARow++;
+        if (state.ValidInARow >= options.ValidReadingsToClear)
+        {
+            state.Invalid.Clear();
+            yield return new AlertSignal.Ended(new AlertKey(patientId, AlertKinds.DeviceInvalid, deviceId),
+                new($"{state.ValidInARow} valid readings in a row", $"{state.ValidInARow} mesures valides de suite"));
+        }
+
+        var battery = new AlertKey(patientId, AlertKinds.DeviceBattery, deviceId);
+        yield return batteryLow
+            ? new AlertSignal.Raise(new AlertDraft(battery, AlertSeverity.Info,
+                new($"Device {deviceId} reports a low battery", $"L'appareil {deviceId} signale une batterie faible"),
+                [new AlertEvidence(time, "device status", Detail: "battery-low")]))
+            : new AlertSignal.Ended(battery, new("The device no longer reports a low battery", "L'appareil ne signale plus de batterie faible"));
+    }
+
+    private DeviceState StateOf(string deviceId)
+    {
+        if (!devices.TryGetValue(deviceId, out var state))
+        {
+            devices[deviceId] = state = new DeviceState();
+        }
+
+        return state;
+    }
+
+    private sealed class DeviceState
+    {
+        public List<(DateTimeOffset Time, string Reason)> Invalid { get; } = [];
+
+        public int ValidInARow { get; set; }
+    }
+}

@@ -1,0 +1,118 @@
+using System.Collections.Concurrent;
+using Hl7.Fhir.Model;
+using Hl7.Fhir.Serialization;
+using Condition = TeleSuivi.Risk.Cohort.Condition;
+using TeleSuivi.Server.Registry;
+
+namespace TeleSuivi.Server.Alerts;
+
+/// <summary>What the board and the alert engine need to know about a registered patient.</summary>
+/// <param name="Team">The care teams following the patient (the <c>Organization</c>s of <c>Patient.generalPractitioner</c>, see README "Security"), comma-separated, or null.</param>
+/// <param name="Physician">The first <c>Patient.generalPractitioner</c> that is not a care team (display or reference), to whom alerts escalate; or null.</param>
+public sealed record PatientInfo(string Id, string Name, string? Zone, string? Team, string? Physician, IReadOnlyList<Condition> Conditions, string? BirthDate);
+
+/// <summary>A device assigned to a patient now, with its kind (the code of <c>Device.type</c>) for the monitoring plan.</summary>
+public sealed record AssignedDevice(string Id, string? Kind);
+
+/// <summary>
+/// Reads patients and devices out of the registry's FHIR resources, once per version of each resource
+/// (the registry keeps the JSON as imported).
+/// </summary>
+public sealed class PatientDirectory(DeviceRegistry registry)
+{
+    private static readonly FhirJsonDeserializer Deserializer = new(new DeserializerSettings().UsingMode(DeserializationMode.Ostrich));
+    private readonly ConcurrentDictionary<string, (string Resource, PatientInfo Info)> patients = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (string Resource, string? Kind)> deviceKinds = new(StringComparer.Ordinal);
+
+    public PatientInfo? Find(string patientId)
+    {
+        if (registry.FindPatient(patientId) is not { } registered)
+        {
+            return null;
+        }
+
+        if (patients.TryGetValue(patientId, out var cached) && ReferenceEquals(cached.Resource, registered.Resource))
+        {
+            return cached.Info;
+        }
+
+        var info = Read(registered);
+        patients[patientId] = (registered.Resource, info);
+        return info;
+    }
+
+    public IReadOnlyList<PatientInfo> All() => registry.Patients.Select(p => Find(p.Id)).OfType<PatientInfo>().ToList();
+
+    /// <summary>The devices assigned to each patient at <paramref name="now"/>.</summary>
+    public IReadOnlyDictionary<string, List<AssignedDevice>> AssignedDevices(DateTimeOffset now)
+    {
+        var byPatient = new Dictionary<string, List<AssignedDevice>>(StringComparer.Ordinal);
+        foreach (var device in registry.Devices)
+        {
+            if (registry.ResolvePatient(device.Id, now) is not { } patientId)
+            {
+                continue;
+            }
+
+            if (!byPatient.TryGetValue(patientId, out var list))
+            {
+                byPatient[patientId] = list = [];
+            }
+
+            list.Add(new AssignedDevice(device.Id, KindOf(device)));
+        }
+
+        return byPatient;
+    }
+
+    private string? KindOf(RegisteredDevice device)
+    {
+        if (deviceKinds.TryGetValue(device.Id, out var cached) && ReferenceEquals(cached.Resource, device.Resource))
+        {
+            return cached.Kind;
+        }
+
+        string? kind = null;
+        try
+        {
+            kind = Deserializer.Deserialize<Device>(device.Resource).Type?.Coding.FirstOrDefault()?.Code;
+        }
+        catch (DeserializationFailedException)
+        {
+            // Imported resources were validated strictly; a kind that cannot be read is simply unknown.
+        }
+
+        deviceKinds[device.Id] = (device.Resource, kind);
+        return kind;
+    }
+
+    private static PatientInfo Read(RegisteredPatient registered)
+    {
+        Patient patient;
+        try
+        {
+            patient = Deserializer.Deserialize<Patient>(registered.Resource);
+        }
+        catch (DeserializationFailedException)
+        {
+            return new PatientInfo(registered.Id, registered.Id, registered.Zone, TeamsOf(registered), null, [], null);
+        }
+
+        var name = patient.Name.FirstOrDefault() is { } human
+            ? string.Join(' ', human.Given.Append(human.Family).Where(part => !string.IsNullOrWhiteSpace(part)))
+            : string.Empty;
+        var physician = patient.GeneralPractitioner.FirstOrDefault(gp => gp.Reference?.StartsWith("Organization/", StringComparison.Ordinal) != true) is { } gp
+            ? gp.Display ?? gp.Reference
+            : null;
+        return new PatientInfo(
+            registered.Id,
+            name.Length > 0 ? name : registered.Id,
+            registered.Zone,
+            TeamsOf(registered),
+            physician,
+            ClinicalConditions.Of(patient),
+            patient.BirthDate);
+    }
+
+    private static string? TeamsOf(RegisteredPatient registered) => registered.Teams.Count > 0 ? string.Join(", ", registered.Teams) : null;
+}

@@ -1,0 +1,210 @@
+using TeleSuivi.Server.Alerts;
+
+namespace TeleSuivi.Tests.Alerts;
+
+/// <summary>The workflow on a real SQLite alert file: atomic claims, who may do what, and everything recorded.</summary>
+public sealed class AlertWorkflowTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task ClaimAsync_TwentyNursesAtOnce_ExactlyOneWins()
+    {
+        await using var bed = await AlertTestBed.CreateAsync();
+        var alert = await bed.RaiseAsync();
+
+        var results = await Task.WhenAll(Enumerable.Range(1, 20).Select(i => Task.Run(() => bed.Workflow.ClaimAsync(alert.Id, $"nurse-{i}", Ct), Ct)));
+
+        var winner = Assert.Single(results, r => r.Succeeded);
+        Assert.All(results.Where(r => !r.Succeeded), r =>
+        {
+            Assert.Equal(WorkflowErrorKind.Conflict, r.Error!.Kind);
+            Assert.Contains($"claimed by {winner.Alert!.ClaimedBy}", r.Error.Message, StringComparison.Ordinal);
+        });
+        var claims = (await bed.Store.ActionsAsync(alert.Id, null, null, null, Ct)).Where(a => a.Action == AlertActions.Claimed).ToList();
+        Assert.Equal(winner.Alert!.ClaimedBy, Assert.Single(claims).Actor);
+    }
+
+    [Fact]
+    public async Task ClaimAsync_SameNurseTwice_IsNotAnError()
+    {
+        await using var bed = await AlertTestBed.CreateAsync();
+        var alert = await bed.RaiseAsync();
+
+        Assert.True((await bed.Workflow.ClaimAsync(alert.Id, "alice", Ct)).Succeeded);
+        Assert.True((await bed.Workflow.ClaimAsync(alert.Id, "alice", Ct)).Succeeded);
+    }
+
+    [Fact]
+    public async Task ResolveAsync_ByNurseWhoDidNotClaim_IsRefused()
+    {
+        await using var bed = await AlertTestBed.CreateAsync();
+        var alert = await bed.RaiseAsync();
+        await bed.Workflow.ClaimAsync(alert.Id, "alice", Ct);
+
+        var result = await bed.Workflow.ResolveAsync(alert.Id, "bob", AlertOutcomes.FalseAlarm, null, Ct);
+
+        Assert.Equal(WorkflowErrorKind.Conflict, result.Error!.Kind);
+        Assert.Contains("claimed by alice", result.Error.Message, StringComparison.Ordinal);
+        Assert.False((await bed.Store.GetAsync(alert.Id, Ct))!.IsClosed);
+    }
+
+    [Fact]
+    public async Task ResolveAsync_UnknownOutcome_IsInvalid()
+    {
+        await using var bed = await AlertTestBed.CreateAsync();
+        var alert = await bed.RaiseAsync();
+        await bed.Workflow.ClaimAsync(alert.Id, "alice", Ct);
+
+        var result = await bed.Workflow.ResolveAsync(alert.Id, "alice", "went-fishing", null, Ct);
+
+        Assert.Equal(WorkflowErrorKind.Invalid, result.Error!.Kind);
+        Assert.Contains(AlertOutcomes.ConfirmedExacerbation, result.Error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task FullWorkflow_EveryStep_IsRecordedWithWhoAndWhenAndPushedToBoards()
+    {
+        await using var bed = await AlertTestBed.CreateAsync();
+        var alert = await bed.RaiseAsync();
+
+        Assert.True((await bed.Workflow.ClaimAsync(alert.Id, "alice", Ct)).Succeeded);
+        bed.Clock.Advance(TimeSpan.FromMinutes(1));
+        Assert.True((await bed.Workflow.AcknowledgeAsync(alert.Id, "alice", Ct)).Succeeded);
+        Assert.True((await bed.Workflow.AddNoteAsync(alert.Id, "bob", "Patient known to desaturate at night", Ct)).Succeeded);
+        Assert.True((await bed.Workflow.LogCallAsync(alert.Id, "alice", "breathless since yesterday", true, Ct)).Succeeded);
+        Assert.True((await bed.Workflow.EscalateAsync(alert.Id, "alice", null, "needs a review today", Ct)).Succeeded);
+        bed.Clock.Advance(TimeSpan.FromMinutes(30));
+        var resolved = await bed.Workflow.ResolveAsync(alert.Id, "alice", AlertOutcomes.HomeVisit, "oxygen increased", Ct);
+
+        Assert.True(resolved.Succeeded);
+        Assert.Equal(AlertStatuses.Resolved, resolved.Alert!.Status);
+        Assert.Equal(AlertOutcomes.HomeVisit, resolved.Alert.Outcome);
+        Assert.Equal("alice", resolved.Alert.ResolvedBy);
+        Assert.Equal(bed.Clock.Now, resolved.Alert.ClosedAt);
+        Assert.Equal(bed.Settings.DefaultPhysician, resolved.Alert.EscalatedTo);
+        var actions = await bed.Store.ActionsAsync(alert.Id, null, null, null, Ct);
+        Assert.Equal(
+            [("opened", "system"), ("claimed", "alice"), ("acknowledged", "alice"), ("note", "bob"), ("call", "alice"), ("escalated", "alice"), ("resolved", "alice")],
+            actions.Select(a => (a.Action, a.Actor)));
+        Assert.Equal("reached: breathless since yesterday", actions.Single(a => a.Action == "call").Detail);
+        Assert.Equal(bed.Clock.Now, actions[^1].At);
+        var versions = bed.Hub.Received.Select(v => v.Version).ToList();
+        Assert.Equal(6, versions.Count);
+        Assert.Equal(versions.Order(), versions);
+        Assert.Equal("closed", bed.Hub.Received[^1].State);
+    }
+
+    [Fact]
+    public async Task SnoozeAsync_ReleasesTheClaimAndHidesUntilThen()
+    {
+        await using var bed = await AlertTestBed.CreateAsync();
+        var alert = await bed.RaiseAsync();
+        await bed.Workflow.ClaimAsync(alert.Id, "alice", Ct);
+
+        Assert.Equal(WorkflowErrorKind.Invalid, (await bed.Workflow.SnoozeAsync(alert.Id, "alice", bed.Clock.Now.AddHours(1), " ", Ct)).Error!.Kind);
+        Assert.Equal(WorkflowErrorKind.Invalid, (await bed.Workflow.SnoozeAsync(alert.Id, "alice", bed.Clock.Now.AddDays(8), "call back", Ct)).Error!.Kind);
+        var snoozed = await bed.Workflow.SnoozeAsync(alert.Id, "alice", bed.Clock.Now.AddHours(2), "patient at the pharmacy, call back", Ct);
+
+        Assert.Null(snoozed.Alert!.ClaimedBy);
+        Assert.True(snoozed.Alert.IsSnoozed(bed.Clock.Now));
+        Assert.Equal("snoozed", bed.Hub.Received[^1].State);
+        bed.Clock.Advance(TimeSpan.FromHours(2));
+        Assert.Equal("new", bed.Board.View(snoozed.Alert, null, 0, bed.Clock.Now).State);
+    }
+
+    [Fact]
+    public async Task EscalateOverdueAsync_CriticalUnacknowledgedAfterTimer_EscalatesAsSystem()
+    {
+        await using var bed = await AlertTestBed.CreateAsync();
+        var critical = await bed.RaiseAsync();
+        var warning = await bed.RaiseAsync(AlertTestBed.Draft(patient: "p2", severity: AlertSeverity.Warning));
+        var acknowledged = await bed.RaiseAsync(AlertTestBed.Draft(patient: "p3"));
+        await bed.Workflow.ClaimAsync(acknowledged.Id, "alice", Ct);
+        await bed.Workflow.AcknowledgeAsync(acknowledged.Id, "alice", Ct);
+
+        bed.Clock.Advance(bed.Settings.EscalateCriticalAfter - TimeSpan.FromSeconds(1));
+        Assert.Equal(0, await bed.Workflow.EscalateOverdueAsync(Ct));
+        bed.Clock.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(1, await bed.Workflow.EscalateOverdueAsync(Ct));
+        Assert.Equal(0, await bed.Workflow.EscalateOverdueAsync(Ct));
+
+        var escalated = (await bed.Store.GetAsync(critical.Id, Ct))!;
+        Assert.Equal(AlertStatuses.Escalated, escalated.Status);
+        Assert.Equal(bed.Settings.DefaultPhysician, escalated.EscalatedTo);
+        Assert.Equal("system", (await bed.Store.ActionsAsync(critical.Id, null, null, null, Ct))[^1].Actor);
+        Assert.Null((await bed.Store.GetAsync(warning.Id, Ct))!.EscalatedAt);
+        Assert.Null((await bed.Store.GetAsync(acknowledged.Id, Ct))!.EscalatedAt);
+    }
+
+    [Fact]
+    public async Task EndConditionAsync_UntouchedAlert_IsClearedAndKept()
+    {
+        await using var bed = await AlertTestBed.CreateAsync();
+        var alert = await bed.RaiseAsync();
+
+        var changed = await bed.Store.EndConditionAsync(alert.Key, new("SpO2 back within limits", "SpO2 revenue"), bed.Clock.Now, Ct);
+
+        var cleared = Assert.Single(changed);
+        Assert.Equal(AlertStatuses.Cleared, cleared.Status);
+        Assert.Equal(bed.Clock.Now, cleared.ConditionEndedAt);
+        Assert.Equal("cleared", (await bed.Store.ActionsAsync(alert.Id, null, null, null, Ct))[^1].Action);
+        Assert.Contains(await bed.Store.ListAsync(new AlertQuery { IncludeClosed = true }, Ct), a => a.Id == alert.Id);
+    }
+
+    [Fact]
+    public async Task EndConditionAsync_AlertANurseWorksOn_StaysOpenMarkedEnded()
+    {
+        await using var bed = await AlertTestBed.CreateAsync();
+        var alert = await bed.RaiseAsync();
+        await bed.Workflow.ClaimAsync(alert.Id, "alice", Ct);
+
+        var ended = Assert.Single(await bed.Store.EndConditionAsync(alert.Key, new("back", "revenue"), bed.Clock.Now, Ct));
+
+        Assert.Equal(AlertStatuses.Open, ended.Status);
+        Assert.NotNull(ended.ConditionEndedAt);
+        var recurred = await bed.RaiseAsync();
+        Assert.Equal(alert.Id, recurred.Id);
+        Assert.Null(recurred.ConditionEndedAt);
+        Assert.Equal("recurred", (await bed.Store.ActionsAsync(alert.Id, null, null, null, Ct))[^1].Action);
+    }
+
+    [Fact]
+    public async Task RaiseAsync_AfterResolveWhileConditionLasts_OpensNothingUnlessWorse()
+    {
+        await using var bed = await AlertTestBed.CreateAsync();
+        var alert = await bed.RaiseAsync(AlertTestBed.Draft(severity: AlertSeverity.Warning));
+        await bed.Workflow.ClaimAsync(alert.Id, "alice", Ct);
+        await bed.Workflow.ResolveAsync(alert.Id, "alice", AlertOutcomes.ManagedAtHome, null, Ct);
+
+        Assert.Null(await bed.Store.RaiseAsync(AlertTestBed.Draft(severity: AlertSeverity.Warning), bed.Clock.Now, Ct));
+        var worse = await bed.RaiseAsync(AlertTestBed.Draft(severity: AlertSeverity.Critical));
+        Assert.NotEqual(alert.Id, worse.Id);
+
+        await bed.Store.EndConditionAsync(alert.Key, new("back", "revenue"), bed.Clock.Now, Ct);
+        Assert.NotNull((await bed.Store.GetAsync(alert.Id, Ct))!.ConditionEndedAt);
+    }
+
+    [Fact]
+    public async Task SnapshotAsync_RanksSeverityThenHistoryAndWaiting()
+    {
+        await using var bed = await AlertTestBed.CreateAsync();
+        var waited = await bed.RaiseAsync(AlertTestBed.Draft(patient: "p1", severity: AlertSeverity.Warning));
+        bed.Clock.Advance(TimeSpan.FromHours(2));
+        var frequent = new List<long>();
+        foreach (var subject in new[] { "spo2", "heart-rate", "systolic", "temperature" })
+        {
+            frequent.Add((await bed.RaiseAsync(AlertTestBed.Draft(patient: "p2", severity: AlertSeverity.Warning, subject: subject))).Id);
+        }
+
+        var fresh = await bed.RaiseAsync(AlertTestBed.Draft(patient: "p4", severity: AlertSeverity.Warning));
+        var critical = await bed.RaiseAsync(AlertTestBed.Draft(patient: "p3", severity: AlertSeverity.Critical));
+
+        var snapshot = await bed.Board.SnapshotAsync(new AlertQuery(), bed.AdminAccess, Ct);
+
+        // critical 3000; p2: 2000 + 15 × 3 other alerts = 2045; p1: 2000 + 120 min / 4 = 2030; p4: 2000.
+        Assert.Equal([critical.Id, .. frequent, waited.Id, fresh.Id], snapshot.Alerts.Select(a => a.Id));
+        Assert.Equal([3000, 2045, 2045, 2045, 2045, 2030, 2000], snapshot.Alerts.Select(a => a.Rank));
+        Assert.Equal(snapshot.Alerts.Max(a => a.Version), snapshot.Version);
+    }
+}

@@ -1,0 +1,86 @@
+using TeleSuivi.Server.Alerts;
+using TeleSuivi.Server.DeadLetters;
+
+namespace TeleSuivi.Tests.Alerts;
+
+public sealed class DeviceAndGapMonitorTests
+{
+    private static readonly DateTimeOffset Start = new(2026, 1, 15, 0, 0, 0, TimeSpan.Zero);
+
+    [Fact]
+    public void OnRejected_ClockDeadLetter_RaisesClockAlertThatTheNextAcceptedReadingEnds()
+    {
+        var monitor = new DeviceFaultMonitor(new AlertOptions());
+
+        var raise = Assert.IsType<AlertSignal.Raise>(Assert.Single(monitor.OnRejected("p1", "ox-1", RejectionCodes.Clock, "dated 3 h in the future", Start)));
+        Assert.Equal(new AlertKey("p1", AlertKinds.DeviceClock, "ox-1"), raise.Key);
+        Assert.Contains("3 h in the future", raise.Draft.Reason.En, StringComparison.Ordinal);
+
+        Assert.Contains(monitor.OnAccepted("p1", "ox-1", Start.AddMinutes(5), batteryLow: false), s => s is AlertSignal.Ended && s.Key == raise.Key);
+    }
+
+    [Fact]
+    public void OnRejected_ThirdInvalidReadingWithinWindow_RaisesAndThreeValidOnesEnd()
+    {
+        var monitor = new DeviceFaultMonitor(new AlertOptions());
+        Assert.Empty(monitor.OnRejected("p1", "bp-1", RejectionCodes.Implausible, "systolic 400", Start));
+        Assert.Empty(monitor.OnRejected("p1", "bp-1", RejectionCodes.Unparseable, "invalid JSON", Start.AddHours(1)));
+
+        var raise = Assert.IsType<AlertSignal.Raise>(Assert.Single(monitor.OnRejected("p1", "bp-1", RejectionCodes.Implausible, "systolic 0", Start.AddHours(2))));
+        Assert.Equal(3, raise.Draft.Evidence.Count);
+
+        var key = new AlertKey("p1", AlertKinds.DeviceInvalid, "bp-1");
+        Assert.DoesNotContain(monitor.OnAccepted("p1", "bp-1", Start.AddHours(3), false), s => s.Key == key);
+        Assert.DoesNotContain(monitor.OnAccepted("p1", "bp-1", Start.AddHours(4), false), s => s.Key == key);
+        Assert.Contains(monitor.OnAccepted("p1", "bp-1", Start.AddHours(5), false), s => s.Key == key && s is AlertSignal.Ended);
+    }
+
+    [Fact]
+    public void OnRejected_InvalidReadingsSpreadBeyondWindow_RaiseNothing()
+    {
+        var monitor = new DeviceFaultMonitor(new AlertOptions());
+        foreach (var day in new[] { 0, 2, 4 })
+        {
+            Assert.Empty(monitor.OnRejected("p1", "bp-1", RejectionCodes.Implausible, "systolic 400", Start.AddDays(day)));
+        }
+    }
+
+    [Fact]
+    public void OnAccepted_BatteryLowStatus_RaisesInfoAlert()
+    {
+        var monitor = new DeviceFaultMonitor(new AlertOptions());
+
+        var raise = monitor.OnAccepted("p1", "glu-1", Start, batteryLow: true).OfType<AlertSignal.Raise>().Single();
+
+        Assert.Equal(AlertKinds.DeviceBattery, raise.Key.Kind);
+        Assert.Equal(AlertSeverity.Info, raise.Draft.Severity);
+    }
+
+    [Fact]
+    public void Sweep_NoReadingForThePlanInterval_RaisesMissingData()
+    {
+        var options = new AlertOptions { ExpectedIntervalByDeviceKind = new(StringComparer.OrdinalIgnoreCase) { ["PulseOximeter"] = TimeSpan.FromHours(12) } };
+        var monitor = new DataGapMonitor(options);
+        var assigned = new Dictionary<string, List<AssignedDevice>> { ["p1"] = [new("ox-1", "PulseOximeter"), new("scale-1", "Scale")] };
+        _ = monitor.OnReading("p1", "ox-1", Start).ToList();
+
+        Assert.Empty(monitor.Sweep(assigned, Start.AddHours(11)));
+        var signals = monitor.Sweep(assigned, Start.AddHours(12)).ToList();
+
+        var missing = Assert.Single(signals, s => s.Key.Kind == AlertKinds.MissingData);
+        Assert.Contains("12 h", ((AlertSignal.Raise)missing).Draft.Reason.En, StringComparison.Ordinal);
+        Assert.Contains(monitor.OnReading("p1", "ox-1", Start.AddHours(13)), s => s is AlertSignal.Ended && s.Key == missing.Key);
+    }
+
+    [Fact]
+    public void Sweep_DeviceThatNeverSent_IsSilentAfterItsThreshold()
+    {
+        var monitor = new DataGapMonitor(new AlertOptions());
+        var assigned = new Dictionary<string, List<AssignedDevice>> { ["p1"] = [new("scale-1", "Scale")] };
+
+        Assert.Empty(monitor.Sweep(assigned, Start));
+        Assert.DoesNotContain(monitor.Sweep(assigned, Start.AddHours(47)), s => s.Key.Kind == AlertKinds.DeviceSilent);
+
+        Assert.Contains(monitor.Sweep(assigned, Start.AddHours(48)), s => s.Key == new AlertKey("p1", AlertKinds.DeviceSilent, "scale-1"));
+    }
+}

@@ -1,0 +1,149 @@
+using System.Net.Http.Json;
+using Microsoft.Playwright;
+using TeleSuivi.Tests.Infrastructure;
+
+namespace TeleSuivi.Tests.Board;
+
+/// <summary>
+/// The board and the patient page in real headless Chromium against a real host, readings published over MQTT to
+/// the real mosquitto. Screenshots go to <c>artifacts/screenshots/</c>.
+/// </summary>
+public sealed class BoardPageTests(BoardHost host) : IClassFixture<BoardHost>
+{
+    private const int SpO2 = 54;
+    private const int HeartRate = 11;
+    private const int Weight = 1;
+    private static readonly string[] Nurses = ["alice", "bob"];
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task Board_ReadingOverMqttCrossingLimit_AppearsWithinOneSecondWithoutReload()
+    {
+        var (patient, device) = await host.RegisterPatientAsync("Durand");
+        var (playwright, browser) = await Browser.LaunchAsync();
+        using (playwright)
+        await using (browser)
+        {
+            var page = await OpenBoardAsync(browser, "carol");
+            var loadedAt = await page.EvaluateAsync<double>("window.boardLoadedAt");
+
+            await host.PublishWithingsAsync(device, DateTimeOffset.UtcNow.AddMinutes(-1), SpO2, 84);
+            var alert = await host.WaitForAlertAsync(patient, a => a.Subject == "spo2");
+
+            // The alert exists on the server: the open board must show it within 1 s, pushed by the hub.
+            var row = page.Locator($"#alerts tr[data-alert-id='{alert.Id}']");
+            await row.WaitForAsync(new() { Timeout = 1000 });
+            Assert.Equal(loadedAt, await page.EvaluateAsync<double>("window.boardLoadedAt"));
+            Assert.Equal("critical", await row.GetAttributeAsync("data-severity"));
+            Assert.Contains("Jeanne Durand", await row.InnerTextAsync(), StringComparison.Ordinal);
+
+            await row.ClickAsync();
+            await page.Locator("#detail .spark canvas[data-points]").First.WaitForAsync(new() { Timeout = 10_000 });
+            await ScreenshotAsync(page, "board.png");
+        }
+    }
+
+    [Fact]
+    public async Task Board_TwoBrowsersClaimTheSameAlert_ExactlyOneGetsIt()
+    {
+        var (patient, device) = await host.RegisterPatientAsync("Petit");
+        await host.PublishWithingsAsync(device, DateTimeOffset.UtcNow.AddMinutes(-1), SpO2, 83);
+        var alert = await host.WaitForAlertAsync(patient, a => a.Subject == "spo2");
+        var (playwright, browser) = await Browser.LaunchAsync();
+        using (playwright)
+        await using (browser)
+        {
+            var alice = await OpenBoardAsync(browser, "alice");
+            var bob = await OpenBoardAsync(browser, "bob");
+            var buttons = new[] { alice, bob }.Select(p => p.Locator($"#alerts tr[data-alert-id='{alert.Id}'] button.claim")).ToList();
+            foreach (var button in buttons)
+            {
+                await button.WaitForAsync(new() { Timeout = 10_000 });
+            }
+
+            await Task.WhenAll(buttons.Select(b => b.ClickAsync()));
+
+            var claimed = await Poll.UntilAsync(
+                async () => (await host.GetBoardAsync(patient)).Alerts.Single(a => a.Id == alert.Id).ClaimedBy,
+                by => by is not null, BoardHost.Deadline, "claim");
+            var (winner, loser) = claimed == "alice" ? (alice, bob) : (bob, alice);
+            Assert.Contains(claimed, Nurses);
+            await Assertions.Expect(winner.Locator("#message")).ToHaveClassAsync("ok");
+            await Assertions.Expect(loser.Locator("#message")).ToContainTextAsync($"claimed by {claimed}");
+            foreach (var page in new[] { alice, bob })
+            {
+                await Assertions.Expect(page.Locator($"#alerts tr[data-alert-id='{alert.Id}'] td.state")).ToContainTextAsync(claimed!);
+            }
+
+            var actions = await host.Http.GetFromJsonAsync<System.Text.Json.JsonElement>($"/api/alerts/{alert.Id}", Ct);
+            Assert.Single(actions.GetProperty("actions").EnumerateArray(), a => a.GetProperty("action").GetString() == "claimed");
+        }
+    }
+
+    [Fact]
+    public async Task PatientPage_WithReadings_DrawsChartsAndSavesThresholds()
+    {
+        var (patient, device) = await host.RegisterPatientAsync("Moreau", "84114007");
+        var now = DateTimeOffset.UtcNow;
+        for (var hour = 20; hour >= 1; hour--)
+        {
+            await host.PublishWithingsAsync(device, now.AddHours(-hour), SpO2, 95 + (hour % 3));
+            await host.PublishWithingsAsync(device, now.AddHours(-hour).AddMinutes(1), HeartRate, 70 + (hour % 5));
+        }
+
+        await host.PublishWithingsAsync(device, now.AddHours(-2), Weight, 81);
+        await Poll.UntilAsync(
+            async () => System.Text.Json.JsonDocument.Parse(await host.Http.GetStringAsync($"/api/patients/{patient}/trends?range=24h", Ct))
+                .RootElement.GetProperty("charts")[1].GetProperty("series")[0].GetProperty("points").GetArrayLength(),
+            count => count == 20, BoardHost.Deadline, "heart-rate readings stored");
+        var (playwright, browser) = await Browser.LaunchAsync();
+        using (playwright)
+        await using (browser)
+        {
+            var page = await browser.NewPageAsync(new() { ViewportSize = new() { Width = 1280, Height = 1600 } });
+            await page.AddInitScriptAsync("localStorage.setItem('telesuivi.lang', 'en');");
+            var password = await host.AddUserAsync("dr.lambert", "physician");
+            await Browser.SignInAsync(page, new Uri(host.BaseUrl, $"/patients/{patient}?range=24h"), "dr.lambert", password);
+
+            await page.Locator("body[data-charts-ready='24h']").WaitForAsync(new() { Timeout = 15_000 });
+            Assert.Equal("20", await page.Locator(".chart").Nth(0).GetAttributeAsync("data-points"));
+            Assert.Equal("20", await page.Locator(".chart").Nth(1).GetAttributeAsync("data-points"));
+            Assert.True(await page.Locator(".chart").Nth(0).Locator("canvas").CountAsync() > 0, "uPlot drew no canvas");
+            Assert.Contains("Heart failure", await page.Locator("#summary").InnerTextAsync(), StringComparison.Ordinal);
+            await ScreenshotAsync(page, "patient.png");
+
+            await page.Locator(".ranges button[data-range='7d']").ClickAsync();
+            await page.Locator("body[data-charts-ready='7d']").WaitForAsync(new() { Timeout = 15_000 });
+
+            var heartRate = page.Locator("#thresholds tr[data-vital='heart-rate']");
+            await heartRate.Locator("input[name='high']").FillAsync("95");
+            await heartRate.Locator("button.save").ClickAsync();
+            await Assertions.Expect(heartRate).ToContainTextAsync("dr.lambert");
+        }
+
+        var saved = System.Text.Json.JsonDocument.Parse(await host.Http.GetStringAsync($"/api/patients/{patient}", Ct)).RootElement
+            .GetProperty("thresholds").EnumerateArray().Single(t => t.GetProperty("vital").GetString() == "heart-rate");
+        Assert.Equal(95, saved.GetProperty("high").GetDouble());
+        Assert.Equal("patient", saved.GetProperty("source").GetString());
+    }
+
+    /// <summary>A board signed in as a new nurse account <paramref name="user"/> + a per-test suffix (users are per host).</summary>
+    private async Task<IPage> OpenBoardAsync(IBrowser browser, string user)
+    {
+        var context = await browser.NewContextAsync(new() { ViewportSize = new() { Width = 1280, Height = 900 }, Locale = "en-GB" });
+        await context.AddInitScriptAsync("localStorage.setItem('telesuivi.lang', 'en');");
+        var page = await context.NewPageAsync();
+        var password = await host.AddUserAsync(user, "nurse");
+        await Browser.SignInAsync(page, host.BaseUrl, user, password);
+        await page.Locator("#connection.Healthy").WaitForAsync(new() { Timeout = 15_000 });
+        return page;
+    }
+
+    private static async Task ScreenshotAsync(IPage page, string name)
+    {
+        var folder = Path.Combine(RepositoryPaths.Root, "artifacts", "screenshots");
+        Directory.CreateDirectory(folder);
+        await page.ScreenshotAsync(new() { Path = Path.Combine(folder, name), FullPage = true });
+    }
+}
