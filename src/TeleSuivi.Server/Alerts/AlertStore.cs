@@ -451,6 +451,27 @@ public sealed class AlertStore
             ("$patient", patientId), ("$vital", vital)) > 0;
     }
 
+    /// <summary>
+    /// Removes for good every alert, workflow action and threshold of a patient (the right to erasure): deleted with
+    /// <c>secure_delete</c>, then the file rewritten (VACUUM) and the write-ahead log emptied. Returns the alerts removed.
+    /// </summary>
+    public async Task<int> ErasePatientAsync(string patientId, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await ExecuteAsync(connection, null, "PRAGMA secure_delete = ON", cancellationToken);
+        int alerts;
+        await using (var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken))
+        {
+            await ExecuteAsync(connection, transaction, "DELETE FROM alert_action WHERE patient_id = $patient", cancellationToken, ("$patient", patientId));
+            await ExecuteAsync(connection, transaction, "DELETE FROM patient_threshold WHERE patient_id = $patient", cancellationToken, ("$patient", patientId));
+            alerts = await ExecuteAsync(connection, transaction, "DELETE FROM alert WHERE patient_id = $patient", cancellationToken, ("$patient", patientId));
+            await transaction.CommitAsync(cancellationToken);
+        }
+
+        await ExecuteAsync(connection, null, "VACUUM; PRAGMA wal_checkpoint(TRUNCATE)", cancellationToken);
+        return alerts;
+    }
+
     /// <summary>Who the engine's own actions are recorded as.</summary>
     public const string SystemActor = "system";
 

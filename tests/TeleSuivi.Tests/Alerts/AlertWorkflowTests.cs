@@ -26,6 +26,29 @@ public sealed class AlertWorkflowTests
     }
 
     [Fact]
+    public async Task ErasePatientAsync_RemovesTheirAlertsActionsAndThresholdsOnly()
+    {
+        await using var bed = await AlertTestBed.CreateAsync();
+        var erased = await bed.RaiseAsync(AlertTestBed.Draft(patient: "erased-1"));
+        var kept = await bed.RaiseAsync(AlertTestBed.Draft(patient: "kept-1"));
+        foreach (var alert in new[] { erased, kept })
+        {
+            Assert.True((await bed.Workflow.ClaimAsync(alert.Id, "nurse-1", Ct)).Succeeded);
+            Assert.True((await bed.Workflow.AddNoteAsync(alert.Id, "nurse-1", "called, breathless", Ct)).Succeeded);
+            await bed.Store.SetThresholdAsync(new PatientThreshold(alert.PatientId, "spo2", new VitalLimits(80, 84, null, null), "dr", bed.Clock.GetUtcNow(), "usual 86 %"), Ct);
+        }
+
+        Assert.Equal(1, await bed.Store.ErasePatientAsync("erased-1", Ct));
+
+        Assert.Null(await bed.Store.GetAsync(erased.Id, Ct));
+        Assert.Empty(await bed.Store.ActionsAsync(null, "erased-1", null, null, Ct));
+        Assert.Empty(await bed.Store.ThresholdsAsync("erased-1", Ct));
+        Assert.NotNull(await bed.Store.GetAsync(kept.Id, Ct));
+        Assert.NotEmpty(await bed.Store.ActionsAsync(null, "kept-1", null, null, Ct));
+        Assert.Single(await bed.Store.ThresholdsAsync("kept-1", Ct));
+    }
+
+    [Fact]
     public async Task ClaimAsync_SameNurseTwice_IsNotAnError()
     {
         await using var bed = await AlertTestBed.CreateAsync();
