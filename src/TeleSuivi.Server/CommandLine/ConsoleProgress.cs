@@ -40,6 +40,9 @@ public sealed class ConsoleProgress
         }
     }
 
+    /// <summary>One stage as an <see cref="IProgress{T}"/> of the count done, for code that only counts; the line ends at the total.</summary>
+    public IProgress<int> Stage(string name, int total, string unit) => new StageProgress(this, name, total, unit);
+
     /// <summary>Ends the bar's line.</summary>
     public void Finish()
     {
@@ -49,6 +52,18 @@ public sealed class ConsoleProgress
             {
                 Console.Error.WriteLine();
                 stage = string.Empty;
+            }
+        }
+    }
+
+    private sealed class StageProgress(ConsoleProgress bar, string name, int total, string unit) : IProgress<int>
+    {
+        public void Report(int value)
+        {
+            bar.Report(name, value, total, unit);
+            if (value >= total)
+            {
+                bar.Finish();
             }
         }
     }

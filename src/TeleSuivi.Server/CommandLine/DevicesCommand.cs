@@ -181,7 +181,7 @@ public static class DevicesCommand
             IReadOnlyList<IssuedCredential> issued;
             try
             {
-                issued = await issue(count > 20 ? new ProgressBar(count, "accounts") : null);
+                issued = await issue(count > 20 ? new ConsoleProgress().Stage("issuing", count, "accounts") : null);
             }
             catch (BrokerCredentialException) when (file is not null)
             {

@@ -1,7 +1,9 @@
 using System.CommandLine;
 using System.Globalization;
 using TeleSuivi.Server.DeadLetters;
+using TeleSuivi.Server.Alerts;
 using TeleSuivi.Server.Erasure;
+using TeleSuivi.Server.Export;
 using TeleSuivi.Server.Hosting;
 using TeleSuivi.Server.Registry;
 using TeleSuivi.Server.Storage;
@@ -10,8 +12,9 @@ using TeleSuivi.Server.Storage.Spool;
 namespace TeleSuivi.Server.CommandLine;
 
 /// <summary>
-/// <c>telesuivi patients erase ID [--yes]</c>: the right to erasure. Opens the stores of the configuration
-/// <c>serve</c> uses (appsettings.json, <c>TELESUIVI_*</c>, <c>--store</c>, <c>--data</c>), with the server stopped.
+/// <c>telesuivi patients erase ID [--yes]</c>: the right to erasure, with the server stopped; and
+/// <c>telesuivi patients export --out DIR</c>: the pseudonymised export for model training. Both open the stores of
+/// the configuration <c>serve</c> uses (appsettings.json, <c>TELESUIVI_*</c>, <c>--store</c>, <c>--data</c>).
 /// </summary>
 public static class PatientsCommand
 {
@@ -40,7 +43,61 @@ public static class PatientsCommand
             parse.GetValue(yes),
             new PlatformSettings { Store = parse.GetValue(store), DataDirectory = parse.GetValue(data) },
             cancellationToken));
-        return new Command("patients", "Manage registered patients.") { erase };
+
+        var output = new Option<string>("--out") { Description = "Folder the export is written to (patients.csv, readings.csv, outcomes.csv)", Required = true, HelpName = "DIR" };
+        var from = new Option<DateTimeOffset?>("--from") { Description = "Readings and outcomes from this time (default: all)", HelpName = "TIME" };
+        var to = new Option<DateTimeOffset?>("--to") { Description = "Readings and outcomes up to this time (default: now)", HelpName = "TIME" };
+        var keyFile = new Option<string?>("--key-file")
+        {
+            Description = "The pseudonym key (32+ bytes; created if missing). Same key, same pseudonyms in every export. Default: {data}/pseudonym.key",
+            HelpName = "FILE",
+        };
+        var export = new Command(
+            "export",
+            "Write a pseudonymised export for model training: no names, addresses, identifiers or free text; patients and devices under keyed-hash pseudonyms.")
+        {
+            output, from, to, keyFile, store, data,
+        };
+        export.SetAction((parse, cancellationToken) => ExportAsync(
+            parse.GetValue(output)!,
+            parse.GetValue(from) ?? DateTimeOffset.UnixEpoch,
+            parse.GetValue(to) ?? DateTimeOffset.UtcNow,
+            parse.GetValue(keyFile),
+            new PlatformSettings { Store = parse.GetValue(store), DataDirectory = parse.GetValue(data) },
+            cancellationToken));
+        return new Command("patients", "Manage registered patients.") { erase, export };
+    }
+
+    private static async Task<int> ExportAsync(string output, DateTimeOffset from, DateTimeOffset through, string? keyFile, PlatformSettings settings, CancellationToken cancellationToken)
+    {
+        var (configuration, provider) = BuildServices(settings);
+        await using (provider)
+        {
+            var storeOptions = configuration.GetSection(StoreOptions.Section).Get<StoreOptions>() ?? new StoreOptions();
+            Pseudonymiser pseudonyms;
+            try
+            {
+                storeOptions.ResolveAddress();
+                await new StoreInitializer(
+                    provider.GetRequiredService<IObservationStore>(), provider.GetRequiredService<DeadLetterStore>(),
+                    provider.GetRequiredService<DeviceRegistry>(), provider.GetRequiredService<ObservationSpool>()).StartAsync(cancellationToken);
+                pseudonyms = Pseudonymiser.FromKeyFile(keyFile ?? Path.Combine(storeOptions.DataDirectory, "pseudonym.key"));
+            }
+            catch (ConfigurationException ex)
+            {
+                await Console.Error.WriteLineAsync($"error: {ex.Message}");
+                return ExitCodes.StartFailed;
+            }
+
+            var exporter = new PseudonymisedExport(
+                provider.GetRequiredService<DeviceRegistry>(), provider.GetRequiredService<IObservationStore>(), provider.GetRequiredService<AlertStore>(), pseudonyms);
+            var progress = new ConsoleProgress();
+            var report = await exporter.WriteAsync(output, from, through, new Progress<(int Done, int Total)>(p => progress.Report("exporting", p.Done, p.Total, "patients")), cancellationToken);
+            progress.Finish();
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"Exported {report.Patients} patient(s), {report.Readings} reading(s), {report.Outcomes} resolved alert(s) to {Path.GetFullPath(output)} (pseudonymised: keep the key away from the export)"));
+            return ExitCodes.Success;
+        }
     }
 
     private static async Task<int> EraseAsync(string patientText, bool confirmed, PlatformSettings settings, CancellationToken cancellationToken)
@@ -56,26 +113,8 @@ public static class PatientsCommand
             return ExitCodes.Usage;
         }
 
-        var configuration = new ConfigurationBuilder()
-            .SetBasePath(AppContext.BaseDirectory)
-            .AddJsonFile("appsettings.json", optional: true)
-            .AddEnvironmentVariables(PlatformHost.EnvironmentPrefix)
-            .AddInMemoryCollection(settings.ToConfiguration())
-            .Build();
-        var services = new ServiceCollection();
-        services.AddSingleton<IConfiguration>(configuration);
-        services.AddLogging(logging => logging
-            .AddConfiguration(configuration.GetSection("Logging"))
-            .AddSimpleConsole(o =>
-            {
-                o.SingleLine = true;
-                o.TimestampFormat = "HH:mm:ss ";
-            })
-            .AddFilter((category, level) => level >= LogLevel.Warning || category == typeof(PatientEraser).FullName));
-        services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
-        services.AddTeleSuiviServices(configuration);
-        services.AddSingleton<PatientEraser>();
-        await using var provider = services.BuildServiceProvider();
+        var (configuration, services) = BuildServices(settings);
+        await using var provider = services;
 
         var storeOptions = configuration.GetSection(StoreOptions.Section).Get<StoreOptions>() ?? new StoreOptions();
         DataFolderLock folder;
@@ -146,6 +185,7 @@ public static class PatientsCommand
         Console.WriteLine($"  observations    {store.Display} ({plan.Codes.Count} code(s) measured)");
         Console.WriteLine($"  spool           {spool.DirectoryPath}");
         Console.WriteLine($"  dead letters    {deadLetters.FilePath}");
+        Console.WriteLine("  alerts          their alerts, the nurses' actions on them and their thresholds");
         Console.WriteLine($"  registry        {registry.FilePath} ({(plan.Registered ? "registered" : "not registered")}; device(s) unassigned and kept: {List(plan.Devices)})");
         if (Console.IsInputRedirected)
         {
@@ -171,4 +211,29 @@ public static class PatientsCommand
     }
 
     private static string List(IReadOnlyList<string> items) => items.Count == 0 ? "none" : string.Join(", ", items);
+
+    /// <summary>The services of the <c>serve</c> configuration, without the host: the stores, as the server opens them.</summary>
+    private static (IConfigurationRoot Configuration, ServiceProvider Provider) BuildServices(PlatformSettings settings)
+    {
+        var configuration = new ConfigurationBuilder()
+            .SetBasePath(AppContext.BaseDirectory)
+            .AddJsonFile("appsettings.json", optional: true)
+            .AddEnvironmentVariables(PlatformHost.EnvironmentPrefix)
+            .AddInMemoryCollection(settings.ToConfiguration())
+            .Build();
+        var services = new ServiceCollection();
+        services.AddSingleton<IConfiguration>(configuration);
+        services.AddLogging(logging => logging
+            .AddConfiguration(configuration.GetSection("Logging"))
+            .AddSimpleConsole(o =>
+            {
+                o.SingleLine = true;
+                o.TimestampFormat = "HH:mm:ss ";
+            })
+            .AddFilter((category, level) => level >= LogLevel.Warning || category == typeof(PatientEraser).FullName));
+        services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+        services.AddTeleSuiviServices(configuration);
+        services.AddSingleton<PatientEraser>();
+        return (configuration, services.BuildServiceProvider());
+    }
 }

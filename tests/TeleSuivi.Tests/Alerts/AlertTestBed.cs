@@ -48,6 +48,9 @@ public sealed class AlertTestBed : IAsyncDisposable
 
     public DeviceRegistry Registry { get; }
 
+    /// <summary>The data folder of the bed's files (alerts.db, registry.db), for commands run on it.</summary>
+    public string DataDirectory => directory;
+
     /// <summary>What an admin sees: every patient.</summary>
     public PatientAccess AdminAccess => new(
         new ClaimsPrincipal(new ClaimsIdentity([new Claim(ClaimTypes.Name, "admin"), new Claim(ClaimTypes.Role, Roles.Admin)], "test")), Registry);

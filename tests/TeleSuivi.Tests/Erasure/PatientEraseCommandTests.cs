@@ -81,8 +81,10 @@ public sealed class PatientEraseCommandTests(ExternalServices services) : IDispo
             Assert.Empty(index.Series);
         }
 
-        // The server on the same folder: the spool is replayed (the other patient's batch only), the API shows nothing of the erased patient.
-        await using var host = TeleSuiviProcess.Start("serve", ["--broker", services.MqttUrl.ToString().TrimEnd('/'), "--store", storeUrl], data);
+        // The server on the same folder: the spool is replayed (the other patient's batch only), the API shows nothing of
+        // the erased patient. On its own embedded broker: the shared mosquitto carries other tests' readings, which
+        // would add dead letters to the ones this test counts.
+        await using var host = TeleSuiviProcess.Start("serve", ["--store", storeUrl], data);
         await host.WaitUntilReadyAsync(Deadline);
         using var fhir = new FhirClient(host.BaseUrl);
         var kept = await Poll.UntilAsync(

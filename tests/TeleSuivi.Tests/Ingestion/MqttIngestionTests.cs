@@ -114,8 +114,12 @@ public sealed class MqttIngestionTests(ExternalServices services)
 
         var stored = Assert.Single(await WaitForObservationsAsync(host, patient, 1));
         Assert.Equal(81.20m, QuantityOf(stored).Value);
-        var replayed = Assert.Single(await StoredData.DeadLettersAsync(host.BaseUrl, includeReplayed: true), l => l.GetProperty("topic").GetString() == topic);
-        Assert.NotEqual(System.Text.Json.JsonValueKind.Null, replayed.GetProperty("replayedAt").ValueKind);
+        // The letter is marked replayed once its readings are durable: just after they become readable.
+        await Poll.UntilAsync(
+            async () => (await StoredData.DeadLettersAsync(host.BaseUrl, includeReplayed: true)).Single(l => l.GetProperty("topic").GetString() == topic),
+            l => l.GetProperty("replayedAt").ValueKind != System.Text.Json.JsonValueKind.Null,
+            Deadline,
+            "the letter to be marked replayed");
     }
 
     [Fact]

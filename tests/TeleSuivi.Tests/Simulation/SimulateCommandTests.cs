@@ -2,13 +2,15 @@ using TeleSuivi.Tests.Infrastructure;
 
 namespace TeleSuivi.Tests.Simulation;
 
-/// <summary><c>telesuivi simulate</c> against a real mosquitto and a real <c>telesuivi serve</c>.</summary>
-public sealed class SimulateCommandTests(ExternalServices services)
+/// <summary><c>telesuivi simulate</c> against a real mosquitto (its own) and a real <c>telesuivi serve</c>.</summary>
+public sealed class SimulateCommandTests
 {
     [Fact]
     public async Task Simulate_RegistersCohortAndPublishesEveryFormat_EveryMessageStoredWithoutDeadLetters()
     {
-        await using var host = TeleSuiviProcess.Start("serve", ["--broker", services.MqttUrl.ToString().TrimEnd('/')]);
+        // Its own mosquitto: 20 s of a 60-patient cohort would reach every other test's server on the shared one.
+        await using var broker = await PrivateMosquitto.StartAsync();
+        await using var host = TeleSuiviProcess.Start("serve", ["--broker", broker.BrokerOption]);
         await host.WaitUntilReadyAsync(TimeSpan.FromSeconds(60));
         const string seed = "4242";
 
@@ -16,7 +18,7 @@ public sealed class SimulateCommandTests(ExternalServices services)
         // leaves room for it (what follows is real time, a few readings).
         var run = await TeleSuiviProcess.RunToExitAsync(
             TimeSpan.FromSeconds(90),
-            "simulate", "--broker", services.MqttUrl.ToString().TrimEnd('/'), "--patients", "60", "--seed", seed,
+            "simulate", "--broker", broker.BrokerOption, "--patients", "60", "--seed", seed,
             "--register-with", host.BaseUrl.ToString(), "--history-days", "4", "--clock-speed", "400000", "--duration", "20");
 
         Assert.True(run.ExitCode == 0, run.Output + run.Error);
