@@ -3,7 +3,9 @@
 #
 #   infra/deploy/make-secrets.sh [--force] [DIR]      (DIR: default infra/deploy/secrets)
 #
-#   DIR/telesuivi.env          TELESUIVI_BROKER__URL, TELESUIVI_STORE__URL, with the platform's credentials
+#   DIR/telesuivi.env          TELESUIVI_BROKER__URL, TELESUIVI_STORE__URL, with the platform's credentials, and
+#                              TELESUIVI_ADMIN_PASSWORD: the password of the first 'admin' (used at the very first
+#                              start only; change it with `telesuivi users password admin` afterwards)
 #   DIR/influxdb.env           InfluxDB admin and platform users (read by the influxdb:1.8 image at first start)
 #   DIR/mosquitto.env          MQTT_HEALTHCHECK_PASSWORD, for the broker's health check
 #   DIR/mosquitto-platform-passwords  mosquitto_passwd file of the platform's users: telesuivi, healthcheck
@@ -37,11 +39,12 @@ umask 077
 # Hex passwords: nothing to escape in a URL, an env file or a shell.
 password() { openssl rand -hex 24; }
 platform_mqtt="$(password)" healthcheck_mqtt="$(password)"
-influx_admin="$(password)" influx_platform="$(password)"
+influx_admin="$(password)" influx_platform="$(password)" telesuivi_admin="$(password)"
 
 cat > "$dir/telesuivi.env" <<EOF
 TELESUIVI_BROKER__URL=mqtt://telesuivi:$platform_mqtt@mosquitto:1883
 TELESUIVI_STORE__URL=influxdb://telesuivi:$influx_platform@influxdb:8086/telesuivi
+TELESUIVI_ADMIN_PASSWORD=$telesuivi_admin
 EOF
 cat > "$dir/influxdb.env" <<EOF
 INFLUXDB_ADMIN_USER=admin

@@ -31,7 +31,10 @@ internal static class FhirCapabilities
             Security = new SecurityComponent
             {
                 Cors = false,
-                Description = new Markdown("No authentication in this version: serve it behind an authenticating reverse proxy."),
+                Description = new Markdown(
+                    "Every interaction but this CapabilityStatement needs 'Authorization: Bearer <API key>' (telesuivi apikey create) or a signed-in session: 401 without. " +
+                    "Nurses and physicians see the patients of their care teams only (Patient.generalPractitioner Organization/{team}): 403 otherwise; the transaction (POST /fhir) is for admins. " +
+                    "Every answer about a patient is written to a hash-chained audit trail."),
             },
         };
         rest.Resource.Add(Resource(

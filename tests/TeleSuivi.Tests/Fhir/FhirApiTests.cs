@@ -49,6 +49,7 @@ public sealed class FhirApiTests(ExternalServices services, SqliteFhirHost host)
         var rest = Assert.Single(capability.Rest);
         Assert.Equal(CapabilityStatement.RestfulCapabilityMode.Server, rest.Mode);
         Assert.Equal(CapabilityStatement.SystemRestfulInteraction.Transaction, Assert.Single(rest.Interaction).Code);
+        Assert.Contains("Authorization: Bearer", rest.Security?.Description, StringComparison.Ordinal);
         Assert.Equal(["Observation", "Patient", "Device", "RiskAssessment"], rest.Resource.Select(r => r.Type));
         Assert.All(rest.Resource, r => Assert.Equal(
             [CapabilityStatement.TypeRestfulInteraction.Read, CapabilityStatement.TypeRestfulInteraction.SearchType],
