@@ -68,6 +68,8 @@ public sealed class TriageHubTests(BoardHost host) : IClassFixture<BoardHost>
         Assert.Equal(HttpStatusCode.Forbidden, (await south.GetAsync($"/api/alerts/{alert.Id}", Ct)).StatusCode);
         Assert.Equal(HttpStatusCode.Forbidden, (await host.PostAsync($"/api/alerts/{alert.Id}/claim", "oscar", team: "south")).StatusCode);
         Assert.Equal(HttpStatusCode.Forbidden, (await south.GetAsync($"/api/patients/{patient}/timeline", Ct)).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await south.GetAsync($"/patients/{patient}", Ct)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await (await host.ClientOfAsync("nina")).GetAsync($"/patients/{patient}", Ct)).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await host.PostAsync($"/api/alerts/{alert.Id}/claim", "nina")).StatusCode);
     }
 
