@@ -23,6 +23,9 @@ public static class BoardBenchmark
     public const int UpdatesPerSecond = 100;
     public static readonly TimeSpan FanOutDuration = TimeSpan.FromSeconds(15);
 
+    /// <summary>A tmpfs on Linux; the in-memory reference run is skipped where it does not exist.</summary>
+    public const string InMemoryFolder = "/dev/shm";
+
     // Connections, JIT and SQLite caches warm up on these; they are not counted.
     private const int WarmUpTries = 5;
 
@@ -31,21 +34,49 @@ public static class BoardBenchmark
     public static async Task<int> RunAsync(string repositoryRoot, string machine, string commit)
     {
         var progress = new ConsoleProgress();
-        await using var platform = await BoardPlatform.StartAsync();
-        var patients = await platform.RegisterPatientsAsync(Patients, progress.Stage("registering patients", Patients, "patients"));
-        var alerts = await platform.RaiseAlertsAsync(patients, OpenAlerts, progress.Stage("raising alerts", OpenAlerts, "alerts"));
+        Percentiles rest, hub;
+        FanOut fanOut;
+        await using (var platform = await BoardPlatform.StartAsync())
+        {
+            var alerts = await LoadAsync(platform, progress);
+            rest = await MeasureReadyAsync(progress.Stage("GET /api/alerts", ReadyTries, "tries"), () => RestSnapshotAsync(platform));
+            hub = await MeasureReadyAsync(progress.Stage("hub connect + GetSnapshot", ReadyTries, "tries"), () => HubSnapshotAsync(platform));
+            fanOut = await MeasureFanOutAsync(platform, alerts, progress.Stage("posting notes", TotalUpdates, "updates"));
+        }
 
-        var rest = await MeasureReadyAsync(progress.Stage("GET /api/alerts", ReadyTries, "tries"), () => RestSnapshotAsync(platform));
-        var hub = await MeasureReadyAsync(progress.Stage("hub connect + GetSnapshot", ReadyTries, "tries"), () => HubSnapshotAsync(platform));
-        var fanOut = await MeasureFanOutAsync(platform, alerts, progress);
+        // The same fan-out with the data folder in memory: SQLite's commit sync is then free, so the gap between the two
+        // runs is what the disk costs, and what remains is the code and the shared cores.
+        FanOut? inMemory = null;
+        if (Directory.Exists(InMemoryFolder))
+        {
+            await using var platform = await BoardPlatform.StartAsync(InMemoryFolder);
+            var alerts = await LoadAsync(platform, progress);
+            inMemory = await MeasureFanOutAsync(platform, alerts, progress.Stage("posting notes (data in memory)", TotalUpdates, "updates"));
+        }
 
         var path = Path.Combine(repositoryRoot, BenchmarksFile.FileName);
-        BoardSection.Write(path, rest, hub, fanOut, machine, commit);
+        BoardSection.Write(path, rest, hub, fanOut, inMemory, machine, commit);
         Console.WriteLine($"GET /api/alerts: p50 {rest.P50:F1} ms, p99 {rest.P99:F1} ms, max {rest.Max:F1} ms");
         Console.WriteLine($"hub connect + GetSnapshot: p50 {hub.P50:F1} ms, p99 {hub.P99:F1} ms, max {hub.Max:F1} ms");
-        Console.WriteLine($"fan-out: {fanOut.Delivered:N0} of {fanOut.Expected:N0} delivered, p50 {fanOut.Delays.P50:F1} ms, p99 {fanOut.Delays.P99:F1} ms, max {fanOut.Delays.Max:F1} ms, {fanOut.SentPerSecond:F1} updates/s sent; note requests p50 {fanOut.Requests.P50:F1} ms, p99 {fanOut.Requests.P99:F1} ms");
+        Print("fan-out", fanOut);
+        if (inMemory is not null)
+        {
+            Print("fan-out, data in memory", inMemory);
+        }
+
         Console.WriteLine($"board figures written to {path}");
         return 0;
+    }
+
+    private static int TotalUpdates => (int)(FanOutDuration.TotalSeconds * UpdatesPerSecond);
+
+    private static void Print(string name, FanOut fanOut) =>
+        Console.WriteLine($"{name}: {fanOut.Delivered:N0} of {fanOut.Expected:N0} delivered, p50 {fanOut.Delays.P50:F1} ms, p99 {fanOut.Delays.P99:F1} ms, max {fanOut.Delays.Max:F1} ms, {fanOut.SentPerSecond:F1} updates/s sent; note requests p50 {fanOut.Requests.P50:F1} ms, p99 {fanOut.Requests.P99:F1} ms");
+
+    private static async Task<IReadOnlyList<long>> LoadAsync(BoardPlatform platform, ConsoleProgress progress)
+    {
+        var patients = await platform.RegisterPatientsAsync(Patients, progress.Stage("registering patients", Patients, "patients"));
+        return await platform.RaiseAlertsAsync(patients, OpenAlerts, progress.Stage("raising alerts", OpenAlerts, "alerts"));
     }
 
     /// <summary>Times <paramref name="snapshot"/> after the warm-up; each try must give the whole ranked board.</summary>
@@ -100,7 +131,7 @@ public static class BoardBenchmark
     /// cref="UpdatesPerSecond"/> s by the clock, whether earlier requests have answered or not, as nurses would. Each
     /// board's delay for an update is from the start of its request to the board's receipt of that alert's version.
     /// </summary>
-    private static async Task<FanOut> MeasureFanOutAsync(BoardPlatform platform, IReadOnlyList<long> alerts, ConsoleProgress progress)
+    private static async Task<FanOut> MeasureFanOutAsync(BoardPlatform platform, IReadOnlyList<long> alerts, IProgress<int> sending)
     {
         var receipts = new List<ConcurrentDictionary<(long Id, long Version), long>>();
         var connections = new List<HubConnection>();
@@ -117,8 +148,7 @@ public static class BoardBenchmark
             }
 
             using var http = platform.Client();
-            var total = (int)(FanOutDuration.TotalSeconds * UpdatesPerSecond);
-            var sending = progress.Stage("posting notes", total, "updates");
+            var total = TotalUpdates;
             var interval = Stopwatch.Frequency / UpdatesPerSecond;
             var updates = new List<Task<Update>>(total);
             var clock = Stopwatch.GetTimestamp();

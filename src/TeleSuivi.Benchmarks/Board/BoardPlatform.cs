@@ -43,9 +43,12 @@ public sealed class BoardPlatform : IAsyncDisposable
     /// <summary>A client signed in with the admin key, for the whole run.</summary>
     public HttpClient Http { get; }
 
-    public static async Task<BoardPlatform> StartAsync()
+    /// <param name="parentFolder">Where the temporary data folder goes; null for the system's temporary folder.</param>
+    public static async Task<BoardPlatform> StartAsync(string? parentFolder = null)
     {
-        var dataDirectory = Directory.CreateTempSubdirectory("telesuivi-board-bench-").FullName;
+        var dataDirectory = parentFolder is null
+            ? Directory.CreateTempSubdirectory("telesuivi-board-bench-").FullName
+            : Directory.CreateDirectory(Path.Combine(parentFolder, "telesuivi-board-bench-" + Guid.NewGuid().ToString("N"))).FullName;
         var baseUrl = new Uri($"http://127.0.0.1:{FreePort()}");
         var adminKey = "bench-admin-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(24));
         var settings = new PlatformSettings { DataDirectory = dataDirectory, MqttPort = FreePort(), Urls = baseUrl.ToString().TrimEnd('/') };

@@ -27,7 +27,9 @@ public static class BoardSection
           .NET SignalR connection (negotiate, WebSocket, API key) and `GetSnapshot`;
         - fan-out: {BoardBenchmark.Boards} .NET SignalR boards connected while a note is posted (`POST /api/alerts/{"{id}"}/notes`) on the
           alerts in turn every 10 ms for {BoardBenchmark.FanOutDuration.TotalSeconds:0} s, open loop; each board's delay for an update runs from the start
-          of its request to the receipt of that alert's version in `AlertChanged` (the request's SQLite write is inside it).
+          of its request to the receipt of that alert's version in `AlertChanged` (the request's SQLite write is inside it);
+        - the same fan-out again on a second platform whose data folder is in memory ({BoardBenchmark.InMemoryFolder}), as a
+          reference not judged: the difference is what the disk's commit syncs cost.
 
         Clients and server share the process and the cores of the machine (its load is in the machine column).
 
@@ -36,7 +38,8 @@ public static class BoardSection
 
         """);
 
-    public static void Write(string path, Percentiles rest, Percentiles hub, FanOut fanOut, string machine, string commit)
+    /// <param name="inMemory">The same fan-out with the data folder in memory (a reference, not judged), when it ran.</param>
+    public static void Write(string path, Percentiles rest, Percentiles hub, FanOut fanOut, FanOut? inMemory, string machine, string commit)
     {
         ArgumentNullException.ThrowIfNull(rest);
         ArgumentNullException.ThrowIfNull(hub);
@@ -53,20 +56,27 @@ public static class BoardSection
         table.Append("| --- | ---: | ---: | ---: | --- | --- | --- | --- |\n");
         Row(table, "Board ready by `GET /api/alerts` < 1 s", rest, Verdict(rest.P99 < ReadyTargetMilliseconds, $"p99 of {rest.Count} tries"), date, machine, commit);
         Row(table, "Board ready by new hub connection + `GetSnapshot` < 1 s", hub, Verdict(hub.P99 < ReadyTargetMilliseconds, $"p99 of {hub.Count} tries"), date, machine, commit);
-        var complete = fanOut.Delivered == fanOut.Expected;
-        var delivered = string.Create(CultureInfo.InvariantCulture,
-            $"{fanOut.Delivered:N0} of {fanOut.Expected:N0} deliveries, {fanOut.SentPerSecond:F1} updates/s sent, {fanOut.FailedRequests} failed requests; the note requests themselves: p50 {fanOut.Requests.P50:F1} ms, p99 {fanOut.Requests.P99:F1} ms");
-        if (fanOut.FirstError is not null)
+        var target = $"Hub: {BoardBenchmark.UpdatesPerSecond} updates/s to {BoardBenchmark.Boards} boards, p99 delay < 200 ms";
+        Row(table, target, fanOut.Delays, Verdict(Met(fanOut), Describe(fanOut)), date, machine, commit);
+        if (inMemory is not null)
         {
-            delivered += $" (first: {fanOut.FirstError.ReplaceLineEndings(" ").Replace("|", "/", StringComparison.Ordinal)})";
+            Row(table, $"Reference: the same with the data folder in memory ({BoardBenchmark.InMemoryFolder}, no disk sync)", inMemory.Delays,
+                "not judged; " + Describe(inMemory), date, machine, commit);
         }
-
-        Row(table, $"Hub: {BoardBenchmark.UpdatesPerSecond} updates/s to {BoardBenchmark.Boards} boards, p99 delay < 200 ms", fanOut.Delays,
-            Verdict(complete && fanOut.FailedRequests == 0 && fanOut.Delays.P99 < FanOutTargetMilliseconds, delivered), date, machine, commit);
 
         var start = text.IndexOf(Begin, StringComparison.Ordinal) + Begin.Length;
         var stop = text.IndexOf(End, start, StringComparison.Ordinal);
         File.WriteAllText(path, string.Concat(text.AsSpan(0, start), "\n", table.ToString(), text.AsSpan(stop)));
+    }
+
+    private static bool Met(FanOut fanOut) =>
+        fanOut.Delivered == fanOut.Expected && fanOut.FailedRequests == 0 && fanOut.Delays.P99 < FanOutTargetMilliseconds;
+
+    private static string Describe(FanOut fanOut)
+    {
+        var text = string.Create(CultureInfo.InvariantCulture,
+            $"{fanOut.Delivered:N0} of {fanOut.Expected:N0} deliveries, {fanOut.SentPerSecond:F1} updates/s sent, {fanOut.FailedRequests} failed requests; the note requests themselves: p50 {fanOut.Requests.P50:F1} ms, p99 {fanOut.Requests.P99:F1} ms");
+        return fanOut.FirstError is null ? text : text + $" (first: {fanOut.FirstError.ReplaceLineEndings(" ").Replace("|", "/", StringComparison.Ordinal)})";
     }
 
     private static string Verdict(bool met, string detail) => (met ? "met" : "**not met**") + "; " + detail;
