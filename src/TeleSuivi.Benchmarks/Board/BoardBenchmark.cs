@@ -31,7 +31,21 @@ public static class BoardBenchmark
 
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
+    /// <summary>Measures and writes the section; a run that cannot finish says why and leaves BENCHMARKS.md as it is.</summary>
     public static async Task<int> RunAsync(string repositoryRoot, string machine, string commit)
+    {
+        try
+        {
+            return await MeasureAndWriteAsync(repositoryRoot, machine, commit);
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or HttpRequestException or IOException or TaskCanceledException)
+        {
+            Console.Error.WriteLine($"error: the board benchmark stopped: {ex.Message}; BENCHMARKS.md is left as it is");
+            return 1;
+        }
+    }
+
+    private static async Task<int> MeasureAndWriteAsync(string repositoryRoot, string machine, string commit)
     {
         var progress = new ConsoleProgress();
         Percentiles rest, hub;
