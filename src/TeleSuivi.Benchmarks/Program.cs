@@ -4,14 +4,20 @@ using BenchmarkDotNet.Diagnosers;
 using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Running;
 using TeleSuivi.Benchmarks;
+using TeleSuivi.Benchmarks.Board;
 using TeleSuivi.Benchmarks.Storage;
 
 // Every benchmark unless --filter says otherwise; BenchmarkDotNet's own options (--job short, --filter '*Gatt*',
 // --inProcess, ...) pass through. The figures go to BENCHMARKS.md at the repository root, the BenchmarkDotNet
-// reports to BenchmarkDotNet.Artifacts/ (ignored by git).
+// reports to BenchmarkDotNet.Artifacts/ (ignored by git). `board` runs the triage-board measurement alone (Board/).
 var repository = Corpus.RepositoryRoot;
 var machine = BenchmarksFile.DescribeMachine();
 var commit = BenchmarksFile.Commit(repository);
+if (args is ["board"])
+{
+    return await BoardBenchmark.RunAsync(repository, machine, commit);
+}
+
 var arguments = args.Any(a => a is "--filter" or "-f") ? args : [.. args, "--filter", "*"];
 var ownJob = !args.Any(a => a is "--job" or "-j" or "--inProcess" or "-i");
 
