@@ -1,5 +1,4 @@
 using System.Globalization;
-using TeleSuivi.Server.Audit;
 using TeleSuivi.Server.Board;
 using TeleSuivi.Server.Security;
 
@@ -60,16 +59,7 @@ public static class AlertEndpoints
         }
 
         var action = "alert." + (HttpMethods.IsGet(http.Request.Method) ? "view" : http.Request.Path.Value?.Split('/')[^1]);
-        if (!PatientAccess.Of(http).CanSee(alert.PatientId))
-        {
-            await HttpAudit.AppendAsync(http, action, alert.PatientId, "403");
-            return Results.Problem(title: $"you are not in a care team of the patient of alert {id}", statusCode: StatusCodes.Status403Forbidden);
-        }
-
-        var result = await next(context);
-        var status = result is IStatusCodeHttpResult { StatusCode: { } code } ? code : http.Response.StatusCode;
-        await HttpAudit.AppendAsync(http, action, alert.PatientId, status.ToString(CultureInfo.InvariantCulture));
-        return result;
+        return await PatientAccessEndpoints.CheckAsync(context, next, alert.PatientId, action, $"you are not in a care team of the patient of alert {id}");
     }
 
     private static async Task<IResult> Answer(HttpContext http, Task<WorkflowResult> step)

@@ -69,19 +69,29 @@ public static class PatientAccessEndpoints
     /// </summary>
     public static TBuilder RequirePatientAccess<TBuilder>(this TBuilder builder, string routeParameter = "patientId", string action = "patient.view")
         where TBuilder : IEndpointConventionBuilder =>
-        builder.AddEndpointFilter(async (context, next) =>
-        {
-            var http = context.HttpContext;
-            var patient = http.GetRouteValue(routeParameter)?.ToString();
-            if (patient is null || !PatientAccess.Of(http).CanSee(patient))
-            {
-                await HttpAudit.AppendAsync(http, action, patient, "403");
-                return Results.Problem(title: $"you are not in a care team of patient '{patient}'", statusCode: StatusCodes.Status403Forbidden);
-            }
+        builder.AddEndpointFilter((context, next) =>
+            CheckAsync(context, next, context.HttpContext.GetRouteValue(routeParameter)?.ToString(), action));
 
-            var result = await next(context);
-            var status = result is IStatusCodeHttpResult { StatusCode: { } code } ? code : http.Response.StatusCode;
-            await HttpAudit.AppendAsync(http, action, patient, status.ToString(CultureInfo.InvariantCulture));
-            return result;
-        });
+    /// <summary>
+    /// The check of <see cref="RequirePatientAccess{TBuilder}"/> for a route about something of one patient (an alert,
+    /// say) once the caller has found whose it is: 403 and an audit row when the user does not see
+    /// <paramref name="patient"/> (or it is unknown), otherwise the handler's answer, audited with its status.
+    /// <paramref name="refusal"/> replaces the 403's title when naming the patient would tell more than the route did.
+    /// </summary>
+    public static async ValueTask<object?> CheckAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next, string? patient, string action, string? refusal = null)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(next);
+        var http = context.HttpContext;
+        if (patient is null || !PatientAccess.Of(http).CanSee(patient))
+        {
+            await HttpAudit.AppendAsync(http, action, patient, "403");
+            return Results.Problem(title: refusal ?? $"you are not in a care team of patient '{patient}'", statusCode: StatusCodes.Status403Forbidden);
+        }
+
+        var result = await next(context);
+        var status = result is IStatusCodeHttpResult { StatusCode: { } code } ? code : http.Response.StatusCode;
+        await HttpAudit.AppendAsync(http, action, patient, status.ToString(CultureInfo.InvariantCulture));
+        return result;
+    }
 }
