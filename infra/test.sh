@@ -4,7 +4,7 @@
 #   infra/test.sh [--filter EXPR] [--no-install]
 #
 # Phases (each one timed):
-#   1. install  the Debian packages the tests use (mosquitto, influxdb, chromium, ...), only the missing ones
+#   1. install  the Debian packages the tests use (mosquitto, influxdb, redis, postgresql, chromium, ...), only the missing ones
 #   2. npm      `npm ci` in every folder of the repository that has a package-lock.json
 #   3. build    `dotnet build TeleSuivi.sln -c Release`, every warning an error
 #   4. test     `dotnet test TeleSuivi.sln -c Release --no-build`, trx files into artifacts/test-results/
@@ -24,7 +24,7 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 
 # The packages the tests start or drive for real: brokers and stores as servers, a browser for the pages.
-apt_packages=(mosquitto mosquitto-clients influxdb chromium chromium-driver curl ca-certificates)
+apt_packages=(mosquitto mosquitto-clients influxdb redis-server postgresql chromium chromium-driver curl ca-certificates)
 
 filter=""
 install=true
@@ -146,7 +146,7 @@ install_packages() {
   (( status == 0 )) || { echo "error: apt-get failed ($status)" >&2; exit 1; }
   # Belt and braces where a service manager started them anyway (systemd ignores policy-rc.d only if told to).
   if command -v systemctl >/dev/null && [[ -d /run/systemd/system ]]; then
-    for p in mosquitto influxdb; do
+    for p in mosquitto influxdb redis-server postgresql; do
       if [[ " ${missing[*]} " == *" $p "* ]]; then
         systemctl disable --now "$p" >/dev/null 2>&1 || true
       fi

@@ -1,22 +1,45 @@
+using Microsoft.Extensions.Options;
 using TeleSuivi.Server.Board;
+using TeleSuivi.Server.Hosting;
+using TeleSuivi.Server.Storage;
+using TeleSuivi.Server.Workflow;
 
 namespace TeleSuivi.Server.Alerts;
 
 public static class AlertServices
 {
-    /// <summary>The alert engine, its store and workflow, and the triage hub.</summary>
-    public static IServiceCollection AddAlerts(this IServiceCollection services)
+    /// <summary>The alert store and workflow, the triage hub, and on ingest nodes the alert engine.</summary>
+    public static IServiceCollection AddAlerts(this IServiceCollection services, IConfiguration configuration, NodeRoles roles)
     {
         services.AddOptions<AlertOptions>().BindConfiguration(AlertOptions.Section);
         services.AddSingleton(sp => sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<AlertOptions>>().Value);
-        services.AddSignalR();
+        services.AddTriageSignalR(configuration);
+        services.AddOptions<WorkflowOptions>().BindConfiguration(WorkflowOptions.Section);
+        services.AddSingleton(sp => WorkflowDatabase.Create(sp.GetRequiredService<IOptions<WorkflowOptions>>().Value, sp.GetRequiredService<IOptions<StoreOptions>>().Value));
         services.AddSingleton<AlertFeed>();
-        services.AddSingleton<AlertStore>();
+        services.AddSingleton(sp => new AlertStore(sp.GetRequiredService<WorkflowDatabase>()));
         services.AddSingleton<ThresholdBook>();
         services.AddSingleton<PatientDirectory>();
         services.AddSingleton<BoardNotifier>();
         services.AddSingleton<AlertWorkflow>();
-        services.AddHostedService<AlertEngine>();
+        if (roles.HasFlag(NodeRoles.Ingest))
+        {
+            services.AddHostedService<AlertEngine>();
+        }
+        else
+        {
+            // The engine prepares the tables where it runs; a web-only node must not wait for an ingest node to.
+            services.AddHostedService<AlertStoreInitializer>();
+        }
+
         return services;
     }
+}
+
+/// <summary>Creates the alert tables at start on nodes that run no <see cref="AlertEngine"/>.</summary>
+public sealed class AlertStoreInitializer(AlertStore store) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken) => store.InitializeAsync(cancellationToken);
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

@@ -27,21 +27,21 @@ public enum WorkflowErrorKind
 public sealed class AlertWorkflow(AlertStore store, PatientDirectory patients, BoardNotifier board, IOptions<AlertOptions> options, TimeProvider time)
 {
     private const int MaxText = 2000;
-    private const string HeldByActor = "claimed_by = $actor AND status NOT IN ('resolved', 'cleared')";
+    private const string HeldByActor = "claimed_by = @actor AND status NOT IN ('resolved', 'cleared')";
 
     public Task<WorkflowResult> ClaimAsync(long id, string actor, CancellationToken cancellationToken) =>
-        StepAsync(id, actor, "UPDATE alert SET claimed_by = $actor, claimed_at = $now, updated_at = $now, version = <next-version> WHERE id = $id AND claimed_by IS NULL AND status NOT IN ('resolved', 'cleared')",
+        StepAsync(id, actor, "UPDATE alert SET claimed_by = @actor, claimed_at = @now, updated_at = @now, version = <next-version> WHERE id = @id AND claimed_by IS NULL AND status NOT IN ('resolved', 'cleared')",
             [], AlertActions.Claimed, null, alert => alert.ClaimedBy == actor && !alert.IsClosed, cancellationToken);
 
     public Task<WorkflowResult> ReleaseAsync(long id, string actor, CancellationToken cancellationToken) =>
-        StepAsync(id, actor, $"UPDATE alert SET claimed_by = NULL, claimed_at = NULL, updated_at = $now, version = <next-version> WHERE id = $id AND {HeldByActor}",
+        StepAsync(id, actor, $"UPDATE alert SET claimed_by = NULL, claimed_at = NULL, updated_at = @now, version = <next-version> WHERE id = @id AND {HeldByActor}",
             [], AlertActions.Released, null, null, cancellationToken);
 
     public Task<WorkflowResult> AcknowledgeAsync(long id, string actor, CancellationToken cancellationToken) =>
         StepAsync(id, actor, $"""
-            UPDATE alert SET acknowledged_by = $actor, acknowledged_at = $now, status = CASE status WHEN 'open' THEN 'acknowledged' ELSE status END,
-                updated_at = $now, version = <next-version>
-            WHERE id = $id AND {HeldByActor} AND acknowledged_at IS NULL
+            UPDATE alert SET acknowledged_by = @actor, acknowledged_at = @now, status = CASE status WHEN 'open' THEN 'acknowledged' ELSE status END,
+                updated_at = @now, version = <next-version>
+            WHERE id = @id AND {HeldByActor} AND acknowledged_at IS NULL
             """, [], AlertActions.Acknowledged, null, alert => alert.AcknowledgedAt is not null && alert.ClaimedBy == actor, cancellationToken);
 
     public async Task<WorkflowResult> AddNoteAsync(long id, string actor, string? text, CancellationToken cancellationToken)
@@ -63,7 +63,7 @@ public sealed class AlertWorkflow(AlertStore store, PatientDirectory patients, B
         }
 
         var detail = (reached ? "reached: " : "not reached: ") + summary!.Trim();
-        return await StepAsync(id, actor, $"UPDATE alert SET updated_at = $now, version = <next-version> WHERE id = $id AND {HeldByActor}",
+        return await StepAsync(id, actor, $"UPDATE alert SET updated_at = @now, version = <next-version> WHERE id = @id AND {HeldByActor}",
             [], AlertActions.Call, detail, null, cancellationToken);
     }
 
@@ -82,9 +82,9 @@ public sealed class AlertWorkflow(AlertStore store, PatientDirectory patients, B
         }
 
         return await StepAsync(id, actor, $"""
-            UPDATE alert SET snoozed_until = $until, snooze_reason = $reason, claimed_by = NULL, claimed_at = NULL, updated_at = $now, version = <next-version>
-            WHERE id = $id AND {HeldByActor}
-            """, [("$until", AlertStore.Ms(end)), ("$reason", reason!.Trim())], AlertActions.Snoozed, $"until {end:O}: {reason.Trim()}", null, cancellationToken);
+            UPDATE alert SET snoozed_until = @until, snooze_reason = @reason, claimed_by = NULL, claimed_at = NULL, updated_at = @now, version = <next-version>
+            WHERE id = @id AND {HeldByActor}
+            """, [("@until", AlertStore.Ms(end)), ("@reason", reason!.Trim())], AlertActions.Snoozed, $"until {end:O}: {reason.Trim()}", null, cancellationToken);
     }
 
     /// <summary>Escalates to <paramref name="to"/>, or to the patient's physician (<c>generalPractitioner</c>), or to <see cref="AlertOptions.DefaultPhysician"/>.</summary>
@@ -104,9 +104,9 @@ public sealed class AlertWorkflow(AlertStore store, PatientDirectory patients, B
         var physician = string.IsNullOrWhiteSpace(to) ? patients.Find(alert.PatientId)?.Physician ?? options.Value.DefaultPhysician : to.Trim();
         var guard = actor == AlertStore.SystemActor ? "status NOT IN ('resolved', 'cleared') AND escalated_at IS NULL AND acknowledged_at IS NULL" : HeldByActor;
         return await StepAsync(id, actor, $"""
-            UPDATE alert SET escalated_at = $now, escalated_to = $to, status = 'escalated', updated_at = $now, version = <next-version>
-            WHERE id = $id AND {guard}
-            """, [("$to", physician)], AlertActions.Escalated, string.IsNullOrWhiteSpace(reason) ? $"to {physician}" : $"to {physician}: {reason.Trim()}", null, cancellationToken);
+            UPDATE alert SET escalated_at = @now, escalated_to = @to, status = 'escalated', updated_at = @now, version = <next-version>
+            WHERE id = @id AND {guard}
+            """, [("@to", physician)], AlertActions.Escalated, string.IsNullOrWhiteSpace(reason) ? $"to {physician}" : $"to {physician}: {reason.Trim()}", null, cancellationToken);
     }
 
     public async Task<WorkflowResult> ResolveAsync(long id, string actor, string? outcome, string? note, CancellationToken cancellationToken)
@@ -122,10 +122,10 @@ public sealed class AlertWorkflow(AlertStore store, PatientDirectory patients, B
         }
 
         return await StepAsync(id, actor, $"""
-            UPDATE alert SET status = 'resolved', outcome = $outcome, resolved_by = $actor, closed_at = $now, claimed_by = NULL, claimed_at = NULL,
-                updated_at = $now, version = <next-version>
-            WHERE id = $id AND {HeldByActor}
-            """, [("$outcome", outcome)], AlertActions.Resolved, string.IsNullOrWhiteSpace(note) ? outcome : $"{outcome}: {note.Trim()}", null, cancellationToken);
+            UPDATE alert SET status = 'resolved', outcome = @outcome, resolved_by = @actor, closed_at = @now, claimed_by = NULL, claimed_at = NULL,
+                updated_at = @now, version = <next-version>
+            WHERE id = @id AND {HeldByActor}
+            """, [("@outcome", outcome)], AlertActions.Resolved, string.IsNullOrWhiteSpace(note) ? outcome : $"{outcome}: {note.Trim()}", null, cancellationToken);
     }
 
     /// <summary>Escalates, as <see cref="AlertStore.SystemActor"/>, the critical alerts nobody acknowledged in time.</summary>

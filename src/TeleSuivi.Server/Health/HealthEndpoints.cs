@@ -8,10 +8,16 @@ public static class HealthEndpoints
 {
     public const string ReadyTag = "ready";
 
-    public static IServiceCollection AddTeleSuiviHealthChecks(this IServiceCollection services)
+    /// <param name="ingest">The node takes readings from the broker (a web-only node has no broker to be ready for).</param>
+    public static IServiceCollection AddTeleSuiviHealthChecks(this IServiceCollection services, bool ingest = true)
     {
-        services.AddHealthChecks()
-            .AddCheck<BrokerHealthCheck>("broker", tags: [ReadyTag])
+        var checks = services.AddHealthChecks();
+        if (ingest)
+        {
+            checks.AddCheck<BrokerHealthCheck>("broker", tags: [ReadyTag]);
+        }
+
+        checks
             .AddCheck<StoreHealthCheck>("store", tags: [ReadyTag])
             .AddCheck<SpoolHealthCheck>("spool", tags: [ReadyTag]);
         return services;

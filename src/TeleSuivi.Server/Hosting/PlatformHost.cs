@@ -35,11 +35,22 @@ public static class PlatformHost
         var app = builder.Build();
         app.UseTeleSuiviSecurity();
         app.MapTeleSuiviHealth();
-        app.MapTeleSuiviWeb();
+        // An ingest-only node still serves what concerns its own data: its registry copy (POST /fhir), its dead
+        // letters, its metrics. The pages and the hub are for web nodes.
+        var web = NodeRoleSettings.Read(builder.Configuration).HasFlag(NodeRoles.Web);
+        if (web)
+        {
+            app.MapTeleSuiviWeb();
+        }
+
         app.MapTeleSuiviFhir();
         app.MapDeadLetterApi();
         app.MapTeleSuiviMetrics();
-        app.MapTriageBoard();
+        if (web)
+        {
+            app.MapTriageBoard();
+        }
+
         return app;
     }
 
@@ -95,6 +106,7 @@ public static class PlatformHost
     {
         (configuration.GetSection(BrokerOptions.Section).Get<BrokerOptions>() ?? new BrokerOptions()).ResolveAddress();
         (configuration.GetSection(StoreOptions.Section).Get<StoreOptions>() ?? new StoreOptions()).ResolveAddress();
+        NodeRoleSettings.Read(configuration);
         var urls = configuration["Urls"];
         foreach (var url in (urls ?? string.Empty).Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {

@@ -5,6 +5,7 @@ using TeleSuivi.Server.DeadLetters;
 using TeleSuivi.Server.Health;
 using TeleSuivi.Server.Ingestion;
 using TeleSuivi.Server.Registry;
+using TeleSuivi.Server.ScaleOut;
 using TeleSuivi.Server.Security;
 using TeleSuivi.Server.Simulation;
 using TeleSuivi.Server.Storage;
@@ -15,9 +16,14 @@ namespace TeleSuivi.Server.Hosting;
 
 public static class TeleSuiviServices
 {
-    /// <summary>Everything <c>serve</c> runs, in start order: the embedded broker listens before the ingest client connects.</summary>
+    /// <summary>
+    /// Everything <c>serve</c> runs, in start order: the embedded broker listens before the ingest client connects.
+    /// A web-only node (<see cref="NodeRoles"/>) runs no broker, no ingestion and no alert engine.
+    /// </summary>
     public static IServiceCollection AddTeleSuiviServices(this IServiceCollection services, IConfiguration configuration)
     {
+        var roles = NodeRoleSettings.Read(configuration);
+        var ingest = roles.HasFlag(NodeRoles.Ingest);
         services.AddOptions<BrokerOptions>().BindConfiguration(BrokerOptions.Section);
         services.AddOptions<StoreOptions>().BindConfiguration(StoreOptions.Section);
         services.AddOptions<IngestOptions>().BindConfiguration(IngestOptions.Section);
@@ -28,7 +34,7 @@ public static class TeleSuiviServices
         services.AddSingleton<BrokerRefusals>();
         services.AddSingleton<BrokerCredentialIssuer>();
         var broker = configuration.GetSection(BrokerOptions.Section).Get<BrokerOptions>() ?? new BrokerOptions();
-        if (broker.ResolveAddress().IsEmbedded)
+        if (ingest && broker.ResolveAddress().IsEmbedded)
         {
             services.AddHostedService<EmbeddedBroker>();
         }
@@ -43,25 +49,35 @@ public static class TeleSuiviServices
         services.AddHostedService<StoreInitializer>();
         services.AddHostedService<StoreRetention>();
         services.AddSingleton<SpoolReplayer>();
-        services.AddHostedService(sp => sp.GetRequiredService<SpoolReplayer>());
+        if (ingest)
+        {
+            services.AddHostedService(sp => sp.GetRequiredService<SpoolReplayer>());
+        }
 
         services.AddSingleton<IngestChannel>();
         services.AddSingleton<IngestCounters>();
         services.AddSingleton<BrokerConnectionState>();
         services.AddSingleton<EnvironmentDecoder>();
         services.AddSingleton<MessageNormalizer>();
-        services.AddHostedService<IngestProcessor>();
-        services.AddHostedService<MqttIngestClient>();
         services.AddSingleton<DeadLetterReplayer>();
-        services.AddHostedService<RegistrationReplayService>();
-        services.AddAlerts();
+        if (ingest)
+        {
+            services.AddHostedService<IngestProcessor>();
+            services.AddHostedService<MqttIngestClient>();
+            services.AddHostedService<RegistrationReplayService>();
+            services.AddOptions<ScoringPartitionOptions>().BindConfiguration(ScoringPartitionOptions.Section);
+            services.AddSingleton<ScoringPartitions>();
+            services.AddHostedService(sp => sp.GetRequiredService<ScoringPartitions>());
+        }
 
-        if (configuration.GetValue<bool>($"{SimulatorOptions.Section}:{nameof(SimulatorOptions.Enabled)}"))
+        services.AddAlerts(configuration, roles);
+
+        if (ingest && configuration.GetValue<bool>($"{SimulatorOptions.Section}:{nameof(SimulatorOptions.Enabled)}"))
         {
             services.AddDeviceSimulator();
         }
 
-        services.AddTeleSuiviHealthChecks();
+        services.AddTeleSuiviHealthChecks(ingest);
         services.AddTeleSuiviSecurity(configuration);
         return services;
     }

@@ -7,6 +7,7 @@ using TeleSuivi.Server.Alerts;
 using TeleSuivi.Server.Board;
 using TeleSuivi.Server.Registry;
 using TeleSuivi.Server.Storage;
+using TeleSuivi.Server.Workflow;
 
 namespace TeleSuivi.Tests.Alerts;
 
@@ -28,12 +29,15 @@ public sealed class AlertTestBed : IAsyncDisposable
 {
     private readonly string directory = Directory.CreateTempSubdirectory("telesuivi-alerts-").FullName;
 
-    private AlertTestBed()
+    private readonly WorkflowDatabase? database;
+
+    private AlertTestBed(WorkflowDatabase? database)
     {
+        this.database = database;
         var storeOptions = Options.Create(new StoreOptions { DataDirectory = directory });
         Clock = new ManualClock(new DateTimeOffset(2026, 1, 15, 8, 0, 0, TimeSpan.Zero));
         Settings = new AlertOptions();
-        Store = new AlertStore(storeOptions);
+        Store = database is null ? new AlertStore(storeOptions) : new AlertStore(database);
         Registry = new DeviceRegistry(storeOptions);
         Patients = new PatientDirectory(Registry);
         Board = new BoardNotifier(Hub, Store, Patients, Registry, Clock, NullLogger<BoardNotifier>.Instance);
@@ -63,9 +67,10 @@ public sealed class AlertTestBed : IAsyncDisposable
 
     public AlertWorkflow Workflow { get; }
 
-    public static async Task<AlertTestBed> CreateAsync()
+    /// <param name="database">Where the alerts are kept; default: <c>alerts.db</c> in the bed's folder.</param>
+    public static async Task<AlertTestBed> CreateAsync(WorkflowDatabase? database = null)
     {
-        var bed = new AlertTestBed();
+        var bed = new AlertTestBed(database);
         await bed.Store.InitializeAsync(TestContext.Current.CancellationToken);
         await bed.Registry.InitializeAsync(TestContext.Current.CancellationToken);
         return bed;
@@ -78,12 +83,16 @@ public sealed class AlertTestBed : IAsyncDisposable
     public async Task<Alert> RaiseAsync(AlertDraft? draft = null) =>
         (await Store.RaiseAsync(draft ?? Draft(), Clock.GetUtcNow(), TestContext.Current.CancellationToken))!;
 
-    public ValueTask DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
         Registry.Dispose();
+        if (database is IAsyncDisposable disposable)
+        {
+            await disposable.DisposeAsync();
+        }
+
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
         Directory.Delete(directory, recursive: true);
-        return ValueTask.CompletedTask;
     }
 }
 

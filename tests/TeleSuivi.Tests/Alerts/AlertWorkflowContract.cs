@@ -2,15 +2,20 @@ using TeleSuivi.Server.Alerts;
 
 namespace TeleSuivi.Tests.Alerts;
 
-/// <summary>The workflow on a real SQLite alert file: atomic claims, who may do what, and everything recorded.</summary>
-public sealed class AlertWorkflowTests
+/// <summary>
+/// What the alert workflow promises on each workflow database (SQLite for one node, PostgreSQL for several): atomic
+/// claims, who may do what, and everything recorded. A subclass gives each test a fresh, empty real database.
+/// </summary>
+public abstract class AlertWorkflowContract
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    protected abstract Task<AlertTestBed> NewBedAsync();
 
     [Fact]
     public async Task ClaimAsync_TwentyNursesAtOnce_ExactlyOneWins()
     {
-        await using var bed = await AlertTestBed.CreateAsync();
+        await using var bed = await NewBedAsync();
         var alert = await bed.RaiseAsync();
 
         var results = await Task.WhenAll(Enumerable.Range(1, 20).Select(i => Task.Run(() => bed.Workflow.ClaimAsync(alert.Id, $"nurse-{i}", Ct), Ct)));
@@ -28,7 +33,7 @@ public sealed class AlertWorkflowTests
     [Fact]
     public async Task ErasePatientAsync_RemovesTheirAlertsActionsAndThresholdsOnly()
     {
-        await using var bed = await AlertTestBed.CreateAsync();
+        await using var bed = await NewBedAsync();
         var erased = await bed.RaiseAsync(AlertTestBed.Draft(patient: "erased-1"));
         var kept = await bed.RaiseAsync(AlertTestBed.Draft(patient: "kept-1"));
         foreach (var alert in new[] { erased, kept })
@@ -51,7 +56,7 @@ public sealed class AlertWorkflowTests
     [Fact]
     public async Task ClaimAsync_SameNurseTwice_IsNotAnError()
     {
-        await using var bed = await AlertTestBed.CreateAsync();
+        await using var bed = await NewBedAsync();
         var alert = await bed.RaiseAsync();
 
         Assert.True((await bed.Workflow.ClaimAsync(alert.Id, "alice", Ct)).Succeeded);
@@ -61,7 +66,7 @@ public sealed class AlertWorkflowTests
     [Fact]
     public async Task ResolveAsync_ByNurseWhoDidNotClaim_IsRefused()
     {
-        await using var bed = await AlertTestBed.CreateAsync();
+        await using var bed = await NewBedAsync();
         var alert = await bed.RaiseAsync();
         await bed.Workflow.ClaimAsync(alert.Id, "alice", Ct);
 
@@ -75,7 +80,7 @@ public sealed class AlertWorkflowTests
     [Fact]
     public async Task ResolveAsync_UnknownOutcome_IsInvalid()
     {
-        await using var bed = await AlertTestBed.CreateAsync();
+        await using var bed = await NewBedAsync();
         var alert = await bed.RaiseAsync();
         await bed.Workflow.ClaimAsync(alert.Id, "alice", Ct);
 
@@ -88,7 +93,7 @@ public sealed class AlertWorkflowTests
     [Fact]
     public async Task FullWorkflow_EveryStep_IsRecordedWithWhoAndWhenAndPushedToBoards()
     {
-        await using var bed = await AlertTestBed.CreateAsync();
+        await using var bed = await NewBedAsync();
         var alert = await bed.RaiseAsync();
 
         Assert.True((await bed.Workflow.ClaimAsync(alert.Id, "alice", Ct)).Succeeded);
@@ -121,7 +126,7 @@ public sealed class AlertWorkflowTests
     [Fact]
     public async Task SnoozeAsync_ReleasesTheClaimAndHidesUntilThen()
     {
-        await using var bed = await AlertTestBed.CreateAsync();
+        await using var bed = await NewBedAsync();
         var alert = await bed.RaiseAsync();
         await bed.Workflow.ClaimAsync(alert.Id, "alice", Ct);
 
@@ -139,7 +144,7 @@ public sealed class AlertWorkflowTests
     [Fact]
     public async Task EscalateOverdueAsync_CriticalUnacknowledgedAfterTimer_EscalatesAsSystem()
     {
-        await using var bed = await AlertTestBed.CreateAsync();
+        await using var bed = await NewBedAsync();
         var critical = await bed.RaiseAsync();
         var warning = await bed.RaiseAsync(AlertTestBed.Draft(patient: "p2", severity: AlertSeverity.Warning));
         var acknowledged = await bed.RaiseAsync(AlertTestBed.Draft(patient: "p3"));
@@ -163,7 +168,7 @@ public sealed class AlertWorkflowTests
     [Fact]
     public async Task EndConditionAsync_UntouchedAlert_IsClearedAndKept()
     {
-        await using var bed = await AlertTestBed.CreateAsync();
+        await using var bed = await NewBedAsync();
         var alert = await bed.RaiseAsync();
 
         var changed = await bed.Store.EndConditionAsync(alert.Key, new("SpO2 back within limits", "SpO2 revenue"), bed.Clock.Now, Ct);
@@ -178,7 +183,7 @@ public sealed class AlertWorkflowTests
     [Fact]
     public async Task EndConditionAsync_AlertANurseWorksOn_StaysOpenMarkedEnded()
     {
-        await using var bed = await AlertTestBed.CreateAsync();
+        await using var bed = await NewBedAsync();
         var alert = await bed.RaiseAsync();
         await bed.Workflow.ClaimAsync(alert.Id, "alice", Ct);
 
@@ -195,7 +200,7 @@ public sealed class AlertWorkflowTests
     [Fact]
     public async Task RaiseAsync_AfterResolveWhileConditionLasts_OpensNothingUnlessWorse()
     {
-        await using var bed = await AlertTestBed.CreateAsync();
+        await using var bed = await NewBedAsync();
         var alert = await bed.RaiseAsync(AlertTestBed.Draft(severity: AlertSeverity.Warning));
         await bed.Workflow.ClaimAsync(alert.Id, "alice", Ct);
         await bed.Workflow.ResolveAsync(alert.Id, "alice", AlertOutcomes.ManagedAtHome, null, Ct);
@@ -211,7 +216,7 @@ public sealed class AlertWorkflowTests
     [Fact]
     public async Task SnapshotAsync_RanksSeverityThenHistoryAndWaiting()
     {
-        await using var bed = await AlertTestBed.CreateAsync();
+        await using var bed = await NewBedAsync();
         var waited = await bed.RaiseAsync(AlertTestBed.Draft(patient: "p1", severity: AlertSeverity.Warning));
         bed.Clock.Advance(TimeSpan.FromHours(2));
         var frequent = new List<long>();
@@ -230,4 +235,10 @@ public sealed class AlertWorkflowTests
         Assert.Equal([3000, 2045, 2045, 2045, 2045, 2030, 2000], snapshot.Alerts.Select(a => a.Rank));
         Assert.Equal(snapshot.Alerts.Max(a => a.Version), snapshot.Version);
     }
+}
+
+/// <summary>The contract on a real SQLite file (<c>alerts.db</c>), as a single node keeps it.</summary>
+public sealed class SqliteAlertWorkflowTests : AlertWorkflowContract
+{
+    protected override Task<AlertTestBed> NewBedAsync() => AlertTestBed.CreateAsync();
 }
