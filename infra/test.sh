@@ -24,7 +24,7 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 
 # The packages the tests start or drive for real: brokers and stores as servers, a browser for the pages.
-apt_packages=(mosquitto mosquitto-clients influxdb redis-server postgresql chromium chromium-driver curl ca-certificates)
+apt_packages=(mosquitto mosquitto-clients influxdb redis-server postgresql python3-yaml chromium chromium-driver curl ca-certificates)
 
 filter=""
 install=true

@@ -14,6 +14,11 @@
 #   DIR/tls.crt, DIR/tls.key   a SELF-SIGNED certificate for the device listener (8883), CN=$MQTT_HOSTNAME:
 #                              replace both with a certificate from your CA before devices connect
 #
+# and, for the scale-out deployment (infra/deploy/scaleout/, README.md "Scale-out"; unused by the single node):
+#   DIR/scaleout.env           TELESUIVI_BROKER__URL (EMQX), TELESUIVI_WORKFLOW__POSTGRESQL, TELESUIVI_REDIS__CONFIGURATION
+#   DIR/postgres.env, DIR/redis.env, DIR/emqx.env   the servers' own passwords (read by their images)
+#   DIR/emqx-users.csv         EMQX's first accounts: the platform's MQTT user
+#
 # compose.yaml and kustomization.yaml read them from infra/deploy/secrets/ (git ignores that folder).
 # Devices and environment stations are added afterwards with `telesuivi devices|stations credentials` and
 # `telesuivi broker mosquitto-config`, which rewrites mosquitto-passwords and mosquitto-acl: see README.md,
@@ -53,6 +58,21 @@ INFLUXDB_USER=telesuivi
 INFLUXDB_USER_PASSWORD=$influx_platform
 EOF
 echo "MQTT_HEALTHCHECK_PASSWORD=$healthcheck_mqtt" > "$dir/mosquitto.env"
+
+postgres_password="$(password)" redis_password="$(password)" emqx_dashboard="$(password)"
+cat > "$dir/scaleout.env" <<EOF
+TELESUIVI_BROKER__URL=mqtt://telesuivi:$platform_mqtt@emqx:1883
+TELESUIVI_WORKFLOW__POSTGRESQL=Host=postgres;Database=telesuivi;Username=telesuivi;Password=$postgres_password
+TELESUIVI_REDIS__CONFIGURATION=redis:6379,password=$redis_password
+EOF
+cat > "$dir/postgres.env" <<EOF
+POSTGRES_USER=telesuivi
+POSTGRES_DB=telesuivi
+POSTGRES_PASSWORD=$postgres_password
+EOF
+echo "REDIS_PASSWORD=$redis_password" > "$dir/redis.env"
+echo "EMQX_DASHBOARD__DEFAULT_PASSWORD=$emqx_dashboard" > "$dir/emqx.env"
+printf 'user_id,password,is_superuser\ntelesuivi,%s,false\n' "$platform_mqtt" > "$dir/emqx-users.csv"
 
 # The password file holds salted PBKDF2 hashes, made by mosquitto's own tool.
 passwd_file="$dir/mosquitto-platform-passwords"
