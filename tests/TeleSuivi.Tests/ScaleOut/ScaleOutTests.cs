@@ -108,6 +108,18 @@ public sealed class ScaleOutTests(ScaleOutCluster cluster) : IClassFixture<Scale
         Assert.Equal("claimed", Assert.Single(snapshot.Alerts, a => a.Id == claimed.Id).State);
     }
 
+    [Fact]
+    public async Task BoardAndAlertApi_OnIngestWorker_AreNotServed()
+    {
+        using var worker = cluster.Workers[0].CreateClient();
+        using var web = cluster.WebNodes[0].CreateClient();
+
+        Assert.Equal(HttpStatusCode.NotFound, (await worker.GetAsync(new Uri("/api/alerts", UriKind.Relative), Ct)).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await worker.PostAsync(new Uri("/hubs/triage/negotiate?negotiateVersion=1", UriKind.Relative), null, Ct)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await worker.GetAsync(new Uri("/metrics", UriKind.Relative), Ct)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await web.GetAsync(new Uri("/api/alerts", UriKind.Relative), Ct)).StatusCode);
+    }
+
     private static async Task<AlertView> NextAsync(Channel<AlertView> pushed, string what, CancellationToken deadline)
     {
         try
