@@ -22,8 +22,8 @@ public static class StoredData
         await connection.OpenAsync();
         await using var command = connection.CreateCommand();
         command.CommandText = subject is null
-            ? "SELECT resource FROM observation ORDER BY effective_ms"
-            : "SELECT resource FROM observation WHERE patient = $subject ORDER BY effective_ms";
+            ? "SELECT b.resource FROM observation o JOIN observation_body b ON b.seq = o.body ORDER BY o.effective_ms"
+            : "SELECT b.resource FROM observation o JOIN observation_body b ON b.seq = o.body WHERE o.patient = $subject ORDER BY o.effective_ms";
         command.Parameters.AddWithValue("$subject", (object?)subject ?? DBNull.Value);
         var observations = new List<Observation>();
         try
