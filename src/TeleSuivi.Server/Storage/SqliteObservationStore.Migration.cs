@@ -14,8 +14,9 @@ namespace TeleSuivi.Server.Storage;
 /// <remarks>
 /// Version 1 (<c>observation</c> as a rowid table with the JSON, its id index and two patient indexes, and
 /// <c>observation_value</c> clustered by (patient, code, field, time, id) with an id index) is copied by SQL in chunks of
-/// <see cref="MigrationChunk"/> Observations, its bodies keeping their rowid as seq; the roll-ups are then computed from
-/// the numbers. Version 0 (the JSON and the search columns only) is read back and written again as new readings.
+/// <see cref="MigrationChunk"/> Observations, each keeping its rowid as seq in the log, already folded; the roll-ups are
+/// then computed from the numbers. Version 0 (the JSON and the search columns only) is read back and written again as
+/// new readings, and folded.
 /// </remarks>
 public sealed partial class SqliteObservationStore
 {
@@ -63,6 +64,7 @@ public sealed partial class SqliteObservationStore
                       AND v.effective_ms = observation_hourly.last_ms AND v.field = observation_hourly.field
                     ORDER BY v.id DESC LIMIT 1);
                 DROP TABLE observation_value_v1;
+                INSERT INTO store_state (name, value) SELECT 'folded_seq', coalesce(max(seq), 0) FROM observation_log;
                 """, cancellationToken);
         }
 
@@ -75,11 +77,11 @@ public sealed partial class SqliteObservationStore
         await using var command = connection.CreateCommand();
         command.Transaction = transaction;
         command.CommandText = """
-            INSERT INTO observation_body (seq, resource) SELECT rowid, resource FROM observation_v1 WHERE rowid BETWEEN $first AND $last;
-            INSERT INTO observation (patient, code, effective_ms, id, device, unit, body)
-            SELECT coalesce(patient, ''), code, effective_ms, id, device, unit, rowid FROM observation_v1 WHERE rowid BETWEEN $first AND $last;
-            INSERT INTO observation_id (id, patient, code, effective_ms, body)
-            SELECT id, coalesce(patient, ''), code, effective_ms, rowid FROM observation_v1 WHERE rowid BETWEEN $first AND $last;
+            INSERT INTO observation_log (seq, id, patient, code, effective_ms, device, unit, fields, resource)
+            SELECT rowid, id, coalesce(patient, ''), code, effective_ms, device, unit, '', resource FROM observation_v1 WHERE rowid BETWEEN $first AND $last;
+            INSERT INTO observation (patient, code, effective_ms, id, seq)
+            SELECT coalesce(patient, ''), code, effective_ms, id, rowid FROM observation_v1 WHERE rowid BETWEEN $first AND $last;
+            INSERT INTO observation_id (id, seq) SELECT id, rowid FROM observation_v1 WHERE rowid BETWEEN $first AND $last;
             INSERT INTO observation_value (patient, code, effective_ms, id, field, value)
             SELECT v.patient, v.code, v.effective_ms, v.id, v.field, v.value
             FROM observation_v1 o JOIN observation_value_v1 v ON v.id = o.id WHERE o.rowid BETWEEN $first AND $last;
@@ -106,12 +108,15 @@ public sealed partial class SqliteObservationStore
             }
         }
 
-        await using var writer = await RowWriter.CreateAsync(connection, transaction, cancellationToken);
-        foreach (var observation in observations)
+        await using (var appender = await LogAppender.CreateAsync(connection, transaction, cancellationToken))
         {
-            await writer.WriteAsync(observation, cancellationToken);
+            foreach (var observation in observations)
+            {
+                await appender.AppendAsync(observation, cancellationToken);
+            }
         }
 
+        await FoldAsync(connection, transaction, cancellationToken);
         return observations.Count;
     }
 

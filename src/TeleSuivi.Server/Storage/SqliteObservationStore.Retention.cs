@@ -20,7 +20,7 @@ public sealed partial class SqliteObservationStore
         var cutoff = DateTimeOffset.UtcNow - retention;
         var cutoffMs = cutoff.ToUnixTimeMilliseconds();
         long removed = 0;
-        await using var connection = await OpenAsync(cancellationToken);
+        await using var connection = await OpenFoldedAsync(cancellationToken);
 
         // Series by series, so that each batch is a range at the head of the clustered (patient, code, time) key.
         // The subject without a reference is stored as '' and comes first.
@@ -44,7 +44,7 @@ public sealed partial class SqliteObservationStore
     public async Task<long> EraseSubjectAsync(string subject, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(subject);
-        await using var connection = await OpenAsync(cancellationToken);
+        await using var connection = await OpenFoldedAsync(cancellationToken);
 
         // Deleted rows are overwritten with zeros, not just unlinked: their bytes must not stay readable in free pages.
         await ExecuteAsync(connection, null, "PRAGMA secure_delete = ON", cancellationToken);
@@ -56,13 +56,13 @@ public sealed partial class SqliteObservationStore
 
         await using (var leftovers = connection.CreateCommand())
         {
-            // Rows without an Observation cannot exist, but erasure must not depend on it; observation_id has no
-            // patient index, a scan is acceptable here (VACUUM below reads the whole file anyway).
+            // Rows without an Observation cannot exist, but erasure must not depend on it; the log has no patient
+            // index, a scan is acceptable here (VACUUM below reads the whole file anyway).
             leftovers.CommandText = """
                 DELETE FROM observation_value WHERE patient = $subject;
                 DELETE FROM observation_hourly WHERE patient = $subject;
-                DELETE FROM observation_body WHERE seq IN (SELECT body FROM observation_id WHERE patient = $subject);
-                DELETE FROM observation_id WHERE patient = $subject;
+                DELETE FROM observation_id WHERE seq IN (SELECT seq FROM observation_log WHERE patient = $subject);
+                DELETE FROM observation_log WHERE patient = $subject;
                 """;
             leftovers.Parameters.AddWithValue("$subject", subject);
             await leftovers.ExecuteNonQueryAsync(cancellationToken);
@@ -72,7 +72,7 @@ public sealed partial class SqliteObservationStore
         {
             check.CommandText = """
                 SELECT (SELECT count(*) FROM observation WHERE patient = $subject) + (SELECT count(*) FROM observation_value WHERE patient = $subject)
-                     + (SELECT count(*) FROM observation_hourly WHERE patient = $subject) + (SELECT count(*) FROM observation_id WHERE patient = $subject)
+                     + (SELECT count(*) FROM observation_hourly WHERE patient = $subject) + (SELECT count(*) FROM observation_log WHERE patient = $subject)
                 """;
             check.Parameters.AddWithValue("$subject", subject);
             var left = Convert.ToInt64(await check.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture);
@@ -117,12 +117,12 @@ public sealed partial class SqliteObservationStore
                 await using var command = connection.CreateCommand();
                 command.Transaction = transaction;
                 command.CommandText = """
-                    CREATE TEMP TABLE IF NOT EXISTS doomed (effective_ms INTEGER NOT NULL, id TEXT NOT NULL, body INTEGER NOT NULL, PRIMARY KEY (effective_ms, id));
+                    CREATE TEMP TABLE IF NOT EXISTS doomed (effective_ms INTEGER NOT NULL, id TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (effective_ms, id));
                     DELETE FROM temp.doomed;
-                    INSERT INTO temp.doomed SELECT effective_ms, id, body FROM observation
+                    INSERT INTO temp.doomed SELECT effective_ms, id, seq FROM observation
                     WHERE patient = $subject AND code = $code AND effective_ms < $cutoff ORDER BY effective_ms LIMIT $batch;
                     DELETE FROM observation_value WHERE patient = $subject AND code = $code AND (effective_ms, id) IN (SELECT effective_ms, id FROM temp.doomed);
-                    DELETE FROM observation_body WHERE seq IN (SELECT body FROM temp.doomed);
+                    DELETE FROM observation_log WHERE seq IN (SELECT seq FROM temp.doomed);
                     DELETE FROM observation_id WHERE id IN (SELECT id FROM temp.doomed);
                     DELETE FROM observation WHERE patient = $subject AND code = $code AND (effective_ms, id) IN (SELECT effective_ms, id FROM temp.doomed);
                     SELECT count(*) FROM temp.doomed;

@@ -18,7 +18,7 @@ public sealed partial class SqliteObservationStore
     {
         ArgumentException.ThrowIfNullOrEmpty(subject);
         ArgumentException.ThrowIfNullOrEmpty(code);
-        await using var connection = await OpenAsync(cancellationToken);
+        await using var connection = await OpenFoldedAsync(cancellationToken);
         var rows = await ReadTrendRowsAsync(connection, subject, code, from, through, resolution, cancellationToken);
         return StoreReads.SingleTrend(subject, code, resolution, rows);
     }
@@ -31,7 +31,7 @@ public sealed partial class SqliteObservationStore
         CancellationToken cancellationToken)
     {
         var subject = StoreReads.ZoneSubject(zoneId);
-        await using var connection = await OpenAsync(cancellationToken);
+        await using var connection = await OpenFoldedAsync(cancellationToken);
         var rows = new List<(string, string, TrendPoint)>();
         foreach (var code in await ReadCodesAsync(connection, subject, cancellationToken))
         {

@@ -79,24 +79,26 @@ public sealed partial class SqliteObservationStore(string path, ILogger? logger 
     }
 
     private const string SchemaDdl = """
-        CREATE TABLE IF NOT EXISTS observation_body (seq INTEGER PRIMARY KEY, resource TEXT NOT NULL);
+        CREATE TABLE IF NOT EXISTS observation_log (
+            seq INTEGER PRIMARY KEY,
+            id TEXT NOT NULL,
+            patient TEXT NOT NULL,
+            code TEXT NOT NULL,
+            effective_ms INTEGER NOT NULL,
+            device TEXT,
+            unit TEXT,
+            fields TEXT NOT NULL,
+            resource TEXT NOT NULL
+        );
         CREATE TABLE IF NOT EXISTS observation (
             patient TEXT NOT NULL,
             code TEXT NOT NULL,
             effective_ms INTEGER NOT NULL,
             id TEXT NOT NULL,
-            device TEXT,
-            unit TEXT,
-            body INTEGER NOT NULL,
+            seq INTEGER NOT NULL,
             PRIMARY KEY (patient, code, effective_ms, id)
         ) WITHOUT ROWID;
-        CREATE TABLE IF NOT EXISTS observation_id (
-            id TEXT PRIMARY KEY,
-            patient TEXT NOT NULL,
-            code TEXT NOT NULL,
-            effective_ms INTEGER NOT NULL,
-            body INTEGER NOT NULL
-        ) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS observation_id (id TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
         CREATE TABLE IF NOT EXISTS observation_value (
             patient TEXT NOT NULL,
             code TEXT NOT NULL,
@@ -120,6 +122,7 @@ public sealed partial class SqliteObservationStore(string path, ILogger? logger 
             last_value REAL,
             PRIMARY KEY (patient, code, hour_ms, field)
         ) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS store_state (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
         CREATE TABLE IF NOT EXISTS store_probe (id INTEGER PRIMARY KEY, written_at TEXT NOT NULL);
         """;
 
@@ -137,17 +140,27 @@ public sealed partial class SqliteObservationStore(string path, ILogger? logger 
         // survive a power cut, not only a crash of the process (BENCHMARKS.md, "Storage").
         await ExecuteAsync(connection, null, "PRAGMA wal_autocheckpoint = 16384", cancellationToken);
 
-        // IMMEDIATE: the writer numbers the bodies itself from the largest seq, which no other writer may take meanwhile.
-        await using var transaction = connection.BeginTransaction(deferred: false);
-        await using (var writer = await RowWriter.CreateAsync(connection, transaction, cancellationToken))
+        // IMMEDIATE: the appender numbers the rows itself from the largest seq, which no other writer may take meanwhile.
+        long pending;
+        await using (var transaction = connection.BeginTransaction(deferred: false))
         {
-            foreach (var observation in observations)
+            await using (var appender = await LogAppender.CreateAsync(connection, transaction, cancellationToken))
             {
-                await writer.WriteAsync(observation, cancellationToken);
+                foreach (var observation in observations)
+                {
+                    await appender.AppendAsync(observation, cancellationToken);
+                }
             }
+
+            pending = await PendingAsync(connection, transaction, cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
         }
 
-        await transaction.CommitAsync(cancellationToken);
+        // Committed, so acknowledged: folding is bookkeeping that a later write or the next read would do as well.
+        if (pending >= FoldThreshold)
+        {
+            await EnsureFoldedAsync(connection, cancellationToken);
+        }
     }
 
     public async Task CheckWritableAsync(CancellationToken cancellationToken)
@@ -184,7 +197,7 @@ public sealed partial class SqliteObservationStore(string path, ILogger? logger 
     private async Task<ObservationSearchResult> SearchAsync(ObservationSearch search, bool includeTotal, CancellationToken cancellationToken)
     {
         StoreReads.CheckSearch(search);
-        await using var connection = await OpenAsync(cancellationToken);
+        await using var connection = await OpenFoldedAsync(cancellationToken);
         List<string> codes = search.Codes.Count > 0
             ? search.Codes.Distinct(StringComparer.Ordinal).ToList()
             : await ReadCodesAsync(connection, search.Subject, cancellationToken);
@@ -214,14 +227,14 @@ public sealed partial class SqliteObservationStore(string path, ILogger? logger 
         {
             command.Parameters.AddWithValue(string.Create(CultureInfo.InvariantCulture, $"$c{i}"), codes[i]);
             ranges.Append(i == 0 ? string.Empty : " UNION ALL ").Append(CultureInfo.InvariantCulture, $"""
-                SELECT * FROM (SELECT id, effective_ms, body FROM observation
+                SELECT * FROM (SELECT id, effective_ms, seq FROM observation
                 WHERE patient = $patient AND code = $c{i} AND effective_ms BETWEEN $from AND $through{cursor}
                 ORDER BY {order} LIMIT $limit)
                 """);
         }
 
         command.CommandText = $"""
-            SELECT k.id, k.effective_ms, b.resource FROM ({ranges}) k JOIN observation_body b ON b.seq = k.body
+            SELECT k.id, k.effective_ms, l.resource FROM ({ranges}) k JOIN observation_log l ON l.seq = k.seq
             ORDER BY {order.Replace("effective_ms", "k.effective_ms", StringComparison.Ordinal).Replace(" id", " k.id", StringComparison.Ordinal)} LIMIT $limit
             """;
         var matches = new List<ObservationMatch>();
@@ -252,9 +265,9 @@ public sealed partial class SqliteObservationStore(string path, ILogger? logger 
     public async Task<Observation?> FindAsync(string id, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(id);
-        await using var connection = await OpenAsync(cancellationToken);
+        await using var connection = await OpenFoldedAsync(cancellationToken);
         await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT b.resource FROM observation_id i JOIN observation_body b ON b.seq = i.body WHERE i.id = $id";
+        command.CommandText = "SELECT l.resource FROM observation_id i JOIN observation_log l ON l.seq = i.seq WHERE i.id = $id";
         command.Parameters.AddWithValue("$id", id);
         return await command.ExecuteScalarAsync(cancellationToken) is string json ? ObservationKeys.Parse(json) : null;
     }
@@ -262,7 +275,7 @@ public sealed partial class SqliteObservationStore(string path, ILogger? logger 
     public async Task<IReadOnlyList<string>> ReadCodesAsync(string subject, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(subject);
-        await using var connection = await OpenAsync(cancellationToken);
+        await using var connection = await OpenFoldedAsync(cancellationToken);
         return await ReadCodesAsync(connection, subject, cancellationToken);
     }
 
@@ -292,7 +305,7 @@ public sealed partial class SqliteObservationStore(string path, ILogger? logger 
 
     public async Task<IReadOnlyList<LatestReading>> ReadLatestAsync(string? subject, DateTimeOffset since, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken);
+        await using var connection = await OpenFoldedAsync(cancellationToken);
         await using var command = connection.CreateCommand();
 
         // Loose index scans: one seek per subject and one per (subject, code), then one for the latest of each pair;
@@ -318,10 +331,11 @@ public sealed partial class SqliteObservationStore(string path, ILogger? logger 
                 SELECT patient, code, (SELECT max(effective_ms) FROM observation i WHERE i.patient = pairs.patient AND i.code = pairs.code)
                 FROM pairs WHERE code IS NOT NULL
             )
-            SELECT o.patient, o.code, o.effective_ms, o.id, o.device, o.unit, v.field, v.value
+            SELECT o.patient, o.code, o.effective_ms, o.id, g.device, g.unit, v.field, v.value
             FROM latest l
             JOIN observation o ON o.patient = l.patient AND o.code = l.code AND o.effective_ms = l.effective_ms AND o.id = (
                 SELECT max(id) FROM observation i WHERE i.patient = l.patient AND i.code = l.code AND i.effective_ms = l.effective_ms)
+            JOIN observation_log g ON g.seq = o.seq
             LEFT JOIN observation_value v ON v.patient = o.patient AND v.code = o.code AND v.effective_ms = o.effective_ms AND v.id = o.id
             WHERE l.effective_ms >= $since
             ORDER BY o.patient, o.code, v.field
@@ -385,7 +399,7 @@ public sealed partial class SqliteObservationStore(string path, ILogger? logger 
         var received = new Dictionary<(int, string), int>();
         if (windows.Count > 0 && expectedPerDay.Count > 0)
         {
-            await using var connection = await OpenAsync(cancellationToken);
+            await using var connection = await OpenFoldedAsync(cancellationToken);
             await using var command = connection.CreateCommand();
             var days = new StringBuilder();
             for (var i = 0; i < windows.Count; i++)
@@ -442,6 +456,22 @@ public sealed partial class SqliteObservationStore(string path, ILogger? logger 
         // appends to stay in memory between batches instead of being read back.
         await ExecuteAsync(connection, null, "PRAGMA cache_size = -65536", cancellationToken);
         return connection;
+    }
+
+    /// <summary>A connection that sees every acknowledged write: what the log holds beyond the folded mark is folded first.</summary>
+    private async Task<SqliteConnection> OpenFoldedAsync(CancellationToken cancellationToken)
+    {
+        var connection = await OpenAsync(cancellationToken);
+        try
+        {
+            await EnsureFoldedAsync(connection, cancellationToken);
+            return connection;
+        }
+        catch
+        {
+            await connection.DisposeAsync();
+            throw;
+        }
     }
 
     private static async Task ExecuteAsync(SqliteConnection connection, SqliteTransaction? transaction, string sql, CancellationToken cancellationToken)

@@ -143,7 +143,7 @@ public sealed class SqliteObservationStoreContractTests : ObservationStoreContra
         await check.OpenAsync(Cancel);
         await using var command = check.CreateCommand();
         command.CommandText = "SELECT (SELECT user_version FROM pragma_user_version) || ' ' || (SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name))";
-        Assert.Equal("2 observation,observation_body,observation_hourly,observation_id,observation_value,store_probe", await command.ExecuteScalarAsync(Cancel));
+        Assert.Equal("2 observation,observation_hourly,observation_id,observation_log,observation_value,store_probe,store_state", await command.ExecuteScalarAsync(Cancel));
     }
 
     /// <summary>Hourly and daily buckets read from the roll-ups, cut at both ends of the window, against the same readings aggregated from the raw trend.</summary>
@@ -154,6 +154,9 @@ public sealed class SqliteObservationStoreContractTests : ObservationStoreContra
     {
         var readings = Enumerable.Range(0, 3 * 24 * 6).Select(i => HeartRate("Patient/rollup-1", Morning.AddMinutes(10 * i), 50 + (i * 7 % 41))).ToList();
         await Store.WriteAsync(readings, Cancel);
+
+        // Read once, so that the readings are folded and the corrections below replace folded rows.
+        Assert.Equal([HeartRateCode], await Store.ReadCodesAsync("Patient/rollup-1", Cancel));
 
         // Corrections: a value changed in place, and a reading moved to another hour (both hours' roll-ups must follow).
         var changed = HeartRate("Patient/rollup-1", Morning.AddMinutes(30), 140);
@@ -176,6 +179,34 @@ public sealed class SqliteObservationStoreContractTests : ObservationStoreContra
         Assert.All(expected.Zip(actual), pair => Assert.Equal(pair.First.Mean, pair.Second.Mean, 9));
         Assert.Contains(actual, p => p.Max == 140);
         Assert.Contains(actual, p => p.Min == 20);
+    }
+
+    [Fact]
+    public async Task WriteAsync_FoldThresholdReached_FoldsTheLogWithoutWaitingForARead()
+    {
+        var batches = Enumerable.Range(0, SqliteObservationStore.FoldThreshold + 1)
+            .Select(i => HeartRate("Patient/fold-" + (i % 50), Morning.AddMinutes(i / 50), 60 + (i % 30), device: "Device/oximeter-" + (i % 50)))
+            .Chunk(500)
+            .ToList();
+        foreach (var batch in batches)
+        {
+            await Store.WriteAsync(batch, Cancel);
+        }
+
+        SqliteConnection.ClearAllPools();
+        await using var connection = new SqliteConnection($"Data Source={Path.Combine(directory, "observations.db")};Mode=ReadOnly;Pooling=False");
+        await connection.OpenAsync(Cancel);
+        await using var command = connection.CreateCommand();
+        command.CommandText = """
+            SELECT (SELECT value FROM store_state WHERE name = 'folded_seq') || ' ' || (SELECT max(seq) FROM observation_log) || ' '
+                || (SELECT count(*) FROM observation) || ' ' || (SELECT sum(n) FROM observation_hourly)
+            """;
+        var folded = ((string)(await command.ExecuteScalarAsync(Cancel))!).Split(' ').Select(long.Parse).ToList();
+        Assert.True(folded[0] >= SqliteObservationStore.FoldThreshold, $"folded up to {folded[0]} of {folded[1]}");
+        Assert.Equal(folded[0], folded[2]);
+        Assert.Equal(folded[0], folded[3]);
+        var trend = await Store.ReadTrendAsync("Patient/fold-7", HeartRateCode, Morning, Morning.AddDays(1), TrendResolution.Hour, Cancel);
+        Assert.Equal(batches.Sum(b => b.Count(o => o.Subject!.Reference == "Patient/fold-7")), trend.Series.Single().Points.Sum(p => p.Count));
     }
 
     private static DateTimeOffset TimeOf(Observation observation) => ((FhirDateTime)observation.Effective!).ToDateTimeOffset(TimeSpan.Zero);
