@@ -1,5 +1,6 @@
 using Hl7.Fhir.Model;
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
 using TeleSuivi.Server.Storage;
 using static TeleSuivi.Tests.Storage.SampleObservations;
 using Task = System.Threading.Tasks.Task;
@@ -114,10 +115,15 @@ public sealed class SqliteObservationStoreContractTests : ObservationStoreContra
         };
         await WriteVersion1FileAsync(path, written);
 
-        var store = new SqliteObservationStore(path);
+        var log = new RecordingLogger();
+        var store = new SqliteObservationStore(path, log);
         await store.InitializeAsync(Cancel);
         await store.InitializeAsync(Cancel);
 
+        Assert.Equal(4, log.Messages.Count);
+        Assert.Contains("from schema 1 to 2: 5 Observations", log.Messages[0], StringComparison.Ordinal);
+        Assert.EndsWith("5 of 5 Observations copied", log.Messages[1], StringComparison.Ordinal);
+        Assert.StartsWith("Migrated the SQLite store", log.Messages[3], StringComparison.Ordinal);
         foreach (var observation in written)
         {
             Assert.Equal(Json(observation), Json((await store.FindAsync(observation.Id!, Cancel))!));
@@ -207,6 +213,20 @@ public sealed class SqliteObservationStoreContractTests : ObservationStoreContra
         Assert.Equal(folded[0], folded[3]);
         var trend = await Store.ReadTrendAsync("Patient/fold-7", HeartRateCode, Morning, Morning.AddDays(1), TrendResolution.Hour, Cancel);
         Assert.Equal(batches.Sum(b => b.Count(o => o.Subject!.Reference == "Patient/fold-7")), trend.Series.Single().Points.Sum(p => p.Count));
+    }
+
+    /// <summary>Keeps the formatted messages a store logs.</summary>
+    private sealed class RecordingLogger : ILogger
+    {
+        public List<string> Messages { get; } = [];
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            Messages.Add(formatter(state, exception));
     }
 
     private static DateTimeOffset TimeOf(Observation observation) => ((FhirDateTime)observation.Effective!).ToDateTimeOffset(TimeSpan.Zero);
