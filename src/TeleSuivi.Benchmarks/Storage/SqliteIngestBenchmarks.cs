@@ -35,8 +35,39 @@ public class SqliteIngestBenchmarks
         Directory.Delete(directory, recursive: true);
     }
 
+    /// <summary>Bytes the process had the kernel write to storage per reading, one figure per iteration (warm-ups included), from /proc/self/io.</summary>
+    public static List<double> WrittenPerReading { get; } = [];
+
+    private long writtenBefore;
+
     [IterationSetup]
-    public void Prepare() => batches = feed.NextBatches(Readings, InfluxWriteBenchmarks.BatchSize);
+    public void Prepare()
+    {
+        batches = feed.NextBatches(Readings, InfluxWriteBenchmarks.BatchSize);
+        writtenBefore = WrittenBytes();
+    }
+
+    [IterationCleanup]
+    public void Measure()
+    {
+        if (writtenBefore >= 0)
+        {
+            WrittenPerReading.Add((double)(WrittenBytes() - writtenBefore) / Readings);
+        }
+    }
+
+    /// <summary>write_bytes of /proc/self/io (what reached the block layer, WAL and checkpoints alike); -1 where there is none.</summary>
+    private static long WrittenBytes()
+    {
+        const string file = "/proc/self/io";
+        if (!File.Exists(file))
+        {
+            return -1;
+        }
+
+        var line = File.ReadLines(file).FirstOrDefault(l => l.StartsWith("write_bytes:", StringComparison.Ordinal));
+        return line is null ? -1 : long.Parse(line["write_bytes:".Length..].Trim(), System.Globalization.CultureInfo.InvariantCulture);
+    }
 
     [Benchmark(OperationsPerInvoke = Readings, Description = "SqliteObservationStore.WriteAsync")]
     public async System.Threading.Tasks.Task Ingest()

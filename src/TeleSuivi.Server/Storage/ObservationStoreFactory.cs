@@ -7,7 +7,7 @@ public static class ObservationStoreFactory
         var address = options.ResolveAddress();
         return address.Kind switch
         {
-            StoreKind.Sqlite => new SqliteObservationStore(address.SqlitePath!),
+            StoreKind.Sqlite => new SqliteObservationStore(address.SqlitePath!, loggers?.CreateLogger<SqliteObservationStore>()),
             _ => new Influx.InfluxObservationStore(address, options, loggers),
         };
     }

@@ -3,7 +3,7 @@ using Microsoft.Data.Sqlite;
 
 namespace TeleSuivi.Server.Storage;
 
-/// <summary>Retention and erasure on the SQLite store: deletes in small transactions, by the (patient, time) index.</summary>
+/// <summary>Retention and erasure on the SQLite store: deletes in small transactions, series by series along the clustered key.</summary>
 public sealed partial class SqliteObservationStore
 {
     /// <summary>Observations deleted per transaction: small enough that the ingestion's writes wait milliseconds, not seconds.</summary>
@@ -20,36 +20,60 @@ public sealed partial class SqliteObservationStore
         var cutoff = DateTimeOffset.UtcNow - retention;
         var cutoffMs = cutoff.ToUnixTimeMilliseconds();
         long removed = 0;
-        await using var connection = await OpenAsync(cancellationToken);
+        await using var connection = await OpenFoldedAsync(cancellationToken);
 
-        // Subject by subject, so that each batch is found by an index seek on (patient, effective_ms) rather than a scan.
+        // Series by series, so that each batch is a range at the head of the clustered (patient, code, time) key.
+        // The subject without a reference is stored as '' and comes first.
         for (var subject = await NextSubjectAsync(connection, null, cancellationToken); subject is not null; subject = await NextSubjectAsync(connection, subject, cancellationToken))
         {
-            removed += await DeleteInBatchesAsync(connection, "patient = $subject AND effective_ms < $cutoff", subject, cutoffMs, cancellationToken);
+            foreach (var code in await ReadCodesAsync(connection, subject, cancellationToken))
+            {
+                var deleted = await DeleteInBatchesAsync(connection, subject, code, cutoffMs, cancellationToken);
+                if (deleted > 0)
+                {
+                    await TrimRollUpsAsync(connection, subject, code, cutoffMs, cancellationToken);
+                }
+
+                removed += deleted;
+            }
         }
 
-        removed += await DeleteInBatchesAsync(connection, "patient IS NULL AND effective_ms < $cutoff", null, cutoffMs, cancellationToken);
         return new RetentionOutcome(removed, string.Create(CultureInfo.InvariantCulture, $"deleted {removed} observation(s) with an effective time before {cutoff:u}"));
     }
 
     public async Task<long> EraseSubjectAsync(string subject, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(subject);
-        await using var connection = await OpenAsync(cancellationToken);
+        await using var connection = await OpenFoldedAsync(cancellationToken);
 
         // Deleted rows are overwritten with zeros, not just unlinked: their bytes must not stay readable in free pages.
         await ExecuteAsync(connection, null, "PRAGMA secure_delete = ON", cancellationToken);
-        var removed = await DeleteInBatchesAsync(connection, "patient = $subject", subject, 0, cancellationToken);
+        long removed = 0;
+        foreach (var code in await ReadCodesAsync(connection, subject, cancellationToken))
+        {
+            removed += await DeleteInBatchesAsync(connection, subject, code, long.MaxValue, cancellationToken);
+        }
+
         await using (var leftovers = connection.CreateCommand())
         {
-            leftovers.CommandText = "DELETE FROM observation_value WHERE patient = $subject";
+            // Rows without an Observation cannot exist, but erasure must not depend on it; the log has no patient
+            // index, a scan is acceptable here (VACUUM below reads the whole file anyway).
+            leftovers.CommandText = """
+                DELETE FROM observation_value WHERE patient = $subject;
+                DELETE FROM observation_hourly WHERE patient = $subject;
+                DELETE FROM observation_id WHERE seq IN (SELECT seq FROM observation_log WHERE patient = $subject);
+                DELETE FROM observation_log WHERE patient = $subject;
+                """;
             leftovers.Parameters.AddWithValue("$subject", subject);
             await leftovers.ExecuteNonQueryAsync(cancellationToken);
         }
 
         await using (var check = connection.CreateCommand())
         {
-            check.CommandText = "SELECT (SELECT count(*) FROM observation WHERE patient = $subject) + (SELECT count(*) FROM observation_value WHERE patient = $subject)";
+            check.CommandText = """
+                SELECT (SELECT count(*) FROM observation WHERE patient = $subject) + (SELECT count(*) FROM observation_value WHERE patient = $subject)
+                     + (SELECT count(*) FROM observation_hourly WHERE patient = $subject) + (SELECT count(*) FROM observation_log WHERE patient = $subject)
+                """;
             check.Parameters.AddWithValue("$subject", subject);
             var left = Convert.ToInt64(await check.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture);
             if (left != 0)
@@ -66,7 +90,7 @@ public sealed partial class SqliteObservationStore
         return removed;
     }
 
-    /// <summary>The smallest subject after <paramref name="after"/> (the first when null), by one index seek.</summary>
+    /// <summary>The smallest subject after <paramref name="after"/> (the first when null), by one seek on the clustered key.</summary>
     private static async Task<string?> NextSubjectAsync(SqliteConnection connection, string? after, CancellationToken cancellationToken)
     {
         await using var command = connection.CreateCommand();
@@ -81,8 +105,8 @@ public sealed partial class SqliteObservationStore
         return await command.ExecuteScalarAsync(cancellationToken) as string;
     }
 
-    /// <summary>Deletes the Observations that match <paramref name="filter"/> (and their numbers), <see cref="DeleteBatchSize"/> per transaction.</summary>
-    private static async Task<long> DeleteInBatchesAsync(SqliteConnection connection, string filter, string? subject, long cutoffMs, CancellationToken cancellationToken)
+    /// <summary>Deletes the Observations of one series before <paramref name="cutoffMs"/> (and everything kept beside them), <see cref="DeleteBatchSize"/> per transaction.</summary>
+    private static async Task<long> DeleteInBatchesAsync(SqliteConnection connection, string subject, string code, long cutoffMs, CancellationToken cancellationToken)
     {
         long total = 0;
         while (true)
@@ -92,15 +116,19 @@ public sealed partial class SqliteObservationStore
             {
                 await using var command = connection.CreateCommand();
                 command.Transaction = transaction;
-                command.CommandText = $"""
-                    CREATE TEMP TABLE IF NOT EXISTS doomed (id TEXT PRIMARY KEY);
+                command.CommandText = """
+                    CREATE TEMP TABLE IF NOT EXISTS doomed (effective_ms INTEGER NOT NULL, id TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (effective_ms, id));
                     DELETE FROM temp.doomed;
-                    INSERT INTO temp.doomed SELECT id FROM observation WHERE {filter} LIMIT $batch;
-                    DELETE FROM observation_value WHERE id IN (SELECT id FROM temp.doomed);
-                    DELETE FROM observation WHERE id IN (SELECT id FROM temp.doomed);
+                    INSERT INTO temp.doomed SELECT effective_ms, id, seq FROM observation
+                    WHERE patient = $subject AND code = $code AND effective_ms < $cutoff ORDER BY effective_ms LIMIT $batch;
+                    DELETE FROM observation_value WHERE patient = $subject AND code = $code AND (effective_ms, id) IN (SELECT effective_ms, id FROM temp.doomed);
+                    DELETE FROM observation_log WHERE seq IN (SELECT seq FROM temp.doomed);
+                    DELETE FROM observation_id WHERE id IN (SELECT id FROM temp.doomed);
+                    DELETE FROM observation WHERE patient = $subject AND code = $code AND (effective_ms, id) IN (SELECT effective_ms, id FROM temp.doomed);
                     SELECT count(*) FROM temp.doomed;
                     """;
-                command.Parameters.AddWithValue("$subject", (object?)subject ?? DBNull.Value);
+                command.Parameters.AddWithValue("$subject", subject);
+                command.Parameters.AddWithValue("$code", code);
                 command.Parameters.AddWithValue("$cutoff", cutoffMs);
                 command.Parameters.AddWithValue("$batch", DeleteBatchSize);
                 deleted = Convert.ToInt32(await command.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture);
@@ -113,5 +141,24 @@ public sealed partial class SqliteObservationStore
                 return total;
             }
         }
+    }
+
+    /// <summary>After a retention cut: the roll-ups of hours wholly before the cut go, the hour the cut falls in is rebuilt.</summary>
+    private static async Task TrimRollUpsAsync(SqliteConnection connection, string subject, string code, long cutoffMs, CancellationToken cancellationToken)
+    {
+        var cutHour = StoreReads.BucketStart(cutoffMs, HourMs);
+        await using var transaction = connection.BeginTransaction(deferred: false);
+        await using (var command = connection.CreateCommand())
+        {
+            command.Transaction = transaction;
+            command.CommandText = "DELETE FROM observation_hourly WHERE patient = $subject AND code = $code AND hour_ms < $hour";
+            command.Parameters.AddWithValue("$subject", subject);
+            command.Parameters.AddWithValue("$code", code);
+            command.Parameters.AddWithValue("$hour", cutHour);
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await RecomputeHourAsync(connection, transaction, subject, code, cutHour, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
     }
 }

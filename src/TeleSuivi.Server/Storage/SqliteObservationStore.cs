@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text;
 using Hl7.Fhir.Model;
-using Hl7.Fhir.Serialization;
 using Microsoft.Data.Sqlite;
 using TeleSuivi.Server.Storage.Influx;
 using Task = System.Threading.Tasks.Task;
@@ -9,28 +8,30 @@ using Task = System.Threading.Tasks.Task;
 namespace TeleSuivi.Server.Storage;
 
 /// <summary>
-/// The embedded observation store: one SQLite file in WAL mode, the Observation kept as FHIR JSON beside
-/// the columns it is searched by, and its numbers in a table of their own for trends.
+/// The embedded observation store: one SQLite file in WAL mode, laid out so that a reading costs few page writes:
+/// the FHIR JSON appended to a table of its own, the keys and numbers clustered by (patient, code, time), and hourly
+/// roll-ups kept up to date at write time so that a long trend reads one row per hour instead of one per reading.
 /// </summary>
 /// <remarks>
-/// Schema (version 1, in <c>PRAGMA user_version</c>):
+/// Schema (version 2, in <c>PRAGMA user_version</c>; README "Storage" has the why):
 /// <list type="bullet">
-/// <item><c>observation (id PK, patient, code, effective_ms, device, unit, resource)</c>: <c>patient</c> is
-/// <c>subject.reference</c>, <c>code</c> the <c>system|code</c> of the first coding, <c>resource</c> the FHIR JSON; indexed
-/// by (patient, code, effective_ms, id) and (patient, effective_ms, id).</item>
-/// <item><c>observation_value (patient, code, field, effective_ms, id, value)</c>, clustered on that order: one row per
+/// <item><c>observation_body (seq PK, resource)</c>: the Observation as FHIR JSON, appended in arrival order (rowid table).</item>
+/// <item><c>observation (patient, code, effective_ms, id, device, unit, body)</c> WITHOUT ROWID, clustered on the first four:
+/// <c>patient</c> is <c>subject.reference</c> (empty when there is none), <c>code</c> the <c>system|code</c> of the first coding.</item>
+/// <item><c>observation_id (id PK, patient, code, effective_ms, body)</c> WITHOUT ROWID: read by id, and idempotence.</item>
+/// <item><c>observation_value (patient, code, effective_ms, id, field, value)</c> WITHOUT ROWID, clustered in that order: one row per
 /// number of <see cref="ObservationKeys.NumericFields"/> (<c>value</c>, <c>c:8480-6</c>...), the same fields as InfluxDB.</item>
+/// <item><c>observation_hourly (patient, code, hour_ms, field, n, total, low, high, last_ms, last_id, last_value)</c> WITHOUT ROWID:
+/// the count, sum, min, max and last of each field in each UTC hour, updated in the transaction that writes the readings.</item>
 /// </list>
-/// A version-0 file (before the read path) is migrated when it is opened: the new columns and table are filled from
-/// the stored JSON.
+/// Files of version 0 and 1 are migrated in place when they are opened (SqliteObservationStore.Migration.cs).
 /// </remarks>
-public sealed partial class SqliteObservationStore(string path) : IObservationStore
+public sealed partial class SqliteObservationStore(string path, ILogger? logger = null) : IObservationStore
 {
-    private const int SchemaVersion = 1;
+    private const int SchemaVersion = 2;
 
-    private static readonly string[] AddedColumns = ["device", "unit"];
-
-    private static readonly FhirJsonSerializer Serializer = new();
+    /// <summary>The width of a roll-up row: one UTC hour.</summary>
+    internal const long HourMs = 3_600_000;
 
     private readonly string connectionString = new SqliteConnectionStringBuilder
     {
@@ -56,22 +57,19 @@ public sealed partial class SqliteObservationStore(string path) : IObservationSt
 
             // BEGIN IMMEDIATE: two processes opening the same file migrate it once, one after the other.
             await using var transaction = connection.BeginTransaction(deferred: false);
-            await ExecuteAsync(connection, transaction, """
-                CREATE TABLE IF NOT EXISTS observation (
-                    id TEXT PRIMARY KEY,
-                    patient TEXT,
-                    code TEXT NOT NULL,
-                    effective_ms INTEGER NOT NULL,
-                    resource TEXT NOT NULL
-                );
-                CREATE TABLE IF NOT EXISTS store_probe (id INTEGER PRIMARY KEY, written_at TEXT NOT NULL);
-                """, cancellationToken);
             var version = Convert.ToInt32(await ScalarAsync(connection, transaction, "PRAGMA user_version", cancellationToken), CultureInfo.InvariantCulture);
-            if (version < SchemaVersion)
+            var legacy = await ScalarAsync(connection, transaction, "SELECT count(*) FROM sqlite_master WHERE name = 'observation' AND sql NOT LIKE '%WITHOUT ROWID%'", cancellationToken);
+            var hasLegacyTable = Convert.ToInt64(legacy, CultureInfo.InvariantCulture) > 0;
+            if (version < SchemaVersion && hasLegacyTable)
             {
-                await MigrateToVersion1Async(connection, transaction, cancellationToken);
+                await MigrateToVersion2Async(connection, transaction, version, cancellationToken);
+            }
+            else
+            {
+                await ExecuteAsync(connection, transaction, SchemaDdl, cancellationToken);
             }
 
+            await ExecuteAsync(connection, transaction, string.Create(CultureInfo.InvariantCulture, $"PRAGMA user_version = {SchemaVersion}"), cancellationToken);
             await transaction.CommitAsync(cancellationToken);
         }
         catch (Exception ex) when (ex is SqliteException or IOException or UnauthorizedAccessException)
@@ -80,68 +78,53 @@ public sealed partial class SqliteObservationStore(string path) : IObservationSt
         }
     }
 
-    /// <summary>Version 0 → 1: device and unit columns, the numbers table, indexes with the id as tie-breaker; filled from the stored JSON.</summary>
-    private static async Task MigrateToVersion1Async(SqliteConnection connection, SqliteTransaction transaction, CancellationToken cancellationToken)
-    {
-        var columns = new HashSet<string>(StringComparer.Ordinal);
-        await using (var info = connection.CreateCommand())
-        {
-            info.Transaction = transaction;
-            info.CommandText = "SELECT name FROM pragma_table_info('observation')";
-            await using var reader = await info.ExecuteReaderAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                columns.Add(reader.GetString(0));
-            }
-        }
-
-        var alter = new StringBuilder();
-        foreach (var column in AddedColumns.Where(c => !columns.Contains(c)))
-        {
-            alter.Append(CultureInfo.InvariantCulture, $"ALTER TABLE observation ADD COLUMN {column} TEXT;\n");
-        }
-
-        await ExecuteAsync(connection, transaction, alter + """
-            DROP INDEX IF EXISTS observation_patient_code_time;
-            CREATE INDEX IF NOT EXISTS observation_patient_code_time_id ON observation (patient, code, effective_ms, id);
-            CREATE INDEX IF NOT EXISTS observation_patient_time_id ON observation (patient, effective_ms, id);
-            CREATE TABLE IF NOT EXISTS observation_value (
-                patient TEXT NOT NULL,
-                code TEXT NOT NULL,
-                field TEXT NOT NULL,
-                effective_ms INTEGER NOT NULL,
-                id TEXT NOT NULL,
-                value REAL NOT NULL,
-                PRIMARY KEY (patient, code, field, effective_ms, id)
-            ) WITHOUT ROWID;
-            CREATE INDEX IF NOT EXISTS observation_value_id ON observation_value (id);
-            DELETE FROM observation_value;
-            """, cancellationToken);
-
-        // Observations stored by version 0: their numbers, device and unit come from their JSON.
-        var stored = new List<Observation>();
-        await using (var select = connection.CreateCommand())
-        {
-            select.Transaction = transaction;
-            select.CommandText = "SELECT resource FROM observation";
-            await using var reader = await select.ExecuteReaderAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                stored.Add(ObservationKeys.Parse(reader.GetString(0)));
-            }
-        }
-
-        if (stored.Count > 0)
-        {
-            await using var writer = new RowWriter(connection, transaction);
-            foreach (var observation in stored)
-            {
-                await writer.WriteAsync(observation, cancellationToken);
-            }
-        }
-
-        await ExecuteAsync(connection, transaction, string.Create(CultureInfo.InvariantCulture, $"PRAGMA user_version = {SchemaVersion}"), cancellationToken);
-    }
+    private const string SchemaDdl = """
+        CREATE TABLE IF NOT EXISTS observation_log (
+            seq INTEGER PRIMARY KEY,
+            id TEXT NOT NULL,
+            patient TEXT NOT NULL,
+            code TEXT NOT NULL,
+            effective_ms INTEGER NOT NULL,
+            device TEXT,
+            unit TEXT,
+            fields TEXT NOT NULL,
+            resource TEXT NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS observation (
+            patient TEXT NOT NULL,
+            code TEXT NOT NULL,
+            effective_ms INTEGER NOT NULL,
+            id TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            PRIMARY KEY (patient, code, effective_ms, id)
+        ) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS observation_id (id TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS observation_value (
+            patient TEXT NOT NULL,
+            code TEXT NOT NULL,
+            effective_ms INTEGER NOT NULL,
+            id TEXT NOT NULL,
+            field TEXT NOT NULL,
+            value REAL NOT NULL,
+            PRIMARY KEY (patient, code, effective_ms, id, field)
+        ) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS observation_hourly (
+            patient TEXT NOT NULL,
+            code TEXT NOT NULL,
+            hour_ms INTEGER NOT NULL,
+            field TEXT NOT NULL,
+            n INTEGER NOT NULL,
+            total REAL NOT NULL,
+            low REAL NOT NULL,
+            high REAL NOT NULL,
+            last_ms INTEGER NOT NULL,
+            last_id TEXT,
+            last_value REAL,
+            PRIMARY KEY (patient, code, hour_ms, field)
+        ) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS store_state (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+        CREATE TABLE IF NOT EXISTS store_probe (id INTEGER PRIMARY KEY, written_at TEXT NOT NULL);
+        """;
 
     public async Task WriteAsync(IReadOnlyList<Observation> observations, CancellationToken cancellationToken)
     {
@@ -152,22 +135,32 @@ public sealed partial class SqliteObservationStore(string path) : IObservationSt
 
         await using var connection = await OpenAsync(cancellationToken);
 
-        // A batch of a cohort touches index pages all over the file (one series per patient and code), and WAL mode
-        // writes every page a transaction changed: let the WAL grow to 64 MB before it is copied back, so that a page
-        // changed by several batches is copied once (about 30 % fewer bytes written per reading, see BENCHMARKS.md).
+        // A page changed by several batches is copied back to the file once per checkpoint: let the WAL grow to 64 MB.
         // synchronous stays FULL (the default): a batch is acknowledged to the broker once committed, so a commit must
-        // survive a power cut, not only a crash of the process.
+        // survive a power cut, not only a crash of the process (BENCHMARKS.md, "Storage").
         await ExecuteAsync(connection, null, "PRAGMA wal_autocheckpoint = 16384", cancellationToken);
-        await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
-        await using (var writer = new RowWriter(connection, transaction))
+
+        // IMMEDIATE: the appender numbers the rows itself from the largest seq, which no other writer may take meanwhile.
+        long pending;
+        await using (var transaction = connection.BeginTransaction(deferred: false))
         {
-            foreach (var observation in observations)
+            await using (var appender = await LogAppender.CreateAsync(connection, transaction, cancellationToken))
             {
-                await writer.WriteAsync(observation, cancellationToken);
+                foreach (var observation in observations)
+                {
+                    await appender.AppendAsync(observation, cancellationToken);
+                }
             }
+
+            pending = await PendingAsync(connection, transaction, cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
         }
 
-        await transaction.CommitAsync(cancellationToken);
+        // Committed, so acknowledged: folding is bookkeeping that a later write or the next read would do as well.
+        if (pending >= FoldThreshold)
+        {
+            await EnsureFoldedAsync(connection, cancellationToken);
+        }
     }
 
     public async Task CheckWritableAsync(CancellationToken cancellationToken)
@@ -204,25 +197,46 @@ public sealed partial class SqliteObservationStore(string path) : IObservationSt
     private async Task<ObservationSearchResult> SearchAsync(ObservationSearch search, bool includeTotal, CancellationToken cancellationToken)
     {
         StoreReads.CheckSearch(search);
-        await using var connection = await OpenAsync(cancellationToken);
+        await using var connection = await OpenFoldedAsync(cancellationToken);
+        List<string> codes = search.Codes.Count > 0
+            ? search.Codes.Distinct(StringComparer.Ordinal).ToList()
+            : await ReadCodesAsync(connection, search.Subject, cancellationToken);
+        if (codes.Count == 0)
+        {
+            return new ObservationSearchResult([], includeTotal ? 0 : null);
+        }
+
         await using var command = connection.CreateCommand();
-        var filter = new StringBuilder("patient = $patient AND effective_ms BETWEEN $from AND $through");
         command.Parameters.AddWithValue("$patient", search.Subject);
         command.Parameters.AddWithValue("$from", search.From.ToUnixTimeMilliseconds());
         command.Parameters.AddWithValue("$through", search.Through.ToUnixTimeMilliseconds());
-        AppendCodes(command, filter, search.Codes);
-
-        var page = new StringBuilder("SELECT id, effective_ms, resource FROM observation WHERE ").Append(filter);
+        command.Parameters.AddWithValue("$limit", search.Limit);
+        var order = search.Descending ? "effective_ms DESC, id DESC" : "effective_ms, id";
+        var cursor = string.Empty;
         if (search.After is { } after)
         {
-            page.Append(search.Descending ? " AND (effective_ms, id) < ($position, $id)" : " AND (effective_ms, id) > ($position, $id)");
+            cursor = search.Descending ? " AND (effective_ms, id) < ($position, $id)" : " AND (effective_ms, id) > ($position, $id)";
             command.Parameters.AddWithValue("$position", after.Position);
             command.Parameters.AddWithValue("$id", after.Id);
         }
 
-        page.Append(search.Descending ? " ORDER BY effective_ms DESC, id DESC" : " ORDER BY effective_ms, id").Append(" LIMIT $limit");
-        command.Parameters.AddWithValue("$limit", search.Limit);
-        command.CommandText = page.ToString();
+        // The rows are clustered by (patient, code, time): one ordered range per code, each cut at the limit, merged.
+        // A single "code IN (...) ORDER BY time" would sort every matching row before the limit applies.
+        var ranges = new StringBuilder();
+        for (var i = 0; i < codes.Count; i++)
+        {
+            command.Parameters.AddWithValue(string.Create(CultureInfo.InvariantCulture, $"$c{i}"), codes[i]);
+            ranges.Append(i == 0 ? string.Empty : " UNION ALL ").Append(CultureInfo.InvariantCulture, $"""
+                SELECT * FROM (SELECT id, effective_ms, seq FROM observation
+                WHERE patient = $patient AND code = $c{i} AND effective_ms BETWEEN $from AND $through{cursor}
+                ORDER BY {order} LIMIT $limit)
+                """);
+        }
+
+        command.CommandText = $"""
+            SELECT k.id, k.effective_ms, l.resource FROM ({ranges}) k JOIN observation_log l ON l.seq = k.seq
+            ORDER BY {order.Replace("effective_ms", "k.effective_ms", StringComparison.Ordinal).Replace(" id", " k.id", StringComparison.Ordinal)} LIMIT $limit
+            """;
         var matches = new List<ObservationMatch>();
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
         {
@@ -235,6 +249,12 @@ public sealed partial class SqliteObservationStore(string path) : IObservationSt
         long? total = null;
         if (includeTotal)
         {
+            var filter = new StringBuilder("patient = $patient AND effective_ms BETWEEN $from AND $through");
+            command.Parameters.Clear();
+            command.Parameters.AddWithValue("$patient", search.Subject);
+            command.Parameters.AddWithValue("$from", search.From.ToUnixTimeMilliseconds());
+            command.Parameters.AddWithValue("$through", search.Through.ToUnixTimeMilliseconds());
+            AppendCodes(command, filter, codes);
             command.CommandText = "SELECT count(*) FROM observation WHERE " + filter;
             total = Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture);
         }
@@ -245,9 +265,9 @@ public sealed partial class SqliteObservationStore(string path) : IObservationSt
     public async Task<Observation?> FindAsync(string id, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(id);
-        await using var connection = await OpenAsync(cancellationToken);
+        await using var connection = await OpenFoldedAsync(cancellationToken);
         await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT resource FROM observation WHERE id = $id";
+        command.CommandText = "SELECT l.resource FROM observation_id i JOIN observation_log l ON l.seq = i.seq WHERE i.id = $id";
         command.Parameters.AddWithValue("$id", id);
         return await command.ExecuteScalarAsync(cancellationToken) is string json ? ObservationKeys.Parse(json) : null;
     }
@@ -255,10 +275,15 @@ public sealed partial class SqliteObservationStore(string path) : IObservationSt
     public async Task<IReadOnlyList<string>> ReadCodesAsync(string subject, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(subject);
-        await using var connection = await OpenAsync(cancellationToken);
+        await using var connection = await OpenFoldedAsync(cancellationToken);
+        return await ReadCodesAsync(connection, subject, cancellationToken);
+    }
+
+    private static async Task<List<string>> ReadCodesAsync(SqliteConnection connection, string subject, CancellationToken cancellationToken)
+    {
         await using var command = connection.CreateCommand();
 
-        // A loose index scan: one index seek per code, however many Observations the subject has.
+        // A loose index scan: one seek per code, however many Observations the subject has.
         command.CommandText = """
             WITH RECURSIVE codes(code) AS (
                 SELECT min(code) FROM observation WHERE patient = $subject
@@ -278,85 +303,9 @@ public sealed partial class SqliteObservationStore(string path) : IObservationSt
         return codes;
     }
 
-    public async Task<ObservationTrend> ReadTrendAsync(
-        string subject,
-        string code,
-        DateTimeOffset from,
-        DateTimeOffset through,
-        TrendResolution resolution,
-        CancellationToken cancellationToken)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(subject);
-        ArgumentException.ThrowIfNullOrEmpty(code);
-        var rows = await ReadTrendRowsAsync(subject, code, from, through, resolution, cancellationToken);
-        return StoreReads.SingleTrend(subject, code, resolution, rows);
-    }
-
-    public async Task<IReadOnlyList<ObservationTrend>> ReadEnvironmentAsync(
-        string zoneId,
-        DateTimeOffset from,
-        DateTimeOffset through,
-        TrendResolution resolution,
-        CancellationToken cancellationToken)
-    {
-        var subject = StoreReads.ZoneSubject(zoneId);
-        return StoreReads.Trends(subject, resolution, await ReadTrendRowsAsync(subject, null, from, through, resolution, cancellationToken));
-    }
-
-    private async Task<List<(string Code, string Field, TrendPoint Point)>> ReadTrendRowsAsync(
-        string subject, string? code, DateTimeOffset from, DateTimeOffset through, TrendResolution resolution, CancellationToken cancellationToken)
-    {
-        var width = resolution.Milliseconds();
-        await using var connection = await OpenAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
-        var codeFilter = code is null ? string.Empty : " AND code = $code";
-        command.CommandText = width == 0
-            ? $"""
-               SELECT code, field, effective_ms, value FROM observation_value
-               WHERE patient = $subject{codeFilter} AND effective_ms BETWEEN $from AND $through
-               ORDER BY code, field, effective_ms, id
-               """
-            : $"""
-               WITH buckets AS (
-                   SELECT code, field, effective_ms - (((effective_ms % $width) + $width) % $width) AS bucket,
-                          avg(value) AS mean, min(value) AS low, max(value) AS high, count(*) AS n, max(effective_ms) AS last_ms
-                   FROM observation_value
-                   WHERE patient = $subject{codeFilter} AND effective_ms BETWEEN $from AND $through
-                   GROUP BY code, field, bucket
-               )
-               SELECT code, field, bucket, mean, low, high, n,
-                      (SELECT v.value FROM observation_value v
-                       WHERE v.patient = $subject AND v.code = b.code AND v.field = b.field AND v.effective_ms = b.last_ms
-                       ORDER BY v.id DESC LIMIT 1)
-               FROM buckets b
-               ORDER BY code, field, bucket
-               """;
-        command.Parameters.AddWithValue("$subject", subject);
-        command.Parameters.AddWithValue("$from", from.ToUnixTimeMilliseconds());
-        command.Parameters.AddWithValue("$through", through.ToUnixTimeMilliseconds());
-        command.Parameters.AddWithValue("$width", width);
-        if (code is not null)
-        {
-            command.Parameters.AddWithValue("$code", code);
-        }
-
-        var rows = new List<(string, string, TrendPoint)>();
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            var time = DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(2));
-            var point = width == 0
-                ? new TrendPoint(time, reader.GetDouble(3), reader.GetDouble(3), reader.GetDouble(3), 1, reader.GetDouble(3))
-                : new TrendPoint(time, reader.GetDouble(3), reader.GetDouble(4), reader.GetDouble(5), reader.GetInt64(6), reader.GetDouble(7));
-            rows.Add((reader.GetString(0), reader.GetString(1), point));
-        }
-
-        return rows;
-    }
-
     public async Task<IReadOnlyList<LatestReading>> ReadLatestAsync(string? subject, DateTimeOffset since, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken);
+        await using var connection = await OpenFoldedAsync(cancellationToken);
         await using var command = connection.CreateCommand();
 
         // Loose index scans: one seek per subject and one per (subject, code), then one for the latest of each pair;
@@ -377,13 +326,18 @@ public sealed partial class SqliteObservationStore(string path) : IObservationSt
                 SELECT patient, (SELECT min(code) FROM observation WHERE patient = subjects.patient) FROM subjects WHERE patient IS NOT NULL
                 UNION ALL
                 SELECT patient, (SELECT min(code) FROM observation WHERE patient = pairs.patient AND code > pairs.code) FROM pairs WHERE code IS NOT NULL
+            ),
+            latest(patient, code, effective_ms) AS (
+                SELECT patient, code, (SELECT max(effective_ms) FROM observation i WHERE i.patient = pairs.patient AND i.code = pairs.code)
+                FROM pairs WHERE code IS NOT NULL
             )
-            SELECT o.patient, o.code, o.effective_ms, o.id, o.device, o.unit, v.field, v.value
-            FROM pairs p
-            JOIN observation o ON o.rowid = (
-                SELECT rowid FROM observation i WHERE i.patient = p.patient AND i.code = p.code ORDER BY i.effective_ms DESC, i.id DESC LIMIT 1)
-            LEFT JOIN observation_value v ON v.id = o.id
-            WHERE p.code IS NOT NULL AND o.effective_ms >= $since
+            SELECT o.patient, o.code, o.effective_ms, o.id, g.device, g.unit, v.field, v.value
+            FROM latest l
+            JOIN observation o ON o.patient = l.patient AND o.code = l.code AND o.effective_ms = l.effective_ms AND o.id = (
+                SELECT max(id) FROM observation i WHERE i.patient = l.patient AND i.code = l.code AND i.effective_ms = l.effective_ms)
+            JOIN observation_log g ON g.seq = o.seq
+            LEFT JOIN observation_value v ON v.patient = o.patient AND v.code = o.code AND v.effective_ms = o.effective_ms AND v.id = o.id
+            WHERE l.effective_ms >= $since
             ORDER BY o.patient, o.code, v.field
             """;
         if (subject is not null)
@@ -445,7 +399,7 @@ public sealed partial class SqliteObservationStore(string path) : IObservationSt
         var received = new Dictionary<(int, string), int>();
         if (windows.Count > 0 && expectedPerDay.Count > 0)
         {
-            await using var connection = await OpenAsync(cancellationToken);
+            await using var connection = await OpenFoldedAsync(cancellationToken);
             await using var command = connection.CreateCommand();
             var days = new StringBuilder();
             for (var i = 0; i < windows.Count; i++)
@@ -475,7 +429,7 @@ public sealed partial class SqliteObservationStore(string path) : IObservationSt
     }
 
     /// <summary>Appends <c> AND code IN ($c0, ...)</c> for a non-empty list.</summary>
-    private static void AppendCodes(SqliteCommand command, StringBuilder filter, IReadOnlyList<string> codes)
+    private static void AppendCodes(SqliteCommand command, StringBuilder filter, List<string> codes)
     {
         if (codes.Count == 0)
         {
@@ -498,10 +452,26 @@ public sealed partial class SqliteObservationStore(string path) : IObservationSt
         var connection = new SqliteConnection(connectionString);
         await connection.OpenAsync(cancellationToken);
 
-        // 64 MB of page cache per pooled connection instead of SQLite's 2 MB: a batch of 500 readings of a cohort changes
-        // some 2,500 index pages, more than 2 MB holds, and SQLite would spill them to the WAL before the commit.
+        // 64 MB of page cache per pooled connection instead of SQLite's 2 MB: the tail pages of every series a batch
+        // appends to stay in memory between batches instead of being read back.
         await ExecuteAsync(connection, null, "PRAGMA cache_size = -65536", cancellationToken);
         return connection;
+    }
+
+    /// <summary>A connection that sees every acknowledged write: what the log holds beyond the folded mark is folded first.</summary>
+    private async Task<SqliteConnection> OpenFoldedAsync(CancellationToken cancellationToken)
+    {
+        var connection = await OpenAsync(cancellationToken);
+        try
+        {
+            await EnsureFoldedAsync(connection, cancellationToken);
+            return connection;
+        }
+        catch
+        {
+            await connection.DisposeAsync();
+            throw;
+        }
     }
 
     private static async Task ExecuteAsync(SqliteConnection connection, SqliteTransaction? transaction, string sql, CancellationToken cancellationToken)
@@ -518,109 +488,5 @@ public sealed partial class SqliteObservationStore(string path) : IObservationSt
         command.Transaction = transaction;
         command.CommandText = sql;
         return await command.ExecuteScalarAsync(cancellationToken);
-    }
-
-    /// <summary>Writes Observations within one transaction with prepared commands: the row, then its numbers (replacing the old ones).</summary>
-    private sealed class RowWriter : IAsyncDisposable
-    {
-        private const string Columns = "(id, patient, code, effective_ms, device, unit, resource) VALUES ($id, $patient, $code, $time, $device, $unit, $resource)";
-
-        // A new Observation (nearly every write) is one insert and its numbers: no lookup of numbers to replace. Only an
-        // Observation written again (a replay, a redelivery) takes the upsert and clears its old numbers first.
-        private readonly SqliteCommand insert;
-        private readonly SqliteCommand upsert;
-        private readonly SqliteCommand clearValues;
-        private readonly SqliteCommand insertValue;
-        private readonly SqliteParameter clearId;
-        private readonly SqliteParameter valuePatient, valueCode, valueField, valueTime, valueId, value;
-
-        public RowWriter(SqliteConnection connection, SqliteTransaction transaction)
-        {
-            insert = RowCommand(connection, transaction, $"INSERT INTO observation {Columns} ON CONFLICT (id) DO NOTHING");
-            upsert = RowCommand(connection, transaction, $"""
-                INSERT INTO observation {Columns}
-                ON CONFLICT (id) DO UPDATE SET patient = excluded.patient, code = excluded.code, effective_ms = excluded.effective_ms,
-                    device = excluded.device, unit = excluded.unit, resource = excluded.resource
-                """);
-
-            clearValues = connection.CreateCommand();
-            clearValues.Transaction = transaction;
-            clearValues.CommandText = "DELETE FROM observation_value WHERE id = $id";
-            clearId = clearValues.Parameters.Add("$id", SqliteType.Text);
-
-            insertValue = connection.CreateCommand();
-            insertValue.Transaction = transaction;
-            insertValue.CommandText = "INSERT OR REPLACE INTO observation_value (patient, code, field, effective_ms, id, value) VALUES ($patient, $code, $field, $time, $id, $value)";
-            valuePatient = insertValue.Parameters.Add("$patient", SqliteType.Text);
-            valueCode = insertValue.Parameters.Add("$code", SqliteType.Text);
-            valueField = insertValue.Parameters.Add("$field", SqliteType.Text);
-            valueTime = insertValue.Parameters.Add("$time", SqliteType.Integer);
-            valueId = insertValue.Parameters.Add("$id", SqliteType.Text);
-            value = insertValue.Parameters.Add("$value", SqliteType.Real);
-        }
-
-        /// <summary>A command on the row's columns, its parameters in the order of <see cref="Columns"/>.</summary>
-        private static SqliteCommand RowCommand(SqliteConnection connection, SqliteTransaction transaction, string sql)
-        {
-            var command = connection.CreateCommand();
-            command.Transaction = transaction;
-            command.CommandText = sql;
-            command.Parameters.Add("$id", SqliteType.Text);
-            command.Parameters.Add("$patient", SqliteType.Text);
-            command.Parameters.Add("$code", SqliteType.Text);
-            command.Parameters.Add("$time", SqliteType.Integer);
-            command.Parameters.Add("$device", SqliteType.Text);
-            command.Parameters.Add("$unit", SqliteType.Text);
-            command.Parameters.Add("$resource", SqliteType.Text);
-            return command;
-        }
-
-        public async Task WriteAsync(Observation observation, CancellationToken cancellationToken)
-        {
-            var observationId = observation.Id ?? throw new ArgumentException("an Observation must have an id to be stored", nameof(observation));
-            var subject = observation.Subject?.Reference;
-            var codeToken = ObservationKeys.CodeToken(observation);
-            var milliseconds = ObservationKeys.EffectiveMilliseconds(observation);
-            object?[] row =
-            [
-                observationId, (object?)subject ?? DBNull.Value, codeToken, milliseconds, (object?)observation.Device?.Reference ?? DBNull.Value,
-                (object?)ObservationKeys.UnitOf(observation) ?? DBNull.Value, Serializer.SerializeToString(observation),
-            ];
-            if (await ExecuteAsync(insert, row, cancellationToken) == 0)
-            {
-                await ExecuteAsync(upsert, row, cancellationToken);
-                clearId.Value = observationId;
-                await clearValues.ExecuteNonQueryAsync(cancellationToken);
-            }
-
-            foreach (var (field, number) in ObservationKeys.NumericFields(observation))
-            {
-                valuePatient.Value = subject ?? string.Empty;
-                valueCode.Value = codeToken;
-                valueField.Value = field;
-                valueTime.Value = milliseconds;
-                valueId.Value = observationId;
-                value.Value = number;
-                await insertValue.ExecuteNonQueryAsync(cancellationToken);
-            }
-        }
-
-        private static Task<int> ExecuteAsync(SqliteCommand command, object?[] row, CancellationToken cancellationToken)
-        {
-            for (var i = 0; i < row.Length; i++)
-            {
-                command.Parameters[i].Value = row[i];
-            }
-
-            return command.ExecuteNonQueryAsync(cancellationToken);
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            await insert.DisposeAsync();
-            await upsert.DisposeAsync();
-            await clearValues.DisposeAsync();
-            await insertValue.DisposeAsync();
-        }
     }
 }

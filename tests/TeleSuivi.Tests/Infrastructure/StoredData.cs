@@ -10,6 +10,12 @@ public static class StoredData
 {
     private static readonly FhirJsonDeserializer Parser = new(new DeserializerSettings().UsingMode(DeserializationMode.Strict));
 
+    /// <summary>
+    /// The store appends every write to observation_log and folds it into its search tables later (README, "Storage"):
+    /// an id written twice may have two rows until then, the later one being the Observation.
+    /// </summary>
+    private const string LatestOfEachId = "SELECT max(seq) FROM observation_log GROUP BY id";
+
     public static async Task<IReadOnlyList<Observation>> ObservationsAsync(string dataDirectory, string? subject = null)
     {
         var path = Path.Combine(dataDirectory, "telesuivi.db");
@@ -22,8 +28,8 @@ public static class StoredData
         await connection.OpenAsync();
         await using var command = connection.CreateCommand();
         command.CommandText = subject is null
-            ? "SELECT resource FROM observation ORDER BY effective_ms"
-            : "SELECT resource FROM observation WHERE patient = $subject ORDER BY effective_ms";
+            ? $"SELECT resource FROM observation_log WHERE seq IN ({LatestOfEachId}) ORDER BY effective_ms"
+            : $"SELECT resource FROM observation_log WHERE seq IN ({LatestOfEachId}) AND patient = $subject ORDER BY effective_ms";
         command.Parameters.AddWithValue("$subject", (object?)subject ?? DBNull.Value);
         var observations = new List<Observation>();
         try
@@ -54,7 +60,7 @@ public static class StoredData
         await using var connection = new SqliteConnection($"Data Source={path};Mode=ReadOnly;Pooling=False");
         await connection.OpenAsync();
         await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT COUNT(DISTINCT patient) FROM observation WHERE patient LIKE 'Patient/%'";
+        command.CommandText = "SELECT COUNT(DISTINCT patient) FROM observation_log WHERE patient LIKE 'Patient/%'";
         try
         {
             return (long)(await command.ExecuteScalarAsync() ?? 0L);

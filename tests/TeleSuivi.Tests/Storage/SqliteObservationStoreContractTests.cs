@@ -1,6 +1,9 @@
+using Hl7.Fhir.Model;
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
 using TeleSuivi.Server.Storage;
 using static TeleSuivi.Tests.Storage.SampleObservations;
+using Task = System.Threading.Tasks.Task;
 
 namespace TeleSuivi.Tests.Storage;
 
@@ -91,6 +94,192 @@ public sealed class SqliteObservationStoreContractTests : ObservationStoreContra
         await check.OpenAsync(Cancel);
         await using var version = check.CreateCommand();
         version.CommandText = "PRAGMA user_version";
-        Assert.Equal(1L, await version.ExecuteScalarAsync(Cancel));
+        Assert.Equal(2L, await version.ExecuteScalarAsync(Cancel));
+    }
+
+    /// <summary>
+    /// A file as the version-1 code wrote it (its DDL and rows, kept here rather than as a binary file): the JSON in
+    /// <c>observation</c>, the numbers in <c>observation_value</c> clustered by field. Opening it migrates it to version 2.
+    /// </summary>
+    [Fact]
+    public async Task InitializeAsync_FileOfVersion1_MigratesItInPlaceWithRollUps()
+    {
+        var path = Path.Combine(directory, "version1.db");
+        var written = new[]
+        {
+            HeartRate("Patient/v1-1", Morning, 61),
+            HeartRate("Patient/v1-1", Morning.AddMinutes(20), 75),
+            HeartRate("Patient/v1-1", Morning.AddMinutes(20), 70, device: "Device/oximeter-2"),
+            HeartRate("Patient/v1-1", Morning.AddHours(1), 64),
+            BloodPressure("Patient/v1-1", Morning.AddMinutes(5), 128, 82, 97),
+        };
+        await WriteVersion1FileAsync(path, written);
+
+        var log = new RecordingLogger();
+        var store = new SqliteObservationStore(path, log);
+        await store.InitializeAsync(Cancel);
+        await store.InitializeAsync(Cancel);
+
+        Assert.Equal(4, log.Messages.Count);
+        Assert.Contains("from schema 1 to 2: 5 Observations", log.Messages[0], StringComparison.Ordinal);
+        Assert.EndsWith("5 of 5 Observations copied", log.Messages[1], StringComparison.Ordinal);
+        Assert.StartsWith("Migrated the SQLite store", log.Messages[3], StringComparison.Ordinal);
+        foreach (var observation in written)
+        {
+            Assert.Equal(Json(observation), Json((await store.FindAsync(observation.Id!, Cancel))!));
+        }
+
+        var window = (From: Morning.AddHours(-8), Through: Morning.AddHours(16));
+        var hourly = await store.ReadTrendAsync("Patient/v1-1", HeartRateCode, window.From, window.Through, TrendResolution.Hour, Cancel);
+        var points = Assert.Single(hourly.Series).Points;
+        Assert.Equal([3L, 1L], points.Select(p => p.Count));
+        Assert.Equal((61 + 75 + 70) / 3.0, points[0].Mean, 9);
+        Assert.Equal([61.0, 75.0], [points[0].Min, points[0].Max]);
+        var lastOfTheHour = string.CompareOrdinal(written[1].Id, written[2].Id) > 0 ? 75.0 : 70.0;
+        Assert.Equal(lastOfTheHour, points[0].Last);
+        var pressure = await store.ReadTrendAsync("Patient/v1-1", BloodPressureCode, window.From, window.Through, TrendResolution.Day, Cancel);
+        Assert.Equal(128, pressure.Of("8480-6")!.Points.Single().Mean);
+        var page = await store.SearchAsync(new ObservationSearch("Patient/v1-1", [], window.From, window.Through, false, null, 10), Cancel);
+        Assert.Equal(5, page.Total);
+        Assert.Equal(written.Select(TimeOf).Order(), page.Matches.Select(m => TimeOf(m.Observation)));
+
+        await store.WriteAsync([written[0]], Cancel);
+        Assert.Equal(5, (await store.SearchAsync(new ObservationSearch("Patient/v1-1", [], window.From, window.Through, false, null, 10), Cancel)).Total);
+        await using var check = new SqliteConnection($"Data Source={path};Pooling=False");
+        await check.OpenAsync(Cancel);
+        await using var command = check.CreateCommand();
+        command.CommandText = "SELECT (SELECT user_version FROM pragma_user_version) || ' ' || (SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name))";
+        Assert.Equal("2 observation,observation_hourly,observation_id,observation_log,observation_value,store_probe,store_state", await command.ExecuteScalarAsync(Cancel));
+    }
+
+    /// <summary>Hourly and daily buckets read from the roll-ups, cut at both ends of the window, against the same readings aggregated from the raw trend.</summary>
+    [Theory]
+    [InlineData(TrendResolution.Hour)]
+    [InlineData(TrendResolution.Day)]
+    public async Task ReadTrendAsync_WindowCuttingHoursAfterRewrites_AgreesWithTheRawReadings(TrendResolution resolution)
+    {
+        var readings = Enumerable.Range(0, 3 * 24 * 6).Select(i => HeartRate("Patient/rollup-1", Morning.AddMinutes(10 * i), 50 + (i * 7 % 41))).ToList();
+        await Store.WriteAsync(readings, Cancel);
+
+        // Read once, so that the readings are folded and the corrections below replace folded rows.
+        Assert.Equal([HeartRateCode], await Store.ReadCodesAsync("Patient/rollup-1", Cancel));
+
+        // Corrections: a value changed in place, and a reading moved to another hour (both hours' roll-ups must follow).
+        var changed = HeartRate("Patient/rollup-1", Morning.AddMinutes(30), 140);
+        var moved = HeartRate("Patient/rollup-1", Morning.AddMinutes(600), 20);
+        moved.Id = readings[100].Id;
+        await Store.WriteAsync([changed, moved], Cancel);
+
+        var from = Morning.AddMinutes(17);
+        var through = Morning.AddDays(2).AddMinutes(43);
+        var trend = await Store.ReadTrendAsync("Patient/rollup-1", HeartRateCode, from, through, resolution, Cancel);
+        var raw = await Store.ReadTrendAsync("Patient/rollup-1", HeartRateCode, from, through, TrendResolution.Raw, Cancel);
+
+        var width = resolution.Milliseconds();
+        var expected = raw.Series.Single().Points
+            .GroupBy(p => p.Time.ToUnixTimeMilliseconds() - (p.Time.ToUnixTimeMilliseconds() % width))
+            .Select(g => (Time: DateTimeOffset.FromUnixTimeMilliseconds(g.Key), Count: (long)g.Count(), Mean: g.Average(p => p.Mean), Min: g.Min(p => p.Min), Max: g.Max(p => p.Max), Last: g.Last().Last))
+            .ToList();
+        var actual = trend.Series.Single().Points;
+        Assert.Equal(expected.Select(e => (e.Time, e.Count, e.Min, e.Max, e.Last)), actual.Select(p => (p.Time, p.Count, p.Min, p.Max, p.Last)));
+        Assert.All(expected.Zip(actual), pair => Assert.Equal(pair.First.Mean, pair.Second.Mean, 9));
+        Assert.Contains(actual, p => p.Max == 140);
+        Assert.Contains(actual, p => p.Min == 20);
+    }
+
+    [Fact]
+    public async Task WriteAsync_FoldThresholdReached_FoldsTheLogWithoutWaitingForARead()
+    {
+        var batches = Enumerable.Range(0, SqliteObservationStore.FoldThreshold + 1)
+            .Select(i => HeartRate("Patient/fold-" + (i % 50), Morning.AddMinutes(i / 50), 60 + (i % 30), device: "Device/oximeter-" + (i % 50)))
+            .Chunk(500)
+            .ToList();
+        foreach (var batch in batches)
+        {
+            await Store.WriteAsync(batch, Cancel);
+        }
+
+        SqliteConnection.ClearAllPools();
+        await using var connection = new SqliteConnection($"Data Source={Path.Combine(directory, "observations.db")};Mode=ReadOnly;Pooling=False");
+        await connection.OpenAsync(Cancel);
+        await using var command = connection.CreateCommand();
+        command.CommandText = """
+            SELECT (SELECT value FROM store_state WHERE name = 'folded_seq') || ' ' || (SELECT max(seq) FROM observation_log) || ' '
+                || (SELECT count(*) FROM observation) || ' ' || (SELECT sum(n) FROM observation_hourly)
+            """;
+        var folded = ((string)(await command.ExecuteScalarAsync(Cancel))!).Split(' ').Select(long.Parse).ToList();
+        Assert.True(folded[0] >= SqliteObservationStore.FoldThreshold, $"folded up to {folded[0]} of {folded[1]}");
+        Assert.Equal(folded[0], folded[2]);
+        Assert.Equal(folded[0], folded[3]);
+        var trend = await Store.ReadTrendAsync("Patient/fold-7", HeartRateCode, Morning, Morning.AddDays(1), TrendResolution.Hour, Cancel);
+        Assert.Equal(batches.Sum(b => b.Count(o => o.Subject!.Reference == "Patient/fold-7")), trend.Series.Single().Points.Sum(p => p.Count));
+    }
+
+    /// <summary>Keeps the formatted messages a store logs.</summary>
+    private sealed class RecordingLogger : ILogger
+    {
+        public List<string> Messages { get; } = [];
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            Messages.Add(formatter(state, exception));
+    }
+
+    private static DateTimeOffset TimeOf(Observation observation) => ((FhirDateTime)observation.Effective!).ToDateTimeOffset(TimeSpan.Zero);
+
+    /// <summary>The tables and a few rows exactly as version 1 of <see cref="SqliteObservationStore"/> created and wrote them.</summary>
+    private static async Task WriteVersion1FileAsync(string path, IEnumerable<Observation> observations)
+    {
+        await using var connection = new SqliteConnection($"Data Source={path};Pooling=False");
+        await connection.OpenAsync(Cancel);
+        await using var command = connection.CreateCommand();
+        command.CommandText = """
+            PRAGMA journal_mode = WAL;
+            CREATE TABLE observation (id TEXT PRIMARY KEY, patient TEXT, code TEXT NOT NULL, effective_ms INTEGER NOT NULL, resource TEXT NOT NULL, device TEXT, unit TEXT);
+            CREATE TABLE store_probe (id INTEGER PRIMARY KEY, written_at TEXT NOT NULL);
+            CREATE INDEX observation_patient_code_time_id ON observation (patient, code, effective_ms, id);
+            CREATE INDEX observation_patient_time_id ON observation (patient, effective_ms, id);
+            CREATE TABLE observation_value (
+                patient TEXT NOT NULL, code TEXT NOT NULL, field TEXT NOT NULL, effective_ms INTEGER NOT NULL, id TEXT NOT NULL, value REAL NOT NULL,
+                PRIMARY KEY (patient, code, field, effective_ms, id)
+            ) WITHOUT ROWID;
+            CREATE INDEX observation_value_id ON observation_value (id);
+            PRAGMA user_version = 1;
+            """;
+        await command.ExecuteNonQueryAsync(Cancel);
+        foreach (var observation in observations)
+        {
+            var code = Loinc + "|" + observation.Code.Coding[0].Code;
+            var time = TimeOf(observation).ToUnixTimeMilliseconds();
+            command.CommandText = "INSERT INTO observation VALUES ($id, $patient, $code, $time, $resource, $device, $unit)";
+            command.Parameters.Clear();
+            command.Parameters.AddWithValue("$id", observation.Id);
+            command.Parameters.AddWithValue("$patient", observation.Subject!.Reference);
+            command.Parameters.AddWithValue("$code", code);
+            command.Parameters.AddWithValue("$time", time);
+            command.Parameters.AddWithValue("$resource", Json(observation));
+            command.Parameters.AddWithValue("$device", observation.Device!.Reference);
+            command.Parameters.AddWithValue("$unit", observation.Value is Quantity q ? q.Code : DBNull.Value);
+            await command.ExecuteNonQueryAsync(Cancel);
+            var fields = observation.Value is Quantity { Value: { } value }
+                ? [("value", (double)value)]
+                : observation.Component.Select(c => ("c:" + c.Code.Coding[0].Code, (double)((Quantity)c.Value!).Value!.Value)).ToList();
+            foreach (var (field, number) in fields)
+            {
+                command.CommandText = "INSERT INTO observation_value VALUES ($patient, $code, $field, $time, $id, $value)";
+                command.Parameters.Clear();
+                command.Parameters.AddWithValue("$patient", observation.Subject.Reference);
+                command.Parameters.AddWithValue("$code", code);
+                command.Parameters.AddWithValue("$field", field);
+                command.Parameters.AddWithValue("$time", time);
+                command.Parameters.AddWithValue("$id", observation.Id);
+                command.Parameters.AddWithValue("$value", number);
+                await command.ExecuteNonQueryAsync(Cancel);
+            }
+        }
     }
 }

@@ -121,6 +121,41 @@ public sealed class InfluxObservationStoreTests(ExternalServices services)
     }
 
     [Fact]
+    public async Task WriteAsync_BatchOfFiveHundred_SendsItInPartsInOrderAndStoresEveryObservation()
+    {
+        var recorder = new RecordingHandler();
+        using var store = NewStore(ExternalServices.NewDatabaseName(), recorder);
+        await store.InitializeAsync(Cancel);
+        var batch = Enumerable.Range(0, 500).Select(i => HeartRate(Patient, Morning.AddMinutes(i), 60 + (i % 40))).ToList();
+        var before = batch.Select(Json).ToList();
+
+        await store.WriteAsync(batch, Cancel);
+
+        var writes = recorder.Requests.Where(r => r.Uri.AbsolutePath.EndsWith("/write", StringComparison.Ordinal) && r.DecodedBody().Contains("8867-4", StringComparison.Ordinal)).ToList();
+        Assert.Equal(4, writes.Count);
+        Assert.All(writes, w => Assert.Equal(2 * 125, w.DecodedBody().Split('\n', StringSplitOptions.RemoveEmptyEntries).Length));
+        var firstIds = writes.Select(w => w.DecodedBody().Split('\n')[0]).ToList();
+        Assert.Equal([0, 125, 250, 375], firstIds.Select(line => batch.FindIndex(o => line.Contains($"id=\"{o.Id}\"", StringComparison.Ordinal))));
+        Assert.Equal(before, batch.Select(Json));
+        var stored = await store.ReadAsync(Patient, null, DateTimeOffset.MinValue, DateTimeOffset.MaxValue, 1_000, Cancel);
+        Assert.Equal(before, stored.Select(Json));
+    }
+
+    [Fact]
+    public async Task WriteAsync_ObservationTheLineProtocolCannotCarryInTheThirdPart_WritesTheTwoPartsBeforeIt()
+    {
+        using var store = NewStore(out _);
+        await store.InitializeAsync(Cancel);
+        var batch = Enumerable.Range(0, 500).Select(i => HeartRate(Patient, Morning.AddMinutes(i), 70)).ToList();
+        batch[300] = HeartRate(Patient, Morning.AddMinutes(300), 65, device: "Device/ends-with\\");
+
+        await Assert.ThrowsAsync<ArgumentException>(() => store.WriteAsync(batch, Cancel));
+
+        var stored = await store.ReadAsync(Patient, null, DateTimeOffset.MinValue, DateTimeOffset.MaxValue, 1_000, Cancel);
+        Assert.Equal(batch.Take(250).Select(o => o.Id), stored.Select(o => o.Id));
+    }
+
+    [Fact]
     public async Task InitializeAsync_CreatesTheDatabase()
     {
         using var store = NewStore(out var database);

@@ -1,0 +1,134 @@
+using System.Diagnostics;
+using System.Globalization;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging.Abstractions;
+using TeleSuivi.Server.Storage.Influx;
+using Task = System.Threading.Tasks.Task;
+
+namespace TeleSuivi.Server.Storage;
+
+/// <summary>
+/// Opening a file of an earlier schema migrates it in place, in the one transaction that opens it: an interrupted
+/// migration (a crash, a full disk) leaves the file as it was, and the next start begins again.
+/// </summary>
+/// <remarks>
+/// Version 1 (<c>observation</c> as a rowid table with the JSON, its id index and two patient indexes, and
+/// <c>observation_value</c> clustered by (patient, code, field, time, id) with an id index) is copied by SQL in chunks of
+/// <see cref="MigrationChunk"/> Observations, each keeping its rowid as seq in the log, already folded; the roll-ups are
+/// then computed from the numbers. Version 0 (the JSON and the search columns only) is read back and written again as
+/// new readings, and folded.
+/// </remarks>
+public sealed partial class SqliteObservationStore
+{
+    /// <summary>Observations copied per step of a migration, each step followed by a progress line.</summary>
+    internal const int MigrationChunk = 50_000;
+
+    private async Task MigrateToVersion2Async(SqliteConnection connection, SqliteTransaction transaction, int version, CancellationToken cancellationToken)
+    {
+        var log = logger ?? NullLogger.Instance;
+        var clock = Stopwatch.StartNew();
+        var total = Convert.ToInt64(await ScalarAsync(connection, transaction, "SELECT count(*) FROM observation", cancellationToken), CultureInfo.InvariantCulture);
+        var lastRowId = Convert.ToInt64(await ScalarAsync(connection, transaction, "SELECT coalesce(max(rowid), 0) FROM observation", cancellationToken), CultureInfo.InvariantCulture);
+        var hasNumbers = version >= 1 && Convert.ToInt64(
+            await ScalarAsync(connection, transaction, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'observation_value'", cancellationToken),
+            CultureInfo.InvariantCulture) > 0;
+        LogMigrationStart(log, path, version, SchemaVersion, total);
+
+        await ExecuteAsync(connection, transaction, hasNumbers
+            ? "ALTER TABLE observation RENAME TO observation_v1; ALTER TABLE observation_value RENAME TO observation_value_v1;"
+            : "ALTER TABLE observation RENAME TO observation_v1;", cancellationToken);
+        await ExecuteAsync(connection, transaction, SchemaDdl, cancellationToken);
+
+        long copied = 0;
+        for (var first = 1L; first <= lastRowId; first += MigrationChunk)
+        {
+            var last = first + MigrationChunk - 1;
+            copied += hasNumbers
+                ? await CopyVersion1ChunkAsync(connection, transaction, first, last, cancellationToken)
+                : await RewriteVersion0ChunkAsync(connection, transaction, first, last, cancellationToken);
+            LogMigrationProgress(log, path, copied, total);
+        }
+
+        if (hasNumbers)
+        {
+            // Version 0 rows were written as readings, roll-ups included; version 1 rows are copied, their roll-ups computed here.
+            LogMigrationRollUps(log, path);
+            await ExecuteAsync(connection, transaction, """
+                INSERT INTO observation_hourly (patient, code, hour_ms, field, n, total, low, high, last_ms)
+                SELECT patient, code, effective_ms - (((effective_ms % 3600000) + 3600000) % 3600000) AS hour, field,
+                       count(*), sum(value), min(value), max(value), max(effective_ms)
+                FROM observation_value GROUP BY patient, code, hour, field;
+                UPDATE observation_hourly SET (last_id, last_value) = (
+                    SELECT v.id, v.value FROM observation_value v
+                    WHERE v.patient = observation_hourly.patient AND v.code = observation_hourly.code
+                      AND v.effective_ms = observation_hourly.last_ms AND v.field = observation_hourly.field
+                    ORDER BY v.id DESC LIMIT 1);
+                DROP TABLE observation_value_v1;
+                INSERT INTO store_state (name, value) SELECT 'folded_seq', coalesce(max(seq), 0) FROM observation_log;
+                """, cancellationToken);
+        }
+
+        await ExecuteAsync(connection, transaction, "DROP TABLE observation_v1", cancellationToken);
+        LogMigrationDone(log, path, copied, clock.Elapsed.TotalSeconds);
+    }
+
+    private static async Task<long> CopyVersion1ChunkAsync(SqliteConnection connection, SqliteTransaction transaction, long first, long last, CancellationToken cancellationToken)
+    {
+        await using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = """
+            INSERT INTO observation_log (seq, id, patient, code, effective_ms, device, unit, fields, resource)
+            SELECT rowid, id, coalesce(patient, ''), code, effective_ms, device, unit, '', resource FROM observation_v1 WHERE rowid BETWEEN $first AND $last;
+            INSERT INTO observation (patient, code, effective_ms, id, seq)
+            SELECT coalesce(patient, ''), code, effective_ms, id, rowid FROM observation_v1 WHERE rowid BETWEEN $first AND $last;
+            INSERT INTO observation_id (id, seq) SELECT id, rowid FROM observation_v1 WHERE rowid BETWEEN $first AND $last;
+            INSERT INTO observation_value (patient, code, effective_ms, id, field, value)
+            SELECT v.patient, v.code, v.effective_ms, v.id, v.field, v.value
+            FROM observation_v1 o JOIN observation_value_v1 v ON v.id = o.id WHERE o.rowid BETWEEN $first AND $last;
+            SELECT count(*) FROM observation_v1 WHERE rowid BETWEEN $first AND $last;
+            """;
+        command.Parameters.AddWithValue("$first", first);
+        command.Parameters.AddWithValue("$last", last);
+        return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture);
+    }
+
+    private static async Task<long> RewriteVersion0ChunkAsync(SqliteConnection connection, SqliteTransaction transaction, long first, long last, CancellationToken cancellationToken)
+    {
+        var observations = new List<Hl7.Fhir.Model.Observation>();
+        await using (var select = connection.CreateCommand())
+        {
+            select.Transaction = transaction;
+            select.CommandText = "SELECT resource FROM observation_v1 WHERE rowid BETWEEN $first AND $last ORDER BY rowid";
+            select.Parameters.AddWithValue("$first", first);
+            select.Parameters.AddWithValue("$last", last);
+            await using var reader = await select.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                observations.Add(ObservationKeys.Parse(reader.GetString(0)));
+            }
+        }
+
+        await using (var appender = await LogAppender.CreateAsync(connection, transaction, cancellationToken))
+        {
+            foreach (var observation in observations)
+            {
+                await appender.AppendAsync(observation, cancellationToken);
+            }
+        }
+
+        await FoldAsync(connection, transaction, cancellationToken);
+        return observations.Count;
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Migrating the SQLite store {Path} from schema {From} to {To}: {Total} Observations; the store opens when it is done")]
+    private static partial void LogMigrationStart(ILogger logger, string path, int from, int to, long total);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Migrating {Path}: {Copied} of {Total} Observations copied")]
+    private static partial void LogMigrationProgress(ILogger logger, string path, long copied, long total);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Migrating {Path}: computing the hourly roll-ups")]
+    private static partial void LogMigrationRollUps(ILogger logger, string path);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Migrated the SQLite store {Path}: {Copied} Observations in {Seconds:F1} s")]
+    private static partial void LogMigrationDone(ILogger logger, string path, long copied, double seconds);
+}

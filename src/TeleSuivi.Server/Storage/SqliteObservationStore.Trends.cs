@@ -1,0 +1,202 @@
+using Microsoft.Data.Sqlite;
+
+namespace TeleSuivi.Server.Storage;
+
+/// <summary>
+/// Trends on the SQLite store. Hourly and daily buckets come from the roll-ups for every whole hour of the window and
+/// from the readings for the cut hours at its ends; minute buckets and raw points from the readings.
+/// </summary>
+public sealed partial class SqliteObservationStore
+{
+    public async Task<ObservationTrend> ReadTrendAsync(
+        string subject,
+        string code,
+        DateTimeOffset from,
+        DateTimeOffset through,
+        TrendResolution resolution,
+        CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(subject);
+        ArgumentException.ThrowIfNullOrEmpty(code);
+        await using var connection = await OpenFoldedAsync(cancellationToken);
+        var rows = await ReadTrendRowsAsync(connection, subject, code, from, through, resolution, cancellationToken);
+        return StoreReads.SingleTrend(subject, code, resolution, rows);
+    }
+
+    public async Task<IReadOnlyList<ObservationTrend>> ReadEnvironmentAsync(
+        string zoneId,
+        DateTimeOffset from,
+        DateTimeOffset through,
+        TrendResolution resolution,
+        CancellationToken cancellationToken)
+    {
+        var subject = StoreReads.ZoneSubject(zoneId);
+        await using var connection = await OpenFoldedAsync(cancellationToken);
+        var rows = new List<(string, string, TrendPoint)>();
+        foreach (var code in await ReadCodesAsync(connection, subject, cancellationToken))
+        {
+            rows.AddRange(await ReadTrendRowsAsync(connection, subject, code, from, through, resolution, cancellationToken));
+        }
+
+        return StoreReads.Trends(subject, resolution, rows);
+    }
+
+    private static async Task<List<(string Code, string Field, TrendPoint Point)>> ReadTrendRowsAsync(
+        SqliteConnection connection, string subject, string code, DateTimeOffset from, DateTimeOffset through, TrendResolution resolution, CancellationToken cancellationToken)
+    {
+        var width = resolution.Milliseconds();
+        var fromMs = from.ToUnixTimeMilliseconds();
+        var throughMs = through.ToUnixTimeMilliseconds();
+        if (width == 0)
+        {
+            return await ReadRawAsync(connection, subject, code, fromMs, throughMs, cancellationToken);
+        }
+
+        var buckets = new Dictionary<(string Field, long Bucket), Bucket>();
+        if (width < HourMs)
+        {
+            await AddReadingsAsync(connection, subject, code, fromMs, throughMs, width, buckets, cancellationToken);
+        }
+        else
+        {
+            // [firstHour, endHour): the hours wholly inside the window, read from the roll-ups.
+            var firstHour = StoreReads.BucketStart(fromMs, HourMs) == fromMs ? fromMs : StoreReads.BucketStart(fromMs, HourMs) + HourMs;
+            var endHour = StoreReads.BucketStart(throughMs + 1, HourMs);
+            if (firstHour >= endHour)
+            {
+                await AddReadingsAsync(connection, subject, code, fromMs, throughMs, HourMs, buckets, cancellationToken);
+            }
+            else
+            {
+                await AddReadingsAsync(connection, subject, code, fromMs, firstHour - 1, HourMs, buckets, cancellationToken);
+                await AddRollUpsAsync(connection, subject, code, firstHour, endHour, buckets, cancellationToken);
+                await AddReadingsAsync(connection, subject, code, endHour, throughMs, HourMs, buckets, cancellationToken);
+            }
+
+            if (width > HourMs)
+            {
+                buckets = Regroup(buckets, width);
+            }
+        }
+
+        return buckets.Select(b => (code, b.Key.Field, b.Value.ToPoint(b.Key.Bucket))).ToList();
+    }
+
+    private static async Task<List<(string Code, string Field, TrendPoint Point)>> ReadRawAsync(
+        SqliteConnection connection, string subject, string code, long fromMs, long throughMs, CancellationToken cancellationToken)
+    {
+        await using var command = connection.CreateCommand();
+        command.CommandText = """
+            SELECT field, effective_ms, value FROM observation_value
+            WHERE patient = $subject AND code = $code AND effective_ms BETWEEN $from AND $through
+            ORDER BY effective_ms, id, field
+            """;
+        command.Parameters.AddWithValue("$subject", subject);
+        command.Parameters.AddWithValue("$code", code);
+        command.Parameters.AddWithValue("$from", fromMs);
+        command.Parameters.AddWithValue("$through", throughMs);
+        var rows = new List<(string, string, TrendPoint)>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var value = reader.GetDouble(2);
+            rows.Add((code, reader.GetString(0), new TrendPoint(DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(1)), value, value, value, 1, value)));
+        }
+
+        return rows;
+    }
+
+    /// <summary>Adds the readings of [<paramref name="fromMs"/>, <paramref name="throughMs"/>] aggregated in SQL by buckets of <paramref name="width"/>.</summary>
+    private static async Task AddReadingsAsync(
+        SqliteConnection connection, string subject, string code, long fromMs, long throughMs, long width,
+        Dictionary<(string, long), Bucket> buckets, CancellationToken cancellationToken)
+    {
+        if (fromMs > throughMs)
+        {
+            return;
+        }
+
+        await using var command = connection.CreateCommand();
+        command.CommandText = """
+            WITH buckets AS (
+                SELECT field, effective_ms - (((effective_ms % $width) + $width) % $width) AS bucket,
+                       sum(value) AS total, min(value) AS low, max(value) AS high, count(*) AS n, max(effective_ms) AS last_ms
+                FROM observation_value
+                WHERE patient = $subject AND code = $code AND effective_ms BETWEEN $from AND $through
+                GROUP BY field, bucket
+            )
+            SELECT b.field, b.bucket, b.n, b.total, b.low, b.high, b.last_ms, last.id, last.value
+            FROM buckets b JOIN observation_value last ON last.patient = $subject AND last.code = $code AND last.effective_ms = b.last_ms
+                AND last.field = b.field AND last.id = (
+                    SELECT max(v.id) FROM observation_value v
+                    WHERE v.patient = $subject AND v.code = $code AND v.effective_ms = b.last_ms AND v.field = b.field)
+            """;
+        command.Parameters.AddWithValue("$subject", subject);
+        command.Parameters.AddWithValue("$code", code);
+        command.Parameters.AddWithValue("$from", fromMs);
+        command.Parameters.AddWithValue("$through", throughMs);
+        command.Parameters.AddWithValue("$width", width);
+        await AddBucketsAsync(command, buckets, cancellationToken);
+    }
+
+    /// <summary>Adds the roll-ups of the whole hours [<paramref name="firstHour"/>, <paramref name="endHour"/>).</summary>
+    private static async Task AddRollUpsAsync(
+        SqliteConnection connection, string subject, string code, long firstHour, long endHour,
+        Dictionary<(string, long), Bucket> buckets, CancellationToken cancellationToken)
+    {
+        await using var command = connection.CreateCommand();
+        command.CommandText = """
+            SELECT field, hour_ms, n, total, low, high, last_ms, last_id, last_value FROM observation_hourly
+            WHERE patient = $subject AND code = $code AND hour_ms >= $first AND hour_ms < $end
+            """;
+        command.Parameters.AddWithValue("$subject", subject);
+        command.Parameters.AddWithValue("$code", code);
+        command.Parameters.AddWithValue("$first", firstHour);
+        command.Parameters.AddWithValue("$end", endHour);
+        await AddBucketsAsync(command, buckets, cancellationToken);
+    }
+
+    private static async Task AddBucketsAsync(SqliteCommand command, Dictionary<(string, long), Bucket> buckets, CancellationToken cancellationToken)
+    {
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var bucket = new Bucket(reader.GetInt64(2), reader.GetDouble(3), reader.GetDouble(4), reader.GetDouble(5), reader.GetInt64(6), reader.GetString(7), reader.GetDouble(8));
+            var key = (reader.GetString(0), reader.GetInt64(1));
+            buckets[key] = buckets.TryGetValue(key, out var existing) ? existing.Merge(bucket) : bucket;
+        }
+    }
+
+    /// <summary>Hourly buckets merged into wider ones (days: every hour lies in exactly one day, both aligned on 1970).</summary>
+    private static Dictionary<(string Field, long Bucket), Bucket> Regroup(Dictionary<(string Field, long Bucket), Bucket> hourly, long width)
+    {
+        var wider = new Dictionary<(string, long), Bucket>();
+        foreach (var ((field, hour), bucket) in hourly)
+        {
+            var key = (field, StoreReads.BucketStart(hour, width));
+            wider[key] = wider.TryGetValue(key, out var existing) ? existing.Merge(bucket) : bucket;
+        }
+
+        return wider;
+    }
+
+    /// <summary>What a bucket of readings sums up, in a form two buckets of the same series can be merged in.</summary>
+    private readonly record struct Bucket(long Count, double Total, double Low, double High, long LastMs, string LastId, double LastValue)
+    {
+        public Bucket Merge(Bucket other)
+        {
+            var otherIsLater = other.LastMs > LastMs || (other.LastMs == LastMs && string.CompareOrdinal(other.LastId, LastId) > 0);
+            return new Bucket(
+                Count + other.Count,
+                Total + other.Total,
+                Math.Min(Low, other.Low),
+                Math.Max(High, other.High),
+                otherIsLater ? other.LastMs : LastMs,
+                otherIsLater ? other.LastId : LastId,
+                otherIsLater ? other.LastValue : LastValue);
+        }
+
+        public TrendPoint ToPoint(long start) =>
+            new(DateTimeOffset.FromUnixTimeMilliseconds(start), Total / Count, Low, High, Count, LastValue);
+    }
+}
