@@ -13,7 +13,8 @@ public static class HealthEndpoints
         services.AddHealthChecks()
             .AddCheck<BrokerHealthCheck>("broker", tags: [ReadyTag])
             .AddCheck<StoreHealthCheck>("store", tags: [ReadyTag])
-            .AddCheck<SpoolHealthCheck>("spool", tags: [ReadyTag]);
+            .AddCheck<SpoolHealthCheck>("spool", tags: [ReadyTag])
+            .AddCheck<Risk.RiskHealthCheck>("risk", tags: [ReadyTag]);
         return services;
     }
 

@@ -5,6 +5,7 @@ using TeleSuivi.Server.DeadLetters;
 using TeleSuivi.Server.Health;
 using TeleSuivi.Server.Ingestion;
 using TeleSuivi.Server.Registry;
+using TeleSuivi.Server.Risk;
 using TeleSuivi.Server.Security;
 using TeleSuivi.Server.Simulation;
 using TeleSuivi.Server.Storage;
@@ -55,6 +56,7 @@ public static class TeleSuiviServices
         services.AddSingleton<DeadLetterReplayer>();
         services.AddHostedService<RegistrationReplayService>();
         services.AddAlerts();
+        services.AddRiskScoring();
 
         if (configuration.GetValue<bool>($"{SimulatorOptions.Section}:{nameof(SimulatorOptions.Enabled)}"))
         {
