@@ -413,13 +413,21 @@ public sealed partial class OnlineRiskScorer(
 
         public DateTimeOffset? PendingSince { get; set; }
 
-        /// <summary>Adds the Observation's feature readings; false when it has none or was already taken.</summary>
+        /// <summary>
+        /// Adds the Observation's feature readings unless they are in already (the warm start read them from the store,
+        /// or a redelivery); false when it has none, true otherwise: either way the state now holds them.
+        /// </summary>
         public bool Take(Observation observation)
         {
             var readings = RiskReadings.Of(observation).Where(r => RiskReadings.EnvironmentVariableOf(r.Measure) is null).ToList();
-            if (readings.Count == 0 || !seen.Add(observation, readings[0].Time))
+            if (readings.Count == 0)
             {
                 return false;
+            }
+
+            if (!seen.Add(observation, readings[0].Time))
+            {
+                return true;
             }
 
             foreach (var reading in readings)
@@ -441,12 +449,18 @@ public sealed partial class OnlineRiskScorer(
 
         public DateTimeOffset? Due { get; set; }
 
+        /// <summary>Like <see cref="PatientTrack.Take"/>: false only when the Observation is no environment reading.</summary>
         public bool Take(Observation observation)
         {
             var readings = RiskReadings.Of(observation).Select(r => (Variable: RiskReadings.EnvironmentVariableOf(r.Measure), r.Time, r.Value)).Where(r => r.Variable is not null).ToList();
-            if (readings.Count == 0 || !seen.Add(observation, readings[0].Time))
+            if (readings.Count == 0)
             {
                 return false;
+            }
+
+            if (!seen.Add(observation, readings[0].Time))
+            {
+                return true;
             }
 
             foreach (var (variable, at, value) in readings)
