@@ -62,6 +62,4 @@ public sealed class LatestRisks
         risks.AddOrUpdate(patientId, (probability, at), (_, old) => at >= old.At ? (probability, at) : old);
 
     public (double Probability, DateTimeOffset At)? Find(string patientId) => risks.TryGetValue(patientId, out var risk) ? risk : null;
-
-    public void Forget(string patientId) => risks.TryRemove(patientId, out _);
 }
