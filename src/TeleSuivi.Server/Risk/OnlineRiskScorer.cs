@@ -41,6 +41,7 @@ public sealed partial class OnlineRiskScorer(
 
     private const int ZoneHistoryDays = ZoneEnvironmentState.DayBins + 1;
     private const int ReadPage = 5000;
+    private static readonly TimeSpan RetryAfterFailure = TimeSpan.FromMinutes(1);
 
     private readonly RiskOptions settings = options.Value;
     private readonly Dictionary<string, PatientTrack> tracked = new(StringComparer.Ordinal);
@@ -176,6 +177,8 @@ public sealed partial class OnlineRiskScorer(
         var at = WholeSecond(now);
         foreach (var (patientId, patient) in tracked.Where(p => p.Value.Due <= now).ToList())
         {
+            // A score that fails (the risk file cannot be written) is tried again later, not at once in a loop.
+            patient.Due = now + RetryAfterFailure;
             await GuardAsync(() => ScoreAsync(patientId, patient, at, cancellationToken), $"patient {patientId}", cancellationToken);
         }
     }
@@ -199,8 +202,8 @@ public sealed partial class OnlineRiskScorer(
     private async Task ScoreAsync(string patientId, PatientTrack patient, DateTimeOffset at, CancellationToken cancellationToken)
     {
         var scorer = model.Scorer!;
-        var started = Stopwatch.GetTimestamp();
         var zone = patient.Zone is { } zoneId ? (await ZoneAsync(zoneId, at, cancellationToken))?.State : null;
+        var started = Stopwatch.GetTimestamp();
         patient.State.Compute(at, zone, features);
         var score = scorer.Score(features, settings.Reasons);
         var latency = Stopwatch.GetElapsedTime(started);
