@@ -2,6 +2,7 @@ using Hl7.Fhir.Model;
 using Microsoft.Extensions.Options;
 using TeleSuivi.Server.Board;
 using TeleSuivi.Server.DeadLetters;
+using TeleSuivi.Server.Hosting;
 using TeleSuivi.Server.Ingestion;
 using TeleSuivi.Server.Registry;
 using TeleSuivi.Server.Storage;
@@ -50,23 +51,9 @@ public sealed partial class AlertEngine(
         var nextSweep = time.GetUtcNow() + settings.SweepInterval;
         while (!stoppingToken.IsCancellationRequested)
         {
-            var wait = nextSweep - time.GetUtcNow();
-            if (wait > TimeSpan.Zero)
+            if (!await reader.WaitToReadOrTimeoutAsync(nextSweep - time.GetUtcNow(), stoppingToken))
             {
-                using var window = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-                window.CancelAfter(wait);
-                try
-                {
-                    await reader.WaitToReadAsync(window.Token);
-                }
-                catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
-                {
-                    // Sweep time.
-                }
-                catch (OperationCanceledException)
-                {
-                    return;
-                }
+                return;
             }
 
             while (reader.TryRead(out var input))

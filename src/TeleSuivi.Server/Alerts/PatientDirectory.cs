@@ -9,7 +9,22 @@ namespace TeleSuivi.Server.Alerts;
 /// <summary>What the board and the alert engine need to know about a registered patient.</summary>
 /// <param name="Team">The care teams following the patient (the <c>Organization</c>s of <c>Patient.generalPractitioner</c>, see README "Security"), comma-separated, or null.</param>
 /// <param name="Physician">The first <c>Patient.generalPractitioner</c> that is not a care team (display or reference), to whom alerts escalate; or null.</param>
-public sealed record PatientInfo(string Id, string Name, string? Zone, string? Team, string? Physician, IReadOnlyList<Condition> Conditions, string? BirthDate);
+/// <param name="Gender">The FHIR <c>Patient.gender</c> code (<c>female</c>, <c>male</c>, <c>other</c>, <c>unknown</c>), or null.</param>
+/// <param name="Severity">The severity (1–4) of the primary condition, from the extension <see cref="SeverityExtensionUrl"/>, or null.</param>
+public sealed record PatientInfo(
+    string Id,
+    string Name,
+    string? Zone,
+    string? Team,
+    string? Physician,
+    IReadOnlyList<Condition> Conditions,
+    string? BirthDate,
+    string? Gender = null,
+    int? Severity = null)
+{
+    /// <summary>A <c>valueInteger</c> 1–4 on the Patient: GOLD grade for COPD, NYHA class for heart failure (the risk model's severity).</summary>
+    public const string SeverityExtensionUrl = "https://telesuivi.org/fhir/StructureDefinition/condition-severity";
+}
 
 /// <summary>A device assigned to a patient now, with its kind (the code of <c>Device.type</c>) for the monitoring plan.</summary>
 public sealed record AssignedDevice(string Id, string? Kind);
@@ -111,7 +126,9 @@ public sealed class PatientDirectory(DeviceRegistry registry)
             TeamsOf(registered),
             physician,
             ClinicalConditions.Of(patient),
-            patient.BirthDate);
+            patient.BirthDate,
+            patient.Gender?.ToString().ToLowerInvariant(),
+            patient.GetExtensionValue<Integer>(PatientInfo.SeverityExtensionUrl)?.Value is int severity and >= 1 and <= 4 ? severity : null);
     }
 
     private static string? TeamsOf(RegisteredPatient registered) => registered.Teams.Count > 0 ? string.Join(", ", registered.Teams) : null;

@@ -8,6 +8,7 @@ namespace TeleSuivi.Server.Board;
 /// or <c>new</c> (in that order of precedence).
 /// </param>
 /// <param name="Rank">The ranking score (higher first); see <see cref="AlertRanking"/>.</param>
+/// <param name="PatientRisk">The patient's latest exacerbation risk (0–1) from the online scorer, or null when none is known.</param>
 public sealed record AlertView(
     long Id,
     string PatientId,
@@ -37,7 +38,8 @@ public sealed record AlertView(
     DateTimeOffset? ClosedAt,
     string? Outcome,
     long Version,
-    double Rank);
+    double Rank,
+    double? PatientRisk = null);
 
 /// <summary>Every alert a board shows, and the sequence number it is up to date with.</summary>
 public sealed record BoardSnapshot(long Version, DateTimeOffset GeneratedAt, IReadOnlyList<AlertView> Alerts);

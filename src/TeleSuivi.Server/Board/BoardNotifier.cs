@@ -11,6 +11,7 @@ public sealed partial class BoardNotifier(
     AlertStore store,
     PatientDirectory patients,
     DeviceRegistry registry,
+    Risk.LatestRisks latestRisks,
     TimeProvider time,
     ILogger<BoardNotifier> logger)
 {
@@ -22,7 +23,7 @@ public sealed partial class BoardNotifier(
             var history = await store.RecentAlertCountAsync(alert.PatientId, time.GetUtcNow() - AlertRanking.HistoryWindow, cancellationToken);
             // Only to the boards of the patient's care teams, and to admins' boards (TriageHub puts each connection in its groups).
             var groups = (registry.FindPatient(alert.PatientId)?.Teams ?? []).Select(TriageHub.TeamGroup).Append(TriageHub.AdminGroup).ToList();
-            await hub.Clients.Groups(groups).AlertChanged(View(alert, null, history, time.GetUtcNow()));
+            await hub.Clients.Groups(groups).AlertChanged(View(alert, latestRisks.Find(alert.PatientId)?.Probability, history, time.GetUtcNow()));
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
@@ -44,7 +45,9 @@ public sealed partial class BoardNotifier(
         var alerts = await store.ListAsync(query, cancellationToken);
         var history = await store.RecentAlertCountsAsync(now - AlertRanking.HistoryWindow, cancellationToken);
         var risks = await store.LatestRiskAsync(cancellationToken);
-        var views = alerts.Where(a => access.CanSee(a.PatientId)).Select(a => View(a, risks.TryGetValue(a.PatientId, out var r) ? r : null, history.GetValueOrDefault(a.PatientId), now))
+        // The scorer's latest score first; the risk of the patient's latest risk alert when no score is known since start.
+        var views = alerts.Where(a => access.CanSee(a.PatientId))
+            .Select(a => View(a, latestRisks.Find(a.PatientId)?.Probability ?? (risks.TryGetValue(a.PatientId, out var r) ? r : null), history.GetValueOrDefault(a.PatientId), now))
             .OrderByDescending(v => v.Rank).ThenBy(v => v.OpenedAt).ThenBy(v => v.Id)
             .ToList();
         return new BoardSnapshot(Math.Max(version, views.Count == 0 ? 0 : views.Max(v => v.Version)), now, views);
@@ -65,7 +68,7 @@ public sealed partial class BoardNotifier(
             alert.Severity.ToString().ToLowerInvariant(), alert.Status, state, alert.Reason, alert.Evidence, alert.Risk, alert.OpenedAt,
             alert.UpdatedAt, alert.ConditionEndedAt, alert.ClaimedBy, alert.ClaimedAt, alert.AcknowledgedBy, alert.AcknowledgedAt,
             alert.SnoozedUntil, alert.SnoozeReason, alert.EscalatedAt, alert.EscalatedTo, alert.ResolvedBy, alert.ClosedAt, alert.Outcome,
-            alert.Version, AlertRanking.Score(alert, patientRisk, recentAlerts, now));
+            alert.Version, AlertRanking.Score(alert, patientRisk, recentAlerts, now), patientRisk);
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not push alert {AlertId} to the boards: {Reason}")]

@@ -206,6 +206,7 @@ public static class PatientsCommand
         Console.WriteLine(string.Create(invariant, $"  spool           {report.SpooledObservations} observation(s) in {report.SpooledMessages} message(s) from {spool.DirectoryPath}"));
         Console.WriteLine(string.Create(invariant, $"  dead letters    {report.DeadLetters} letter(s) from {deadLetters.FilePath}"));
         Console.WriteLine(string.Create(invariant, $"  alerts          {report.Alerts} alert(s) with their actions and thresholds"));
+        Console.WriteLine(string.Create(invariant, $"  risk            {report.RiskAssessments} risk assessment(s)"));
         Console.WriteLine(string.Create(invariant,
             $"  registry        {(report.PatientRecord ? 1 : 0)} patient record, {report.Assignments} assignment(s) from {registry.FilePath}; device(s) kept, unassigned: {List(report.DevicesUnassigned)}"));
     }

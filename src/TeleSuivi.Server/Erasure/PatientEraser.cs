@@ -20,6 +20,7 @@ public sealed record ErasureReport(
     long SpooledMessages,
     long DeadLetters,
     int Alerts,
+    int RiskAssessments,
     bool PatientRecord,
     int Assignments,
     IReadOnlyList<string> DevicesUnassigned,
@@ -32,7 +33,7 @@ public sealed class UnknownPatientException(string message) : Exception(message)
 /// The right to erasure (GDPR art. 17): removes a patient's data from every store of a data folder. In this order,
 /// so that an erasure cut short can simply be run again (the patient stays registered until the end):
 /// the spool (nothing of theirs is replayed later), the observation store, the dead letters that concern them or
-/// their devices, their alerts (with the nurses' actions and the physician's thresholds), and last the registry (the patient, their assignments; their devices stay registered, unassigned).
+/// their devices, their alerts (with the nurses' actions and the physician's thresholds), their risk assessments, and last the registry (the patient, their assignments; their devices stay registered, unassigned).
 /// Runs with the server stopped (<see cref="Hosting.DataFolderLock"/>).
 /// </summary>
 public sealed partial class PatientEraser(
@@ -41,6 +42,7 @@ public sealed partial class PatientEraser(
     ObservationSpool spool,
     DeviceRegistry registry,
     Alerts.AlertStore alerts,
+    Risk.RiskAssessmentStore risks,
     ILogger<PatientEraser> logger)
 {
     private static readonly FhirJsonSerializer Serializer = new();
@@ -83,6 +85,8 @@ public sealed partial class PatientEraser(
         var letters = await deadLetters.EraseAsync(await LettersOfAsync(patientId, cancellationToken), cancellationToken);
         await alerts.InitializeAsync(cancellationToken);
         var alertCount = await alerts.ErasePatientAsync(patientId, cancellationToken);
+        await risks.InitializeAsync(cancellationToken);
+        var riskCount = await risks.ErasePatientAsync(patientId, cancellationToken);
 
         var unassigned = new List<RegisteredDevice>();
         foreach (var device in registry.Devices)
@@ -99,7 +103,7 @@ public sealed partial class PatientEraser(
         var patientRecord = registry.FindPatient(patientId) is not null;
         var assignments = await registry.ErasePatientAsync(patientId, unassigned, cancellationToken);
         var report = new ErasureReport(
-            patientId, observations, spooled.Observations, spooled.Messages, letters, alertCount, patientRecord, assignments, devices, spooled.Unsearchable);
+            patientId, observations, spooled.Observations, spooled.Messages, letters, alertCount, riskCount, patientRecord, assignments, devices, spooled.Unsearchable);
 
         // The record of the erasure itself: who, when, what, counted; never what was erased.
         LogErased(patientId, requestedBy, DateTimeOffset.UtcNow, store.Display, observations, spooled.Observations, spooled.Messages, letters,

@@ -70,10 +70,11 @@ internal static class FhirCapabilities
         rest.Resource.Add(Resource(
             ResourceType.RiskAssessment,
             "http://hl7.org/fhir/StructureDefinition/RiskAssessment",
-            FhirRegistryResources.RiskAssessmentNote,
+            FhirRiskAssessments.Documentation,
             [
-                Parameter("subject", SearchParamType.Reference, "RiskAssessment-subject", "Patient/{id} or {id}"),
+                Parameter("subject", SearchParamType.Reference, "RiskAssessment-subject", "Patient/{id} or {id}; required, one patient"),
                 Parameter("patient", SearchParamType.Reference, "clinical-patient", "Patient/{id} or {id}"),
+                Parameter("date", SearchParamType.Date, "clinical-date", "occurrenceDateTime; prefixes eq, ge, gt, le, lt; repeatable"),
             ]));
         rest.Interaction.Add(new SystemInteractionComponent
         {

@@ -56,8 +56,8 @@ public static partial class FhirEndpoints
         MapType(
             fhir,
             "RiskAssessment",
-            (request, _, _) => Task.FromResult<IResult>(FhirRegistryResources.SearchRiskAssessments(request)),
-            (request, id, _, _) => Task.FromResult<IResult>(FhirRegistryResources.ReadRiskAssessment(request, id)));
+            (request, services, cancellationToken) => FhirRiskAssessments.SearchAsync(request, services.GetRequiredService<Risk.RiskAssessmentStore>(), cancellationToken),
+            (request, id, services, cancellationToken) => FhirRiskAssessments.ReadAsync(request, id, services.GetRequiredService<Risk.RiskAssessmentStore>(), cancellationToken));
 
         // Anything else under /fhir: a type or an operation this server does not have.
         fhir.Map("/{**path}", (HttpRequest http, string path) =>

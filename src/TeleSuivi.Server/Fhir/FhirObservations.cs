@@ -108,20 +108,10 @@ internal static class FhirObservations
             total = result.Total;
         }
 
-        string? next = null, previous = null;
-        if (matches.Count > 0)
-        {
-            var backwards = page is { Forward: false };
-            if (backwards ? page is not null : more)
-            {
-                next = new FhirPageToken(true, matches[^1].Cursor.Position, matches[^1].Cursor.Id, fingerprint).Encode();
-            }
-
-            if (backwards ? more : page is not null)
-            {
-                previous = new FhirPageToken(false, matches[0].Cursor.Position, matches[0].Cursor.Id, fingerprint).Encode();
-            }
-        }
+        var (next, previous) = FhirPageToken.Around(
+            matches.Count == 0 ? null : (matches[0].Cursor.Position, matches[0].Cursor.Id),
+            matches.Count == 0 ? null : (matches[^1].Cursor.Position, matches[^1].Cursor.Id),
+            page, more, fingerprint);
 
         var searchPage = new FhirSearchPage(ResourceType, matches.Select(m => (Resource)m.Observation).ToList(), total, criteria, pageValue, next, previous, ignored);
         return FhirResults.Resource(searchPage.ToBundle(request), pretty: request.IsPretty);

@@ -52,6 +52,26 @@ public sealed record FhirPageToken(bool Forward, long Position, string Id, strin
         return new FhirPageToken(parts[1] == "n", value, id, print);
     }
 
+    /// <summary>
+    /// The next and previous tokens of a page of a search ordered by (position, id): <paramref name="first"/> and
+    /// <paramref name="last"/> are the positions of the page's first and last entries (null when the page is empty),
+    /// <paramref name="page"/> the token the page was read with, <paramref name="more"/> whether the store had more
+    /// entries beyond the page in the direction it was read.
+    /// </summary>
+    public static (string? Next, string? Previous) Around(
+        (long Position, string Id)? first, (long Position, string Id)? last, FhirPageToken? page, bool more, string fingerprint)
+    {
+        if (first is not { } head || last is not { } tail)
+        {
+            return (null, null);
+        }
+
+        var backwards = page is { Forward: false };
+        var next = (backwards ? page is not null : more) ? new FhirPageToken(true, tail.Position, tail.Id, fingerprint).Encode() : null;
+        var previous = (backwards ? more : page is not null) ? new FhirPageToken(false, head.Position, head.Id, fingerprint).Encode() : null;
+        return (next, previous);
+    }
+
     /// <summary>A short hash of the search's criteria (everything but the page and its size).</summary>
     public static string FingerprintOf(params IEnumerable<string> criteria)
     {

@@ -8,21 +8,16 @@ namespace TeleSuivi.Server.Fhir;
 
 /// <summary>
 /// <c>Patient</c> and <c>Device</c> search and read, from the registry (the resources as imported with <c>POST /fhir</c>),
-/// and <c>RiskAssessment</c>, of which there is none yet. Searches are ordered by id; pages are cut after an id.
+/// Searches are ordered by id; pages are cut after an id.
 /// </summary>
 internal static class FhirRegistryResources
 {
-    private const string Id = "_id", Identifier = "identifier", Patient = "patient", Subject = "subject", Count = "_count";
+    private const string Id = "_id", Identifier = "identifier", Patient = "patient", Count = "_count";
 
     private static readonly FhirJsonDeserializer Parser = FhirJsonDeserializer.OSTRICH;
     private static readonly HashSet<string> PatientParameters = new(StringComparer.Ordinal) { Id, Identifier, Count, FhirPageToken.Parameter };
     private static readonly HashSet<string> DeviceParameters = new(StringComparer.Ordinal) { Id, Identifier, Patient, Count, FhirPageToken.Parameter };
-    private static readonly HashSet<string> RiskParameters = new(StringComparer.Ordinal) { Subject, Patient, Count };
     private static readonly string[] PatientType = ["Patient"];
-
-    /// <summary>What the CapabilityStatement and the answers say about RiskAssessment until the risk engine exists.</summary>
-    public const string RiskAssessmentNote =
-        "No RiskAssessment is produced yet: the risk engine is not part of this version. Searches answer an empty searchset and reads 404; the interactions and parameters are those the risk engine will serve.";
 
     public static IResult SearchPatients(FhirRequest request, DeviceRegistry registry, PatientAccess access)
     {
@@ -67,29 +62,6 @@ internal static class FhirRegistryResources
 
     public static IResult ReadDevice(FhirRequest request, string id, DeviceRegistry registry) =>
         Read<Device>(request, "Device", id, registry.FindDevice(id)?.Resource);
-
-    /// <summary>An empty searchset, after checking the parameters as the real search will.</summary>
-    public static IResult SearchRiskAssessments(FhirRequest request)
-    {
-        var ignored = request.CheckKnown(RiskParameters, "a RiskAssessment search");
-        var criteria = new List<(string, string)>();
-        foreach (var parameter in request.Values(Subject, "Patient").Concat(request.Values(Patient)))
-        {
-            var subject = FhirSearchValues.Reference(parameter.FullName, parameter.Value, "Patient", PatientType, request.BaseUrl);
-            FhirAccess.DemandSubject(request.Http, subject);
-            criteria.Add((parameter.Name, subject));
-        }
-
-        criteria.Add((Count, FhirSearchValues.Count(request.Once(Count)).ToString(CultureInfo.InvariantCulture)));
-        var page = new FhirSearchPage("RiskAssessment", [], 0, criteria, null, null, null, ignored);
-        return FhirResults.Resource(page.ToBundle(request), pretty: request.IsPretty);
-    }
-
-    public static IResult ReadRiskAssessment(FhirRequest request, string id)
-    {
-        request.CheckKnown(new HashSet<string>(), "a read");
-        throw FhirRequestException.NotFound($"RiskAssessment/{id} is not known. {RiskAssessmentNote}");
-    }
 
     private static (HashSet<string>? Ids, List<FhirToken>? Identifiers, List<(string, string)> Criteria) Common(FhirRequest request)
     {

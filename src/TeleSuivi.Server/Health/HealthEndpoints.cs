@@ -19,7 +19,8 @@ public static class HealthEndpoints
 
         checks
             .AddCheck<StoreHealthCheck>("store", tags: [ReadyTag])
-            .AddCheck<SpoolHealthCheck>("spool", tags: [ReadyTag]);
+            .AddCheck<SpoolHealthCheck>("spool", tags: [ReadyTag])
+            .AddCheck<Risk.RiskHealthCheck>("risk", tags: [ReadyTag]);
         return services;
     }
 

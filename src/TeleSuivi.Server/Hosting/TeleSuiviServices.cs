@@ -5,6 +5,7 @@ using TeleSuivi.Server.DeadLetters;
 using TeleSuivi.Server.Health;
 using TeleSuivi.Server.Ingestion;
 using TeleSuivi.Server.Registry;
+using TeleSuivi.Server.Risk;
 using TeleSuivi.Server.ScaleOut;
 using TeleSuivi.Server.Security;
 using TeleSuivi.Server.Simulation;
@@ -71,6 +72,7 @@ public static class TeleSuiviServices
         }
 
         services.AddAlerts(configuration, roles);
+        services.AddRiskScoring(roles);
 
         if (ingest && configuration.GetValue<bool>($"{SimulatorOptions.Section}:{nameof(SimulatorOptions.Enabled)}"))
         {

@@ -27,7 +27,8 @@ public sealed partial class IngestProcessor(
     IOptions<IngestOptions> options,
     TimeProvider time,
     ILogger<IngestProcessor> logger,
-    AlertFeed alerts) : BackgroundService
+    AlertFeed alerts,
+    Risk.ScoringFeed scoring) : BackgroundService
 {
     private static readonly TimeSpan FirstRetryDelay = TimeSpan.FromMilliseconds(200);
     private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(10);
@@ -82,6 +83,7 @@ public sealed partial class IngestProcessor(
 
         // Durable now, not yet acknowledged: a full alert feed holds ingestion back rather than losing an alert.
         await alerts.PublishAsync(spooled.SelectMany(message => message.Observations), letters, cancellationToken);
+        await scoring.PublishAsync(spooled.SelectMany(message => message.Observations), cancellationToken);
         foreach (var message in batch)
         {
             await message.AcknowledgeAsync(cancellationToken);

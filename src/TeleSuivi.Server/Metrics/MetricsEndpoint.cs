@@ -14,7 +14,7 @@ public static class MetricsEndpoint
 {
     public static IEndpointRouteBuilder MapTeleSuiviMetrics(this IEndpointRouteBuilder endpoints)
     {
-        endpoints.MapGet("/metrics", async (IngestCounters counters, IngestChannel channel, BrokerConnectionState broker, BrokerRefusals refusals, DeadLetterStore deadLetters, ObservationSpool spool, WritePathMetrics writes, CancellationToken cancellationToken) =>
+        endpoints.MapGet("/metrics", async (IngestCounters counters, IngestChannel channel, BrokerConnectionState broker, BrokerRefusals refusals, DeadLetterStore deadLetters, ObservationSpool spool, WritePathMetrics writes, Risk.RiskMetrics risk, Risk.ScoringFeed scoring, TimeProvider time, CancellationToken cancellationToken) =>
         {
             var text = new StringBuilder();
             Metric(text, "telesuivi_ingest_messages_total", "counter", "MQTT messages processed since start.", counters.Messages);
@@ -42,6 +42,7 @@ public static class MetricsEndpoint
 
             WriteSpool(text, spool.Status, writes);
             WriteStore(text, writes);
+            WriteRisk(text, risk, scoring, time.GetUtcNow());
             return Results.Text(text.ToString(), "text/plain; version=0.0.4; charset=utf-8");
         }).RequireAuthorization(Policies.Metrics); // no patient data, but operational detail: an admin or a 'metrics' API key
         return endpoints;
@@ -60,19 +61,32 @@ public static class MetricsEndpoint
         Metric(text, "telesuivi_spool_replayed_observations_total", "counter", "Observations replayed from the spool to the store since start.", writes.ReplayedObservations);
     }
 
-    private static void WriteStore(StringBuilder text, WritePathMetrics writes)
+    private static void WriteRisk(StringBuilder text, Risk.RiskMetrics risk, Risk.ScoringFeed scoring, DateTimeOffset now)
     {
-        const string Latency = "telesuivi_store_write_duration_seconds";
-        Header(text, Latency, "histogram", "Duration of writes of Observation batches to the store (failed ones included).");
-        var (cumulative, sum, count) = writes.Latency();
-        for (var i = 0; i < WritePathMetrics.LatencyBuckets.Count; i++)
+        Metric(text, "telesuivi_risk_scores_total", "counter", "Risk scores stored as RiskAssessments since start.", risk.Scores);
+        Metric(text, "telesuivi_risk_scored_patients_per_second", "gauge", "Risk scores per second over the last minute.", risk.ScoresPerSecond(now));
+        Metric(text, "telesuivi_risk_scoring_lag_seconds", "gauge", "Of the latest score after new readings: time from the readings' hand-over to the scorer to the stored score (debounce included).", risk.LastLagSeconds);
+        Metric(text, "telesuivi_risk_queue_depth", "gauge", "Stored batches waiting to be taken into the risk features.", scoring.Count);
+        Histogram(text, "telesuivi_risk_score_duration_seconds", "Duration of one score: features, model and explanation.", risk.Latency);
+    }
+
+    private static void Histogram(StringBuilder text, string name, string help, LatencyHistogram histogram)
+    {
+        Header(text, name, "histogram", help);
+        var (cumulative, sum, count) = histogram.Snapshot();
+        for (var i = 0; i < histogram.Bounds.Count; i++)
         {
-            Sample(text, Latency + "_bucket", cumulative[i], ("le", WritePathMetrics.LatencyBuckets[i].ToString("R", CultureInfo.InvariantCulture)));
+            Sample(text, name + "_bucket", cumulative[i], ("le", histogram.Bounds[i].ToString("R", CultureInfo.InvariantCulture)));
         }
 
-        Sample(text, Latency + "_bucket", cumulative[^1], ("le", "+Inf"));
-        Sample(text, Latency + "_sum", sum);
-        Sample(text, Latency + "_count", count);
+        Sample(text, name + "_bucket", cumulative[^1], ("le", "+Inf"));
+        Sample(text, name + "_sum", sum);
+        Sample(text, name + "_count", count);
+    }
+
+    private static void WriteStore(StringBuilder text, WritePathMetrics writes)
+    {
+        Histogram(text, "telesuivi_store_write_duration_seconds", "Duration of writes of Observation batches to the store (failed ones included).", writes.LatencyHistogram);
         Header(text, "telesuivi_store_write_failures_total", "counter", "Failed writes to the store since start, by kind: unavailable, timeout (spooled), rejected (dead-lettered), access (held).");
         foreach (var (kind, failures) in writes.FailuresByKind())
         {

@@ -97,6 +97,9 @@ public sealed partial class ScoringPartitions : BackgroundService
         return (int)(hash % (uint)count);
     }
 
+    /// <summary>True when several workers may share the patients (<c>Workflow:PostgreSql</c> set): a worker then sees only part of each patient's readings.</summary>
+    public bool Shared => connectionString is not null;
+
     /// <summary>True when this worker keeps (and scores) the state of <paramref name="patientId"/> right now.</summary>
     public bool Owns(string patientId) => Volatile.Read(ref owned[PartitionOf(patientId, settings.Count)]);
 

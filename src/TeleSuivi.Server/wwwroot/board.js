@@ -57,6 +57,7 @@ function render(freshId) {
     el('td', {}, el('span', { className: `sev ${alert.severity}`, textContent: t(alert.severity) })),
     el('td', {}, el('a', { href: `/patients/${encodeURIComponent(alert.patientId)}`, textContent: alert.patientName, onclick: e => e.stopPropagation() }),
       el('div', { className: 'muted small', textContent: [alert.zone, alert.team].filter(Boolean).join(' · ') })),
+    el('td', { className: 'risk', title: t('riskProbability'), textContent: Common.percent(alert.patientRisk ?? alert.risk) }),
     el('td', { className: 'reason', textContent: Common.text(alert.reason) },
       alert.conditionEndedAt ? el('div', { className: 'muted small', textContent: t('conditionEnded') }) : null),
     el('td', { textContent: Common.waiting(alert.openedAt) }),

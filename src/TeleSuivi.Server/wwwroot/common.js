@@ -20,6 +20,8 @@ const LABELS = {
     criticalLow: 'Critical low', low: 'Low', high: 'High', criticalHigh: 'Critical high', source: 'Source', save: 'Save', reset: 'Defaults',
     default: 'default', custom: 'set for this patient', saved: 'Saved.', conditions: 'Conditions', devices: 'Devices', physician: 'Physician',
     noData: 'no reading in this period', timeline: 'Timeline', opened: 'opened',
+    risk: 'Risk', riskHistory: 'Exacerbation risk (72 h)', riskProbability: 'probability of an exacerbation within 72 h',
+    latestRisk: 'Latest score', noRisk: 'no risk score in this period',
   },
   fr: {
     board: 'Tableau de tri', status: 'État', language: 'English', live: 'en direct', offline: 'reconnexion…',
@@ -39,6 +41,8 @@ const LABELS = {
     criticalLow: 'Bas critique', low: 'Bas', high: 'Haut', criticalHigh: 'Haut critique', source: 'Origine', save: 'Enregistrer', reset: 'Défauts',
     default: 'par défaut', custom: 'propre au patient', saved: 'Enregistré.', conditions: 'Pathologies', devices: 'Appareils', physician: 'Médecin',
     noData: 'aucune mesure sur la période', timeline: 'Chronologie', opened: 'ouverte',
+    risk: 'Risque', riskHistory: "Risque d'exacerbation (72 h)", riskProbability: "probabilité d'une exacerbation dans les 72 h",
+    latestRisk: 'Dernier score', noRisk: 'aucun score de risque sur la période',
   },
 };
 
@@ -91,6 +95,9 @@ const Common = {
     if (!response.ok) throw new Error(data?.detail || data?.title || `${response.status} ${response.statusText}`);
     return data;
   },
+
+  // A probability (0–1) as a whole percentage, or a dash when unknown.
+  percent(p) { return p === null || p === undefined ? '—' : `${Math.round(p * 100)} %`; },
 
   time(iso) {
     return iso ? new Date(iso).toLocaleString(Common.lang === 'fr' ? 'fr-FR' : 'en-GB', { dateStyle: 'short', timeStyle: 'short' }) : '';

@@ -56,7 +56,26 @@ async function loadTrends() {
   for (const trend of trends.environment) {
     plot(environment, trend.code.split('|').pop(), '', [{ label: trend.code.split('|').pop(), points: trend.points }], period);
   }
+  await loadRisk(period);
   document.body.dataset.chartsReady = range;
+}
+
+// The risk history from the FHIR API (RiskAssessment, the online scorer's scores) over the selected period.
+async function loadRisk(period) {
+  const query = new URLSearchParams({ subject: `Patient/${patientId}`, _count: '1000', _sort: 'date' });
+  query.append('date', 'ge' + new Date(period.from).toISOString());
+  query.append('date', 'le' + new Date(period.through).toISOString());
+  const bundle = await Common.api('GET', `/fhir/RiskAssessment?${query}`);
+  const scores = (bundle.entry ?? []).map(e => e.resource).filter(r => r?.resourceType === 'RiskAssessment');
+  const box = document.getElementById('risk');
+  box.replaceChildren();
+  const points = scores.map(r => ({ t: new Date(r.occurrenceDateTime).getTime(), mean: r.prediction[0].probabilityDecimal * 100 }));
+  plot(box, t('riskHistory'), '%', [{ label: t('risk'), points }], period);
+  const latest = scores.at(-1);
+  document.getElementById('risk-latest').replaceChildren(...(latest
+    ? [el('p', { textContent: `${t('latestRisk')}: ${Common.percent(latest.prediction[0].probabilityDecimal)} — ${Common.time(latest.occurrenceDateTime)}` }),
+       el('ul', {}, ...(latest.note ?? []).map(n => el('li', { textContent: n.text })))]
+    : [el('p', { className: 'muted', textContent: t('noRisk') })]));
 }
 
 function renderThresholds() {

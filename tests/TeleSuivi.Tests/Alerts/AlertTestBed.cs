@@ -40,7 +40,7 @@ public sealed class AlertTestBed : IAsyncDisposable
         Store = database is null ? new AlertStore(storeOptions) : new AlertStore(database);
         Registry = new DeviceRegistry(storeOptions);
         Patients = new PatientDirectory(Registry);
-        Board = new BoardNotifier(Hub, Store, Patients, Registry, Clock, NullLogger<BoardNotifier>.Instance);
+        Board = new BoardNotifier(Hub, Store, Patients, Registry, new Server.Risk.LatestRisks(), Clock, NullLogger<BoardNotifier>.Instance);
         Workflow = new AlertWorkflow(Store, Patients, Board, Options.Create(Settings), Clock);
     }
 

@@ -55,9 +55,9 @@ public sealed class FhirApiTests(ExternalServices services, SqliteFhirHost host)
             [CapabilityStatement.TypeRestfulInteraction.Read, CapabilityStatement.TypeRestfulInteraction.SearchType],
             r.Interaction.Select(i => i.Code!.Value)));
         Assert.Equal(
-            ["subject patient code date", "_id identifier", "_id identifier patient", "subject patient"],
+            ["subject patient code date", "_id identifier", "_id identifier patient", "subject patient date"],
             rest.Resource.Select(r => string.Join(' ', r.SearchParam.Select(p => p.Name))));
-        Assert.Contains("No RiskAssessment is produced yet", rest.Resource[3].Documentation, StringComparison.Ordinal);
+        Assert.Contains("online risk scores", rest.Resource[3].Documentation, StringComparison.Ordinal);
     }
 
     /// <summary>Every search parameter the CapabilityStatement lists is accepted; one it does not list is refused.</summary>
@@ -73,7 +73,7 @@ public sealed class FhirApiTests(ExternalServices services, SqliteFhirHost host)
 
         foreach (var resource in capability.Rest[0].Resource)
         {
-            var required = resource.Type == "Observation" ? "subject=Patient/x&" : string.Empty;
+            var required = resource.Type is "Observation" or "RiskAssessment" ? "subject=Patient/x&" : string.Empty;
             foreach (var parameter in resource.SearchParam)
             {
                 var answer = await Fhir.GetAsync($"/fhir/{resource.Type}?{required}{parameter.Name}={Uri.EscapeDataString(samples[parameter.Name!])}");
@@ -134,16 +134,18 @@ public sealed class FhirApiTests(ExternalServices services, SqliteFhirHost host)
     }
 
     [Fact]
-    public async Task RiskAssessment_BeforeTheRiskEngine_SearchIsEmptyAndReadIsNotFound()
+    public async Task RiskAssessment_UnscoredPatientAndUnknownId_SearchIsEmptyAndReadIsNotFound()
     {
         var search = await Fhir.GetAsync($"/fhir/RiskAssessment?patient=p-{tag}");
         var read = await Fhir.GetAsync($"/fhir/RiskAssessment/r-{tag}");
+        var withoutPatient = await Fhir.GetAsync("/fhir/RiskAssessment");
 
         Assert.Equal(HttpStatusCode.OK, search.Status);
         Assert.Empty(search.Bundle.Entry);
         Assert.Equal(0, search.Bundle.Total);
         Assert.Equal(HttpStatusCode.NotFound, read.Status);
-        Assert.Contains("risk engine", read.Outcome.Issue[0].Diagnostics, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.BadRequest, withoutPatient.Status);
+        Assert.Contains("must name its patient", withoutPatient.Outcome.Issue[0].Diagnostics, StringComparison.Ordinal);
     }
 
     public static TheoryData<string, string?, HttpStatusCode, OperationOutcome.IssueType> Refusals => new()

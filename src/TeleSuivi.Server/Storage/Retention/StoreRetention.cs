@@ -8,13 +8,14 @@ namespace TeleSuivi.Server.Storage.Retention;
 
 /// <summary>
 /// Enforces <see cref="StoreOptions.Retention"/> on the observation store and <see cref="StoreOptions.DeadLetterRetention"/>
-/// on the dead-letter store, at start and then every <see cref="StoreOptions.RetentionCheckInterval"/>. A retention that
+/// on the dead-letter store (and <see cref="StoreOptions.Retention"/> on the risk assessments, by their date), at start and then every <see cref="StoreOptions.RetentionCheckInterval"/>. A retention that
 /// cannot be applied at start (InfluxDB refuses to alter its policy) stops the start: the operator asked for it.
 /// Later failures are logged and tried again at the next interval; ingestion is never held up by them.
 /// </summary>
 public sealed partial class StoreRetention(
     IObservationStore store,
     DeadLetterStore deadLetters,
+    Risk.RiskAssessmentStore risks,
     IOptions<StoreOptions> storeOptions,
     IOptions<IngestOptions> ingestOptions,
     TimeProvider time,
@@ -110,6 +111,23 @@ public sealed partial class StoreRetention(
             }
         }
 
+        if (options.Retention is { } riskRetention && riskRetention > TimeSpan.Zero)
+        {
+            try
+            {
+                await risks.InitializeAsync(cancellationToken);
+                var purged = await risks.PurgeBeforeAsync(time.GetUtcNow() - riskRetention, cancellationToken);
+                if (purged > 0)
+                {
+                    LogRisksPurged(purged, riskRetention.TotalDays, risks.Location);
+                }
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                LogFailed(risks.Location, ex.Message, options.RetentionCheckInterval);
+            }
+        }
+
         if (options.DeadLetterRetention > TimeSpan.Zero)
         {
             var cutoff = time.GetUtcNow() - options.DeadLetterRetention;
@@ -131,6 +149,9 @@ public sealed partial class StoreRetention(
             }
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Risk retention: deleted {Purged} risk assessment(s) older than {Days:0.##} days from {Path} (Store:Retention)")]
+    private partial void LogRisksPurged(int purged, double days, string path);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Retention of {Store}: {Summary}")]
     private partial void LogApplied(string store, string summary);

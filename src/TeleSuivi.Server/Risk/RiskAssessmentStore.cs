@@ -1,0 +1,131 @@
+using System.Data.Common;
+using TeleSuivi.Server.Workflow;
+
+namespace TeleSuivi.Server.Risk;
+
+/// <summary>One stored score: its FHIR id, patient, time (Unix ms), probability and the RiskAssessment as JSON.</summary>
+public sealed record StoredRiskAssessment(string Id, string PatientId, long OccurrenceMs, double Probability, string Json);
+
+/// <summary>
+/// The RiskAssessments of the online scorer, in the workflow database beside the alerts (<c>alerts.db</c>, or the
+/// PostgreSQL database nodes share: a web node serves what any ingest worker scored). The id is a function of patient
+/// and time (<see cref="RiskAssessments.IdOf"/>), so a re-score of the same instant replaces the row rather than adding one.
+/// </summary>
+public sealed class RiskAssessmentStore(WorkflowDatabase database)
+{
+    private const string Schema = """
+        CREATE TABLE IF NOT EXISTS risk_assessment (
+            id TEXT PRIMARY KEY,
+            patient_id TEXT NOT NULL,
+            occurrence BIGINT NOT NULL,
+            probability DOUBLE PRECISION NOT NULL,
+            resource TEXT NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS risk_assessment_patient ON risk_assessment (patient_id, occurrence, id);
+        CREATE INDEX IF NOT EXISTS risk_assessment_occurrence ON risk_assessment (occurrence);
+        """;
+
+    /// <summary>Where the assessments are, for messages.</summary>
+    public string Location => database.Location;
+
+    public Task InitializeAsync(CancellationToken cancellationToken) => database.CreateSchemaAsync(Schema, cancellationToken);
+
+    public async Task SaveAsync(StoredRiskAssessment assessment, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(assessment);
+        await using var connection = await OpenAsync(cancellationToken);
+        await ExecuteAsync(connection, """
+            INSERT INTO risk_assessment (id, patient_id, occurrence, probability, resource) VALUES (@id, @patient, @at, @p, @json)
+            ON CONFLICT (id) DO UPDATE SET probability = excluded.probability, resource = excluded.resource
+            """, cancellationToken, ("@id", assessment.Id), ("@patient", assessment.PatientId), ("@at", assessment.OccurrenceMs),
+            ("@p", assessment.Probability), ("@json", assessment.Json));
+    }
+
+    public async Task<StoredRiskAssessment?> FindAsync(string id, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        var found = await ReadAsync(connection, $"SELECT {Columns} FROM risk_assessment WHERE id = @id", cancellationToken, ("@id", id));
+        return found.Count == 0 ? null : found[0];
+    }
+
+    /// <summary>
+    /// A patient's assessments with an occurrence in [<paramref name="fromMs"/>, <paramref name="throughMs"/>], ordered
+    /// by occurrence then id (newest first when <paramref name="descending"/>), strictly after <paramref name="after"/>
+    /// in that order; and how many match in all.
+    /// </summary>
+    public async Task<(IReadOnlyList<StoredRiskAssessment> Matches, long Total)> SearchAsync(
+        string patientId, long fromMs, long throughMs, bool descending, (long Ms, string Id)? after, int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        const string Window = "patient_id = @patient AND occurrence >= @from AND occurrence <= @through";
+        var (order, beyond) = descending ? ("DESC", "<") : ("ASC", ">");
+        var cursor = after is null ? string.Empty : $" AND (occurrence, id) {beyond} (@afterMs, @afterId)";
+        var window = new (string, object?)[] { ("@patient", patientId), ("@from", fromMs), ("@through", throughMs) };
+        var page = after is { } cut ? [.. window, ("@afterMs", cut.Ms), ("@afterId", cut.Id), ("@limit", limit)] : window.Append(("@limit", limit)).ToArray();
+        var matches = await ReadAsync(connection, $"SELECT {Columns} FROM risk_assessment WHERE {Window}{cursor} ORDER BY occurrence {order}, id {order} LIMIT @limit", cancellationToken, page);
+        await using var count = Command(connection, $"SELECT COUNT(*) FROM risk_assessment WHERE {Window}", window);
+        return (matches, Convert.ToInt64(await count.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    /// <summary>The latest probability of every patient that has one.</summary>
+    public async Task<IReadOnlyDictionary<string, (double Probability, long OccurrenceMs)>> LatestAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = Command(connection, """
+            SELECT r.patient_id, r.probability, r.occurrence FROM risk_assessment r
+            JOIN (SELECT patient_id, MAX(occurrence) AS at FROM risk_assessment GROUP BY patient_id) l
+              ON l.patient_id = r.patient_id AND l.at = r.occurrence
+            """);
+        var latest = new Dictionary<string, (double, long)>(StringComparer.Ordinal);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            latest[reader.GetString(0)] = (reader.GetDouble(1), reader.GetInt64(2));
+        }
+
+        return latest;
+    }
+
+    /// <summary>Deletes the assessments that occurred before <paramref name="cutoff"/> (<c>Store:Retention</c>); returns how many.</summary>
+    public async Task<int> PurgeBeforeAsync(DateTimeOffset cutoff, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        return await ExecuteAsync(connection, "DELETE FROM risk_assessment WHERE occurrence < @cutoff", cancellationToken, ("@cutoff", cutoff.ToUnixTimeMilliseconds()));
+    }
+
+    /// <summary>The right to erasure: every assessment of the patient, overwritten on disk; returns how many.</summary>
+    public async Task<int> ErasePatientAsync(string patientId, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await database.PrepareEraseAsync(connection, cancellationToken);
+        var erased = await ExecuteAsync(connection, "DELETE FROM risk_assessment WHERE patient_id = @patient", cancellationToken, ("@patient", patientId));
+        await database.ReclaimErasedAsync(connection, ["risk_assessment"], cancellationToken);
+        return erased;
+    }
+
+    private const string Columns = "id, patient_id, occurrence, probability, resource";
+
+    private static async Task<List<StoredRiskAssessment>> ReadAsync(DbConnection connection, string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
+    {
+        await using var command = Command(connection, sql, parameters);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var rows = new List<StoredRiskAssessment>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            rows.Add(new StoredRiskAssessment(reader.GetString(0), reader.GetString(1), reader.GetInt64(2), reader.GetDouble(3), reader.GetString(4)));
+        }
+
+        return rows;
+    }
+
+    private static async Task<int> ExecuteAsync(DbConnection connection, string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
+    {
+        await using var command = Command(connection, sql, parameters);
+        return await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private static DbCommand Command(DbConnection connection, string sql, params (string Name, object? Value)[] parameters) =>
+        WorkflowDatabase.Command(connection, null, sql, parameters);
+
+    private Task<DbConnection> OpenAsync(CancellationToken cancellationToken) => database.OpenAsync(cancellationToken);
+}

@@ -1,0 +1,65 @@
+using System.Collections.Concurrent;
+
+namespace TeleSuivi.Server.Risk;
+
+/// <summary>
+/// Figures of online scoring for <c>/metrics</c>: scores made, scored patients per second over the last minute, the
+/// scoring lag (from a reading's hand-over to the scorer to its patient's stored score) and the latency of one score
+/// (features, model and explanation).
+/// </summary>
+public sealed class RiskMetrics
+{
+    /// <summary>Upper bounds, in seconds, of the score latency histogram (+Inf implied); the target is p99 &lt; 5 ms.</summary>
+    public static readonly IReadOnlyList<double> LatencyBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1];
+
+    private readonly ConcurrentQueue<long> recent = new();
+    private long scores;
+    private long lastLagMilliseconds;
+
+    public long Scores => Interlocked.Read(ref scores);
+
+    /// <summary>The lag of the latest score made after new readings (the daily scores wait for no reading and leave it as it is).</summary>
+    public double LastLagSeconds => Interlocked.Read(ref lastLagMilliseconds) / 1000.0;
+
+    public Metrics.LatencyHistogram Latency { get; } = new(LatencyBuckets);
+
+    public void Scored(TimeSpan latency, TimeSpan? lag, DateTimeOffset now)
+    {
+        Latency.Observe(latency);
+        Interlocked.Increment(ref scores);
+        if (lag is { } l)
+        {
+            Interlocked.Exchange(ref lastLagMilliseconds, Math.Max(0, (long)l.TotalMilliseconds));
+        }
+
+        recent.Enqueue(now.ToUnixTimeMilliseconds());
+        Trim(now);
+    }
+
+    /// <summary>Scores per second over the last minute.</summary>
+    public double ScoresPerSecond(DateTimeOffset now)
+    {
+        Trim(now);
+        return recent.Count / 60.0;
+    }
+
+    private void Trim(DateTimeOffset now)
+    {
+        var cutoff = now.ToUnixTimeMilliseconds() - 60_000;
+        while (recent.TryPeek(out var oldest) && oldest < cutoff)
+        {
+            recent.TryDequeue(out _);
+        }
+    }
+}
+
+/// <summary>Each patient's latest stored risk, for the board (rows and ranking): loaded from the store at start, then kept by the scorer.</summary>
+public sealed class LatestRisks
+{
+    private readonly ConcurrentDictionary<string, (double Probability, DateTimeOffset At)> risks = new(StringComparer.Ordinal);
+
+    public void Set(string patientId, double probability, DateTimeOffset at) =>
+        risks.AddOrUpdate(patientId, (probability, at), (_, old) => at >= old.At ? (probability, at) : old);
+
+    public (double Probability, DateTimeOffset At)? Find(string patientId) => risks.TryGetValue(patientId, out var risk) ? risk : null;
+}
