@@ -7,7 +7,8 @@ namespace TeleSuivi.Tests.ScaleOut;
 
 /// <summary>
 /// The scale-out topology on one machine: 2 ingest workers and 2 web nodes (real <c>telesuivi serve</c> processes with
-/// <c>Node:Roles</c>), one shared-subscription group on the shared mosquitto, one InfluxDB database on the shared
+/// <c>Node:Roles</c>), one shared-subscription group on a private mosquitto (the tests count every message the
+/// workers receive, and the run's shared broker carries the other tests' traffic), one InfluxDB database on the shared
 /// influxd, the private Redis (SignalR backplane) and a fresh PostgreSQL database (alerts and workflow).
 /// </summary>
 public sealed class ScaleOutCluster(ExternalServices external, ScaleOutServices services) : IAsyncLifetime
@@ -15,6 +16,7 @@ public sealed class ScaleOutCluster(ExternalServices external, ScaleOutServices 
     public static readonly TimeSpan Deadline = TimeSpan.FromSeconds(60);
 
     private MqttTestPublisher? publisher;
+    private PrivateMosquitto? mosquitto;
 
     public IReadOnlyList<TeleSuiviProcess> Workers { get; private set; } = [];
 
@@ -26,7 +28,8 @@ public sealed class ScaleOutCluster(ExternalServices external, ScaleOutServices 
     {
         var workflow = await services.NewDatabaseAsync("cluster");
         var store = external.InfluxStoreUrl(ExternalServices.NewDatabaseName("scaleout"));
-        var broker = external.MqttUrl.ToString().TrimEnd('/');
+        mosquitto = await PrivateMosquitto.StartAsync();
+        var broker = mosquitto.BrokerOption;
         var group = $"scaleout-{Guid.NewGuid():N}";
         TeleSuiviProcess Node(string roles) => TeleSuiviProcess.Start("serve", ["--broker", broker, "--store", store], environment: new Dictionary<string, string>
         {
@@ -40,7 +43,7 @@ public sealed class ScaleOutCluster(ExternalServices external, ScaleOutServices 
         Workers = [Node("ingest"), Node("ingest")];
         WebNodes = [Node("web"), Node("web")];
         await Task.WhenAll(All.Select(node => node.WaitUntilReadyAsync(Deadline)));
-        publisher = await MqttTestPublisher.ConnectAsync(external.MqttUrl);
+        publisher = await MqttTestPublisher.ConnectAsync(mosquitto.Url);
     }
 
     public async ValueTask DisposeAsync()
@@ -51,6 +54,10 @@ public sealed class ScaleOutCluster(ExternalServices external, ScaleOutServices 
         }
 
         await Task.WhenAll(All.Select(node => node.DisposeAsync().AsTask()));
+        if (mosquitto is not null)
+        {
+            await mosquitto.DisposeAsync();
+        }
     }
 
     /// <summary>
