@@ -18,6 +18,9 @@ public sealed class ScaleOutCluster(ExternalServices external, ScaleOutServices 
     private MqttTestPublisher? publisher;
     private PrivateMosquitto? mosquitto;
 
+    /// <summary>A publisher on the cluster's broker.</summary>
+    public MqttTestPublisher Publisher => publisher!;
+
     public IReadOnlyList<TeleSuiviProcess> Workers { get; private set; } = [];
 
     public IReadOnlyList<TeleSuiviProcess> WebNodes { get; private set; } = [];
@@ -39,6 +42,8 @@ public sealed class ScaleOutCluster(ExternalServices external, ScaleOutServices 
             ["TELESUIVI_WORKFLOW__POSTGRESQL"] = workflow,
             ["TELESUIVI_REDIS__CONFIGURATION"] = services.RedisConfiguration,
             ["TELESUIVI_REDIS__CHANNELPREFIX"] = group,
+            // Every batch an owner receives is scored at once: the scoring test knows which readings a score saw.
+            ["TELESUIVI_RISK__MINRESCOREINTERVAL"] = "00:00:00",
         });
         Workers = [Node("ingest"), Node("ingest")];
         WebNodes = [Node("web"), Node("web")];

@@ -13,7 +13,7 @@ namespace TeleSuivi.Tests.ScaleOut;
 /// any node did.
 /// </summary>
 [Collection(ScaleOutGroup.Name)]
-public sealed class ScaleOutTests(ScaleOutCluster cluster) : IClassFixture<ScaleOutCluster>
+public sealed partial class ScaleOutTests(ScaleOutCluster cluster) : IClassFixture<ScaleOutCluster>
 {
     private const string Messages = "telesuivi_ingest_messages_total";
     private const int Weight = 1;

@@ -54,7 +54,10 @@ public sealed class ScoringPatient
     /// this year; severity in the extension the server reads) in care team <paramref name="team"/>, living in a zone
     /// of their own, with a device of each manufacturer of <see cref="Manufacturers"/>.
     /// </summary>
-    public static async Task<ScoringPatient> RegisterAsync(Uri host, string team, PatientFacts facts)
+    public static Task<ScoringPatient> RegisterAsync(Uri host, string team, PatientFacts facts) => RegisterAsync([host], team, facts);
+
+    /// <summary>The same registration on several nodes (each keeps its own registry, README "Scale-out").</summary>
+    public static async Task<ScoringPatient> RegisterAsync(IReadOnlyList<Uri> hosts, string team, PatientFacts facts)
     {
         ArgumentNullException.ThrowIfNull(facts);
         var tag = Guid.NewGuid().ToString("N")[..10];
@@ -89,7 +92,7 @@ public sealed class ScoringPatient
                 "request": { "method": "PUT", "url": "Patient/{{id}}" } }
               {{devices}} ] }
             """;
-        await RegistryBundles.ImportAsync(host, bundle);
+        await Task.WhenAll(hosts.Select(host => RegistryBundles.ImportAsync(host, bundle)));
         return new ScoringPatient(id, zone, team, facts);
     }
 

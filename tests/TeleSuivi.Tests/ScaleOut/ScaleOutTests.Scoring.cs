@@ -1,0 +1,72 @@
+using Hl7.Fhir.Model;
+using TeleSuivi.Tests.Fhir;
+using TeleSuivi.Tests.Infrastructure;
+using TeleSuivi.Tests.Risk.Online;
+using Task = System.Threading.Tasks.Task;
+
+namespace TeleSuivi.Tests.ScaleOut;
+
+public sealed partial class ScaleOutTests
+{
+    private const string Scores = "telesuivi_risk_scores_total";
+
+    /// <summary>
+    /// Online scoring with two ingest workers: the broker deals a patient's readings to both, and one worker (the owner
+    /// of the patient's partition) scores them from every stored reading, not only from those it received itself.
+    /// </summary>
+    [Fact]
+    public async Task Score_ReadingsSharedByTwoWorkers_IsTheOwnersScoreOfEveryStoredReading()
+    {
+        var now = DateTimeOffset.UtcNow;
+        var cohort = CohortHistory.Generate(3, now);
+        var history = CohortHistory.Of(cohort, cohort.Patients.Last(), now);
+        using var scorer = OnlineScoringSettings.LoadShippedModel();
+        var patient = await ScoringPatient.RegisterAsync([.. cluster.All.Select(node => node.BaseUrl)], "north", history.Facts);
+        var messagesBefore = await CountAsync(Messages);
+        var scoresBefore = await CountAsync(Scores);
+
+        // Many messages: the broker's round robin hands each worker about half of the patient's readings.
+        await patient.PublishEnvironmentAsync(cluster.Publisher, history.Environment);
+        var sessions = OnlineScoringTests.WithingsOnly(history).GroupBy(r => r.Time)
+            .Select(g => new TeleSuivi.Devices.Profiles.ReadingToEncode(g.Key, g.GroupBy(r => r.Measure).ToDictionary(m => m.Key, m => m.First().Value)))
+            .Where(s => s.Values.ContainsKey(TeleSuivi.Risk.Cohort.Measures.Systolic) == s.Values.ContainsKey(TeleSuivi.Risk.Cohort.Measures.Diastolic))
+            .ToList();
+        const int PerMessage = 40;
+        await patient.PublishWithingsAsync(cluster.Publisher, sessions, PerMessage);
+        var published = 1 + ((sessions.Count + PerMessage - 1) / PerMessage);
+        var shares = await Poll.UntilAsync(
+            async () => (await CountAsync(Messages)).Zip(messagesBefore, (after, before) => after - before).ToArray(),
+            deltas => deltas.Sum() >= published,
+            ScaleOutCluster.Deadline,
+            $"{published} messages processed");
+        Assert.All(shares, share => Assert.True(share > 0, $"one worker received every message: {string.Join(", ", shares)}"));
+
+        // The same reading twice (one id): round robin gives one copy to the owner, which scores at once.
+        var trigger = sessions[^1] with { Time = DateTimeOffset.UtcNow.AddSeconds(-1) };
+        var triggeredAt = DateTimeOffset.UtcNow.AddSeconds(-2);
+        await patient.PublishWithingsAsync(cluster.Publisher, [trigger], 1);
+        await patient.PublishWithingsAsync(cluster.Publisher, [trigger], 1);
+
+        using var fhir = new FhirClient(cluster.WebNodes[1].BaseUrl);
+        var latest = await Poll.UntilAsync(
+            async () => (await fhir.GetAsync($"/fhir/RiskAssessment?subject=Patient/{patient.Id}&_sort=-date&_count=1")).Matches<RiskAssessment>() is [var newest, ..] ? newest : null,
+            assessment => assessment is not null && ScoringPatient.TimeOf(assessment.Occurrence) >= WholeSecond(triggeredAt),
+            ScaleOutCluster.Deadline,
+            $"a score of {patient.Id} after the trigger, served by web node 2");
+
+        var at = ScoringPatient.TimeOf(latest!.Occurrence);
+        var stored = await patient.StoredAsync(fhir);
+        var offline = scorer.Score(patient.OfflineFeatures(ScoringPatient.AsReadings(stored, at), history.Environment, at));
+        Assert.True(stored.Count > 50, $"only {stored.Count} stored readings: the comparison would prove little");
+        Assert.Equal(offline.Probability, OnlineScoringTests.Probability(latest), 6);
+
+        // Only the owner scored the patient.
+        var scored = (await CountAsync(Scores)).Zip(scoresBefore, (after, before) => after - before).ToArray();
+        Assert.Single(scored, count => count > 0);
+    }
+
+    private async Task<double[]> CountAsync(string metric) =>
+        await Task.WhenAll(cluster.Workers.Select(worker => ScaleOutCluster.MetricAsync(worker, metric)));
+
+    private static DateTimeOffset WholeSecond(DateTimeOffset time) => new(time.UtcTicks - (time.UtcTicks % TimeSpan.TicksPerSecond), TimeSpan.Zero);
+}
