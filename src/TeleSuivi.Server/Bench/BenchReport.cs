@@ -49,8 +49,15 @@ public sealed record StoreWrites(long Writes, double MeanMs, double Observations
 /// <summary>Whether risk scoring was measured: only when the platform exposes <c>telesuivi_risk_*</c> metrics.</summary>
 public sealed record ScoringResult(bool Measured, string Note, IReadOnlyDictionary<string, double> Counters);
 
+/// <summary>
+/// The platform's memory once every registered patient sent readings (one reading each, then the first load's rate for
+/// as long as a load lasts), before the loads' bursts: <see cref="ResidentBytes"/> is the whole process (runtime, registry,
+/// every patient's online state, caches); <see cref="ResidentAtReadyBytes"/> the same when it became ready.
+/// </summary>
+public sealed record StateResult(int PatientsWithReadings, int ReadingsAcknowledged, long ResidentAtReadyBytes, long ResidentBytes);
+
 /// <summary>The platform process over the whole run.</summary>
-public sealed record ProcessResult(double CpuSeconds, double WallSeconds, long PeakResidentBytes, long ResidentAtEndBytes, int PatientsWithReadings, int PatientsRegistered);
+public sealed record ProcessResult(double CpuSeconds, double WallSeconds, long PeakResidentBytes, long ResidentAtEndBytes, StateResult State);
 
 /// <summary>What 100,000 patients at the simulator's nominal cadence publish, against the saturation measured here.</summary>
 public sealed record NominalCadence(double MessagesPerSecondPer100kPatients, double MeasuredSaturationPerSecond, string Method);

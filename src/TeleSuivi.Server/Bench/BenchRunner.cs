@@ -111,6 +111,18 @@ public sealed class BenchRunner(BenchSettings settings, SimulatedFormats formats
         await publishers.ConnectAsync(accounts, new Progress<int>(done => progress("device connections", done, accounts.Count)), cancellationToken);
         probe.Start();
 
+        // Before the loads, whose bursts grow the heap: the memory of the registry and of every patient's online state.
+        var baseline = platform.Memory().Resident;
+        var others = workload.OneReadingOfEveryOtherPatient(DateTimeOffset.UtcNow);
+        var stateStart = await probe.ReadAsync(cancellationToken);
+        var stateSent = await publishers.PublishEachOnceAsync(others, new Progress<int>(done => progress("one reading per patient", done, others.Count)), cancellationToken);
+        await probe.WaitForAsync(stateStart.Messages + stateSent, TimeSpan.FromSeconds(120), cancellationToken);
+        var firstLoad = settings.Loads.FirstOrDefault(1_000);
+        var warm = workload.NextMessages((int)Math.Max(1, firstLoad * settings.LoadDuration.TotalSeconds));
+        var warmRun = await publishers.PublishAsync(warm, firstLoad, settings.MaxInFlight, done => progress("every patient's state", done, warm.Count), cancellationToken);
+        await probe.WaitForAsync(stateStart.Messages + stateSent + warmRun.Acknowledged, TimeSpan.FromSeconds(120), cancellationToken);
+        var state = new StateResult(workload.Publishing.Count + stateSent, stateSent, baseline, platform.Memory().Resident);
+
         var loads = new List<LoadResult>();
         foreach (var load in settings.Loads)
         {
@@ -124,7 +136,7 @@ public sealed class BenchRunner(BenchSettings settings, SimulatedFormats formats
 
         var memory = platform.Memory();
         var last = await probe.ReadAsync(cancellationToken);
-        var process = new ProcessResult(platform.CpuTime().TotalSeconds, wall.Elapsed.TotalSeconds, memory.Peak, memory.Resident, workload.Publishing.Count + alerts.Count, workload.Cohort.Count);
+        var process = new ProcessResult(platform.CpuTime().TotalSeconds, wall.Elapsed.TotalSeconds, memory.Peak, memory.Resident, state);
         var scoring = last.Risk.Count > 0
             ? new ScoringResult(true, "telesuivi_risk_* metrics of the platform at the end of the run", last.Risk)
             : new ScoringResult(false, "not measured: no online scorer in this build (no telesuivi_risk_* metric in /metrics)", last.Risk);

@@ -106,6 +106,27 @@ public sealed class BenchWorkload
         return null;
     }
 
+    /// <summary>
+    /// One ordinary blood-pressure reading of every patient not publishing the load, two minutes old (older than any
+    /// critical reading to come, which the alert engine would otherwise ignore as out of order): after them, the
+    /// platform holds online state for every registered patient.
+    /// </summary>
+    public IReadOnlyList<BenchMessage> OneReadingOfEveryOtherPatient(DateTimeOffset now)
+    {
+        var messages = new List<BenchMessage>(AlertPatients.Count);
+        foreach (var patient in AlertPatients)
+        {
+            var monitor = patient.Devices.First(d => d.Kind == DeviceKind.BloodPressureMonitor);
+            var encoded = payloads.Encode(monitor, Physiology.Measure(patient, monitor.Kind, now.AddMinutes(-2), random), random);
+            if (encoded.Count > 0)
+            {
+                messages.Add(new BenchMessage(monitor.Id, encoded[0].Topic, encoded[0].Payload));
+            }
+        }
+
+        return messages;
+    }
+
     /// <summary>The devices of the alert patients, whose connections are opened before the loads start.</summary>
     public IEnumerable<string> AlertAccounts => AlertPatients.Select(p => p.Devices.First(d => d.Kind == DeviceKind.BloodPressureMonitor).Id);
 }

@@ -139,6 +139,47 @@ public sealed class DevicePublishers : IAsyncDisposable
         return new PublishRun(started, acknowledged, refused, firstStart, lastAcknowledged == 0 ? Stopwatch.GetTimestamp() : lastAcknowledged, firstError);
     }
 
+    /// <summary>
+    /// Publishes each message from a connection of its own, opened for it and closed after its PUBACK, a few at a time,
+    /// as battery devices do: for cohorts with more devices than connections can stay open. Returns how many were acknowledged.
+    /// </summary>
+    public async Task<int> PublishEachOnceAsync(IReadOnlyList<BenchMessage> messages, IProgress<int>? progress, CancellationToken cancellationToken)
+    {
+        if (secrets is null)
+        {
+            await ConnectAsync([], null, cancellationToken);
+            var acknowledged = 0;
+            foreach (var message in messages)
+            {
+                acknowledged += await PublishOneAsync(message) is null ? 1 : 0;
+            }
+
+            progress?.Report(messages.Count);
+            return acknowledged;
+        }
+
+        var done = 0;
+        var total = 0;
+        foreach (var chunk in messages.Chunk(64))
+        {
+            var results = await Task.WhenAll(chunk.Select(async message =>
+            {
+                var secret = secrets.TryGetValue(message.Account, out var s) ? s : throw new InvalidOperationException($"no broker account was issued to device '{message.Account}'");
+                using var client = await OpenAsync(message.Account, secret, cancellationToken);
+                var result = await client.PublishAsync(
+                    new MqttApplicationMessageBuilder().WithTopic(message.Topic).WithPayload(message.Payload).WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build(),
+                    cancellationToken);
+                await client.DisconnectAsync(cancellationToken: cancellationToken);
+                return result.IsSuccess;
+            }));
+            total += results.Count(ok => ok);
+            done += chunk.Length;
+            progress?.Report(done);
+        }
+
+        return total;
+    }
+
     /// <summary>Null when acknowledged, else why not.</summary>
     public async Task<string?> PublishOneAsync(BenchMessage message)
     {
