@@ -91,14 +91,24 @@ public sealed class PlatformProbe(PlatformProcess platform) : IAsyncDisposable
         }
     }
 
-    /// <summary>Waits until the platform has processed <paramref name="messages"/> messages in all and holds none, or the deadline passes.</summary>
-    public async Task<PlatformSample> WaitForAsync(long messages, TimeSpan timeout, CancellationToken cancellationToken)
+    /// <summary>
+    /// Waits until the platform has processed <paramref name="messages"/> messages in all and holds none; gives up when
+    /// its count has not moved for <paramref name="stalled"/> (or the process exited): what is missing then is missing.
+    /// </summary>
+    public async Task<PlatformSample> WaitForAsync(long messages, TimeSpan stalled, CancellationToken cancellationToken)
     {
-        var deadline = Stopwatch.StartNew();
+        var progressed = Stopwatch.StartNew();
+        var last = -1L;
         while (true)
         {
             var sample = await ReadAsync(cancellationToken);
-            if ((sample.Messages >= messages && sample.Waiting == 0) || deadline.Elapsed > timeout || platform.HasExited)
+            if (sample.Messages != last)
+            {
+                last = sample.Messages;
+                progressed.Restart();
+            }
+
+            if ((sample.Messages >= messages && sample.Waiting == 0) || progressed.Elapsed > stalled || platform.HasExited)
             {
                 return sample;
             }
