@@ -22,7 +22,7 @@ public static class BenchCommand
         var publishing = new Option<int>("--publishing-patients") { Description = "Patients whose devices publish the load, one connection per device (default 100)", DefaultValueFactory = _ => 100, HelpName = "N" };
         var alertsPerSecond = new Option<int>("--alerts-per-second") { Description = "Critical readings per second during the fixed loads, to time alerts on the hub (default 5)", DefaultValueFactory = _ => 5, HelpName = "N" };
         var inFlight = new Option<int>("--max-in-flight") { Description = "QoS 1 publishes awaiting their PUBACK at once (default 2000)", DefaultValueFactory = _ => 2000, HelpName = "N" };
-        var json = new Option<string>("--json") { Description = "JSON file of the figures (default bench-results/bench.json)", DefaultValueFactory = _ => Path.Combine("bench-results", "bench.json"), HelpName = "FILE" };
+        var json = new Option<string>("--json") { Description = "JSON file of the figures (default bench-results/bench.json beside BENCHMARKS.md, else in the current folder)", HelpName = "FILE" };
         var benchmarks = new Option<string>("--benchmarks-file") { Description = "BENCHMARKS.md to update between this command's markers (default ./BENCHMARKS.md when it exists; 'none' to leave it)", DefaultValueFactory = _ => "BENCHMARKS.md", HelpName = "FILE" };
         var command = new Command("bench", "Measure end-to-end throughput and latency (publish -> stored, publish -> alert on the board) against the raw broker rate of the same run.")
         {
@@ -53,8 +53,8 @@ public static class BenchCommand
                 PublishingPatients = parse.GetValue(publishing),
                 AlertsPerSecond = parse.GetValue(alertsPerSecond),
                 MaxInFlight = parse.GetValue(inFlight),
-                JsonPath = Path.GetFullPath(parse.GetValue(json)!),
-                BenchmarksFile = string.Equals(benchmarksFile, "none", StringComparison.Ordinal) || !File.Exists(benchmarksFile) ? null : Path.GetFullPath(benchmarksFile),
+                JsonPath = Path.GetFullPath(parse.GetValue(json) ?? Path.Combine(Path.GetDirectoryName(FindUpwards("BENCHMARKS.md") ?? "BENCHMARKS.md") ?? ".", "bench-results", "bench.json")),
+                BenchmarksFile = string.Equals(benchmarksFile, "none", StringComparison.Ordinal) ? null : FindUpwards(benchmarksFile),
             };
             if (settings.Problem() is { } problem)
             {
@@ -81,7 +81,7 @@ public static class BenchCommand
             {
                 report = await runner.RunAsync(cancellationToken);
             }
-            catch (Exception ex) when (ex is InvalidOperationException or TimeoutException or HttpRequestException or IOException or ConfigurationException)
+            catch (Exception ex) when (ex is not OperationCanceledException and not OutOfMemoryException)
             {
                 bar.Finish();
                 await Console.Error.WriteLineAsync($"error: the bench could not finish: {ex.Message}");
@@ -100,6 +100,29 @@ public static class BenchCommand
             return ExitCodes.Success;
         });
         return command;
+    }
+
+    /// <summary>
+    /// <paramref name="path"/> if it exists; a relative one is also looked for in the parent folders, because
+    /// <c>dotnet run --project src/TeleSuivi.Server</c> runs in the project's folder, below the repository's BENCHMARKS.md.
+    /// </summary>
+    private static string? FindUpwards(string path)
+    {
+        if (File.Exists(path) || Path.IsPathRooted(path))
+        {
+            return File.Exists(path) ? Path.GetFullPath(path) : null;
+        }
+
+        for (var folder = Directory.GetParent(Environment.CurrentDirectory); folder is not null; folder = folder.Parent)
+        {
+            var candidate = Path.Combine(folder.FullName, path);
+            if (File.Exists(candidate))
+            {
+                return candidate;
+            }
+        }
+
+        return null;
     }
 
     private static string UnitOf(string stage) => stage switch
