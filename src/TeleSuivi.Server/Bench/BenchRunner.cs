@@ -82,6 +82,10 @@ public sealed class BenchRunner(BenchSettings settings, SimulatedFormats formats
         {
             ["TELESUIVI_SECURITY__BOOTSTRAPAPIKEY"] = apiKey,
             ["TELESUIVI_BROKER__CLIENTID"] = brokerOptions.ClientId,
+
+            // Each run's ingest session has a client id of its own: left for the default 2 days on an external broker, it
+            // would stay in the shared subscription's group and take its share of the next runs' messages, never read.
+            ["TELESUIVI_BROKER__SESSIONEXPIRY"] = "00:00:30",
             ["TELESUIVI_LOGGING__LOGLEVEL__DEFAULT"] = "Warning",
         };
         var arguments = new List<string>
