@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text;
@@ -261,41 +260,5 @@ public static class BenchmarksFile
     }
 
     /// <summary>The short commit the figures belong to, "+dirty" when the code measured differs from it.</summary>
-    public static string Commit(string repositoryRoot)
-    {
-        var head = Git(repositoryRoot, "rev-parse --short HEAD");
-        if (head is null)
-        {
-            return "unknown";
-        }
-
-        var changes = Git(repositoryRoot, "status --porcelain -- src ingest Directory.Build.props Directory.Packages.props");
-        return string.IsNullOrWhiteSpace(changes) ? head : head + "+dirty";
-    }
-
-    private static string? Git(string directory, string arguments)
-    {
-        try
-        {
-            var start = new ProcessStartInfo("git", $"-C \"{directory}\" {arguments}")
-            {
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-            };
-            using var process = Process.Start(start);
-            if (process is null)
-            {
-                return null;
-            }
-
-            var output = process.StandardOutput.ReadToEnd().Trim();
-            process.WaitForExit();
-            return process.ExitCode == 0 ? output : null;
-        }
-        catch (System.ComponentModel.Win32Exception)
-        {
-            return null;
-        }
-    }
+    public static string Commit(string repositoryRoot) => TeleSuivi.Server.Bench.SourceRevision.Describe(repositoryRoot);
 }

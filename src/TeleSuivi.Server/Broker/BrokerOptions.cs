@@ -62,6 +62,13 @@ public sealed class BrokerOptions
     /// <summary>Unacknowledged messages the broker may have in flight to this worker (MQTT 5 Receive Maximum).</summary>
     public int ReceiveMaximum { get; set; } = 2000;
 
+    /// <summary>
+    /// Messages the embedded broker may queue for one client while it is slower than the devices (the ingest workers'
+    /// session during a burst). MQTTnet's default, 250, made the broker drop the oldest queued readings as soon as a
+    /// burst outran ingestion; a dropped message is logged and counted. About 1 KB of memory per queued message.
+    /// </summary>
+    public int EmbeddedMaxPendingMessages { get; set; } = 500_000;
+
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
     public TimeSpan KeepAlive { get; set; } = TimeSpan.FromSeconds(30);

@@ -20,6 +20,9 @@ public sealed class BrokerRefusals
     /// <summary>A PUBLISH or SUBSCRIBE outside what the account may do.</summary>
     public const string NotAuthorized = "not-authorized";
 
+    /// <summary>A message dropped because its subscriber already had Broker:EmbeddedMaxPendingMessages queued (action "deliver").</summary>
+    public const string QueueFull = "queue-full";
+
     private readonly ConcurrentDictionary<(string Action, string Reason), long> counts = new();
 
     public void Add(string action, string reason) => counts.AddOrUpdate((action, reason), 1, (_, count) => count + 1);

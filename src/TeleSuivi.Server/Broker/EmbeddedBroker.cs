@@ -51,7 +51,9 @@ public sealed partial class EmbeddedBroker(
             throw new ConfigurationException("the embedded broker's plain listener is off (Broker:EmbeddedPlainListener=false) and no TLS certificate is set (Broker:EmbeddedTlsCertificate): it would listen nowhere");
         }
 
-        var builder = new MqttServerOptionsBuilder().WithPersistentSessions();
+        var builder = new MqttServerOptionsBuilder()
+            .WithPersistentSessions()
+            .WithMaxPendingMessagesPerClient(Math.Max(1, settings.EmbeddedMaxPendingMessages));
         if (settings.EmbeddedPlainListener)
         {
             builder.WithDefaultEndpoint().WithDefaultEndpointBoundIPAddress(ip).WithDefaultEndpointPort(settings.EmbeddedPort);
@@ -74,6 +76,13 @@ public sealed partial class EmbeddedBroker(
         server.ValidatingConnectionAsync += ValidateConnectionAsync;
         server.InterceptingPublishAsync += InterceptPublishAsync;
         server.InterceptingSubscriptionAsync += InterceptSubscriptionAsync;
+        server.QueuedApplicationMessageOverwrittenAsync += e =>
+        {
+            // Never silent: a reading dropped here was acknowledged to its device and will not be sent again.
+            refusals.Add("deliver", BrokerRefusals.QueueFull);
+            LogQueueOverflow(e.ReceiverClientId, settings.EmbeddedMaxPendingMessages);
+            return Task.CompletedTask;
+        };
         server.SessionDeletedAsync += e =>
         {
             principals.TryRemove(e.Id, out _);
@@ -223,6 +232,9 @@ public sealed partial class EmbeddedBroker(
 
         return Task.CompletedTask;
     }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Embedded MQTT broker dropped the oldest message queued for client {ClientId}: {Limit} messages were waiting (Broker:EmbeddedMaxPendingMessages)")]
+    private partial void LogQueueOverflow(string clientId, int limit);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Embedded MQTT broker listening on {Scheme}://{Host}:{Port}")]
     private partial void LogListening(string scheme, string host, int port);

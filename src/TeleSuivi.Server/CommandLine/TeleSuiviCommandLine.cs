@@ -24,6 +24,7 @@ public static class TeleSuiviCommandLine
             AuditCommand.Create(),
             TrainCommand.Create(),
             EvaluateCommand.Create(),
+            BenchCommand.Create(),
         };
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)

@@ -1,0 +1,67 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+
+namespace TeleSuivi.Server.Bench;
+
+/// <summary>Where the figures of a run go: the summary table on standard output, a JSON file, and a section of BENCHMARKS.md.</summary>
+public static class BenchOutput
+{
+    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
+
+    public static async Task WriteJsonAsync(BenchReport report, string path, CancellationToken cancellationToken)
+    {
+        if (Path.GetDirectoryName(Path.GetFullPath(path)) is { } folder)
+        {
+            Directory.CreateDirectory(folder);
+        }
+
+        await File.WriteAllTextAsync(path, JsonSerializer.Serialize(report, Json), cancellationToken);
+    }
+
+    /// <summary>The run's table, in Markdown: for the terminal and for BENCHMARKS.md alike.</summary>
+    public static string Table(BenchReport report)
+    {
+        var text = new StringBuilder();
+        string F(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
+        text.AppendLine("| run | published/s | stored/s | Observations | publish -> stored p50 / p99 / max | publish -> alert on hub p50 / p99 (delivered) | CPU (cores) | peak RSS | store writes: mean, Observations each, share of time | note |");
+        text.AppendLine("| --- | ---: | ---: | ---: | --- | --- | ---: | ---: | --- | --- |");
+        var r = report.Reference;
+        text.AppendLine(F($"| reference: raw broker -> plain MQTTnet subscriber | {r.PublishedPerSecond:N0} | {r.ReceivedPerSecond:N0} received | | | | | | | {r.Received:N0} of {r.Published:N0} received{(r.Note.Length > 0 ? "; " + r.Note : string.Empty)} |"));
+        foreach (var load in report.Loads.Append(report.Saturation))
+        {
+            var w = load.StoreWrites;
+            var stored = load.PublishToStored is { } p ? F($"{p.P50Ms:N0} / {p.P99Ms:N0} / {p.MaxMs:N0} ms") : "-";
+            var alert = load.Alerts is { PublishToAlert: { } a } al ? F($"{a.P50Ms:N0} / {a.P99Ms:N0} ms ({al.Delivered}/{al.Sent})") : load.Alerts is { } none ? F($"- (0/{none.Sent})") : "-";
+            text.AppendLine(F($"| end to end, {load.Name} | {load.PublishedPerSecond:N0} | {load.ProcessedPerSecond:N0} | {load.Observations:N0} | {stored} | {alert} | {load.CoresUsed:0.00} | {BenchTargets.Mb(load.PeakResidentBytes)} | {w.MeanMs:N0} ms, {w.ObservationsPerWrite:N0}, {w.ShareOfWallTime:P0} | {load.Note} |"));
+        }
+
+        text.AppendLine();
+        text.AppendLine("| target | measured | result |");
+        text.AppendLine("| --- | --- | --- |");
+        foreach (var target in report.Targets)
+        {
+            text.AppendLine($"| {target.Target} | {target.Measured} | **{target.Result}** |");
+        }
+
+        text.AppendLine();
+        text.AppendLine(F($"{report.Date}, {report.Machine}, load average {report.LoadAverageAtStart} at start and {report.LoadAverageAtEnd} at end (the machine is shared: other builds ran), commit {report.Commit}; broker {report.Broker}, store {report.Store}; {report.Patients:N0} patients registered, {report.PublishingDevices:N0} devices publishing over {report.Connections:N0} connections in {report.Formats.Count} formats; the platform process used {report.Process.CpuSeconds:N0} s of CPU in {report.Process.WallSeconds:N0} s, peak RSS {BenchTargets.Mb(report.Process.PeakResidentBytes)}; with all {report.Process.State.PatientsWithReadings:N0} patients' state and before the loads, RSS {BenchTargets.Mb(report.Process.State.ResidentBytes)} ({BenchTargets.Mb(report.Process.State.ResidentAtReadyBytes)} when ready). Scoring: {report.Scoring.Note}."));
+        return text.ToString();
+    }
+
+    /// <summary>Replaces this configuration's section of BENCHMARKS.md (between its markers; appended at the end when the file has none).</summary>
+    public static void WriteBenchmarksFile(BenchReport report, string path, bool embeddedDefaults)
+    {
+        var key = embeddedDefaults ? "bench-embedded" : "bench-external";
+        var begin = $"<!-- {key}:begin (written by telesuivi bench) -->";
+        var end = $"<!-- {key}:end -->";
+        var text = File.ReadAllText(path);
+        var start = text.IndexOf(begin, StringComparison.Ordinal);
+        var stop = start < 0 ? -1 : text.IndexOf(end, start, StringComparison.Ordinal);
+        var content = Table(report);
+        text = start < 0 || stop < 0
+            ? text.TrimEnd() + $"\n\n### telesuivi bench, {(embeddedDefaults ? "embedded defaults" : "external broker and store")}\n\n{begin}\n{content}{end}\n"
+            : string.Concat(text.AsSpan(0, start + begin.Length), "\n", content, text.AsSpan(stop));
+        File.WriteAllText(path, text);
+    }
+}

@@ -1,0 +1,87 @@
+namespace TeleSuivi.Server.Bench;
+
+/// <summary>Latency percentiles of <see cref="Count"/> messages, in milliseconds.</summary>
+public sealed record Percentiles(int Count, double P50Ms, double P90Ms, double P99Ms, double MaxMs)
+{
+    public static Percentiles? Of(List<double> milliseconds)
+    {
+        if (milliseconds.Count == 0)
+        {
+            return null;
+        }
+
+        milliseconds.Sort();
+        double At(double q) => milliseconds[Math.Min(milliseconds.Count - 1, (int)Math.Ceiling(q * milliseconds.Count) - 1)];
+        return new Percentiles(milliseconds.Count, At(0.5), At(0.9), At(0.99), milliseconds[^1]);
+    }
+}
+
+/// <summary>Critical readings sent during a load, and the first <c>AlertChanged</c> of each patient on the hub.</summary>
+public sealed record AlertLatency(int Sent, int Delivered, Percentiles? PublishToAlert);
+
+/// <summary>One load: published at a fixed rate, or as fast as the broker takes them (<see cref="TargetPerSecond"/> null).</summary>
+public sealed record LoadResult(
+    string Name,
+    double? TargetPerSecond,
+    long Published,
+    long RefusedByBroker,
+    double PublishedPerSecond,
+    long Processed,
+    long Observations,
+    long DeadLetters,
+    double ProcessedPerSecond,
+    bool KeptUp,
+    Percentiles? PublishToStored,
+    AlertLatency? Alerts,
+    double CpuSeconds,
+    double CoresUsed,
+    long PeakResidentBytes,
+    StoreWrites StoreWrites,
+    IReadOnlyDictionary<string, double> RiskCounters,
+    string Note);
+
+/// <summary>
+/// The platform's store writes during a load (<c>telesuivi_store_write_duration_seconds</c>): how many, their mean
+/// duration and size, and the share of the load's wall time spent waiting for them (near 1: the store is the limit).
+/// </summary>
+public sealed record StoreWrites(long Writes, double MeanMs, double ObservationsPerWrite, double ShareOfWallTime);
+
+/// <summary>Whether risk scoring was measured: only when the platform exposes <c>telesuivi_risk_*</c> metrics.</summary>
+public sealed record ScoringResult(bool Measured, string Note, IReadOnlyDictionary<string, double> Counters);
+
+/// <summary>
+/// The platform's memory once every registered patient sent readings (one reading each, then the first load's rate for
+/// as long as a load lasts), before the loads' bursts: <see cref="ResidentBytes"/> is the whole process (runtime, registry,
+/// every patient's online state, caches); <see cref="ResidentAtReadyBytes"/> the same when it became ready.
+/// </summary>
+public sealed record StateResult(int PatientsWithReadings, int ReadingsAcknowledged, long ResidentAtReadyBytes, long ResidentBytes);
+
+/// <summary>The platform process over the whole run.</summary>
+public sealed record ProcessResult(double CpuSeconds, double WallSeconds, long PeakResidentBytes, long ResidentAtEndBytes, StateResult State);
+
+/// <summary>What 100,000 patients at the simulator's nominal cadence publish, against the saturation measured here.</summary>
+public sealed record NominalCadence(double MessagesPerSecondPer100kPatients, double MeasuredSaturationPerSecond, string Method);
+
+public sealed record TargetResult(string Target, string Measured, string Result);
+
+public sealed record BenchReport(
+    string Date,
+    string Machine,
+    string Commit,
+    string LoadAverageAtStart,
+    string LoadAverageAtEnd,
+    string Broker,
+    string Store,
+    int Patients,
+    int PublishingDevices,
+    int Connections,
+    IReadOnlyCollection<string> Formats,
+    string LatencyMethod,
+    ReferenceResult Reference,
+    IReadOnlyList<LoadResult> Loads,
+    LoadResult Saturation,
+    double EndToEndOverReference,
+    ProcessResult Process,
+    ScoringResult Scoring,
+    NominalCadence Nominal,
+    IReadOnlyList<TargetResult> Targets);

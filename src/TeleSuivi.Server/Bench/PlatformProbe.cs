@@ -1,0 +1,151 @@
+using System.Diagnostics;
+using System.Globalization;
+
+namespace TeleSuivi.Server.Bench;
+
+/// <summary>One reading of the platform's <c>/metrics</c> and of its process, at <see cref="At"/> (a <see cref="Stopwatch"/> time stamp taken when the answer arrived).</summary>
+public readonly record struct PlatformSample(long At, long Messages, long Observations, long DeadLetters, long Waiting, long Resident, double StoreWriteSeconds, long StoreWrites, IReadOnlyDictionary<string, double> Risk);
+
+/// <summary>
+/// Polls <c>/metrics</c> every <see cref="Period"/> while the bench runs. The platform counts a message in
+/// <c>telesuivi_ingest_messages_total</c> once it is durably stored (or dead-lettered), just before it is acknowledged;
+/// the ingest pipeline keeps the broker's order (one bounded channel, batches in turn), so the k-th message published
+/// is stored when the counter first reaches k: its publish → stored latency is that poll's arrival time minus the time
+/// its PUBLISH started. The resolution is the poll period plus one request (a few ms).
+/// </summary>
+public sealed class PlatformProbe(PlatformProcess platform) : IAsyncDisposable
+{
+    public static readonly TimeSpan Period = TimeSpan.FromMilliseconds(10);
+
+    private readonly List<PlatformSample> samples = [];
+    private readonly CancellationTokenSource stop = new();
+    private Task? loop;
+
+    public string? LastError { get; private set; }
+
+    public void Start() => loop = Task.Run(() => PollAsync(stop.Token));
+
+    /// <summary>The latest sample, read now.</summary>
+    public async Task<PlatformSample> ReadAsync(CancellationToken cancellationToken)
+    {
+        var text = await platform.Http.GetStringAsync(new Uri("/metrics", UriKind.Relative), cancellationToken);
+        var at = Stopwatch.GetTimestamp();
+        long messages = 0, observations = 0, deadLetters = 0, waiting = 0, storeWrites = 0;
+        double storeWriteSeconds = 0;
+        var risk = new Dictionary<string, double>(StringComparer.Ordinal);
+        foreach (var line in text.Split('\n'))
+        {
+            if (line.Length == 0 || line[0] == '#')
+            {
+                continue;
+            }
+
+            var space = line.LastIndexOf(' ');
+            var name = line[..space];
+            var value = double.Parse(line[(space + 1)..], CultureInfo.InvariantCulture);
+            if (name == "telesuivi_ingest_messages_total")
+            {
+                messages = (long)value;
+            }
+            else if (name == "telesuivi_ingest_observations_total")
+            {
+                observations = (long)value;
+            }
+            else if (name.StartsWith("telesuivi_ingest_dead_letters_total", StringComparison.Ordinal))
+            {
+                deadLetters += (long)value;
+            }
+            else if (name is "telesuivi_ingest_queue_depth" or "telesuivi_ingest_in_flight")
+            {
+                waiting += (long)value;
+            }
+            else if (name == "telesuivi_store_write_duration_seconds_sum")
+            {
+                storeWriteSeconds = value;
+            }
+            else if (name == "telesuivi_store_write_duration_seconds_count")
+            {
+                storeWrites = (long)value;
+            }
+            else if (name.StartsWith("telesuivi_risk_", StringComparison.Ordinal))
+            {
+                risk[name] = value;
+            }
+        }
+
+        var sample = new PlatformSample(at, messages, observations, deadLetters, waiting, platform.HasExited ? 0 : platform.Memory().Resident, storeWriteSeconds, storeWrites, risk);
+        lock (samples)
+        {
+            samples.Add(sample);
+        }
+
+        return sample;
+    }
+
+    /// <summary>The samples taken since <paramref name="since"/> (a <see cref="Stopwatch"/> time stamp).</summary>
+    public List<PlatformSample> Since(long since)
+    {
+        lock (samples)
+        {
+            return samples.Where(s => s.At >= since).ToList();
+        }
+    }
+
+    /// <summary>
+    /// Waits until the platform has processed <paramref name="messages"/> messages in all and holds none; gives up when
+    /// its count has not moved for <paramref name="stalled"/> (or the process exited): what is missing then is missing.
+    /// </summary>
+    public async Task<PlatformSample> WaitForAsync(long messages, TimeSpan stalled, CancellationToken cancellationToken)
+    {
+        var progressed = Stopwatch.StartNew();
+        var last = -1L;
+        while (true)
+        {
+            var sample = await ReadAsync(cancellationToken);
+            if (sample.Messages != last)
+            {
+                last = sample.Messages;
+                progressed.Restart();
+            }
+
+            if ((sample.Messages >= messages && sample.Waiting == 0) || progressed.Elapsed > stalled || platform.HasExited)
+            {
+                return sample;
+            }
+
+            await Task.Delay(Period, cancellationToken);
+        }
+    }
+
+    private async Task PollAsync(CancellationToken cancellationToken)
+    {
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                await ReadAsync(cancellationToken);
+                await Task.Delay(Period, cancellationToken);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex) when (ex is HttpRequestException or IOException or FormatException or TaskCanceledException)
+            {
+                // A slow or failed poll only coarsens the resolution; the last reason is reported if the run fails.
+                LastError = ex.Message;
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await stop.CancelAsync();
+        if (loop is not null)
+        {
+            await loop;
+        }
+
+        stop.Dispose();
+    }
+}
