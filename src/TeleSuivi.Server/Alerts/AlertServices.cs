@@ -10,6 +10,7 @@ public static class AlertServices
         services.AddOptions<AlertOptions>().BindConfiguration(AlertOptions.Section);
         services.AddSingleton(sp => sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<AlertOptions>>().Value);
         services.AddSignalR();
+        services.AddSingleton<HubConnections>();
         services.AddSingleton<AlertFeed>();
         services.AddSingleton<AlertStore>();
         services.AddSingleton<ThresholdBook>();

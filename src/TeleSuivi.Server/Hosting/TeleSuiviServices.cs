@@ -21,6 +21,7 @@ public static class TeleSuiviServices
         services.AddOptions<BrokerOptions>().BindConfiguration(BrokerOptions.Section);
         services.AddOptions<StoreOptions>().BindConfiguration(StoreOptions.Section);
         services.AddOptions<IngestOptions>().BindConfiguration(IngestOptions.Section);
+        services.AddOptions<HostOptions>().Configure<IOptions<IngestOptions>>((host, ingest) => host.ShutdownTimeout = ingest.Value.ShutdownTimeout);
         services.AddSingleton(TimeProvider.System);
         services.AddHostedService<DataFolderGuard>();
 
@@ -51,10 +52,13 @@ public static class TeleSuiviServices
         services.AddSingleton<EnvironmentDecoder>();
         services.AddSingleton<MessageNormalizer>();
         services.AddHostedService<IngestProcessor>();
-        services.AddHostedService<MqttIngestClient>();
         services.AddSingleton<DeadLetterReplayer>();
         services.AddHostedService<RegistrationReplayService>();
         services.AddAlerts();
+
+        // After the alert engine: hosted services stop in reverse order, so on shutdown the MQTT client drains the
+        // pipeline while the processor and the alert engine it feeds still run.
+        services.AddHostedService<MqttIngestClient>();
 
         if (configuration.GetValue<bool>($"{SimulatorOptions.Section}:{nameof(SimulatorOptions.Enabled)}"))
         {

@@ -35,5 +35,11 @@ public sealed class IngestOptions
     /// </summary>
     public string GattTimeZone { get; set; } = "UTC";
 
+    /// <summary>
+    /// How long a graceful shutdown (SIGTERM, Ctrl+C) may take to make durable and acknowledge the messages already
+    /// received (the host's shutdown timeout). Keep it below the service manager's stop timeout (systemd: 90 s).
+    /// </summary>
+    public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
     public string ResolveProfilesDirectory() => ProfilesDirectory ?? Path.Combine(AppContext.BaseDirectory, "ingest");
 }

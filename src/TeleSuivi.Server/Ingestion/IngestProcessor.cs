@@ -41,19 +41,28 @@ public sealed partial class IngestProcessor(
     {
         var batch = new List<IngestMessage>(settings.BatchSize);
         var reader = channel.Reader;
-        while (await WaitForMessagesAsync(reader, stoppingToken))
+        try
         {
-            batch.Clear();
-            await FillBatchAsync(reader, batch, stoppingToken);
-            counters.BeginBatch(batch.Count);
-            try
+            // On shutdown the MQTT client completes the channel first: this loop then empties it (the last, partial
+            // batch included) and ends, and only then is the broker connection closed (see MqttIngestClient.StopAsync).
+            while (await WaitForMessagesAsync(reader, stoppingToken))
             {
-                await ProcessBatchAsync(batch, stoppingToken);
+                batch.Clear();
+                await FillBatchAsync(reader, batch, stoppingToken);
+                counters.BeginBatch(batch.Count, batch[0].ReceivedAt);
+                try
+                {
+                    await ProcessBatchAsync(batch, stoppingToken);
+                }
+                finally
+                {
+                    counters.EndBatch(batch.Count);
+                }
             }
-            finally
-            {
-                counters.EndBatch(batch.Count);
-            }
+        }
+        finally
+        {
+            channel.MarkDrained();
         }
     }
 
@@ -82,9 +91,34 @@ public sealed partial class IngestProcessor(
 
         // Durable now, not yet acknowledged: a full alert feed holds ingestion back rather than losing an alert.
         await alerts.PublishAsync(spooled.SelectMany(message => message.Observations), letters, cancellationToken);
+        await AcknowledgeAsync(batch, cancellationToken);
+    }
+
+    private async Task AcknowledgeAsync(IReadOnlyList<IngestMessage> batch, CancellationToken cancellationToken)
+    {
+        var lost = 0;
+        string? reason = null;
         foreach (var message in batch)
         {
-            await message.AcknowledgeAsync(cancellationToken);
+            try
+            {
+                await message.AcknowledgeAsync(cancellationToken);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                // The connection the message came on is gone (broker restart, network): the broker redelivers it on
+                // the next connection, and its deterministic Observation ids make the second write a no-op.
+                lost++;
+                reason ??= ex.Message;
+                counters.AcknowledgementLost();
+            }
+
+            counters.DurableLag.Observe(time.GetUtcNow() - message.ReceivedAt);
+        }
+
+        if (lost > 0)
+        {
+            LogAcknowledgementsLost(lost, reason!);
         }
     }
 
@@ -294,6 +328,9 @@ public sealed partial class IngestProcessor(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Ingestion resumes after a pause of {Seconds:F1} s: batches are durable again")]
     private partial void LogResumed(double seconds);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Count} durable message(s) could not be acknowledged ({Reason}): the broker will redeliver them, and they will not be stored twice")]
+    private partial void LogAcknowledgementsLost(int count, string reason);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Cannot write dead letters to {Path}: {Reason}; retrying in {DelaySeconds:F1} s (messages stay unacknowledged)")]
     private partial void LogDeadLetterFailed(string path, string reason, double delaySeconds);

@@ -1,3 +1,5 @@
+using TeleSuivi.Server.Metrics;
+
 namespace TeleSuivi.Server.Storage;
 
 /// <summary>Why a write to the observation store failed, as far as the caller is concerned.</summary>
@@ -22,14 +24,8 @@ public enum StoreFailureKind
 /// </summary>
 public sealed class WritePathMetrics
 {
-    /// <summary>Upper bounds, in seconds, of the latency histogram's buckets (Prometheus <c>le</c>), +Inf implied.</summary>
-    public static readonly IReadOnlyList<double> LatencyBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
-
     private readonly Lock gate = new();
-    private readonly long[] bucketCounts = new long[LatencyBuckets.Count + 1];
     private readonly long[] failures = new long[Enum.GetValues<StoreFailureKind>().Length];
-    private double latencySum;
-    private long latencyCount;
     private long spooledObservations;
     private long spooledBatches;
     private long replayedObservations;
@@ -53,22 +49,10 @@ public sealed class WritePathMetrics
 
     public long ReplayedObservations => Interlocked.Read(ref replayedObservations);
 
-    public void ObserveWrite(TimeSpan elapsed)
-    {
-        var seconds = elapsed.TotalSeconds;
-        var bucket = 0;
-        while (bucket < LatencyBuckets.Count && seconds > LatencyBuckets[bucket])
-        {
-            bucket++;
-        }
+    /// <summary>Duration of writes of Observation batches to the store (failed ones included).</summary>
+    public Histogram WriteLatency { get; } = new(Histogram.CallBuckets);
 
-        lock (gate)
-        {
-            bucketCounts[bucket]++;
-            latencySum += seconds;
-            latencyCount++;
-        }
-    }
+    public void ObserveWrite(TimeSpan elapsed) => WriteLatency.Observe(elapsed);
 
     public void WriteSucceeded()
     {
@@ -99,21 +83,7 @@ public sealed class WritePathMetrics
     public void Replayed(int observations) => Interlocked.Add(ref replayedObservations, observations);
 
     /// <summary>Cumulative bucket counts (for <c>le</c> = each bound, then +Inf), sum and count, taken together.</summary>
-    public (IReadOnlyList<long> Cumulative, double Sum, long Count) Latency()
-    {
-        lock (gate)
-        {
-            var cumulative = new long[bucketCounts.Length];
-            long running = 0;
-            for (var i = 0; i < bucketCounts.Length; i++)
-            {
-                running += bucketCounts[i];
-                cumulative[i] = running;
-            }
-
-            return (cumulative, latencySum, latencyCount);
-        }
-    }
+    public (IReadOnlyList<long> Cumulative, double Sum, long Count) Latency() => WriteLatency.Snapshot();
 
     public IReadOnlyDictionary<StoreFailureKind, long> FailuresByKind()
     {
