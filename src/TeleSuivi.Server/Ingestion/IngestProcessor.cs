@@ -72,7 +72,7 @@ public sealed partial class IngestProcessor(
         var letters = new List<Rejection>();
         foreach (var message in batch)
         {
-            var outcome = normalizer.Normalize(message);
+            var outcome = NormalizeSafely(message);
             if (outcome.Rejected)
             {
                 letters.Add(new Rejection(message.Topic, message.Payload, message.ReceivedAt, outcome.ReasonCode!, outcome.Reason!));
@@ -92,6 +92,20 @@ public sealed partial class IngestProcessor(
         // Durable now, not yet acknowledged: a full alert feed holds ingestion back rather than losing an alert.
         await alerts.PublishAsync(spooled.SelectMany(message => message.Observations), letters, cancellationToken);
         await AcknowledgeAsync(batch, cancellationToken);
+    }
+
+    /// <summary>A decoder's bug costs its message a dead letter, not the whole pipeline (an exception here would stop ingestion).</summary>
+    private NormalizeOutcome NormalizeSafely(IngestMessage message)
+    {
+        try
+        {
+            return normalizer.Normalize(message);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            LogDecoderFault(ex, message.Topic);
+            return NormalizeOutcome.Reject(RejectionCodes.DecoderFault, $"unexpected {ex.GetType().Name} while decoding: {ex.Message} (a bug: replay once fixed)");
+        }
     }
 
     private async Task AcknowledgeAsync(IReadOnlyList<IngestMessage> batch, CancellationToken cancellationToken)
@@ -328,6 +342,9 @@ public sealed partial class IngestProcessor(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Ingestion resumes after a pause of {Seconds:F1} s: batches are durable again")]
     private partial void LogResumed(double seconds);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Decoder fault on {Topic}: the message is dead-lettered as decoder-fault")]
+    private partial void LogDecoderFault(Exception exception, string topic);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Count} durable message(s) could not be acknowledged ({Reason}): the broker will redeliver them, and they will not be stored twice")]
     private partial void LogAcknowledgementsLost(int count, string reason);
