@@ -41,7 +41,7 @@ dll="$repo/src/TeleSuivi.Server/bin/Release/net10.0/telesuivi.dll"
 mqtt_url="$(infra/services/start-mosquitto.sh "$work/mosquitto" | sed -n 's/^MQTT_URL=//p')"
 influx_url="$(infra/services/start-influxd.sh "$work/influxd" | sed -n 's/^INFLUX_URL=//p')"
 http_port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-key="soak-$(head -c 18 /dev/urandom | base64 | tr -dc 'a-zA-Z0-9')"
+key="soak-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"  # Security:BootstrapApiKey: at least 32 characters
 base="http://127.0.0.1:$http_port"
 
 TELESUIVI_SECURITY__BOOTSTRAPAPIKEY="$key" dotnet "$dll" serve --urls "$base" --data "$work/data" \
