@@ -197,6 +197,10 @@ count_results() {
     total=$(counter total "$counters")
     ok=$(( $(counter passed "$counters") + $(counter passedButRunAborted "$counters") ))
     skip=$(( $(counter notExecuted "$counters") + $(counter inconclusive "$counters") + $(counter notRunnable "$counters") ))
+    # The VSTest trx logger leaves notExecuted at 0 for a skipped xunit test: count the results marked NotExecuted.
+    if (( skip == 0 )); then
+      skip=$(tr -d '\n\r' < "$trx" | grep -o '<UnitTestResult [^>]*outcome="NotExecuted"' | wc -l || true)
+    fi
     passed=$(( passed + ok ))
     skipped=$(( skipped + skip ))
     failed=$(( failed + total - ok - skip ))

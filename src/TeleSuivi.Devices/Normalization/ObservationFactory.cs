@@ -228,7 +228,8 @@ public sealed class ObservationFactory(ObservationFactoryOptions? options = null
         }
     }
 
-    private string? CheckClock(string measure, DateTimeOffset effective, DateTimeOffset received)
+    /// <summary>Why a reading stamped <paramref name="effective"/> and received at <paramref name="received"/> has a wrong clock; null when its time is plausible.</summary>
+    public string? CheckClock(string measure, DateTimeOffset effective, DateTimeOffset received)
     {
         if (settings.MaxFutureSkew is { } skew && effective - received > skew)
         {

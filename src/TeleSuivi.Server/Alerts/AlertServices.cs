@@ -16,6 +16,7 @@ public static class AlertServices
         services.AddTriageSignalR(configuration);
         services.AddOptions<WorkflowOptions>().BindConfiguration(WorkflowOptions.Section);
         services.AddSingleton(sp => WorkflowDatabase.Create(sp.GetRequiredService<IOptions<WorkflowOptions>>().Value, sp.GetRequiredService<IOptions<StoreOptions>>().Value));
+        services.AddSingleton<HubConnections>();
         services.AddSingleton<AlertFeed>();
         services.AddSingleton(sp => new AlertStore(sp.GetRequiredService<WorkflowDatabase>()));
         services.AddSingleton<ThresholdBook>();

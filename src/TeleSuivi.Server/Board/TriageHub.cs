@@ -13,7 +13,7 @@ namespace TeleSuivi.Server.Board;
 /// A connection sees the alerts of its user's care teams only: it joins one group per team (admins: one group for
 /// all), fixed for the connection's life — a change of a user's teams applies from their next connection.
 /// </summary>
-public sealed class TriageHub(BoardNotifier board, DeviceRegistry registry) : Hub<ITriageClient>
+public sealed class TriageHub(BoardNotifier board, DeviceRegistry registry, HubConnections connections) : Hub<ITriageClient>
 {
     public const string AdminGroup = "admins";
 
@@ -28,6 +28,13 @@ public sealed class TriageHub(BoardNotifier board, DeviceRegistry registry) : Hu
         }
 
         await base.OnConnectedAsync();
+        connections.Connected();
+    }
+
+    public override Task OnDisconnectedAsync(Exception? exception)
+    {
+        connections.Disconnected();
+        return base.OnDisconnectedAsync(exception);
     }
 
     /// <param name="includeClosed">Closed alerts too (the board's "closed" filter).</param>

@@ -33,6 +33,12 @@ public static class RejectionCodes
     /// <summary>The store refused the data itself (e.g. a field type conflict): retrying would not help.</summary>
     public const string StoreRejected = "store-rejected";
 
+    /// <summary>The payload is larger than Ingest:MaxPayloadBytes: not decoded, so that one message cannot exhaust memory.</summary>
+    public const string TooLarge = "too-large";
+
+    /// <summary>A decoder failed with an unexpected error: a bug of the platform, kept to replay once it is fixed.</summary>
+    public const string DecoderFault = "decoder-fault";
+
     /// <summary>Codes that a registry import can cure: their letters are replayed when devices are registered.</summary>
     public static readonly IReadOnlySet<string> CuredByRegistration = new HashSet<string>(StringComparer.Ordinal) { UnknownDevice, UnassignedDevice };
 }

@@ -28,6 +28,7 @@ public static class TeleSuiviServices
         services.AddOptions<BrokerOptions>().BindConfiguration(BrokerOptions.Section);
         services.AddOptions<StoreOptions>().BindConfiguration(StoreOptions.Section);
         services.AddOptions<IngestOptions>().BindConfiguration(IngestOptions.Section);
+        services.AddOptions<HostOptions>().Configure<IOptions<IngestOptions>>((host, ingest) => host.ShutdownTimeout = ingest.Value.ShutdownTimeout);
         services.AddSingleton(TimeProvider.System);
         services.AddHostedService<DataFolderGuard>();
 
@@ -64,7 +65,6 @@ public static class TeleSuiviServices
         if (ingest)
         {
             services.AddHostedService<IngestProcessor>();
-            services.AddHostedService<MqttIngestClient>();
             services.AddHostedService<RegistrationReplayService>();
             services.AddOptions<ScoringPartitionOptions>().BindConfiguration(ScoringPartitionOptions.Section);
             services.AddSingleton<ScoringPartitions>();
@@ -73,6 +73,12 @@ public static class TeleSuiviServices
 
         services.AddAlerts(configuration, roles);
         services.AddRiskScoring(roles);
+        if (ingest)
+        {
+            // After the alert engine and the scorer: hosted services stop in reverse order, so on shutdown the MQTT
+            // client drains the pipeline while the processor and what it feeds still run.
+            services.AddHostedService<MqttIngestClient>();
+        }
 
         if (ingest && configuration.GetValue<bool>($"{SimulatorOptions.Section}:{nameof(SimulatorOptions.Enabled)}"))
         {

@@ -38,6 +38,12 @@ public sealed class EnvironmentDecoder(IOptions<IngestOptions> options)
             return NormalizeOutcome.Reject(RejectionCodes.Topic, $"zone '{zoneId}' is not a valid id (letters, digits, '-' and '.', at most 64)");
         }
 
+        // The JSON reader checks UTF-8 only where it must transcode (a string read later), too late for a clear reason.
+        if (!System.Text.Unicode.Utf8.IsValid(payload))
+        {
+            return NormalizeOutcome.Reject(RejectionCodes.Unparseable, $"environment/{zoneId}: the payload is not valid UTF-8 (JSON must be)");
+        }
+
         JsonDocument document;
         try
         {

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using TeleSuivi.Server.Metrics;
 
 namespace TeleSuivi.Server.Ingestion;
 
@@ -10,6 +11,8 @@ public sealed class IngestCounters
     private long observations;
     private long deadLettered;
     private long inFlight;
+    private long oldestInFlightTicks;
+    private long acknowledgementsLost;
 
     public long Messages => Interlocked.Read(ref messages);
 
@@ -20,9 +23,38 @@ public sealed class IngestCounters
     /// <summary>Messages taken off the channel and not yet acknowledged (being normalised or written).</summary>
     public long InFlight => Interlocked.Read(ref inFlight);
 
-    public void BeginBatch(int messageCount) => Interlocked.Add(ref inFlight, messageCount);
+    /// <summary>When the oldest message of the batch being processed was received; null between batches.</summary>
+    public DateTimeOffset? OldestInFlightReceivedAt
+    {
+        get
+        {
+            var ticks = Interlocked.Read(ref oldestInFlightTicks);
+            return ticks == 0 ? null : new DateTimeOffset(ticks, TimeSpan.Zero);
+        }
+    }
 
-    public void EndBatch(int messageCount) => Interlocked.Add(ref inFlight, -messageCount);
+    /// <summary>From reception to acknowledgement, i.e. until the message was durable (stored, spooled or dead-lettered).</summary>
+    public Histogram DurableLag { get; } = new(Histogram.LagBuckets);
+
+    /// <summary>
+    /// Acknowledgements that could not be sent because the broker connection dropped after the message was made
+    /// durable: the broker redelivers those messages, and their deterministic ids keep them from being stored twice.
+    /// </summary>
+    public long AcknowledgementsLost => Interlocked.Read(ref acknowledgementsLost);
+
+    public void BeginBatch(int messageCount, DateTimeOffset oldestReceivedAt)
+    {
+        Interlocked.Exchange(ref oldestInFlightTicks, oldestReceivedAt.UtcTicks);
+        Interlocked.Add(ref inFlight, messageCount);
+    }
+
+    public void EndBatch(int messageCount)
+    {
+        Interlocked.Add(ref inFlight, -messageCount);
+        Interlocked.Exchange(ref oldestInFlightTicks, 0);
+    }
+
+    public void AcknowledgementLost() => Interlocked.Increment(ref acknowledgementsLost);
 
     public IReadOnlyDictionary<string, long> DeadLetteredByReason => deadLetteredByReason;
 

@@ -23,6 +23,13 @@ public sealed class IngestOptions
     /// </summary>
     public string? ProfilesDirectory { get; set; }
 
+    /// <summary>
+    /// Largest payload decoded (bytes); a larger one is dead-lettered as <c>too-large</c>. Decoding multiplies a
+    /// payload's size in memory (a 4 MiB CSV makes 100,000 readings), and a batch holds up to BatchSize messages at once.
+    /// A day of 5-minute readings is about 30 KiB in any of the formats of ingest/.
+    /// </summary>
+    public int MaxPayloadBytes { get; set; } = 256 * 1024;
+
     /// <summary>A reading stamped further in the future than this is rejected (device clock wrong).</summary>
     public TimeSpan MaxFutureSkew { get; set; } = TimeSpan.FromMinutes(5);
 
@@ -34,6 +41,12 @@ public sealed class IngestOptions
     /// usually set their devices to UTC.
     /// </summary>
     public string GattTimeZone { get; set; } = "UTC";
+
+    /// <summary>
+    /// How long a graceful shutdown (SIGTERM, Ctrl+C) may take to make durable and acknowledge the messages already
+    /// received (the host's shutdown timeout). Keep it below the service manager's stop timeout (systemd: 90 s).
+    /// </summary>
+    public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     public string ResolveProfilesDirectory() => ProfilesDirectory ?? Path.Combine(AppContext.BaseDirectory, "ingest");
 }

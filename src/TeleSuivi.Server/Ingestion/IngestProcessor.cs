@@ -42,19 +42,28 @@ public sealed partial class IngestProcessor(
     {
         var batch = new List<IngestMessage>(settings.BatchSize);
         var reader = channel.Reader;
-        while (await WaitForMessagesAsync(reader, stoppingToken))
+        try
         {
-            batch.Clear();
-            await FillBatchAsync(reader, batch, stoppingToken);
-            counters.BeginBatch(batch.Count);
-            try
+            // On shutdown the MQTT client completes the channel first: this loop then empties it (the last, partial
+            // batch included) and ends, and only then is the broker connection closed (see MqttIngestClient.StopAsync).
+            while (await WaitForMessagesAsync(reader, stoppingToken))
             {
-                await ProcessBatchAsync(batch, stoppingToken);
+                batch.Clear();
+                await FillBatchAsync(reader, batch, stoppingToken);
+                counters.BeginBatch(batch.Count, batch[0].ReceivedAt);
+                try
+                {
+                    await ProcessBatchAsync(batch, stoppingToken);
+                }
+                finally
+                {
+                    counters.EndBatch(batch.Count);
+                }
             }
-            finally
-            {
-                counters.EndBatch(batch.Count);
-            }
+        }
+        finally
+        {
+            channel.MarkDrained();
         }
     }
 
@@ -64,7 +73,7 @@ public sealed partial class IngestProcessor(
         var letters = new List<Rejection>();
         foreach (var message in batch)
         {
-            var outcome = normalizer.Normalize(message);
+            var outcome = NormalizeSafely(message);
             if (outcome.Rejected)
             {
                 letters.Add(new Rejection(message.Topic, message.Payload, message.ReceivedAt, outcome.ReasonCode!, outcome.Reason!));
@@ -84,9 +93,48 @@ public sealed partial class IngestProcessor(
         // Durable now, not yet acknowledged: a full alert feed holds ingestion back rather than losing an alert.
         await alerts.PublishAsync(spooled.SelectMany(message => message.Observations), letters, cancellationToken);
         await scoring.PublishAsync(spooled.SelectMany(message => message.Observations), cancellationToken);
+        await AcknowledgeAsync(batch, cancellationToken);
+    }
+
+    /// <summary>A decoder's bug costs its message a dead letter, not the whole pipeline (an exception here would stop ingestion).</summary>
+    private NormalizeOutcome NormalizeSafely(IngestMessage message)
+    {
+        try
+        {
+            return normalizer.Normalize(message);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            LogDecoderFault(ex, message.Topic);
+            return NormalizeOutcome.Reject(RejectionCodes.DecoderFault, $"unexpected {ex.GetType().Name} while decoding: {ex.Message} (a bug: replay once fixed)");
+        }
+    }
+
+    private async Task AcknowledgeAsync(IReadOnlyList<IngestMessage> batch, CancellationToken cancellationToken)
+    {
+        var lost = 0;
+        string? reason = null;
         foreach (var message in batch)
         {
-            await message.AcknowledgeAsync(cancellationToken);
+            try
+            {
+                await message.AcknowledgeAsync(cancellationToken);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                // The connection the message came on is gone (broker restart, network): the broker redelivers it on
+                // the next connection, and its deterministic Observation ids make the second write a no-op.
+                lost++;
+                reason ??= ex.Message;
+                counters.AcknowledgementLost();
+            }
+
+            counters.DurableLag.Observe(time.GetUtcNow() - message.ReceivedAt);
+        }
+
+        if (lost > 0)
+        {
+            LogAcknowledgementsLost(lost, reason!);
         }
     }
 
@@ -296,6 +344,12 @@ public sealed partial class IngestProcessor(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Ingestion resumes after a pause of {Seconds:F1} s: batches are durable again")]
     private partial void LogResumed(double seconds);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Decoder fault on {Topic}: the message is dead-lettered as decoder-fault")]
+    private partial void LogDecoderFault(Exception exception, string topic);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Count} durable message(s) could not be acknowledged ({Reason}): the broker will redeliver them, and they will not be stored twice")]
+    private partial void LogAcknowledgementsLost(int count, string reason);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Cannot write dead letters to {Path}: {Reason}; retrying in {DelaySeconds:F1} s (messages stay unacknowledged)")]
     private partial void LogDeadLetterFailed(string path, string reason, double delaySeconds);

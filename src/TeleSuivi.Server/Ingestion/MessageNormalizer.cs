@@ -36,6 +36,7 @@ public sealed class MessageNormalizer
     private readonly EnvironmentDecoder environment;
     private readonly ObservationFactory factory;
     private readonly TimeZoneInfo gattZone;
+    private readonly int maxPayloadBytes;
 
     public MessageNormalizer(IOptions<IngestOptions> options, DeviceRegistry registry, EnvironmentDecoder environment)
     {
@@ -61,6 +62,7 @@ public sealed class MessageNormalizer
 
         this.registry = registry;
         this.environment = environment;
+        maxPayloadBytes = settings.MaxPayloadBytes;
         factory = new ObservationFactory(new ObservationFactoryOptions { MaxFutureSkew = settings.MaxFutureSkew, MaxAge = settings.MaxAge });
     }
 
@@ -71,6 +73,11 @@ public sealed class MessageNormalizer
         if (!ContractTopic.TryParse(message.Topic, out var topic, out var error))
         {
             return NormalizeOutcome.Reject(RejectionCodes.Topic, error!);
+        }
+
+        if (message.Payload.Length > maxPayloadBytes)
+        {
+            return NormalizeOutcome.Reject(RejectionCodes.TooLarge, $"the payload is {message.Payload.Length:N0} bytes, more than Ingest:MaxPayloadBytes ({maxPayloadBytes:N0}): not decoded");
         }
 
         if (topic!.Kind == TopicKind.Environment)
@@ -125,6 +132,13 @@ public sealed class MessageNormalizer
             var patient = registry.ResolvePatient(deviceId, time);
             if (patient is null)
             {
+                // A clock reset to 2000 is the reading's real fault: said so, rather than "no patient assigned in 2000".
+                if (factory.CheckClock(reading.Measure, time, message.ReceivedAt) is { } clockError)
+                {
+                    (rejections ??= []).Add((RejectionCodes.Clock, clockError));
+                    continue;
+                }
+
                 (rejections ??= []).Add((RejectionCodes.UnassignedDevice, $"device '{deviceId}' was assigned to no patient at {time.UtcDateTime:yyyy-MM-ddTHH:mm:ssZ}"));
                 continue;
             }

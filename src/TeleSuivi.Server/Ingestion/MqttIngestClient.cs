@@ -61,10 +61,29 @@ public sealed partial class MqttIngestClient(
         await base.StartAsync(cancellationToken);
     }
 
+    /// <summary>
+    /// Graceful shutdown (SIGTERM): takes no more messages, lets the processor make durable and acknowledge every
+    /// message already received, over this still-open connection, and only then disconnects. Whatever is not
+    /// acknowledged when the host's shutdown timeout (Ingest:ShutdownTimeout) runs out stays with the broker and is
+    /// redelivered on the next start: never lost, never stored twice.
+    /// </summary>
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
+        // Messages waiting to enter the full channel are dropped unacknowledged here: the broker redelivers them.
         await shutdown.CancelAsync();
+        channel.Writer.TryComplete();
         await base.StopAsync(cancellationToken);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        try
+        {
+            await channel.Drained.WaitAsync(cancellationToken);
+            LogDrained(clock.Elapsed.TotalSeconds);
+        }
+        catch (OperationCanceledException)
+        {
+            LogDrainTimedOut(clock.Elapsed.TotalSeconds, channel.Count);
+        }
+
         if (client.IsConnected)
         {
             // A normal disconnect keeps the session: unacknowledged messages are redelivered on the next start.
@@ -145,7 +164,14 @@ public sealed partial class MqttIngestClient(
             ct => e.AcknowledgeAsync(ct));
 
         // Waiting here is the back-pressure: the receive loop pauses while the pipeline is full.
-        await channel.Writer.WriteAsync(message, shutdown.Token);
+        try
+        {
+            await channel.Writer.WriteAsync(message, shutdown.Token);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or System.Threading.Channels.ChannelClosedException)
+        {
+            // Shutting down: left unacknowledged, so the broker redelivers it to the next session.
+        }
     }
 
     private static string Describe(Exception ex)
@@ -206,6 +232,12 @@ public sealed partial class MqttIngestClient(
         // Jitter keeps a fleet of workers from reconnecting in lock-step after a broker restart.
         return capped * (0.8 + (Random.Shared.NextDouble() * 0.4));
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Shutdown: every message received was made durable and acknowledged in {Seconds:F1} s")]
+    private partial void LogDrained(double seconds);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Shutdown: the pipeline was not drained within the shutdown timeout ({Seconds:F1} s, {Queued} message(s) still queued); what is not acknowledged stays with the broker and is redelivered on the next start (Ingest:ShutdownTimeout)")]
+    private partial void LogDrainTimedOut(double seconds, int queued);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Connected to MQTT broker {Broker} (session present: {SessionPresent}, shared subscriptions: {Shared})")]
     private partial void LogConnected(string broker, bool sessionPresent, bool shared);

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using TeleSuivi.Server.Board;
 using TeleSuivi.Server.Broker;
 using TeleSuivi.Server.DeadLetters;
 using TeleSuivi.Server.Ingestion;
@@ -14,7 +15,7 @@ public static class MetricsEndpoint
 {
     public static IEndpointRouteBuilder MapTeleSuiviMetrics(this IEndpointRouteBuilder endpoints)
     {
-        endpoints.MapGet("/metrics", async (IngestCounters counters, IngestChannel channel, BrokerConnectionState broker, BrokerRefusals refusals, DeadLetterStore deadLetters, ObservationSpool spool, WritePathMetrics writes, Risk.RiskMetrics risk, Risk.ScoringFeed scoring, TimeProvider time, CancellationToken cancellationToken) =>
+        endpoints.MapGet("/metrics", async (IngestCounters counters, IngestChannel channel, BrokerConnectionState broker, BrokerRefusals refusals, DeadLetterStore deadLetters, ObservationSpool spool, WritePathMetrics writes, HubConnections hub, Risk.RiskMetrics risk, Risk.ScoringFeed scoring, TimeProvider time, CancellationToken cancellationToken) =>
         {
             var text = new StringBuilder();
             Metric(text, "telesuivi_ingest_messages_total", "counter", "MQTT messages processed since start.", counters.Messages);
@@ -27,6 +28,7 @@ public static class MetricsEndpoint
 
             Metric(text, "telesuivi_ingest_queue_depth", "gauge", "Messages received and waiting to be processed.", channel.Count);
             Metric(text, "telesuivi_ingest_in_flight", "gauge", "Messages being normalised or written, not yet acknowledged.", counters.InFlight);
+            WriteLag(text, counters, channel, time.GetUtcNow());
             Metric(text, "telesuivi_broker_connected", "gauge", "1 when the ingest client is connected to the broker.", broker.IsConnected ? 1 : 0);
             Header(text, "telesuivi_broker_refusals_total", "counter", "CONNECT, PUBLISH and SUBSCRIBE refused by the embedded broker since start, by action and reason.");
             foreach (var (action, reason, count) in refusals.Snapshot())
@@ -43,6 +45,8 @@ public static class MetricsEndpoint
             WriteSpool(text, spool.Status, writes);
             WriteStore(text, writes);
             WriteRisk(text, risk, scoring, time.GetUtcNow());
+            Metric(text, "telesuivi_hub_connections", "gauge", "Triage boards connected to /hubs/triage.", hub.Open);
+            Metric(text, "telesuivi_hub_connections_opened_total", "counter", "Connections to /hubs/triage accepted since start.", hub.Opened);
             return Results.Text(text.ToString(), "text/plain; version=0.0.4; charset=utf-8");
         }).RequireAuthorization(Policies.Metrics); // no patient data, but operational detail: an admin or a 'metrics' API key
         return endpoints;
@@ -67,31 +71,39 @@ public static class MetricsEndpoint
         Metric(text, "telesuivi_risk_scored_patients_per_second", "gauge", "Risk scores per second over the last minute.", risk.ScoresPerSecond(now));
         Metric(text, "telesuivi_risk_scoring_lag_seconds", "gauge", "Of the latest score after new readings: time from the readings' hand-over to the scorer to the stored score (debounce included).", risk.LastLagSeconds);
         Metric(text, "telesuivi_risk_queue_depth", "gauge", "Stored batches waiting to be taken into the risk features.", scoring.Count);
-        Histogram(text, "telesuivi_risk_score_duration_seconds", "Duration of one score: features, model and explanation.", risk.Latency);
+        WriteHistogram(text, "telesuivi_risk_score_duration_seconds", "Duration of one score: features, model and explanation.", risk.Latency);
     }
 
-    private static void Histogram(StringBuilder text, string name, string help, LatencyHistogram histogram)
+    private static void WriteLag(StringBuilder text, IngestCounters counters, IngestChannel channel, DateTimeOffset now)
     {
-        Header(text, name, "histogram", help);
-        var (cumulative, sum, count) = histogram.Snapshot();
-        for (var i = 0; i < histogram.Bounds.Count; i++)
-        {
-            Sample(text, name + "_bucket", cumulative[i], ("le", histogram.Bounds[i].ToString("R", CultureInfo.InvariantCulture)));
-        }
-
-        Sample(text, name + "_bucket", cumulative[^1], ("le", "+Inf"));
-        Sample(text, name + "_sum", sum);
-        Sample(text, name + "_count", count);
+        Metric(text, "telesuivi_ingest_acknowledgements_lost_total", "counter", "Durable messages whose acknowledgement could not be sent (connection dropped): redelivered by the broker, stored once.", counters.AcknowledgementsLost);
+        WriteHistogram(text, "telesuivi_ingest_durable_lag_seconds", "From reception from the broker to acknowledgement, once stored, spooled or dead-lettered.", counters.DurableLag);
+        var oldest = counters.OldestInFlightReceivedAt ?? channel.OldestReceivedAt;
+        Metric(text, "telesuivi_ingest_oldest_unacknowledged_age_seconds", "gauge", "Age of the oldest message received and not yet acknowledged (0 when none).", oldest is { } at ? Math.Max(0, (now - at).TotalSeconds) : 0);
     }
 
     private static void WriteStore(StringBuilder text, WritePathMetrics writes)
     {
-        Histogram(text, "telesuivi_store_write_duration_seconds", "Duration of writes of Observation batches to the store (failed ones included).", writes.LatencyHistogram);
+        WriteHistogram(text, "telesuivi_store_write_duration_seconds", "Duration of writes of Observation batches to the store (failed ones included).", writes.WriteLatency);
         Header(text, "telesuivi_store_write_failures_total", "counter", "Failed writes to the store since start, by kind: unavailable, timeout (spooled), rejected (dead-lettered), access (held).");
         foreach (var (kind, failures) in writes.FailuresByKind())
         {
             Sample(text, "telesuivi_store_write_failures_total", failures, ("kind", kind.ToString().ToLowerInvariant()));
         }
+    }
+
+    private static void WriteHistogram(StringBuilder text, string name, string help, Histogram histogram)
+    {
+        Header(text, name, "histogram", help);
+        var (cumulative, sum, count) = histogram.Snapshot();
+        for (var i = 0; i < histogram.UpperBounds.Count; i++)
+        {
+            Sample(text, name + "_bucket", cumulative[i], ("le", histogram.UpperBounds[i].ToString("R", CultureInfo.InvariantCulture)));
+        }
+
+        Sample(text, name + "_bucket", cumulative[^1], ("le", "+Inf"));
+        Sample(text, name + "_sum", sum);
+        Sample(text, name + "_count", count);
     }
 
     private static void Metric(StringBuilder text, string name, string type, string help, double value)

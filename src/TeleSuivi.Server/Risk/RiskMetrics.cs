@@ -21,7 +21,7 @@ public sealed class RiskMetrics
     /// <summary>The lag of the latest score made after new readings (the daily scores wait for no reading and leave it as it is).</summary>
     public double LastLagSeconds => Interlocked.Read(ref lastLagMilliseconds) / 1000.0;
 
-    public Metrics.LatencyHistogram Latency { get; } = new(LatencyBuckets);
+    public Metrics.Histogram Latency { get; } = new(LatencyBuckets);
 
     public void Scored(TimeSpan latency, TimeSpan? lag, DateTimeOffset now)
     {

@@ -54,12 +54,22 @@ public static class LoginEndpoints
             return Results.Problem(title: "POST /login takes the login form (application/x-www-form-urlencoded)", statusCode: StatusCodes.Status415UnsupportedMediaType);
         }
 
+        IFormCollection form;
+        try
+        {
+            form = await context.Request.ReadFormAsync(context.RequestAborted);
+        }
+        catch (Exception ex) when (ex is InvalidDataException or BadHttpRequestException)
+        {
+            // Over the form limits (a 4 MiB value) or not a form at all: the user's request, not a server error.
+            return LoginPage(context, antiforgery, LocalOrRoot(null), "The form could not be read: please sign in again.", StatusCodes.Status400BadRequest);
+        }
+
         if (!await antiforgery.IsRequestValidAsync(context))
         {
             return LoginPage(context, antiforgery, LocalOrRoot(null), "The form has expired: please sign in again.", StatusCodes.Status400BadRequest);
         }
 
-        var form = await context.Request.ReadFormAsync(context.RequestAborted);
         var name = form["username"].ToString().Trim();
         var password = form["password"].ToString();
         var returnUrl = LocalOrRoot(form["returnUrl"].ToString());

@@ -35,6 +35,8 @@ public static class SecurityServices
             sp.GetRequiredService<IHttpContextAccessor>().HttpContext?.User ?? new System.Security.Claims.ClaimsPrincipal(),
             sp.GetRequiredService<DeviceRegistry>()));
         services.AddProblemDetails();
+        services.AddExceptionHandler<Web.BadRequestAnswer>();
+        services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
 
         // The session cookie is encrypted with keys kept beside the data, so sessions survive a restart; several
         // instances behind one address must share this folder.

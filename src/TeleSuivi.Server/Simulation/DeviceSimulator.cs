@@ -149,12 +149,19 @@ public sealed partial class DeviceSimulator(
 
         if (settings.RegisterWith is { } server)
         {
+            // In transactions of a few thousand entries: the Bundle of 10,000 patients is over the server's request
+            // size limit (Kestrel: 30 MB). Entries are in dependency order, so each part refers to registered resources.
             using var http = CommandLine.ServerOption.Client(new Uri(server), TimeSpan.FromMinutes(5));
-            using var content = new StringContent(json!, System.Text.Encoding.UTF8, new System.Net.Http.Headers.MediaTypeHeaderValue("application/fhir+json"));
-            using var response = await http.PostAsync(new Uri("/fhir", UriKind.Relative), content, cancellationToken);
-            if (!response.IsSuccessStatusCode)
+            var serializer = new FhirJsonSerializer();
+            foreach (var part in bundle.Entry.Chunk(5_000))
             {
-                throw new ConfigurationException($"{server} refused the cohort's registry Bundle: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync(cancellationToken)}");
+                var partJson = bundle.Entry.Count <= 5_000 ? json! : serializer.SerializeToString(new Hl7.Fhir.Model.Bundle { Type = bundle.Type, Entry = [.. part] });
+                using var content = new StringContent(partJson, System.Text.Encoding.UTF8, new System.Net.Http.Headers.MediaTypeHeaderValue("application/fhir+json"));
+                using var response = await http.PostAsync(new Uri("/fhir", UriKind.Relative), content, cancellationToken);
+                if (!response.IsSuccessStatusCode)
+                {
+                    throw new ConfigurationException($"{server} refused the cohort's registry Bundle: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync(cancellationToken)}");
+                }
             }
 
             LogRegistered(cohort.Count, deviceCount, server);

@@ -1,3 +1,5 @@
+using TeleSuivi.Server.Metrics;
+
 namespace TeleSuivi.Server.Storage;
 
 /// <summary>Why a write to the observation store failed, as far as the caller is concerned.</summary>
@@ -22,11 +24,7 @@ public enum StoreFailureKind
 /// </summary>
 public sealed class WritePathMetrics
 {
-    /// <summary>Upper bounds, in seconds, of the latency histogram's buckets (Prometheus <c>le</c>), +Inf implied.</summary>
-    public static readonly IReadOnlyList<double> LatencyBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
-
     private readonly Lock gate = new();
-    private readonly Metrics.LatencyHistogram latency = new(LatencyBuckets);
     private readonly long[] failures = new long[Enum.GetValues<StoreFailureKind>().Length];
     private long spooledObservations;
     private long spooledBatches;
@@ -51,7 +49,10 @@ public sealed class WritePathMetrics
 
     public long ReplayedObservations => Interlocked.Read(ref replayedObservations);
 
-    public void ObserveWrite(TimeSpan elapsed) => latency.Observe(elapsed);
+    /// <summary>Duration of writes of Observation batches to the store (failed ones included).</summary>
+    public Histogram WriteLatency { get; } = new(Histogram.CallBuckets);
+
+    public void ObserveWrite(TimeSpan elapsed) => WriteLatency.Observe(elapsed);
 
     public void WriteSucceeded()
     {
@@ -82,9 +83,7 @@ public sealed class WritePathMetrics
     public void Replayed(int observations) => Interlocked.Add(ref replayedObservations, observations);
 
     /// <summary>Cumulative bucket counts (for <c>le</c> = each bound, then +Inf), sum and count, taken together.</summary>
-    public (IReadOnlyList<long> Cumulative, double Sum, long Count) Latency() => latency.Snapshot();
-
-    public Metrics.LatencyHistogram LatencyHistogram => latency;
+    public (IReadOnlyList<long> Cumulative, double Sum, long Count) Latency() => WriteLatency.Snapshot();
 
     public IReadOnlyDictionary<StoreFailureKind, long> FailuresByKind()
     {

@@ -35,6 +35,16 @@ public sealed class PrivateInfluxd : IAsyncDisposable
     /// <summary>SIGTERM (then SIGKILL after 10 s), and waits until it is gone.</summary>
     public Task StopAsync() => ShellScript.RunAsync("services/stop.sh", Directory);
 
+    /// <summary>SIGKILL, as a crash or the OOM killer would: nothing flushed, no goodbye to its clients.</summary>
+    public async Task KillAsync()
+    {
+        var pidFile = Path.Combine(Directory, "influxd.pid");
+        using var influxd = System.Diagnostics.Process.GetProcessById(int.Parse(await File.ReadAllTextAsync(pidFile), CultureInfo.InvariantCulture));
+        influxd.Kill();
+        File.Delete(pidFile);
+        await Poll.UntilAsync(() => influxd.HasExited, TimeSpan.FromSeconds(10), "influxd to die");
+    }
+
     /// <summary>Starts it on the same port with the same data; returns once <c>/ping</c> answers.</summary>
     public Task RestartAsync() => ShellScript.RunAsync("services/start-influxd.sh", Directory, Port.ToString(CultureInfo.InvariantCulture));
 

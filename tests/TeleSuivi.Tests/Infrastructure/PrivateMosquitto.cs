@@ -25,9 +25,15 @@ public sealed class PrivateMosquitto : IAsyncDisposable
         return mosquitto;
     }
 
+    /// <summary>SIGTERM: mosquitto saves its persistence file (sessions and their queued QoS 1 messages) and exits.</summary>
+    public Task StopAsync() => ShellScript.RunAsync("services/stop.sh", root);
+
+    /// <summary>Starts it again on the same port with the same persistence file.</summary>
+    public Task RestartAsync() => ShellScript.RunAsync("services/start-mosquitto.sh", root, Url.Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
     public async ValueTask DisposeAsync()
     {
-        await ShellScript.RunAsync("services/stop.sh", root);
+        await StopAsync();
         Directory.Delete(root, recursive: true);
     }
 }
