@@ -48,6 +48,16 @@ public sealed class CohortPatient
 
     /// <summary>Whether the patient is in hospital (no readings) at a time.</summary>
     public bool InHospital(DateTimeOffset time) => ReadingGenerator.InHospital(Events, time);
+
+    /// <summary>
+    /// The value of one of the cohort's <see cref="Measures.Patient"/> that a reading taken at any time would show:
+    /// baseline, circadian rhythm, the events' shift (prodromes, exacerbations, flares), a day-to-day variation shared
+    /// by the readings of a local day, and device noise; unrounded, no artifacts. For the live device simulator, which
+    /// reads on its own schedule. Deterministic (same time, same value) and independent of <see cref="Readings"/>,
+    /// whose output it leaves unchanged; the day-to-day variation is drawn afresh each day rather than correlated.
+    /// </summary>
+    public double ValueAt(string measure, DateTimeOffset time) =>
+        ReadingGenerator.ValueAt(cohort.Parameters, Profile, Events, cohort.Seed, measure, time);
 }
 
 /// <summary>The day-by-day state machine of one patient's readings.</summary>
@@ -177,7 +187,7 @@ internal sealed class ReadingGenerator(CohortParameters parameters, PatientProfi
         var noise = parameters.Measurement;
         var hour = (time - localMidnight).TotalHours;
         var shift = Shift(parameters.Prodrome, events, time, out var weightShift);
-        double Circadian(double amplitude, double peak) => amplitude * Math.Cos(2 * Math.PI * (hour - peak) / 24);
+        double Circadian(double amplitude, double peak) => CircadianAt(amplitude, peak, hour);
         var heartRate = b.HeartRate + anomaly[(int)A.HeartRate] + shift.HeartRate;
         void Add(string measure, double value, double artifactValue)
         {
@@ -221,6 +231,54 @@ internal sealed class ReadingGenerator(CohortParameters parameters, PatientProfi
             default:
                 break;
         }
+    }
+
+    private const ulong LiveDayPurpose = 0xC4;
+    private const ulong LiveNoisePurpose = 0xC5;
+
+    private static double CircadianAt(double amplitude, double peak, double hour) => amplitude * Math.Cos(2 * Math.PI * (hour - peak) / 24);
+
+    /// <summary>See <see cref="CohortPatient.ValueAt"/>: the composition of <see cref="Measure"/> without its reading state.</summary>
+    internal static double ValueAt(CohortParameters parameters, PatientProfile profile, IReadOnlyList<CohortEvent> events, int seed, string measure, DateTimeOffset time)
+    {
+        var b = profile.Baseline;
+        var phys = parameters.Physiology;
+        var noise = parameters.Measurement;
+        var local = time.ToOffset(parameters.UtcOffset);
+        var hour = local.TimeOfDay.TotalHours;
+        var dayNumber = (ulong)(local.Date - new DateTime(2000, 1, 1)).Days;
+        var dayRng = new Rng(seed, LiveDayPurpose, (ulong)profile.Index, dayNumber);
+        var noiseRng = new Rng(seed, LiveNoisePurpose, (ulong)profile.Index, (ulong)time.UtcTicks);
+        double DayAnomaly(A which, double sd)
+        {
+            // One draw per anomaly in a fixed order, so each measure's variation is the same whichever is asked.
+            var value = 0.0;
+            for (var i = 0; i <= (int)which; i++)
+            {
+                value = dayRng.Normal();
+            }
+
+            return value * sd;
+        }
+
+        var shift = Shift(parameters.Prodrome, events, time, out var weightShift);
+        var systolicCircadian = CircadianAt(phys.SystolicCircadianAmplitude, phys.SystolicPeakHour, hour);
+        var systolic = b.Systolic + DayAnomaly(A.Systolic, phys.SystolicDaySd) + systolicCircadian + noiseRng.Normal(0, noise.SystolicNoise);
+        return measure switch
+        {
+            Measures.HeartRate => b.HeartRate + DayAnomaly(A.HeartRate, phys.HeartRateDaySd) + shift.HeartRate
+                + CircadianAt(phys.HeartRateCircadianAmplitude, phys.HeartRatePeakHour, hour) + noiseRng.Normal(0, noise.HeartRateNoise),
+            Measures.RespiratoryRate => b.RespiratoryRate + DayAnomaly(A.RespiratoryRate, phys.RespiratoryRateDaySd) + shift.RespiratoryRate + noiseRng.Normal(0, noise.RespiratoryRateNoise),
+            Measures.OxygenSaturation => Math.Min(100, b.SpO2 + DayAnomaly(A.SpO2, phys.SpO2DaySd) + shift.SpO2 + noiseRng.Normal(0, noise.SpO2Noise)),
+            Measures.Systolic => systolic,
+            Measures.Diastolic => Math.Min(systolic - 15, b.Diastolic + DayAnomaly(A.Diastolic, phys.DiastolicDaySd) + (0.6 * systolicCircadian) + noiseRng.Normal(0, noise.DiastolicNoise)),
+            Measures.BodyWeight => b.WeightKg + DayAnomaly(A.Weight, phys.WeightDaySd) + weightShift + noiseRng.Normal(0, noise.WeightNoise),
+            Measures.BodyTemperature => b.TemperatureC + DayAnomaly(A.Temperature, phys.TemperatureDaySd)
+                + CircadianAt(phys.TemperatureCircadianAmplitude, phys.TemperaturePeakHour, hour) + shift.TemperatureC + noiseRng.Normal(0, noise.TemperatureNoise),
+            Measures.Steps => b.StepsPerDay * Math.Exp(DayAnomaly(A.StepsLog, phys.StepsDayLogSd)) * Math.Max(0.05, 1 + shift.StepsFraction) * Math.Exp(noiseRng.Normal(0, noise.StepsNoiseFraction)),
+            Measures.Glucose => Math.Clamp((b.GlucoseMmolL + DayAnomaly(A.Glucose, phys.GlucoseDaySd) + shift.GlucoseMmolL + (hour > 10 ? 1.5 : 0)) * Math.Exp(noiseRng.Normal(0, noise.GlucoseNoiseFraction)), 2.2, 33),
+            _ => throw new ArgumentOutOfRangeException(nameof(measure), measure, "not a patient measure of the cohort"),
+        };
     }
 
     /// <summary>The vital-sign shift of all events at a time (vitals scaled by each event's signal size) and the fluid weight.</summary>

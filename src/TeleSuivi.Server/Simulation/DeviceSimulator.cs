@@ -49,10 +49,10 @@ public sealed partial class DeviceSimulator(
     private async Task SimulateAsync(CancellationToken stoppingToken)
     {
         var settings = options.Value;
-        var cohort = SimulatedCohort.Generate(settings.Patients, settings.Seed, formats);
-        var payloads = new SimulatedPayloads(formats);
         var realStart = time.GetUtcNow();
         var simulatedStart = realStart - TimeSpan.FromDays(settings.HistoryDays);
+        var cohort = SimulatedCohort.Generate(settings.Patients, settings.Seed, formats, simulatedStart);
+        var payloads = new SimulatedPayloads(formats);
 
         await RegisterAsync(cohort, CohortBundle.Build(cohort, simulatedStart - TimeSpan.FromDays(30)), stoppingToken);
         using var duration = settings.Duration is { } limit ? new CancellationTokenSource(limit) : new CancellationTokenSource();
@@ -106,6 +106,13 @@ public sealed partial class DeviceSimulator(
                 }
 
                 schedule.Dequeue();
+                if (next.Patient.Physiology.InHospital(due))
+                {
+                    // Admitted for a severe exacerbation: the devices stay at home, as in the cohort.
+                    schedule.Enqueue(next, due + NextInterval(next.Device, random));
+                    continue;
+                }
+
                 var measurement = Physiology.Measure(next.Patient, next.Device.Kind, due, random);
                 foreach (var (topic, payload) in payloads.Encode(next.Device, measurement, random))
                 {

@@ -1,12 +1,16 @@
+using TeleSuivi.Risk.Cohort;
+
 namespace TeleSuivi.Server.Simulation;
 
 /// <summary>One simulated measurement session: values by measure key, in the catalogue's canonical units.</summary>
 public sealed record SimulatedMeasurement(DeviceKind Kind, DateTimeOffset Time, IReadOnlyDictionary<string, double> Values);
 
 /// <summary>
-/// Readings around a patient's baseline: circadian rhythm (heart rate lowest at night, blood pressure's morning
-/// surge, temperature lowest before dawn), day-to-day variation and the measurement noise of home devices. Values
-/// are rounded as the devices display them.
+/// A device's reading of its patient. The measures the risk model uses (heart rate, respiratory rate, SpO2, blood
+/// pressure, weight, temperature, steps, glucose) are the cohort model's value for that patient at that time
+/// (<see cref="CohortPatient.ValueAt"/>: baseline, circadian rhythm, day-to-day variation, device noise, and the
+/// prodromes, exacerbations and flares of the patient's events); the others vary around usual values of these
+/// conditions. Values are rounded as the devices display them.
 /// </summary>
 public static class Physiology
 {
@@ -32,30 +36,27 @@ public static class Physiology
 
     public static SimulatedMeasurement Measure(SimulatedPatient patient, DeviceKind kind, DateTimeOffset time, Random random)
     {
-        var hour = time.UtcDateTime.TimeOfDay.TotalHours + 1; // the simulated territory is on Central European time
-        var b = patient.Baseline;
+        var cohort = patient.Physiology;
         var copd = patient.Conditions.Contains(Condition.Copd);
-        var heartRate = Math.Round(b.HeartRate + (5 * Math.Sin(2 * Math.PI * (hour - 10) / 24)) + Noise(random, 3));
-        var respiratoryRate = Math.Round(Math.Max(8, (copd ? 19 : 16) + Noise(random, 1.5)));
+        var heartRate = Math.Round(cohort.ValueAt(Measures.HeartRate, time));
+        var respiratoryRate = Math.Round(Math.Max(8, cohort.ValueAt(Measures.RespiratoryRate, time)));
         var values = new Dictionary<string, double>(StringComparer.Ordinal);
         switch (kind)
         {
             case DeviceKind.BloodPressureMonitor:
-                var systolic = Math.Round(b.Systolic + (7 * Math.Cos(2 * Math.PI * (hour - 9) / 24)) + Noise(random, 6));
-                values["systolic-pressure"] = systolic;
-                // Pulse pressure stays physiological (at least 25 mmHg) whatever the noise draws.
-                values["diastolic-pressure"] = Math.Min(systolic - 25, Math.Round(b.Diastolic + (4 * Math.Cos(2 * Math.PI * (hour - 9) / 24)) + Noise(random, 4)));
+                values["systolic-pressure"] = Math.Round(cohort.ValueAt(Measures.Systolic, time));
+                values["diastolic-pressure"] = Math.Round(cohort.ValueAt(Measures.Diastolic, time));
                 values["heart-rate"] = heartRate;
                 break;
             case DeviceKind.PulseOximeter:
-                values["oxygen-saturation"] = Math.Min(100, Math.Round(b.SpO2 + Noise(random, 0.9)));
+                values["oxygen-saturation"] = Math.Round(cohort.ValueAt(Measures.OxygenSaturation, time));
                 values["heart-rate"] = heartRate;
                 break;
             case DeviceKind.Scale:
-                values["body-weight"] = Math.Round(b.WeightKg + Noise(random, 0.35), 1);
+                values["body-weight"] = Math.Round(cohort.ValueAt(Measures.BodyWeight, time), 1);
                 break;
             case DeviceKind.Thermometer:
-                values["body-temperature"] = Math.Round(b.TemperatureC + (0.3 * Math.Sin(2 * Math.PI * (hour - 11) / 24)) + Noise(random, 0.15), 1);
+                values["body-temperature"] = Math.Round(cohort.ValueAt(Measures.BodyTemperature, time), 1);
                 break;
             case DeviceKind.HeartRateWearable:
                 values["ecg-heart-rate"] = heartRate;
@@ -63,7 +64,7 @@ public static class Physiology
                 values["respiratory-rate"] = respiratoryRate;
                 break;
             case DeviceKind.Glucometer:
-                values["glucose"] = Math.Round(Math.Max(2.5, b.GlucoseMmolL + Noise(random, 1.2)), 1);
+                values["glucose"] = Math.Round(cohort.ValueAt(Measures.Glucose, time), 1);
                 break;
             case DeviceKind.Spirometer:
                 // COPD: obstructive pattern (FEV1/FVC below 0.7), PEF around 60 % of predicted.
@@ -73,13 +74,13 @@ public static class Physiology
                 values["peak-expiratory-flow"] = Math.Round(Math.Max(60, (copd ? 260 : 420) + Noise(random, 25)));
                 break;
             case DeviceKind.ActivityTracker:
-                values["steps"] = Math.Round(Math.Max(0, (patient.Conditions.Contains(Condition.FrailElderly) ? 1800 : 3800) + Noise(random, 900)));
+                values["steps"] = Math.Round(cohort.ValueAt(Measures.Steps, time));
                 values["sleep-duration"] = Math.Round(Math.Clamp(6.8 + Noise(random, 0.8), 2, 12), 2);
-                values["heart-rate"] = Math.Round(b.HeartRate - 6 + Noise(random, 2));
+                values["heart-rate"] = heartRate - 6; // the day's resting average, below a spot reading
                 break;
             case DeviceKind.SleepSensor:
                 values["respiratory-rate"] = respiratoryRate;
-                values["heart-rate"] = Math.Round(b.HeartRate - 8 + Noise(random, 2));
+                values["heart-rate"] = heartRate - 8; // asleep
                 values["sleep-duration"] = Math.Round(Math.Clamp(6.8 + Noise(random, 0.8), 2, 12), 2);
                 break;
             case DeviceKind.Cpap:
@@ -88,7 +89,7 @@ public static class Physiology
                 values["respiratory-rate"] = respiratoryRate;
                 break;
             case DeviceKind.OxygenConcentrator:
-                values["oxygen-flow-rate"] = patient.Baseline.SpO2 < 91 ? 3 : 2;
+                values["oxygen-flow-rate"] = cohort.Profile.Baseline.SpO2 < 91 ? 3 : 2;
                 break;
             case DeviceKind.PillBox:
                 values["medication-dose-taken"] = random.NextDouble() < 0.9 ? 1 : 0;

@@ -1,7 +1,9 @@
 using Hl7.Fhir.Model;
+using TeleSuivi.Risk.Cohort;
 
 namespace TeleSuivi.Server.Simulation;
 
+/// <summary>The same names (and order) as the risk model's <see cref="TeleSuivi.Risk.Cohort.Condition"/>.</summary>
 public enum Condition
 {
     Copd,
@@ -32,9 +34,7 @@ public enum DeviceKind
 /// <summary>A device and the topic format it publishes in.</summary>
 public sealed record SimulatedDevice(string Id, DeviceKind Kind, string Format, double ReadingsPerDay);
 
-/// <summary>A patient's usual values, around which readings vary with the time of day and measurement noise.</summary>
-public sealed record Baseline(double HeartRate, double Systolic, double Diastolic, double SpO2, double TemperatureC, double WeightKg, double GlucoseMmolL);
-
+/// <param name="Physiology">The cohort model's patient whose physiology (and exacerbations) the readings follow.</param>
 public sealed record SimulatedPatient(
     string Id,
     string GivenName,
@@ -43,24 +43,27 @@ public sealed record SimulatedPatient(
     int Age,
     string Zone,
     IReadOnlyList<Condition> Conditions,
-    Baseline Baseline,
-    IReadOnlyList<SimulatedDevice> Devices);
+    IReadOnlyList<SimulatedDevice> Devices,
+    CohortPatient Physiology);
 
 /// <summary>
-/// A reproducible synthetic cohort of home-monitored chronic patients. Population spreads follow usual adult
-/// ranges; the detailed physiology (exacerbations, environment, literature references) lives with the risk model.
+/// A reproducible synthetic cohort of home-monitored chronic patients. Each one is a patient of the risk model's
+/// <see cref="SyntheticCohort"/> (same seed): conditions, age, sex, zone, baseline and exacerbations come from there,
+/// so the demo shows the physiology the model was trained on; the simulator adds names and the devices it lends.
 /// </summary>
 public static class SimulatedCohort
 {
-    /// <summary>Postal codes used as environment zones: large French urban areas.</summary>
-    public static readonly IReadOnlyList<string> Zones = ["75011", "69003", "13005", "59000", "33000", "31000", "44000", "67000", "34000", "35000", "06000", "76000"];
-
     private static readonly string[] GivenFemale = ["Marie", "Jeanne", "Françoise", "Monique", "Catherine", "Nathalie", "Isabelle", "Sylvie", "Martine", "Christine", "Nicole", "Anne"];
     private static readonly string[] GivenMale = ["Jean", "Pierre", "Michel", "André", "Philippe", "Alain", "Bernard", "Jacques", "Daniel", "Patrick", "Claude", "Gérard"];
     private static readonly string[] Family = ["Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "Durand", "Leroy", "Moreau", "Simon", "Laurent", "Lefebvre", "Michel", "Garcia", "David", "Bertrand", "Roux", "Vincent", "Fournier"];
 
-    public static IReadOnlyList<SimulatedPatient> Generate(int count, int seed, SimulatedFormats formats)
+    /// <summary>Days of the cohort model simulated from the start: readings after that have no more exacerbations.</summary>
+    public const int PhysiologyDays = 365;
+
+    /// <param name="from">The first simulated reading's time: the cohort model's span starts the day before.</param>
+    public static IReadOnlyList<SimulatedPatient> Generate(int count, int seed, SimulatedFormats formats, DateTimeOffset from)
     {
+        var physiology = PhysiologyOf(count, seed, from);
         var random = new Random(seed);
         var patients = new List<SimulatedPatient>(count);
         // Each kind's devices take its formats in turn, so every manufacturer's format is published.
@@ -75,7 +78,7 @@ public static class SimulatedCohort
 
         for (var index = 1; index <= count; index++)
         {
-            patients.Add(NewPatient(index, random, NextFormat));
+            patients.Add(NewPatient(index, physiology.Patient(index - 1), random, NextFormat));
         }
 
         return LendEveryFormat(patients, formats);
@@ -118,26 +121,21 @@ public static class SimulatedCohort
         _ => 1,
     };
 
-    private static SimulatedPatient NewPatient(int index, Random random, Func<DeviceKind, string> formatOf)
+    /// <summary>The risk model's cohort with the simulator's seed, its span starting the day before <paramref name="from"/>.</summary>
+    public static SyntheticCohort PhysiologyOf(int count, int seed, DateTimeOffset from) =>
+        SyntheticCohort.Generate(
+            CohortParameters.Default with { Patients = count, Days = PhysiologyDays, Start = DateOnly.FromDateTime(from.UtcDateTime.AddDays(-1)) },
+            seed);
+
+    private static SimulatedPatient NewPatient(int index, CohortPatient physiology, Random random, Func<DeviceKind, string> formatOf)
     {
         var id = $"sim-{index:D5}";
-        var female = random.NextDouble() < 0.48;
-        var age = (int)Math.Clamp(Normal(random, 74, 9), 45, 98);
-        var conditions = DrawConditions(random, age);
+        var profile = physiology.Profile;
+        var female = profile.Sex == Sex.Female;
+        var conditions = profile.Conditions.Select(condition => Enum.Parse<Condition>(condition.ToString())).ToList();
         var copd = conditions.Contains(Condition.Copd);
         var heartFailure = conditions.Contains(Condition.HeartFailure);
         var diabetes = conditions.Contains(Condition.Diabetes);
-
-        // Resting values of older chronic patients: COPD raises heart rate and lowers saturation; heart-failure
-        // patients on beta-blockers have lower heart rates and blood pressure.
-        var baseline = new Baseline(
-            HeartRate: Normal(random, copd ? 84 : heartFailure ? 68 : 74, 8),
-            Systolic: Normal(random, heartFailure ? 118 : 134, 13),
-            Diastolic: Normal(random, heartFailure ? 70 : 78, 7),
-            SpO2: Math.Min(99, Normal(random, copd ? 92.5 : 96.5, copd ? 1.8 : 1.0)),
-            TemperatureC: Normal(random, 36.6, 0.25),
-            WeightKg: Math.Max(40, Normal(random, female ? 68 : 80, 13)),
-            GlucoseMmolL: diabetes ? Normal(random, 8.2, 1.5) : Normal(random, 5.4, 0.5));
 
         var devices = new List<SimulatedDevice>();
         void Lend(DeviceKind kind, string suffix, double readingsPerDay) =>
@@ -166,7 +164,7 @@ public static class SimulatedCohort
             Lend(DeviceKind.Spirometer, "spiro", 1);
         }
 
-        if (copd && baseline.SpO2 < 92)
+        if (copd && profile.Baseline.SpO2 < 92)
         {
             Lend(DeviceKind.OxygenConcentrator, "o2", 2);
         }
@@ -207,36 +205,11 @@ public static class SimulatedCohort
             given,
             Family[random.Next(Family.Length)],
             female ? AdministrativeGender.Female : AdministrativeGender.Male,
-            age,
-            Zones[random.Next(Zones.Count)],
+            profile.Age,
+            profile.Zone,
             conditions,
-            baseline,
-            devices);
-    }
-
-    private static List<Condition> DrawConditions(Random random, int age)
-    {
-        var conditions = new List<Condition>();
-        var main = random.NextDouble();
-        conditions.Add(main < 0.40 ? Condition.Copd : main < 0.75 ? Condition.HeartFailure : main < 0.90 ? Condition.Diabetes : Condition.FrailElderly);
-
-        // Multimorbidity is the rule in these programmes: diabetes often comes with heart failure, and so on.
-        if (!conditions.Contains(Condition.Diabetes) && random.NextDouble() < 0.30)
-        {
-            conditions.Add(Condition.Diabetes);
-        }
-
-        if (!conditions.Contains(Condition.HeartFailure) && conditions.Contains(Condition.Copd) && random.NextDouble() < 0.20)
-        {
-            conditions.Add(Condition.HeartFailure);
-        }
-
-        if (age >= 85 && !conditions.Contains(Condition.FrailElderly))
-        {
-            conditions.Add(Condition.FrailElderly);
-        }
-
-        return conditions;
+            devices,
+            physiology);
     }
 
     internal static double Normal(Random random, double mean, double standardDeviation)
