@@ -24,7 +24,8 @@ public sealed class BenchWorkload
     {
         payloads = new SimulatedPayloads(formats);
         random = new Random(settings.Seed);
-        Cohort = SimulatedCohort.Generate(settings.Patients, settings.Seed, formats);
+        // The physiology's year starts a day back: the readings go back from a minute ago, at most minutes apart.
+        Cohort = SimulatedCohort.Generate(settings.Patients, settings.Seed, formats, now - TimeSpan.FromDays(1));
         Publishing = Cohort.Take(settings.PublishingPatients).ToList();
         AlertPatients = Cohort.Skip(settings.PublishingPatients).ToList();
         publishingDevices = Publishing.SelectMany(p => p.Devices).ToList();

@@ -11,22 +11,20 @@ public static class DemoCommand
         var options = new PlatformCommandOptions();
         var patients = new Option<int>("--patients")
         {
-            // 14 days of history for 1,000 patients is ~500,000 messages: a quarter of an hour on two cores.
-            Description = "Simulated patients (default 200)",
-            DefaultValueFactory = _ => 200,
+            Description = "Simulated patients (default 1000)",
+            DefaultValueFactory = _ => 1000,
             HelpName = "N",
         };
         var clockSpeed = new Option<double>("--clock-speed")
         {
-            Description = "Simulated seconds per real second while the history is published (default 20160: two weeks per minute)",
-            DefaultValueFactory = _ => 20160,
+            Description = "Simulated seconds per real second while the history is published (default 1440: a day per minute)",
+            DefaultValueFactory = _ => 1440,
             HelpName = "X",
         };
         var history = new Option<double>("--history-days")
         {
-            // The risk scorer needs 10 days of a patient's readings for personal baselines.
-            Description = "Days of past readings to publish first, then real time (default 14)",
-            DefaultValueFactory = _ => 14,
+            Description = "Days of past readings to publish first, then real time (default 2)",
+            DefaultValueFactory = _ => 2,
             HelpName = "DAYS",
         };
         var seed = new Option<int?>("--seed") { Description = "Seed of the simulated cohort (same seed, same patients and readings)", HelpName = "N" };
