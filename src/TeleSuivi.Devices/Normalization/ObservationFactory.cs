@@ -422,12 +422,33 @@ public sealed class ObservationFactory(ObservationFactoryOptions? options = null
             observation.Method = new CodeableConcept { Text = method };
         }
 
-        if (qualifiers.TryGetValue(QualifierKeys.DeviceStatus, out var status) && status.Length > 0)
+        var status = qualifiers.TryGetValue(QualifierKeys.DeviceStatus, out var flags) ? flags : string.Empty;
+        if (IsLowBattery(qualifiers) && !status.Split(',').Contains(LowBatteryStatus, StringComparer.Ordinal))
+        {
+            // A charge reported as a percentage becomes the flag GATT devices send, which the alert engine acts on.
+            status = status.Length == 0 ? LowBatteryStatus : status + "," + LowBatteryStatus;
+        }
+
+        if (status.Length > 0)
         {
             // Irregular pulse or a loose cuff changes how a nurse reads the value: it travels with it.
             observation.Note = [new Annotation { Text = new Markdown("device status: " + status.Replace(",", ", ", StringComparison.Ordinal)) }];
         }
     }
+
+    /// <summary>
+    /// At or below this charge a device's battery is reported low: home devices warn between 10 and 20 %, and a nurse
+    /// needs the day or two that is left to have the patient charge or change it before readings stop.
+    /// </summary>
+    public const int LowBatteryPercent = 20;
+
+    /// <summary>The device-status flag of a low battery (GATT glucose sensor status, and <see cref="LowBatteryPercent"/>).</summary>
+    public const string LowBatteryStatus = "battery-low";
+
+    private static bool IsLowBattery(IReadOnlyDictionary<string, string> qualifiers) =>
+        qualifiers.TryGetValue(QualifierKeys.BatteryPercent, out var text)
+        && decimal.TryParse(text, System.Globalization.NumberStyles.Number, System.Globalization.CultureInfo.InvariantCulture, out var percent)
+        && percent is >= 0 and <= LowBatteryPercent;
 
     /// <summary>A CodeableConcept with its codings, in a list of the exact size (the lazily created one starts at 4).</summary>
     private static CodeableConcept Concept(string system, string code, string display, IReadOnlyList<MeasureCoding> additional)

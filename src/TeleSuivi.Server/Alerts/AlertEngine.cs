@@ -1,5 +1,6 @@
 using Hl7.Fhir.Model;
 using Microsoft.Extensions.Options;
+using TeleSuivi.Devices.Normalization;
 using TeleSuivi.Server.Board;
 using TeleSuivi.Server.DeadLetters;
 using TeleSuivi.Server.Hosting;
@@ -142,7 +143,7 @@ public sealed partial class AlertEngine(
         signals.AddRange(gaps.OnReading(patientId, deviceId, time));
         if (deviceId is not null)
         {
-            var batteryLow = observation.Note.Any(n => n.Text?.Contains("battery-low", StringComparison.Ordinal) == true);
+            var batteryLow = observation.Note.Any(n => n.Text?.Contains(ObservationFactory.LowBatteryStatus, StringComparison.Ordinal) == true);
             signals.AddRange(devices.OnAccepted(patientId, deviceId, time, batteryLow));
         }
 
