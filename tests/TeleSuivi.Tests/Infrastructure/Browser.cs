@@ -43,6 +43,17 @@ public static class Browser
         await page.FillAsync("input[name=username]", userName);
         await page.FillAsync("input[name=password]", password);
         await page.ClickAsync("button[type=submit]");
-        await page.WaitForURLAsync(url => new Uri(url).AbsolutePath == target.AbsolutePath, new() { Timeout = 15_000 });
+        try
+        {
+            // Back at the target is enough (Commit): callers wait for what they need on the page. Waiting for its load
+            // event as well once timed out in a full run with the URL already reached ("NetworkIdle event fired").
+            await page.WaitForURLAsync(url => new Uri(url).AbsolutePath == target.AbsolutePath, new() { Timeout = 15_000, WaitUntil = WaitUntilState.Commit });
+        }
+        catch (TimeoutException ex)
+        {
+            // Seen rarely under a full parallel run: say where the browser is and what the page says, to find out why.
+            var shown = await page.Locator("body").InnerTextAsync(new() { Timeout = 2_000 });
+            throw new TimeoutException($"signing in as {userName} did not return to {target.AbsolutePath} within 15 s: at {page.Url}, showing: {shown[..Math.Min(shown.Length, 500)]}", ex);
+        }
     }
 }
