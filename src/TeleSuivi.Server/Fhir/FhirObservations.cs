@@ -1,6 +1,5 @@
 using System.Globalization;
 using Hl7.Fhir.Model;
-using TeleSuivi.Server.Security;
 using TeleSuivi.Server.Storage;
 
 namespace TeleSuivi.Server.Fhir;
@@ -21,40 +20,13 @@ internal static class FhirObservations
 
     private static readonly HashSet<string> Known = new(StringComparer.Ordinal) { Subject, Patient, Code, Date, Count, Sort, FhirPageToken.Parameter };
     private static readonly string[] SubjectTypes = ["Patient", "Location", "Group", "Device"];
-    private static readonly string[] PatientTypes = ["Patient"];
 
     public static async Task<IResult> SearchAsync(FhirRequest request, IObservationStore store, CancellationToken cancellationToken)
     {
         var ignored = request.CheckKnown(Known, "an Observation search");
 
-        // subject / patient: exactly one subject.
-        var subjects = new List<string>();
-        foreach (var parameter in request.Values(Subject, SubjectTypes).Concat(request.Values(Patient, "Patient")))
-        {
-            var values = FhirSearchValues.SplitList(parameter.Value);
-            if (values.Count != 1)
-            {
-                throw FhirRequestException.NotSupported($"'{parameter.FullName}={parameter.Value}': one subject per search");
-            }
-
-            var isPatient = parameter.Name == Patient || parameter.Modifier == "Patient";
-            subjects.Add(FhirSearchValues.Reference(
-                parameter.FullName, values[0], parameter.Modifier ?? "Patient", isPatient ? PatientTypes : (parameter.Modifier is { } type ? [type] : SubjectTypes), request.BaseUrl));
-        }
-
-        if (subjects.Count == 0)
-        {
-            throw FhirRequestException.BadParameter(
-                "an Observation search must name its subject: subject=Patient/{id} (or patient={id}); searching every patient's readings is not supported");
-        }
-
-        var subject = subjects[0];
-        foreach (var named in subjects.Distinct(StringComparer.Ordinal))
-        {
-            FhirAccess.DemandSubject(request.Http, named);
-        }
-
-        var none = subjects.Distinct(StringComparer.Ordinal).Count() > 1; // two different subjects: nothing has both
+        var (subject, none) = request.SingleSubject(
+            SubjectTypes, "subject", "an Observation search must name its subject: subject=Patient/{id} (or patient={id}); searching every patient's readings is not supported");
 
         // code: each occurrence is a list of tokens (OR); several occurrences all apply (AND).
         var codeParameters = request.Values(Code);
@@ -78,12 +50,7 @@ internal static class FhirObservations
         var (from, through) = FhirDateSearch.Window(dates);
         var count = FhirSearchValues.Count(request.Once(Count));
         var sort = request.Once(Sort) ?? "date";
-        if (sort is not ("date" or "-date"))
-        {
-            throw FhirRequestException.NotSupported($"_sort '{sort}' is not supported: date (oldest first, the default) or -date (latest first)");
-        }
-
-        var descending = sort == "-date";
+        var descending = FhirSearchValues.DescendingByDate(sort);
         var criteria = new List<(string, string)> { (Subject, subject) };
         criteria.AddRange(codeParameters.Select(p => (Code, p.Value)));
         criteria.AddRange(dates.Select(d => (Date, d.Replace(' ', '+'))));
@@ -93,26 +60,24 @@ internal static class FhirObservations
         var pageValue = request.Once(FhirPageToken.Parameter);
         var page = pageValue is null ? null : FhirPageToken.Decode(pageValue, fingerprint);
 
-        List<ObservationMatch> matches = [];
-        long? total = 0;
-        var more = false;
+        (List<ObservationMatch> Matches, long? Total, string? Next, string? Previous) found = ([], 0, null, null);
         if (!none)
         {
-            // One more than the page, to know whether there is a page beyond; a previous page reads backwards.
-            var backwards = page is { Forward: false };
-            var result = await store.SearchAsync(
-                new ObservationSearch(subject, codes ?? [], from, through, descending ^ backwards, page is null ? null : new ObservationCursor(page.Position, page.Id), count + 1),
-                cancellationToken);
-            more = result.Matches.Count > count;
-            matches = backwards ? result.Matches.Take(count).Reverse().ToList() : result.Matches.Take(count).ToList();
-            total = result.Total;
+            found = await FhirPageToken.ReadPageAsync(
+                page,
+                count,
+                fingerprint,
+                async (backwards, after, limit) =>
+                {
+                    var result = await store.SearchAsync(
+                        new ObservationSearch(subject, codes ?? [], from, through, descending ^ backwards, after is { } cut ? new ObservationCursor(cut.Position, cut.Id) : null, limit),
+                        cancellationToken);
+                    return (result.Matches, result.Total);
+                },
+                match => (match.Cursor.Position, match.Cursor.Id));
         }
 
-        var (next, previous) = FhirPageToken.Around(
-            matches.Count == 0 ? null : (matches[0].Cursor.Position, matches[0].Cursor.Id),
-            matches.Count == 0 ? null : (matches[^1].Cursor.Position, matches[^1].Cursor.Id),
-            page, more, fingerprint);
-
+        var (matches, total, next, previous) = found;
         var searchPage = new FhirSearchPage(ResourceType, matches.Select(m => (Resource)m.Observation).ToList(), total, criteria, pageValue, next, previous, ignored);
         return FhirResults.Resource(searchPage.ToBundle(request), pretty: request.IsPretty);
     }

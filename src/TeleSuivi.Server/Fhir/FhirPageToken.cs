@@ -72,6 +72,31 @@ public sealed record FhirPageToken(bool Forward, long Position, string Id, strin
         return (next, previous);
     }
 
+    /// <summary>
+    /// Reads the page <paramref name="page"/> points at (the first page when null) of a search ordered by (position, id):
+    /// <paramref name="read"/> is given whether to read backwards (a previous page), the position to read after, and how
+    /// many to read — one more than the page, to know whether there is a page beyond. Returns the page in the search's
+    /// order, the store's total, and the next and previous tokens (<see cref="Around"/>).
+    /// </summary>
+    public static async Task<(List<T> Matches, long? Total, string? Next, string? Previous)> ReadPageAsync<T>(
+        FhirPageToken? page,
+        int count,
+        string fingerprint,
+        Func<bool, (long Position, string Id)?, int, Task<(IReadOnlyList<T> Found, long? Total)>> read,
+        Func<T, (long Position, string Id)> positionOf)
+    {
+        ArgumentNullException.ThrowIfNull(read);
+        ArgumentNullException.ThrowIfNull(positionOf);
+        var backwards = page is { Forward: false };
+        var (found, total) = await read(backwards, page is null ? null : (page.Position, page.Id), count + 1);
+        var matches = backwards ? found.Take(count).Reverse().ToList() : found.Take(count).ToList();
+        var (next, previous) = Around(
+            matches.Count == 0 ? null : positionOf(matches[0]),
+            matches.Count == 0 ? null : positionOf(matches[^1]),
+            page, found.Count > count, fingerprint);
+        return (matches, total, next, previous);
+    }
+
     /// <summary>A short hash of the search's criteria (everything but the page and its size).</summary>
     public static string FingerprintOf(params IEnumerable<string> criteria)
     {

@@ -20,6 +20,8 @@ public sealed class FhirRequest
     /// <summary>Parameters every interaction accepts.</summary>
     public const string Format = "_format", Pretty = "_pretty";
 
+    private static readonly string[] PatientTypes = ["Patient"];
+
     private static readonly string[] JsonFormats = ["json", "application/json", "application/fhir+json", "application/json+fhir"];
 
     private FhirRequest(HttpRequest http, IReadOnlyList<FhirParameter> parameters, bool lenient, bool pretty)
@@ -106,6 +108,43 @@ public sealed class FhirRequest
         }
 
         return values;
+    }
+
+    /// <summary>
+    /// The one subject a search names, as <c>subject</c> (of <paramref name="subjectTypes"/>, the first being the
+    /// default type of a bare id) or its alias <c>patient</c>, refused (403) when the caller may not see it;
+    /// <c>None</c> when two different subjects are named (nothing has both). 400 when none is named.
+    /// </summary>
+    /// <param name="what">What the search names, in the messages ("subject", "patient").</param>
+    /// <param name="missing">The message when no subject is named.</param>
+    public (string Subject, bool None) SingleSubject(IReadOnlyList<string> subjectTypes, string what, string missing)
+    {
+        ArgumentNullException.ThrowIfNull(subjectTypes);
+        var subjects = new List<string>();
+        foreach (var parameter in Values("subject", [.. subjectTypes]).Concat(Values("patient", "Patient")))
+        {
+            var values = FhirSearchValues.SplitList(parameter.Value);
+            if (values.Count != 1)
+            {
+                throw FhirRequestException.NotSupported($"'{parameter.FullName}={parameter.Value}': one {what} per search");
+            }
+
+            var isPatient = parameter.Name == "patient" || parameter.Modifier == "Patient";
+            subjects.Add(FhirSearchValues.Reference(
+                parameter.FullName, values[0], parameter.Modifier ?? subjectTypes[0], isPatient ? PatientTypes : (parameter.Modifier is { } type ? [type] : subjectTypes), BaseUrl));
+        }
+
+        if (subjects.Count == 0)
+        {
+            throw FhirRequestException.BadParameter(missing);
+        }
+
+        foreach (var named in subjects.Distinct(StringComparer.Ordinal))
+        {
+            Security.FhirAccess.DemandSubject(Http, named);
+        }
+
+        return (subjects[0], subjects.Distinct(StringComparer.Ordinal).Count() > 1);
     }
 
     /// <summary>The value of a parameter that may be given at most once, or null.</summary>

@@ -2,7 +2,6 @@ using System.Globalization;
 using Hl7.Fhir.Model;
 using Hl7.Fhir.Serialization;
 using TeleSuivi.Server.Risk;
-using TeleSuivi.Server.Security;
 
 namespace TeleSuivi.Server.Fhir;
 
@@ -27,40 +26,13 @@ internal static class FhirRiskAssessments
     public static async Task<IResult> SearchAsync(FhirRequest request, RiskAssessmentStore store, CancellationToken cancellationToken)
     {
         var ignored = request.CheckKnown(Known, "a RiskAssessment search");
-        var subjects = new List<string>();
-        foreach (var parameter in request.Values(Subject, "Patient").Concat(request.Values(Patient)))
-        {
-            var values = FhirSearchValues.SplitList(parameter.Value);
-            if (values.Count != 1)
-            {
-                throw FhirRequestException.NotSupported($"'{parameter.FullName}={parameter.Value}': one patient per search");
-            }
-
-            subjects.Add(FhirSearchValues.Reference(parameter.FullName, values[0], "Patient", PatientTypes, request.BaseUrl));
-        }
-
-        if (subjects.Count == 0)
-        {
-            throw FhirRequestException.BadParameter("a RiskAssessment search must name its patient: subject=Patient/{id} (or patient={id})");
-        }
-
-        foreach (var named in subjects.Distinct(StringComparer.Ordinal))
-        {
-            FhirAccess.DemandSubject(request.Http, named);
-        }
-
-        var subject = subjects[0];
-        var none = subjects.Distinct(StringComparer.Ordinal).Count() > 1;
+        var (subject, none) = request.SingleSubject(
+            PatientTypes, "patient", "a RiskAssessment search must name its patient: subject=Patient/{id} (or patient={id})");
         var dates = request.Values(Date).Select(p => p.Value).ToList();
         var (from, through) = FhirDateSearch.Window(dates);
         var count = FhirSearchValues.Count(request.Once(Count));
         var sort = request.Once(Sort) ?? "date";
-        if (sort is not ("date" or "-date"))
-        {
-            throw FhirRequestException.NotSupported($"_sort '{sort}' is not supported: date (oldest first, the default) or -date (latest first)");
-        }
-
-        var descending = sort == "-date";
+        var descending = FhirSearchValues.DescendingByDate(sort);
         var criteria = new List<(string, string)> { (Subject, subject) };
         criteria.AddRange(dates.Select(d => (Date, d.Replace(' ', '+'))));
         criteria.Add((Sort, sort));
@@ -69,24 +41,22 @@ internal static class FhirRiskAssessments
         var pageValue = request.Once(FhirPageToken.Parameter);
         var page = pageValue is null ? null : FhirPageToken.Decode(pageValue, fingerprint);
 
-        List<StoredRiskAssessment> matches = [];
-        long total = 0;
-        var more = false;
-        var backwards = page is { Forward: false };
+        (List<StoredRiskAssessment> Matches, long? Total, string? Next, string? Previous) found = ([], 0, null, null);
         if (!none)
         {
-            var (found, all) = await store.SearchAsync(
-                subject["Patient/".Length..], Ms(from), Ms(through), descending ^ backwards, page is null ? null : (page.Position, page.Id), count + 1, cancellationToken);
-            more = found.Count > count;
-            matches = backwards ? found.Take(count).Reverse().ToList() : found.Take(count).ToList();
-            total = all;
+            found = await FhirPageToken.ReadPageAsync(
+                page,
+                count,
+                fingerprint,
+                async (backwards, after, limit) =>
+                {
+                    var (stored, all) = await store.SearchAsync(subject["Patient/".Length..], Ms(from), Ms(through), descending ^ backwards, after, limit, cancellationToken);
+                    return (stored, (long?)all);
+                },
+                stored => (stored.OccurrenceMs, stored.Id));
         }
 
-        var (next, previous) = FhirPageToken.Around(
-            matches.Count == 0 ? null : (matches[0].OccurrenceMs, matches[0].Id),
-            matches.Count == 0 ? null : (matches[^1].OccurrenceMs, matches[^1].Id),
-            page, more, fingerprint);
-
+        var (matches, total, next, previous) = found;
         var resources = matches.Select(m => (Resource)Parser.Deserialize<RiskAssessment>(m.Json)).ToList();
         var searchPage = new FhirSearchPage(ResourceType, resources, total, criteria, pageValue, next, previous, ignored);
         return FhirResults.Resource(searchPage.ToBundle(request), pretty: request.IsPretty);

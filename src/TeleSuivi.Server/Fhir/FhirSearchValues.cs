@@ -88,6 +88,14 @@ public static partial class FhirSearchValues
     /// <summary>A FHIR id: 1 to 64 of <c>[A-Za-z0-9\-\.]</c>.</summary>
     public static bool IsId(string? id) => id is not null && IdPattern().IsMatch(id);
 
+    /// <summary><c>_sort</c> of a search ordered by date: <c>date</c> (the default) or <c>-date</c>; true for the latter.</summary>
+    public static bool DescendingByDate(string sort) => sort switch
+    {
+        "date" => false,
+        "-date" => true,
+        _ => throw FhirRequestException.NotSupported($"_sort '{sort}' is not supported: date (oldest first, the default) or -date (latest first)"),
+    };
+
     /// <summary><c>_count</c>: 1 to <see cref="MaxCount"/>; more is served as <see cref="MaxCount"/>.</summary>
     public static int Count(string? value)
     {
