@@ -26,8 +26,9 @@ public sealed class BenchWorkload
         random = new Random(settings.Seed);
         // The physiology's year starts a day back: the readings go back from a minute ago, at most minutes apart.
         Cohort = SimulatedCohort.Generate(settings.Patients, settings.Seed, formats, now - TimeSpan.FromDays(1));
-        Publishing = Cohort.Take(settings.PublishingPatients).ToList();
-        AlertPatients = Cohort.Skip(settings.PublishingPatients).ToList();
+        Publishing = PublishersOfEveryFormat(Cohort, settings.PublishingPatients, formats);
+        var publishing = Publishing.ToHashSet();
+        AlertPatients = Cohort.Where(p => !publishing.Contains(p)).ToList();
         publishingDevices = Publishing.SelectMany(p => p.Devices).ToList();
         foreach (var patient in Cohort)
         {
@@ -40,6 +41,27 @@ public sealed class BenchWorkload
         // Readings go back in time from a minute ago, one second apart per device: never in the future, never the same
         // (device, code, time) twice, and well within Ingest:MaxAge for any run length.
         anchor = now.AddMinutes(-1);
+    }
+
+    /// <summary>
+    /// The first <paramref name="count"/> patients, plus for each format none of them uses the first later patient who
+    /// has a device in it: in a large cohort a rare kind's format may only be carried by patients far down the list,
+    /// and the bench must publish every format.
+    /// </summary>
+    private static List<SimulatedPatient> PublishersOfEveryFormat(IReadOnlyList<SimulatedPatient> cohort, int count, SimulatedFormats formats)
+    {
+        var publishers = cohort.Take(count).ToList();
+        var covered = publishers.SelectMany(p => p.Devices).Select(d => d.Format).ToHashSet(StringComparer.Ordinal);
+        foreach (var format in formats.All.Where(f => !covered.Contains(f)))
+        {
+            if (cohort.Skip(count).FirstOrDefault(p => !publishers.Contains(p) && p.Devices.Any(d => d.Format == format)) is { } carrier)
+            {
+                publishers.Add(carrier);
+                covered.UnionWith(carrier.Devices.Select(d => d.Format));
+            }
+        }
+
+        return publishers;
     }
 
     public IReadOnlyList<SimulatedPatient> Cohort { get; }
