@@ -239,6 +239,23 @@ public sealed class AlertStore : IDisposable
         return keys;
     }
 
+    /// <summary>Each patient's latest alert of <paramref name="kind"/>, whatever its status (to rebuild a monitor's state at start).</summary>
+    public async Task<IReadOnlyList<Alert>> LatestOfKindAsync(string kind, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = Command(connection, null, $"""
+            SELECT {Columns} FROM alert WHERE id IN (SELECT MAX(id) FROM alert WHERE kind = @kind GROUP BY patient_id) ORDER BY id
+            """, ("@kind", kind));
+        var alerts = new List<Alert>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            alerts.Add(Read(reader));
+        }
+
+        return alerts;
+    }
+
     /// <summary>
     /// One guarded workflow step: runs <paramref name="update"/> (an UPDATE of alert <c>@id</c> whose WHERE clause holds
     /// the step's precondition) and, when it changed the row, records the action. Returns, once the step is durable, the
