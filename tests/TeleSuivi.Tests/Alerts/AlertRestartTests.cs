@@ -32,7 +32,7 @@ public sealed class AlertRestartTests(ExternalServices services) : IAsyncLifetim
         string patient, device;
         await using (var first = await StartAsync())
         {
-            (patient, device) = await BoardHost.RegisterPatientAsync(first.BaseUrl, "Streak");
+            (patient, device) = await BoardHost.RegisterPatientAsync(first.BaseUrl, "Streak", "75011");
             await using var publisher = await MqttTestPublisher.ConnectAsync(services.MqttUrl);
             await BoardHost.PublishWithingsAsync(publisher, device, now.AddMinutes(-40), HeartRate, 120);
             await BoardHost.PublishWithingsAsync(publisher, device, now.AddMinutes(-30), HeartRate, 120);
@@ -60,7 +60,7 @@ public sealed class AlertRestartTests(ExternalServices services) : IAsyncLifetim
     {
         await using (var first = await StartAsync())
         {
-            var (patient, device) = await BoardHost.RegisterPatientAsync(first.BaseUrl, "Escalade");
+            var (patient, device) = await BoardHost.RegisterPatientAsync(first.BaseUrl, "Escalade", "75011");
             await using var publisher = await MqttTestPublisher.ConnectAsync(services.MqttUrl);
             await BoardHost.PublishWithingsAsync(publisher, device, DateTimeOffset.UtcNow, SpO2, 84);
             var raised = await Poll.UntilAsync(

@@ -61,10 +61,10 @@ public sealed class BoardHost(ExternalServices services) : IAsyncLifetime
 
     /// <summary>Registers a new patient (with the given SNOMED CT conditions) and a Withings device; returns their ids.</summary>
     public Task<(string Patient, string Device)> RegisterPatientAsync(string name = "Martin", params string[] snomedConditions) =>
-        RegisterPatientAsync(BaseUrl, name, snomedConditions);
+        RegisterPatientAsync(BaseUrl, name, "75011", snomedConditions);
 
-    /// <summary>The same on any running server.</summary>
-    public static async Task<(string Patient, string Device)> RegisterPatientAsync(Uri baseUrl, string name, params string[] snomedConditions)
+    /// <summary>The same on any running server, the patient living in zone <paramref name="postalCode"/>.</summary>
+    public static async Task<(string Patient, string Device)> RegisterPatientAsync(Uri baseUrl, string name, string postalCode, params string[] snomedConditions)
     {
         var id = Guid.NewGuid().ToString("N")[..10];
         var (patient, device) = ($"p-{id}", $"wd-{id}");
@@ -77,7 +77,7 @@ public sealed class BoardHost(ExternalServices services) : IAsyncLifetime
               { "fullUrl": "Patient/{{patient}}",
                 "resource": { "resourceType": "Patient", "id": "{{patient}}", "extension": [{{conditions}}],
                               "name": [{ "family": "{{name}}", "given": ["Jeanne"] }],
-                              "generalPractitioner": [{ "reference": "Organization/{{Team}}" }], "address": [{ "use": "home", "postalCode": "75011" }] },
+                              "generalPractitioner": [{ "reference": "Organization/{{Team}}" }], "address": [{ "use": "home", "postalCode": "{{postalCode}}" }] },
                 "request": { "method": "PUT", "url": "Patient/{{patient}}" } },
               { "fullUrl": "Device/{{device}}",
                 "resource": { "resourceType": "Device", "id": "{{device}}", "patient": { "reference": "Patient/{{patient}}" } },
