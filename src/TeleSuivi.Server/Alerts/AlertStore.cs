@@ -320,13 +320,15 @@ public sealed class AlertStore : IDisposable
 
             return;
         }
-        catch (Exception ex) when (batch.Count == 1)
+        catch (Exception ex)
         {
-            batch[0].Outcome.SetException(ex);
-            return;
-        }
-        catch (Exception ex) when (ex is DbException or InvalidOperationException or TimeoutException)
-        {
+            // Every step taken off the queue must get its outcome here, or its request would wait for ever.
+            if (batch.Count == 1)
+            {
+                batch[0].Outcome.SetException(ex);
+                return;
+            }
+
             // Retried one by one below: the step that failed fails alone, the others still apply.
         }
 
