@@ -37,6 +37,9 @@ public sealed partial class AlertEngine(
     private readonly RiskAlertPolicy risk = new(options.Value.Risk);
     private readonly HashSet<AlertKey> live = [];
 
+    // Enough for any debounce streak and for a few readings a day over the weight-gain window.
+    private const int ReplayedReadings = 50;
+
     /// <summary>The alert file and the thresholds are ready before the host serves its first request.</summary>
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -70,10 +73,20 @@ public sealed partial class AlertEngine(
         }
     }
 
-    /// <summary>Loads what survives a restart: live alert keys, thresholds, and each patient's and device's latest reading.</summary>
+    /// <summary>
+    /// Loads what survives a restart: live alert keys, each patient's risk-alert state (from their latest risk alert),
+    /// and each patient's and device's latest reading. The vital-limit state is rebuilt lazily, per patient and vital,
+    /// from the stored readings (<see cref="ReplayVitalAsync"/>); the escalation timer needs nothing: it is read from the
+    /// stored alerts at each sweep.
+    /// </summary>
     internal async Task LoadStateAsync(CancellationToken cancellationToken)
     {
         live.UnionWith(await store.LiveKeysAsync(cancellationToken));
+        foreach (var alert in await store.LatestOfKindAsync(AlertKinds.Risk, cancellationToken))
+        {
+            risk.Restore(alert);
+        }
+
         try
         {
             foreach (var latest in await observations.ReadLatestAsync(null, time.GetUtcNow() - TimeSpan.FromDays(90), cancellationToken))
@@ -97,7 +110,7 @@ public sealed partial class AlertEngine(
             case AlertInput.Stored stored:
                 foreach (var observation in stored.Observations)
                 {
-                    await ApplyAsync(Evaluate(observation, now), now, cancellationToken);
+                    await ApplyAsync(await EvaluateAsync(observation, now, cancellationToken), now, cancellationToken);
                 }
 
                 break;
@@ -129,7 +142,7 @@ public sealed partial class AlertEngine(
         }
     }
 
-    private List<AlertSignal> Evaluate(Observation observation, DateTimeOffset now)
+    private async Task<List<AlertSignal>> EvaluateAsync(Observation observation, DateTimeOffset now, CancellationToken cancellationToken)
     {
         var signals = new List<AlertSignal>();
         if (observation.Subject?.Reference is not { } subject || !subject.StartsWith("Patient/", StringComparison.Ordinal))
@@ -147,29 +160,69 @@ public sealed partial class AlertEngine(
             signals.AddRange(devices.OnAccepted(patientId, deviceId, time, batteryLow));
         }
 
-        var coding = observation.Code?.Coding.FirstOrDefault();
-        if (coding is null || VitalSigns.ForCode($"{coding.System}|{coding.Code}") is not { } vital)
-        {
-            return signals;
-        }
-
-        var value = vital.Component is { } component
-            ? observation.Component.FirstOrDefault(c => c.Code?.Coding.FirstOrDefault()?.Code == component)?.Value as Quantity
-              ?? (coding.Code == component ? observation.Value as Quantity : null)
-            : observation.Value as Quantity;
-        if (value?.Value is not { } number)
+        if (ReadVital(observation) is not var (vital, number))
         {
             return signals;
         }
 
         var info = patients.Find(patientId);
         var limits = thresholds.Find(patientId, vital.Id)?.Limits ?? VitalSigns.DefaultsFor(vital, info?.Conditions ?? []);
-        if (vitals.Evaluate(new VitalReading(patientId, vital, (double)number, time, observation.Id ?? string.Empty), limits, now) is { } signal)
+        if (vitals.IsNew(patientId, vital))
+        {
+            await ReplayVitalAsync(subject, patientId, vital, time, limits, cancellationToken);
+        }
+
+        if (vitals.Evaluate(new VitalReading(patientId, vital, number, time, observation.Id ?? string.Empty), limits, now) is { } signal)
         {
             signals.Add(signal);
         }
 
         return signals;
+    }
+
+    /// <summary>The vital sign with hard limits an Observation carries, and its value; null for any other Observation.</summary>
+    private static (VitalSign Vital, double Value)? ReadVital(Observation observation)
+    {
+        var coding = observation.Code?.Coding.FirstOrDefault();
+        if (coding is null || VitalSigns.ForCode($"{coding.System}|{coding.Code}") is not { } vital)
+        {
+            return null;
+        }
+
+        var value = vital.Component is { } component
+            ? observation.Component.FirstOrDefault(c => c.Code?.Coding.FirstOrDefault()?.Code == component)?.Value as Quantity
+              ?? (coding.Code == component ? observation.Value as Quantity : null)
+            : observation.Value as Quantity;
+        return value?.Value is { } number ? (vital, (double)number) : null;
+    }
+
+    /// <summary>
+    /// The first reading of a patient's vital since start: the readings stored before it (the last
+    /// <see cref="VitalLimitMonitor.HistoryWindow"/>, at most <see cref="ReplayedReadings"/>) rebuild its debounce state
+    /// first. If the store cannot be read, the state starts empty (a warning streak then counts from this reading).
+    /// </summary>
+    private async Task ReplayVitalAsync(string subject, string patientId, VitalSign vital, DateTimeOffset before, VitalLimits limits, CancellationToken cancellationToken)
+    {
+        var history = new List<VitalReading>();
+        try
+        {
+            var found = await observations.SearchAsync(
+                new ObservationSearch(subject, vital.Codes, before - VitalLimitMonitor.HistoryWindow, before - TimeSpan.FromMilliseconds(1), Descending: true, After: null, ReplayedReadings),
+                cancellationToken);
+            foreach (var match in found.Matches.Reverse())
+            {
+                if (ReadVital(match.Observation) is var (same, value) && same == vital && EffectiveTime(match.Observation) is { } at)
+                {
+                    history.Add(new VitalReading(patientId, vital, value, at, match.Observation.Id ?? string.Empty));
+                }
+            }
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            LogReplayFailed(patientId, vital.Id, ex.Message);
+        }
+
+        vitals.Replay(patientId, vital, history, limits);
     }
 
     private List<AlertSignal> Evaluate(Rejection letter)
@@ -238,6 +291,9 @@ public sealed partial class AlertEngine(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not read the latest readings at start ({Reason}): missing-data timers start from now")]
     private partial void LogSeedFailed(string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not read the stored {Vital} readings of patient {PatientId} ({Reason}): its debounce state starts from the next reading")]
+    private partial void LogReplayFailed(string patientId, string vital, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Count} critical alert(s) not acknowledged within {Minutes:0} min escalated to the patients' physicians")]
     private partial void LogEscalated(int count, double minutes);

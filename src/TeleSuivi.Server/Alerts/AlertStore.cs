@@ -1,5 +1,6 @@
 using System.Data.Common;
 using System.Text.Json;
+using System.Threading.Channels;
 using Microsoft.Extensions.Options;
 using TeleSuivi.Server.Storage;
 using TeleSuivi.Server.Workflow;
@@ -32,7 +33,7 @@ public sealed record AlertQuery
 /// <c>WHERE claimed_by IS NULL</c>) in a write transaction that the database serialises across every process
 /// (<see cref="WorkflowDatabase.BeginWriteAsync"/>), so of two simultaneous claims, on any nodes, exactly one changes a row.
 /// </summary>
-public sealed class AlertStore
+public sealed class AlertStore : IDisposable
 {
     private const string Columns = """
         id, patient_id, kind, subject, severity, status, reason_en, reason_fr, evidence, risk, opened_at, updated_at,
@@ -43,8 +44,16 @@ public sealed class AlertStore
     private const string NextVersion = "(SELECT COALESCE(MAX(version), 0) + 1 FROM alert)";
     private const string Active = "status NOT IN ('resolved', 'cleared')";
 
+    // Steps waiting for the next group commit; when this many wait, requests wait to queue theirs.
+    private const int MaxPendingSteps = 10_000;
+
+    // One transaction's share of the queue, so that one commit never holds the write lock for long.
+    private const int MaxStepsPerCommit = 500;
+
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
     private readonly WorkflowDatabase database;
+    private readonly Channel<PendingStep> pendingSteps = Channel.CreateBounded<PendingStep>(new BoundedChannelOptions(MaxPendingSteps) { FullMode = BoundedChannelFullMode.Wait });
+    private readonly SemaphoreSlim committer = new(1, 1);
 
     /// <summary>The single-node store: <c>{DataDirectory}/alerts.db</c>.</summary>
     public AlertStore(IOptions<StoreOptions> options)
@@ -53,6 +62,8 @@ public sealed class AlertStore
     }
 
     public AlertStore(WorkflowDatabase database) => this.database = database;
+
+    public void Dispose() => committer.Dispose();
 
     /// <summary>Where the alerts are (the SQLite file, or the PostgreSQL host and database).</summary>
     public string Location => database.Location;
@@ -228,29 +239,132 @@ public sealed class AlertStore
         return keys;
     }
 
+    /// <summary>Each patient's latest alert of <paramref name="kind"/>, whatever its status (to rebuild a monitor's state at start).</summary>
+    public async Task<IReadOnlyList<Alert>> LatestOfKindAsync(string kind, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = Command(connection, null, $"""
+            SELECT {Columns} FROM alert WHERE id IN (SELECT MAX(id) FROM alert WHERE kind = @kind GROUP BY patient_id) ORDER BY id
+            """, ("@kind", kind));
+        var alerts = new List<Alert>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            alerts.Add(Read(reader));
+        }
+
+        return alerts;
+    }
+
     /// <summary>
     /// One guarded workflow step: runs <paramref name="update"/> (an UPDATE of alert <c>@id</c> whose WHERE clause holds
-    /// the step's precondition) and, when it changed the row, records the action. Returns the alert after the step and
-    /// whether it applied; null when there is no such alert.
+    /// the step's precondition) and, when it changed the row, records the action. Returns, once the step is durable, the
+    /// alert after it and whether it applied; null when there is no such alert.
     /// </summary>
+    /// <remarks>
+    /// Group commit: steps that arrive while a transaction is being committed wait on <see cref="pendingSteps"/>, and the
+    /// next committer applies every one of them, in arrival order, in a single transaction, so a burst of actions costs
+    /// one disk sync instead of one each. Each step is still a guarded UPDATE seeing every step before it (a claim
+    /// still wins only <c>WHERE claimed_by IS NULL</c>), and no request is answered before its transaction is committed.
+    /// The committer is whichever waiting request takes <see cref="committer"/> first: no thread of its own to start or stop.
+    /// </remarks>
     internal async Task<(Alert Alert, bool Applied)?> StepAsync(
         long id, string update, IReadOnlyList<(string Name, object? Value)> parameters, string action, string actor, string? detail, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        await using (var connection = await OpenAsync(cancellationToken))
-        await using (var transaction = await database.BeginWriteAsync(connection, "alert", cancellationToken))
+        var step = new PendingStep(id, update.Replace("<next-version>", NextVersion, StringComparison.Ordinal),
+            [.. parameters, ("@id", id), ("@now", Ms(now)), ("@actor", actor)], action, actor, detail, now);
+        await pendingSteps.Writer.WriteAsync(step, cancellationToken);
+
+        // Queued: from here the step is committed whatever becomes of the request, so waiting for it is not cancelled
+        // (a cancelled request must not leave its step queued until the next one comes).
+        while (!step.Outcome.Task.IsCompleted)
         {
-            var all = parameters.Append(("@id", id)).Append(("@now", Ms(now))).Append(("@actor", actor)).ToArray();
-            var changed = await ExecuteAsync(connection, transaction, update.Replace("<next-version>", NextVersion, StringComparison.Ordinal), cancellationToken, all);
-            if (changed == 1)
+            await committer.WaitAsync(CancellationToken.None);
+            try
             {
-                var patient = await ScalarTextAsync(connection, transaction, "SELECT patient_id FROM alert WHERE id = @id", cancellationToken, ("@id", id));
-                await AddActionAsync(connection, transaction, id, patient!, action, actor, now, detail, cancellationToken);
-                await transaction.CommitAsync(cancellationToken);
-                return ((await GetAsync(id, cancellationToken))!, true);
+                if (!step.Outcome.Task.IsCompleted)
+                {
+                    await CommitPendingStepsAsync();
+                }
+            }
+            finally
+            {
+                committer.Release();
             }
         }
 
-        return await GetAsync(id, cancellationToken) is { } unchanged ? (unchanged, false) : null;
+        return await step.Outcome.Task;
+    }
+
+    /// <summary>Applies the queued steps in one transaction; if that fails, each step alone, so a failure is only its own.</summary>
+    private async Task CommitPendingStepsAsync()
+    {
+        var batch = new List<PendingStep>();
+        while (batch.Count < MaxStepsPerCommit && pendingSteps.Reader.TryRead(out var queued))
+        {
+            batch.Add(queued);
+        }
+
+        if (batch.Count == 0)
+        {
+            return;
+        }
+
+        try
+        {
+            var outcomes = await ApplyInOneTransactionAsync(batch);
+            for (var i = 0; i < batch.Count; i++)
+            {
+                batch[i].Outcome.SetResult(outcomes[i]);
+            }
+
+            return;
+        }
+        catch (Exception ex)
+        {
+            // Every step taken off the queue must get its outcome here, or its request would wait for ever.
+            if (batch.Count == 1)
+            {
+                batch[0].Outcome.SetException(ex);
+                return;
+            }
+
+            // Retried one by one below: the step that failed fails alone, the others still apply.
+        }
+
+        foreach (var step in batch)
+        {
+            try
+            {
+                step.Outcome.SetResult((await ApplyInOneTransactionAsync([step]))[0]);
+            }
+            catch (Exception ex)
+            {
+                step.Outcome.SetException(ex);
+            }
+        }
+    }
+
+    private async Task<(Alert Alert, bool Applied)?[]> ApplyInOneTransactionAsync(IReadOnlyList<PendingStep> steps)
+    {
+        var outcomes = new (Alert Alert, bool Applied)?[steps.Count];
+        await using var connection = await OpenAsync(CancellationToken.None);
+        await using var transaction = await database.BeginWriteAsync(connection, "alert", CancellationToken.None);
+        for (var i = 0; i < steps.Count; i++)
+        {
+            var step = steps[i];
+            var changed = await ExecuteAsync(connection, transaction, step.Sql, CancellationToken.None, step.Parameters);
+            if (changed == 1)
+            {
+                var patient = await ScalarTextAsync(connection, transaction, "SELECT patient_id FROM alert WHERE id = @id", CancellationToken.None, ("@id", step.Id));
+                await AddActionAsync(connection, transaction, step.Id, patient!, step.Action, step.Actor, step.Now, step.Detail, CancellationToken.None);
+            }
+
+            outcomes[i] = await GetAsync(connection, transaction, step.Id, CancellationToken.None) is { } alert ? (alert, changed == 1) : null;
+        }
+
+        await transaction.CommitAsync(CancellationToken.None);
+        return outcomes;
     }
 
     /// <summary>Records an action that changes no field of the alert (a note), and bumps its version so boards see it.</summary>
@@ -260,7 +374,12 @@ public sealed class AlertStore
     public async Task<Alert?> GetAsync(long id, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
-        await using var command = Command(connection, null, $"SELECT {Columns} FROM alert WHERE id = @id", ("@id", id));
+        return await GetAsync(connection, null, id, cancellationToken);
+    }
+
+    private static async Task<Alert?> GetAsync(DbConnection connection, DbTransaction? transaction, long id, CancellationToken cancellationToken)
+    {
+        await using var command = Command(connection, transaction, $"SELECT {Columns} FROM alert WHERE id = @id", ("@id", id));
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         return await reader.ReadAsync(cancellationToken) ? Read(reader) : null;
     }
@@ -550,6 +669,12 @@ public sealed class AlertStore
     {
         await using var command = Command(connection, transaction, sql, parameters);
         return await command.ExecuteScalarAsync(cancellationToken) as string;
+    }
+
+    /// <summary>A workflow step waiting for its group commit; <see cref="Outcome"/> is set once it is durable (or failed).</summary>
+    private sealed record PendingStep(long Id, string Sql, (string Name, object? Value)[] Parameters, string Action, string Actor, string? Detail, DateTimeOffset Now)
+    {
+        public TaskCompletionSource<(Alert Alert, bool Applied)?> Outcome { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
     private Task<DbConnection> OpenAsync(CancellationToken cancellationToken) => database.OpenAsync(cancellationToken);

@@ -10,11 +10,31 @@ public sealed record RiskScore(string PatientId, double Probability, IReadOnlyLi
 /// <see cref="RiskPolicyOptions.RaiseAt"/> and ends only below <see cref="RiskPolicyOptions.ClearBelow"/>
 /// (hysteresis); while raised, or within <see cref="RiskPolicyOptions.CoolDown"/> of the last alert, the patient is
 /// alerted again only if the probability rises by <see cref="RiskPolicyOptions.MaterialRise"/> above the last alerted
-/// one. Fed by the risk scorer through <see cref="AlertFeed.SubmitRiskAsync"/>.
+/// one. Fed by the risk scorer through <see cref="AlertFeed.SubmitRiskAsync"/>. The state is rebuilt at start from the
+/// stored alerts (<see cref="Restore"/>), so a restart neither re-raises within the cool-down nor forgets a raised alert.
 /// </summary>
 public sealed class RiskAlertPolicy(RiskPolicyOptions options)
 {
     private readonly Dictionary<string, State> states = new(StringComparer.Ordinal);
+
+    /// <summary>Evidence label of the probability an alert was raised at, with the score's time.</summary>
+    public const string RiskEvidence = "risk";
+
+    /// <summary>
+    /// Takes up a patient's state from their latest risk alert as stored: raised while its condition lasts (even if a
+    /// nurse resolved it), and the probability and score time of the last alert — everything <see cref="Evaluate"/> keeps.
+    /// </summary>
+    public void Restore(Alert latest)
+    {
+        ArgumentNullException.ThrowIfNull(latest);
+        var alerted = latest.Evidence.FirstOrDefault(e => e.Label == RiskEvidence);
+        states[latest.PatientId] = new State
+        {
+            Raised = latest.ConditionEndedAt is null && latest.Status != AlertStatuses.Cleared,
+            LastAlerted = alerted?.Value ?? latest.Risk,
+            LastAlertAt = alerted?.Time ?? latest.UpdatedAt,
+        };
+    }
 
     public AlertSignal? Evaluate(RiskScore score)
     {
@@ -66,7 +86,7 @@ public sealed class RiskAlertPolicy(RiskPolicyOptions options)
             ? new LocalizedText($"Exacerbation risk rose from {Percent(before)} to {Percent(p)}", $"Risque d'exacerbation passé de {Percent(before)} à {Percent(p)}")
             : new LocalizedText($"Exacerbation risk {Percent(p)} (alert at {Percent(options.RaiseAt)})", $"Risque d'exacerbation {Percent(p)} (alerte à {Percent(options.RaiseAt)})");
         var evidence = score.Explanations.Select(text => new AlertEvidence(score.Time, "risk factor", Detail: text))
-            .Prepend(new AlertEvidence(score.Time, "risk", p, "probability"))
+            .Prepend(new AlertEvidence(score.Time, RiskEvidence, p, "probability"))
             .ToList();
         return new AlertSignal.Raise(new AlertDraft(key, severity, reason, evidence, p));
     }

@@ -10,13 +10,49 @@ public readonly record struct VitalReading(string PatientId, VitalSign Vital, do
 /// for confirmation); a warning needs <see cref="VitalSign.WarningReadings"/> consecutive readings beyond the
 /// limit spanning <see cref="VitalSign.WarningDuration"/>; the first reading back within the limits ends the
 /// condition. Readings older than the latest one already seen (redeliveries, late uploads) are ignored, so a
-/// redelivered message never counts twice.
+/// redelivered message never counts twice. This state lives in memory; after a restart the engine rebuilds it for each
+/// patient's vital from the stored readings (<see cref="IsNew"/>, <see cref="Replay"/>) before the first new reading,
+/// so a restart neither loses a streak in progress, nor counts a redelivered reading again, nor forgets the weights of
+/// the last days.
 /// </summary>
 public sealed class VitalLimitMonitor(AlertOptions options)
 {
     private const int EvidenceKept = 5;
     private readonly Dictionary<(string Patient, string Vital), Streak> streaks = [];
     private readonly Dictionary<string, List<(DateTimeOffset Time, double Kg, string ObservationId)>> weights = new(StringComparer.Ordinal);
+
+    /// <summary>How far back <see cref="Replay"/> needs readings: the weight-gain window (the longest state kept).</summary>
+    public static readonly TimeSpan HistoryWindow = TimeSpan.FromDays(4);
+
+    /// <summary>Whether nothing is known yet of this patient's vital: its stored history should be replayed first.</summary>
+    public bool IsNew(string patientId, VitalSign vital)
+    {
+        ArgumentNullException.ThrowIfNull(vital);
+        return vital.Id == VitalSigns.WeightGainId ? !weights.ContainsKey(patientId) : !streaks.ContainsKey((patientId, vital.Id));
+    }
+
+    /// <summary>
+    /// Takes up the stored readings of one patient's vital, oldest first, as if they had just arrived, without raising
+    /// anything: they were evaluated when they were stored. The vital stops being <see cref="IsNew"/> even with none.
+    /// </summary>
+    public void Replay(string patientId, VitalSign vital, IEnumerable<VitalReading> stored, VitalLimits limits)
+    {
+        ArgumentNullException.ThrowIfNull(vital);
+        ArgumentNullException.ThrowIfNull(stored);
+        foreach (var reading in stored)
+        {
+            _ = Evaluate(reading, limits, reading.Time);
+        }
+
+        if (vital.Id == VitalSigns.WeightGainId)
+        {
+            weights.TryAdd(patientId, []);
+        }
+        else
+        {
+            streaks.TryAdd((patientId, vital.Id), new Streak());
+        }
+    }
 
     /// <summary>Evaluates one reading against the limits in force for the patient.</summary>
     public AlertSignal? Evaluate(VitalReading reading, VitalLimits limits, DateTimeOffset now)

@@ -74,18 +74,49 @@ function apply(alert) {
   if (known && known.version >= alert.version) return;
   alerts.set(alert.id, alert);
   render(known ? null : alert.id);
-  if (!known && alert.severity === 'critical' && localStorage.getItem('telesuivi.sound') === 'on') beep();
+  if (alert.severity === 'critical' && known?.severity !== 'critical' && alert.state !== 'closed') beep();
 }
 
+// Sound on new critical alerts, off unless the nurse turns it on (a shared screen in a quiet office must not ring).
+// Browsers let a page play sound only after a gesture on it: the click that turns it on creates the audio context,
+// and a board reopened with the sound on asks for one click to re-arm it.
+const sound = {
+  button: document.getElementById('sound'),
+  audio: null,
+  on: () => localStorage.getItem('telesuivi.sound') === 'on',
+  show() {
+    const on = sound.on();
+    const armed = sound.audio?.state === 'running';
+    sound.button.textContent = t(on ? 'soundOn' : 'soundOff') + (on && !armed ? ` — ${t('soundArm')}` : '');
+    sound.button.setAttribute('aria-pressed', String(on));
+    sound.button.dataset.sound = on ? (armed ? 'on' : 'unarmed') : 'off';
+  },
+  async toggle() {
+    const armed = sound.audio?.state === 'running';
+    if (sound.on() && armed) {
+      localStorage.setItem('telesuivi.sound', 'off');
+    } else {
+      localStorage.setItem('telesuivi.sound', 'on');
+      try {
+        sound.audio ??= new AudioContext();
+        await sound.audio.resume();
+      } catch { /* no audio device: the board works without sound */ }
+    }
+    sound.show();
+  },
+};
+sound.button.addEventListener('click', () => sound.toggle());
+
 function beep() {
+  if (!sound.on()) return;
+  document.body.dataset.beeps = String(Number(document.body.dataset.beeps ?? 0) + 1);
   try {
-    const audio = new AudioContext();
-    const tone = audio.createOscillator();
-    tone.connect(audio.destination);
+    const tone = sound.audio.createOscillator();
+    tone.connect(sound.audio.destination);
     tone.frequency.value = 880;
     tone.start();
-    tone.stop(audio.currentTime + 0.25);
-  } catch { /* sound is optional */ }
+    tone.stop(sound.audio.currentTime + 0.25);
+  } catch { /* not armed yet, or no audio device: the row is still highlighted */ }
 }
 
 async function loadSnapshot(connection) {
@@ -115,6 +146,8 @@ async function act(id, step, body) {
 
 function select(id) {
   selectedId = id;
+  // A row is not focusable: without this, the filter last used keeps the focus and swallows the shortcuts.
+  if (document.activeElement?.matches('select, input')) document.activeElement.blur();
   render();
 }
 
@@ -196,28 +229,38 @@ document.addEventListener('keydown', event => {
   event.preventDefault();
 });
 
+// One connection for the page's life: a connection that closes is started again (not rebuilt), so the filters, the
+// once-a-minute refresh and the handlers are wired once, however often the server goes away.
+const connection = new signalR.HubConnectionBuilder().withUrl('/hubs/triage')
+  .withAutomaticReconnect({ nextRetryDelayInMilliseconds: c => Math.min(10000, 500 * 2 ** c.previousRetryCount) }).build();
+const badge = document.getElementById('connection');
+
+function showConnection(live) {
+  badge.textContent = t(live ? 'live' : 'offline');
+  badge.className = `badge ${live ? 'Healthy' : 'Unhealthy'}`;
+}
+
+connection.on('AlertChanged', alert => { if (alert.version > boardVersion || alerts.has(alert.id)) apply(alert); });
+connection.onreconnecting(() => showConnection(false));
+connection.onreconnected(async () => { showConnection(true); await loadSnapshot(connection); });
+connection.onclose(() => { showConnection(false); setTimeout(start, 5000); });
+Object.values(filters).forEach(f => f.addEventListener('change', () => f === filters.state ? loadSnapshot(connection) : render()));
+// Waiting times grow and snoozes end: re-rank from a fresh snapshot every minute.
+setInterval(() => { if (connection.state === signalR.HubConnectionState.Connected) loadSnapshot(connection).catch(() => {}); }, 60000);
+
 async function start() {
-  const badge = document.getElementById('connection');
-  const connection = new signalR.HubConnectionBuilder().withUrl('/hubs/triage').withAutomaticReconnect({ nextRetryDelayInMilliseconds: c => Math.min(10000, 500 * 2 ** c.previousRetryCount) }).build();
-  connection.on('AlertChanged', alert => { if (alert.version > boardVersion || alerts.has(alert.id)) apply(alert); });
-  connection.onreconnecting(() => { badge.textContent = t('offline'); badge.className = 'badge Unhealthy'; });
-  connection.onreconnected(async () => { badge.textContent = t('live'); badge.className = 'badge Healthy'; await loadSnapshot(connection); });
-  connection.onclose(() => { badge.textContent = t('offline'); badge.className = 'badge Unhealthy'; setTimeout(start, 5000); });
-  Object.values(filters).forEach(f => f.addEventListener('change', () => f === filters.state ? loadSnapshot(connection) : render()));
   try {
     await connection.start();
-    badge.textContent = t('live');
-    badge.className = 'badge Healthy';
+    showConnection(true);
     await loadSnapshot(connection);
-    // Waiting times grow and snoozes end: re-rank from a fresh snapshot every minute.
-    setInterval(() => loadSnapshot(connection).catch(() => {}), 60000);
   } catch (error) {
-    badge.textContent = t('offline');
+    showConnection(false);
     message(error.message);
     setTimeout(start, 5000);
   }
 }
 
-Common.init(() => render());
+Common.init(() => { message(''); sound.show(); showConnection(connection.state === signalR.HubConnectionState.Connected); render(); });
+sound.show();
 start();
 })();

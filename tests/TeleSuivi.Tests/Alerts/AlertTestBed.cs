@@ -86,6 +86,7 @@ public sealed class AlertTestBed : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         Registry.Dispose();
+        Store.Dispose();
         if (database is IAsyncDisposable disposable)
         {
             await disposable.DisposeAsync();

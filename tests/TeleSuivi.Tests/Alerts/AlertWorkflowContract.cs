@@ -31,6 +31,32 @@ public abstract class AlertWorkflowContract
     }
 
     [Fact]
+    public async Task AddNoteAsync_TwoHundredAtOnce_EachRecordedPushedAndAnsweredWithItsOwnVersion()
+    {
+        // Concurrent steps share group commits: none may be lost, answered before its commit, or merged with another.
+        await using var bed = await NewBedAsync();
+        var alerts = new List<Alert>();
+        for (var i = 0; i < 4; i++)
+        {
+            alerts.Add(await bed.RaiseAsync(AlertTestBed.Draft(patient: $"p{i}")));
+        }
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 200).Select(i =>
+            Task.Run(() => bed.Workflow.AddNoteAsync(alerts[i % alerts.Count].Id, $"nurse-{i % 7}", $"note {i}", Ct), Ct)));
+
+        Assert.All(results, r => Assert.True(r.Succeeded, r.Error?.Message));
+        Assert.Equal(200, results.Select(r => r.Alert!.Version).Distinct().Count());
+        var notes = (await bed.Store.ActionsAsync(null, null, null, null, Ct)).Where(a => a.Action == AlertActions.Note).ToList();
+        Assert.Equal(Enumerable.Range(0, 200).Select(i => $"note {i}").Order(StringComparer.Ordinal), notes.Select(n => n.Detail!).Order(StringComparer.Ordinal));
+        Assert.Equal(results.Select(r => r.Alert!.Version).Order(), bed.Hub.Received.Select(v => v.Version).Order());
+        foreach (var alert in alerts)
+        {
+            var stored = await bed.Store.GetAsync(alert.Id, Ct);
+            Assert.Equal(results.Where(r => r.Alert!.Id == alert.Id).Max(r => r.Alert!.Version), stored!.Version);
+        }
+    }
+
+    [Fact]
     public async Task ErasePatientAsync_RemovesTheirAlertsActionsAndThresholdsOnly()
     {
         await using var bed = await NewBedAsync();

@@ -73,4 +73,41 @@ public sealed class RiskAlertPolicyTests
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => Score(1.5, 0));
     }
+
+    [Fact]
+    public async Task Restore_FromTheStoreOnTheSameFolderAfterAClearedAlert_KeepsTheCoolDown()
+    {
+        await using var bed = await AlertTestBed.CreateAsync();
+        var key = new AlertKey("p1", AlertKinds.Risk, string.Empty);
+        await bed.Store.RaiseAsync(Assert.IsType<AlertSignal.Raise>(Score(0.35, 0)).Draft, Start, TestContext.Current.CancellationToken);
+        var ended = Assert.IsType<AlertSignal.Ended>(Score(0.10, 1));
+        await bed.Store.EndConditionAsync(key, ended.Why, Start.AddHours(1), TestContext.Current.CancellationToken);
+
+        // The restarted engine: a new store on the same alerts.db, a new policy.
+        using var reopened = new AlertStore(Microsoft.Extensions.Options.Options.Create(new Server.Storage.StoreOptions { DataDirectory = bed.DataDirectory }));
+        var restarted = new RiskAlertPolicy(new RiskPolicyOptions());
+        foreach (var latest in await reopened.LatestOfKindAsync(AlertKinds.Risk, TestContext.Current.CancellationToken))
+        {
+            restarted.Restore(latest);
+        }
+
+        Assert.Null(restarted.Evaluate(new RiskScore("p1", 0.36, [], Start.AddHours(2))));
+        var rise = Assert.IsType<AlertSignal.Raise>(restarted.Evaluate(new RiskScore("p1", 0.45, [], Start.AddHours(3))));
+        Assert.Contains("from 35 %", rise.Draft.Reason.En, StringComparison.Ordinal);
+        Assert.IsType<AlertSignal.Raise>(new RiskAlertPolicy(new RiskPolicyOptions()).Evaluate(new RiskScore("p1", 0.36, [], Start.AddHours(2))));
+    }
+
+    [Fact]
+    public async Task Restore_FromTheStoreWhileTheAlertIsUp_EndsItBelowClearAndNotBefore()
+    {
+        await using var bed = await AlertTestBed.CreateAsync();
+        await bed.Store.RaiseAsync(Assert.IsType<AlertSignal.Raise>(Score(0.35, 0)).Draft, Start, TestContext.Current.CancellationToken);
+
+        using var reopened = new AlertStore(Microsoft.Extensions.Options.Options.Create(new Server.Storage.StoreOptions { DataDirectory = bed.DataDirectory }));
+        var restarted = new RiskAlertPolicy(new RiskPolicyOptions());
+        restarted.Restore(Assert.Single(await reopened.LatestOfKindAsync(AlertKinds.Risk, TestContext.Current.CancellationToken)));
+
+        Assert.Null(restarted.Evaluate(new RiskScore("p1", 0.40, [], Start.AddHours(13))));
+        Assert.IsType<AlertSignal.Ended>(restarted.Evaluate(new RiskScore("p1", 0.15, [], Start.AddHours(14))));
+    }
 }

@@ -60,7 +60,11 @@ public sealed class BoardHost(ExternalServices services) : IAsyncLifetime
     }
 
     /// <summary>Registers a new patient (with the given SNOMED CT conditions) and a Withings device; returns their ids.</summary>
-    public async Task<(string Patient, string Device)> RegisterPatientAsync(string name = "Martin", params string[] snomedConditions)
+    public Task<(string Patient, string Device)> RegisterPatientAsync(string name = "Martin", params string[] snomedConditions) =>
+        RegisterPatientAsync(BaseUrl, name, "75011", snomedConditions);
+
+    /// <summary>The same on any running server, the patient living in zone <paramref name="postalCode"/>.</summary>
+    public static async Task<(string Patient, string Device)> RegisterPatientAsync(Uri baseUrl, string name, string postalCode, params string[] snomedConditions)
     {
         var id = Guid.NewGuid().ToString("N")[..10];
         var (patient, device) = ($"p-{id}", $"wd-{id}");
@@ -73,19 +77,22 @@ public sealed class BoardHost(ExternalServices services) : IAsyncLifetime
               { "fullUrl": "Patient/{{patient}}",
                 "resource": { "resourceType": "Patient", "id": "{{patient}}", "extension": [{{conditions}}],
                               "name": [{ "family": "{{name}}", "given": ["Jeanne"] }],
-                              "generalPractitioner": [{ "reference": "Organization/{{Team}}" }], "address": [{ "use": "home", "postalCode": "75011" }] },
+                              "generalPractitioner": [{ "reference": "Organization/{{Team}}" }], "address": [{ "use": "home", "postalCode": "{{postalCode}}" }] },
                 "request": { "method": "PUT", "url": "Patient/{{patient}}" } },
               { "fullUrl": "Device/{{device}}",
                 "resource": { "resourceType": "Device", "id": "{{device}}", "patient": { "reference": "Patient/{{patient}}" } },
                 "request": { "method": "PUT", "url": "Device/{{device}}" } } ] }
             """;
-        await RegistryBundles.ImportAsync(BaseUrl, bundle.Replace("\"extension\": [],", string.Empty, StringComparison.Ordinal));
+        await RegistryBundles.ImportAsync(baseUrl, bundle.Replace("\"extension\": [],", string.Empty, StringComparison.Ordinal));
         return (patient, device);
     }
 
     /// <summary>Publishes one Withings reading (SpO2 is type 54, heart rate 11, weight 1) over MQTT, QoS 1.</summary>
-    public Task PublishWithingsAsync(string device, DateTimeOffset time, int type, double value) =>
-        publisher!.PublishAsync($"telesuivi/v1/devices/withings/{device}",
+    public Task PublishWithingsAsync(string device, DateTimeOffset time, int type, double value) => PublishWithingsAsync(publisher!, device, time, type, value);
+
+    /// <summary>The same through any publisher.</summary>
+    public static Task PublishWithingsAsync(MqttTestPublisher publisher, string device, DateTimeOffset time, int type, double value) =>
+        publisher.PublishAsync($"telesuivi/v1/devices/withings/{device}",
             $$"""{"measuregrps":[{"date":{{time.ToUnixTimeSeconds()}},"measures":[{"value":{{value.ToString(CultureInfo.InvariantCulture)}},"type":{{type}},"unit":0}]}]}""");
 
     /// <summary>Waits until the patient has an open alert matching <paramref name="match"/> (read through the REST API).</summary>
