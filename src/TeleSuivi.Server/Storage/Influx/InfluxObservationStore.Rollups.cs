@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text;
 using Hl7.Fhir.Model;
@@ -31,17 +32,34 @@ public sealed partial class InfluxObservationStore
     private static readonly string HourlyMeasurementName = InfluxQl.QuoteIdentifier(HourlyMeasurement);
     private static readonly string StampFieldName = InfluxQl.QuoteIdentifier(StampField);
 
+    /// <summary>
+    /// How long after its end an hour may be rolled up: more than twice the clock difference between two hosts of the
+    /// platform (a writer that skips the mark of an hour it thinks still open must have stored its readings before any
+    /// reader thinks the hour closed).
+    /// </summary>
+    internal static readonly TimeSpan RollupDelay = TimeSpan.FromMinutes(1);
+
+    /// <summary>The still open hours this process has marked since it started: further writes to them need no mark.</summary>
+    private readonly ConcurrentDictionary<(string Subject, string Code, long Hour), bool> markedOpenHours = new();
+
+    private long markedOpenHoursPrunedAt;
+
     /// <summary>The aggregates of the numeric fields every trend query asks for (the mean is the sum over the count, as InfluxDB's own).</summary>
     private static readonly string Aggregates = string.Join(", ", new[] { Sum, Minimum, Maximum, Count, Last }.Select(f => $"{f}({NumericFields})"));
 
     /// <summary>
     /// Marks the (subject, code, hour) of each Observation as changed, with one new stamp. Sent only after InfluxDB
-    /// acknowledged the readings themselves: a reader that sees the new stamp is sure to see the readings too.
+    /// acknowledged the readings themselves: a reader that sees the new stamp is sure to see the readings too. An hour
+    /// that has not ended yet is marked once per process: it is rolled up only <see cref="RollupDelay"/> after its end,
+    /// by which time every write this process made to it while it was open is stored, and a write after its end marks
+    /// it again. Live ingestion thus sends marks about once an hour per series, backlogs and late readings every time.
     /// </summary>
     private async Task WriteChangeMarksAsync(IReadOnlyList<Observation> observations, int count, CancellationToken cancellationToken)
     {
         var stamp = NewStamp();
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         var marked = new HashSet<(string Subject, string Code, long Hour)>();
+        var open = new List<(string Subject, string Code, long Hour)>();
         using var marks = new LineProtocolWriter(TimePrecision.Nanoseconds, Math.Max(1024, count * 96));
         foreach (var observation in observations.Take(count))
         {
@@ -53,8 +71,14 @@ public sealed partial class InfluxObservationStore
             }
 
             var hour = StoreReads.BucketStart(ObservationKeys.EffectiveMilliseconds(observation), HourMilliseconds);
-            if (hour >= ObservationPoint.MinMilliseconds && marked.Add((subject, code, hour)))
+            var isOpen = hour + HourMilliseconds > now;
+            if (hour >= ObservationPoint.MinMilliseconds && !(isOpen && markedOpenHours.ContainsKey((subject, code, hour))) && marked.Add((subject, code, hour)))
             {
+                if (isOpen)
+                {
+                    open.Add((subject, code, hour));
+                }
+
                 marks.Measurement(ChangeMeasurement).Tag(ObservationPoint.CodeTag, code).Tag(ObservationPoint.PatientTag, subject)
                     .Field(StampField, stamp).End(hour * ObservationPoint.NanosecondsPerMillisecond);
             }
@@ -74,6 +98,21 @@ public sealed partial class InfluxObservationStore
             // Not the readings' fault (they are stored): a field type conflict on the marks is the operator's to fix.
             throw new InfluxAccessException($"cannot mark the hours written to {Display} as changed", ex.Reason, ex.StatusCode, ex.ServerMessage);
         }
+
+        // Only once the marks are stored: an hour remembered as marked but not marked would hide its readings from trends.
+        foreach (var key in open)
+        {
+            markedOpenHours.TryAdd(key, true);
+        }
+
+        var currentHour = StoreReads.BucketStart(now, HourMilliseconds);
+        if (Interlocked.Exchange(ref markedOpenHoursPrunedAt, currentHour) != currentHour)
+        {
+            foreach (var key in markedOpenHours.Keys.Where(key => key.Hour + HourMilliseconds <= now))
+            {
+                markedOpenHours.TryRemove(key, out _);
+            }
+        }
     }
 
 #pragma warning disable CA5394 // A stamp only needs to differ from the previous one of its hour; no secret rides on it.
@@ -89,7 +128,7 @@ public sealed partial class InfluxObservationStore
         string subject, string code, long fromMs, long untilMs, TrendResolution resolution, CancellationToken cancellationToken)
     {
         var firstHour = StoreReads.BucketStart(fromMs, HourMilliseconds) + (StoreReads.BucketStart(fromMs, HourMilliseconds) == fromMs ? 0 : HourMilliseconds);
-        var endHour = Math.Min(StoreReads.BucketStart(untilMs, HourMilliseconds), StoreReads.BucketStart(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), HourMilliseconds));
+        var endHour = Math.Min(StoreReads.BucketStart(untilMs, HourMilliseconds), StoreReads.BucketStart((DateTimeOffset.UtcNow - RollupDelay).ToUnixTimeMilliseconds(), HourMilliseconds));
         if (firstHour >= endHour)
         {
             return null;

@@ -99,6 +99,30 @@ public sealed class InfluxRollupTests(ExternalServices services)
     }
 
     [Fact]
+    public async Task WriteAsync_HourStillOpen_IsMarkedOncePerProcessAndAClosedHourAtEveryWrite()
+    {
+        using var store = await NewStoreAsync();
+        var now = DateTimeOffset.UtcNow;
+        var closed = now.AddHours(-3);
+
+        await store.WriteAsync([HeartRate(Patient, now.AddSeconds(-2), 70), HeartRate(Patient, closed, 70)], Cancel);
+        var first = await StampsAsync(store);
+        await store.WriteAsync([HeartRate(Patient, now.AddSeconds(-1), 71), HeartRate(Patient, closed.AddSeconds(1), 71)], Cancel);
+        var second = await StampsAsync(store);
+
+        if (DateTimeOffset.UtcNow.Hour != now.Hour)
+        {
+            Assert.Skip("the clock passed the hour during the test, which closes the open hour: run it again");
+        }
+
+        var openHour = StoreReads.BucketStart(now.ToUnixTimeMilliseconds(), 3_600_000);
+        var closedHour = StoreReads.BucketStart(closed.ToUnixTimeMilliseconds(), 3_600_000);
+        Assert.Equal([closedHour, openHour], first.Keys.Order());
+        Assert.Equal(first[openHour], second[openHour]);
+        Assert.NotEqual(first[closedHour], second[closedHour]);
+    }
+
+    [Fact]
     public async Task InitializeAsync_ReadingsWrittenBeforeRollups_MarksTheirHoursForTrends()
     {
         var database = ExternalServices.NewDatabaseName();
@@ -166,6 +190,13 @@ public sealed class InfluxRollupTests(ExternalServices services)
             Assert.Equal(points.Select(p => (p.Time, p.Min, p.Max, p.Count, p.Last)), series.Points.Select(p => (p.Time, p.Min, p.Max, p.Count, p.Last)));
             Assert.All(points.Zip(series.Points), pair => Assert.Equal(pair.First.Mean, pair.Second.Mean, 1e-9));
         }
+    }
+
+    /// <summary>The stamp of each hour's change mark, by the hour's start in milliseconds.</summary>
+    private static async Task<Dictionary<long, long>> StampsAsync(InfluxObservationStore store)
+    {
+        using var result = await store.Client.QueryAsync(store.Database, $"SELECT \"stamp\" FROM {InfluxObservationStore.ChangeMeasurement}", null, TimePrecision.Milliseconds, Cancel);
+        return Assert.Single(result.Series).Rows.ToDictionary(row => row.GetEpoch(0), row => row.GetInt64(1)!.Value);
     }
 
     private static async Task<long> CountAsync(InfluxObservationStore store, string measurement)
