@@ -30,7 +30,8 @@ public static class StorageSection
         "and every iteration writes readings never written before (a 200-patient cohort, 6 vitals, in batches of 500 as\n" +
         "the StoreWriter hands them over). A result is judged on the median iteration; the best one is beside it. Figures\n" +
         "depend on the load of the shared machine (in the machine column) except the InfluxDB ratio, which compares two\n" +
-        "paths measured in the same run against the same server.\n\n" +
+        "paths timed batch by batch, alternately, in the same iterations against the same server (median of the iterations'\n" +
+        "ratios).\n\n" +
         Begin + "\n" + End + "\n";
 
     private const string Header =
@@ -119,7 +120,7 @@ public static class StorageSection
             {
                 var milliseconds = trend.Median / 1e6;
                 yield return (target,
-                    Invariant($"**{milliseconds:N1} ms** for {figures.Observations:N0} Observations → {figures.Series} series of ≤ {figures.LargestSeries:N0} points ({figures.Points:N0} in all, hourly, summarising {figures.Readings:N0} values)"),
+                    Invariant($"**{milliseconds:N1} ms** for {figures.Observations:N0} Observations → {figures.Series} series of ≤ {figures.LargestSeries:N0} points ({figures.Points:N0} in all, hourly, summarising {figures.Readings:N0} values; first read after loading {figures.FirstReadMilliseconds:N0} ms)"),
                     Invariant($"{trend.Min / 1e6:N1} ms"),
                     milliseconds < TrendTargetMilliseconds && figures.LargestSeries <= TrendTargetPoints);
             }
