@@ -71,6 +71,7 @@ public abstract partial class ObservationStoreContract
             BodyWeight(Kept, now.AddDays(-i), 80m + i, "Device/scale-kept"),
         }).ToList();
         await Store.WriteAsync([.. erased, .. kept], Cancel);
+        Assert.NotEmpty((await Store.ReadTrendAsync(Erased, BloodPressureCode, now.AddDays(-1), now, TrendResolution.Hour, Cancel)).Series); // roll-ups too, where a store keeps them
 
         var removed = await Store.EraseSubjectAsync(Erased, Cancel);
 

@@ -24,8 +24,14 @@ public sealed record InfluxClientOptions
     /// </summary>
     public int MaxRequestBytes { get; init; } = 1024 * 1024;
 
-    /// <summary>Bodies at least this long are sent gzip-compressed (<c>Content-Encoding: gzip</c>); 0 compresses all, -1 none.</summary>
-    public int GzipMinBytes { get; init; } = 8 * 1024;
+    /// <summary>
+    /// Bodies at least this long are sent gzip-compressed (<c>Content-Encoding: gzip</c>); 0 compresses all, -1 none.
+    /// <see cref="For"/> turns it off for a server on the loopback interface, where compressing saves no wire time and
+    /// costs CPU on both sides of the same machine.
+    /// </summary>
+    public int GzipMinBytes { get; init; } = DefaultGzipMinBytes;
+
+    public const int DefaultGzipMinBytes = 8 * 1024;
 
     /// <summary>Attempts of one request in all, when the failure is transient (never for rejected data or access).</summary>
     public int MaxAttempts { get; init; } = 3;
@@ -51,6 +57,7 @@ public sealed record InfluxClientOptions
             UserName = address.UserName,
             Password = address.Password,
             RequestTimeout = options.RequestTimeout,
+            GzipMinBytes = address.InfluxBaseUri.IsLoopback ? -1 : DefaultGzipMinBytes,
         };
     }
 }

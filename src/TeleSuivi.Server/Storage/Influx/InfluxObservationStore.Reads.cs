@@ -11,7 +11,7 @@ public sealed partial class InfluxObservationStore
     /// <summary>The numeric fields (SCHEMA.md): <c>value</c> and the <c>c:&lt;code&gt;</c> of each component.</summary>
     private const string NumericFields = "/^(value|c:.+)$/";
 
-    private const string Mean = "mean", Minimum = "min", Maximum = "max", Count = "count", Last = "last";
+    private const string Minimum = "min", Maximum = "max", Count = "count", Last = "last";
 
     /// <summary>Days of a completeness report per request (one statement per day).</summary>
     private const int CompletenessDaysPerRequest = 62;
@@ -234,52 +234,44 @@ public sealed partial class InfluxObservationStore
             filter += $" AND {CodeTag} = $code";
         }
 
+        if (code is not null && resolution is TrendResolution.Hour or TrendResolution.Day
+            && await ReadRolledUpTrendAsync(subject, code, ((DateTimeOffset)parameters["from"]!).ToUnixTimeMilliseconds(), ((DateTimeOffset)parameters["until"]!).ToUnixTimeMilliseconds(), resolution, cancellationToken) is { } rolledUp)
+        {
+            return rolledUp;
+        }
+
         var byCode = code is null ? $" GROUP BY {CodeTag}" : string.Empty;
         var width = resolution.Milliseconds();
         var query = width == 0
             ? $"SELECT {NumericFields} FROM {ObservationMeasurement} WHERE {filter}{byCode} ORDER BY time ASC"
             : string.Create(
                 CultureInfo.InvariantCulture,
-                $"SELECT {Mean}({NumericFields}), {Minimum}({NumericFields}), {Maximum}({NumericFields}), {Count}({NumericFields}), {Last}({NumericFields}) FROM {ObservationMeasurement} WHERE {filter} GROUP BY time({width}ms){(code is null ? ", " + CodeTag : string.Empty)} fill(none)");
+                $"SELECT {Aggregates} FROM {ObservationMeasurement} WHERE {filter} GROUP BY time({width}ms){(code is null ? ", " + CodeTag : string.Empty)} fill(none)");
         using var result = await QueryAsync(query, parameters, $"cannot read the trend of {subject}", cancellationToken);
         foreach (var series in result.Series)
         {
             var seriesCode = code ?? series.Tags.GetValueOrDefault(ObservationPoint.CodeTag) ?? string.Empty;
-            var time = series.IndexOf("time");
-            if (width == 0)
+            if (width != 0)
             {
-                var fields = series.Columns.Select((name, index) => (name, index)).Where(c => c.index != time).ToList();
-                foreach (var row in series.Rows)
+                var buckets = new SortedDictionary<long, Dictionary<string, BucketSummary>>();
+                foreach (var _ in ReadSummaries(series, buckets))
                 {
-                    var at = DateTimeOffset.FromUnixTimeMilliseconds(FloorMilliseconds(row.GetEpoch(time)));
-                    foreach (var (name, index) in fields)
-                    {
-                        if (row.GetDouble(index) is { } value)
-                        {
-                            rows.Add((seriesCode, name, new TrendPoint(at, value, value, value, 1, value)));
-                        }
-                    }
                 }
 
+                rows.AddRange(Buckets(seriesCode, buckets, width));
                 continue;
             }
 
-            var aggregated = series.Columns
-                .Where(c => c.StartsWith(Count + "_", StringComparison.Ordinal))
-                .Select(c => c[(Count.Length + 1)..])
-                .Select(field => (Field: field,
-                    Mean: series.IndexOf($"{Mean}_{field}"), Min: series.IndexOf($"{Minimum}_{field}"), Max: series.IndexOf($"{Maximum}_{field}"),
-                    Count: series.IndexOf($"{Count}_{field}"), Last: series.IndexOf($"{Last}_{field}")))
-                .ToList();
+            var time = series.IndexOf("time");
+            var fields = series.Columns.Select((name, index) => (name, index)).Where(c => c.index != time).ToList();
             foreach (var row in series.Rows)
             {
                 var at = DateTimeOffset.FromUnixTimeMilliseconds(FloorMilliseconds(row.GetEpoch(time)));
-                foreach (var column in aggregated)
+                foreach (var (name, index) in fields)
                 {
-                    if (row.GetInt64(column.Count) is { } count and > 0)
+                    if (row.GetDouble(index) is { } value)
                     {
-                        rows.Add((seriesCode, column.Field, new TrendPoint(
-                            at, row.GetDouble(column.Mean) ?? double.NaN, row.GetDouble(column.Min) ?? double.NaN, row.GetDouble(column.Max) ?? double.NaN, count, row.GetDouble(column.Last) ?? double.NaN)));
+                        rows.Add((seriesCode, name, new TrendPoint(at, value, value, value, 1, value)));
                     }
                 }
             }
@@ -387,11 +379,8 @@ public sealed partial class InfluxObservationStore
         return StoreReads.Completeness(windows, expectedPerDay, received);
     }
 
-    /// <summary>
-    /// Writes the <c>observation_id</c> points of a database whose <c>observation</c> points were written before the
-    /// index existed (no <c>observation_id</c> measurement yet), a day at a time from the first point to the last.
-    /// </summary>
-    private async Task BackfillIdIndexAsync(CancellationToken cancellationToken)
+    /// <summary>Brings a database written by an earlier release up to the schema: the id index, then the change marks of the roll-ups.</summary>
+    private async Task BackfillAsync(CancellationToken cancellationToken)
     {
         var measurements = new HashSet<string>(StringComparer.Ordinal);
         using (var shown = await QueryAsync("SHOW MEASUREMENTS", null, "cannot list the measurements", cancellationToken))
@@ -405,38 +394,40 @@ public sealed partial class InfluxObservationStore
             }
         }
 
-        if (!measurements.Contains(ObservationPoint.Measurement) || measurements.Contains(ObservationIdIndex.Measurement))
+        await BackfillIdIndexAsync(measurements, cancellationToken);
+        await BackfillChangeMarksAsync(measurements, cancellationToken);
+    }
+
+    /// <summary>The times (ns) of the first and the last Observation, or null when there is none.</summary>
+    private async Task<(long First, long Last)?> ObservationTimeSpanAsync(CancellationToken cancellationToken)
+    {
+        using var bounds = await QueryAsync(
+            $"SELECT first({IdField}) FROM {ObservationMeasurement}; SELECT last({IdField}) FROM {ObservationMeasurement}", null, "cannot find the time span of the Observations", cancellationToken);
+        var times = bounds.Statements.Select(s => s.Series is [var series, ..] && series.Rows is [var row, ..] ? row.GetEpoch(0) : (long?)null).ToList();
+        return times is [{ } first, { } last] ? (first, last) : null;
+    }
+
+    /// <summary>
+    /// Writes the <c>observation_id</c> points of a database whose <c>observation</c> points were written before the
+    /// index existed (no <c>observation_id</c> measurement yet), a day at a time from the first point to the last.
+    /// </summary>
+    private async Task BackfillIdIndexAsync(HashSet<string> measurements, CancellationToken cancellationToken)
+    {
+        if (!measurements.Contains(ObservationPoint.Measurement) || measurements.Contains(ObservationIdIndex.Measurement)
+            || await ObservationTimeSpanAsync(cancellationToken) is not (var first, var last))
         {
             return;
         }
 
-        long first, last;
-        using (var bounds = await QueryAsync(
-            $"SELECT first({IdField}) FROM {ObservationMeasurement}; SELECT last({IdField}) FROM {ObservationMeasurement}", null, "cannot find the time span of the Observations", cancellationToken))
-        {
-            var times = bounds.Statements.Select(s => s.Series is [var series, ..] && series.Rows is [var row, ..] ? row.GetEpoch(0) : (long?)null).ToList();
-            if (times is not [{ } firstTime, { } lastTime])
-            {
-                return;
-            }
-
-            first = firstTime;
-            last = lastTime;
-        }
-
         LogBackfilling(Display);
         const long day = 86_400_000L * ObservationPoint.NanosecondsPerMillisecond;
-        var indexed = 0;
-        for (var start = first; start <= last; start = start > long.MaxValue - day ? long.MaxValue : start + day)
-        {
-            var end = start > long.MaxValue - day ? long.MaxValue : start + day;
-            using var result = await QueryAsync(
-                string.Create(CultureInfo.InvariantCulture, $"SELECT {IdField}, {PatientTag}, {CodeTag}, {DeviceTag} FROM {ObservationMeasurement} WHERE time >= {start} AND time < {end}"),
-                null,
-                "cannot read the Observations to index",
-                cancellationToken);
-            using var points = new LineProtocolWriter(TimePrecision.Nanoseconds);
-            foreach (var series in result.Series)
+        var indexed = await WriteDerivedPointsAsync(
+            first,
+            last,
+            day,
+            (start, end) => string.Create(CultureInfo.InvariantCulture, $"SELECT {IdField}, {PatientTag}, {CodeTag}, {DeviceTag} FROM {ObservationMeasurement} WHERE time >= {start} AND time < {end}"),
+            "cannot read the Observations to index",
+            (series, points) =>
             {
                 int time = series.IndexOf("time"), id = series.IndexOf(ObservationPoint.IdField), patient = series.IndexOf(ObservationPoint.PatientTag), code = series.IndexOf(ObservationPoint.CodeTag), device = series.IndexOf(ObservationPoint.DeviceTag);
                 foreach (var row in series.Rows)
@@ -446,21 +437,47 @@ public sealed partial class InfluxObservationStore
                         ObservationIdIndex.Write(points, observationId, row.GetString(patient), row.GetString(code), row.GetString(device), row.GetEpoch(time));
                     }
                 }
-            }
+            },
+            cancellationToken);
+        LogBackfilled(Display, indexed);
+    }
 
-            if (points.PointCount > 0)
+    /// <summary>
+    /// Reads windows of <paramref name="step"/> ns from <paramref name="first"/> to <paramref name="last"/> with
+    /// <paramref name="query"/>, and writes the points <paramref name="pointsOf"/> makes of each answer's series (the
+    /// backfills of structures derived from the Observations). Returns how many points were written.
+    /// </summary>
+    private async Task<int> WriteDerivedPointsAsync(
+        long first, long last, long step, Func<long, long, string> query, string what, Action<InfluxSeries, LineProtocolWriter> pointsOf, CancellationToken cancellationToken)
+    {
+        var written = 0;
+        for (var start = first; start <= last;)
+        {
+            var end = start > long.MaxValue - step ? long.MaxValue : start + step;
+            using (var result = await QueryAsync(query(start, end), null, what, cancellationToken))
             {
-                await client.WriteAsync(Database, points, cancellationToken);
-                indexed += points.PointCount;
+                using var points = new LineProtocolWriter(TimePrecision.Nanoseconds);
+                foreach (var series in result.Series)
+                {
+                    pointsOf(series, points);
+                }
+
+                if (points.PointCount > 0)
+                {
+                    await client.WriteAsync(Database, points, cancellationToken);
+                    written += points.PointCount;
+                }
             }
 
             if (end == long.MaxValue)
             {
                 break;
             }
+
+            start = end;
         }
 
-        LogBackfilled(Display, indexed);
+        return written;
     }
 
     /// <summary>Runs a query and refuses an answer the server cut short (its <c>max-row-limit</c>).</summary>

@@ -131,6 +131,15 @@ public sealed partial class InfluxObservationStore
         {
         }
 
+        // The roll-ups and change marks summarise the readings: they go with them.
+        using (await client.ExecuteAsync(
+            Database,
+            $"DROP SERIES FROM {HourlyMeasurementName} WHERE {PatientTag} = $subject; DROP SERIES FROM {ChangeMeasurementName} WHERE {PatientTag} = $subject",
+            parameters,
+            cancellationToken))
+        {
+        }
+
         using var left = await QueryAsync($"SELECT count({IdField}) FROM {ObservationMeasurement} WHERE {PatientTag} = $subject", parameters, $"cannot count the Observations of {subject}", cancellationToken);
         var remaining = left.Series is [var counted, ..] && counted.Rows is [var row0, ..] ? row0.GetInt64(counted.IndexOf("count")) ?? 0 : 0;
         if (remaining != 0)

@@ -78,11 +78,11 @@ public sealed partial class InfluxObservationStore : IObservationStore, IDisposa
 
         try
         {
-            await BackfillIdIndexAsync(cancellationToken);
+            await BackfillAsync(cancellationToken);
         }
         catch (InfluxException ex)
         {
-            throw new ConfigurationException($"cannot index the Observations of InfluxDB at {Display} by id: {ex.Reason}", ex);
+            throw new ConfigurationException($"cannot index the Observations of InfluxDB at {Display} (by id, by hour for roll-ups): {ex.Reason}", ex);
         }
     }
 
@@ -140,8 +140,15 @@ public sealed partial class InfluxObservationStore : IObservationStore, IDisposa
                 throw;
             }
 
-            badObservation?.Throw();
+            if (badObservation is not null)
+            {
+                // The parts before the Observation that cannot be written are stored: their hours are changed too.
+                await WriteChangeMarksAsync(observations, Math.Min(following, observations.Count), cancellationToken);
+                badObservation.Throw();
+            }
         }
+
+        await WriteChangeMarksAsync(observations, observations.Count, cancellationToken);
     }
 
     private static LineProtocolWriter Serialise(IReadOnlyList<Observation> observations, int first, int count)

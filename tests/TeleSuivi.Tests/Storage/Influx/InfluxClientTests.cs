@@ -279,6 +279,18 @@ public sealed class InfluxClientTests(ExternalServices services)
         Assert.Equal(500, await CountAsync(client, database, "m"));
     }
 
+    [Theory]
+    [InlineData("influxdb://127.0.0.1:8086/telesuivi", -1)]
+    [InlineData("influxdb://localhost:8086/telesuivi", -1)]
+    [InlineData("influxdb://[::1]:8086/telesuivi", -1)]
+    [InlineData("influxdb://influx.hospital.example:8086/telesuivi", InfluxClientOptions.DefaultGzipMinBytes)]
+    public void For_ServerOnTheLoopbackInterface_CompressesNothing(string url, int gzipMinBytes)
+    {
+        var options = new TeleSuivi.Server.Storage.StoreOptions { Url = url };
+
+        Assert.Equal(gzipMinBytes, InfluxClientOptions.For(options.ResolveAddress(), options).GzipMinBytes);
+    }
+
     [Fact]
     public async Task WriteAsync_SmallBody_IsSentUncompressed()
     {

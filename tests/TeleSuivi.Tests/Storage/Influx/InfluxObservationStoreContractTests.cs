@@ -17,13 +17,18 @@ public sealed class InfluxObservationStoreContractTests(ExternalServices service
     }
 
     /// <summary>
-    /// No series tagged with the subject (influxd 1.x may still list the tag value itself in SHOW TAG VALUES until it
-    /// restarts: see README), and no id-index point naming it (a full scan of the index: fine for a test).</summary>
+    /// No series tagged with the subject, of readings, roll-ups or change marks (influxd 1.x may still list the tag
+    /// value itself in SHOW TAG VALUES until it restarts: see README), and no id-index point naming it (a full scan of
+    /// the index: fine for a test).</summary>
     protected override async Task AssertNothingStoredOfAsync(string subject)
     {
         var parameters = new Dictionary<string, object?> { ["subject"] = subject };
-        using var series = await Influx.Client.QueryAsync(Influx.Database, "SHOW SERIES FROM \"observation\" WHERE \"patient\" = $subject", parameters, TimePrecision.Nanoseconds, Cancel);
-        Assert.Empty(series.Series);
+        foreach (var measurement in new[] { "observation", InfluxObservationStore.HourlyMeasurement, InfluxObservationStore.ChangeMeasurement })
+        {
+            using var series = await Influx.Client.QueryAsync(Influx.Database, $"SHOW SERIES FROM \"{measurement}\" WHERE \"patient\" = $subject", parameters, TimePrecision.Nanoseconds, Cancel);
+            Assert.Empty(series.Series);
+        }
+
         using var index = await Influx.Client.QueryAsync(Influx.Database, "SELECT count(\"id\") FROM \"observation_id\" WHERE \"patient\" = $subject", parameters, TimePrecision.Nanoseconds, Cancel);
         Assert.Empty(index.Series);
     }

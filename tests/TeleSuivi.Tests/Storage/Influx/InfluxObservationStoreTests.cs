@@ -131,7 +131,7 @@ public sealed class InfluxObservationStoreTests(ExternalServices services)
 
         await store.WriteAsync(batch, Cancel);
 
-        var writes = recorder.Requests.Where(r => r.Uri.AbsolutePath.EndsWith("/write", StringComparison.Ordinal) && r.DecodedBody().Contains("8867-4", StringComparison.Ordinal)).ToList();
+        var writes = recorder.Requests.Where(r => r.Uri.AbsolutePath.EndsWith("/write", StringComparison.Ordinal) && r.DecodedBody().StartsWith("observation,code=http://loinc.org|8867-4", StringComparison.Ordinal)).ToList();
         Assert.Equal(4, writes.Count);
         Assert.All(writes, w => Assert.Equal(2 * 125, w.DecodedBody().Split('\n', StringSplitOptions.RemoveEmptyEntries).Length));
         var firstIds = writes.Select(w => w.DecodedBody().Split('\n')[0]).ToList();
