@@ -114,7 +114,7 @@ public sealed class BenchRunner(BenchSettings settings, SimulatedFormats formats
 
         await using var probe = new PlatformProbe(platform);
         await using var publishers = new DevicePublishers(address, secrets);
-        var accounts = workload.PublishingAccounts.Concat(workload.AlertAccounts.Take(settings.AlertPatientsNeeded)).ToList();
+        var accounts = workload.PublishingAccounts.Concat(workload.AlertAccounts).ToList();
         await publishers.ConnectAsync(accounts, new Progress<int>(done => progress("device connections", done, accounts.Count)), cancellationToken);
         probe.Start();
 

@@ -18,6 +18,7 @@ public sealed class BenchWorkload
     private readonly Dictionary<string, SimulatedPatient> owners = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> readingsSoFar = new(StringComparer.Ordinal);
     private readonly DateTimeOffset anchor;
+    private readonly int alertSamples;
     private int nextAlertPatient;
 
     public BenchWorkload(SimulatedFormats formats, BenchSettings settings, DateTimeOffset now)
@@ -29,6 +30,7 @@ public sealed class BenchWorkload
         Publishing = PublishersOfEveryFormat(Cohort, settings.PublishingPatients, formats);
         var publishing = Publishing.ToHashSet();
         AlertPatients = Cohort.Where(p => !publishing.Contains(p)).ToList();
+        alertSamples = Math.Min(settings.AlertPatientsNeeded, AlertPatients.Count);
         publishingDevices = Publishing.SelectMany(p => p.Devices).ToList();
         foreach (var patient in Cohort)
         {
@@ -109,7 +111,9 @@ public sealed class BenchWorkload
     /// </summary>
     public (string PatientId, BenchMessage Message)? NextCriticalReading(DateTimeOffset now)
     {
-        while (nextAlertPatient < AlertPatients.Count)
+        // Only the alert samples' devices are connected: a fixed load that overruns its time on a busy machine ends its
+        // critical readings when they are used up, instead of publishing from a device that has no connection.
+        while (nextAlertPatient < alertSamples)
         {
             var patient = AlertPatients[nextAlertPatient++];
             var monitor = patient.Devices.First(d => d.Kind == DeviceKind.BloodPressureMonitor);
@@ -150,6 +154,6 @@ public sealed class BenchWorkload
         return messages;
     }
 
-    /// <summary>The devices of the alert patients, whose connections are opened before the loads start.</summary>
-    public IEnumerable<string> AlertAccounts => AlertPatients.Select(p => p.Devices.First(d => d.Kind == DeviceKind.BloodPressureMonitor).Id);
+    /// <summary>The devices of the alert samples (the patients whose critical readings the fixed loads send), whose connections are opened before the loads start.</summary>
+    public IEnumerable<string> AlertAccounts => AlertPatients.Take(alertSamples).Select(p => p.Devices.First(d => d.Kind == DeviceKind.BloodPressureMonitor).Id);
 }
