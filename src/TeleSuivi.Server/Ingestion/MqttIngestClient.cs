@@ -8,8 +8,9 @@ using TeleSuivi.Server.Broker;
 namespace TeleSuivi.Server.Ingestion;
 
 /// <summary>
-/// The ingest worker's MQTT connection: QoS 1, persistent session, MQTT 5 shared subscription, manual
-/// acknowledgement, and its own reconnect loop (MQTTnet 5 has no managed client).
+/// The ingest worker's MQTT connection: QoS 1, persistent session, a plain subscription (one worker) or an MQTT 5
+/// shared subscription (several workers, <see cref="BrokerOptions.SharedGroup"/>), manual acknowledgement, and its own
+/// reconnect loop (MQTTnet 5 has no managed client).
 /// </summary>
 public sealed partial class MqttIngestClient(
     IOptions<BrokerOptions> options,
@@ -149,9 +150,9 @@ public sealed partial class MqttIngestClient(
             throw new InvalidOperationException($"the broker refused the connection: {result.ResultCode} {result.ReasonString}");
         }
 
-        await SubscribeAsync(result.SharedSubscriptionAvailable, cancellationToken);
+        var shared = await SubscribeAsync(result.SharedSubscriptionAvailable, cancellationToken);
         state.SetConnected(address.Display);
-        LogConnected(address.Display, result.IsSessionPresent, result.SharedSubscriptionAvailable);
+        LogConnected(address.Display, result.IsSessionPresent, shared ? $"shared, group '{settings.SharedGroup}'" : "plain");
     }
 
     private async Task OnMessageAsync(MqttApplicationMessageReceivedEventArgs e)
@@ -205,13 +206,15 @@ public sealed partial class MqttIngestClient(
         return builder.Build();
     }
 
-    private async Task SubscribeAsync(bool sharedSubscriptionAvailable, CancellationToken cancellationToken)
+    /// <summary>Subscribes to the contract topics; true when through the shared subscription.</summary>
+    private async Task<bool> SubscribeAsync(bool sharedSubscriptionAvailable, CancellationToken cancellationToken)
     {
+        // A broker without shared subscriptions (the embedded one) has a single worker: plain filters then.
+        var shared = sharedSubscriptionAvailable && !string.IsNullOrWhiteSpace(settings.SharedGroup);
         var subscribe = new MqttClientSubscribeOptionsBuilder();
         foreach (var filter in TopicFilters)
         {
-            // A broker without shared subscriptions (the embedded one) has a single worker: plain filters then.
-            var topic = sharedSubscriptionAvailable ? $"$share/{settings.SharedGroup}/{filter}" : filter;
+            var topic = shared ? $"$share/{settings.SharedGroup}/{filter}" : filter;
             subscribe.WithTopicFilter(f => f.WithTopic(topic).WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce));
         }
 
@@ -223,6 +226,8 @@ public sealed partial class MqttIngestClient(
                 throw new InvalidOperationException($"broker refused the subscription to '{item.TopicFilter.Topic}': {item.ResultCode}");
             }
         }
+
+        return shared;
     }
 
     private TimeSpan ReconnectDelay(int attempt)
@@ -239,8 +244,8 @@ public sealed partial class MqttIngestClient(
     [LoggerMessage(Level = LogLevel.Warning, Message = "Shutdown: the pipeline was not drained within the shutdown timeout ({Seconds:F1} s, {Queued} message(s) still queued); what is not acknowledged stays with the broker and is redelivered on the next start (Ingest:ShutdownTimeout)")]
     private partial void LogDrainTimedOut(double seconds, int queued);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Connected to MQTT broker {Broker} (session present: {SessionPresent}, shared subscriptions: {Shared})")]
-    private partial void LogConnected(string broker, bool sessionPresent, bool shared);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Connected to MQTT broker {Broker} (session present: {SessionPresent}, subscription: {Subscription})")]
+    private partial void LogConnected(string broker, bool sessionPresent, string subscription);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Disconnected from MQTT broker {Broker}: {Reason}")]
     private partial void LogDisconnected(string broker, string reason);
