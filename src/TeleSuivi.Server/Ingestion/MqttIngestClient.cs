@@ -29,6 +29,11 @@ public sealed partial class MqttIngestClient(
     private TaskCompletionSource disconnected = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource shutdown = new();
 
+    // Held while a PUBACK is sent and while a new connection is opened: a PUBACK never reaches a connection other
+    // than the one its message came on (see AcknowledgeAsync).
+    private readonly SemaphoreSlim acknowledging = new(1, 1);
+    private int connection;
+
     /// <summary>
     /// Connects once before the host reports started: a broker that cannot be reached at start-up is a
     /// configuration error, reported clearly. Later disconnections are retried for ever with back-off.
@@ -100,6 +105,7 @@ public sealed partial class MqttIngestClient(
     {
         client.Dispose();
         shutdown.Dispose();
+        acknowledging.Dispose();
         base.Dispose();
     }
 
@@ -144,6 +150,16 @@ public sealed partial class MqttIngestClient(
     private async Task ConnectAsync(BrokerAddress address, CancellationToken cancellationToken)
     {
         disconnected = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await acknowledging.WaitAsync(cancellationToken);
+        try
+        {
+            Interlocked.Increment(ref connection);
+        }
+        finally
+        {
+            acknowledging.Release();
+        }
+
         var result = await client.ConnectAsync(BuildClientOptions(address), cancellationToken);
         if (result.ResultCode != MqttClientConnectResultCode.Success)
         {
@@ -158,11 +174,12 @@ public sealed partial class MqttIngestClient(
     private async Task OnMessageAsync(MqttApplicationMessageReceivedEventArgs e)
     {
         e.AutoAcknowledge = false;
+        var receivedOn = Volatile.Read(ref connection);
         var message = new IngestMessage(
             e.ApplicationMessage.Topic,
             e.ApplicationMessage.Payload.ToArray(),
             time.GetUtcNow(),
-            ct => e.AcknowledgeAsync(ct));
+            ct => AcknowledgeAsync(e, receivedOn, ct));
 
         // Waiting here is the back-pressure: the receive loop pauses while the pipeline is full.
         try
@@ -172,6 +189,31 @@ public sealed partial class MqttIngestClient(
         catch (Exception ex) when (ex is OperationCanceledException or System.Threading.Channels.ChannelClosedException)
         {
             // Shutting down: left unacknowledged, so the broker redelivers it to the next session.
+        }
+    }
+
+    /// <summary>
+    /// Sends the message's PUBACK on the connection it came on, or not at all. MQTTnet sends a late PUBACK on whatever
+    /// connection is open by then, and packet identifiers are per connection: on the next one the broker redelivers
+    /// the message under its old identifier, and once that is acknowledged may give the identifier to another message,
+    /// which a stale PUBACK would then acknowledge before it is durable. Not sent, the broker redelivers the message
+    /// and its deterministic Observation ids make the second write a no-op.
+    /// </summary>
+    private async Task AcknowledgeAsync(MqttApplicationMessageReceivedEventArgs e, int receivedOn, CancellationToken cancellationToken)
+    {
+        await acknowledging.WaitAsync(cancellationToken);
+        try
+        {
+            if (receivedOn != connection || !client.IsConnected)
+            {
+                throw new InvalidOperationException("the broker connection the message came on is closed");
+            }
+
+            await e.AcknowledgeAsync(cancellationToken);
+        }
+        finally
+        {
+            acknowledging.Release();
         }
     }
 
