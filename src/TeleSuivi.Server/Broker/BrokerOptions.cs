@@ -53,8 +53,13 @@ public sealed class BrokerOptions
     /// </summary>
     public string ClientId { get; set; } = "telesuivi-ingest-1";
 
-    /// <summary>MQTT 5 shared-subscription group: workers in the same group split the messages between them.</summary>
-    public string SharedGroup { get; set; } = "telesuivi-ingest";
+    /// <summary>
+    /// MQTT 5 shared-subscription group: workers in the same group split the messages between them. Empty (the
+    /// default): a plain subscription, for a single worker. mosquitto 2.0 does not save shared subscriptions across
+    /// its restart, so readings published before the worker subscribes again are routed to nobody; a plain one it
+    /// saves with the session (README, "Ingestion").
+    /// </summary>
+    public string SharedGroup { get; set; } = "";
 
     /// <summary>How long the broker keeps this worker's session (and its queued messages) while it is offline.</summary>
     public TimeSpan SessionExpiry { get; set; } = TimeSpan.FromDays(2);

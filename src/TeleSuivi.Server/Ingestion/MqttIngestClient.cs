@@ -8,8 +8,9 @@ using TeleSuivi.Server.Broker;
 namespace TeleSuivi.Server.Ingestion;
 
 /// <summary>
-/// The ingest worker's MQTT connection: QoS 1, persistent session, MQTT 5 shared subscription, manual
-/// acknowledgement, and its own reconnect loop (MQTTnet 5 has no managed client).
+/// The ingest worker's MQTT connection: QoS 1, persistent session, a plain subscription (one worker) or an MQTT 5
+/// shared subscription (several workers, <see cref="BrokerOptions.SharedGroup"/>), manual acknowledgement, and its own
+/// reconnect loop (MQTTnet 5 has no managed client).
 /// </summary>
 public sealed partial class MqttIngestClient(
     IOptions<BrokerOptions> options,
@@ -27,6 +28,11 @@ public sealed partial class MqttIngestClient(
     private readonly IMqttClient client = new MqttClientFactory().CreateMqttClient();
     private TaskCompletionSource disconnected = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource shutdown = new();
+
+    // Held while a PUBACK is sent and while a new connection is opened: a PUBACK never reaches a connection other
+    // than the one its message came on (see AcknowledgeAsync).
+    private readonly SemaphoreSlim acknowledging = new(1, 1);
+    private int connection;
 
     /// <summary>
     /// Connects once before the host reports started: a broker that cannot be reached at start-up is a
@@ -99,6 +105,7 @@ public sealed partial class MqttIngestClient(
     {
         client.Dispose();
         shutdown.Dispose();
+        acknowledging.Dispose();
         base.Dispose();
     }
 
@@ -143,25 +150,36 @@ public sealed partial class MqttIngestClient(
     private async Task ConnectAsync(BrokerAddress address, CancellationToken cancellationToken)
     {
         disconnected = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await acknowledging.WaitAsync(cancellationToken);
+        try
+        {
+            Interlocked.Increment(ref connection);
+        }
+        finally
+        {
+            acknowledging.Release();
+        }
+
         var result = await client.ConnectAsync(BuildClientOptions(address), cancellationToken);
         if (result.ResultCode != MqttClientConnectResultCode.Success)
         {
             throw new InvalidOperationException($"the broker refused the connection: {result.ResultCode} {result.ReasonString}");
         }
 
-        await SubscribeAsync(result.SharedSubscriptionAvailable, cancellationToken);
+        var shared = await SubscribeAsync(result.SharedSubscriptionAvailable, cancellationToken);
         state.SetConnected(address.Display);
-        LogConnected(address.Display, result.IsSessionPresent, result.SharedSubscriptionAvailable);
+        LogConnected(address.Display, result.IsSessionPresent, shared ? $"shared, group '{settings.SharedGroup}'" : "plain");
     }
 
     private async Task OnMessageAsync(MqttApplicationMessageReceivedEventArgs e)
     {
         e.AutoAcknowledge = false;
+        var receivedOn = Volatile.Read(ref connection);
         var message = new IngestMessage(
             e.ApplicationMessage.Topic,
             e.ApplicationMessage.Payload.ToArray(),
             time.GetUtcNow(),
-            ct => e.AcknowledgeAsync(ct));
+            ct => AcknowledgeAsync(e, receivedOn, ct));
 
         // Waiting here is the back-pressure: the receive loop pauses while the pipeline is full.
         try
@@ -171,6 +189,31 @@ public sealed partial class MqttIngestClient(
         catch (Exception ex) when (ex is OperationCanceledException or System.Threading.Channels.ChannelClosedException)
         {
             // Shutting down: left unacknowledged, so the broker redelivers it to the next session.
+        }
+    }
+
+    /// <summary>
+    /// Sends the message's PUBACK on the connection it came on, or not at all. MQTTnet sends a late PUBACK on whatever
+    /// connection is open by then, and packet identifiers are per connection: on the next one the broker redelivers
+    /// the message under its old identifier, and once that is acknowledged may give the identifier to another message,
+    /// which a stale PUBACK would then acknowledge before it is durable. Not sent, the broker redelivers the message
+    /// and its deterministic Observation ids make the second write a no-op.
+    /// </summary>
+    private async Task AcknowledgeAsync(MqttApplicationMessageReceivedEventArgs e, int receivedOn, CancellationToken cancellationToken)
+    {
+        await acknowledging.WaitAsync(cancellationToken);
+        try
+        {
+            if (receivedOn != connection || !client.IsConnected)
+            {
+                throw new InvalidOperationException("the broker connection the message came on is closed");
+            }
+
+            await e.AcknowledgeAsync(cancellationToken);
+        }
+        finally
+        {
+            acknowledging.Release();
         }
     }
 
@@ -205,13 +248,15 @@ public sealed partial class MqttIngestClient(
         return builder.Build();
     }
 
-    private async Task SubscribeAsync(bool sharedSubscriptionAvailable, CancellationToken cancellationToken)
+    /// <summary>Subscribes to the contract topics; true when through the shared subscription.</summary>
+    private async Task<bool> SubscribeAsync(bool sharedSubscriptionAvailable, CancellationToken cancellationToken)
     {
+        // A broker without shared subscriptions (the embedded one) has a single worker: plain filters then.
+        var shared = sharedSubscriptionAvailable && !string.IsNullOrWhiteSpace(settings.SharedGroup);
         var subscribe = new MqttClientSubscribeOptionsBuilder();
         foreach (var filter in TopicFilters)
         {
-            // A broker without shared subscriptions (the embedded one) has a single worker: plain filters then.
-            var topic = sharedSubscriptionAvailable ? $"$share/{settings.SharedGroup}/{filter}" : filter;
+            var topic = shared ? $"$share/{settings.SharedGroup}/{filter}" : filter;
             subscribe.WithTopicFilter(f => f.WithTopic(topic).WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce));
         }
 
@@ -223,6 +268,8 @@ public sealed partial class MqttIngestClient(
                 throw new InvalidOperationException($"broker refused the subscription to '{item.TopicFilter.Topic}': {item.ResultCode}");
             }
         }
+
+        return shared;
     }
 
     private TimeSpan ReconnectDelay(int attempt)
@@ -239,8 +286,8 @@ public sealed partial class MqttIngestClient(
     [LoggerMessage(Level = LogLevel.Warning, Message = "Shutdown: the pipeline was not drained within the shutdown timeout ({Seconds:F1} s, {Queued} message(s) still queued); what is not acknowledged stays with the broker and is redelivered on the next start (Ingest:ShutdownTimeout)")]
     private partial void LogDrainTimedOut(double seconds, int queued);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Connected to MQTT broker {Broker} (session present: {SessionPresent}, shared subscriptions: {Shared})")]
-    private partial void LogConnected(string broker, bool sessionPresent, bool shared);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Connected to MQTT broker {Broker} (session present: {SessionPresent}, subscription: {Subscription})")]
+    private partial void LogConnected(string broker, bool sessionPresent, string subscription);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Disconnected from MQTT broker {Broker}: {Reason}")]
     private partial void LogDisconnected(string broker, string reason);

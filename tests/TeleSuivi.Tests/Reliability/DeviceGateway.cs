@@ -15,6 +15,7 @@ public sealed class DeviceGateway : IAsyncDisposable
 
     private readonly IMqttClient client = new MqttClientFactory().CreateMqttClient();
     private readonly MqttClientOptions options;
+    private readonly List<PublishedReading> unrouted = [];
 
     private DeviceGateway(Uri broker) =>
         options = new MqttClientOptionsBuilder()
@@ -29,9 +30,31 @@ public sealed class DeviceGateway : IAsyncDisposable
     /// <summary>Publications the broker did not acknowledge and that were sent again after a reconnection.</summary>
     public int Republished { get; private set; }
 
-    public static async Task<DeviceGateway> ConnectAsync(Uri broker)
+    /// <summary>
+    /// Readings whose PUBACK said "no matching subscribers" (MQTT 5 reason 0x10): accepted by the broker and delivered
+    /// to nobody. MQTTnet counts that reason as a success.
+    /// </summary>
+    public IReadOnlyList<PublishedReading> Unrouted
     {
-        var stream = new DeviceGateway(broker);
+        get
+        {
+            lock (unrouted)
+            {
+                return [.. unrouted];
+            }
+        }
+    }
+
+    /// <summary>
+    /// Whether a "no matching subscribers" PUBACK counts as not delivered and the reading is published again, as the
+    /// device contract asks of MQTT 5 gateways (README, "Ingestion"): telesuivi/v1 topics always have the platform as
+    /// subscriber, so nobody subscribed means the platform is not (yet) listening.
+    /// </summary>
+    public bool RepublishUnrouted { get; private init; }
+
+    public static async Task<DeviceGateway> ConnectAsync(Uri broker, bool republishUnrouted = false)
+    {
+        var stream = new DeviceGateway(broker) { RepublishUnrouted = republishUnrouted };
         await stream.client.ConnectAsync(stream.options, TestContext.Current.CancellationToken);
         return stream;
     }
@@ -66,6 +89,19 @@ public sealed class DeviceGateway : IAsyncDisposable
                 }
 
                 var result = await client.PublishAsync(message, TestContext.Current.CancellationToken);
+                if (result.ReasonCode == MqttClientPublishReasonCode.NoMatchingSubscribers)
+                {
+                    lock (unrouted)
+                    {
+                        unrouted.Add(reading);
+                    }
+
+                    if (RepublishUnrouted)
+                    {
+                        throw new InvalidOperationException($"no subscriber for {reading.Topic} yet");
+                    }
+                }
+
                 if (result.IsSuccess)
                 {
                     if (attempt > 0)

@@ -11,13 +11,16 @@ public static class ReliabilityHosts
         return ($"p-{id}", $"d-{id}");
     }
 
-    /// <summary>A fixed MQTT client id and shared group, so that a restarted process resumes the same broker session.</summary>
-    public static Dictionary<string, string> Worker(string device, Dictionary<string, string>? more = null)
+    /// <summary>
+    /// A fixed MQTT client id and shared group, so that a restarted process resumes the same broker session; with
+    /// <paramref name="shared"/> false, a plain subscription (no group), the single-worker default.
+    /// </summary>
+    public static Dictionary<string, string> Worker(string device, Dictionary<string, string>? more = null, bool shared = true)
     {
         var environment = new Dictionary<string, string>(more ?? [])
         {
             ["TELESUIVI_BROKER__CLIENTID"] = $"w-{device}",
-            ["TELESUIVI_BROKER__SHAREDGROUP"] = $"g-{device}",
+            ["TELESUIVI_BROKER__SHAREDGROUP"] = shared ? $"g-{device}" : "",
         };
         return environment;
     }
