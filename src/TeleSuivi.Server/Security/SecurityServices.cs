@@ -6,6 +6,7 @@ using Microsoft.Extensions.Options;
 using TeleSuivi.Server.Audit;
 using TeleSuivi.Server.Registry;
 using TeleSuivi.Server.Storage;
+using TeleSuivi.Server.Workflow;
 
 namespace TeleSuivi.Server.Security;
 
@@ -27,8 +28,9 @@ public static class SecurityServices
     public static IServiceCollection AddTeleSuiviSecurity(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<SecurityOptions>().BindConfiguration(SecurityOptions.Section);
-        services.AddSingleton(sp => new AccountStore(sp.GetRequiredService<IOptions<StoreOptions>>().Value.DataDirectory));
-        services.AddSingleton(sp => new AuditLog(sp.GetRequiredService<IOptions<StoreOptions>>().Value.DataDirectory, sp.GetRequiredService<TimeProvider>()));
+        // One SQLite file each in the data folder, or the PostgreSQL database every node shares (Workflow:PostgreSql).
+        services.AddSingleton(sp => new AccountStore(WorkflowDatabase.Create(sp, AccountStore.FileName)));
+        services.AddSingleton(sp => new AuditLog(WorkflowDatabase.Create(sp, AuditLog.FileName), sp.GetRequiredService<TimeProvider>()));
         services.AddHostedService<SecurityInitializer>();
         services.AddHttpContextAccessor();
         services.AddScoped(sp => new PatientAccess(
