@@ -412,7 +412,7 @@ public sealed partial class RegistryRefresher(DeviceRegistry registry, IOptions<
 
         using var timer = new PeriodicTimer(interval);
         var failing = false;
-        while (await timer.WaitForNextTickAsync(stoppingToken))
+        while (await NextTickAsync(timer, stoppingToken))
         {
             try
             {
@@ -422,6 +422,10 @@ public sealed partial class RegistryRefresher(DeviceRegistry registry, IOptions<
                 }
 
                 failing = false;
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
             }
             catch (Exception ex) when (ex is DbException or TimeoutException or InvalidOperationException)
             {
@@ -433,6 +437,19 @@ public sealed partial class RegistryRefresher(DeviceRegistry registry, IOptions<
 
                 failing = true;
             }
+        }
+    }
+
+    // Stopping (also when another service failed to start) ends the loop quietly: no cancellation trace on the console.
+    private static async Task<bool> NextTickAsync(PeriodicTimer timer, CancellationToken stoppingToken)
+    {
+        try
+        {
+            return await timer.WaitForNextTickAsync(stoppingToken);
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            return false;
         }
     }
 
