@@ -6,6 +6,7 @@ using TeleSuivi.Server.DeadLetters;
 using TeleSuivi.Server.Hosting;
 using TeleSuivi.Server.Ingestion;
 using TeleSuivi.Server.Registry;
+using TeleSuivi.Server.ScaleOut;
 using TeleSuivi.Server.Storage;
 using Task = System.Threading.Tasks.Task;
 
@@ -26,6 +27,7 @@ public sealed partial class AlertEngine(
     IObservationStore observations,
     AlertWorkflow workflow,
     BoardNotifier board,
+    ScoringPartitions partitions,
     IOptions<AlertOptions> options,
     TimeProvider time,
     ILogger<AlertEngine> logger) : BackgroundService
@@ -134,7 +136,11 @@ public sealed partial class AlertEngine(
     internal async Task SweepAsync(CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
-        await ApplyAsync(gaps.Sweep(patients.AssignedDevices(now), now).ToList(), now, cancellationToken);
+        // Only this worker's patients, confirmed in the store when other workers share the readings (README "Scale-out").
+        await GuardAsync(
+            async () => await ApplyAsync(await gaps.SweepAsync(patients.AssignedDevices(now), now, partitions.Owns, partitions.Shared ? observations : null, cancellationToken), now, cancellationToken),
+            "the missing-data check",
+            cancellationToken);
         var escalated = await workflow.EscalateOverdueAsync(cancellationToken);
         if (escalated > 0)
         {

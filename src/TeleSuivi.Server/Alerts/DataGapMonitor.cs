@@ -1,4 +1,5 @@
 using System.Globalization;
+using TeleSuivi.Server.Storage;
 
 namespace TeleSuivi.Server.Alerts;
 
@@ -10,6 +11,13 @@ namespace TeleSuivi.Server.Alerts;
 /// <see cref="AlertOptions.DeviceSilentIntervals"/> of its own intervals (at least
 /// <see cref="AlertOptions.DeviceSilentAfter"/>). Time is counted from the latest reading, or from when monitoring
 /// started (the engine's start, or the assignment if later) for a patient or device that never sent one.
+/// <para>
+/// With several ingest workers (<see cref="SweepAsync"/> given the shared store), each sees only the readings the
+/// broker dealt to it. A patient is then watched only by the worker that owns the patient's scoring partition, and a
+/// gap this worker's own readings suggest is raised only once the store (every worker's readings) confirms it: the
+/// patient's latest stored readings are read first. So each patient is watched by exactly one live worker, and when a
+/// partition moves (a worker died or joined) its new owner starts watching from the store's truth.
+/// </para>
 /// </summary>
 public sealed class DataGapMonitor(AlertOptions options)
 {
@@ -39,7 +47,40 @@ public sealed class DataGapMonitor(AlertOptions options)
         }
     }
 
-    /// <summary>The gaps as of <paramref name="now"/> for the devices assigned to each patient.</summary>
+    /// <summary>How far back the store is read to confirm a gap: beyond it, the gap counts from when monitoring started.</summary>
+    public static readonly TimeSpan ConfirmLookBack = TimeSpan.FromDays(90);
+
+    /// <summary>
+    /// The gaps as of <paramref name="now"/> of the patients <paramref name="watches"/> selects (this worker's
+    /// partitions); with <paramref name="sharedStore"/> (several workers), each gap is confirmed against the store
+    /// before it is raised. A store that cannot be read throws: nothing is raised on a guess, the next sweep retries.
+    /// </summary>
+    public async Task<IReadOnlyList<AlertSignal>> SweepAsync(
+        IReadOnlyDictionary<string, List<AssignedDevice>> assigned,
+        DateTimeOffset now,
+        Func<string, bool> watches,
+        IObservationStore? sharedStore,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(assigned);
+        ArgumentNullException.ThrowIfNull(watches);
+        var watched = assigned.Where(pair => watches(pair.Key)).ToDictionary(pair => pair.Key, pair => pair.Value, StringComparer.Ordinal);
+        if (sharedStore is not null)
+        {
+            var suspects = Sweep(watched, now).OfType<AlertSignal.Raise>().Select(raise => raise.Draft.Key.PatientId).Distinct(StringComparer.Ordinal).ToList();
+            foreach (var patientId in suspects)
+            {
+                foreach (var latest in await sharedStore.ReadLatestAsync("Patient/" + patientId, now - ConfirmLookBack, cancellationToken))
+                {
+                    _ = OnReading(patientId, latest.Device?.Split('/')[^1], latest.Time).ToList();
+                }
+            }
+        }
+
+        return Sweep(watched, now).ToList();
+    }
+
+    /// <summary>The gaps as of <paramref name="now"/> for the devices assigned to each patient, from the readings this monitor saw.</summary>
     public IEnumerable<AlertSignal> Sweep(IReadOnlyDictionary<string, List<AssignedDevice>> assigned, DateTimeOffset now)
     {
         foreach (var (patientId, devices) in assigned)

@@ -1,8 +1,8 @@
+using System.Data.Common;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
-using Microsoft.Data.Sqlite;
-using TeleSuivi.Server.Security;
+using TeleSuivi.Server.Workflow;
 
 namespace TeleSuivi.Server.Audit;
 
@@ -31,8 +31,10 @@ public sealed record AuditQuery(string? Patient = null, string? Actor = null, Da
 /// its sequence number, time and fields; the first row follows 64 zeros. Editing, deleting, inserting or reordering a
 /// row breaks the chain from that row on, which <see cref="VerifyAsync"/> (<c>telesuivi audit verify</c>) finds.
 /// Triggers refuse UPDATE and DELETE (someone bypassing them still breaks the chain). Appends are synchronous and
-/// durable (SQLite FULL sync in WAL) before the request is answered: nothing audited is lost to a crash. The server and
-/// the commands append to the same file; an IMMEDIATE transaction keeps the chain linear across processes.
+/// durable (SQLite FULL sync in WAL; PostgreSQL's commit) before the request is answered: nothing audited is lost to a
+/// crash. The server and the commands append to the same file, or with <see cref="WorkflowOptions.PostgreSql"/> every
+/// node to the same PostgreSQL table; a write transaction (SQLite IMMEDIATE, PostgreSQL EXCLUSIVE table lock) keeps the
+/// one chain linear across processes and nodes.
 /// </summary>
 public sealed class AuditLog : IDisposable
 {
@@ -40,27 +42,32 @@ public sealed class AuditLog : IDisposable
     public static readonly string Genesis = new('0', 64);
 
     private const string Columns = "seq, time_ms, actor, role, action, patient, resource, outcome, source, detail, prev_hash, hash";
-    private readonly string connectionString;
+    private readonly WorkflowDatabase database;
     private readonly TimeProvider time;
     private readonly SemaphoreSlim appendLock = new(1, 1);
     private bool initialized;
 
+    /// <summary>The single-node trail: <c>{dataDirectory}/audit.db</c>.</summary>
     public AuditLog(string dataDirectory, TimeProvider time)
+        : this(WorkflowDatabase.Create(new WorkflowOptions(), dataDirectory, FileName), time)
     {
-        (FilePath, connectionString) = Sql.FileIn(dataDirectory, FileName);
+    }
+
+    public AuditLog(WorkflowDatabase database, TimeProvider time)
+    {
+        this.database = database;
         this.time = time;
     }
 
-    public string FilePath { get; }
+    /// <summary>Where the trail is (the SQLite file, or the PostgreSQL host and database).</summary>
+    public string FilePath => database.Location;
 
     public async Task InitializeAsync(CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken);
-        await Sql.ExecuteAsync(connection, null, """
-            PRAGMA journal_mode = WAL;
+        await database.CreateSchemaAsync("""
             CREATE TABLE IF NOT EXISTS audit (
-                seq INTEGER PRIMARY KEY,
-                time_ms INTEGER NOT NULL,
+                seq BIGINT PRIMARY KEY,
+                time_ms BIGINT NOT NULL,
                 actor TEXT NOT NULL,
                 role TEXT NOT NULL,
                 action TEXT NOT NULL,
@@ -75,9 +82,16 @@ public sealed class AuditLog : IDisposable
             CREATE INDEX IF NOT EXISTS audit_patient ON audit (patient, seq);
             CREATE INDEX IF NOT EXISTS audit_actor ON audit (actor, seq);
             CREATE INDEX IF NOT EXISTS audit_time ON audit (time_ms);
+            """ + database.Pick(
+            """
             CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
             CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
-            """, cancellationToken);
+            """,
+            """
+            CREATE OR REPLACE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN RAISE EXCEPTION 'the audit trail is append-only'; END $$;
+            CREATE OR REPLACE TRIGGER audit_no_update BEFORE UPDATE OR DELETE ON audit FOR EACH ROW EXECUTE FUNCTION audit_append_only();
+            """), cancellationToken);
         initialized = true;
     }
 
@@ -102,7 +116,7 @@ public sealed class AuditLog : IDisposable
             }
 
             await using var connection = await OpenAsync(CancellationToken.None);
-            await using var transaction = connection.BeginTransaction(deferred: false);
+            await using var transaction = await database.BeginWriteAsync(connection, "audit", CancellationToken.None);
             var last = await Sql.QueryAsync(connection, transaction, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", r => (Seq: r.GetInt64(0), Hash: r.GetString(1)), CancellationToken.None);
             var (seq, previous) = last.Count == 0 ? (0L, Genesis) : last[0];
             var now = time.GetUtcNow().ToUnixTimeMilliseconds();
@@ -188,7 +202,7 @@ public sealed class AuditLog : IDisposable
     public async Task<long> CountAsync(CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
-        return await Sql.ScalarAsync(connection, "SELECT COUNT(*) FROM audit", cancellationToken);
+        return await Sql.ScalarAsync(connection, null, "SELECT COUNT(*) FROM audit", cancellationToken);
     }
 
     public static string HashOf(string previousHash, long seq, long timeMs, AuditEntry entry)
@@ -200,14 +214,14 @@ public sealed class AuditLog : IDisposable
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(previousHash + "\n" + canonical)));
     }
 
-    private static AuditRecord Read(SqliteDataReader r) => new(
+    private static AuditRecord Read(DbDataReader r) => new(
         r.GetInt64(0),
         DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(1)),
         new AuditEntry(r.GetString(2), r.GetString(3), r.GetString(4), r.IsDBNull(5) ? null : r.GetString(5), r.IsDBNull(6) ? null : r.GetString(6), r.GetString(7), r.GetString(8), r.IsDBNull(9) ? null : r.GetString(9)),
         r.GetString(10),
         r.GetString(11));
 
-    private Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken) => Sql.OpenAsync(connectionString, cancellationToken);
+    private Task<DbConnection> OpenAsync(CancellationToken cancellationToken) => database.OpenAsync(cancellationToken);
 
     public void Dispose() => appendLock.Dispose();
 }

@@ -1,11 +1,11 @@
 using System.Collections.Concurrent;
+using System.Data.Common;
 using System.Net;
 using System.Net.Sockets;
 using System.Security.Authentication;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
-using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
 using MQTTnet;
 using MQTTnet.Protocol;
@@ -136,7 +136,7 @@ public sealed partial class EmbeddedBroker(
         {
             (principal, refusal) = await AuthenticateAsync(e.UserName, e.Password, e.CancellationToken);
         }
-        catch (SqliteException ex)
+        catch (DbException ex)
         {
             // The registry is not open yet (start-up) or its file fails: the device retries later.
             e.ReasonCode = MqttConnectReasonCode.ServerUnavailable;

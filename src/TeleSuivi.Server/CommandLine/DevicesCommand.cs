@@ -1,11 +1,10 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text;
-using Microsoft.Extensions.Options;
 using TeleSuivi.Server.Broker;
 using TeleSuivi.Server.Hosting;
 using TeleSuivi.Server.Registry;
-using TeleSuivi.Server.Storage;
+using TeleSuivi.Server.Workflow;
 
 namespace TeleSuivi.Server.CommandLine;
 
@@ -123,13 +122,14 @@ public static class DevicesCommand
     internal static async Task<int> WithRegistryAsync(string directory, Func<DeviceRegistry, BrokerCredentialIssuer, Task<int>> action)
     {
         var path = Path.GetFullPath(directory);
-        if (!File.Exists(Path.Combine(path, "registry.db")))
+        var workflow = WorkflowOptions.FromEnvironment();
+        if (string.IsNullOrWhiteSpace(workflow.PostgreSql) && !File.Exists(Path.Combine(path, DeviceRegistry.FileName)))
         {
             await Console.Error.WriteLineAsync($"error: {path} holds no registry (registry.db): give the data folder of the server with --data");
             return ExitCodes.StartFailed;
         }
 
-        using var registry = new DeviceRegistry(Options.Create(new StoreOptions { DataDirectory = path }));
+        using var registry = new DeviceRegistry(WorkflowDatabase.Create(workflow, path, DeviceRegistry.FileName));
         await registry.InitializeAsync(CancellationToken.None);
         try
         {

@@ -1,10 +1,9 @@
 using System.CommandLine;
 using System.Net.Http.Headers;
 using System.Text.Json;
-using Microsoft.Extensions.Options;
 using TeleSuivi.Server.Hosting;
 using TeleSuivi.Server.Registry;
-using TeleSuivi.Server.Storage;
+using TeleSuivi.Server.Workflow;
 
 namespace TeleSuivi.Server.CommandLine;
 
@@ -40,7 +39,7 @@ public static class ImportCommand
 
     private static async Task<int> ImportOfflineAsync(string json, string directory, CancellationToken cancellationToken)
     {
-        using var registry = new DeviceRegistry(Options.Create(new StoreOptions { DataDirectory = directory }));
+        using var registry = new DeviceRegistry(WorkflowDatabase.Create(WorkflowOptions.FromEnvironment(), directory, DeviceRegistry.FileName));
         await registry.InitializeAsync(cancellationToken);
         try
         {

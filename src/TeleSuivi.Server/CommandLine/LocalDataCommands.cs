@@ -2,13 +2,15 @@ using System.CommandLine;
 using TeleSuivi.Server.Audit;
 using TeleSuivi.Server.Hosting;
 using TeleSuivi.Server.Security;
+using TeleSuivi.Server.Workflow;
 
 namespace TeleSuivi.Server.CommandLine;
 
 /// <summary>
 /// What the <c>users</c>, <c>apikey</c> and <c>audit</c> commands share: they work on the files of a data folder
 /// (<c>--data</c>, the same folder as <c>serve --data</c>), safely while the server runs, and audit what they change as
-/// <c>cli:{OS account}</c> from <c>cli@{host}</c>.
+/// <c>cli:{OS account}</c> from <c>cli@{host}</c>. With <c>TELESUIVI_WORKFLOW__POSTGRESQL</c> set, as for
+/// <c>serve</c>, they work on the PostgreSQL database the nodes share instead.
 /// </summary>
 internal static class LocalDataCommands
 {
@@ -36,14 +38,14 @@ internal static class LocalDataCommands
 
     public static async Task<AccountStore> OpenAccountsAsync(ParseResult parse, Option<string> data, CancellationToken cancellationToken)
     {
-        var accounts = new AccountStore(parse.GetValue(data)!);
+        var accounts = new AccountStore(WorkflowDatabase.Create(WorkflowOptions.FromEnvironment(), parse.GetValue(data)!, AccountStore.FileName));
         await accounts.InitializeAsync(cancellationToken);
         return accounts;
     }
 
     public static async Task<AuditLog> OpenAuditAsync(ParseResult parse, Option<string> data, CancellationToken cancellationToken)
     {
-        var audit = new AuditLog(parse.GetValue(data)!, TimeProvider.System);
+        var audit = new AuditLog(WorkflowDatabase.Create(WorkflowOptions.FromEnvironment(), parse.GetValue(data)!, AuditLog.FileName), TimeProvider.System);
         await audit.InitializeAsync(cancellationToken);
         return audit;
     }

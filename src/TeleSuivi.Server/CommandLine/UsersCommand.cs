@@ -77,7 +77,7 @@ public static class UsersCommand
             return null;
         }, ct));
 
-        return new Command("users", "Manage the people who sign in (nurses, physicians, admins) in the data folder's security.db.") { data, add, list, disable, enable, password };
+        return new Command("users", "Manage the people who sign in (nurses, physicians, admins) in the data folder's security.db (or, with TELESUIVI_WORKFLOW__POSTGRESQL, in the database the nodes share).") { data, add, list, disable, enable, password };
     }
 
     internal static string TeamsText(IReadOnlyList<string> teams) => teams.Count == 0 ? " (every patient)" : $" (team {string.Join(", ", teams)})";

@@ -10,7 +10,9 @@ public sealed record ReplayResult(int Replayed, int Stored, int RejectedAgain, I
 
 /// <summary>
 /// Re-processes dead letters with today's profiles and registry: a letter that now normalises is stored and
-/// marked replayed; one that still fails keeps its payload and gets the new reason.
+/// marked replayed; one that still fails keeps its payload and gets the new reason. Each page of letters is claimed
+/// in the store before it is processed, so replays started at once on several nodes share the letters out and none
+/// is stored or counted twice.
 /// </summary>
 public sealed class DeadLetterReplayer(DeadLetterStore deadLetters, MessageNormalizer normalizer, IObservationStore store, TimeProvider time) : IDisposable
 {
@@ -21,7 +23,7 @@ public sealed class DeadLetterReplayer(DeadLetterStore deadLetters, MessageNorma
 
     public async Task<ReplayResult> ReplayAsync(DeadLetterQuery query, CancellationToken cancellationToken)
     {
-        // Two replays of the same letters at once would store them twice and count them twice.
+        // One replay at a time in this process; across processes and nodes, the claims keep them apart.
         await oneAtATime.WaitAsync(cancellationToken);
         try
         {
@@ -30,7 +32,7 @@ public sealed class DeadLetterReplayer(DeadLetterStore deadLetters, MessageNorma
             var page = query with { IncludeReplayed = false, Limit = PageSize };
             while (true)
             {
-                var letters = await deadLetters.ListAsync(page, cancellationToken);
+                var letters = await deadLetters.ClaimAsync(page, time.GetUtcNow(), cancellationToken);
                 if (letters.Count == 0)
                 {
                     break;

@@ -12,6 +12,7 @@ using TeleSuivi.Server.Simulation;
 using TeleSuivi.Server.Storage;
 using TeleSuivi.Server.Storage.Retention;
 using TeleSuivi.Server.Storage.Spool;
+using TeleSuivi.Server.Workflow;
 
 namespace TeleSuivi.Server.Hosting;
 
@@ -42,8 +43,11 @@ public static class TeleSuiviServices
         }
 
         services.AddSingleton<IObservationStore>(sp => ObservationStoreFactory.Create(sp.GetRequiredService<IOptions<StoreOptions>>().Value, sp.GetRequiredService<ILoggerFactory>()));
-        services.AddSingleton<DeadLetterStore>();
-        services.AddSingleton<DeviceRegistry>();
+        // SQLite files of the data folder, or the PostgreSQL database every node shares (Workflow:PostgreSql).
+        services.AddSingleton(sp => new DeadLetterStore(WorkflowDatabase.Create(sp, DeadLetterStore.FileName)));
+        services.AddSingleton(sp => new DeviceRegistry(WorkflowDatabase.Create(sp, DeviceRegistry.FileName)));
+        services.AddOptions<RegistryOptions>().BindConfiguration(RegistryOptions.Section);
+        services.AddHostedService<RegistryRefresher>();
         services.AddSingleton<RegistryBundleImporter>();
         services.AddSingleton<WritePathMetrics>();
         services.AddSingleton<StoreWriter>();

@@ -1,8 +1,8 @@
-using System.Globalization;
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 using Microsoft.Extensions.Options;
 using TeleSuivi.Server.Broker;
 using TeleSuivi.Server.Storage;
+using TeleSuivi.Server.Workflow;
 
 namespace TeleSuivi.Server.Registry;
 
@@ -22,27 +22,47 @@ public sealed record RegisteredPatient(string Id, string? Zone, string Resource)
 /// <summary>A registered device: the id of the FHIR Device, and the other names (serial numbers) it publishes under.</summary>
 public sealed record RegisteredDevice(string Id, IReadOnlyList<string> Aliases, string Resource);
 
+/// <summary>Bound from the <c>Registry</c> configuration section (<c>TELESUIVI_REGISTRY__*</c>).</summary>
+public sealed class RegistryOptions
+{
+    public const string Section = "Registry";
+
+    /// <summary>
+    /// How often a node checks whether another process changed the registry (an import on another node, or by the
+    /// <c>import</c> command on the data folder), and reloads its in-memory copy if so: the bound on how long a new
+    /// device stays unknown to a worker that did not import it.
+    /// </summary>
+    public TimeSpan RefreshInterval { get; set; } = TimeSpan.FromSeconds(2);
+}
+
 /// <summary>
-/// Patients, devices and assignments, kept in a local SQLite file and mirrored in memory, because every reading
-/// is attributed with a lookup: the patient the device was assigned to at the reading's time.
+/// Patients, devices and assignments, kept in a database and mirrored in memory, because every reading is attributed
+/// with a lookup: the patient the device was assigned to at the reading's time. The database is the local SQLite file
+/// <c>registry.db</c>, or the PostgreSQL database every node shares (<see cref="WorkflowOptions.PostgreSql"/>). Every
+/// change bumps a version row in the same transaction; <see cref="RefreshAsync"/> (every
+/// <see cref="RegistryOptions.RefreshInterval"/>, <see cref="RegistryRefresher"/>) reads that one row and reloads the
+/// copy when another process moved it. The broker accounts live here too, read at each CONNECT, never cached.
 /// </summary>
 public sealed class DeviceRegistry : IDisposable
 {
-    private readonly string connectionString;
+    public const string FileName = "registry.db";
+
+    private readonly WorkflowDatabase database;
     private volatile Snapshot snapshot = Snapshot.Empty;
     private readonly SemaphoreSlim writeLock = new(1, 1);
 
+    /// <summary>The single-node registry: <c>{DataDirectory}/registry.db</c>.</summary>
     public DeviceRegistry(IOptions<StoreOptions> options)
+        : this(WorkflowDatabase.Create(new WorkflowOptions(), options.Value.DataDirectory, FileName))
     {
-        var directory = Path.GetFullPath(options.Value.DataDirectory);
-        Directory.CreateDirectory(directory);
-        FilePath = Path.Combine(directory, "registry.db");
-        connectionString = new SqliteConnectionStringBuilder { DataSource = FilePath, Mode = SqliteOpenMode.ReadWriteCreate }.ToString();
     }
 
-    public string FilePath { get; }
+    public DeviceRegistry(WorkflowDatabase database) => this.database = database;
 
-    /// <summary>Raised after an import changed the registry (e.g. to replay readings of newly registered devices).</summary>
+    /// <summary>Where the registry is (the SQLite file, or the PostgreSQL host and database).</summary>
+    public string FilePath => database.Location;
+
+    /// <summary>Raised after the registry changed, here or (seen by <see cref="RefreshAsync"/>) in another process: e.g. to replay readings of newly registered devices.</summary>
     public event Action? Changed;
 
     public int PatientCount => snapshot.Patients.Count;
@@ -51,17 +71,16 @@ public sealed class DeviceRegistry : IDisposable
 
     public async Task InitializeAsync(CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
-        command.CommandText = """
-            PRAGMA journal_mode = WAL;
+        // BIGINT is a 64-bit integer on both engines; no table here needs SQLite's rowid alias (INTEGER PRIMARY KEY).
+        await database.CreateSchemaAsync(
+            """
             CREATE TABLE IF NOT EXISTS patient (id TEXT PRIMARY KEY, zone TEXT, resource TEXT NOT NULL, teams TEXT NOT NULL DEFAULT '');
             CREATE TABLE IF NOT EXISTS device (id TEXT PRIMARY KEY, aliases TEXT NOT NULL, resource TEXT NOT NULL);
             CREATE TABLE IF NOT EXISTS assignment (
                 device_id TEXT NOT NULL,
                 patient_id TEXT NOT NULL,
-                start_ms INTEGER NOT NULL,
-                end_ms INTEGER,
+                start_ms BIGINT NOT NULL,
+                end_ms BIGINT,
                 source TEXT NOT NULL,
                 PRIMARY KEY (device_id, source)
             );
@@ -70,20 +89,47 @@ public sealed class DeviceRegistry : IDisposable
                 kind TEXT NOT NULL,
                 subject TEXT NOT NULL,
                 secret_hash TEXT NOT NULL,
-                issued_ms INTEGER NOT NULL
+                issued_ms BIGINT NOT NULL
             );
-            """;
-        await command.ExecuteNonQueryAsync(cancellationToken);
+            CREATE TABLE IF NOT EXISTS registry_version (id INTEGER PRIMARY KEY, version BIGINT NOT NULL);
+            INSERT INTO registry_version (id, version) VALUES (1, 0) ON CONFLICT DO NOTHING;
+            """, cancellationToken);
+        await using var connection = await database.OpenAsync(cancellationToken);
 
         // Registries written before care teams existed: their patients have no team (admins only) until re-imported.
-        command.CommandText = "SELECT COUNT(*) FROM pragma_table_info('patient') WHERE name = 'teams'";
-        if (Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture) == 0)
+        if (database.Dialect == WorkflowDialect.Sqlite
+            && await Sql.ScalarAsync(connection, null, "SELECT COUNT(*) FROM pragma_table_info('patient') WHERE name = 'teams'", cancellationToken) == 0)
         {
-            command.CommandText = "ALTER TABLE patient ADD COLUMN teams TEXT NOT NULL DEFAULT ''";
-            await command.ExecuteNonQueryAsync(cancellationToken);
+            await Sql.ExecuteAsync(connection, null, "ALTER TABLE patient ADD COLUMN teams TEXT NOT NULL DEFAULT ''", cancellationToken);
         }
 
         await ReloadAsync(connection, cancellationToken);
+    }
+
+    /// <summary>
+    /// Reloads the in-memory copy when another process changed the registry since it was read (one single-row read
+    /// otherwise), and then raises <see cref="Changed"/>. True when it reloaded.
+    /// </summary>
+    public async Task<bool> RefreshAsync(CancellationToken cancellationToken)
+    {
+        await writeLock.WaitAsync(cancellationToken);
+        try
+        {
+            await using var connection = await database.OpenAsync(cancellationToken);
+            if (await VersionAsync(connection, null, cancellationToken) == snapshot.Version)
+            {
+                return false;
+            }
+
+            await ReloadAsync(connection, cancellationToken);
+        }
+        finally
+        {
+            writeLock.Release();
+        }
+
+        Changed?.Invoke();
+        return true;
     }
 
     /// <summary>The patient the device (by id or alias) was assigned to at <paramref name="time"/>, if any.</summary>
@@ -137,25 +183,34 @@ public sealed class DeviceRegistry : IDisposable
         await writeLock.WaitAsync(cancellationToken);
         try
         {
-            await using var connection = await OpenAsync(cancellationToken);
-            await using (var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken))
+            await using var connection = await database.OpenAsync(cancellationToken);
+            await using (var transaction = await connection.BeginTransactionAsync(cancellationToken))
             {
                 foreach (var patient in changes.Patients)
                 {
-                    await ExecuteAsync(connection, transaction, "INSERT OR REPLACE INTO patient (id, zone, resource, teams) VALUES ($1, $2, $3, $4)", cancellationToken, patient.Id, patient.Zone, patient.Resource, string.Join('\n', patient.Teams));
+                    await Sql.ExecuteAsync(connection, transaction, """
+                        INSERT INTO patient (id, zone, resource, teams) VALUES ($1, $2, $3, $4)
+                        ON CONFLICT (id) DO UPDATE SET zone = excluded.zone, resource = excluded.resource, teams = excluded.teams
+                        """, cancellationToken, patient.Id, patient.Zone, patient.Resource, string.Join('\n', patient.Teams));
                 }
 
                 foreach (var device in changes.Devices)
                 {
-                    await ExecuteAsync(connection, transaction, "INSERT OR REPLACE INTO device (id, aliases, resource) VALUES ($1, $2, $3)", cancellationToken, device.Id, string.Join('\n', device.Aliases), device.Resource);
+                    await Sql.ExecuteAsync(connection, transaction, """
+                        INSERT INTO device (id, aliases, resource) VALUES ($1, $2, $3)
+                        ON CONFLICT (id) DO UPDATE SET aliases = excluded.aliases, resource = excluded.resource
+                        """, cancellationToken, device.Id, string.Join('\n', device.Aliases), device.Resource);
                 }
 
                 foreach (var assignment in changes.Assignments)
                 {
-                    await ExecuteAsync(connection, transaction, "INSERT OR REPLACE INTO assignment (device_id, patient_id, start_ms, end_ms, source) VALUES ($1, $2, $3, $4, $5)", cancellationToken,
-                        assignment.DeviceId, assignment.PatientId, assignment.Start.ToUnixTimeMilliseconds(), assignment.End?.ToUnixTimeMilliseconds(), assignment.Source);
+                    await Sql.ExecuteAsync(connection, transaction, """
+                        INSERT INTO assignment (device_id, patient_id, start_ms, end_ms, source) VALUES ($1, $2, $3, $4, $5)
+                        ON CONFLICT (device_id, source) DO UPDATE SET patient_id = excluded.patient_id, start_ms = excluded.start_ms, end_ms = excluded.end_ms
+                        """, cancellationToken, assignment.DeviceId, assignment.PatientId, assignment.Start.ToUnixTimeMilliseconds(), assignment.End?.ToUnixTimeMilliseconds(), assignment.Source);
                 }
 
+                await BumpVersionAsync(connection, transaction, cancellationToken);
                 await transaction.CommitAsync(cancellationToken);
             }
 
@@ -169,35 +224,22 @@ public sealed class DeviceRegistry : IDisposable
         Changed?.Invoke();
     }
 
-
     /// <summary>
-    /// The broker account of <paramref name="userName"/>, read from the file at each call rather than from memory:
-    /// credentials issued or revoked by the CLI while the server runs apply from the next CONNECT.
+    /// The broker account of <paramref name="userName"/>, read from the database at each call rather than from memory:
+    /// credentials issued or revoked by the CLI (or another node) while the server runs apply from the next CONNECT.
     /// </summary>
     public async Task<BrokerCredential?> FindCredentialAsync(string userName, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT username, kind, subject, secret_hash, issued_ms FROM broker_credential WHERE username = $1";
-        command.Parameters.AddWithValue("$1", userName);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        return await reader.ReadAsync(cancellationToken) ? ReadCredential(reader) : null;
+        await using var connection = await database.OpenAsync(cancellationToken);
+        var rows = await Sql.QueryAsync(connection, null, "SELECT username, kind, subject, secret_hash, issued_ms FROM broker_credential WHERE username = $1", ReadCredential, cancellationToken, userName);
+        return rows.Count == 0 ? null : rows[0];
     }
 
     /// <summary>Every broker account, by username.</summary>
     public async Task<IReadOnlyList<BrokerCredential>> CredentialsAsync(CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT username, kind, subject, secret_hash, issued_ms FROM broker_credential ORDER BY username";
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        var credentials = new List<BrokerCredential>();
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            credentials.Add(ReadCredential(reader));
-        }
-
-        return credentials;
+        await using var connection = await database.OpenAsync(cancellationToken);
+        return await Sql.QueryAsync(connection, null, "SELECT username, kind, subject, secret_hash, issued_ms FROM broker_credential ORDER BY username", ReadCredential, cancellationToken);
     }
 
     /// <summary>Adds or replaces broker accounts, all or none.</summary>
@@ -206,11 +248,14 @@ public sealed class DeviceRegistry : IDisposable
         await writeLock.WaitAsync(cancellationToken);
         try
         {
-            await using var connection = await OpenAsync(cancellationToken);
-            await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
+            await using var connection = await database.OpenAsync(cancellationToken);
+            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
             foreach (var credential in credentials)
             {
-                await ExecuteAsync(connection, transaction, "INSERT OR REPLACE INTO broker_credential (username, kind, subject, secret_hash, issued_ms) VALUES ($1, $2, $3, $4, $5)", cancellationToken,
+                await Sql.ExecuteAsync(connection, transaction, """
+                    INSERT INTO broker_credential (username, kind, subject, secret_hash, issued_ms) VALUES ($1, $2, $3, $4, $5)
+                    ON CONFLICT (username) DO UPDATE SET kind = excluded.kind, subject = excluded.subject, secret_hash = excluded.secret_hash, issued_ms = excluded.issued_ms
+                    """, cancellationToken,
                     credential.UserName, credential.Kind.ToString().ToLowerInvariant(), credential.Subject, credential.SecretHash, credential.IssuedAt.ToUnixTimeMilliseconds());
             }
 
@@ -228,11 +273,8 @@ public sealed class DeviceRegistry : IDisposable
         await writeLock.WaitAsync(cancellationToken);
         try
         {
-            await using var connection = await OpenAsync(cancellationToken);
-            await using var command = connection.CreateCommand();
-            command.CommandText = "DELETE FROM broker_credential WHERE username = $1";
-            command.Parameters.AddWithValue("$1", userName);
-            return await command.ExecuteNonQueryAsync(cancellationToken) > 0;
+            await using var connection = await database.OpenAsync(cancellationToken);
+            return await Sql.ExecuteAsync(connection, null, "DELETE FROM broker_credential WHERE username = $1", cancellationToken, userName) > 0;
         }
         finally
         {
@@ -240,16 +282,17 @@ public sealed class DeviceRegistry : IDisposable
         }
     }
 
-    private static BrokerCredential ReadCredential(SqliteDataReader reader) => new(
+    private static BrokerCredential ReadCredential(DbDataReader reader) => new(
         reader.GetString(0),
         Enum.Parse<BrokerAccountKind>(reader.GetString(1), ignoreCase: true),
         reader.GetString(2),
         reader.GetString(3),
         DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(4)));
+
     /// <summary>
     /// Removes a patient and every assignment of theirs for good (the right to erasure), and replaces
     /// <paramref name="unassignedDevices"/> (their devices, rewritten without <c>Device.patient</c>): the devices stay
-    /// registered, unassigned. The file is rewritten (VACUUM) and the write-ahead log emptied.
+    /// registered, unassigned. The tables are rewritten (SQLite VACUUM with the log emptied, PostgreSQL VACUUM FULL).
     /// Returns how many assignments were removed.
     /// </summary>
     public async Task<int> ErasePatientAsync(string patientId, IReadOnlyList<RegisteredDevice> unassignedDevices, CancellationToken cancellationToken)
@@ -258,38 +301,22 @@ public sealed class DeviceRegistry : IDisposable
         try
         {
             int assignments;
-            await using var connection = await OpenAsync(cancellationToken);
-            await using (var secure = connection.CreateCommand())
+            await using var connection = await database.OpenAsync(cancellationToken);
+            await database.PrepareEraseAsync(connection, cancellationToken);
+            await using (var transaction = await connection.BeginTransactionAsync(cancellationToken))
             {
-                secure.CommandText = "PRAGMA secure_delete = ON";
-                await secure.ExecuteNonQueryAsync(cancellationToken);
-            }
-
-            await using (var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken))
-            {
-                await ExecuteAsync(connection, transaction, "DELETE FROM patient WHERE id = $1", cancellationToken, patientId);
-                await using (var command = connection.CreateCommand())
-                {
-                    command.Transaction = transaction;
-                    command.CommandText = "DELETE FROM assignment WHERE patient_id = $patient";
-                    command.Parameters.AddWithValue("$patient", patientId);
-                    assignments = await command.ExecuteNonQueryAsync(cancellationToken);
-                }
-
+                await Sql.ExecuteAsync(connection, transaction, "DELETE FROM patient WHERE id = $1", cancellationToken, patientId);
+                assignments = await Sql.ExecuteAsync(connection, transaction, "DELETE FROM assignment WHERE patient_id = $1", cancellationToken, patientId);
                 foreach (var device in unassignedDevices)
                 {
-                    await ExecuteAsync(connection, transaction, "UPDATE device SET aliases = $2, resource = $3 WHERE id = $1", cancellationToken, device.Id, string.Join('\n', device.Aliases), device.Resource);
+                    await Sql.ExecuteAsync(connection, transaction, "UPDATE device SET aliases = $2, resource = $3 WHERE id = $1", cancellationToken, device.Id, string.Join('\n', device.Aliases), device.Resource);
                 }
 
+                await BumpVersionAsync(connection, transaction, cancellationToken);
                 await transaction.CommitAsync(cancellationToken);
             }
 
-            await using (var checkpoint = connection.CreateCommand())
-            {
-                checkpoint.CommandText = "VACUUM; PRAGMA wal_checkpoint(TRUNCATE)";
-                await checkpoint.ExecuteNonQueryAsync(cancellationToken);
-            }
-
+            await database.ReclaimErasedAsync(connection, ["patient", "assignment", "device"], cancellationToken);
             await ReloadAsync(connection, cancellationToken);
             return assignments;
         }
@@ -302,98 +329,135 @@ public sealed class DeviceRegistry : IDisposable
     /// <summary>Every assignment of the registry (current and past), for erasure and audits.</summary>
     public IReadOnlyList<Assignment> AllAssignments => snapshot.Assignments.Values.SelectMany(list => list).ToList();
 
-    private async Task ReloadAsync(SqliteConnection connection, CancellationToken cancellationToken)
+    private static Task<int> BumpVersionAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken) =>
+        Sql.ExecuteAsync(connection, transaction, "UPDATE registry_version SET version = version + 1 WHERE id = 1", cancellationToken);
+
+    private static Task<long> VersionAsync(DbConnection connection, DbTransaction? transaction, CancellationToken cancellationToken) =>
+        Sql.ScalarAsync(connection, transaction, "SELECT version FROM registry_version WHERE id = 1", cancellationToken);
+
+    private async Task ReloadAsync(DbConnection connection, CancellationToken cancellationToken)
     {
+        // One snapshot of the database (PostgreSQL REPEATABLE READ; SQLite's read transaction), version included: a
+        // change committed meanwhile moves the version past the one kept here, and the next refresh reloads.
+        await using var transaction = await database.BeginReadAsync(connection, cancellationToken);
+        var version = await VersionAsync(connection, transaction, cancellationToken);
         var patients = new Dictionary<string, RegisteredPatient>(StringComparer.Ordinal);
+        foreach (var patient in await Sql.QueryAsync(connection, transaction, "SELECT id, zone, resource, teams FROM patient",
+            reader => new RegisteredPatient(reader.GetString(0), reader.IsDBNull(1) ? null : reader.GetString(1), reader.GetString(2))
+            {
+                Teams = reader.GetString(3).Split('\n', StringSplitOptions.RemoveEmptyEntries),
+            }, cancellationToken))
+        {
+            patients[patient.Id] = patient;
+        }
+
         var devices = new Dictionary<string, RegisteredDevice>(StringComparer.Ordinal);
         var aliases = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var device in await Sql.QueryAsync(connection, transaction, "SELECT id, aliases, resource FROM device",
+            reader => new RegisteredDevice(reader.GetString(0), reader.GetString(1).Split('\n', StringSplitOptions.RemoveEmptyEntries), reader.GetString(2)), cancellationToken))
+        {
+            devices[device.Id] = device;
+            foreach (var alias in device.Aliases)
+            {
+                aliases[alias] = device.Id;
+            }
+        }
+
         var assignments = new Dictionary<string, List<Assignment>>(StringComparer.Ordinal);
-        await using (var command = connection.CreateCommand())
+        foreach (var assignment in await Sql.QueryAsync(connection, transaction, "SELECT device_id, patient_id, start_ms, end_ms, source FROM assignment",
+            reader => new Assignment(
+                reader.GetString(0),
+                reader.GetString(1),
+                DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(2)),
+                reader.IsDBNull(3) ? null : DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(3)),
+                reader.GetString(4)), cancellationToken))
         {
-            command.CommandText = "SELECT id, zone, resource, teams FROM patient";
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken))
+            if (!assignments.TryGetValue(assignment.DeviceId, out var list))
             {
-                var patient = new RegisteredPatient(reader.GetString(0), reader.IsDBNull(1) ? null : reader.GetString(1), reader.GetString(2))
-                {
-                    Teams = reader.GetString(3).Split('\n', StringSplitOptions.RemoveEmptyEntries),
-                };
-                patients[patient.Id] = patient;
+                assignments[assignment.DeviceId] = list = [];
             }
+
+            list.Add(assignment);
         }
 
-        await using (var command = connection.CreateCommand())
-        {
-            command.CommandText = "SELECT id, aliases, resource FROM device";
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                var names = reader.GetString(1).Split('\n', StringSplitOptions.RemoveEmptyEntries);
-                var device = new RegisteredDevice(reader.GetString(0), names, reader.GetString(2));
-                devices[device.Id] = device;
-                foreach (var alias in names)
-                {
-                    aliases[alias] = device.Id;
-                }
-            }
-        }
-
-        await using (var command = connection.CreateCommand())
-        {
-            command.CommandText = "SELECT device_id, patient_id, start_ms, end_ms, source FROM assignment";
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                var assignment = new Assignment(
-                    reader.GetString(0),
-                    reader.GetString(1),
-                    DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(2)),
-                    reader.IsDBNull(3) ? null : DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(3)),
-                    reader.GetString(4));
-                if (!assignments.TryGetValue(assignment.DeviceId, out var list))
-                {
-                    assignments[assignment.DeviceId] = list = [];
-                }
-
-                list.Add(assignment);
-            }
-        }
-
-        snapshot = new Snapshot(patients, devices, aliases, assignments.ToDictionary(pair => pair.Key, pair => (IReadOnlyList<Assignment>)pair.Value, StringComparer.Ordinal));
-    }
-
-    private static async Task ExecuteAsync(SqliteConnection connection, SqliteTransaction transaction, string sql, CancellationToken cancellationToken, params object?[] values)
-    {
-        await using var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = sql;
-        for (var i = 0; i < values.Length; i++)
-        {
-            command.Parameters.AddWithValue("$" + (i + 1).ToString(CultureInfo.InvariantCulture), values[i] ?? DBNull.Value);
-        }
-
-        await command.ExecuteNonQueryAsync(cancellationToken);
-    }
-
-    private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
-    {
-        var connection = new SqliteConnection(connectionString);
-        await connection.OpenAsync(cancellationToken);
-        return connection;
+        await transaction.CommitAsync(cancellationToken);
+        snapshot = new Snapshot(version, patients, devices, aliases, assignments.ToDictionary(pair => pair.Key, pair => (IReadOnlyList<Assignment>)pair.Value, StringComparer.Ordinal));
     }
 
     public void Dispose() => writeLock.Dispose();
 
     private sealed record Snapshot(
+        long Version,
         IReadOnlyDictionary<string, RegisteredPatient> Patients,
         IReadOnlyDictionary<string, RegisteredDevice> Devices,
         IReadOnlyDictionary<string, string> Aliases,
         IReadOnlyDictionary<string, IReadOnlyList<Assignment>> Assignments)
     {
         public static readonly Snapshot Empty = new(
-            new Dictionary<string, RegisteredPatient>(), new Dictionary<string, RegisteredDevice>(),
+            -1, new Dictionary<string, RegisteredPatient>(), new Dictionary<string, RegisteredDevice>(),
             new Dictionary<string, string>(), new Dictionary<string, IReadOnlyList<Assignment>>());
     }
+}
+
+/// <summary>Keeps the node's copy of the registry in step with changes other processes make (<see cref="RegistryOptions.RefreshInterval"/>).</summary>
+public sealed partial class RegistryRefresher(DeviceRegistry registry, IOptions<RegistryOptions> options, ILogger<RegistryRefresher> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var interval = options.Value.RefreshInterval;
+        if (interval <= TimeSpan.Zero)
+        {
+            throw new ConfigurationException($"Registry:RefreshInterval {interval} is not valid: expected a positive duration");
+        }
+
+        using var timer = new PeriodicTimer(interval);
+        var failing = false;
+        while (await NextTickAsync(timer, stoppingToken))
+        {
+            try
+            {
+                if (await registry.RefreshAsync(stoppingToken))
+                {
+                    LogReloaded(registry.PatientCount, registry.DeviceCount);
+                }
+
+                failing = false;
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex) when (ex is DbException or TimeoutException or InvalidOperationException)
+            {
+                // The copy in memory keeps serving; the next tick tries again. Said once per outage, not every tick.
+                if (!failing)
+                {
+                    LogRefreshFailed(registry.FilePath, ex.Message);
+                }
+
+                failing = true;
+            }
+        }
+    }
+
+    // Stopping (also when another service failed to start) ends the loop quietly: no cancellation trace on the console.
+    private static async Task<bool> NextTickAsync(PeriodicTimer timer, CancellationToken stoppingToken)
+    {
+        try
+        {
+            return await timer.WaitForNextTickAsync(stoppingToken);
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            return false;
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Registry changed by another process: reloaded {Patients} patient(s), {Devices} device(s)")]
+    private partial void LogReloaded(int patients, int devices);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Registry {Location} cannot be read to check for changes: {Reason}; the copy in memory keeps serving")]
+    private partial void LogRefreshFailed(string location, string reason);
 }
 
 /// <summary>What one import adds or replaces.</summary>

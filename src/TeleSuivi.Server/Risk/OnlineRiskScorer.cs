@@ -69,6 +69,7 @@ public sealed partial class OnlineRiskScorer(
             }
 
             LogOn(model.Status, settings.MinRescoreInterval, settings.TimeZone);
+            partitions.Woken += patientIds => feed.TryWake(patientIds);
         }
 
         await base.StartAsync(cancellationToken);
@@ -138,6 +139,21 @@ public sealed partial class OnlineRiskScorer(
     internal async Task TakeAsync(IReadOnlyList<Observation> batch, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
+        if (batch is WokenPatients woken)
+        {
+            // Another worker received these owned patients' readings: the score tops their state up from the store.
+            foreach (var patientId in woken.PatientIds.Where(partitions.Owns))
+            {
+                if (await TrackAsync(patientId, now, cancellationToken) is { } patient)
+                {
+                    patient.PendingSince ??= now;
+                    patient.Due ??= Later(now, patient.LastScored + settings.MinRescoreInterval);
+                }
+            }
+
+            return;
+        }
+
         foreach (var observation in batch)
         {
             var subject = observation.Subject?.Reference ?? string.Empty;
@@ -148,6 +164,7 @@ public sealed partial class OnlineRiskScorer(
                 {
                     // Another ingest worker owns this patient's partition and scores them (README "Scale-out").
                     tracked.Remove(patientId);
+                    partitions.WakeOwner(patientId);
                     continue;
                 }
 

@@ -1,3 +1,4 @@
+using System.Collections.ObjectModel;
 using System.Threading.Channels;
 using Hl7.Fhir.Model;
 using Microsoft.Extensions.Options;
@@ -30,4 +31,20 @@ public sealed class ScoringFeed(RiskModel model, IOptions<RiskOptions> options)
         var relevant = stored.Where(o => o.Subject?.Reference is { } s && (s.StartsWith("Patient/", StringComparison.Ordinal) || s.StartsWith("Location/", StringComparison.Ordinal))).ToList();
         return relevant.Count == 0 ? ValueTask.CompletedTask : channel.Writer.WriteAsync(relevant, cancellationToken);
     }
+
+    /// <summary>
+    /// Asks the scorer to score these patients from the store: another ingest worker received readings of theirs
+    /// (README "Scale-out"). False when the channel is full: the patients are then scored at their next reading here
+    /// or at midnight, and the scorer is behind anyway.
+    /// </summary>
+    public bool TryWake(IReadOnlyList<string> patientIds) => !model.IsOff && channel.Writer.TryWrite(new WokenPatients(patientIds));
+}
+
+/// <summary>
+/// A batch with no Observation that names patients to score: it travels the same channel as the readings, so the
+/// scorer's one loop (no locks) handles it in order with them.
+/// </summary>
+public sealed class WokenPatients(IReadOnlyList<string> patientIds) : ReadOnlyCollection<Observation>([])
+{
+    public IReadOnlyList<string> PatientIds { get; } = patientIds;
 }

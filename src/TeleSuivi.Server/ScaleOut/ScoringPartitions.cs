@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Text;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -18,6 +19,12 @@ public sealed class ScoringPartitionOptions
 
     /// <summary>How often a worker counts the live workers and takes or gives back partitions to hold its fair share.</summary>
     public TimeSpan CheckInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// How long a worker gathers the patients it received readings of but does not own before it wakes their owners
+    /// (one PostgreSQL NOTIFY for all of them): the debounce of the wake-ups, and what it adds to their scoring delay.
+    /// </summary>
+    public TimeSpan WakeInterval { get; set; } = TimeSpan.FromMilliseconds(200);
 }
 
 /// <summary>
@@ -35,12 +42,25 @@ public sealed class ScoringPartitionOptions
 /// owning anything before it reconnects, so two workers never hold one partition.
 /// </para>
 /// <para>
+/// A reading that reaches a worker that does not own its patient wakes the owner: the worker gathers such patients
+/// for <see cref="ScoringPartitionOptions.WakeInterval"/> and sends their ids with one <c>NOTIFY</c> on the same
+/// session (channel <see cref="WakeChannel"/>); every worker <c>LISTEN</c>s there and hands the ids it owns to
+/// <see cref="Woken"/>, and the scorer then scores those patients from the store as if it had received the reading.
+/// </para>
+/// <para>
 /// Without <c>Workflow:PostgreSql</c> there is one node: it owns every patient.
 /// </para>
 /// </summary>
 public sealed partial class ScoringPartitions : BackgroundService
 {
     public const string ApplicationName = "telesuivi-scoring";
+
+    /// <summary>The PostgreSQL notification channel of the wake-ups: payload = patient ids, one a line.</summary>
+    public const string WakeChannel = "telesuivi_score";
+
+    // PostgreSQL refuses a NOTIFY payload of 8,000 bytes or more: bigger wake-ups go as several.
+    private const int MaxPayloadBytes = 7_000;
+    private const long MinWaitTicks = 10 * TimeSpan.TicksPerMillisecond;
 
     // The first key of the two-key advisory locks: keeps the partition locks apart from any other advisory lock.
     private const int LockSpace = 0x7e1e_5c0;
@@ -49,6 +69,7 @@ public sealed partial class ScoringPartitions : BackgroundService
     private readonly ScoringPartitionOptions settings;
     private readonly ILogger<ScoringPartitions> logger;
     private readonly bool[] owned;
+    private readonly ConcurrentDictionary<string, byte> toWake = new(StringComparer.Ordinal);
     private volatile int ownedCount;
 
     public ScoringPartitions(IOptions<WorkflowOptions> workflow, IOptions<ScoringPartitionOptions> options, ILogger<ScoringPartitions> logger)
@@ -61,9 +82,9 @@ public sealed partial class ScoringPartitions : BackgroundService
             throw new ConfigurationException($"ScoringPartitions:Count {settings.Count} is not valid: expected 1 to 65536");
         }
 
-        if (settings.CheckInterval <= TimeSpan.Zero)
+        if (settings.CheckInterval <= TimeSpan.Zero || settings.WakeInterval <= TimeSpan.Zero)
         {
-            throw new ConfigurationException($"ScoringPartitions:CheckInterval {settings.CheckInterval} is not valid: expected a positive duration");
+            throw new ConfigurationException($"ScoringPartitions:CheckInterval ({settings.CheckInterval}) and WakeInterval ({settings.WakeInterval}) must be positive durations");
         }
 
         this.logger = logger;
@@ -103,6 +124,21 @@ public sealed partial class ScoringPartitions : BackgroundService
     /// <summary>True when this worker keeps (and scores) the state of <paramref name="patientId"/> right now.</summary>
     public bool Owns(string patientId) => Volatile.Read(ref owned[PartitionOf(patientId, settings.Count)]);
 
+    /// <summary>Raised (on the partitions' own loop) with patients this worker owns whose readings another worker received.</summary>
+    public event Action<IReadOnlyList<string>>? Woken;
+
+    /// <summary>
+    /// Asks the owner of <paramref name="patientId"/> to score them: this worker received a reading of theirs but does
+    /// not own them. Sent within <see cref="ScoringPartitionOptions.WakeInterval"/>, once however many readings came.
+    /// </summary>
+    public void WakeOwner(string patientId)
+    {
+        if (Shared)
+        {
+            toWake.TryAdd(patientId, 0);
+        }
+    }
+
     /// <summary>The partitions this worker owns now.</summary>
     public IReadOnlyList<int> Owned() => [.. Enumerable.Range(0, owned.Length).Where(p => Volatile.Read(ref owned[p]))];
 
@@ -119,12 +155,29 @@ public sealed partial class ScoringPartitions : BackgroundService
             try
             {
                 await using var connection = new NpgsqlConnection(connectionString);
+                connection.Notification += OnNotification;
                 await connection.OpenAsync(stoppingToken);
+                await using (var listen = new NpgsqlCommand($"LISTEN {WakeChannel}", connection))
+                {
+                    await listen.ExecuteNonQueryAsync(stoppingToken);
+                }
+
                 retry = TimeSpan.FromSeconds(1);
+                var nextBalance = DateTimeOffset.UtcNow;
                 while (!stoppingToken.IsCancellationRequested)
                 {
-                    await BalanceAsync(connection, stoppingToken);
-                    await Task.Delay(settings.CheckInterval, stoppingToken);
+                    if (DateTimeOffset.UtcNow >= nextBalance)
+                    {
+                        await BalanceAsync(connection, stoppingToken);
+                        nextBalance = DateTimeOffset.UtcNow + settings.CheckInterval;
+                    }
+
+                    await WakeOwnersAsync(connection, stoppingToken);
+
+                    // Notifications (wake-ups from other workers) are delivered while the session waits here. Never 0:
+                    // Npgsql reads a zero timeout as "wait forever".
+                    var wait = TimeSpan.FromTicks(Math.Clamp((nextBalance - DateTimeOffset.UtcNow).Ticks, MinWaitTicks, Math.Max(MinWaitTicks, settings.WakeInterval.Ticks)));
+                    await connection.WaitAsync(wait, stoppingToken);
                 }
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -183,6 +236,61 @@ public sealed partial class ScoringPartitions : BackgroundService
         if (ownedCount != before)
         {
             LogRebalanced(ownedCount, settings.Count, live);
+        }
+    }
+
+    private async Task WakeOwnersAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        if (toWake.IsEmpty)
+        {
+            return;
+        }
+
+        var patients = toWake.Keys.ToList();
+        foreach (var patient in patients)
+        {
+            toWake.TryRemove(patient, out _);
+        }
+
+        var payload = new StringBuilder();
+        var bytes = 0;
+        foreach (var patient in patients)
+        {
+            var size = Encoding.UTF8.GetByteCount(patient) + 1;
+            if (bytes > 0 && bytes + size > MaxPayloadBytes)
+            {
+                await NotifyAsync(connection, payload.ToString(), cancellationToken);
+                payload.Clear();
+                bytes = 0;
+            }
+
+            payload.Append(patient).Append('\n');
+            bytes += size;
+        }
+
+        await NotifyAsync(connection, payload.ToString(), cancellationToken);
+    }
+
+    private static async Task NotifyAsync(NpgsqlConnection connection, string payload, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand("SELECT pg_notify(@channel, @payload)", connection);
+        command.Parameters.AddWithValue("channel", WakeChannel);
+        command.Parameters.AddWithValue("payload", payload);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private void OnNotification(object sender, NpgsqlNotificationEventArgs e)
+    {
+        if (e.Channel != WakeChannel)
+        {
+            return;
+        }
+
+        // Every worker hears every wake-up (its own too): each takes the patients it owns now.
+        var mine = e.Payload.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(Owns).ToList();
+        if (mine.Count > 0)
+        {
+            Woken?.Invoke(mine);
         }
     }
 

@@ -1,9 +1,9 @@
-using System.Globalization;
+using System.Data.Common;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Identity;
-using Microsoft.Data.Sqlite;
+using TeleSuivi.Server.Workflow;
 
 namespace TeleSuivi.Server.Security;
 
@@ -41,8 +41,9 @@ public sealed record LoginResult(LoginOutcome Outcome, UserAccount? Account, Dat
 public sealed class AccountException(string message) : Exception(message);
 
 /// <summary>
-/// Users and API keys in <c>{data}/security.db</c> (SQLite, WAL). The server and the <c>users</c>/<c>apikey</c>
-/// commands share the file, so nothing is cached: a disabled user or a revoked key is refused on its next request.
+/// Users and API keys in <c>{data}/security.db</c> (SQLite, WAL), or in the PostgreSQL database every node shares
+/// (<see cref="WorkflowOptions.PostgreSql"/>). The server and the <c>users</c>/<c>apikey</c> commands share it, so
+/// nothing is cached: a disabled user or a revoked key is refused on its next request, on every node.
 /// Passwords are hashed with ASP.NET Core Identity's <see cref="PasswordHasher{TUser}"/> (PBKDF2, salted, versioned).
 /// </summary>
 public sealed partial class AccountStore
@@ -53,43 +54,48 @@ public sealed partial class AccountStore
     private const string UserColumns = "name, role, teams, disabled, failed_logins, locked_until_ms, created_ms";
     private const string KeyColumns = "id, name, role, teams, created_ms, revoked_ms, last_used_ms";
 
+    // "user" is quoted: a reserved word in PostgreSQL. Names compare without case (lower(), ASCII by UserName()).
+    private const string UserTable = "\"user\"";
+
     private static readonly PasswordHasher<string> Hasher = new();
-    private readonly string connectionString;
+    private readonly WorkflowDatabase database;
 
+    /// <summary>The single-node store: <c>{dataDirectory}/security.db</c>.</summary>
     public AccountStore(string dataDirectory)
+        : this(WorkflowDatabase.Create(new WorkflowOptions(), dataDirectory, FileName))
     {
-        (FilePath, connectionString) = Sql.FileIn(dataDirectory, FileName);
     }
 
-    public string FilePath { get; }
+    public AccountStore(WorkflowDatabase database) => this.database = database;
 
-    public async Task InitializeAsync(CancellationToken cancellationToken)
-    {
-        await using var connection = await OpenAsync(cancellationToken);
-        await Sql.ExecuteAsync(connection, null, """
-            PRAGMA journal_mode = WAL;
-            CREATE TABLE IF NOT EXISTS user (
-                name TEXT PRIMARY KEY COLLATE NOCASE,
-                role TEXT NOT NULL,
-                teams TEXT NOT NULL,
-                password_hash TEXT NOT NULL,
-                disabled INTEGER NOT NULL DEFAULT 0,
-                failed_logins INTEGER NOT NULL DEFAULT 0,
-                locked_until_ms INTEGER,
-                created_ms INTEGER NOT NULL
-            );
-            CREATE TABLE IF NOT EXISTS api_key (
-                id TEXT PRIMARY KEY,
-                name TEXT NOT NULL,
-                role TEXT NOT NULL,
-                teams TEXT NOT NULL,
-                secret_sha256 BLOB NOT NULL,
-                created_ms INTEGER NOT NULL,
-                revoked_ms INTEGER,
-                last_used_ms INTEGER
-            );
-            """, cancellationToken);
-    }
+    /// <summary>Where the accounts are (the SQLite file, or the PostgreSQL host and database).</summary>
+    public string FilePath => database.Location;
+
+    // Names are unique whatever their case on both engines (the unique index on lower(name)); older SQLite files
+    // declared the same with COLLATE NOCASE on the key.
+    public Task InitializeAsync(CancellationToken cancellationToken) => database.CreateSchemaAsync($$"""
+        CREATE TABLE IF NOT EXISTS "user" (
+            name TEXT NOT NULL,
+            role TEXT NOT NULL,
+            teams TEXT NOT NULL,
+            password_hash TEXT NOT NULL,
+            disabled BIGINT NOT NULL DEFAULT 0,
+            failed_logins BIGINT NOT NULL DEFAULT 0,
+            locked_until_ms BIGINT,
+            created_ms BIGINT NOT NULL
+        );
+        CREATE UNIQUE INDEX IF NOT EXISTS user_name ON "user" (lower(name));
+        CREATE TABLE IF NOT EXISTS api_key (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            role TEXT NOT NULL,
+            teams TEXT NOT NULL,
+            secret_sha256 {{database.Pick("BLOB", "BYTEA")}} NOT NULL,
+            created_ms BIGINT NOT NULL,
+            revoked_ms BIGINT,
+            last_used_ms BIGINT
+        );
+        """, cancellationToken);
 
     /// <summary>A password to print once: 20 characters from an alphabet without look-alikes.</summary>
     public static string GeneratePassword() =>
@@ -133,6 +139,16 @@ public sealed partial class AccountStore
 
     public async Task<UserAccount> AddUserAsync(string name, string role, IReadOnlyCollection<string> teams, string password, DateTimeOffset now, CancellationToken cancellationToken)
     {
+        return await AddUserIfAbsentAsync(name, role, teams, password, now, cancellationToken)
+            ?? throw new AccountException($"user '{name}' already exists");
+    }
+
+    /// <summary>
+    /// Adds the user unless one of that name exists (then null). Safe when several nodes start at once and each
+    /// creates the same bootstrap users: exactly one insert wins, the others see null.
+    /// </summary>
+    public async Task<UserAccount?> AddUserIfAbsentAsync(string name, string role, IReadOnlyCollection<string> teams, string password, DateTimeOffset now, CancellationToken cancellationToken)
+    {
         if (!UserName().IsMatch(name))
         {
             throw new AccountException($"user name '{name}' is not valid: 1 to 64 letters, digits, '.', '_', '-' or '@', starting with a letter or digit");
@@ -143,33 +159,33 @@ public sealed partial class AccountStore
         await using var connection = await OpenAsync(cancellationToken);
         try
         {
-            await Sql.ExecuteAsync(connection, null, "INSERT INTO user (name, role, teams, password_hash, created_ms) VALUES ($1, $2, $3, $4, $5)", cancellationToken,
+            // ON CONFLICT DO NOTHING: both engines skip the row when the (case-insensitive) name is taken.
+            var added = await Sql.ExecuteAsync(connection, null, $"INSERT INTO {UserTable} (name, role, teams, password_hash, created_ms) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING", cancellationToken,
                 name, role, string.Join('\n', checkedTeams), Hasher.HashPassword(name, password), now.ToUnixTimeMilliseconds());
+            return added == 0 ? null : await FindUserAsync(name, cancellationToken);
         }
-        catch (SqliteException ex) when (ex.SqliteErrorCode == 19)
+        catch (DbException ex) when (WorkflowDatabase.IsUniqueViolation(ex))
         {
-            throw new AccountException($"user '{name}' already exists");
+            return null;
         }
-
-        return (await FindUserAsync(name, cancellationToken))!;
     }
 
     public async Task<IReadOnlyList<UserAccount>> ListUsersAsync(CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
-        return await Sql.QueryAsync(connection, null, $"SELECT {UserColumns} FROM user ORDER BY name", ReadUser, cancellationToken);
+        return await Sql.QueryAsync(connection, null, $"SELECT {UserColumns} FROM {UserTable} ORDER BY name", ReadUser, cancellationToken);
     }
 
     public async Task<UserAccount?> FindUserAsync(string name, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
-        return (await Sql.QueryAsync(connection, null, $"SELECT {UserColumns} FROM user WHERE name = $1", ReadUser, cancellationToken, name)).FirstOrDefault();
+        return (await Sql.QueryAsync(connection, null, $"SELECT {UserColumns} FROM {UserTable} WHERE lower(name) = lower($1)", ReadUser, cancellationToken, name)).FirstOrDefault();
     }
 
     public async Task<bool> AnyUserAsync(CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
-        return await Sql.ScalarAsync(connection, "SELECT COUNT(*) FROM user", cancellationToken) > 0;
+        return await Sql.ScalarAsync(connection, null, $"SELECT COUNT(*) FROM {UserTable}", cancellationToken) > 0;
     }
 
     /// <summary>Disables or re-enables a user; enabling also clears a lockout.</summary>
@@ -177,7 +193,7 @@ public sealed partial class AccountStore
     {
         await using var connection = await OpenAsync(cancellationToken);
         var changed = await Sql.ExecuteAsync(connection, null,
-            disabled ? "UPDATE user SET disabled = 1 WHERE name = $1" : "UPDATE user SET disabled = 0, failed_logins = 0, locked_until_ms = NULL WHERE name = $1",
+            disabled ? $"UPDATE {UserTable} SET disabled = 1 WHERE lower(name) = lower($1)" : $"UPDATE {UserTable} SET disabled = 0, failed_logins = 0, locked_until_ms = NULL WHERE lower(name) = lower($1)",
             cancellationToken, name);
         if (changed == 0)
         {
@@ -190,7 +206,7 @@ public sealed partial class AccountStore
     {
         CheckPassword(password);
         await using var connection = await OpenAsync(cancellationToken);
-        var changed = await Sql.ExecuteAsync(connection, null, "UPDATE user SET password_hash = $2, failed_logins = 0, locked_until_ms = NULL WHERE name = $1",
+        var changed = await Sql.ExecuteAsync(connection, null, $"UPDATE {UserTable} SET password_hash = $2, failed_logins = 0, locked_until_ms = NULL WHERE lower(name) = lower($1)",
             cancellationToken, name, Hasher.HashPassword(name, password));
         if (changed == 0)
         {
@@ -206,9 +222,10 @@ public sealed partial class AccountStore
     public async Task<LoginResult> CheckPasswordAsync(string name, string password, int maxFailures, TimeSpan lockout, DateTimeOffset now, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
-        // IMMEDIATE: two wrong passwords at the same moment both count.
-        await using var transaction = connection.BeginTransaction(deferred: false);
-        var rows = await Sql.QueryAsync(connection, transaction, $"SELECT {UserColumns}, password_hash FROM user WHERE name = $1",
+        // A write transaction (SQLite IMMEDIATE, PostgreSQL table lock): two wrong passwords at the same moment, on
+        // any nodes, both count.
+        await using var transaction = await database.BeginWriteAsync(connection, UserTable, cancellationToken);
+        var rows = await Sql.QueryAsync(connection, transaction, $"SELECT {UserColumns}, password_hash FROM {UserTable} WHERE lower(name) = lower($1)",
             r => (Account: ReadUser(r), Hash: r.GetString(7)), cancellationToken, name);
         if (rows.Count == 0)
         {
@@ -232,16 +249,16 @@ public sealed partial class AccountStore
         {
             var failures = account.FailedLogins + 1;
             DateTimeOffset? lockedUntil = failures >= maxFailures ? now + lockout : null;
-            await Sql.ExecuteAsync(connection, transaction, "UPDATE user SET failed_logins = $2, locked_until_ms = $3 WHERE name = $1", cancellationToken,
+            await Sql.ExecuteAsync(connection, transaction, $"UPDATE {UserTable} SET failed_logins = $2, locked_until_ms = $3 WHERE name = $1", cancellationToken,
                 account.Name, lockedUntil is null ? failures : 0, lockedUntil?.ToUnixTimeMilliseconds());
             await transaction.CommitAsync(cancellationToken);
             return lockedUntil is null ? new LoginResult(LoginOutcome.Failed, account, null) : new LoginResult(LoginOutcome.LockedOut, account, lockedUntil);
         }
 
-        await Sql.ExecuteAsync(connection, transaction, "UPDATE user SET failed_logins = 0, locked_until_ms = NULL WHERE name = $1", cancellationToken, account.Name);
+        await Sql.ExecuteAsync(connection, transaction, $"UPDATE {UserTable} SET failed_logins = 0, locked_until_ms = NULL WHERE name = $1", cancellationToken, account.Name);
         if (verdict == PasswordVerificationResult.SuccessRehashNeeded)
         {
-            await Sql.ExecuteAsync(connection, transaction, "UPDATE user SET password_hash = $2 WHERE name = $1", cancellationToken, account.Name, Hasher.HashPassword(account.Name, password));
+            await Sql.ExecuteAsync(connection, transaction, $"UPDATE {UserTable} SET password_hash = $2 WHERE name = $1", cancellationToken, account.Name, Hasher.HashPassword(account.Name, password));
         }
 
         await transaction.CommitAsync(cancellationToken);
@@ -308,7 +325,7 @@ public sealed partial class AccountStore
 
     private static readonly string DummyHash = Hasher.HashPassword("-", "not a password of anyone");
 
-    private static UserAccount ReadUser(SqliteDataReader r) => new(
+    private static UserAccount ReadUser(DbDataReader r) => new(
         r.GetString(0),
         r.GetString(1),
         SplitTeams(r.GetString(2)),
@@ -317,7 +334,7 @@ public sealed partial class AccountStore
         r.IsDBNull(5) ? null : DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(5)),
         DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(6)));
 
-    private static ApiKeyRecord ReadKey(SqliteDataReader r) => new(
+    private static ApiKeyRecord ReadKey(DbDataReader r) => new(
         r.GetString(0),
         r.GetString(1),
         r.GetString(2),
@@ -328,7 +345,7 @@ public sealed partial class AccountStore
 
     private static string[] SplitTeams(string teams) => teams.Split('\n', StringSplitOptions.RemoveEmptyEntries);
 
-    private Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken) => Sql.OpenAsync(connectionString, cancellationToken);
+    private Task<DbConnection> OpenAsync(CancellationToken cancellationToken) => database.OpenAsync(cancellationToken);
 
     [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")]
     private static partial Regex UserName();
@@ -337,60 +354,3 @@ public sealed partial class AccountStore
     private static partial Regex TeamId();
 }
 
-/// <summary>The few SQLite helpers the account store and the audit log share (positional parameters $1, $2…).</summary>
-internal static class Sql
-{
-    /// <summary>A SQLite file of the data folder (created if missing), waiting up to 30 s for another process's lock.</summary>
-    public static (string Path, string ConnectionString) FileIn(string dataDirectory, string fileName)
-    {
-        var directory = System.IO.Path.GetFullPath(dataDirectory);
-        Directory.CreateDirectory(directory);
-        var path = System.IO.Path.Combine(directory, fileName);
-        return (path, new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadWriteCreate, DefaultTimeout = 30 }.ToString());
-    }
-
-    public static async Task<SqliteConnection> OpenAsync(string connectionString, CancellationToken cancellationToken)
-    {
-        var connection = new SqliteConnection(connectionString);
-        await connection.OpenAsync(cancellationToken);
-        return connection;
-    }
-
-    public static async Task<int> ExecuteAsync(SqliteConnection connection, SqliteTransaction? transaction, string sql, CancellationToken cancellationToken, params object?[] values)
-    {
-        await using var command = Command(connection, transaction, sql, values);
-        return await command.ExecuteNonQueryAsync(cancellationToken);
-    }
-
-    public static async Task<long> ScalarAsync(SqliteConnection connection, string sql, CancellationToken cancellationToken, params object?[] values)
-    {
-        await using var command = Command(connection, null, sql, values);
-        return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken) ?? 0L, CultureInfo.InvariantCulture);
-    }
-
-    public static async Task<List<T>> QueryAsync<T>(SqliteConnection connection, SqliteTransaction? transaction, string sql, Func<SqliteDataReader, T> read, CancellationToken cancellationToken, params object?[] values)
-    {
-        await using var command = Command(connection, transaction, sql, values);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        var rows = new List<T>();
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            rows.Add(read(reader));
-        }
-
-        return rows;
-    }
-
-    private static SqliteCommand Command(SqliteConnection connection, SqliteTransaction? transaction, string sql, object?[] values)
-    {
-        var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = sql;
-        for (var i = 0; i < values.Length; i++)
-        {
-            command.Parameters.AddWithValue("$" + (i + 1).ToString(CultureInfo.InvariantCulture), values[i] ?? DBNull.Value);
-        }
-
-        return command;
-    }
-}

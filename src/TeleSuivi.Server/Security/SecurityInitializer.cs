@@ -7,7 +7,9 @@ namespace TeleSuivi.Server.Security;
 /// <summary>
 /// At start, before the web server listens: opens the account store and the audit trail; on the very first start
 /// creates the administrator <c>admin</c> (password from <c>TELESUIVI_ADMIN_PASSWORD</c>, or generated and printed
-/// once); under <c>demo</c>, creates a nurse and a physician per demo team and prints their logins.
+/// once); under <c>demo</c>, creates a nurse and a physician per demo team and prints their logins. When several nodes
+/// share the accounts (PostgreSQL) and start together, each user is created once: the node whose insert wins prints
+/// the password, the others print nothing for it.
 /// </summary>
 public sealed class SecurityInitializer(
     AccountStore accounts,
@@ -41,8 +43,10 @@ public sealed class SecurityInitializer(
             }
 
             var password = given ?? AccountStore.GeneratePassword();
-            var admin = await accounts.AddUserAsync(AdminName, Roles.Admin, [], password, time.GetUtcNow(), cancellationToken);
-            created.Add((admin, given is null ? password : "(from TELESUIVI_ADMIN_PASSWORD)"));
+            if (await accounts.AddUserIfAbsentAsync(AdminName, Roles.Admin, [], password, time.GetUtcNow(), cancellationToken) is { } admin)
+            {
+                created.Add((admin, given is null ? password : "(from TELESUIVI_ADMIN_PASSWORD)"));
+            }
         }
 
         if (simulator.Value.Enabled)
@@ -52,10 +56,10 @@ public sealed class SecurityInitializer(
                 foreach (var role in new[] { Roles.Nurse, Roles.Physician })
                 {
                     var name = $"{role}-{team}";
-                    if (await accounts.FindUserAsync(name, cancellationToken) is null)
+                    var password = AccountStore.GeneratePassword();
+                    if (await accounts.AddUserIfAbsentAsync(name, role, [team], password, time.GetUtcNow(), cancellationToken) is { } account)
                     {
-                        var password = AccountStore.GeneratePassword();
-                        created.Add((await accounts.AddUserAsync(name, role, [team], password, time.GetUtcNow(), cancellationToken), password));
+                        created.Add((account, password));
                     }
                 }
             }

@@ -2,10 +2,12 @@ using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.DataProtection;
+using Microsoft.AspNetCore.DataProtection.KeyManagement;
 using Microsoft.Extensions.Options;
 using TeleSuivi.Server.Audit;
 using TeleSuivi.Server.Registry;
 using TeleSuivi.Server.Storage;
+using TeleSuivi.Server.Workflow;
 
 namespace TeleSuivi.Server.Security;
 
@@ -27,8 +29,9 @@ public static class SecurityServices
     public static IServiceCollection AddTeleSuiviSecurity(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<SecurityOptions>().BindConfiguration(SecurityOptions.Section);
-        services.AddSingleton(sp => new AccountStore(sp.GetRequiredService<IOptions<StoreOptions>>().Value.DataDirectory));
-        services.AddSingleton(sp => new AuditLog(sp.GetRequiredService<IOptions<StoreOptions>>().Value.DataDirectory, sp.GetRequiredService<TimeProvider>()));
+        // One SQLite file each in the data folder, or the PostgreSQL database every node shares (Workflow:PostgreSql).
+        services.AddSingleton(sp => new AccountStore(WorkflowDatabase.Create(sp, AccountStore.FileName)));
+        services.AddSingleton(sp => new AuditLog(WorkflowDatabase.Create(sp, AuditLog.FileName), sp.GetRequiredService<TimeProvider>()));
         services.AddHostedService<SecurityInitializer>();
         services.AddHttpContextAccessor();
         services.AddScoped(sp => new PatientAccess(
@@ -38,8 +41,8 @@ public static class SecurityServices
         services.AddExceptionHandler<Web.BadRequestAnswer>();
         services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
 
-        // The session cookie is encrypted with keys kept beside the data, so sessions survive a restart; several
-        // instances behind one address must share this folder.
+        // The session cookie is encrypted with keys kept beside the data (or, with Workflow:PostgreSql, in the database
+        // every node shares), so sessions survive a restart and any web node reads another's cookie.
         // The folder is readable by the service account only: whoever reads these keys can forge a session.
         var dataDirectory = configuration.GetSection(StoreOptions.Section).Get<StoreOptions>()?.DataDirectory ?? new StoreOptions().DataDirectory;
         var keys = Path.Combine(Path.GetFullPath(dataDirectory), "keys");
@@ -48,9 +51,17 @@ public static class SecurityServices
             Directory.CreateDirectory(keys, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         }
 
-        services.AddDataProtection()
-            .SetApplicationName("telesuivi")
-            .PersistKeysToFileSystem(new DirectoryInfo(keys));
+        var dataProtection = services.AddDataProtection().SetApplicationName("telesuivi");
+        if (string.IsNullOrWhiteSpace(configuration.GetSection(WorkflowOptions.Section).Get<WorkflowOptions>()?.PostgreSql))
+        {
+            dataProtection.PersistKeysToFileSystem(new DirectoryInfo(keys));
+        }
+        else
+        {
+            // Several web nodes: the keys are shared in PostgreSQL, so any node reads a cookie another one issued.
+            services.AddOptions<KeyManagementOptions>().Configure<IServiceProvider>((options, sp) =>
+                options.XmlRepository = new SharedDataProtectionKeys(WorkflowDatabase.Create(sp, "keys")));
+        }
         services.AddAntiforgery(o =>
         {
             o.Cookie.Name = "telesuivi.antiforgery";

@@ -1,5 +1,7 @@
 using System.Data.Common;
+using System.Globalization;
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Options;
 using Npgsql;
 using TeleSuivi.Server.Storage;
 
@@ -12,10 +14,18 @@ public sealed class WorkflowOptions
 
     /// <summary>
     /// An Npgsql connection string (<c>Host=db;Database=telesuivi;Username=telesuivi;Password=…</c>). Set: the alerts
-    /// and their workflow live in that PostgreSQL database, shared by every node. Not set: in <c>{data}/alerts.db</c>
-    /// (SQLite), which only one process may use.
+    /// and their workflow, the users and API keys, the audit trail, the device registry (with the broker accounts) and
+    /// the dead letters live in that PostgreSQL database, shared by every node. Not set: each in its SQLite file of the
+    /// data folder (<c>alerts.db</c>, <c>security.db</c>, <c>audit.db</c>, <c>registry.db</c>, <c>deadletters.db</c>),
+    /// which only the processes of one machine may share.
     /// </summary>
     public string? PostgreSql { get; set; }
+
+    /// <summary>The environment variable the commands that open the data folder directly read, like <c>serve</c> does.</summary>
+    public const string EnvironmentVariable = "TELESUIVI_WORKFLOW__POSTGRESQL";
+
+    /// <summary>The setting as the commands see it (from <see cref="EnvironmentVariable"/>).</summary>
+    public static WorkflowOptions FromEnvironment() => new() { PostgreSql = Environment.GetEnvironmentVariable(EnvironmentVariable) };
 }
 
 public enum WorkflowDialect
@@ -36,14 +46,35 @@ public abstract class WorkflowDatabase
     /// <summary>Where the data is, for messages (a file path, or host/database without the password).</summary>
     public abstract string Location { get; }
 
-    public static WorkflowDatabase Create(WorkflowOptions workflow, StoreOptions store)
+    public static WorkflowDatabase Create(WorkflowOptions workflow, StoreOptions store) => Create(workflow, store.DataDirectory, "alerts.db");
+
+    /// <summary>
+    /// The database of one store: PostgreSQL when <see cref="WorkflowOptions.PostgreSql"/> is set (every store in the
+    /// same database, each in its own tables), else the SQLite file <paramref name="fileName"/> of the data folder.
+    /// </summary>
+    public static WorkflowDatabase Create(WorkflowOptions workflow, string dataDirectory, string fileName)
     {
         ArgumentNullException.ThrowIfNull(workflow);
-        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(dataDirectory);
         return string.IsNullOrWhiteSpace(workflow.PostgreSql)
-            ? new SqliteWorkflowDatabase(Path.Combine(Path.GetFullPath(store.DataDirectory), "alerts.db"))
+            ? new SqliteWorkflowDatabase(Path.Combine(Path.GetFullPath(dataDirectory), fileName))
             : new PostgresWorkflowDatabase(workflow.PostgreSql);
     }
+
+    /// <summary>The database of one store, from the host's <c>Workflow</c> and <c>Store</c> options.</summary>
+    public static WorkflowDatabase Create(IServiceProvider services, string fileName) => Create(
+        services.GetRequiredService<IOptions<WorkflowOptions>>().Value, services.GetRequiredService<IOptions<StoreOptions>>().Value.DataDirectory, fileName);
+
+    /// <summary>The engine's DDL: SQLite's and PostgreSQL's types differ, the SQL that uses the tables does not.</summary>
+    public string Pick(string sqlite, string postgreSql) => Dialect == WorkflowDialect.PostgreSql ? postgreSql : sqlite;
+
+    /// <summary>A unique key or primary key already held (SQLite constraint error 19, PostgreSQL 23505).</summary>
+    public static bool IsUniqueViolation(DbException exception) => exception switch
+    {
+        SqliteException sqlite => sqlite.SqliteErrorCode == 19,
+        PostgresException postgres => postgres.SqlState == PostgresErrorCodes.UniqueViolation,
+        _ => false,
+    };
 
     public abstract Task<DbConnection> OpenAsync(CancellationToken cancellationToken);
 
@@ -54,6 +85,9 @@ public abstract class WorkflowDatabase
     /// numbers (<c>MAX(version) + 1</c>) are handed out in commit order.
     /// </summary>
     public abstract Task<DbTransaction> BeginWriteAsync(DbConnection connection, string table, CancellationToken cancellationToken);
+
+    /// <summary>A read-only transaction that sees one consistent state of the database for all its queries.</summary>
+    public abstract Task<DbTransaction> BeginReadAsync(DbConnection connection, CancellationToken cancellationToken);
 
     /// <summary>Runs the schema's DDL once, even when several nodes start at the same moment.</summary>
     public abstract Task CreateSchemaAsync(string ddl, CancellationToken cancellationToken);
@@ -117,6 +151,10 @@ public sealed class SqliteWorkflowDatabase : WorkflowDatabase
     public override async Task<DbTransaction> BeginWriteAsync(DbConnection connection, string table, CancellationToken cancellationToken) =>
         await connection.BeginTransactionAsync(cancellationToken);
 
+    // Deferred: a read takes no write lock, and in WAL mode sees the state of its first read until it ends.
+    public override Task<DbTransaction> BeginReadAsync(DbConnection connection, CancellationToken cancellationToken) =>
+        Task.FromResult<DbTransaction>(((SqliteConnection)connection).BeginTransaction(deferred: true));
+
     public override async Task CreateSchemaAsync(string ddl, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
@@ -168,6 +206,12 @@ public sealed class PostgresWorkflowDatabase : WorkflowDatabase, IAsyncDisposabl
         return transaction;
     }
 
+    public override async Task<DbTransaction> BeginReadAsync(DbConnection connection, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        return await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken);
+    }
+
     public override async Task CreateSchemaAsync(string ddl, CancellationToken cancellationToken)
     {
         try
@@ -191,4 +235,62 @@ public sealed class PostgresWorkflowDatabase : WorkflowDatabase, IAsyncDisposabl
         ExecuteAsync(connection, null, "VACUUM FULL " + string.Join(", ", tables), cancellationToken);
 
     public ValueTask DisposeAsync() => dataSource.DisposeAsync();
+}
+
+
+/// <summary>
+/// Commands with positional parameters <c>$1</c>, <c>$2</c>… that run unchanged on both engines (SQLite names its
+/// parameters <c>$1</c>; PostgreSQL binds unnamed parameters to <c>$1</c> in order). Null is sent as SQL NULL.
+/// </summary>
+internal static class Sql
+{
+    public static async Task<int> ExecuteAsync(DbConnection connection, DbTransaction? transaction, string sql, CancellationToken cancellationToken, params object?[] values)
+    {
+        await using var command = Command(connection, transaction, sql, values);
+        return await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    public static async Task<long> ScalarAsync(DbConnection connection, DbTransaction? transaction, string sql, CancellationToken cancellationToken, params object?[] values)
+    {
+        await using var command = Command(connection, transaction, sql, values);
+        return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken) ?? 0L, CultureInfo.InvariantCulture);
+    }
+
+    public static async Task<List<T>> QueryAsync<T>(DbConnection connection, DbTransaction? transaction, string sql, Func<DbDataReader, T> read, CancellationToken cancellationToken, params object?[] values)
+    {
+        await using var command = Command(connection, transaction, sql, values);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var rows = new List<T>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            rows.Add(read(reader));
+        }
+
+        return rows;
+    }
+
+    /// <summary><c>$first, $first+1, …</c> for an <c>IN (…)</c> of <paramref name="count"/> values.</summary>
+    public static string Placeholders(int first, int count) =>
+        string.Join(", ", Enumerable.Range(first, count).Select(i => "$" + i.ToString(CultureInfo.InvariantCulture)));
+
+    public static DbCommand Command(DbConnection connection, DbTransaction? transaction, string sql, object?[] values)
+    {
+        var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = sql;
+        var named = connection is SqliteConnection;
+        for (var i = 0; i < values.Length; i++)
+        {
+            var parameter = command.CreateParameter();
+            if (named)
+            {
+                parameter.ParameterName = "$" + (i + 1).ToString(CultureInfo.InvariantCulture);
+            }
+
+            parameter.Value = values[i] ?? DBNull.Value;
+            command.Parameters.Add(parameter);
+        }
+
+        return command;
+    }
 }

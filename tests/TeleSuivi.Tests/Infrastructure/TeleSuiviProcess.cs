@@ -33,7 +33,7 @@ public sealed class TeleSuiviProcess : IAsyncDisposable
 
     /// <summary>
     /// The admin key every process of this test run accepts (<c>Security:BootstrapApiKey</c>, as automation would set
-    /// it), random per run. Commands run with <see cref="RunToExitAsync"/> send it too (<c>TELESUIVI_API_KEY</c>).
+    /// it), random per run. Commands run with <see cref="RunToExitAsync(TimeSpan, string[])"/> send it too (<c>TELESUIVI_API_KEY</c>).
     /// </summary>
     public static readonly string AdminApiKey = "test-admin-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(24));
 
@@ -96,10 +96,19 @@ public sealed class TeleSuiviProcess : IAsyncDisposable
     }
 
     /// <summary>Runs <c>telesuivi ARGUMENTS</c> to completion: (exit code, stdout, stderr).</summary>
-    public static async Task<(int ExitCode, string Output, string Error)> RunToExitAsync(TimeSpan timeout, params string[] arguments)
+    public static Task<(int ExitCode, string Output, string Error)> RunToExitAsync(TimeSpan timeout, params string[] arguments) =>
+        RunToExitAsync(timeout, new Dictionary<string, string>(), arguments);
+
+    /// <summary>Runs <c>telesuivi ARGUMENTS</c> to completion with <paramref name="environment"/> added: (exit code, stdout, stderr).</summary>
+    public static async Task<(int ExitCode, string Output, string Error)> RunToExitAsync(TimeSpan timeout, IDictionary<string, string> environment, params string[] arguments)
     {
         var start = StartInfo(arguments[0]);
         start.Environment["TELESUIVI_API_KEY"] = AdminApiKey;
+        foreach (var (name, value) in environment)
+        {
+            start.Environment[name] = value;
+        }
+
         foreach (var argument in arguments.Skip(1))
         {
             start.ArgumentList.Add(argument);

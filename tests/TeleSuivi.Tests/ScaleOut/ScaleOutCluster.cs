@@ -9,7 +9,9 @@ namespace TeleSuivi.Tests.ScaleOut;
 /// The scale-out topology on one machine: 2 ingest workers and 2 web nodes (real <c>telesuivi serve</c> processes with
 /// <c>Node:Roles</c>), one shared-subscription group on a private mosquitto (the tests count every message the
 /// workers receive, and the run's shared broker carries the other tests' traffic), one InfluxDB database on the shared
-/// influxd, the private Redis (SignalR backplane) and a fresh PostgreSQL database (alerts and workflow).
+/// influxd, the private Redis (SignalR backplane) and a fresh PostgreSQL database (alerts and workflow, users, audit,
+/// registry, dead letters). The four nodes start at the same moment on the empty database: each creates the schema
+/// and the bootstrap administrator, which must happen once without failing any of them.
 /// </summary>
 public sealed class ScaleOutCluster(ExternalServices external, ScaleOutServices services) : IAsyncLifetime
 {
@@ -27,9 +29,17 @@ public sealed class ScaleOutCluster(ExternalServices external, ScaleOutServices 
 
     public IEnumerable<TeleSuiviProcess> All => Workers.Concat(WebNodes);
 
+    /// <summary>The device kind (<c>Device.type</c> code) whose monitoring plan is a reading every <see cref="GapWatchPlan"/>.</summary>
+    public const string GapWatchKind = "GapWatch";
+
+    public static readonly TimeSpan GapWatchPlan = TimeSpan.FromSeconds(6);
+
+    /// <summary>The connection string of the cluster's PostgreSQL database (<c>Workflow:PostgreSql</c>).</summary>
+    public string Workflow { get; private set; } = null!;
+
     public async ValueTask InitializeAsync()
     {
-        var workflow = await services.NewDatabaseAsync("cluster");
+        var workflow = Workflow = await services.NewDatabaseAsync("cluster");
         var store = external.InfluxStoreUrl(ExternalServices.NewDatabaseName("scaleout"));
         mosquitto = await PrivateMosquitto.StartAsync();
         var broker = mosquitto.BrokerOption;
@@ -44,6 +54,9 @@ public sealed class ScaleOutCluster(ExternalServices external, ScaleOutServices 
             ["TELESUIVI_REDIS__CHANNELPREFIX"] = group,
             // Every batch an owner receives is scored at once: the scoring test knows which readings a score saw.
             ["TELESUIVI_RISK__MINRESCOREINTERVAL"] = "00:00:00",
+            // Missing data checked every second, with a 6-second plan for the one kind the gap test registers.
+            ["TELESUIVI_ALERTS__SWEEPINTERVAL"] = "00:00:01",
+            [$"TELESUIVI_ALERTS__EXPECTEDINTERVALBYDEVICEKIND__{GapWatchKind}"] = GapWatchPlan.ToString("c", CultureInfo.InvariantCulture),
         });
         Workers = [Node("ingest"), Node("ingest")];
         WebNodes = [Node("web"), Node("web")];
@@ -66,16 +79,30 @@ public sealed class ScaleOutCluster(ExternalServices external, ScaleOutServices 
     }
 
     /// <summary>
-    /// Registers a patient with a Withings device on every node: each keeps its own registry copy (the workers to
-    /// resolve devices, the web nodes for the pages).
+    /// Registers a patient with a Withings device (of <paramref name="kind"/>, if given) through every node: the registry
+    /// is shared, but each node's copy in memory then knows the device at once rather than within
+    /// <c>Registry:RefreshInterval</c> (the import test below relies on the refresh instead).
     /// </summary>
-    public async Task<(string Patient, string Device)> RegisterPatientAsync()
+    public async Task<(string Patient, string Device)> RegisterPatientAsync(string? kind = null)
+    {
+        var (patient, device, bundle) = NewPatientBundle(kind);
+        await Task.WhenAll(All.Select(node => RegistryBundles.ImportAsync(node.BaseUrl, bundle)));
+        return (patient, device);
+    }
+
+    /// <summary>A new patient with a Withings device assigned since two days ago, as a transaction Bundle.</summary>
+    public static (string Patient, string Device, string Bundle) NewPatientBundle(string? kind = null)
     {
         var id = Guid.NewGuid().ToString("N")[..10];
         var (patient, device) = ($"p-{id}", $"wd-{id}");
         var bundle = RegistryBundles.PatientWithDevice(patient, device, DateTimeOffset.UtcNow.AddDays(-2));
-        await Task.WhenAll(All.Select(node => RegistryBundles.ImportAsync(node.BaseUrl, bundle)));
-        return (patient, device);
+        if (kind is not null)
+        {
+            bundle = bundle.Replace($$"""{ "resourceType": "Device", "id": "{{device}}",""",
+                $$"""{ "resourceType": "Device", "id": "{{device}}", "type": { "coding": [{ "code": "{{kind}}" }] },""", StringComparison.Ordinal);
+        }
+
+        return (patient, device, bundle);
     }
 
     /// <summary>Publishes one Withings reading (SpO2 is type 54, weight 1) over MQTT, QoS 1.</summary>

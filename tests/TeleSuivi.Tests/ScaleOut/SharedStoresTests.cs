@@ -1,0 +1,127 @@
+using System.Text;
+using Microsoft.Extensions.Options;
+using TeleSuivi.Server.Audit;
+using TeleSuivi.Server.DeadLetters;
+using TeleSuivi.Server.Registry;
+using TeleSuivi.Server.Security;
+using TeleSuivi.Server.Storage;
+using TeleSuivi.Server.Workflow;
+
+namespace TeleSuivi.Tests.ScaleOut;
+
+/// <summary>
+/// The stores several nodes share, on the private PostgreSQL: each "node" is a store of its own (its own connection
+/// pool) on one database, as two processes would be. The dead-letter claims run on SQLite too (two processes on one
+/// data folder).
+/// </summary>
+[Collection(ScaleOutGroup.Name)]
+public sealed class SharedStoresTests(ScaleOutServices services)
+{
+    private static readonly DateTimeOffset Now = new(2026, 3, 1, 8, 0, 0, TimeSpan.Zero);
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task ClaimAsync_TwoNodesAtOnceOnPostgreSql_EachLetterGoesToOneNode()
+    {
+        var database = await services.NewDatabaseAsync("letters");
+        await ClaimContractAsync(new DeadLetterStore(new PostgresWorkflowDatabase(database)), new DeadLetterStore(new PostgresWorkflowDatabase(database)));
+    }
+
+    [Fact]
+    public async Task ClaimAsync_TwoProcessesAtOnceOnSqlite_EachLetterGoesToOne()
+    {
+        var data = Directory.CreateTempSubdirectory("telesuivi-letters-").FullName;
+        try
+        {
+            var options = Options.Create(new StoreOptions { DataDirectory = data });
+            await ClaimContractAsync(new DeadLetterStore(options), new DeadLetterStore(options));
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            Directory.Delete(data, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task AddUserIfAbsentAsync_TwoNodesStartingTogether_CreateTheUserOnce()
+    {
+        var database = await services.NewDatabaseAsync("users");
+        var nodes = new[] { new AccountStore(new PostgresWorkflowDatabase(database)), new AccountStore(new PostgresWorkflowDatabase(database)) };
+        await Task.WhenAll(nodes.Select(node => node.InitializeAsync(Ct)));
+
+        var created = await Task.WhenAll(nodes.Select((node, i) => node.AddUserIfAbsentAsync("admin", Roles.Admin, [], $"password-of-node-{i}", Now, Ct)));
+
+        var winner = Assert.Single(created, account => account is not null);
+        Assert.Single(await nodes[1].ListUsersAsync(Ct));
+        // The user is the winner's: its password signs in on the other node, the loser's does not.
+        var index = Array.IndexOf(created, winner);
+        Assert.Equal(LoginOutcome.Succeeded, (await nodes[1 - index].CheckPasswordAsync("ADMIN", $"password-of-node-{index}", 5, TimeSpan.FromMinutes(5), Now, Ct)).Outcome);
+        Assert.Equal(LoginOutcome.Failed, (await nodes[index].CheckPasswordAsync("admin", $"password-of-node-{1 - index}", 5, TimeSpan.FromMinutes(5), Now, Ct)).Outcome);
+        await Assert.ThrowsAsync<AccountException>(() => nodes[0].AddUserAsync("Admin", Roles.Admin, [], "another password", Now, Ct));
+    }
+
+    [Fact]
+    public async Task RefreshAsync_AfterAnotherNodesImport_ReloadsOnceAndResolvesTheDevice()
+    {
+        var database = await services.NewDatabaseAsync("registry");
+        using var importer = new DeviceRegistry(new PostgresWorkflowDatabase(database));
+        using var worker = new DeviceRegistry(new PostgresWorkflowDatabase(database));
+        await importer.InitializeAsync(Ct);
+        await worker.InitializeAsync(Ct);
+        var changes = 0;
+        worker.Changed += () => changes++;
+
+        await importer.ApplyAsync(new RegistryChanges(
+            [new RegisteredPatient("p-1", "75011", """{"resourceType":"Patient","id":"p-1"}""")],
+            [new RegisteredDevice("d-1", ["SN-1"], """{"resourceType":"Device","id":"d-1"}""")],
+            [new Assignment("d-1", "p-1", Now.AddDays(-1), null, "DeviceUseStatement/d-1-use")]), Ct);
+
+        Assert.Null(worker.ResolvePatient("SN-1", Now));
+        Assert.True(await worker.RefreshAsync(Ct));
+        Assert.Equal("p-1", worker.ResolvePatient("SN-1", Now));
+        Assert.False(await worker.RefreshAsync(Ct));
+        Assert.Equal(1, changes);
+    }
+
+    [Fact]
+    public async Task AppendAsync_TwoNodesAtOnce_OneUnbrokenChain()
+    {
+        var database = await services.NewDatabaseAsync("audit");
+        using var first = new AuditLog(new PostgresWorkflowDatabase(database), TimeProvider.System);
+        using var second = new AuditLog(new PostgresWorkflowDatabase(database), TimeProvider.System);
+        await first.InitializeAsync(Ct);
+        await second.InitializeAsync(Ct);
+
+        await Task.WhenAll(new[] { first, second }.Select((log, node) => Task.WhenAll(Enumerable.Range(0, 20).Select(i =>
+            log.AppendAsync(new AuditEntry($"user-{node}", Roles.Nurse, "alert.claim", "p-1", $"alert/{i}", "200", "127.0.0.1"), Ct)))));
+
+        var verification = await second.VerifyAsync(null, Ct);
+        Assert.True(verification.Intact, verification.Problem);
+        Assert.Equal(40, verification.Rows);
+    }
+
+    /// <summary>Two stores on one database claim at the same moment: every letter goes to exactly one, until settled or lapsed.</summary>
+    private static async Task ClaimContractAsync(DeadLetterStore first, DeadLetterStore second)
+    {
+        await first.InitializeAsync(Ct);
+        await second.InitializeAsync(Ct);
+        await first.AddAsync([.. Enumerable.Range(0, 30).Select(i => new Rejection($"telesuivi/v1/devices/withings/d-{i}", Encoding.UTF8.GetBytes($"{{\"n\":{i}}}"), Now, RejectionCodes.UnknownDevice, "unknown device"))], Ct);
+        var query = new DeadLetterQuery { ReasonCode = RejectionCodes.UnknownDevice, Limit = 100 };
+
+        var claims = await Task.WhenAll(first.ClaimAsync(query, Now, Ct), second.ClaimAsync(query, Now, Ct));
+
+        var ids = claims.SelectMany(claim => claim.Select(letter => letter.Id)).ToList();
+        Assert.Equal(30, ids.Count);
+        Assert.Equal(30, ids.Distinct().Count());
+        Assert.Empty(await second.ClaimAsync(query, Now.AddMinutes(1), Ct));
+
+        // Settled letters are never claimed again; a claim not settled within the lease lapses for another node.
+        var settled = ids.Take(10).ToList();
+        await first.RecordReplayAsync(settled, [], Now.AddMinutes(1), Ct);
+        var lapsed = await second.ClaimAsync(query, Now + DeadLetterStore.ClaimLease + TimeSpan.FromSeconds(1), Ct);
+        Assert.Equal(ids.Skip(10).Order(), lapsed.Select(letter => letter.Id).Order());
+        Assert.Equal(20, (await first.CountByReasonAsync(Ct))[RejectionCodes.UnknownDevice]);
+    }
+}
