@@ -266,6 +266,7 @@ public sealed partial class OnlineRiskScorer(
         var now = time.GetUtcNow();
         metrics.Scored(latency, now - patient.PendingSince, now);
         latest.Set(patientId, probability, at);
+        LogScored(patientId, at, probability);
         patient.LastScored = now;
         patient.Due = null;
         patient.PendingSince = null;
@@ -403,6 +404,10 @@ public sealed partial class OnlineRiskScorer(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Risk scoring on: {Status}; re-scores at most every {Interval} after new readings, and daily at midnight ({TimeZone} standard time)")]
     private partial void LogOn(string status, TimeSpan interval, string timeZone);
+
+    // Debug: which node scored which patient, for tracing scale-out partitions (one line per score is too many by default).
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Scored patient {PatientId} at {At:u}: probability {Probability:F4}")]
+    private partial void LogScored(string patientId, DateTimeOffset at, double probability);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Risk scoring is OFF: {Reason}. No RiskAssessment nor risk alert will be produced (see /health/ready)")]
     private partial void LogOff(string reason);

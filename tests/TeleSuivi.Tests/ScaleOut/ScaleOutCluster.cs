@@ -54,6 +54,7 @@ public sealed class ScaleOutCluster(ExternalServices external, ScaleOutServices 
             ["TELESUIVI_REDIS__CHANNELPREFIX"] = group,
             // Every batch an owner receives is scored at once: the scoring test knows which readings a score saw.
             ["TELESUIVI_RISK__MINRESCOREINTERVAL"] = "00:00:00",
+            ["TELESUIVI_LOGGING__LOGLEVEL__TeleSuivi.Server.Risk.OnlineRiskScorer"] = "Debug",
             // Missing data checked every second, with a 6-second plan for the one kind the gap test registers.
             ["TELESUIVI_ALERTS__SWEEPINTERVAL"] = "00:00:01",
             [$"TELESUIVI_ALERTS__EXPECTEDINTERVALBYDEVICEKIND__{GapWatchKind}"] = GapWatchPlan.ToString("c", CultureInfo.InvariantCulture),
