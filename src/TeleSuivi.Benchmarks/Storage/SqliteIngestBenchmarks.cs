@@ -8,7 +8,8 @@ namespace TeleSuivi.Benchmarks.Storage;
 /// <summary>
 /// Sustained ingest into the embedded store: each iteration writes <see cref="Readings"/> new readings of a 200-patient
 /// cohort with <see cref="SqliteObservationStore.WriteAsync"/>, in batches of <see cref="InfluxWriteBenchmarks.BatchSize"/>
-/// (the StoreWriter's), to a WAL file in a temporary folder that keeps growing from one iteration to the next.
+/// (the StoreWriter's), to a WAL file in a temporary folder that keeps growing from one iteration to the next. An
+/// iteration ends when everything it wrote is folded.
 /// </summary>
 public class SqliteIngestBenchmarks
 {
@@ -31,6 +32,7 @@ public class SqliteIngestBenchmarks
     [GlobalCleanup]
     public void Cleanup()
     {
+        store.Dispose();
         SqliteConnection.ClearAllPools();
         Directory.Delete(directory, recursive: true);
     }
@@ -76,5 +78,8 @@ public class SqliteIngestBenchmarks
         {
             await store.WriteAsync(batch, CancellationToken.None);
         }
+
+        // Sustained means folded too: the background fold's work counts, not only the acknowledged appends.
+        await store.FoldAllAsync(CancellationToken.None);
     }
 }
