@@ -11,7 +11,7 @@ namespace TeleSuivi.Benchmarks.Storage;
 /// (the StoreWriter's), to a WAL file in a temporary folder that keeps growing from one iteration to the next. An
 /// iteration ends when everything it wrote is folded.
 /// </summary>
-public class SqliteIngestBenchmarks
+public class SqliteIngestBenchmarks : IDisposable
 {
     public const int Readings = 20_000;
     private const int Patients = 200;
@@ -32,9 +32,16 @@ public class SqliteIngestBenchmarks
     [GlobalCleanup]
     public void Cleanup()
     {
-        store.Dispose();
+        Dispose();
         SqliteConnection.ClearAllPools();
         Directory.Delete(directory, recursive: true);
+    }
+
+    /// <summary>Stops the store's background fold.</summary>
+    public void Dispose()
+    {
+        store.Dispose();
+        GC.SuppressFinalize(this);
     }
 
     /// <summary>Bytes the process had the kernel write to storage per reading, one figure per iteration (warm-ups included), from /proc/self/io.</summary>
