@@ -60,7 +60,7 @@ public sealed partial class SqliteObservationStore : IDisposable
         await writeGate.WaitAsync(cancellationToken);
         try
         {
-            await using var connection = await OpenAsync(cancellationToken);
+            await using var connection = await OpenAsync(cancellationToken, createMissing: false);
 
             // NORMAL does not sync the WAL at this commit. Safe here: the fold only derives from rows already made durable
             // by a FULL append commit, the WAL keeps commits in order, and a fold lost to a power cut leaves its rows
@@ -74,7 +74,9 @@ public sealed partial class SqliteObservationStore : IDisposable
             if (folded >= foldChunkRows / 2)
             {
                 var perRow = clock.Elapsed / folded;
-                foldChunkRows = (int)Math.Clamp(FoldChunkTarget / perRow, 100, 20_000);
+                // At least 500 rows: on a loaded machine the clock also counts the time the fold was not running, and tiny
+                // chunks rewrite the tail page of every series at every commit.
+                foldChunkRows = (int)Math.Clamp(FoldChunkTarget / perRow, 500, 20_000);
             }
 
             return pending;
@@ -103,7 +105,7 @@ public sealed partial class SqliteObservationStore : IDisposable
             {
                 seen = Interlocked.Read(ref appends);
                 long pending;
-                await using (var connection = await OpenAsync(cancellationToken))
+                await using (var connection = await OpenAsync(cancellationToken, createMissing: false))
                 {
                     pending = await PendingAsync(connection, null, cancellationToken);
                 }

@@ -40,6 +40,13 @@ public sealed partial class SqliteObservationStore(string path, ILogger? logger 
         Pooling = true,
     }.ToString();
 
+    private readonly string existingFileConnectionString = new SqliteConnectionStringBuilder
+    {
+        DataSource = path,
+        Mode = SqliteOpenMode.ReadWrite,
+        Pooling = true,
+    }.ToString();
+
     public string Display => $"sqlite:{path}";
 
     public async Task InitializeAsync(CancellationToken cancellationToken)
@@ -142,11 +149,8 @@ public sealed partial class SqliteObservationStore(string path, ILogger? logger 
         {
             await using var connection = await OpenAsync(cancellationToken);
 
-            // A page changed by several batches is copied back to the file once per checkpoint: let the WAL grow to 64 MB.
             // synchronous = FULL (set by OpenAsync): the commit syncs the WAL, so that a batch acknowledged to the broker
             // survives a power cut, not only a crash of the process (NORMAL would lose the last commits).
-            await ExecuteAsync(connection, null, "PRAGMA wal_autocheckpoint = 16384", cancellationToken);
-
             // IMMEDIATE: the appender numbers the rows itself from the largest seq, which no other writer may take meanwhile.
             await using var transaction = connection.BeginTransaction(deferred: false);
             await using (var appender = await LogAppender.CreateAsync(connection, transaction, cancellationToken))
@@ -490,15 +494,20 @@ public sealed partial class SqliteObservationStore(string path, ILogger? logger 
         filter.Append(')');
     }
 
-    private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
+    /// <param name="createMissing">
+    /// False for the background fold: a file deleted under it (the data folder removed) is an error, not a new empty file.
+    /// </param>
+    private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken, bool createMissing = true)
     {
-        var connection = new SqliteConnection(connectionString);
+        var connection = new SqliteConnection(createMissing ? connectionString : existingFileConnectionString);
         await connection.OpenAsync(cancellationToken);
 
         // 64 MB of page cache per pooled connection instead of SQLite's 2 MB: the tail pages of every series a batch
         // appends to stay in memory between batches instead of being read back.
         // synchronous back to FULL on every connection taken from the pool: only a fold sets NORMAL, for its own commits.
-        await ExecuteAsync(connection, null, "PRAGMA cache_size = -65536; PRAGMA synchronous = FULL", cancellationToken);
+        // A page changed by several commits is copied back to the file once per checkpoint: let the WAL grow to 64 MB
+        // before one, on every connection (the fold's commits included, not only the appends').
+        await ExecuteAsync(connection, null, "PRAGMA cache_size = -65536; PRAGMA synchronous = FULL; PRAGMA wal_autocheckpoint = 16384", cancellationToken);
         return connection;
     }
 

@@ -80,7 +80,7 @@ public sealed class SqliteObservationStoreContractTests : ObservationStoreContra
             }
         }
 
-        var store = new SqliteObservationStore(path);
+        using var store = new SqliteObservationStore(path);
         await store.InitializeAsync(Cancel);
         await store.InitializeAsync(Cancel);
 
@@ -117,7 +117,7 @@ public sealed class SqliteObservationStoreContractTests : ObservationStoreContra
         await WriteVersion1FileAsync(path, written);
 
         var log = new RecordingLogger();
-        var store = new SqliteObservationStore(path, log);
+        using var store = new SqliteObservationStore(path, log);
         await store.InitializeAsync(Cancel);
         await store.InitializeAsync(Cancel);
 
