@@ -116,7 +116,7 @@ public sealed partial class SqliteObservationStore
             }
         }
 
-        await FoldAsync(connection, transaction, cancellationToken);
+        await FoldAsync(connection, transaction, int.MaxValue, cancellationToken);
         return observations.Count;
     }
 

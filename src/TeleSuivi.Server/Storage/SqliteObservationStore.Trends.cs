@@ -18,8 +18,8 @@ public sealed partial class SqliteObservationStore
     {
         ArgumentException.ThrowIfNullOrEmpty(subject);
         ArgumentException.ThrowIfNullOrEmpty(code);
-        await using var connection = await OpenFoldedAsync(cancellationToken);
-        var rows = await ReadTrendRowsAsync(connection, subject, code, from, through, resolution, cancellationToken);
+        await using var scope = await OpenReadAsync(subject, null, cancellationToken);
+        var rows = await ReadTrendRowsAsync(scope, subject, code, from, through, resolution, cancellationToken);
         return StoreReads.SingleTrend(subject, code, resolution, rows);
     }
 
@@ -31,31 +31,35 @@ public sealed partial class SqliteObservationStore
         CancellationToken cancellationToken)
     {
         var subject = StoreReads.ZoneSubject(zoneId);
-        await using var connection = await OpenFoldedAsync(cancellationToken);
+        await using var scope = await OpenReadAsync(subject, null, cancellationToken);
         var rows = new List<(string, string, TrendPoint)>();
-        foreach (var code in await ReadCodesAsync(connection, subject, cancellationToken))
+        foreach (var code in await ReadCodesAsync(scope, subject, cancellationToken))
         {
-            rows.AddRange(await ReadTrendRowsAsync(connection, subject, code, from, through, resolution, cancellationToken));
+            rows.AddRange(await ReadTrendRowsAsync(scope, subject, code, from, through, resolution, cancellationToken));
         }
 
         return StoreReads.Trends(subject, resolution, rows);
     }
 
+    /// <summary>The trend rows of one code: the folded readings and roll-ups, and the pending readings added to them.</summary>
     private static async Task<List<(string Code, string Field, TrendPoint Point)>> ReadTrendRowsAsync(
-        SqliteConnection connection, string subject, string code, DateTimeOffset from, DateTimeOffset through, TrendResolution resolution, CancellationToken cancellationToken)
+        ReadScope scope, string subject, string code, DateTimeOffset from, DateTimeOffset through, TrendResolution resolution, CancellationToken cancellationToken)
     {
+        var connection = scope.Connection;
         var width = resolution.Milliseconds();
         var fromMs = from.ToUnixTimeMilliseconds();
         var throughMs = through.ToUnixTimeMilliseconds();
+        var pending = scope.Pending.Where(r => r.Code == code && r.Time >= fromMs && r.Time <= throughMs).ToList();
         if (width == 0)
         {
-            return await ReadRawAsync(connection, subject, code, fromMs, throughMs, cancellationToken);
+            return await ReadRawAsync(connection, subject, code, fromMs, throughMs, pending, cancellationToken);
         }
 
         var buckets = new Dictionary<(string Field, long Bucket), Bucket>();
         if (width < HourMs)
         {
             await AddReadingsAsync(connection, subject, code, fromMs, throughMs, width, buckets, cancellationToken);
+            AddPending(pending, width, buckets);
         }
         else
         {
@@ -73,6 +77,8 @@ public sealed partial class SqliteObservationStore
                 await AddReadingsAsync(connection, subject, code, endHour, throughMs, HourMs, buckets, cancellationToken);
             }
 
+            AddPending(pending, HourMs, buckets);
+
             if (width > HourMs)
             {
                 buckets = Regroup(buckets, width);
@@ -82,12 +88,13 @@ public sealed partial class SqliteObservationStore
         return buckets.Select(b => (code, b.Key.Field, b.Value.ToPoint(b.Key.Bucket))).ToList();
     }
 
+    /// <summary>The raw points of the folded and the pending readings, in the order time, id, field.</summary>
     private static async Task<List<(string Code, string Field, TrendPoint Point)>> ReadRawAsync(
-        SqliteConnection connection, string subject, string code, long fromMs, long throughMs, CancellationToken cancellationToken)
+        SqliteConnection connection, string subject, string code, long fromMs, long throughMs, List<PendingRow> pending, CancellationToken cancellationToken)
     {
         await using var command = connection.CreateCommand();
         command.CommandText = """
-            SELECT field, effective_ms, value FROM observation_value
+            SELECT field, effective_ms, value, id FROM observation_value
             WHERE patient = $subject AND code = $code AND effective_ms BETWEEN $from AND $through
             ORDER BY effective_ms, id, field
             """;
@@ -95,15 +102,37 @@ public sealed partial class SqliteObservationStore
         command.Parameters.AddWithValue("$code", code);
         command.Parameters.AddWithValue("$from", fromMs);
         command.Parameters.AddWithValue("$through", throughMs);
-        var rows = new List<(string, string, TrendPoint)>();
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
+        var values = new List<(long Time, string Id, string Field, double Value)>();
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
         {
-            var value = reader.GetDouble(2);
-            rows.Add((code, reader.GetString(0), new TrendPoint(DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(1)), value, value, value, 1, value)));
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                values.Add((reader.GetInt64(1), reader.GetString(3), reader.GetString(0), reader.GetDouble(2)));
+            }
         }
 
-        return rows;
+        if (pending.Count > 0)
+        {
+            values.AddRange(pending.SelectMany(r => r.Fields.Select(f => (r.Time, r.Id, f.Field, f.Value))));
+            values.Sort(static (a, b) => a.Time != b.Time ? a.Time.CompareTo(b.Time)
+                : string.CompareOrdinal(a.Id, b.Id) is var byId and not 0 ? byId : string.CompareOrdinal(a.Field, b.Field));
+        }
+
+        return values.Select(v => (code, v.Field, new TrendPoint(DateTimeOffset.FromUnixTimeMilliseconds(v.Time), v.Value, v.Value, v.Value, 1, v.Value))).ToList();
+    }
+
+    /// <summary>Adds each number of the pending readings as a bucket of one reading.</summary>
+    private static void AddPending(List<PendingRow> pending, long width, Dictionary<(string, long), Bucket> buckets)
+    {
+        foreach (var row in pending)
+        {
+            foreach (var (field, value) in row.Fields)
+            {
+                var key = (field, StoreReads.BucketStart(row.Time, width));
+                var bucket = new Bucket(1, value, value, value, row.Time, row.Id, value);
+                buckets[key] = buckets.TryGetValue(key, out var existing) ? existing.Merge(bucket) : bucket;
+            }
+        }
     }
 
     /// <summary>Adds the readings of [<paramref name="fromMs"/>, <paramref name="throughMs"/>] aggregated in SQL by buckets of <paramref name="width"/>.</summary>

@@ -9,29 +9,170 @@ using Task = System.Threading.Tasks.Task;
 namespace TeleSuivi.Server.Storage;
 
 /// <summary>
-/// The write path of the SQLite store, in two steps. A batch is appended to <c>observation_log</c> and committed: that
-/// is what acknowledges it, and it touches only the last pages of one table. Then, once <see cref="FoldThreshold"/>
-/// readings are pending (or before any read), the pending rows are folded into the tables clustered by
-/// (patient, code, time) and into the roll-ups, sorted by series, in one transaction: the tail page of each series is
-/// written once per fold instead of once per batch (BENCHMARKS.md, "Storage").
+/// The write path of the SQLite store, in two steps. A batch is appended to <c>observation_log</c> and committed with
+/// <c>synchronous = FULL</c>: that is what acknowledges it, and it touches only the last pages of one table. Then a
+/// background fold moves the pending rows into the tables clustered by (patient, code, time) and into the roll-ups,
+/// sorted by series, in chunks of about <see cref="FoldChunkTarget"/> each, so that an append never waits longer than
+/// that for the write lock (reads never fold: SqliteObservationStore.Pending.cs). Folding many readings per series at
+/// once writes the tail page of each series once per chunk instead of once per batch (BENCHMARKS.md, "Storage").
 /// </summary>
-public sealed partial class SqliteObservationStore
+public sealed partial class SqliteObservationStore : IDisposable
 {
-    /// <summary>Readings appended before a write folds them: a cohort's series each get tens of readings per fold.</summary>
-    internal const int FoldThreshold = 20_000;
+    /// <summary>Pending readings from which the background fold works at once; below it, it waits until writes pause for <see cref="IdleFoldDelay"/>.</summary>
+    internal const int FoldThreshold = 2_000;
+
+    /// <summary>
+    /// Pending readings beyond which a write folds a chunk itself before it returns: the fold cannot keep up, and the
+    /// writer is slowed to its pace rather than letting the log, and the pending rows that reads keep in memory, grow
+    /// without bound.
+    /// </summary>
+    internal const int MaxPending = 100_000;
 
     private const string FoldedState = "folded_seq";
 
-    /// <summary>Folds what is pending, if anything: every read calls it first, so that reads see every acknowledged write.</summary>
-    private static async Task EnsureFoldedAsync(SqliteConnection connection, CancellationToken cancellationToken)
+    /// <summary>How long one fold transaction should hold the write lock; the chunk size follows the measured rate.</summary>
+    private static readonly TimeSpan FoldChunkTarget = TimeSpan.FromMilliseconds(40);
+
+    private static readonly TimeSpan IdleFoldDelay = TimeSpan.FromMilliseconds(500);
+
+    // One writer at a time inside the process: SQLite's own lock would make the others sleep and retry.
+    private readonly SemaphoreSlim writeGate = new(1, 1);
+    private readonly CancellationTokenSource stopping = new();
+    private Task foldLoop = Task.CompletedTask;
+    private int foldLoopRunning;
+    private long appends;
+    private int foldChunkRows = 1_000;
+
+    /// <summary>
+    /// Folds everything pending now, chunk after chunk (retention, erasure and the ingest benchmark, which counts the
+    /// fold in the sustained rate).
+    /// </summary>
+    public async Task FoldAllAsync(CancellationToken cancellationToken)
     {
-        if (await PendingAsync(connection, null, cancellationToken) > 0)
+        while (await FoldChunkAsync(cancellationToken) > 0)
         {
-            await using var transaction = connection.BeginTransaction(deferred: false);
-            await FoldAsync(connection, transaction, cancellationToken);
-            await transaction.CommitAsync(cancellationToken);
         }
     }
+
+    /// <summary>Folds the next chunk of pending rows in a transaction of its own; returns how many are still pending.</summary>
+    private async Task<long> FoldChunkAsync(CancellationToken cancellationToken)
+    {
+        await writeGate.WaitAsync(cancellationToken);
+        try
+        {
+            await using var connection = await OpenAsync(cancellationToken, createMissing: false);
+
+            // NORMAL does not sync the WAL at this commit. Safe here: the fold only derives from rows already made durable
+            // by a FULL append commit, the WAL keeps commits in order, and a fold lost to a power cut leaves its rows
+            // pending, to be folded again.
+            await ExecuteAsync(connection, null, "PRAGMA synchronous = NORMAL", cancellationToken);
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            await using var transaction = connection.BeginTransaction(deferred: false);
+            var folded = await FoldAsync(connection, transaction, foldChunkRows, cancellationToken);
+            var pending = await PendingAsync(connection, transaction, cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+            if (folded >= foldChunkRows / 2)
+            {
+                var perRow = clock.Elapsed / folded;
+                // At least 500 rows: on a loaded machine the clock also counts the time the fold was not running, and tiny
+                // chunks rewrite the tail page of every series at every commit.
+                foldChunkRows = (int)Math.Clamp(FoldChunkTarget / perRow, 500, 20_000);
+            }
+
+            return pending;
+        }
+        finally
+        {
+            writeGate.Release();
+        }
+    }
+
+    private void StartFoldLoop()
+    {
+        if (!stopping.IsCancellationRequested && Interlocked.CompareExchange(ref foldLoopRunning, 1, 0) == 0)
+        {
+            foldLoop = Task.Run(() => FoldLoopAsync(stopping.Token));
+        }
+    }
+
+    /// <summary>Folds while anything is pending: at once from <see cref="FoldThreshold"/> rows, otherwise when writes pause.</summary>
+    private async Task FoldLoopAsync(CancellationToken cancellationToken)
+    {
+        var seen = Interlocked.Read(ref appends);
+        try
+        {
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                seen = Interlocked.Read(ref appends);
+                long pending;
+                await using (var connection = await OpenAsync(cancellationToken, createMissing: false))
+                {
+                    pending = await PendingAsync(connection, null, cancellationToken);
+                }
+
+                if (pending == 0)
+                {
+                    break;
+                }
+
+                if (pending < FoldThreshold)
+                {
+                    await Task.Delay(IdleFoldDelay, cancellationToken);
+                    if (Interlocked.Read(ref appends) != seen)
+                    {
+                        continue;
+                    }
+                }
+
+                await FoldChunkAsync(cancellationToken);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+        catch (Exception ex) when (ex is SqliteException or IOException or InvalidOperationException)
+        {
+            // Nothing is lost: the rows stay in the log, reads see them, and the next write starts the fold again.
+            if (logger is not null)
+            {
+                LogFoldFailed(logger, path, ex.Message);
+            }
+        }
+        finally
+        {
+            Volatile.Write(ref foldLoopRunning, 0);
+        }
+
+        // A write that came after the last look found the loop still running and did not start it again.
+        if (Interlocked.Read(ref appends) != seen)
+        {
+            StartFoldLoop();
+        }
+    }
+
+    /// <summary>Stops the background fold (what it has not folded stays pending in the log, visible to reads).</summary>
+    public void Dispose()
+    {
+        if (!stopping.IsCancellationRequested)
+        {
+            stopping.Cancel();
+            try
+            {
+                foldLoop.Wait(TimeSpan.FromSeconds(10));
+            }
+            catch (AggregateException)
+            {
+                // Its failures are logged by the loop itself.
+            }
+
+            stopping.Dispose();
+            writeGate.Dispose();
+            pendingLog.Dispose();
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Folding the SQLite store {Path} failed ({Reason}); its readings stay in the log, readable, and the next write tries again")]
+    private static partial void LogFoldFailed(ILogger logger, string path, string reason);
 
     private static async Task<long> PendingAsync(SqliteConnection connection, SqliteTransaction? transaction, CancellationToken cancellationToken) =>
         Convert.ToInt64(await ScalarAsync(connection, transaction, $"""
@@ -39,19 +180,22 @@ public sealed partial class SqliteObservationStore
             """, cancellationToken), CultureInfo.InvariantCulture);
 
     /// <summary>
-    /// Folds the log rows after the folded mark into the clustered tables, within <paramref name="transaction"/>. Of
-    /// one id, only its latest row counts: an earlier pending row is deleted; an id already folded is replaced when
-    /// anything changed (its old log row deleted, the roll-ups of both hours rebuilt) or the new row dropped when not.
+    /// Folds at most <paramref name="limit"/> log rows after the folded mark, in seq order, into the clustered tables,
+    /// within <paramref name="transaction"/>; returns how many it took. Of one id, only its latest row counts: an
+    /// earlier pending row is deleted; an id already folded is replaced when anything changed (its old log row deleted,
+    /// the roll-ups of both hours rebuilt) or the new row dropped when not. An id whose later row is beyond the chunk is
+    /// folded now and replaced by a later chunk: the same result.
     /// </summary>
-    private static async Task FoldAsync(SqliteConnection connection, SqliteTransaction transaction, CancellationToken cancellationToken)
+    private static async Task<int> FoldAsync(SqliteConnection connection, SqliteTransaction transaction, int limit, CancellationToken cancellationToken)
     {
         var folded = Convert.ToInt64(await ScalarAsync(connection, transaction, $"SELECT coalesce((SELECT value FROM store_state WHERE name = '{FoldedState}'), 0)", cancellationToken), CultureInfo.InvariantCulture);
         var rows = new List<LogRow>();
         await using (var select = connection.CreateCommand())
         {
             select.Transaction = transaction;
-            select.CommandText = "SELECT seq, id, patient, code, effective_ms, fields FROM observation_log WHERE seq > $folded";
+            select.CommandText = "SELECT seq, id, patient, code, effective_ms, fields FROM observation_log WHERE seq > $folded ORDER BY seq LIMIT $limit";
             select.Parameters.AddWithValue("$folded", folded);
+            select.Parameters.AddWithValue("$limit", limit);
             await using var reader = await select.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
@@ -61,9 +205,11 @@ public sealed partial class SqliteObservationStore
 
         if (rows.Count == 0)
         {
-            return;
+            return 0;
         }
 
+        var taken = rows.Count;
+        var lastSeq = rows[^1].Seq;
         var latest = new Dictionary<string, long>(rows.Count, StringComparer.Ordinal);
         foreach (var row in rows)
         {
@@ -93,8 +239,9 @@ public sealed partial class SqliteObservationStore
         await using var mark = connection.CreateCommand();
         mark.Transaction = transaction;
         mark.CommandText = $"INSERT INTO store_state (name, value) VALUES ('{FoldedState}', $seq) ON CONFLICT (name) DO UPDATE SET value = excluded.value";
-        mark.Parameters.AddWithValue("$seq", rows.Count == 0 ? folded : Math.Max(folded, latest.Values.Max()));
+        mark.Parameters.AddWithValue("$seq", lastSeq);
         await mark.ExecuteNonQueryAsync(cancellationToken);
+        return taken;
     }
 
     /// <summary>
@@ -160,7 +307,11 @@ public sealed partial class SqliteObservationStore
 
         public static async Task<LogAppender> CreateAsync(SqliteConnection connection, SqliteTransaction transaction, CancellationToken cancellationToken)
         {
-            var last = await ScalarAsync(connection, transaction, "SELECT coalesce(max(seq), 0) FROM observation_log", cancellationToken);
+            // After the folded mark too: the fold may have deleted the last rows (duplicates), and a seq at or below the
+            // mark would never be folded.
+            var last = await ScalarAsync(connection, transaction, $"""
+                SELECT max(coalesce((SELECT max(seq) FROM observation_log), 0), coalesce((SELECT value FROM store_state WHERE name = '{FoldedState}'), 0))
+                """, cancellationToken);
             var insert = connection.CreateCommand();
             insert.Transaction = transaction;
             insert.CommandText = """

@@ -40,6 +40,13 @@ public sealed partial class SqliteObservationStore(string path, ILogger? logger 
         Pooling = true,
     }.ToString();
 
+    private readonly string existingFileConnectionString = new SqliteConnectionStringBuilder
+    {
+        DataSource = path,
+        Mode = SqliteOpenMode.ReadWrite,
+        Pooling = true,
+    }.ToString();
+
     public string Display => $"sqlite:{path}";
 
     public async Task InitializeAsync(CancellationToken cancellationToken)
@@ -76,6 +83,9 @@ public sealed partial class SqliteObservationStore(string path, ILogger? logger 
         {
             throw new ConfigurationException($"cannot open the SQLite store {path}: {ex.Message}", ex);
         }
+
+        // Rows a previous run appended and did not fold.
+        StartFoldLoop();
     }
 
     private const string SchemaDdl = """
@@ -133,17 +143,16 @@ public sealed partial class SqliteObservationStore(string path, ILogger? logger 
             return;
         }
 
-        await using var connection = await OpenAsync(cancellationToken);
-
-        // A page changed by several batches is copied back to the file once per checkpoint: let the WAL grow to 64 MB.
-        // synchronous stays FULL (the default): a batch is acknowledged to the broker once committed, so a commit must
-        // survive a power cut, not only a crash of the process (BENCHMARKS.md, "Storage").
-        await ExecuteAsync(connection, null, "PRAGMA wal_autocheckpoint = 16384", cancellationToken);
-
-        // IMMEDIATE: the appender numbers the rows itself from the largest seq, which no other writer may take meanwhile.
         long pending;
-        await using (var transaction = connection.BeginTransaction(deferred: false))
+        await writeGate.WaitAsync(cancellationToken);
+        try
         {
+            await using var connection = await OpenAsync(cancellationToken);
+
+            // synchronous = FULL (set by OpenAsync): the commit syncs the WAL, so that a batch acknowledged to the broker
+            // survives a power cut, not only a crash of the process (NORMAL would lose the last commits).
+            // IMMEDIATE: the appender numbers the rows itself from the largest seq, which no other writer may take meanwhile.
+            await using var transaction = connection.BeginTransaction(deferred: false);
             await using (var appender = await LogAppender.CreateAsync(connection, transaction, cancellationToken))
             {
                 foreach (var observation in observations)
@@ -155,12 +164,18 @@ public sealed partial class SqliteObservationStore(string path, ILogger? logger 
             pending = await PendingAsync(connection, transaction, cancellationToken);
             await transaction.CommitAsync(cancellationToken);
         }
-
-        // Committed, so acknowledged: folding is bookkeeping that a later write or the next read would do as well.
-        if (pending >= FoldThreshold)
+        finally
         {
-            await EnsureFoldedAsync(connection, cancellationToken);
+            writeGate.Release();
         }
+
+        Interlocked.Increment(ref appends);
+        if (pending >= MaxPending)
+        {
+            await FoldChunkAsync(cancellationToken);
+        }
+
+        StartFoldLoop();
     }
 
     public async Task CheckWritableAsync(CancellationToken cancellationToken)
@@ -197,10 +212,11 @@ public sealed partial class SqliteObservationStore(string path, ILogger? logger 
     private async Task<ObservationSearchResult> SearchAsync(ObservationSearch search, bool includeTotal, CancellationToken cancellationToken)
     {
         StoreReads.CheckSearch(search);
-        await using var connection = await OpenFoldedAsync(cancellationToken);
+        await using var scope = await OpenReadAsync(search.Subject, null, cancellationToken);
+        var connection = scope.Connection;
         List<string> codes = search.Codes.Count > 0
             ? search.Codes.Distinct(StringComparer.Ordinal).ToList()
-            : await ReadCodesAsync(connection, search.Subject, cancellationToken);
+            : await ReadCodesAsync(scope, search.Subject, cancellationToken);
         if (codes.Count == 0)
         {
             return new ObservationSearchResult([], includeTotal ? 0 : null);
@@ -246,6 +262,9 @@ public sealed partial class SqliteObservationStore(string path, ILogger? logger 
             }
         }
 
+        var pending = scope.Pending.Where(r => codes.Contains(r.Code) && r.Time >= search.From.ToUnixTimeMilliseconds() && r.Time <= search.Through.ToUnixTimeMilliseconds()).ToList();
+        matches = await MergePendingAsync(scope, search, matches, pending, cancellationToken);
+
         long? total = null;
         if (includeTotal)
         {
@@ -256,7 +275,7 @@ public sealed partial class SqliteObservationStore(string path, ILogger? logger 
             command.Parameters.AddWithValue("$through", search.Through.ToUnixTimeMilliseconds());
             AppendCodes(command, filter, codes);
             command.CommandText = "SELECT count(*) FROM observation WHERE " + filter;
-            total = Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture);
+            total = Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture) + pending.Count;
         }
 
         return new ObservationSearchResult(matches, total);
@@ -265,18 +284,35 @@ public sealed partial class SqliteObservationStore(string path, ILogger? logger 
     public async Task<Observation?> FindAsync(string id, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(id);
-        await using var connection = await OpenFoldedAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT l.resource FROM observation_id i JOIN observation_log l ON l.seq = i.seq WHERE i.id = $id";
+        await using var scope = await OpenReadAsync(null, id, cancellationToken);
+        await using var command = scope.Connection.CreateCommand();
+        command.CommandText = scope.Pending.Count > 0
+            ? "SELECT resource FROM observation_log WHERE seq = $seq"
+            : "SELECT l.resource FROM observation_id i JOIN observation_log l ON l.seq = i.seq WHERE i.id = $id";
         command.Parameters.AddWithValue("$id", id);
+        command.Parameters.AddWithValue("$seq", scope.Pending.Count > 0 ? scope.Pending[0].Seq : 0);
         return await command.ExecuteScalarAsync(cancellationToken) is string json ? ObservationKeys.Parse(json) : null;
     }
 
     public async Task<IReadOnlyList<string>> ReadCodesAsync(string subject, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(subject);
-        await using var connection = await OpenFoldedAsync(cancellationToken);
-        return await ReadCodesAsync(connection, subject, cancellationToken);
+        await using var scope = await OpenReadAsync(subject, null, cancellationToken);
+        return await ReadCodesAsync(scope, subject, cancellationToken);
+    }
+
+    /// <summary>The codes of a subject, folded or pending, in ordinal order.</summary>
+    private static async Task<List<string>> ReadCodesAsync(ReadScope scope, string subject, CancellationToken cancellationToken)
+    {
+        var codes = await ReadCodesAsync(scope.Connection, subject, cancellationToken);
+        var missing = scope.Pending.Select(r => r.Code).Where(c => !codes.Contains(c)).Distinct().ToList();
+        if (missing.Count > 0)
+        {
+            codes.AddRange(missing);
+            codes.Sort(StringComparer.Ordinal);
+        }
+
+        return codes;
     }
 
     private static async Task<List<string>> ReadCodesAsync(SqliteConnection connection, string subject, CancellationToken cancellationToken)
@@ -305,8 +341,8 @@ public sealed partial class SqliteObservationStore(string path, ILogger? logger 
 
     public async Task<IReadOnlyList<LatestReading>> ReadLatestAsync(string? subject, DateTimeOffset since, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenFoldedAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
+        await using var scope = await OpenReadAsync(subject, null, cancellationToken);
+        await using var command = scope.Connection.CreateCommand();
 
         // Loose index scans: one seek per subject and one per (subject, code), then one for the latest of each pair;
         // the cost grows with the number of pairs, not with the number of Observations.
@@ -382,7 +418,7 @@ public sealed partial class SqliteObservationStore(string path, ILogger? logger 
         }
 
         Flush();
-        return readings;
+        return MergePendingLatest(readings, scope.Pending, subject, since.ToUnixTimeMilliseconds());
     }
 
     public async Task<IReadOnlyList<DayCompleteness>> ReadCompletenessAsync(
@@ -399,8 +435,8 @@ public sealed partial class SqliteObservationStore(string path, ILogger? logger 
         var received = new Dictionary<(int, string), int>();
         if (windows.Count > 0 && expectedPerDay.Count > 0)
         {
-            await using var connection = await OpenFoldedAsync(cancellationToken);
-            await using var command = connection.CreateCommand();
+            await using var scope = await OpenReadAsync(subject, null, cancellationToken);
+            await using var command = scope.Connection.CreateCommand();
             var days = new StringBuilder();
             for (var i = 0; i < windows.Count; i++)
             {
@@ -422,6 +458,17 @@ public sealed partial class SqliteObservationStore(string path, ILogger? logger 
             while (await reader.ReadAsync(cancellationToken))
             {
                 received[(reader.GetInt32(0), reader.GetString(1))] = reader.GetInt32(2);
+            }
+
+            foreach (var row in scope.Pending.Where(r => expectedPerDay.ContainsKey(r.Code)))
+            {
+                for (var day = 0; day < windows.Count; day++)
+                {
+                    if (row.Time >= windows[day].StartMs && row.Time < windows[day].EndMs)
+                    {
+                        received[(day, row.Code)] = received.GetValueOrDefault((day, row.Code)) + 1;
+                    }
+                }
             }
         }
 
@@ -447,31 +494,28 @@ public sealed partial class SqliteObservationStore(string path, ILogger? logger 
         filter.Append(')');
     }
 
-    private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
+    /// <param name="createMissing">
+    /// False for the background fold: a file deleted under it (the data folder removed) is an error, not a new empty file.
+    /// </param>
+    private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken, bool createMissing = true)
     {
-        var connection = new SqliteConnection(connectionString);
+        var connection = new SqliteConnection(createMissing ? connectionString : existingFileConnectionString);
         await connection.OpenAsync(cancellationToken);
 
         // 64 MB of page cache per pooled connection instead of SQLite's 2 MB: the tail pages of every series a batch
         // appends to stay in memory between batches instead of being read back.
-        await ExecuteAsync(connection, null, "PRAGMA cache_size = -65536", cancellationToken);
+        // synchronous back to FULL on every connection taken from the pool: only a fold sets NORMAL, for its own commits.
+        // A page changed by several commits is copied back to the file once per checkpoint: let the WAL grow to 64 MB
+        // before one, on every connection (the fold's commits included, not only the appends').
+        await ExecuteAsync(connection, null, "PRAGMA cache_size = -65536; PRAGMA synchronous = FULL; PRAGMA wal_autocheckpoint = 16384", cancellationToken);
         return connection;
     }
 
-    /// <summary>A connection that sees every acknowledged write: what the log holds beyond the folded mark is folded first.</summary>
+    /// <summary>A connection for a write that needs every acknowledged reading folded first (retention, erasure).</summary>
     private async Task<SqliteConnection> OpenFoldedAsync(CancellationToken cancellationToken)
     {
-        var connection = await OpenAsync(cancellationToken);
-        try
-        {
-            await EnsureFoldedAsync(connection, cancellationToken);
-            return connection;
-        }
-        catch
-        {
-            await connection.DisposeAsync();
-            throw;
-        }
+        await FoldAllAsync(cancellationToken);
+        return await OpenAsync(cancellationToken);
     }
 
     private static async Task ExecuteAsync(SqliteConnection connection, SqliteTransaction? transaction, string sql, CancellationToken cancellationToken)

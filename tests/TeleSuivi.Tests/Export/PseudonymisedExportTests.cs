@@ -90,7 +90,7 @@ public sealed class PseudonymisedExportTests
             DecodedReading.OfValue("heart-rate", Now.AddHours(-2), 77, "/min"),
         ], context);
         Assert.Empty(message.Rejections);
-        var store = new SqliteObservationStore(Path.Combine(bed.DataDirectory, "telesuivi.db"));
+        using var store = new SqliteObservationStore(Path.Combine(bed.DataDirectory, "telesuivi.db"));
         await store.InitializeAsync(Ct);
         await store.WriteAsync(message.Observations, Ct);
 

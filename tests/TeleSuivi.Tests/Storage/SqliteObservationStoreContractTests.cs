@@ -2,6 +2,7 @@ using Hl7.Fhir.Model;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
 using TeleSuivi.Server.Storage;
+using TeleSuivi.Tests.Infrastructure;
 using static TeleSuivi.Tests.Storage.SampleObservations;
 using Task = System.Threading.Tasks.Task;
 
@@ -79,7 +80,7 @@ public sealed class SqliteObservationStoreContractTests : ObservationStoreContra
             }
         }
 
-        var store = new SqliteObservationStore(path);
+        using var store = new SqliteObservationStore(path);
         await store.InitializeAsync(Cancel);
         await store.InitializeAsync(Cancel);
 
@@ -116,7 +117,7 @@ public sealed class SqliteObservationStoreContractTests : ObservationStoreContra
         await WriteVersion1FileAsync(path, written);
 
         var log = new RecordingLogger();
-        var store = new SqliteObservationStore(path, log);
+        using var store = new SqliteObservationStore(path, log);
         await store.InitializeAsync(Cancel);
         await store.InitializeAsync(Cancel);
 
@@ -161,8 +162,8 @@ public sealed class SqliteObservationStoreContractTests : ObservationStoreContra
         var readings = Enumerable.Range(0, 3 * 24 * 6).Select(i => HeartRate("Patient/rollup-1", Morning.AddMinutes(10 * i), 50 + (i * 7 % 41))).ToList();
         await Store.WriteAsync(readings, Cancel);
 
-        // Read once, so that the readings are folded and the corrections below replace folded rows.
-        Assert.Equal([HeartRateCode], await Store.ReadCodesAsync("Patient/rollup-1", Cancel));
+        // Folded, so that the corrections below replace folded rows.
+        await SqliteStore.FoldAllAsync(Cancel);
 
         // Corrections: a value changed in place, and a reading moved to another hour (both hours' roll-ups must follow).
         var changed = HeartRate("Patient/rollup-1", Morning.AddMinutes(30), 140);
@@ -172,6 +173,7 @@ public sealed class SqliteObservationStoreContractTests : ObservationStoreContra
 
         var from = Morning.AddMinutes(17);
         var through = Morning.AddDays(2).AddMinutes(43);
+        await SqliteStore.FoldAllAsync(Cancel);
         var trend = await Store.ReadTrendAsync("Patient/rollup-1", HeartRateCode, from, through, resolution, Cancel);
         var raw = await Store.ReadTrendAsync("Patient/rollup-1", HeartRateCode, from, through, TrendResolution.Raw, Cancel);
 
@@ -188,7 +190,7 @@ public sealed class SqliteObservationStoreContractTests : ObservationStoreContra
     }
 
     [Fact]
-    public async Task WriteAsync_FoldThresholdReached_FoldsTheLogWithoutWaitingForARead()
+    public async Task WriteAsync_FoldThresholdReached_FoldsTheLogInTheBackground()
     {
         var batches = Enumerable.Range(0, SqliteObservationStore.FoldThreshold + 1)
             .Select(i => HeartRate("Patient/fold-" + (i % 50), Morning.AddMinutes(i / 50), 60 + (i % 30), device: "Device/oximeter-" + (i % 50)))
@@ -199,20 +201,174 @@ public sealed class SqliteObservationStoreContractTests : ObservationStoreContra
             await Store.WriteAsync(batch, Cancel);
         }
 
-        SqliteConnection.ClearAllPools();
+        var folded = await Poll.UntilAsync(FoldStateAsync, f => f.Folded == f.Logged, TimeSpan.FromSeconds(30), "the background fold");
+        Assert.Equal(SqliteObservationStore.FoldThreshold + 1, folded.Logged);
+        Assert.Equal(folded.Folded, folded.Rows);
+        Assert.Equal(folded.Folded, folded.HourlyCount);
+        var trend = await Store.ReadTrendAsync("Patient/fold-7", HeartRateCode, Morning, Morning.AddDays(1), TrendResolution.Hour, Cancel);
+        Assert.Equal(batches.Sum(b => b.Count(o => o.Subject!.Reference == "Patient/fold-7")), trend.Series.Single().Points.Sum(p => p.Count));
+    }
+
+    [Fact]
+    public async Task ReadAsync_AcknowledgedWriteNotFolded_SeesItInEveryRead()
+    {
+        await SqliteStore.FoldAllAsync(Cancel);
+        var pressure = BloodPressure("Patient/pending-1", Morning, 128, 82, 97);
+        var rate = HeartRate("Patient/pending-1", Morning.AddMinutes(1), 64);
+
+        await Store.WriteAsync([pressure, rate], Cancel);
+
+        var state = await FoldStateAsync();
+        Assert.True(state.Folded < state.Logged, $"folded {state.Folded} of {state.Logged}: the test needs them pending");
+        Assert.Equal(Json(pressure), Json((await Store.FindAsync(pressure.Id!, Cancel))!));
+        Assert.Equal([BloodPressureCode, HeartRateCode], (await Store.ReadCodesAsync("Patient/pending-1", Cancel)).Order(StringComparer.Ordinal));
+        var page = await Store.SearchAsync(new ObservationSearch("Patient/pending-1", [], Morning, Morning.AddHours(1), false, null, 10), Cancel);
+        Assert.Equal([Json(pressure), Json(rate)], page.Matches.Select(m => Json(m.Observation)));
+        Assert.Equal(2, page.Total);
+        var latest = await Store.ReadLatestAsync(null, Morning.AddDays(-1), Cancel);
+        Assert.Equal([128.0, 64.0], latest.Where(r => r.Subject == "Patient/pending-1").Select(r => r.Components.GetValueOrDefault("8480-6", r.Value ?? 0)));
+        var hourly = await Store.ReadTrendAsync("Patient/pending-1", HeartRateCode, Morning.AddHours(-2), Morning.AddHours(2), TrendResolution.Hour, Cancel);
+        Assert.Equal(64, Assert.Single(Assert.Single(hourly.Series).Points).Last);
+        var day = DateOnly.FromDateTime(Morning.UtcDateTime);
+        var completeness = await Store.ReadCompletenessAsync("Patient/pending-1", day, day, new Dictionary<string, int> { [HeartRateCode] = 4 }, null, Cancel);
+        Assert.Equal(1, Assert.Single(Assert.Single(completeness).Codes).Received);
+    }
+
+    [Fact]
+    public async Task ReadAsync_SameIdFoldedThenPending_LatestWins()
+    {
+        var first = HeartRate("Patient/latest-1", Morning, 61);
+        var corrected = HeartRate("Patient/latest-1", Morning.AddMinutes(2), 90);
+        corrected.Id = first.Id;
+        var pendingTwice = HeartRate("Patient/latest-1", Morning.AddMinutes(30), 70);
+        var pendingCorrection = HeartRate("Patient/latest-1", Morning.AddMinutes(30), 72);
+        pendingCorrection.Id = pendingTwice.Id;
+        await Store.WriteAsync([first], Cancel);
+        await SqliteStore.FoldAllAsync(Cancel);
+
+        await Store.WriteAsync([corrected, pendingTwice], Cancel);
+        await Store.WriteAsync([pendingCorrection, first.DeepCopy()], Cancel);
+        await Store.WriteAsync([corrected], Cancel);
+
+        var state = await FoldStateAsync();
+        Assert.True(state.Folded < state.Logged, $"folded {state.Folded} of {state.Logged}: the test needs them pending");
+        var page = await Store.SearchAsync(new ObservationSearch("Patient/latest-1", [], Morning, Morning.AddHours(1), false, null, 10), Cancel);
+        Assert.Equal([Json(corrected), Json(pendingCorrection)], page.Matches.Select(m => Json(m.Observation)));
+        Assert.Equal(2, page.Total);
+        Assert.Equal(Json(corrected), Json((await Store.FindAsync(first.Id!, Cancel))!));
+        var raw = await Store.ReadTrendAsync("Patient/latest-1", HeartRateCode, Morning, Morning.AddHours(1), TrendResolution.Raw, Cancel);
+        Assert.Equal([90.0, 72.0], raw.Series.Single().Points.Select(p => p.Last));
+        var hourly = await Store.ReadTrendAsync("Patient/latest-1", HeartRateCode, Morning.AddHours(-1), Morning.AddHours(2), TrendResolution.Hour, Cancel);
+        Assert.Equal([2L], hourly.Series.Single().Points.Select(p => p.Count));
+    }
+
+    /// <summary>Part of the readings folded, part pending, a pending one corrected, a folded one sent again: every read gives the same answer before and after the rest is folded.</summary>
+    [Fact]
+    public async Task ReadAsync_FoldedAndPendingMixed_AnswersAsAfterTheFold()
+    {
+        var readings = Enumerable.Range(0, 2 * 24 * 6).Select(i => HeartRate("Patient/mixed-1", Morning.AddMinutes(10 * i), 50 + (i * 7 % 41))).ToList();
+        var pressures = Enumerable.Range(0, 20).Select(i => BloodPressure("Patient/mixed-1", Morning.AddMinutes(73 * i), 120 + i, 80, 95)).ToList();
+        await Store.WriteAsync([.. readings.Take(150), .. pressures.Take(10)], Cancel);
+        await SqliteStore.FoldAllAsync(Cancel);
+        await Store.WriteAsync([.. readings.Skip(150), .. pressures.Skip(10), readings[10].DeepCopy()], Cancel);
+        var moved = HeartRate("Patient/mixed-1", Morning.AddMinutes(605), 20);
+        moved.Id = readings[200].Id;
+        await Store.WriteAsync([moved], Cancel);
+
+        var state = await FoldStateAsync();
+        Assert.True(state.Folded < state.Logged, $"folded {state.Folded} of {state.Logged}: the test needs them pending");
+        var before = await ReadEverythingAsync("Patient/mixed-1");
+        await SqliteStore.FoldAllAsync(Cancel);
+        var after = await ReadEverythingAsync("Patient/mixed-1");
+
+        Assert.Equal(after, before);
+        Assert.Contains("min=20", after, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task WriteAsync_AfterAFoldDroppedTheLastRowAsADuplicate_FoldsTheNextReadings()
+    {
+        var first = HeartRate("Patient/dup-1", Morning, 61);
+        await Store.WriteAsync([first], Cancel);
+        await SqliteStore.FoldAllAsync(Cancel);
+        await Store.WriteAsync([first.DeepCopy()], Cancel);
+        await SqliteStore.FoldAllAsync(Cancel);
+
+        var next = HeartRate("Patient/dup-1", Morning.AddMinutes(1), 62);
+        await Store.WriteAsync([next], Cancel);
+        await SqliteStore.FoldAllAsync(Cancel);
+
+        var state = await FoldStateAsync();
+        Assert.Equal((2L, state.Logged), (state.Rows, state.Folded));
+        Assert.Equal(2, (await Store.SearchAsync(new ObservationSearch("Patient/dup-1", [], Morning, Morning.AddHours(1), false, null, 10), Cancel)).Total);
+    }
+
+    private SqliteObservationStore SqliteStore => (SqliteObservationStore)Store;
+
+    /// <summary>Every read of one subject, printed: a search page by page in both orders, trends at every resolution, the latest and the completeness.</summary>
+    private async Task<string> ReadEverythingAsync(string subject)
+    {
+        var text = new System.Text.StringBuilder();
+        foreach (var descending in new[] { false, true })
+        {
+            ObservationCursor? after = null;
+            do
+            {
+                var page = await Store.SearchAsync(new ObservationSearch(subject, [], Morning.AddDays(-1), Morning.AddDays(3), descending, after, 7), Cancel);
+                text.Append("page total=").Append(page.Total).AppendLine();
+                foreach (var match in page.Matches)
+                {
+                    text.AppendLine(Json(match.Observation));
+                }
+
+                after = page.Matches.Count == 7 ? page.Matches[^1].Cursor : null;
+            }
+            while (after is not null);
+        }
+
+        foreach (var code in await Store.ReadCodesAsync(subject, Cancel))
+        {
+            foreach (var resolution in Enum.GetValues<TrendResolution>())
+            {
+                var trend = await Store.ReadTrendAsync(subject, code, Morning.AddMinutes(17), Morning.AddDays(1).AddMinutes(43), resolution, Cancel);
+                foreach (var series in trend.Series)
+                {
+                    foreach (var p in series.Points)
+                    {
+                        text.AppendLine(System.FormattableString.Invariant($"{code} {resolution} {series.Component} {p.Time:O} n={p.Count} mean={p.Mean:R} min={p.Min} max={p.Max} last={p.Last}"));
+                    }
+                }
+            }
+        }
+
+        foreach (var reading in await Store.ReadLatestAsync(subject, DateTimeOffset.MinValue, Cancel))
+        {
+            text.AppendLine(System.FormattableString.Invariant($"latest {reading.Code} {reading.Time:O} {reading.ObservationId} {reading.Value} {string.Join(',', reading.Components)}"));
+        }
+
+        var day = DateOnly.FromDateTime(Morning.UtcDateTime);
+        var expected = new Dictionary<string, int> { [HeartRateCode] = 144, [BloodPressureCode] = 4 };
+        foreach (var report in await Store.ReadCompletenessAsync(subject, day, day.AddDays(2), expected, null, Cancel))
+        {
+            text.AppendLine(System.FormattableString.Invariant($"{report.Day} {string.Join(',', report.Codes.Select(c => $"{c.Code}={c.Received}"))}"));
+        }
+
+        return text.ToString();
+    }
+
+    /// <summary>The folded mark, the last seq of the log, the rows folded into <c>observation</c> and the readings counted by the roll-ups.</summary>
+    private async Task<(long Folded, long Logged, long Rows, long HourlyCount)> FoldStateAsync()
+    {
         await using var connection = new SqliteConnection($"Data Source={Path.Combine(directory, "observations.db")};Mode=ReadOnly;Pooling=False");
         await connection.OpenAsync(Cancel);
         await using var command = connection.CreateCommand();
         command.CommandText = """
-            SELECT (SELECT value FROM store_state WHERE name = 'folded_seq') || ' ' || (SELECT max(seq) FROM observation_log) || ' '
-                || (SELECT count(*) FROM observation) || ' ' || (SELECT sum(n) FROM observation_hourly)
+            SELECT coalesce((SELECT value FROM store_state WHERE name = 'folded_seq'), 0), coalesce((SELECT max(seq) FROM observation_log), 0),
+                (SELECT count(*) FROM observation), coalesce((SELECT sum(n) FROM observation_hourly WHERE field = 'value'), 0)
             """;
-        var folded = ((string)(await command.ExecuteScalarAsync(Cancel))!).Split(' ').Select(long.Parse).ToList();
-        Assert.True(folded[0] >= SqliteObservationStore.FoldThreshold, $"folded up to {folded[0]} of {folded[1]}");
-        Assert.Equal(folded[0], folded[2]);
-        Assert.Equal(folded[0], folded[3]);
-        var trend = await Store.ReadTrendAsync("Patient/fold-7", HeartRateCode, Morning, Morning.AddDays(1), TrendResolution.Hour, Cancel);
-        Assert.Equal(batches.Sum(b => b.Count(o => o.Subject!.Reference == "Patient/fold-7")), trend.Series.Single().Points.Sum(p => p.Count));
+        await using var reader = await command.ExecuteReaderAsync(Cancel);
+        await reader.ReadAsync(Cancel);
+        return (reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3));
     }
 
     /// <summary>Keeps the formatted messages a store logs.</summary>

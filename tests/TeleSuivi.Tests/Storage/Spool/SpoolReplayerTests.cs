@@ -138,6 +138,7 @@ public sealed class SpoolReplayerTests : IAsyncDisposable
     {
         metrics ??= new WritePathMetrics();
         var store = new SqliteObservationStore(Path.Combine(data, "telesuivi.db"));
+        owned.Add(store);
         await store.InitializeAsync(Cancel);
         var deadLetters = new DeadLetterStore(Settings);
         await deadLetters.InitializeAsync(Cancel);

@@ -101,7 +101,7 @@ public sealed class StoreWriterTests : IDisposable
     [Fact]
     public async Task WriteAsync_SqliteObservationWithoutId_IsRejectedAndTheOthersStored()
     {
-        var store = new SqliteObservationStore(Path.Combine(directory, "telesuivi.db"));
+        using var store = new SqliteObservationStore(Path.Combine(directory, "telesuivi.db"));
         await store.InitializeAsync(Cancel);
         var batch = Weights(6);
         batch[2].Id = null;
