@@ -106,7 +106,7 @@ public static class FeatureExtractor
                 hasEnv = env.MoveNext();
             }
 
-            var features = new float[FeatureSchema.Count];
+            var features = new float[FeatureSchema.VectorLength];
             state.Compute(at, zone, features);
             yield return new FeatureRow(patientId, at, features);
         }
