@@ -25,7 +25,7 @@ public class RiskScoringBenchmarks
     private PatientFeatureState state = null!;
     private ZoneEnvironmentState zone = null!;
     private DateTimeOffset at;
-    private readonly float[] scratch = new float[FeatureSchema.Count];
+    private readonly float[] scratch = new float[FeatureSchema.VectorLength];
     private int next;
 
     [GlobalSetup]

@@ -3,7 +3,7 @@ using System.Text;
 namespace TeleSuivi.Devices.Profiles;
 
 /// <summary>Splits one CSV line (RFC 4180 quoting: "a;b" and doubled "" inside quotes); cells are trimmed.</summary>
-internal static class CsvLine
+public static class CsvLine
 {
     public static string[] Split(ReadOnlySpan<char> line, char delimiter)
     {

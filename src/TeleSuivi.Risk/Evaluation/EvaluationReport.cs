@@ -96,15 +96,32 @@ public static class EvaluationReport
         void Line(FormattableString text) => md.Append(FormattableString.Invariant(text)).Append('\n');
         Line($"# Evaluation of {result.Model}");
         Line($"");
-        Line($"Held-out synthetic cohort: {result.Patients:N0} patients × {result.Days} days, seed {result.Seed}, with shifted generator parameters:");
-        Line($"");
-        foreach (var shift in result.Shifts)
+        if (result.ModelSha256 is { } sha)
         {
-            Line($"- {shift}");
+            Line($"Model file SHA-256: `{sha}`.");
+            Line($"");
         }
 
-        Line($"");
-        Line($"The model was trained on the default cohort: {result.Training.Patients:N0} patients × {result.Training.Days} days, seed {result.Training.Seed}, {result.Training.Trees} trees of {result.Training.Leaves} leaves.");
+        if (result.DataDescription is { } description)
+        {
+            foreach (var line in description)
+            {
+                Line($"{line}");
+            }
+        }
+        else
+        {
+            Line($"Held-out synthetic cohort: {result.Patients:N0} patients × {result.Days} days, seed {result.Seed}, with shifted generator parameters:");
+            Line($"");
+            foreach (var shift in result.Shifts)
+            {
+                Line($"- {shift}");
+            }
+
+            Line($"");
+            Line($"The model was trained on the default cohort: {result.Training.Patients:N0} patients × {result.Training.Days} days, seed {result.Training.Seed}, {result.Training.Trees} trees of {result.Training.Leaves} leaves.");
+        }
+
         Line($"Patient-days scored: {result.PatientDays:N0} (days of an ongoing exacerbation or its recovery excluded); positive: {result.PositiveDays:N0} ({100 * result.Prevalence:F2} %); exacerbations: {result.Exacerbations:N0}.");
         Line($"");
         Line($"## Discrimination and calibration (per patient-day, onset within 72 h)");

@@ -15,7 +15,9 @@ public sealed record EvaluationOptions
     public bool Ablation { get; init; } = true;
 
     /// <summary>Alert budgets of the operating-point table (alerts per patient-day).</summary>
-    public IReadOnlyList<double> Budgets { get; init; } = [0.01, 0.02, 0.05, 0.10, 0.24];
+    public IReadOnlyList<double> Budgets { get; init; } = DefaultBudgets;
+
+    public static readonly IReadOnlyList<double> DefaultBudgets = [0.01, 0.02, 0.05, 0.10, 0.24];
 }
 
 /// <summary>One scorer's results on the held-out cohort.</summary>
@@ -30,6 +32,8 @@ public sealed record ScorerResult(
     IReadOnlyList<CalibrationBin>? Calibration);
 
 /// <summary>Everything the report shows; also written as JSON.</summary>
+/// <param name="DataDescription">Where the training and held-out data came from, when not the synthetic cohorts (<c>train --from-store</c>).</param>
+/// <param name="ModelSha256">SHA-256 of the model file evaluated: <c>telesuivi model activate</c> refuses a model whose report does not match it.</param>
 public sealed record EvaluationResult(
     string Model,
     TrainingOptions Training,
@@ -41,7 +45,9 @@ public sealed record EvaluationResult(
     int PositiveDays,
     int Exacerbations,
     double Prevalence,
-    IReadOnlyList<ScorerResult> Scorers);
+    IReadOnlyList<ScorerResult> Scorers,
+    IReadOnlyList<string>? DataDescription = null,
+    string? ModelSha256 = null);
 
 /// <summary>
 /// Evaluates a model file on a held-out cohort (another seed and shifted parameters: <see cref="HeldOutCohort"/>)
@@ -65,13 +71,37 @@ public static class ModelEvaluation
         using var scorer = RiskScorer.Load(options.ModelPath);
         var cohort = SyntheticCohort.Generate(HeldOutCohort.Parameters(options.Patients, options.Days), options.Seed);
         var heldOut = PatientDays.From(cohort, done => progress?.Invoke(new ProgressStep("held-out features", done, options.Patients)), cancellationToken);
-        var days = heldOut.Days;
-        var labels = days.Select(d => d.Label).ToList();
-        if (!labels.Contains(true))
+        if (!heldOut.Days.Any(d => d.Label))
         {
             throw new InvalidOperationException("the held-out cohort has no exacerbation: use more patients or days");
         }
 
+        TrainedModel? Ablation()
+        {
+            var training = scorer.Info.Training with { WithoutEnvironment = true };
+            var trainingCohort = SyntheticCohort.Generate(CohortParameters.Default with { Patients = training.Patients, Days = training.Days }, training.Seed);
+            var trainingDays = PatientDays.From(trainingCohort, done => progress?.Invoke(new ProgressStep("ablation: training features", done, training.Patients)), cancellationToken);
+            return RiskModelTrainer.Train(trainingDays, training, p => progress?.Invoke(p with { Stage = "ablation: " + p.Stage }), cancellationToken);
+        }
+
+        var result = Compare(scorer, heldOut, options.Budgets, options.Ablation ? Ablation : null, progress);
+        return result with
+        {
+            Patients = options.Patients, Days = options.Days, Seed = options.Seed, Shifts = HeldOutCohort.Shifts, ModelSha256 = Sha256Of(options.ModelPath),
+        };
+    }
+
+    /// <summary>
+    /// The model against the ablation (when <paramref name="ablation"/> is given), partial NEWS2, the threshold rules and
+    /// random alerts on the held-out patient-days: the one comparison of <c>evaluate</c> and <c>train --from-store</c>.
+    /// </summary>
+    public static EvaluationResult Compare(
+        RiskScorer scorer, PatientDays heldOut, IReadOnlyList<double> budgets, Func<TrainedModel?>? ablation, Action<ProgressStep>? progress = null)
+    {
+        ArgumentNullException.ThrowIfNull(scorer);
+        ArgumentNullException.ThrowIfNull(heldOut);
+        var days = heldOut.Days;
+        var labels = days.Select(d => d.Label).ToList();
         progress?.Invoke(new ProgressStep("scoring", 0, 1));
         var scorers = new List<ScorerResult>
         {
@@ -79,13 +109,9 @@ public static class ModelEvaluation
         };
         progress?.Invoke(new ProgressStep("scoring", 1, 1));
 
-        if (options.Ablation)
+        if (ablation?.Invoke() is { } withoutEnvironment)
         {
-            var training = scorer.Info.Training with { WithoutEnvironment = true };
-            var trainingCohort = SyntheticCohort.Generate(CohortParameters.Default with { Patients = training.Patients, Days = training.Days }, training.Seed);
-            var trainingDays = PatientDays.From(trainingCohort, done => progress?.Invoke(new ProgressStep("ablation: training features", done, training.Patients)), cancellationToken);
-            var ablation = RiskModelTrainer.Train(trainingDays, training, p => progress?.Invoke(p with { Stage = "ablation: " + p.Stage }), cancellationToken);
-            using var ablationScorer = new RiskScorer(ablation);
+            using var ablationScorer = new RiskScorer(withoutEnvironment);
             scorers.Add(Result("model without environment", "the same training without the 28 environment features (ablation)", ablationScorer.Probabilities(days.Select(d => d.Features)), probabilities: true));
         }
 
@@ -95,9 +121,10 @@ public static class ModelEvaluation
         // The floor of every figure: alerts on patient-days drawn at random (all scores equal, ties broken at random).
         scorers.Add(Result("random alerts", "reference: the same number of alerts on patient-days drawn at random", new double[days.Count], probabilities: false));
 
+        var positives = labels.Count(l => l);
         return new EvaluationResult(
-            scorer.Info.Name, scorer.Info.Training, options.Patients, options.Days, options.Seed, HeldOutCohort.Shifts,
-            days.Count, labels.Count(l => l), heldOut.Exacerbations.Count, (double)labels.Count(l => l) / days.Count, scorers);
+            scorer.Info.Name, scorer.Info.Training, heldOut.Parameters.Patients, heldOut.Parameters.Days, 0, [],
+            days.Count, positives, heldOut.Exacerbations.Count, days.Count == 0 ? 0 : (double)positives / days.Count, scorers);
 
         ScorerResult Result(string name, string description, IReadOnlyList<double> scores, bool probabilities) => new(
             name,
@@ -105,8 +132,15 @@ public static class ModelEvaluation
             BinaryMetrics.Auroc(scores, labels),
             BinaryMetrics.Auprc(scores, labels),
             probabilities ? BinaryMetrics.Brier(scores, labels) : null,
-            options.Budgets.Select(b => OperatingPoints.At(b, days, scores, heldOut.Exacerbations)).ToList(),
+            budgets.Select(b => OperatingPoints.At(b, days, scores, heldOut.Exacerbations)).ToList(),
             CurveBudgets.Select(b => OperatingPoints.At(b, days, scores, heldOut.Exacerbations)).ToList(),
             probabilities ? BinaryMetrics.Calibration(scores, labels, CalibrationBins) : null);
+    }
+
+    /// <summary>The SHA-256 of a file, lower-case hex: what ties a report to the model file it evaluated.</summary>
+    public static string Sha256Of(string path)
+    {
+        using var file = File.OpenRead(path);
+        return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(file));
     }
 }

@@ -5,6 +5,9 @@ namespace TeleSuivi.Risk.Features;
 /// <summary>One feature vector of a patient at a scoring time.</summary>
 public sealed record FeatureRow(string PatientId, DateTimeOffset At, float[] Features);
 
+/// <summary>One value of a measure key (<see cref="Measures"/>), measured at <paramref name="Time"/>, received by the platform at <paramref name="ReceivedAt"/>.</summary>
+public readonly record struct MeasureReading(string Measure, DateTimeOffset Time, double Value, DateTimeOffset ReceivedAt);
+
 /// <summary>
 /// Offline features (training, evaluation): replays a patient's history through <see cref="PatientFeatureState"/>,
 /// the same state the platform keeps online, adding at each scoring time exactly what had been received by then
@@ -37,10 +40,56 @@ public static class FeatureExtractor
         IEnumerable<DateTimeOffset> scoringTimes,
         TimeSpan utcOffset)
     {
+        ArgumentNullException.ThrowIfNull(readings);
+        ArgumentNullException.ThrowIfNull(environment);
+        return Replay(
+            patientId,
+            facts,
+            readings.Select(r => new MeasureReading(r.Measure, r.Time, r.Value, r.ReceivedAt)),
+            environment.OrderBy(e => e.Time).Select(e => (e.Time, (Action<ZoneEnvironmentState>)(zone => zone.Add(e)))),
+            scoringTimes,
+            utcOffset);
+    }
+
+    /// <summary>
+    /// Replays stored readings (the platform's own history, <c>telesuivi train --from-store</c>): patient measures of
+    /// <see cref="Measures.Patient"/> and environment measures of <see cref="Measures.Environment"/>, one value each.
+    /// </summary>
+    public static IEnumerable<FeatureRow> Replay(
+        string patientId,
+        PatientFacts facts,
+        IEnumerable<MeasureReading> readings,
+        IEnumerable<MeasureReading> environment,
+        IEnumerable<DateTimeOffset> scoringTimes,
+        TimeSpan utcOffset)
+    {
+        ArgumentNullException.ThrowIfNull(environment);
+        return Replay(
+            patientId,
+            facts,
+            readings,
+            environment.Where(e => EnvironmentVariables.ContainsKey(e.Measure)).OrderBy(e => e.ReceivedAt)
+                .Select(e => (e.ReceivedAt, (Action<ZoneEnvironmentState>)(zone => zone.Add(EnvironmentVariables[e.Measure], e.Time, e.Value)))),
+            scoringTimes,
+            utcOffset);
+    }
+
+    private static readonly Dictionary<string, EnvironmentVariable> EnvironmentVariables =
+        Measures.Environment.Select((m, i) => (m, (EnvironmentVariable)i)).ToDictionary(x => x.m, x => x.Item2, StringComparer.Ordinal);
+
+    /// <summary>The one replay loop: each scoring time sees exactly the readings and environment received by then.</summary>
+    private static IEnumerable<FeatureRow> Replay(
+        string patientId,
+        PatientFacts facts,
+        IEnumerable<MeasureReading> readings,
+        IEnumerable<(DateTimeOffset ReceivedAt, Action<ZoneEnvironmentState> Add)> environment,
+        IEnumerable<DateTimeOffset> scoringTimes,
+        TimeSpan utcOffset)
+    {
         var state = new PatientFeatureState(facts, utcOffset);
         var zone = new ZoneEnvironmentState(utcOffset);
         var byArrival = readings.OrderBy(r => r.ReceivedAt).ToList();
-        using var env = environment.OrderBy(e => e.Time).GetEnumerator();
+        using var env = environment.GetEnumerator();
         var hasEnv = env.MoveNext();
         var next = 0;
         foreach (var at in scoringTimes.Order())
@@ -51,13 +100,13 @@ public static class FeatureExtractor
                 state.Add(r.Measure, r.Time, r.Value);
             }
 
-            while (hasEnv && env.Current.Time <= at)
+            while (hasEnv && env.Current.ReceivedAt <= at)
             {
-                zone.Add(env.Current);
+                env.Current.Add(zone);
                 hasEnv = env.MoveNext();
             }
 
-            var features = new float[FeatureSchema.Count];
+            var features = new float[FeatureSchema.VectorLength];
             state.Compute(at, zone, features);
             yield return new FeatureRow(patientId, at, features);
         }

@@ -1,3 +1,4 @@
+using System.Collections.Frozen;
 using TeleSuivi.Risk.Cohort;
 
 namespace TeleSuivi.Risk.Features;
@@ -30,7 +31,24 @@ public static class FeatureSchema
 
     public static readonly IReadOnlyList<string> Names = BuildNames();
 
+    /// <summary>
+    /// What the explanations need besides the model's features, computed by the same state after them (not model
+    /// inputs, so a model trained before they existed still loads): per patient measure, the hours its current
+    /// deviation from the usual has lasted; per environment variable, the days in a row beyond its level
+    /// (<see cref="ZoneEnvironmentState.Levels"/>). NaN when there is none.
+    /// </summary>
+    public static readonly IReadOnlyList<string> ExplanationNames =
+        [.. Measures.Patient.Select(m => $"{m}:deviation-hours"), .. Measures.Environment.Select(v => $"{v}:days-beyond-level")];
+
+    /// <summary>The model's features.</summary>
     public static int Count => Names.Count;
+
+    /// <summary>The length of a computed vector: the model's features, then <see cref="ExplanationNames"/>.</summary>
+    public static int VectorLength => Names.Count + ExplanationNames.Count;
+
+    public static int DeviationHoursOffset(int measure) => Count + measure;
+
+    public static int DaysBeyondLevelOffset(int variable) => Count + Measures.Patient.Count + variable;
 
     public static int MeasureOffset(int measure) => StaticBlock.Count + (measure * MeasureBlock.Count);
 
@@ -38,18 +56,12 @@ public static class FeatureSchema
 
     public static int SeasonOffset => StaticBlock.Count + (Measures.Patient.Count * MeasureBlock.Count) + (Measures.Environment.Count * EnvironmentBlock.Count);
 
-    public static int Index(string name)
-    {
-        for (var i = 0; i < Names.Count; i++)
-        {
-            if (string.Equals(Names[i], name, StringComparison.Ordinal))
-            {
-                return i;
-            }
-        }
+    /// <summary>The position of a feature (or of an explanation value) in the computed vector.</summary>
+    public static int Index(string name) =>
+        Positions.TryGetValue(name, out var index) ? index : throw new KeyNotFoundException($"no feature '{name}'");
 
-        throw new KeyNotFoundException($"no feature '{name}'");
-    }
+    private static readonly FrozenDictionary<string, int> Positions =
+        Names.Concat(ExplanationNames).Select((n, i) => (n, i)).ToFrozenDictionary(x => x.n, x => x.i, StringComparer.Ordinal);
 
     private static List<string> BuildNames()
     {

@@ -118,7 +118,8 @@ public sealed class PatientFeatureState
     private int DayIndex(long ticks) => (int)((ticks + utcOffsetTicks) / TimeSpan.TicksPerDay);
 
     /// <summary>
-    /// Writes the features as of <paramref name="at"/> into <paramref name="features"/> (length <see cref="FeatureSchema.Count"/>).
+    /// Writes the features as of <paramref name="at"/> into <paramref name="features"/> (length <see cref="FeatureSchema.Count"/>,
+    /// or <see cref="FeatureSchema.VectorLength"/> for the durations the explanations quote as well).
     /// Pure: it never changes the state, so scoring often or rarely gives the same numbers.
     /// </summary>
     public void Compute(DateTimeOffset at, ZoneEnvironmentState? environment, Span<float> features)
@@ -129,6 +130,7 @@ public sealed class PatientFeatureState
         }
 
         facts.CopyTo(features);
+        var explained = features.Length >= FeatureSchema.VectorLength;
         var ticks = at.UtcTicks;
         var h = HourIndex(ticks);
         var d = DayIndex(ticks);
@@ -157,7 +159,13 @@ public sealed class PatientFeatureState
 
             features[o + 3] = (float)median;
             features[o + 4] = (float)mad;
-            features[o + 5] = (float)((mean24 - median) / Math.Max(1.4826 * mad, DeviationFloor[m]));
+            var scale = Math.Max(1.4826 * mad, DeviationFloor[m]);
+            features[o + 5] = (float)((mean24 - median) / scale);
+            if (explained)
+            {
+                features[FeatureSchema.DeviationHoursOffset(m)] = (float)DeviationHours(m, ticks, h, mean24, median, scale);
+            }
+
             features[o + 6] = (float)Slope(m, h, 24);
             features[o + 7] = (float)Slope(m, h, 72);
 
@@ -172,6 +180,10 @@ public sealed class PatientFeatureState
         if (environment is null)
         {
             features.Slice(e, FeatureSchema.SeasonOffset - e).Fill(float.NaN);
+            if (explained)
+            {
+                features.Slice(FeatureSchema.DaysBeyondLevelOffset(0), Measures.Environment.Count).Fill(float.NaN);
+            }
         }
         else
         {
@@ -200,6 +212,58 @@ public sealed class PatientFeatureState
         }
 
         return count == 0 ? double.NaN : sum / Scale / count;
+    }
+
+    /// <summary>
+    /// How long the deviation of the last 24 h (at least one robust SD from the usual) has lasted: back from
+    /// <paramref name="h"/>, the hours with readings whose mean stays at least half an SD on the same side, then, when the
+    /// whole 72 h window does, the daily means before it. NaN when there is no deviation (or no usual value).
+    /// </summary>
+    private double DeviationHours(int m, long ticks, int h, double mean24, double median, double scale)
+    {
+        if (double.IsNaN(mean24) || double.IsNaN(median) || Math.Abs(mean24 - median) < scale)
+        {
+            return double.NaN;
+        }
+
+        var direction = Math.Sign(mean24 - median);
+        bool Deviates(double mean) => (mean - median) * direction >= 0.5 * scale;
+        long? start = null;
+        for (var hour = h; hour > h - HourBins; hour--)
+        {
+            var slot = ((hour % HourBins) + HourBins) % HourBins;
+            var count = hourCount[(m * HourBins) + slot];
+            if (hourStamp[slot] != hour || count == 0)
+            {
+                continue;
+            }
+
+            if (!Deviates(hourSum[(m * HourBins) + slot] / Scale / count))
+            {
+                return start is { } s ? (ticks - s) / (double)TimeSpan.TicksPerHour : double.NaN;
+            }
+
+            start = hour * TimeSpan.TicksPerHour;
+        }
+
+        // Deviating over the whole hourly window: the days before it say since when.
+        Span<double> mean = stackalloc double[1];
+        for (var day = DayIndex((h - HourBins + 1) * TimeSpan.TicksPerHour) - 1; day > DayIndex(ticks) - DayBins; day--)
+        {
+            if (DailyMeans(m, day, day, mean) == 0)
+            {
+                continue;
+            }
+
+            if (!Deviates(mean[0]))
+            {
+                break;
+            }
+
+            start = (day * TimeSpan.TicksPerDay) - utcOffsetTicks;
+        }
+
+        return start is { } first ? (ticks - first) / (double)TimeSpan.TicksPerHour : double.NaN;
     }
 
     private double Slope(int m, int h, int hours)

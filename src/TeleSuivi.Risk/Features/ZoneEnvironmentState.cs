@@ -9,6 +9,16 @@ namespace TeleSuivi.Risk.Features;
 public sealed class ZoneEnvironmentState
 {
     public const int DayBins = 9;
+
+    /// <summary>
+    /// The level beyond which days are counted for the explanations ("PM2.5 above 25 µg/m³ for 3 days"), per variable
+    /// in <see cref="EnvironmentVariable"/> order, and whether "beyond" is above (true) or below: WHO 2021 24-hour
+    /// interim target 4 for PM2.5 (25 µg/m³) and PM10 (50), its 24-hour guideline for NO2 (25) and 8-hour guideline
+    /// for ozone (100, used on daily means); a daily mean below 5 °C for cold; a pollen index of 3 of 5 or more.
+    /// Humidity has none (NaN).
+    /// </summary>
+    public static readonly IReadOnlyList<(double Level, bool Above)> Levels =
+        [(25, true), (50, true), (25, true), (100, true), (5, false), (double.NaN, true), (3, true)];
     private const double Scale = 10;
     private static readonly int VariableCount = Measures.Environment.Count;
 
@@ -79,7 +89,35 @@ public sealed class ZoneEnvironmentState
             features[o + 1] = (float)Mean(v, d - 2, d, out _);
             features[o + 2] = (float)Mean(v, d - 7, d, out var max);
             features[o + 3] = (float)max;
+            if (features.Length >= FeatureSchema.VectorLength)
+            {
+                features[FeatureSchema.DaysBeyondLevelOffset(v)] = (float)DaysBeyondLevel(v, d);
+            }
         }
+    }
+
+    /// <summary>Days in a row, ending today (or yesterday when today has no data yet), whose daily mean is beyond the variable's level; NaN when none.</summary>
+    private double DaysBeyondLevel(int v, int today)
+    {
+        var (level, above) = Levels[v];
+        var days = 0;
+        for (var day = today; day > today - DayBins; day--)
+        {
+            var mean = Mean(v, day, day, out _);
+            if (double.IsNaN(mean) && day == today)
+            {
+                continue;
+            }
+
+            if (double.IsNaN(mean) || double.IsNaN(level) || (above ? mean < level : mean >= level))
+            {
+                break;
+            }
+
+            days++;
+        }
+
+        return days == 0 ? double.NaN : days;
     }
 
     /// <summary>Mean of the daily means of days [from, to] that have data, and the largest daily mean.</summary>

@@ -40,15 +40,18 @@ public static class ModelSchema
         return definition;
     }
 
-    /// <summary>The model's input from a feature vector (<see cref="FeatureSchema"/> layout, NaN for missing).</summary>
+    /// <summary>
+    /// The model's input from a feature vector (<see cref="FeatureSchema"/> layout, NaN for missing): its first
+    /// <see cref="FeatureSchema.Count"/> values; the explanation values after them are not model inputs.
+    /// </summary>
     public static ModelInput ToInput(ReadOnlySpan<float> features, bool label = false, ReadOnlySpan<bool> masked = default)
     {
-        if (features.Length != FeatureSchema.Count)
+        if (features.Length != FeatureSchema.Count && features.Length != FeatureSchema.VectorLength)
         {
-            throw new ArgumentException($"a feature vector has {FeatureSchema.Count} values, not {features.Length}", nameof(features));
+            throw new ArgumentException($"a feature vector has {FeatureSchema.Count} values (or {FeatureSchema.VectorLength} with the explanations'), not {features.Length}", nameof(features));
         }
 
-        var values = new float[features.Length];
+        var values = new float[FeatureSchema.Count];
         for (var i = 0; i < values.Length; i++)
         {
             values[i] = float.IsFinite(features[i]) && (masked.IsEmpty || !masked[i]) ? features[i] : Missing;

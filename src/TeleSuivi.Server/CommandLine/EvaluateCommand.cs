@@ -52,21 +52,26 @@ public static class EvaluateCommand
 
             EvaluationReport.Write(result, directory);
             progress.Finish();
-            var o = Console.Out;
-            await o.WriteLineAsync(FormattableString.Invariant(
+            await Console.Out.WriteLineAsync(FormattableString.Invariant(
                 $"Evaluation of {result.Model} on {result.Patients:N0} patients × {result.Days} days (seed {result.Seed}, shifted) written to {directory} in {progress.Elapsed.TotalSeconds:F1} s"));
-            await o.WriteLineAsync(FormattableString.Invariant($"  {result.PatientDays:N0} patient-days, {result.PositiveDays:N0} positive, {result.Exacerbations:N0} exacerbations"));
-            await o.WriteLineAsync(FormattableString.Invariant($"  {"scorer",-27} {"AUROC",6} {"AUPRC",6} {"Brier",7}   at {EvaluationReport.TargetBudget} alerts/patient-day: alerted 1-7 d ahead, median lead"));
-            foreach (var s in result.Scorers)
-            {
-                var p = s.OperatingPoints.FirstOrDefault(x => x.Budget == EvaluationReport.TargetBudget);
-                var brier = s.Brier is { } b ? b.ToString("F4", System.Globalization.CultureInfo.InvariantCulture) : "-";
-                var at = p is null ? string.Empty : FormattableString.Invariant($"{100 * p.EventSensitivity,5:F1} %, {(double.IsNaN(p.MedianLeadHours) ? "-" : p.MedianLeadHours.ToString("F0", System.Globalization.CultureInfo.InvariantCulture) + " h")}");
-                await o.WriteLineAsync(FormattableString.Invariant($"  {s.Name,-27} {s.Auroc,6:F3} {s.Auprc,6:F3} {brier,7}   {at}"));
-            }
-
+            await PrintSummaryAsync(result);
             return ExitCodes.Success;
         });
         return command;
+    }
+
+    /// <summary>The summary table of an evaluation: every scorer's AUROC, AUPRC, Brier and its figures at the target budget.</summary>
+    internal static async Task PrintSummaryAsync(EvaluationResult result)
+    {
+        var o = Console.Out;
+        await o.WriteLineAsync(FormattableString.Invariant($"  {result.PatientDays:N0} patient-days, {result.PositiveDays:N0} positive, {result.Exacerbations:N0} exacerbations"));
+        await o.WriteLineAsync(FormattableString.Invariant($"  {"scorer",-27} {"AUROC",6} {"AUPRC",6} {"Brier",7}   at {EvaluationReport.TargetBudget} alerts/patient-day: alerted 1-7 d ahead, median lead"));
+        foreach (var s in result.Scorers)
+        {
+            var p = s.OperatingPoints.FirstOrDefault(x => x.Budget == EvaluationReport.TargetBudget);
+            var brier = s.Brier is { } b ? b.ToString("F4", System.Globalization.CultureInfo.InvariantCulture) : "-";
+            var at = p is null ? string.Empty : FormattableString.Invariant($"{100 * p.EventSensitivity,5:F1} %, {(double.IsNaN(p.MedianLeadHours) ? "-" : p.MedianLeadHours.ToString("F0", System.Globalization.CultureInfo.InvariantCulture) + " h")}");
+            await o.WriteLineAsync(FormattableString.Invariant($"  {s.Name,-27} {s.Auroc,6:F3} {s.Auprc,6:F3} {brier,7}   {at}"));
+        }
     }
 }

@@ -70,6 +70,20 @@ public static class PatientsCommand
 
     private static async Task<int> ExportAsync(string output, DateTimeOffset from, DateTimeOffset through, string? keyFile, PlatformSettings settings, CancellationToken cancellationToken)
     {
+        var (exit, report, _) = await WriteExportAsync(output, from, through, keyFile, settings, cancellationToken);
+        if (report is not null)
+        {
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"Exported {report.Patients} patient(s), {report.Readings} reading(s), {report.Outcomes} resolved alert(s), {report.EnvironmentReadings} environment reading(s) to {Path.GetFullPath(output)} (pseudonymised: keep the key away from the export)"));
+        }
+
+        return exit;
+    }
+
+    /// <summary>The pseudonymised export from the stores of the serve configuration (also the first step of <c>train --from-store</c>).</summary>
+    internal static async Task<(int ExitCode, ExportReport? Report, IConfigurationRoot Configuration)> WriteExportAsync(
+        string output, DateTimeOffset from, DateTimeOffset through, string? keyFile, PlatformSettings settings, CancellationToken cancellationToken)
+    {
         var (configuration, provider) = BuildServices(settings);
         await using (provider)
         {
@@ -86,7 +100,7 @@ public static class PatientsCommand
             catch (ConfigurationException ex)
             {
                 await Console.Error.WriteLineAsync($"error: {ex.Message}");
-                return ExitCodes.StartFailed;
+                return (ExitCodes.StartFailed, null, configuration);
             }
 
             var exporter = new PseudonymisedExport(
@@ -94,9 +108,7 @@ public static class PatientsCommand
             var progress = new ConsoleProgress();
             var report = await exporter.WriteAsync(output, from, through, new Progress<(int Done, int Total)>(p => progress.Report("exporting", p.Done, p.Total, "patients")), cancellationToken);
             progress.Finish();
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"Exported {report.Patients} patient(s), {report.Readings} reading(s), {report.Outcomes} resolved alert(s) to {Path.GetFullPath(output)} (pseudonymised: keep the key away from the export)"));
-            return ExitCodes.Success;
+            return (ExitCodes.Success, report, configuration);
         }
     }
 

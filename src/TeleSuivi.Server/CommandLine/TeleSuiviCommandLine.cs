@@ -24,6 +24,7 @@ public static class TeleSuiviCommandLine
             AuditCommand.Create(),
             TrainCommand.Create(),
             EvaluateCommand.Create(),
+            ModelCommand.Create(),
             BenchCommand.Create(),
         };
         var parse = root.Parse(args);

@@ -1,10 +1,20 @@
 using System.CommandLine;
+using System.Globalization;
+using TeleSuivi.Risk.Evaluation;
 using TeleSuivi.Risk.Model;
+using TeleSuivi.Risk.Outcomes;
+using TeleSuivi.Server.Export;
 using TeleSuivi.Server.Hosting;
+using TeleSuivi.Server.Risk;
+using TeleSuivi.Server.Storage;
 
 namespace TeleSuivi.Server.CommandLine;
 
-/// <summary><c>telesuivi train</c>: trains the exacerbation model on a synthetic cohort and writes the model file.</summary>
+/// <summary>
+/// <c>telesuivi train</c>: trains the exacerbation model on a synthetic cohort and writes the model file; with
+/// <c>--from-store</c>, on the programme's own readings and nurses' outcomes through the pseudonymised export, and
+/// writes a candidate model with its evaluation report (never the active model: <c>telesuivi model activate</c>).
+/// </summary>
 public static class TrainCommand
 {
     public const string DefaultModelPath = "models/exacerbation-72h-v1.zip";
@@ -16,13 +26,37 @@ public static class TrainCommand
         var days = new Option<int>("--days") { Description = $"Days of the training cohort (default {defaults.Days})", DefaultValueFactory = _ => defaults.Days, HelpName = "D" };
         var seed = new Option<int>("--seed") { Description = $"Seed of the cohort and of the trees (default {defaults.Seed})", DefaultValueFactory = _ => defaults.Seed, HelpName = "S" };
         var trees = new Option<int>("--trees") { Description = $"Boosted trees (default {defaults.Trees})", DefaultValueFactory = _ => defaults.Trees, HelpName = "N" };
-        var output = new Option<string>("--out") { Description = $"Model file to write (default {DefaultModelPath})", DefaultValueFactory = _ => DefaultModelPath, HelpName = "FILE" };
-        var command = new Command("train", "Train the exacerbation-risk model (onset within 72 h) on a synthetic cohort: FastTree, Platt calibration on held-out patients, explanations.")
+        var output = new Option<string?>("--out")
         {
-            patients, days, seed, trees, output,
+            Description = $"Model file to write (default {DefaultModelPath}; with --from-store {{data}}/models/candidates/{RiskModelTrainer.ModelName}-UTCTIME.zip, its report in FILE.evaluation/)",
+            HelpName = "FILE",
+        };
+        var fromStore = new Option<bool>("--from-store") { Description = "Train on this programme's stored readings and nurses' outcomes (pseudonymised export), and evaluate on held-out patients of it" };
+        var store = new Option<string?>("--store") { Description = "With --from-store: observation store, as for serve [Store:Url]", HelpName = "sqlite|URL" };
+        var data = new Option<string?>("--data") { Description = "With --from-store: data folder, as for serve (default ./data) [Store:DataDirectory]", HelpName = "DIR" };
+        var from = new Option<DateTimeOffset?>("--from") { Description = "With --from-store: readings and outcomes from this time (default: all)", HelpName = "TIME" };
+        var to = new Option<DateTimeOffset?>("--to") { Description = "With --from-store: up to this time (default: now)", HelpName = "TIME" };
+        var keyFile = new Option<string?>("--key-file") { Description = "With --from-store: the pseudonym key (default {data}/pseudonym.key)", HelpName = "FILE" };
+        var keepExport = new Option<string?>("--export") { Description = "With --from-store: keep the pseudonymised export in this folder (default: a temporary folder, deleted)", HelpName = "DIR" };
+        var command = new Command("train", "Train the exacerbation-risk model (onset within 72 h) on a synthetic cohort, or with --from-store on this programme's outcomes: FastTree, Platt calibration on held-out patients, explanations.")
+        {
+            patients, days, seed, trees, output, fromStore, store, data, from, to, keyFile, keepExport,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
+            if (parse.GetValue(fromStore))
+            {
+                return await FromStoreAsync(
+                    new TrainingOptions { Seed = parse.GetValue(seed), Trees = parse.GetValue(trees) },
+                    new PlatformSettings { Store = parse.GetValue(store), DataDirectory = parse.GetValue(data) },
+                    parse.GetValue(from) ?? DateTimeOffset.UnixEpoch,
+                    parse.GetValue(to) ?? DateTimeOffset.UtcNow,
+                    parse.GetValue(keyFile),
+                    parse.GetValue(keepExport),
+                    parse.GetValue(output),
+                    cancellationToken);
+            }
+
             var options = new TrainingOptions { Patients = parse.GetValue(patients), Days = parse.GetValue(days), Seed = parse.GetValue(seed), Trees = parse.GetValue(trees) };
             try
             {
@@ -34,7 +68,7 @@ public static class TrainCommand
                 return ExitCodes.Usage;
             }
 
-            var path = Path.GetFullPath(parse.GetValue(output)!);
+            var path = Path.GetFullPath(parse.GetValue(output) ?? DefaultModelPath);
             var progress = new ConsoleProgress();
             var model = await Task.Run(() => RiskModelTrainer.Train(options, p => progress.Report(p.Stage, p.Done, p.Total, p.Stage == "features" ? "patients" : "steps"), cancellationToken), cancellationToken);
             model.Save(path);
@@ -51,5 +85,64 @@ public static class TrainCommand
             return ExitCodes.Success;
         });
         return command;
+    }
+
+    private static async Task<int> FromStoreAsync(
+        TrainingOptions options, PlatformSettings settings, DateTimeOffset from, DateTimeOffset through, string? keyFile, string? keepExport, string? output, CancellationToken cancellationToken)
+    {
+        var exportFolder = keepExport ?? Directory.CreateTempSubdirectory("telesuivi-export-").FullName;
+        try
+        {
+            var (exit, report, configuration) = await PatientsCommand.WriteExportAsync(exportFolder, from, through, keyFile, settings, cancellationToken);
+            if (report is null)
+            {
+                return exit;
+            }
+
+            var risk = configuration.GetSection(RiskOptions.Section).Get<RiskOptions>() ?? new RiskOptions();
+            var dataDirectory = (configuration.GetSection(StoreOptions.Section).Get<StoreOptions>() ?? new StoreOptions()).DataDirectory;
+            var path = Path.GetFullPath(output ?? Path.Combine(
+                ActiveModel.DirectoryOf(dataDirectory), "candidates", $"{RiskModelTrainer.ModelName}-{DateTimeOffset.UtcNow:yyyyMMdd'-'HHmmss}.zip"));
+            var evaluationFolder = ActiveModel.EvaluationFolderOf(path);
+            var utcOffset = TimeZoneInfo.FindSystemTimeZoneById(risk.TimeZone).BaseUtcOffset;
+            var progress = new ConsoleProgress();
+            OutcomeTrainingResult result;
+            try
+            {
+                var history = ExportReader.Read(exportFolder, through, utcOffset, risk);
+                result = await Task.Run(
+                    () => OutcomeTraining.Run(history, options, EvaluationOptions.DefaultBudgets, p => progress.Report(p.Stage, p.Done, p.Total, p.Stage == "features" ? "patients" : "steps"), cancellationToken),
+                    cancellationToken);
+            }
+            catch (Exception ex) when (ex is InvalidOperationException or InvalidDataException or FileNotFoundException)
+            {
+                progress.Finish();
+                await Console.Error.WriteLineAsync($"error: {ex.Message}");
+                return 1;
+            }
+
+            result.Model.Save(path);
+            var evaluation = result.Evaluation with { ModelSha256 = ModelEvaluation.Sha256Of(path) };
+            EvaluationReport.Write(evaluation, evaluationFolder);
+            progress.Finish();
+            var o = Console.Out;
+            await o.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                $"Candidate model {result.Model.Info.Name} written to {path} in {progress.Elapsed.TotalSeconds:F1} s: NOT active (review {Path.Combine(evaluationFolder, EvaluationReport.MarkdownFile)}, then 'telesuivi model activate {path}')"));
+            await o.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                $"  export             {report.Patients:N0} patients, {report.Readings:N0} readings, {report.EnvironmentReadings:N0} environment readings, {report.Outcomes:N0} resolved alerts"));
+            await o.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                $"  labels             {result.Onsets:N0} exacerbation onsets; {result.TrainingPatients:N0} patients for training and calibration, {result.HeldOutPatients:N0} held out"));
+            await o.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"  SHA-256            {evaluation.ModelSha256}"));
+            await o.WriteLineAsync("Evaluation on the held-out patients:");
+            await EvaluateCommand.PrintSummaryAsync(evaluation);
+            return ExitCodes.Success;
+        }
+        finally
+        {
+            if (keepExport is null)
+            {
+                Directory.Delete(exportFolder, recursive: true);
+            }
+        }
     }
 }

@@ -45,16 +45,22 @@ public sealed class Pseudonymiser(byte[] key)
 }
 
 /// <summary>What an export wrote.</summary>
-public sealed record ExportReport(int Patients, long Readings, int Outcomes);
+public sealed record ExportReport(int Patients, long Readings, int Outcomes, long EnvironmentReadings = 0);
 
 /// <summary>
 /// The data a model is trained on, without direct identifiers (README, "Pseudonymised export"): patients.csv
-/// (pseudonym, birth year, sex, zone, conditions), readings.csv (pseudonym, device pseudonym, time, code, component,
-/// value, unit) and outcomes.csv (the alerts nurses resolved: pseudonym, kind, subject, severity, opened, closed,
-/// outcome). Names, addresses, telecom, identifiers, device serials and free text (notes, reasons) never leave.
+/// (pseudonym, birth year, sex, zone, conditions, severity of the primary condition), readings.csv (pseudonym, device
+/// pseudonym, time, code, component, value, unit), environment.csv (the readings of the patients' zones: zone, time,
+/// code, value, unit) and outcomes.csv (the alerts nurses resolved: pseudonym, kind, subject, severity, opened,
+/// closed, outcome). Names, addresses, telecom, identifiers, device serials and free text (notes, reasons) never leave.
 /// </summary>
 public sealed class PseudonymisedExport(DeviceRegistry registry, IObservationStore store, AlertStore alerts, Pseudonymiser pseudonyms)
 {
+    public const string PatientsFile = "patients.csv";
+    public const string ReadingsFile = "readings.csv";
+    public const string EnvironmentFile = "environment.csv";
+    public const string OutcomesFile = "outcomes.csv";
+
     private const int PageSize = 5_000;
     private static readonly FhirJsonDeserializer Deserializer = new(new DeserializerSettings().UsingMode(DeserializationMode.Ostrich));
 
@@ -63,21 +69,32 @@ public sealed class PseudonymisedExport(DeviceRegistry registry, IObservationSto
         Directory.CreateDirectory(folder);
         var patients = registry.Patients.OrderBy(p => p.Id, StringComparer.Ordinal).ToList();
         long readings = 0;
-        await using (var patientFile = Create(folder, "patients.csv", "patient,birth_year,sex,zone,conditions"))
-        await using (var readingFile = Create(folder, "readings.csv", "patient,device,time,code,component,value,unit"))
+        await using (var patientFile = Create(folder, PatientsFile, "patient,birth_year,sex,zone,conditions,severity"))
+        await using (var readingFile = Create(folder, ReadingsFile, "patient,device,time,code,component,value,unit"))
         {
             for (var i = 0; i < patients.Count; i++)
             {
                 var registered = patients[i];
                 var pseudonym = pseudonyms.Of("patient", registered.Id);
                 await patientFile.WriteLineAsync(PatientRow(pseudonym, registered));
-                readings += await WriteReadingsAsync(readingFile, pseudonym, registered.Id, from, through, cancellationToken);
+                readings += await WriteReadingsAsync(readingFile, $"Patient/{registered.Id}", ReadingPrefix(pseudonym), from, through, cancellationToken);
                 progress?.Report((i + 1, patients.Count));
             }
         }
 
+        // The zones' outdoor environment, which the model's environment features are computed from: a zone is already
+        // in patients.csv, and its air and weather say nothing more about anyone.
+        long environment = 0;
+        await using (var environmentFile = Create(folder, EnvironmentFile, "zone,time,code,component,value,unit"))
+        {
+            foreach (var zone in patients.Select(p => p.Zone).OfType<string>().Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal))
+            {
+                environment += await WriteReadingsAsync(environmentFile, $"Location/{zone}", _ => Row(zone), from, through, cancellationToken);
+            }
+        }
+
         var outcomes = 0;
-        await using (var outcomeFile = Create(folder, "outcomes.csv", "patient,kind,subject,severity,opened,closed,outcome"))
+        await using (var outcomeFile = Create(folder, OutcomesFile, "patient,kind,subject,severity,opened,closed,outcome"))
         {
             await alerts.InitializeAsync(cancellationToken);
             foreach (var alert in await alerts.ListAsync(new AlertQuery { IncludeClosed = true, From = from }, cancellationToken))
@@ -93,7 +110,7 @@ public sealed class PseudonymisedExport(DeviceRegistry registry, IObservationSto
             }
         }
 
-        return new ExportReport(patients.Count, readings, outcomes);
+        return new ExportReport(patients.Count, readings, outcomes, environment);
     }
 
     private static string PatientRow(string pseudonym, RegisteredPatient registered)
@@ -112,19 +129,25 @@ public sealed class PseudonymisedExport(DeviceRegistry registry, IObservationSto
         var birthYear = patient?.BirthDate is { Length: >= 4 } birthDate ? birthDate[..4] : string.Empty;
         var sex = patient?.Gender?.ToString().ToLowerInvariant() ?? string.Empty;
         var conditions = patient is null ? string.Empty : string.Join(' ', ClinicalConditions.Of(patient).Select(ClinicalConditions.SnomedCodeOf));
-        return Row(pseudonym, birthYear, sex, registered.Zone ?? string.Empty, conditions);
+        var severity = patient?.GetExtensionValue<Integer>(PatientInfo.SeverityExtensionUrl)?.Value is int grade and >= 1 and <= 4
+            ? grade.ToString(CultureInfo.InvariantCulture) : string.Empty;
+        return Row(pseudonym, birthYear, sex, registered.Zone ?? string.Empty, conditions, severity);
     }
 
-    private async Task<long> WriteReadingsAsync(StreamWriter file, string pseudonym, string patientId, DateTimeOffset from, DateTimeOffset through, CancellationToken cancellationToken)
+    /// <summary>The columns a patient's reading starts with: the patient's and the device's pseudonyms.</summary>
+    private Func<Observation, string> ReadingPrefix(string pseudonym) =>
+        observation => Row(pseudonym, observation.Device?.Reference is { } reference ? pseudonyms.Of("device", reference.Split('/')[^1]) : string.Empty);
+
+    private async Task<long> WriteReadingsAsync(StreamWriter file, string subject, Func<Observation, string> prefix, DateTimeOffset from, DateTimeOffset through, CancellationToken cancellationToken)
     {
         long count = 0;
         ObservationCursor? after = null;
         while (true)
         {
-            var page = await store.SearchAsync(new ObservationSearch($"Patient/{patientId}", [], from, through, Descending: false, after, PageSize), cancellationToken);
+            var page = await store.SearchAsync(new ObservationSearch(subject, [], from, through, Descending: false, after, PageSize), cancellationToken);
             foreach (var match in page.Matches)
             {
-                count += await WriteObservationAsync(file, pseudonym, match.Observation);
+                count += await WriteObservationAsync(file, prefix(match.Observation), match.Observation);
             }
 
             if (page.Matches.Count < PageSize)
@@ -136,9 +159,8 @@ public sealed class PseudonymisedExport(DeviceRegistry registry, IObservationSto
         }
     }
 
-    private async Task<int> WriteObservationAsync(StreamWriter file, string pseudonym, Observation observation)
+    private static async Task<int> WriteObservationAsync(StreamWriter file, string prefix, Observation observation)
     {
-        var device = observation.Device?.Reference is { } reference ? pseudonyms.Of("device", reference.Split('/')[^1]) : string.Empty;
         var time = observation.Effective switch
         {
             FhirDateTime dateTime => dateTime.ToDateTimeOffset(TimeSpan.Zero),
@@ -155,7 +177,7 @@ public sealed class PseudonymisedExport(DeviceRegistry registry, IObservationSto
         var rows = 0;
         if (ValueOf(observation.Value) is { } value)
         {
-            await file.WriteLineAsync(Row(pseudonym, device, Time(time.Value), code, string.Empty, value.Value, value.Unit));
+            await file.WriteLineAsync(prefix + "," + Row(Time(time.Value), code, string.Empty, value.Value, value.Unit));
             rows++;
         }
 
@@ -163,7 +185,7 @@ public sealed class PseudonymisedExport(DeviceRegistry registry, IObservationSto
         {
             if (ValueOf(component.Value) is { } part && component.Code.Coding.FirstOrDefault() is { } componentCoding)
             {
-                await file.WriteLineAsync(Row(pseudonym, device, Time(time.Value), code, $"{componentCoding.System}|{componentCoding.Code}", part.Value, part.Unit));
+                await file.WriteLineAsync(prefix + "," + Row(Time(time.Value), code, $"{componentCoding.System}|{componentCoding.Code}", part.Value, part.Unit));
                 rows++;
             }
         }

@@ -48,7 +48,7 @@ public sealed partial class OnlineRiskScorer(
     private readonly RiskOptions settings = options.Value;
     private readonly Dictionary<string, PatientTrack> tracked = new(StringComparer.Ordinal);
     private readonly Dictionary<string, ZoneTrack> zones = new(StringComparer.Ordinal);
-    private readonly float[] features = new float[FeatureSchema.Count];
+    private readonly float[] features = new float[FeatureSchema.VectorLength];
     private TimeSpan utcOffset;
 
     public override async Task StartAsync(CancellationToken cancellationToken)

@@ -1,14 +1,25 @@
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
+using TeleSuivi.Risk.Evaluation;
 using TeleSuivi.Risk.Model;
+using TeleSuivi.Server.Storage;
 
 namespace TeleSuivi.Server.Risk;
 
 /// <summary>
 /// The model the server scores with, loaded once at start by <see cref="OnlineRiskScorer"/>: until then, and when
-/// scoring is on, stored readings queue for it; when scoring is off they are not kept.
+/// scoring is on, stored readings queue for it; when scoring is off they are not kept. With <c>Risk:ModelPath</c> at
+/// its default, a model activated in the data folder (<see cref="ActiveModel"/>) is preferred to the shipped one; a
+/// new activation takes effect at the next start.
 /// </summary>
-public sealed class RiskModel : IDisposable
+public sealed class RiskModel(IOptions<StoreOptions>? store) : IDisposable
 {
+    /// <summary>A model without a data folder: only <c>Risk:ModelPath</c> counts (tests, tools).</summary>
+    public RiskModel()
+        : this(null)
+    {
+    }
+
     private volatile RiskScorer? scorer;
     private volatile string status = "starting: the model is not loaded yet";
     private volatile bool off;
@@ -24,6 +35,9 @@ public sealed class RiskModel : IDisposable
 
     public string Status => status;
 
+    /// <summary>SHA-256 of the loaded model file (empty until loaded): which model scored is never in doubt.</summary>
+    public string Sha256 { get; private set; } = string.Empty;
+
     /// <summary>
     /// Loads the model of <paramref name="options"/>. A missing or incompatible model is a <see cref="ConfigurationException"/>
     /// when <c>Risk:Enabled</c> is true, and turns scoring off with the reason (returned) when it is unset.
@@ -37,18 +51,20 @@ public sealed class RiskModel : IDisposable
             return null;
         }
 
-        var path = ResolvePath(options.ModelPath);
+        string? path = null;
         try
         {
+            (path, var origin) = Choose(options);
             var loaded = RiskScorer.Load(path);
+            Sha256 = ModelEvaluation.Sha256Of(path);
             Version = Path.GetFileNameWithoutExtension(path);
             scorer = loaded;
-            status = $"scoring with {path} ({loaded.Info.Name}, {loaded.Info.FeatureNames.Count} features)";
+            status = $"scoring with {path} ({loaded.Info.Name}, {loaded.Info.FeatureNames.Count} features, SHA-256 {Sha256[..12]}; {origin})";
             return null;
         }
         catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException or InvalidOperationException or FormatException)
         {
-            var reason = $"the risk model {path} cannot be used: {ex.Message}";
+            var reason = path is null ? $"the risk model cannot be used: {ex.Message}" : $"the risk model {path} cannot be used: {ex.Message}";
             if (options.Enabled == true)
             {
                 throw new ConfigurationException($"{reason} (Risk:Enabled is true: fix Risk:ModelPath, train one with 'telesuivi train', or set Risk:Enabled to false)", ex);
@@ -57,6 +73,34 @@ public sealed class RiskModel : IDisposable
             TurnOff($"off: {reason} (set Risk:ModelPath, or Risk:Enabled=false to silence this)");
             return reason;
         }
+    }
+
+    /// <summary>
+    /// The configured model, or the activated one when <c>Risk:ModelPath</c> is left at the shipped model; an active model
+    /// whose file no longer matches the checksum of its manifest is refused, never silently replaced by another.
+    /// </summary>
+    private (string Path, string Origin) Choose(RiskOptions options)
+    {
+        var dataDirectory = store?.Value.DataDirectory;
+        if (dataDirectory is null || !string.Equals(options.ModelPath, RiskOptions.ShippedModel, StringComparison.Ordinal)
+            || ActiveModel.Read(dataDirectory) is not { } manifest)
+        {
+            return (ResolvePath(options.ModelPath), options.ModelPath == RiskOptions.ShippedModel ? "the shipped model" : "Risk:ModelPath");
+        }
+
+        var path = ActiveModel.PathOf(dataDirectory, manifest);
+        if (!File.Exists(path))
+        {
+            throw new FileNotFoundException($"the active model {path} (telesuivi model activate) is missing", path);
+        }
+
+        var sha = ModelEvaluation.Sha256Of(path);
+        if (!string.Equals(sha, manifest.Sha256, StringComparison.OrdinalIgnoreCase))
+        {
+            throw new InvalidDataException($"the active model {path} has SHA-256 {sha}, not the {manifest.Sha256} it was activated with: the file changed; activate a model again with 'telesuivi model activate'");
+        }
+
+        return (path, $"activated {manifest.ActivatedAt:u} by {manifest.ActivatedBy}");
     }
 
     /// <summary>A relative path is looked for beside the executable (where the shipped model is copied), then in the current folder.</summary>

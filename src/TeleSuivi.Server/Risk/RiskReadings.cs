@@ -32,6 +32,13 @@ public static class RiskReadings
     public static EnvironmentVariable? EnvironmentVariableOf(string measure) =>
         EnvironmentMeasures.TryGetValue(measure, out var variable) ? variable : null;
 
+    /// <summary>
+    /// The measure key of a value stored under <paramref name="code"/> (<c>system|code</c>, the component's for a panel)
+    /// in <paramref name="unit"/>, or null when it is no feature (the pseudonymised export read back for training).
+    /// </summary>
+    public static string? MeasureOf(string code, string unit) =>
+        MeasureByCode.TryGetValue(code, out var measure) && string.Equals(UnitByMeasure[measure], unit, StringComparison.Ordinal) ? measure : null;
+
     /// <summary>The feature readings of one Observation (none, one, or two for a blood-pressure panel).</summary>
     public static IEnumerable<RiskReading> Of(Observation observation)
     {

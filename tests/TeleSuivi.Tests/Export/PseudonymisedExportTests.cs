@@ -36,7 +36,7 @@ public sealed class PseudonymisedExportTests
         var device = Convert.ToHexStringLower(HMACSHA256.HashData(key, Encoding.UTF8.GetBytes("device:bp-77")), 0, 16);
 
         var patients = await File.ReadAllLinesAsync(Path.Combine(output, "patients.csv"), Ct);
-        Assert.Equal(["patient,birth_year,sex,zone,conditions", $"{pseudonym},1948,female,75011,13645005"], patients);
+        Assert.Equal(["patient,birth_year,sex,zone,conditions,severity", $"{pseudonym},1948,female,75011,13645005,"], patients);
         var readings = await File.ReadAllLinesAsync(Path.Combine(output, "readings.csv"), Ct);
         Assert.Equal(4, readings.Length);
         Assert.All(readings.Skip(1), line => Assert.StartsWith($"{pseudonym},{device},", line, StringComparison.Ordinal));

@@ -12,7 +12,7 @@ public sealed class FeatureTests
 
     private static float[] Compute(PatientFeatureState state, DateTimeOffset at, ZoneEnvironmentState? zone = null)
     {
-        var features = new float[FeatureSchema.Count];
+        var features = new float[FeatureSchema.VectorLength];
         state.Compute(at, zone, features);
         return features;
     }
@@ -43,7 +43,7 @@ public sealed class FeatureTests
         var zones = patients.Select(p => p.Profile.Zone).Distinct().ToDictionary(z => z, _ => new ZoneEnvironmentState(parameters.UtcOffset), StringComparer.Ordinal);
         var zoneOf = patients.ToDictionary(p => p.Profile.Id, p => p.Profile.Zone, StringComparer.Ordinal);
         var online = patients.ToDictionary(p => p.Profile.Id, _ => new List<float[]>(), StringComparer.Ordinal);
-        var scratch = new float[FeatureSchema.Count];
+        var scratch = new float[FeatureSchema.VectorLength];
         foreach (var (time, _, item) in items.OrderBy(i => i.Time).ThenBy(i => i.Kind))
         {
             switch (item)
@@ -56,7 +56,7 @@ public sealed class FeatureTests
                     states[id].Compute(time, zones[zoneOf[id]], scratch);
                     break;
                 case string id:
-                    var features = new float[FeatureSchema.Count];
+                    var features = new float[FeatureSchema.VectorLength];
                     states[id].Compute(time, zones[zoneOf[id]], features);
                     online[id].Add(features);
                     break;
@@ -79,7 +79,50 @@ public sealed class FeatureTests
         var last = offline.Values.SelectMany(r => r).Last().Features;
         Assert.False(float.IsNaN(Feature(last, "ambient-pm25:mean-lag0-7")));
         Assert.Contains(offline.Values.SelectMany(r => r), r => !float.IsNaN(Feature(r.Features, "heart-rate:deviation")));
+        Assert.Contains(offline.Values.SelectMany(r => r), r => Feature(r.Features, "heart-rate:deviation-hours") > 0);
         Assert.Equal(6 * 75, compared);
+    }
+
+    [Fact]
+    public void Compute_SpO2DropsForThirtySixHours_DeviationHoursCountsFromTheFirstLowReading()
+    {
+        var state = new PatientFeatureState(Facts, TimeSpan.Zero);
+        for (var day = 0; day < 20; day++)
+        {
+            for (var hour = 0; hour < 24; hour += 4)
+            {
+                state.Add(Measures.OxygenSaturation, T0.AddDays(day).AddHours(hour), 95 + (hour % 8 == 0 ? 0.2 : -0.2));
+            }
+        }
+
+        var at = T0.AddDays(21);
+        var dropStart = at.AddHours(-36);
+        for (var time = dropStart; time < at; time = time.AddHours(4))
+        {
+            state.Add(Measures.OxygenSaturation, time, 92);
+        }
+
+        var features = Compute(state, at);
+
+        Assert.Equal(36, Feature(features, "oxygen-saturation:deviation-hours"), 3);
+        Assert.True(float.IsNaN(Feature(features, "heart-rate:deviation-hours")));
+    }
+
+    [Fact]
+    public void Compute_PollutionEpisode_DaysInARowAboveTheLevel()
+    {
+        var zone = new ZoneEnvironmentState(TimeSpan.Zero);
+        double[] dailyPm25 = [10, 12, 48, 30, 41, 44];
+        for (var day = 0; day < dailyPm25.Length; day++)
+        {
+            zone.Add(EnvironmentVariable.Pm25, T0.AddDays(day).AddHours(12), dailyPm25[day]);
+        }
+
+        // Scored at midnight ending the last day: today has no data yet, so the run is counted from yesterday.
+        var features = Compute(new PatientFeatureState(Facts, TimeSpan.Zero), T0.AddDays(dailyPm25.Length), zone);
+
+        Assert.Equal(4, Feature(features, "ambient-pm25:days-beyond-level"));
+        Assert.True(float.IsNaN(Feature(features, "ambient-no2:days-beyond-level")));
     }
 
     [Fact]

@@ -7,7 +7,7 @@ public sealed class RiskExplainerTests
 {
     private static float[] Features(params (string Name, float Value)[] values)
     {
-        var features = new float[FeatureSchema.Count];
+        var features = new float[FeatureSchema.VectorLength];
         Array.Fill(features, float.NaN);
         foreach (var (name, value) in values)
         {
@@ -84,5 +84,35 @@ public sealed class RiskExplainerTests
     {
         var features = Features(("male", 0));
         Assert.Empty(RiskExplainer.Explain(features, Contributions(("age", -0.2f), ("heart-rate:last", -0.1f))));
+    }
+
+    [Fact]
+    public void Explain_DeviationWithItsDuration_EnglishAndFrenchSentences()
+    {
+        var features = Features(
+            ("male", 0), ("oxygen-saturation:mean-24h", 92.2f), ("oxygen-saturation:baseline", 95), ("oxygen-saturation:deviation-hours", 36),
+            ("ambient-pm25:mean-lag0-2", 45.4f), ("ambient-pm25:max-lag0-7", 62), ("ambient-pm25:mean-lag0-7", 30), ("ambient-pm25:days-beyond-level", 3));
+        var contributions = Contributions(("oxygen-saturation:deviation", 0.6f), ("ambient-pm25:mean-lag0-2", 0.3f));
+
+        var reasons = RiskExplainer.Explain(features, contributions);
+
+        Assert.Equal("SpO2 92 % over the last 24 h, 3 points below her usual 95 %, for 36 h", reasons[0].Sentence);
+        Assert.Equal("SpO2 92 % sur les dernières 24 h, 3 points en dessous de sa valeur habituelle de 95 %, depuis 36 h", reasons[0].Phrase);
+        Assert.Equal("PM2.5 above 25 µg/m³ for 3 days (mean of the last 3 days 45 µg/m³, highest daily mean in 8 days 62 µg/m³)", reasons[1].Sentence);
+        Assert.Equal("PM2.5 au-dessus de 25 µg/m³ depuis 3 jours (moyenne des 3 derniers jours 45 µg/m³, plus forte moyenne journalière sur 8 jours 62 µg/m³)", reasons[1].Phrase);
+    }
+
+    [Fact]
+    public void Sentence_WeightChangeInFrench_DecimalComma()
+    {
+        var features = Features(("male", 1), ("body-weight:last", 84.2f), ("body-weight:change-3d", 2.4f));
+        Assert.Equal("Poids en hausse de 2,4 kg en 3 jours (dernière valeur 84,2 kg)", RiskExplainer.Phrase(features, FeatureSchema.Index("body-weight:change-3d")));
+    }
+
+    [Fact]
+    public void Sentence_LongDeviation_CountedInDays()
+    {
+        var features = Features(("male", 1), ("body-weight:mean-24h", 86.1f), ("body-weight:baseline", 83.0f), ("body-weight:deviation-hours", 130));
+        Assert.Equal("Weight 86.1 kg over the last 24 h, 3.1 kg above his usual 83.0 kg, for 5 days", RiskExplainer.Sentence(features, FeatureSchema.Index("body-weight:deviation")));
     }
 }

@@ -103,7 +103,7 @@ public sealed class ScoringConfigurationTests
     public void RiskAssessment_Built_CarriesProbabilityReasonsAndHorizon()
     {
         var at = new DateTimeOffset(2026, 1, 15, 23, 0, 0, TimeSpan.Zero);
-        var score = new RiskScore(0.4321234567, -1.5, [new RiskReason("oxygen-saturation", 0.8, "SpO2 3 points below her usual for 36 h")]);
+        var score = new RiskScore(0.4321234567, -1.5, [new RiskReason("oxygen-saturation", 0.8, "SpO2 3 points below her usual for 36 h", "SpO2 3 points sous sa valeur habituelle depuis 36 h")]);
 
         var assessment = RiskAssessments.Build("p1", at, score, "exacerbation-72h-v1");
 
