@@ -91,7 +91,8 @@ public sealed record AlertEvidence(
     double? Value = null,
     string? Unit = null,
     string? ObservationId = null,
-    string? Detail = null);
+    string? Detail = null,
+    string? DetailFr = null);
 
 /// <summary>What makes an alert one alert: the same patient, kind and subject while it stays open.</summary>
 /// <param name="Subject">The vital (<c>spo2</c>), the device id, or empty for patient-wide kinds.</param>

@@ -3,7 +3,9 @@ using System.Globalization;
 namespace TeleSuivi.Server.Alerts;
 
 /// <summary>A risk model's output for one patient: the probability of an exacerbation and why, in sentences.</summary>
-public sealed record RiskScore(string PatientId, double Probability, IReadOnlyList<string> Explanations, DateTimeOffset Time);
+/// <param name="Explanations">The reasons in English.</param>
+/// <param name="ExplanationsFr">The same reasons in French, in the same order (none: the board shows the English ones).</param>
+public sealed record RiskScore(string PatientId, double Probability, IReadOnlyList<string> Explanations, DateTimeOffset Time, IReadOnlyList<string>? ExplanationsFr = null);
 
 /// <summary>
 /// Turns a stream of risk scores into alerts without flapping: an alert is raised at
@@ -85,7 +87,7 @@ public sealed class RiskAlertPolicy(RiskPolicyOptions options)
         var reason = previous is { } before && rose
             ? new LocalizedText($"Exacerbation risk rose from {Percent(before)} to {Percent(p)}", $"Risque d'exacerbation passé de {Percent(before)} à {Percent(p)}")
             : new LocalizedText($"Exacerbation risk {Percent(p)} (alert at {Percent(options.RaiseAt)})", $"Risque d'exacerbation {Percent(p)} (alerte à {Percent(options.RaiseAt)})");
-        var evidence = score.Explanations.Select(text => new AlertEvidence(score.Time, "risk factor", Detail: text))
+        var evidence = score.Explanations.Select((text, i) => new AlertEvidence(score.Time, "risk factor", Detail: text, DetailFr: score.ExplanationsFr?.ElementAtOrDefault(i)))
             .Prepend(new AlertEvidence(score.Time, RiskEvidence, p, "probability"))
             .ToList();
         return new AlertSignal.Raise(new AlertDraft(key, severity, reason, evidence, p));

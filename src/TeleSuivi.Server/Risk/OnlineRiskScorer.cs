@@ -270,7 +270,7 @@ public sealed partial class OnlineRiskScorer(
         patient.LastScored = now;
         patient.Due = null;
         patient.PendingSince = null;
-        await alerts.SubmitRiskAsync(new AlertRiskScore(patientId, probability, score.Reasons.Select(r => r.Sentence).ToList(), at), cancellationToken);
+        await alerts.SubmitRiskAsync(new AlertRiskScore(patientId, probability, score.Reasons.Select(r => r.Sentence).ToList(), at, score.Reasons.Select(r => r.Phrase).ToList()), cancellationToken);
     }
 
     /// <summary>The patient's state, built from the store the first time they are seen; null when the store cannot be read (tried again later).</summary>

@@ -27,6 +27,20 @@ public sealed class RiskAlertPolicyTests
     }
 
     [Fact]
+    public void Evaluate_ReasonsInBothLanguages_EachEvidenceCarriesItsFrenchPhrase()
+    {
+        var score = new RiskScore("p1", 0.4, ["SpO2 3 points below her usual 95 %, for 36 h", "PM2.5 above 25 µg/m³ for 3 days"], Start,
+            ["SpO2 3 points sous son habituel de 95 %, depuis 36 h", "PM2,5 au-dessus de 25 µg/m³ depuis 3 jours"]);
+
+        var raise = Assert.IsType<AlertSignal.Raise>(policy.Evaluate(score));
+
+        var reasons = raise.Draft.Evidence.Where(e => e.Label == "risk factor").Select(e => (e.Detail, e.DetailFr)).ToList();
+        Assert.Equal(
+            [("SpO2 3 points below her usual 95 %, for 36 h", "SpO2 3 points sous son habituel de 95 %, depuis 36 h"), ("PM2.5 above 25 µg/m³ for 3 days", "PM2,5 au-dessus de 25 µg/m³ depuis 3 jours")],
+            reasons);
+    }
+
+    [Fact]
     public void Evaluate_BetweenClearAndRaiseThresholds_KeepsTheAlert()
     {
         Score(0.35, 0);
