@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.SignalR.Client;
 using TeleSuivi.Tests.Infrastructure;
 
@@ -13,7 +14,7 @@ namespace TeleSuivi.Tests.ScaleOut;
 /// registry, dead letters). The four nodes start at the same moment on the empty database: each creates the schema
 /// and the bootstrap administrator, which must happen once without failing any of them.
 /// </summary>
-public sealed class ScaleOutCluster(ExternalServices external, ScaleOutServices services) : IAsyncLifetime
+public sealed partial class ScaleOutCluster(ExternalServices external, ScaleOutServices services) : IAsyncLifetime
 {
     public static readonly TimeSpan Deadline = TimeSpan.FromSeconds(60);
 
@@ -62,8 +63,22 @@ public sealed class ScaleOutCluster(ExternalServices external, ScaleOutServices 
         Workers = [Node("ingest"), Node("ingest")];
         WebNodes = [Node("web"), Node("web")];
         await Task.WhenAll(All.Select(node => node.WaitUntilReadyAsync(Deadline)));
+
+        // The first worker up takes every scoring partition, then gives half back when it sees the second: tests that
+        // check which worker scores a patient start once the partitions are split between the two.
+        await Poll.UntilAsync(
+            () => Task.FromResult(Workers.Select(worker => OwnedPartitions.Matches(worker.Output) is { Count: > 0 } lines ? lines[^1] : null).ToList()),
+            latest => latest.All(line => line is not null && line.Groups["live"].Value == "2")
+                && latest.Sum(line => int.Parse(line!.Groups["owned"].Value, CultureInfo.InvariantCulture)) == int.Parse(latest[0]!.Groups["count"].Value, CultureInfo.InvariantCulture),
+            Deadline,
+            "the scoring partitions split between the two workers");
         publisher = await MqttTestPublisher.ConnectAsync(mosquitto.Url);
     }
+
+    [GeneratedRegex(@"this worker owns (?<owned>\d+) of (?<count>\d+) \((?<live>\d+) live worker")]
+    private static partial Regex OwnedPartitionsPattern();
+
+    private static Regex OwnedPartitions => OwnedPartitionsPattern();
 
     public async ValueTask DisposeAsync()
     {

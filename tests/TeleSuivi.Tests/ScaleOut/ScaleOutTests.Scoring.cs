@@ -38,18 +38,32 @@ public sealed partial class ScaleOutTests
             $"{published} messages processed");
         Assert.All(shares, share => Assert.True(share > 0, $"one worker received every message: {string.Join(", ", shares)}"));
 
-        // The same reading twice (one id): round robin gives one copy to the owner, which scores at once.
+        // The same reading twice (one id): round robin gives one copy to the owner, which scores at once, and one to
+        // the other worker, which wakes the owner.
         var trigger = sessions[^1] with { Time = DateTimeOffset.UtcNow.AddSeconds(-1) };
-        var triggeredAt = DateTimeOffset.UtcNow.AddSeconds(-2);
+        await patient.PublishWithingsAsync(cluster.Publisher, [trigger], 1);
+        await patient.PublishWithingsAsync(cluster.Publisher, [trigger], 1);
+        await Poll.UntilAsync(
+            async () => (await CountAsync(Messages)).Zip(messagesBefore, (after, before) => after - before).Sum(),
+            processed => processed >= published + 2,
+            ScaleOutCluster.Deadline,
+            "both copies of the trigger stored");
+
+        // Scores are stamped to the whole second, so one stamped in the second the trigger became durable may predate
+        // it. Once the clock is in the next second, the trigger once more (a redelivery: the owner re-scores): a score
+        // stamped from then on was computed from a store that holds the trigger.
+        var durableBy = DateTimeOffset.UtcNow;
+        var scoredFrom = WholeSecond(durableBy).AddSeconds(1);
+        await Poll.UntilAsync(() => DateTimeOffset.UtcNow >= scoredFrom, TimeSpan.FromSeconds(2), "the next second");
         await patient.PublishWithingsAsync(cluster.Publisher, [trigger], 1);
         await patient.PublishWithingsAsync(cluster.Publisher, [trigger], 1);
 
         using var fhir = new FhirClient(cluster.WebNodes[1].BaseUrl);
         var latest = await Poll.UntilAsync(
             async () => (await fhir.GetAsync($"/fhir/RiskAssessment?subject=Patient/{patient.Id}&_sort=-date&_count=1")).Matches<RiskAssessment>() is [var newest, ..] ? newest : null,
-            assessment => assessment is not null && ScoringPatient.TimeOf(assessment.Occurrence) >= WholeSecond(triggeredAt),
+            assessment => assessment is not null && ScoringPatient.TimeOf(assessment.Occurrence) >= scoredFrom,
             ScaleOutCluster.Deadline,
-            $"a score of {patient.Id} after the trigger, served by web node 2");
+            $"a score of {patient.Id} stamped {scoredFrom:O} or later, served by web node 2");
 
         var at = ScoringPatient.TimeOf(latest!.Occurrence);
         var stored = await patient.StoredAsync(fhir);
