@@ -173,7 +173,10 @@ public sealed partial class AlertEngine(
 
         var info = patients.Find(patientId);
         var limits = thresholds.Find(patientId, vital.Id)?.Limits ?? VitalSigns.DefaultsFor(vital, info?.Conditions ?? []);
-        if (vitals.IsNew(patientId, vital))
+        // A reading within limits ends any streak, so the stored ones before it matter only for an abnormal reading
+        // (and for weight, whose gain spans days): one store search per patient and vital after a start would
+        // otherwise hold up every alert behind it (seconds per alert on InfluxDB with 10,000 patients, BENCHMARKS.md).
+        if (vitals.IsNew(patientId, vital) && (vital.Id == VitalSigns.WeightGainId || limits.Classify(number).Severity is not null))
         {
             await ReplayVitalAsync(subject, patientId, vital, time, limits, cancellationToken);
         }
