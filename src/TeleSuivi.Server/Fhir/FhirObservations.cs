@@ -1,4 +1,3 @@
-using System.Globalization;
 using Hl7.Fhir.Model;
 using TeleSuivi.Server.Storage;
 
@@ -46,19 +45,7 @@ internal static class FhirObservations
             none |= codes.Count == 0;
         }
 
-        var dates = request.Values(Date).Select(p => p.Value).ToList();
-        var (from, through) = FhirDateSearch.Window(dates);
-        var count = FhirSearchValues.Count(request.Once(Count));
-        var sort = request.Once(Sort) ?? "date";
-        var descending = FhirSearchValues.DescendingByDate(sort);
-        var criteria = new List<(string, string)> { (Subject, subject) };
-        criteria.AddRange(codeParameters.Select(p => (Code, p.Value)));
-        criteria.AddRange(dates.Select(d => (Date, d.Replace(' ', '+'))));
-        criteria.Add((Sort, sort));
-        var fingerprint = FhirPageToken.FingerprintOf(criteria.Select(c => $"{c.Item1}={c.Item2}"));
-        criteria.Add((Count, count.ToString(CultureInfo.InvariantCulture)));
-        var pageValue = request.Once(FhirPageToken.Parameter);
-        var page = pageValue is null ? null : FhirPageToken.Decode(pageValue, fingerprint);
+        var (from, through, count, descending, criteria, fingerprint, pageValue, page) = FhirDatedSearch.Read(request, Subject, subject, codeParameters.Select(p => (Code, p.Value)));
 
         (List<ObservationMatch> Matches, long? Total, string? Next, string? Previous) found = ([], 0, null, null);
         if (!none)

@@ -1,4 +1,3 @@
-using System.Globalization;
 using Hl7.Fhir.Model;
 using Hl7.Fhir.Serialization;
 using TeleSuivi.Server.Risk;
@@ -28,18 +27,7 @@ internal static class FhirRiskAssessments
         var ignored = request.CheckKnown(Known, "a RiskAssessment search");
         var (subject, none) = request.SingleSubject(
             PatientTypes, "patient", "a RiskAssessment search must name its patient: subject=Patient/{id} (or patient={id})");
-        var dates = request.Values(Date).Select(p => p.Value).ToList();
-        var (from, through) = FhirDateSearch.Window(dates);
-        var count = FhirSearchValues.Count(request.Once(Count));
-        var sort = request.Once(Sort) ?? "date";
-        var descending = FhirSearchValues.DescendingByDate(sort);
-        var criteria = new List<(string, string)> { (Subject, subject) };
-        criteria.AddRange(dates.Select(d => (Date, d.Replace(' ', '+'))));
-        criteria.Add((Sort, sort));
-        var fingerprint = FhirPageToken.FingerprintOf(criteria.Select(c => $"{c.Item1}={c.Item2}"));
-        criteria.Add((Count, count.ToString(CultureInfo.InvariantCulture)));
-        var pageValue = request.Once(FhirPageToken.Parameter);
-        var page = pageValue is null ? null : FhirPageToken.Decode(pageValue, fingerprint);
+        var (from, through, count, descending, criteria, fingerprint, pageValue, page) = FhirDatedSearch.Read(request, Subject, subject, []);
 
         (List<StoredRiskAssessment> Matches, long? Total, string? Next, string? Previous) found = ([], 0, null, null);
         if (!none)
