@@ -159,7 +159,7 @@ public sealed partial class AlertEngine(
         var patientId = subject["Patient/".Length..];
         var time = EffectiveTime(observation) ?? now;
         var deviceId = observation.Device?.Reference?.Split('/')[^1];
-        signals.AddRange(gaps.OnReading(patientId, deviceId, time));
+        signals.AddRange(gaps.OnReading(patientId, deviceId, time, arrivedAt: now));
         if (deviceId is not null)
         {
             var batteryLow = observation.Note.Any(n => n.Text?.Contains(ObservationFactory.LowBatteryStatus, StringComparison.Ordinal) == true);

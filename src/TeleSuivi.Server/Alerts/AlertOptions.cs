@@ -29,6 +29,14 @@ public sealed class AlertOptions
     /// <summary>The shortest silence that counts as a silent device.</summary>
     public TimeSpan DeviceSilentAfter { get; set; } = TimeSpan.FromHours(48);
 
+    /// <summary>
+    /// A patient or device whose newest reading arrived within this period already overdue (further behind its arrival
+    /// than the plan allows) is still delivering a backlog (history, a gateway's offline store): its missing data or
+    /// silence is judged only once that backlog has stood still this long, so a backlog catching up raises no gap
+    /// alert. A real gap behind a backlog is raised at most this much later; readings sent on time are not affected.
+    /// </summary>
+    public TimeSpan BacklogQuietPeriod { get; set; } = TimeSpan.FromMinutes(10);
+
     /// <summary>Rejected readings (implausible or undecodable) from one device within <see cref="InvalidReadingsWindow"/> that raise a device alert.</summary>
     public int InvalidReadingsThreshold { get; set; } = 3;
 

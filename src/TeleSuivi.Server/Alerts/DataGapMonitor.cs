@@ -12,6 +12,14 @@ namespace TeleSuivi.Server.Alerts;
 /// <see cref="AlertOptions.DeviceSilentAfter"/>). Time is counted from the latest reading, or from when monitoring
 /// started (the engine's start, or the assignment if later) for a patient or device that never sent one.
 /// <para>
+/// A gap is judged on the data's own clock: a reading that was already overdue when it arrived (its time further
+/// behind its arrival than the plan allows) comes from a backlog (a gateway uploading what it stored offline, a first
+/// start with history, the simulator catching up), and more of it may follow and fill the gap. So while a patient's (or
+/// a device's) newest reading is such a late one that arrived within <see cref="AlertOptions.BacklogQuietPeriod"/>,
+/// no gap is raised; once the backlog has stood still that long, the gap is judged against the wall clock as usual. A
+/// real gap is raised at most that period late, never hidden; a device that sends on time is judged as before.
+/// </para>
+/// <para>
 /// With several ingest workers (<see cref="SweepAsync"/> given the shared store), each sees only the readings the
 /// broker dealt to it. A patient is then watched only by the worker that owns the patient's scoring partition, and a
 /// gap this worker's own readings suggest is raised only once the store (every worker's readings) confirms it: the
@@ -25,22 +33,24 @@ public sealed class DataGapMonitor(AlertOptions options)
     private readonly Dictionary<string, DateTimeOffset> lastByDevice = new(StringComparer.Ordinal);
     private readonly Dictionary<string, DateTimeOffset> watchedSince = new(StringComparer.Ordinal);
 
+    // When each patient's and device's newest reading arrived, on the wall clock ("patient/" and "device/" keys, as
+    // watchedSince); none when it was read back from the store.
+    private readonly Dictionary<string, DateTimeOffset> advancedAt = new(StringComparer.Ordinal);
+
     /// <summary>Records a stored reading; ends the patient's missing-data and the device's silence alerts.</summary>
-    public IEnumerable<AlertSignal> OnReading(string patientId, string? deviceId, DateTimeOffset time)
+    /// <param name="arrivedAt">
+    /// When the reading reached this engine, for a reading that just arrived; null for one read back from the store
+    /// (at start, or to confirm a gap), whose arrival is unknown and which must not count as a backlog still arriving.
+    /// </param>
+    public IEnumerable<AlertSignal> OnReading(string patientId, string? deviceId, DateTimeOffset time, DateTimeOffset? arrivedAt = null)
     {
-        if (!lastByPatient.TryGetValue(patientId, out var last) || time > last)
-        {
-            lastByPatient[patientId] = time;
-        }
+        Advance(lastByPatient, patientId, "patient/" + patientId, time, arrivedAt);
 
         yield return new AlertSignal.Ended(new AlertKey(patientId, AlertKinds.MissingData, string.Empty),
             new($"A reading arrived ({time:yyyy-MM-dd HH:mm} UTC)", $"Une mesure est arrivée ({time:yyyy-MM-dd HH:mm} UTC)"));
         if (deviceId is not null)
         {
-            if (!lastByDevice.TryGetValue(deviceId, out var lastDevice) || time > lastDevice)
-            {
-                lastByDevice[deviceId] = time;
-            }
+            Advance(lastByDevice, deviceId, "device/" + deviceId, time, arrivedAt);
 
             yield return new AlertSignal.Ended(new AlertKey(patientId, AlertKinds.DeviceSilent, deviceId),
                 new("The device sends again", "L'appareil émet de nouveau"));
@@ -92,7 +102,7 @@ public sealed class DataGapMonitor(AlertOptions options)
 
             var plan = devices.Min(d => Expected(d.Kind));
             var since = Since(lastByPatient, "patient/" + patientId, patientId, now);
-            if (now - since >= plan)
+            if (now - since >= plan && !CatchingUp("patient/" + patientId, since, plan, now))
             {
                 var kinds = string.Join(", ", devices.Select(d => d.Kind ?? d.Id).Distinct(StringComparer.Ordinal));
                 var hours = Hours(now - since);
@@ -110,7 +120,7 @@ public sealed class DataGapMonitor(AlertOptions options)
             {
                 var silentAfter = TimeSpan.FromTicks(Math.Max(options.DeviceSilentAfter.Ticks, (long)(Expected(device.Kind).Ticks * options.DeviceSilentIntervals)));
                 var deviceSince = Since(lastByDevice, "device/" + device.Id, device.Id, now);
-                if (now - deviceSince >= silentAfter)
+                if (now - deviceSince >= silentAfter && !CatchingUp("device/" + device.Id, deviceSince, silentAfter, now))
                 {
                     var hours = Hours(now - deviceSince);
                     yield return new AlertSignal.Raise(new AlertDraft(
@@ -122,6 +132,28 @@ public sealed class DataGapMonitor(AlertOptions options)
             }
         }
     }
+
+    private void Advance(Dictionary<string, DateTimeOffset> last, string id, string watchKey, DateTimeOffset time, DateTimeOffset? arrivedAt)
+    {
+        if (last.TryGetValue(id, out var newest) && time <= newest)
+        {
+            return;
+        }
+
+        last[id] = time;
+        if (arrivedAt is { } arrived)
+        {
+            advancedAt[watchKey] = arrived;
+        }
+        else
+        {
+            advancedAt.Remove(watchKey);
+        }
+    }
+
+    /// <summary>The newest reading, at <paramref name="newest"/>, was already a gap when it arrived, and arrived recently.</summary>
+    private bool CatchingUp(string watchKey, DateTimeOffset newest, TimeSpan gap, DateTimeOffset now) =>
+        advancedAt.TryGetValue(watchKey, out var arrived) && arrived - newest >= gap && now - arrived < options.BacklogQuietPeriod;
 
     private DateTimeOffset Since(Dictionary<string, DateTimeOffset> last, string watchKey, string id, DateTimeOffset now)
     {

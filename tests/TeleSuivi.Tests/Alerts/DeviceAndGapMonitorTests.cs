@@ -83,4 +83,64 @@ public sealed class DeviceAndGapMonitorTests
 
         Assert.Contains(monitor.Sweep(assigned, Start.AddHours(48)), s => s.Key == new AlertKey("p1", AlertKinds.DeviceSilent, "scale-1"));
     }
+
+    [Fact]
+    public void Sweep_BacklogOfHistoryStillArriving_RaisesNoGapUntilItStopsThenTheRealOne()
+    {
+        // Two days of history replayed in two minutes, as demo's simulator or a gateway back online does: every
+        // reading is a day or more behind the wall clock when it arrives, and the next one fills the gap.
+        var monitor = new DataGapMonitor(new AlertOptions());
+        var assigned = new Dictionary<string, List<AssignedDevice>> { ["p1"] = [new("scale-1", "Scale")] };
+        var wall = Start;
+        for (var hoursAgo = 50; hoursAgo >= 30; hoursAgo -= 4)
+        {
+            _ = monitor.OnReading("p1", "scale-1", Start.AddHours(-hoursAgo), arrivedAt: wall).ToList();
+            Assert.Empty(monitor.Sweep(assigned, wall.AddSeconds(20)));
+            wall = wall.AddSeconds(30);
+        }
+
+        // The backlog stops 30 h behind (the device was then really silent): the gap is raised once it stood still.
+        var quiet = new AlertOptions().BacklogQuietPeriod;
+        Assert.Empty(monitor.Sweep(assigned, wall - TimeSpan.FromSeconds(30) + quiet - TimeSpan.FromSeconds(1)));
+        var signals = monitor.Sweep(assigned, wall - TimeSpan.FromSeconds(30) + quiet).ToList();
+        var missing = Assert.IsType<AlertSignal.Raise>(Assert.Single(signals, s => s.Key.Kind == AlertKinds.MissingData));
+        Assert.Equal(Start.AddHours(-30), missing.Draft.Evidence.Single().Time);
+    }
+
+    [Fact]
+    public void Sweep_DeviceBacklogStillArriving_IsNotSilentUntilItStops()
+    {
+        var monitor = new DataGapMonitor(new AlertOptions());
+        var assigned = new Dictionary<string, List<AssignedDevice>> { ["p1"] = [new("ox-1", "PulseOximeter"), new("scale-1", "Scale")] };
+        _ = monitor.OnReading("p1", "ox-1", Start, arrivedAt: Start).ToList();
+        _ = monitor.OnReading("p1", "scale-1", Start.AddHours(-60), arrivedAt: Start).ToList();
+        var silent = new AlertKey("p1", AlertKinds.DeviceSilent, "scale-1");
+
+        Assert.DoesNotContain(monitor.Sweep(assigned, Start.AddMinutes(1)), s => s.Key == silent);
+        Assert.Contains(monitor.Sweep(assigned, Start + new AlertOptions().BacklogQuietPeriod), s => s.Key == silent);
+    }
+
+    [Fact]
+    public void Sweep_ReadingsSentOnTimeThenSilence_RaisesMissingDataWithoutWaitingForABacklog()
+    {
+        var options = new AlertOptions { ExpectedIntervalByDeviceKind = new(StringComparer.OrdinalIgnoreCase) { ["PulseOximeter"] = TimeSpan.FromSeconds(6) } };
+        var monitor = new DataGapMonitor(options);
+        var assigned = new Dictionary<string, List<AssignedDevice>> { ["p1"] = [new("ox-1", "PulseOximeter")] };
+        _ = monitor.OnReading("p1", "ox-1", Start, arrivedAt: Start.AddMilliseconds(200)).ToList();
+
+        Assert.Contains(monitor.Sweep(assigned, Start.AddSeconds(6)), s => s.Key.Kind == AlertKinds.MissingData);
+    }
+
+    [Fact]
+    public void Sweep_LateReadingReadBackFromTheStore_IsJudgedAtOnce()
+    {
+        // At start, or when another worker's readings confirm a gap, the readings come from the store: their arrival
+        // is unknown and they are no backlog in flight.
+        var monitor = new DataGapMonitor(new AlertOptions());
+        var assigned = new Dictionary<string, List<AssignedDevice>> { ["p1"] = [new("scale-1", "Scale")] };
+        _ = monitor.OnReading("p1", "scale-1", Start.AddHours(-70), arrivedAt: Start).ToList();
+        _ = monitor.OnReading("p1", "scale-1", Start.AddHours(-30)).ToList();
+
+        Assert.Contains(monitor.Sweep(assigned, Start.AddMinutes(1)), s => s.Key.Kind == AlertKinds.MissingData);
+    }
 }
