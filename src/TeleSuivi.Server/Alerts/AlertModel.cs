@@ -156,6 +156,9 @@ public sealed record Alert
 
     public string? Outcome { get; init; }
 
+    /// <summary>When the alert became critical (raised as critical, or a later raise made it so); the escalation timer counts from here.</summary>
+    public DateTimeOffset? CriticalSince { get; init; }
+
     /// <summary>The board sequence number of the alert's latest change (increases across all alerts).</summary>
     public required long Version { get; init; }
 

@@ -98,6 +98,46 @@ public abstract class WorkflowDatabase
     /// <summary>After an erasure: rewrites <paramref name="tables"/> so no trace of the deleted rows stays on disk.</summary>
     public abstract Task ReclaimErasedAsync(DbConnection connection, IReadOnlyList<string> tables, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Commits a write transaction. The one place a write is committed, so that a test can make a commit that succeeded
+    /// report a failure, as a PostgreSQL connection dropped just after COMMIT does.
+    /// </summary>
+    public virtual Task CommitAsync(DbTransaction transaction, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(transaction);
+        return transaction.CommitAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Adds <paramref name="column"/> to <paramref name="table"/> when the table predates it (tables are created
+    /// <c>IF NOT EXISTS</c>, so an older database keeps its old columns), then runs <paramref name="backfill"/> in the
+    /// same transaction to give the existing rows a value. Safe when several nodes start at once. Returns whether it was added.
+    /// </summary>
+    public async Task<bool> AddColumnIfMissingAsync(string table, string column, string type, string? backfill, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var transaction = await BeginWriteAsync(connection, table, cancellationToken);
+        await using (var exists = Command(connection, transaction, Pick(
+            "SELECT COUNT(*) FROM pragma_table_info(@table) WHERE name = @column",
+            "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = @table AND column_name = @column"),
+            ("@table", table), ("@column", column)))
+        {
+            if (Convert.ToInt64(await exists.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture) > 0)
+            {
+                return false;
+            }
+        }
+
+        await ExecuteAsync(connection, transaction, $"ALTER TABLE {table} ADD COLUMN {column} {type}", cancellationToken);
+        if (backfill is not null)
+        {
+            await ExecuteAsync(connection, transaction, backfill, cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return true;
+    }
+
     /// <summary>A command with <c>@name</c> parameters, the same on both engines (null is sent as SQL NULL).</summary>
     public static DbCommand Command(DbConnection connection, DbTransaction? transaction, string sql, params (string Name, object? Value)[] parameters)
     {

@@ -31,13 +31,14 @@ public sealed class AlertTestBed : IAsyncDisposable
 
     private readonly WorkflowDatabase? database;
 
-    private AlertTestBed(WorkflowDatabase? database)
+    private AlertTestBed(WorkflowDatabase? database, Func<WorkflowDatabase, WorkflowDatabase>? wrap)
     {
         this.database = database;
         var storeOptions = Options.Create(new StoreOptions { DataDirectory = directory });
         Clock = new ManualClock(new DateTimeOffset(2026, 1, 15, 8, 0, 0, TimeSpan.Zero));
         Settings = new AlertOptions();
-        Store = database is null ? new AlertStore(storeOptions) : new AlertStore(database);
+        var alerts = database ?? WorkflowDatabase.Create(new WorkflowOptions(), storeOptions.Value);
+        Store = new AlertStore(wrap is null ? alerts : wrap(alerts));
         Registry = new DeviceRegistry(storeOptions);
         Patients = new PatientDirectory(Registry);
         Board = new BoardNotifier(Hub, Store, Patients, Registry, new Server.Risk.LatestRisks(), Clock, NullLogger<BoardNotifier>.Instance);
@@ -68,9 +69,10 @@ public sealed class AlertTestBed : IAsyncDisposable
     public AlertWorkflow Workflow { get; }
 
     /// <param name="database">Where the alerts are kept; default: <c>alerts.db</c> in the bed's folder.</param>
-    public static async Task<AlertTestBed> CreateAsync(WorkflowDatabase? database = null)
+    /// <param name="wrap">Puts something between the store and its database (e.g. <see cref="CommitReportedFailedDatabase"/>).</param>
+    public static async Task<AlertTestBed> CreateAsync(WorkflowDatabase? database = null, Func<WorkflowDatabase, WorkflowDatabase>? wrap = null)
     {
-        var bed = new AlertTestBed(database);
+        var bed = new AlertTestBed(database, wrap);
         await bed.Store.InitializeAsync(TestContext.Current.CancellationToken);
         await bed.Registry.InitializeAsync(TestContext.Current.CancellationToken);
         return bed;

@@ -1,4 +1,5 @@
 using TeleSuivi.Server.Alerts;
+using TeleSuivi.Server.Workflow;
 
 namespace TeleSuivi.Tests.Alerts;
 
@@ -10,7 +11,8 @@ public abstract class AlertWorkflowContract
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    protected abstract Task<AlertTestBed> NewBedAsync();
+    /// <param name="wrap">Puts something between the store and the fresh database (a commit that fails after it happened).</param>
+    protected abstract Task<AlertTestBed> NewBedAsync(Func<WorkflowDatabase, WorkflowDatabase>? wrap = null);
 
     [Fact]
     public async Task ClaimAsync_TwentyNursesAtOnce_ExactlyOneWins()
@@ -192,6 +194,81 @@ public abstract class AlertWorkflowContract
     }
 
     [Fact]
+    public async Task EscalateOverdueAsync_WarningTurnedCriticalFiftyMinutesLater_CountsFromWhenItBecameCritical()
+    {
+        await using var bed = await NewBedAsync();
+        var warning = await bed.RaiseAsync(AlertTestBed.Draft(severity: AlertSeverity.Warning));
+        Assert.Null(warning.CriticalSince);
+        bed.Clock.Advance(TimeSpan.FromMinutes(50));
+
+        var critical = await bed.RaiseAsync(AlertTestBed.Draft(severity: AlertSeverity.Critical));
+        Assert.Equal(warning.Id, critical.Id);
+        Assert.Equal(bed.Clock.Now, critical.CriticalSince);
+        Assert.Equal(0, await bed.Workflow.EscalateOverdueAsync(Ct));
+
+        // A later raise (new evidence, still critical) does not restart the timer.
+        bed.Clock.Advance(TimeSpan.FromMinutes(5));
+        Assert.Equal(critical.CriticalSince, (await bed.RaiseAsync(AlertTestBed.Draft(severity: AlertSeverity.Critical))).CriticalSince);
+        bed.Clock.Advance(bed.Settings.EscalateCriticalAfter - TimeSpan.FromMinutes(5) - TimeSpan.FromSeconds(1));
+        Assert.Equal(0, await bed.Workflow.EscalateOverdueAsync(Ct));
+        bed.Clock.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(1, await bed.Workflow.EscalateOverdueAsync(Ct));
+        Assert.Equal(AlertStatuses.Escalated, (await bed.Store.GetAsync(warning.Id, Ct))!.Status);
+    }
+
+    [Fact]
+    public async Task InitializeAsync_DatabaseFromBeforeCriticalSinceAndStepIds_GainsBothAndEscalatesFromOpening()
+    {
+        // A database an older version wrote: no critical_since, no step_id. Its critical alerts count from their
+        // opening (the old rule: nothing better is known), and a new alert from when it became critical.
+        var dropped = (WorkflowDatabase?)null;
+        await using var bed = await NewBedAsync(database => dropped = database);
+        var old = await bed.RaiseAsync();
+        await DropAsync(dropped!, "DROP INDEX alert_action_step", "ALTER TABLE alert_action DROP COLUMN step_id", "ALTER TABLE alert DROP COLUMN critical_since");
+
+        using var upgraded = new AlertStore(dropped!);
+        await upgraded.InitializeAsync(Ct);
+        await upgraded.InitializeAsync(Ct);
+
+        Assert.Equal(old.OpenedAt, (await upgraded.GetAsync(old.Id, Ct))!.CriticalSince);
+        Assert.Equal([old.Id], await upgraded.DueForEscalationAsync(bed.Clock.Now + bed.Settings.EscalateCriticalAfter, bed.Clock.Now, Ct));
+        Assert.True((await bed.Workflow.AddNoteAsync(old.Id, "alice", "after the upgrade", Ct)).Succeeded);
+    }
+
+    private static async Task DropAsync(WorkflowDatabase database, params string[] statements)
+    {
+        await using var connection = await database.OpenAsync(Ct);
+        foreach (var statement in statements)
+        {
+            await using var command = WorkflowDatabase.Command(connection, null, statement);
+            await command.ExecuteNonQueryAsync(Ct);
+        }
+    }
+
+    [Fact]
+    public async Task AddNoteAsync_CommitHappenedButReportedFailed_RecordsEachNoteOnce()
+    {
+        CommitReportedFailedDatabase? failing = null;
+        await using var bed = await NewBedAsync(database => failing = new CommitReportedFailedDatabase(database));
+        var alert = await bed.RaiseAsync();
+
+        failing!.FailingCommits = 1;
+        var alone = await bed.Workflow.AddNoteAsync(alert.Id, "alice", "note alone", Ct);
+        Assert.True(alone.Succeeded, alone.Error?.Message);
+
+        // Concurrent notes share group commits; the first commit after this reports a failure, retried step by step.
+        failing.FailingCommits = 1;
+        var results = await Task.WhenAll(Enumerable.Range(0, 20).Select(i =>
+            Task.Run(() => bed.Workflow.AddNoteAsync(alert.Id, $"nurse-{i % 3}", $"note {i}", Ct), Ct)));
+
+        Assert.All(results, r => Assert.True(r.Succeeded, r.Error?.Message));
+        Assert.True(failing.FailingCommits < 0, "no commit was made to fail");
+        var notes = (await bed.Store.ActionsAsync(alert.Id, null, null, null, Ct)).Where(a => a.Action == AlertActions.Note).Select(a => a.Detail!).ToList();
+        string[] expected = ["note alone", .. Enumerable.Range(0, 20).Select(i => $"note {i}")];
+        Assert.Equal(expected.Order(StringComparer.Ordinal), notes.Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
     public async Task EndConditionAsync_UntouchedAlert_IsClearedAndKept()
     {
         await using var bed = await NewBedAsync();
@@ -266,5 +343,5 @@ public abstract class AlertWorkflowContract
 /// <summary>The contract on a real SQLite file (<c>alerts.db</c>), as a single node keeps it.</summary>
 public sealed class SqliteAlertWorkflowTests : AlertWorkflowContract
 {
-    protected override Task<AlertTestBed> NewBedAsync() => AlertTestBed.CreateAsync();
+    protected override Task<AlertTestBed> NewBedAsync(Func<WorkflowDatabase, WorkflowDatabase>? wrap = null) => AlertTestBed.CreateAsync(wrap: wrap);
 }

@@ -76,6 +76,6 @@ public sealed class ScaleOutGroup : ICollectionFixture<ScaleOutServices>
 [Collection(ScaleOutGroup.Name)]
 public sealed class PostgreSqlAlertWorkflowTests(ScaleOutServices services) : Alerts.AlertWorkflowContract
 {
-    protected override async Task<Alerts.AlertTestBed> NewBedAsync() =>
-        await Alerts.AlertTestBed.CreateAsync(new Server.Workflow.PostgresWorkflowDatabase(await services.NewDatabaseAsync("alerts")));
+    protected override async Task<Alerts.AlertTestBed> NewBedAsync(Func<Server.Workflow.WorkflowDatabase, Server.Workflow.WorkflowDatabase>? wrap = null) =>
+        await Alerts.AlertTestBed.CreateAsync(new Server.Workflow.PostgresWorkflowDatabase(await services.NewDatabaseAsync("alerts")), wrap);
 }
