@@ -83,6 +83,32 @@ public static class AlertActions
 public sealed record LocalizedText(string En, string Fr);
 
 /// <summary>
+/// The labels of <see cref="AlertEvidence"/> (besides the vital signs' English names), in English as stored; the board
+/// shows them in French from its own dictionary (<c>wwwroot/common.js</c>, <c>EVIDENCE_FR</c>), which covers alerts
+/// stored before too. A new label needs its French there (a test checks).
+/// </summary>
+public static class EvidenceLabels
+{
+    public const string Risk = "risk";
+    public const string RiskFactor = "risk factor";
+    public const string LatestReading = "latest reading";
+    public const string MonitoringStarted = "monitoring started";
+    public const string RejectedMessage = "rejected message";
+    public const string DeviceStatus = "device status";
+    public const string BodyWeight = "Body weight";
+
+    /// <summary>The unit of the <see cref="Risk"/> evidence.</summary>
+    public const string Probability = "probability";
+
+    /// <summary>The detail of a <see cref="DeviceStatus"/> evidence when the device reports a low battery.</summary>
+    public const string BatteryLow = "battery-low";
+
+    /// <summary>Every label, unit and fixed detail an alert's evidence may carry.</summary>
+    public static IReadOnlyList<string> All { get; } =
+        [Risk, RiskFactor, LatestReading, MonitoringStarted, RejectedMessage, DeviceStatus, BodyWeight, Probability, BatteryLow, .. VitalSigns.All.Select(v => v.Name.En)];
+}
+
+/// <summary>
 /// One fact behind an alert: a reading (with its Observation id), a rejected message, a risk factor or a gap.
 /// </summary>
 public sealed record AlertEvidence(

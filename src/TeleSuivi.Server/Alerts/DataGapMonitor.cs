@@ -107,7 +107,7 @@ public sealed class DataGapMonitor(AlertOptions options)
                 var kinds = string.Join(", ", devices.Select(d => d.Kind ?? d.Id).Distinct(StringComparer.Ordinal));
                 var hours = Hours(now - since);
                 var planHours = Hours(plan);
-                var evidence = new AlertEvidence(since, lastByPatient.ContainsKey(patientId) ? "latest reading" : "monitoring started");
+                var evidence = new AlertEvidence(since, lastByPatient.ContainsKey(patientId) ? EvidenceLabels.LatestReading : EvidenceLabels.MonitoringStarted);
                 yield return new AlertSignal.Raise(new AlertDraft(
                     new AlertKey(patientId, AlertKinds.MissingData, string.Empty),
                     AlertSeverity.Warning,
@@ -127,7 +127,7 @@ public sealed class DataGapMonitor(AlertOptions options)
                         new AlertKey(patientId, AlertKinds.DeviceSilent, device.Id),
                         AlertSeverity.Warning,
                         new($"Device {device.Id} ({device.Kind ?? "unknown kind"}) silent for {hours} h", $"Appareil {device.Id} ({device.Kind ?? "type inconnu"}) muet depuis {hours} h"),
-                        [new AlertEvidence(deviceSince, lastByDevice.ContainsKey(device.Id) ? "latest reading" : "monitoring started")]));
+                        [new AlertEvidence(deviceSince, lastByDevice.ContainsKey(device.Id) ? EvidenceLabels.LatestReading : EvidenceLabels.MonitoringStarted)]));
                 }
             }
         }

@@ -23,7 +23,7 @@ public sealed class DeviceFaultMonitor(AlertOptions options)
                 new AlertKey(patientId, AlertKinds.DeviceClock, deviceId),
                 AlertSeverity.Warning,
                 new($"Device {deviceId} has a wrong clock: its readings are rejected ({reason})", $"L'horloge de l'appareil {deviceId} est fausse : ses mesures sont rejetées ({reason})"),
-                [new AlertEvidence(receivedAt, "rejected message", Detail: reason)]));
+                [new AlertEvidence(receivedAt, EvidenceLabels.RejectedMessage, Detail: reason)]));
             yield break;
         }
 
@@ -41,7 +41,7 @@ public sealed class DeviceFaultMonitor(AlertOptions options)
                 new AlertKey(patientId, AlertKinds.DeviceInvalid, deviceId),
                 AlertSeverity.Warning,
                 new($"Device {deviceId} sent {state.Invalid.Count} invalid readings within {hours:0} h", $"L'appareil {deviceId} a envoyé {state.Invalid.Count} mesures invalides en {hours:0} h"),
-                state.Invalid.TakeLast(5).Select(i => new AlertEvidence(i.Time, "rejected message", Detail: i.Reason)).ToList()));
+                state.Invalid.TakeLast(5).Select(i => new AlertEvidence(i.Time, EvidenceLabels.RejectedMessage, Detail: i.Reason)).ToList()));
         }
     }
 
@@ -63,7 +63,7 @@ public sealed class DeviceFaultMonitor(AlertOptions options)
         yield return batteryLow
             ? new AlertSignal.Raise(new AlertDraft(battery, AlertSeverity.Info,
                 new($"Device {deviceId} reports a low battery", $"L'appareil {deviceId} signale une batterie faible"),
-                [new AlertEvidence(time, "device status", Detail: "battery-low")]))
+                [new AlertEvidence(time, EvidenceLabels.DeviceStatus, Detail: EvidenceLabels.BatteryLow)]))
             : new AlertSignal.Ended(battery, new("The device no longer reports a low battery", "L'appareil ne signale plus de batterie faible"));
     }
 

@@ -20,7 +20,7 @@ public sealed class RiskAlertPolicy(RiskPolicyOptions options)
     private readonly Dictionary<string, State> states = new(StringComparer.Ordinal);
 
     /// <summary>Evidence label of the probability an alert was raised at, with the score's time.</summary>
-    public const string RiskEvidence = "risk";
+    public const string RiskEvidence = EvidenceLabels.Risk;
 
     /// <summary>
     /// Takes up a patient's state from their latest risk alert as stored: raised while its condition lasts (even if a
@@ -87,8 +87,8 @@ public sealed class RiskAlertPolicy(RiskPolicyOptions options)
         var reason = previous is { } before && rose
             ? new LocalizedText($"Exacerbation risk rose from {Percent(before)} to {Percent(p)}", $"Risque d'exacerbation passé de {Percent(before)} à {Percent(p)}")
             : new LocalizedText($"Exacerbation risk {Percent(p)} (alert at {Percent(options.RaiseAt)})", $"Risque d'exacerbation {Percent(p)} (alerte à {Percent(options.RaiseAt)})");
-        var evidence = score.Explanations.Select((text, i) => new AlertEvidence(score.Time, "risk factor", Detail: text, DetailFr: score.ExplanationsFr?.ElementAtOrDefault(i)))
-            .Prepend(new AlertEvidence(score.Time, RiskEvidence, p, "probability"))
+        var evidence = score.Explanations.Select((text, i) => new AlertEvidence(score.Time, EvidenceLabels.RiskFactor, Detail: text, DetailFr: score.ExplanationsFr?.ElementAtOrDefault(i)))
+            .Prepend(new AlertEvidence(score.Time, RiskEvidence, p, EvidenceLabels.Probability))
             .ToList();
         return new AlertSignal.Raise(new AlertDraft(key, severity, reason, evidence, p));
     }

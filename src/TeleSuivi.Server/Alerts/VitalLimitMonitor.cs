@@ -148,8 +148,8 @@ public sealed class VitalLimitMonitor(AlertOptions options)
                 Key = raise.Draft.Key with { Subject = VitalSigns.WeightGainId },
                 Evidence =
                 [
-                    new AlertEvidence(before.Time, "Body weight", before.Kg, "kg", before.ObservationId),
-                    new AlertEvidence(latest.Time, "Body weight", latest.Kg, "kg", latest.ObservationId),
+                    new AlertEvidence(before.Time, EvidenceLabels.BodyWeight, before.Kg, "kg", before.ObservationId),
+                    new AlertEvidence(latest.Time, EvidenceLabels.BodyWeight, latest.Kg, "kg", latest.ObservationId),
                 ],
             }),
             AlertSignal.Ended end => end with { Key = end.Key with { Subject = VitalSigns.WeightGainId } },

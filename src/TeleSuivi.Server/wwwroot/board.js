@@ -185,7 +185,7 @@ async function renderDetail() {
     el('form', { onsubmit: e => { e.preventDefault(); act(alert.id, 'resolve', { outcome: outcome.value, note: note.value }); } },
       el('span', { textContent: t('outcome') }), outcome, el('button', { type: 'submit', className: 'action primary', textContent: t('resolve'), disabled: !mine })),
     el('h3', { textContent: t('evidence') }),
-    el('ul', { id: 'detail-evidence' }, ...alert.evidence.map(e => el('li', { textContent: `${Common.time(e.time)} — ${e.label}${e.value !== null && e.value !== undefined ? ` ${e.value} ${e.unit ?? ''}` : ''}${e.detail ? ` — ${Common.lang === 'fr' && e.detailFr ? e.detailFr : e.detail}` : ''}` }))),
+    el('ul', { id: 'detail-evidence' }, ...alert.evidence.map(e => el('li', { textContent: evidenceLine(e) }))),
     el('h3', { textContent: t('recentVitals') }), sparks,
     el('h3', { textContent: t('actions') }), el('ol', { className: 'actions', id: 'detail-actions' }));
   try {
@@ -205,6 +205,13 @@ async function renderDetail() {
   } catch (error) {
     message(error.message);
   }
+}
+
+// One fact behind the alert, in the board's language (the risk reasons carry their own French, detailFr).
+function evidenceLine(e) {
+  const value = e.value !== null && e.value !== undefined ? ` ${e.value} ${Common.evidence(e.unit) ?? ''}` : '';
+  const detail = e.detail ? ` — ${Common.lang === 'fr' && e.detailFr ? e.detailFr : Common.evidence(e.detail)}` : '';
+  return `${Common.time(e.time)} — ${Common.evidence(e.label)}${value}${detail}`;
 }
 
 function move(delta) {

@@ -22,6 +22,7 @@ const LABELS = {
     noData: 'no reading in this period', timeline: 'Timeline', opened: 'opened',
     risk: 'Risk', riskHistory: 'Exacerbation risk (72 h)', riskProbability: 'probability of an exacerbation within 72 h',
     latestRisk: 'Latest score', noRisk: 'no risk score in this period',
+    updated: 'updated', recurred: 'recurred', 'condition-ended': 'condition ended', cleared: 'cleared', released: 'released', resolved: 'resolved',
   },
   fr: {
     board: 'Tableau de tri', status: 'État', language: 'English', live: 'en direct', offline: 'reconnexion…',
@@ -43,13 +44,26 @@ const LABELS = {
     noData: 'aucune mesure sur la période', timeline: 'Chronologie', opened: 'ouverte',
     risk: 'Risque', riskHistory: "Risque d'exacerbation (72 h)", riskProbability: "probabilité d'une exacerbation dans les 72 h",
     latestRisk: 'Dernier score', noRisk: 'aucun score de risque sur la période',
+    updated: 'mise à jour', recurred: 'revenue', 'condition-ended': 'condition terminée', cleared: 'levée', released: 'rendue', resolved: 'close',
   },
+};
+
+// The evidence of an alert is stored with English labels (Alerts/AlertModel.cs, EvidenceLabels, and the vital signs'
+// names): the French board shows them from here, for alerts stored before as well. A test checks every label is here.
+const EVIDENCE_FR = {
+  'risk': 'risque', 'risk factor': 'facteur de risque', 'latest reading': 'dernière mesure', 'monitoring started': 'début de la surveillance',
+  'rejected message': 'message rejeté', 'device status': "état de l'appareil", 'Body weight': 'Poids', 'probability': 'probabilité',
+  'battery-low': 'batterie faible',
+  'SpO2': 'SpO2', 'Heart rate': 'Fréquence cardiaque', 'Respiratory rate': 'Fréquence respiratoire', 'Systolic pressure': 'Pression systolique',
+  'Temperature': 'Température', 'Glucose': 'Glycémie', 'Weight gain in 3 days': 'Prise de poids en 3 jours',
 };
 
 const Common = {
   lang: localStorage.getItem('telesuivi.lang') || ((navigator.language || 'fr').startsWith('en') ? 'en' : 'fr'),
   t(key) { return (LABELS[Common.lang] || LABELS.en)[key] ?? key; },
   text(localized) { return localized ? (localized[Common.lang] ?? localized.en) : ''; },
+  // An evidence label, unit or fixed detail in the board's language.
+  evidence(english) { return english && Common.lang === 'fr' ? (EVIDENCE_FR[english] ?? english) : english; },
   // The signed-in user (GET /api/me), set by init(): every action is recorded under this name by the server.
   me: null,
   user() { return Common.me?.name ?? ''; },

@@ -169,6 +169,9 @@ public sealed class BoardPageTests(BoardHost host) : IClassFixture<BoardHost>
             await Assertions.Expect(criticalRow.Locator(".sev")).ToHaveTextAsync("critique");
             await Assertions.Expect(warningRow.Locator("td.reason")).ToContainTextAsync("mesures de suite");
             await Assertions.Expect(page.Locator("#detail")).ToContainTextAsync("Acquitter");
+            // The evidence too: its labels are stored in English and shown in French (the heart-rate readings here).
+            await Assertions.Expect(page.Locator("#detail-evidence li").First).ToContainTextAsync("Fréquence cardiaque");
+            Assert.All(await page.Locator("#detail-evidence li").AllTextContentsAsync(), line => Assert.DoesNotContain("Heart rate", line, StringComparison.Ordinal));
             Assert.True(await page.EvaluateAsync<bool>("document.documentElement.scrollWidth <= window.innerWidth"), "the French board scrolls sideways on a tablet");
             await ScreenshotAsync(page, "board-tablet-fr.png");
         }
