@@ -493,13 +493,15 @@ public sealed class AlertStore : IDisposable
     /// <summary>
     /// Critical alerts not acknowledged nor escalated, critical since <paramref name="criticalBefore"/> or earlier (not
     /// since their opening: a warning that turns critical gets the whole timer), not snoozed at <paramref name="now"/>.
+    /// A critical alert without <c>critical_since</c> (raised by an older node during a rolling upgrade, after the
+    /// column was added) counts from its opening, as before, rather than never escalating.
     /// </summary>
     public async Task<IReadOnlyList<long>> DueForEscalationAsync(DateTimeOffset criticalBefore, DateTimeOffset now, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
         await using var command = Command(connection, null, $"""
             SELECT id FROM alert WHERE {Active} AND severity = @critical AND acknowledged_at IS NULL AND escalated_at IS NULL
-              AND critical_since <= @before AND (snoozed_until IS NULL OR snoozed_until <= @now) ORDER BY id
+              AND COALESCE(critical_since, opened_at) <= @before AND (snoozed_until IS NULL OR snoozed_until <= @now) ORDER BY id
             """, ("@critical", (int)AlertSeverity.Critical), ("@before", Ms(criticalBefore)), ("@now", Ms(now)));
         var ids = new List<long>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);

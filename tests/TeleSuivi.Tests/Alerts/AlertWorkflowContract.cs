@@ -224,7 +224,7 @@ public abstract class AlertWorkflowContract
         var dropped = (WorkflowDatabase?)null;
         await using var bed = await NewBedAsync(database => dropped = database);
         var old = await bed.RaiseAsync();
-        await DropAsync(dropped!, "DROP INDEX alert_action_step", "ALTER TABLE alert_action DROP COLUMN step_id", "ALTER TABLE alert DROP COLUMN critical_since");
+        await RunAsync(dropped!, "DROP INDEX alert_action_step", "ALTER TABLE alert_action DROP COLUMN step_id", "ALTER TABLE alert DROP COLUMN critical_since");
 
         using var upgraded = new AlertStore(dropped!);
         await upgraded.InitializeAsync(Ct);
@@ -233,9 +233,13 @@ public abstract class AlertWorkflowContract
         Assert.Equal(old.OpenedAt, (await upgraded.GetAsync(old.Id, Ct))!.CriticalSince);
         Assert.Equal([old.Id], await upgraded.DueForEscalationAsync(bed.Clock.Now + bed.Settings.EscalateCriticalAfter, bed.Clock.Now, Ct));
         Assert.True((await bed.Workflow.AddNoteAsync(old.Id, "alice", "after the upgrade", Ct)).Succeeded);
+
+        // A critical alert an older node raised after the upgrade (rolling upgrade: it does not set critical_since).
+        await RunAsync(dropped!, $"UPDATE alert SET critical_since = NULL WHERE id = {old.Id}");
+        Assert.Equal([old.Id], await upgraded.DueForEscalationAsync(bed.Clock.Now + bed.Settings.EscalateCriticalAfter, bed.Clock.Now, Ct));
     }
 
-    private static async Task DropAsync(WorkflowDatabase database, params string[] statements)
+    private static async Task RunAsync(WorkflowDatabase database, params string[] statements)
     {
         await using var connection = await database.OpenAsync(Ct);
         foreach (var statement in statements)
