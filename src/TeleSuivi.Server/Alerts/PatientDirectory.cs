@@ -37,7 +37,6 @@ public sealed class PatientDirectory(DeviceRegistry registry)
 {
     private static readonly FhirJsonDeserializer Deserializer = new(new DeserializerSettings().UsingMode(DeserializationMode.Ostrich));
     private readonly ConcurrentDictionary<string, (string Resource, PatientInfo Info)> patients = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, (string Resource, string? Kind)> deviceKinds = new(StringComparer.Ordinal);
 
     public PatientInfo? Find(string patientId)
     {
@@ -74,31 +73,10 @@ public sealed class PatientDirectory(DeviceRegistry registry)
                 byPatient[patientId] = list = [];
             }
 
-            list.Add(new AssignedDevice(device.Id, KindOf(device)));
+            list.Add(new AssignedDevice(device.Id, device.Kind));
         }
 
         return byPatient;
-    }
-
-    private string? KindOf(RegisteredDevice device)
-    {
-        if (deviceKinds.TryGetValue(device.Id, out var cached) && ReferenceEquals(cached.Resource, device.Resource))
-        {
-            return cached.Kind;
-        }
-
-        string? kind = null;
-        try
-        {
-            kind = Deserializer.Deserialize<Device>(device.Resource).Type?.Coding.FirstOrDefault()?.Code;
-        }
-        catch (DeserializationFailedException)
-        {
-            // Imported resources were validated strictly; a kind that cannot be read is simply unknown.
-        }
-
-        deviceKinds[device.Id] = (device.Resource, kind);
-        return kind;
     }
 
     private static PatientInfo Read(RegisteredPatient registered)

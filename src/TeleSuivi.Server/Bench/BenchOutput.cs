@@ -24,16 +24,16 @@ public static class BenchOutput
     {
         var text = new StringBuilder();
         string F(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
-        text.AppendLine("| run | published/s | stored/s | Observations | publish -> stored p50 / p99 / max | publish -> alert on hub p50 / p99 (delivered) | CPU (cores) | peak RSS | store writes: mean, Observations each, share of time | note |");
-        text.AppendLine("| --- | ---: | ---: | ---: | --- | --- | ---: | ---: | --- | --- |");
+        text.AppendLine("| run | published/s | stored/s | Observations | publish -> stored p50 / p99 / max | publish -> alert on hub p50 / p99 (delivered) | CPU (cores) | GC pauses (full GCs) | peak RSS | store writes: mean, Observations each, share of time | note |");
+        text.AppendLine("| --- | ---: | ---: | ---: | --- | --- | ---: | ---: | ---: | --- | --- |");
         var r = report.Reference;
-        text.AppendLine(F($"| reference: raw broker -> plain MQTTnet subscriber | {r.PublishedPerSecond:N0} | {r.ReceivedPerSecond:N0} received | | | | | | | {r.Received:N0} of {r.Published:N0} received{(r.Note.Length > 0 ? "; " + r.Note : string.Empty)} |"));
+        text.AppendLine(F($"| reference: raw broker -> plain MQTTnet subscriber | {r.PublishedPerSecond:N0} | {r.ReceivedPerSecond:N0} received | | | | | | | | {r.Received:N0} of {r.Published:N0} received{(r.Note.Length > 0 ? "; " + r.Note : string.Empty)} |"));
         foreach (var load in report.Loads.Append(report.Saturation))
         {
             var w = load.StoreWrites;
             var stored = load.PublishToStored is { } p ? F($"{p.P50Ms:N0} / {p.P99Ms:N0} / {p.MaxMs:N0} ms") : "-";
             var alert = load.Alerts is { PublishToAlert: { } a } al ? F($"{a.P50Ms:N0} / {a.P99Ms:N0} ms ({al.Delivered}/{al.Sent})") : load.Alerts is { } none ? F($"- (0/{none.Sent})") : "-";
-            text.AppendLine(F($"| end to end, {load.Name} | {load.PublishedPerSecond:N0} | {load.ProcessedPerSecond:N0} | {load.Observations:N0} | {stored} | {alert} | {load.CoresUsed:0.00} | {BenchTargets.Mb(load.PeakResidentBytes)} | {w.MeanMs:N0} ms, {w.ObservationsPerWrite:N0}, {w.ShareOfWallTime:P0} | {load.Note} |"));
+            text.AppendLine(F($"| end to end, {load.Name} | {load.PublishedPerSecond:N0} | {load.ProcessedPerSecond:N0} | {load.Observations:N0} | {stored} | {alert} | {load.CoresUsed:0.00} | {load.GcPauseSeconds * 1000:N0} ms ({load.FullCollections}) | {BenchTargets.Mb(load.PeakResidentBytes)} | {w.MeanMs:N0} ms, {w.ObservationsPerWrite:N0}, {w.ShareOfWallTime:P0} | {load.Note} |"));
         }
 
         text.AppendLine();
@@ -45,7 +45,7 @@ public static class BenchOutput
         }
 
         text.AppendLine();
-        text.AppendLine(F($"{report.Date}, {report.Machine}, load average {report.LoadAverageAtStart} at start and {report.LoadAverageAtEnd} at end (the machine is shared: other builds ran), commit {report.Commit}; broker {report.Broker}, store {report.Store}; {report.Patients:N0} patients registered, {report.PublishingDevices:N0} devices publishing over {report.Connections:N0} connections in {report.Formats.Count} formats; the platform process used {report.Process.CpuSeconds:N0} s of CPU in {report.Process.WallSeconds:N0} s, peak RSS {BenchTargets.Mb(report.Process.PeakResidentBytes)}; with all {report.Process.State.PatientsWithReadings:N0} patients' state and before the loads, RSS {BenchTargets.Mb(report.Process.State.ResidentBytes)} ({BenchTargets.Mb(report.Process.State.ResidentAtReadyBytes)} when ready). Scoring: {report.Scoring.Note}."));
+        text.AppendLine(F($"{report.Date}, {report.Machine}, load average {report.LoadAverageAtStart} at start and {report.LoadAverageAtEnd} at end (the machine is shared: other builds ran), commit {report.Commit}; broker {report.Broker}, store {report.Store}; {report.Patients:N0} patients registered, {report.PublishingDevices:N0} devices publishing over {report.Connections:N0} connections in {report.Formats.Count} formats; the platform process used {report.Process.CpuSeconds:N0} s of CPU in {report.Process.WallSeconds:N0} s, peak RSS {BenchTargets.Mb(report.Process.PeakResidentBytes)}; with all {report.Process.State.PatientsWithReadings:N0} patients' state and before the loads, live managed heap after a full GC {BenchTargets.Mb(report.Process.State.LiveHeapBytes)} ({BenchTargets.Mb(report.Process.State.LiveHeapAtReadyBytes)} when ready), RSS {BenchTargets.Mb(report.Process.State.ResidentBytes)} ({BenchTargets.Mb(report.Process.State.ResidentAtReadyBytes)} when ready, {BenchTargets.Mb(report.Process.State.ResidentAfterCollectionBytes)} right after the full GC, of which {BenchTargets.Mb(report.Process.State.CommittedAfterCollectionBytes)} committed by the GC), {(report.Process.State.ServerGc ? "server" : "workstation")} GC, measured {(report.Process.State.ScorerCatchUpSeconds is { } caughtUp ? F($"once the risk scorer had caught up ({caughtUp:N0} s after the last reading was stored)") : "with the risk scorer still behind after 5 minutes (its backlog included)")}. Scoring: {report.Scoring.Note}."));
         return text.ToString();
     }
 

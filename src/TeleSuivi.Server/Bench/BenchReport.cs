@@ -38,7 +38,14 @@ public sealed record LoadResult(
     long PeakResidentBytes,
     StoreWrites StoreWrites,
     IReadOnlyDictionary<string, double> RiskCounters,
-    string Note);
+    string Note)
+{
+    /// <summary>The platform's garbage-collection pauses during the load, in seconds (all generations).</summary>
+    public double GcPauseSeconds { get; init; }
+
+    /// <summary>Full (generation 2) collections during the load.</summary>
+    public long FullCollections { get; init; }
+}
 
 /// <summary>
 /// The platform's store writes during a load (<c>telesuivi_store_write_duration_seconds</c>): how many, their mean
@@ -54,7 +61,26 @@ public sealed record ScoringResult(bool Measured, string Note, IReadOnlyDictiona
 /// as long as a load lasts), before the loads' bursts: <see cref="ResidentBytes"/> is the whole process (runtime, registry,
 /// every patient's online state, caches); <see cref="ResidentAtReadyBytes"/> the same when it became ready.
 /// </summary>
-public sealed record StateResult(int PatientsWithReadings, int ReadingsAcknowledged, long ResidentAtReadyBytes, long ResidentBytes);
+public sealed record StateResult(int PatientsWithReadings, int ReadingsAcknowledged, long ResidentAtReadyBytes, long ResidentBytes)
+{
+    /// <summary>The managed heap right after a full compacting collection when the platform was ready (registry, model, caches).</summary>
+    public long LiveHeapAtReadyBytes { get; init; }
+
+    /// <summary>The same once every patient sent readings: the whole live managed state (RSS above it is the runtime, native code and the collector's slack).</summary>
+    public long LiveHeapBytes { get; init; }
+
+    /// <summary>RSS right after that collection: how much of <see cref="ResidentBytes"/> the collector gave back.</summary>
+    public long ResidentAfterCollectionBytes { get; init; }
+
+    /// <summary>What the collector kept committed right after that collection: RSS above it is native memory (SQLite, the model, the runtime).</summary>
+    public long CommittedAfterCollectionBytes { get; init; }
+
+    /// <summary>Whether <c>serve</c> ran server GC (README "Memory").</summary>
+    public bool ServerGc { get; init; }
+
+    /// <summary>How long the risk scorer took, after the last of those readings was stored, to take them all; null when it had not within 5 minutes (the state then includes its backlog).</summary>
+    public double? ScorerCatchUpSeconds { get; init; }
+}
 
 /// <summary>The platform process over the whole run.</summary>
 public sealed record ProcessResult(double CpuSeconds, double WallSeconds, long PeakResidentBytes, long ResidentAtEndBytes, StateResult State);

@@ -66,7 +66,7 @@ public sealed class BenchRunner(BenchSettings settings, SimulatedFormats formats
         IReadOnlyDictionary<string, string>? secrets = null;
         if (embedded)
         {
-            var devices = workload.Cohort.SelectMany(p => p.Devices).Select(d => d.Id).ToList();
+            var devices = workload.DevicesThatPublish;
             var issued = await new BrokerCredentialIssuer(registry, TimeProvider.System)
                 .IssueDevicesAsync(devices, rotate: true, cancellationToken, new Progress<int>(done => progress("device accounts", done, devices.Count)));
             secrets = issued.ToDictionary(c => c.UserName, c => c.Secret, StringComparer.Ordinal);
@@ -120,6 +120,7 @@ public sealed class BenchRunner(BenchSettings settings, SimulatedFormats formats
 
         // Before the loads, whose bursts grow the heap: the memory of the registry and of every patient's online state.
         var baseline = platform.Memory().Resident;
+        var heapAtReady = await PlatformMemory.CollectAsync(platform, cancellationToken);
         var others = workload.OneReadingOfEveryOtherPatient(DateTimeOffset.UtcNow);
         var stateStart = await probe.ReadAsync(cancellationToken);
         var stateSent = await publishers.PublishEachOnceAsync(others, new Progress<int>(done => progress("one reading per patient", done, others.Count)), cancellationToken);
@@ -128,7 +129,19 @@ public sealed class BenchRunner(BenchSettings settings, SimulatedFormats formats
         var warm = workload.NextMessages((int)Math.Max(1, firstLoad * settings.LoadDuration.TotalSeconds));
         var warmRun = await publishers.PublishAsync(warm, firstLoad, settings.MaxInFlight, done => progress("every patient's state", done, warm.Count), cancellationToken);
         await probe.WaitForAsync(stateStart.Messages + stateSent + warmRun.Acknowledged, StallLimit, cancellationToken);
-        var state = new StateResult(workload.Publishing.Count + stateSent, stateSent, baseline, platform.Memory().Resident);
+        var scorerWait = Stopwatch.StartNew();
+        var scorerDrained = await PlatformMemory.WaitForScorerAsync(probe, TimeSpan.FromMinutes(5), waiting => progress("risk scorer's backlog (batches)", waiting, waiting), cancellationToken);
+        var residentWithState = platform.Memory().Resident;
+        var heapWithState = await PlatformMemory.CollectAsync(platform, cancellationToken);
+        var state = new StateResult(workload.Publishing.Count + stateSent, stateSent, baseline, residentWithState)
+        {
+            LiveHeapAtReadyBytes = heapAtReady.HeapSizeBytes,
+            LiveHeapBytes = heapWithState.HeapSizeBytes,
+            ResidentAfterCollectionBytes = platform.Memory().Resident,
+            CommittedAfterCollectionBytes = heapWithState.CommittedBytes,
+            ServerGc = heapWithState.ServerGc,
+            ScorerCatchUpSeconds = scorerDrained ? scorerWait.Elapsed.TotalSeconds : null,
+        };
 
         var loads = new List<LoadResult>();
         foreach (var load in settings.Loads)
@@ -276,7 +289,11 @@ public sealed class BenchRunner(BenchSettings settings, SimulatedFormats formats
             samples.Count == 0 ? 0 : samples.Max(x => x.Resident),
             StoreWritesBetween(before, after, wall),
             after.Risk.ToDictionary(r => r.Key, r => r.Value - before.Risk.GetValueOrDefault(r.Key), StringComparer.Ordinal),
-            string.Join("; ", notes));
+            string.Join("; ", notes))
+        {
+            GcPauseSeconds = after.GcPauseSeconds - before.GcPauseSeconds,
+            FullCollections = after.FullCollections - before.FullCollections,
+        };
     }
 
     private static StoreWrites StoreWritesBetween(PlatformSample before, PlatformSample after, double wall)

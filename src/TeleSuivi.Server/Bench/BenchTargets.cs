@@ -27,15 +27,38 @@ public static class BenchTargets
             ? new("p99 publish -> alert on the hub < 500 ms at 1,000/s", F($"p99 {alert.P99Ms:N0} ms (p50 {alert.P50Ms:N0}), {at1000.Alerts.Delivered} of {at1000.Alerts.Sent} delivered"), Met(alert.P99Ms < 500 && at1000.Alerts.Delivered == at1000.Alerts.Sent))
             : new("p99 publish -> alert on the hub < 500 ms at 1,000/s", "no alert sample at 1,000/s in this run", "not measured"));
         var state = report.Process.State;
-        var stateFigure = F($"RSS {Mb(state.ResidentBytes)} (at ready {Mb(state.ResidentAtReadyBytes)}) with {state.PatientsWithReadings:N0} patients with readings");
+        // The state is the live managed heap after a full collection (all of it: registry, caches and every patient's
+        // online state, so an upper bound of the patients' share); RSS beside it includes the runtime and the GC's slack.
+        var stateFigure = F($"live heap {Mb(state.LiveHeapBytes)} (at ready {Mb(state.LiveHeapAtReadyBytes)}); RSS {Mb(state.ResidentBytes)}, {Mb(state.ResidentAfterCollectionBytes)} after a full GC ({(state.ServerGc ? "server" : "workstation")} GC); {state.PatientsWithReadings:N0} patients with readings");
         targets.Add(state.PatientsWithReadings >= 10_000
-            ? new("online state for 10,000 patients <= 300 MB", stateFigure, Met(state.ResidentBytes <= StateBudgetBytes))
+            ? new("online state for 10,000 patients <= 300 MB", stateFigure, Met(state.LiveHeapBytes > 0 && state.LiveHeapBytes <= StateBudgetBytes))
             : new("online state for 10,000 patients <= 300 MB", stateFigure, "not measured: fewer than 10,000 patients (--patients)"));
-        targets.Add(new(
-            "100,000 patients at nominal cadence on one node",
-            F($"they publish {report.Nominal.MessagesPerSecondPer100kPatients:N0} messages/s; saturation here {report.Nominal.MeasuredSaturationPerSecond:N0}/s"),
-            report.Nominal.MeasuredSaturationPerSecond >= report.Nominal.MessagesPerSecondPer100kPatients ? "met (derived, not run with 100,000 patients)" : "NOT MET (derived)"));
+        targets.Add(HundredThousandPatients(report, at1000 ?? (report.Loads.Count > 0 ? report.Loads[0] : null)));
         return targets;
+    }
+
+    /// <summary>
+    /// Judged on the run only when it held 100,000 patients' state (<c>--patients 100000</c>): every one of them sent
+    /// readings, the first fixed load (at least their nominal rate) kept up and the scorer caught up. Otherwise it is not
+    /// measured, and the rate comparison is given for what it is.
+    /// </summary>
+    private static TargetResult HundredThousandPatients(BenchReport report, LoadResult? load)
+    {
+        const string Target = "100,000 patients at nominal cadence on one node";
+        var nominal = report.Nominal.MessagesPerSecondPer100kPatients;
+        var state = report.Process.State;
+        if (state.PatientsWithReadings < 100_000 || load?.TargetPerSecond is not { } rate)
+        {
+            return new(
+                Target,
+                F($"run with {state.PatientsWithReadings:N0} patients; derived: 100,000 publish {nominal:N0} messages/s, saturation here {report.Nominal.MeasuredSaturationPerSecond:N0}/s"),
+                "not measured (--patients 100000)");
+        }
+
+        return new(
+            Target,
+            F($"{state.PatientsWithReadings:N0} patients with state (live heap {Mb(state.LiveHeapBytes)}, RSS {Mb(state.ResidentBytes)}); {load.Name} = {rate / Math.Max(nominal, 1e-9):N0} x their nominal {nominal:N0}/s: {(load.KeptUp ? "kept up" : "fell behind")}, p99 stored {load.PublishToStored?.P99Ms ?? double.NaN:N0} ms; scorer {(state.ScorerCatchUpSeconds is { } s ? F($"caught up in {s:N0} s") : "still behind after 5 min")}"),
+            Met(load.KeptUp && rate >= nominal && state.ScorerCatchUpSeconds is not null));
     }
 
     public static string Mb(long bytes) => F($"{bytes / 1024.0 / 1024.0:N0} MB");

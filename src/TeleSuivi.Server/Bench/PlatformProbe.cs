@@ -4,7 +4,14 @@ using System.Globalization;
 namespace TeleSuivi.Server.Bench;
 
 /// <summary>One reading of the platform's <c>/metrics</c> and of its process, at <see cref="At"/> (a <see cref="Stopwatch"/> time stamp taken when the answer arrived).</summary>
-public readonly record struct PlatformSample(long At, long Messages, long Observations, long DeadLetters, long Waiting, long Resident, double StoreWriteSeconds, long StoreWrites, IReadOnlyDictionary<string, double> Risk);
+public readonly record struct PlatformSample(long At, long Messages, long Observations, long DeadLetters, long Waiting, long Resident, double StoreWriteSeconds, long StoreWrites, IReadOnlyDictionary<string, double> Risk)
+{
+    /// <summary>The garbage collector's pauses since start (<c>dotnet_gc_pause_seconds_total</c>).</summary>
+    public double GcPauseSeconds { get; init; }
+
+    /// <summary>Full (generation 2) collections since start.</summary>
+    public long FullCollections { get; init; }
+}
 
 /// <summary>
 /// Polls <c>/metrics</c> every <see cref="Period"/> while the bench runs. The platform counts a message in
@@ -31,7 +38,8 @@ public sealed class PlatformProbe(PlatformProcess platform) : IAsyncDisposable
         var text = await platform.Http.GetStringAsync(new Uri("/metrics", UriKind.Relative), cancellationToken);
         var at = Stopwatch.GetTimestamp();
         long messages = 0, observations = 0, deadLetters = 0, waiting = 0, storeWrites = 0;
-        double storeWriteSeconds = 0;
+        double storeWriteSeconds = 0, gcPauseSeconds = 0;
+        long fullCollections = 0;
         var risk = new Dictionary<string, double>(StringComparer.Ordinal);
         foreach (var line in text.Split('\n'))
         {
@@ -67,13 +75,25 @@ public sealed class PlatformProbe(PlatformProcess platform) : IAsyncDisposable
             {
                 storeWrites = (long)value;
             }
+            else if (name == "dotnet_gc_pause_seconds_total")
+            {
+                gcPauseSeconds = value;
+            }
+            else if (name == "dotnet_gc_collections_total{generation=\"2\"}")
+            {
+                fullCollections = (long)value;
+            }
             else if (name.StartsWith("telesuivi_risk_", StringComparison.Ordinal))
             {
                 risk[name] = value;
             }
         }
 
-        var sample = new PlatformSample(at, messages, observations, deadLetters, waiting, platform.HasExited ? 0 : platform.Memory().Resident, storeWriteSeconds, storeWrites, risk);
+        var sample = new PlatformSample(at, messages, observations, deadLetters, waiting, platform.HasExited ? 0 : platform.Memory().Resident, storeWriteSeconds, storeWrites, risk)
+        {
+            GcPauseSeconds = gcPauseSeconds,
+            FullCollections = fullCollections,
+        };
         lock (samples)
         {
             samples.Add(sample);

@@ -95,7 +95,7 @@ public sealed partial class PatientEraser(
             if (resource.Patient?.Reference is { } owner && (owner == subject || owner.EndsWith("/" + subject, StringComparison.Ordinal)))
             {
                 resource.Patient = null;
-                unassigned.Add(device with { Resource = Serializer.SerializeToString(resource) });
+                unassigned.Add(new RegisteredDevice(device.Id, device.Aliases, Serializer.SerializeToString(resource)));
             }
         }
 

@@ -47,9 +47,30 @@ public static class MetricsEndpoint
             WriteRisk(text, risk, scoring, time.GetUtcNow());
             Metric(text, "telesuivi_hub_connections", "gauge", "Triage boards connected to /hubs/triage.", hub.Open);
             Metric(text, "telesuivi_hub_connections_opened_total", "counter", "Connections to /hubs/triage accepted since start.", hub.Opened);
+            WriteRuntime(text, RuntimeMemorySnapshot.Read());
             return Results.Text(text.ToString(), "text/plain; version=0.0.4; charset=utf-8");
         }).RequireAuthorization(Policies.Metrics); // no patient data, but operational detail: an admin or a 'metrics' API key
+
+        // What the platform's state takes, without a heap dump (README "Memory"). A full collection pauses the process
+        // (tens to hundreds of ms with 10,000 patients): admin only, and a POST.
+        endpoints.MapPost("/api/diagnostics/gc", () => Results.Ok(RuntimeMemorySnapshot.AfterFullCollection())).RequireAuthorization(Policies.Admin);
         return endpoints;
+    }
+
+    private static void WriteRuntime(StringBuilder text, RuntimeMemorySnapshot memory)
+    {
+        Metric(text, "dotnet_gc_heap_size_bytes", "gauge", "Managed heap after the last collection (live objects and fragmentation).", memory.HeapSizeBytes);
+        Metric(text, "dotnet_gc_fragmented_bytes", "gauge", "Free space inside the managed heap after the last collection.", memory.FragmentedBytes);
+        Metric(text, "dotnet_gc_committed_bytes", "gauge", "Memory the garbage collector has committed from the OS.", memory.CommittedBytes);
+        Metric(text, "dotnet_gc_live_bytes_after_full_collection", "gauge", "Bytes that survived the last full blocking collection (0 until one ran): the live state then.", memory.LiveBytesAfterLastFullGc);
+        Metric(text, "dotnet_gc_allocated_bytes_total", "counter", "Bytes allocated on the managed heap since start.", memory.AllocatedBytesTotal);
+        Metric(text, "dotnet_gc_pause_seconds_total", "counter", "Time the garbage collector paused the process since start.", memory.PauseSecondsTotal);
+        Header(text, "dotnet_gc_collections_total", "counter", "Collections since start, by generation.");
+        Sample(text, "dotnet_gc_collections_total", memory.Gen0Collections, ("generation", "0"));
+        Sample(text, "dotnet_gc_collections_total", memory.Gen1Collections, ("generation", "1"));
+        Sample(text, "dotnet_gc_collections_total", memory.Gen2Collections, ("generation", "2"));
+        Metric(text, "dotnet_gc_server", "gauge", "1 with server GC, 0 with workstation GC (README \"Memory\").", memory.ServerGc ? 1 : 0);
+        Metric(text, "process_resident_memory_bytes", "gauge", "Resident set size of the process.", memory.ResidentBytes);
     }
 
     private static void WriteSpool(StringBuilder text, SpoolStatus spool, WritePathMetrics writes)

@@ -1,4 +1,6 @@
 using System.Data.Common;
+using System.Text;
+using System.Text.Json;
 using Microsoft.Extensions.Options;
 using TeleSuivi.Server.Broker;
 using TeleSuivi.Server.Storage;
@@ -20,7 +22,48 @@ public sealed record RegisteredPatient(string Id, string? Zone, string Resource)
 }
 
 /// <summary>A registered device: the id of the FHIR Device, and the other names (serial numbers) it publishes under.</summary>
-public sealed record RegisteredDevice(string Id, IReadOnlyList<string> Aliases, string Resource);
+public sealed record RegisteredDevice
+{
+    // Every device of every patient is in memory (700,000 for 100,000 patients): its JSON is kept as UTF-8, half the
+    // size of a string, and is read whole only to answer the FHIR API or to erase a patient.
+    private readonly byte[] resource;
+
+    public RegisteredDevice(string id, IReadOnlyList<string> aliases, string resource)
+    {
+        Id = id;
+        Aliases = aliases;
+        this.resource = Encoding.UTF8.GetBytes(resource);
+        Kind = KindIn(this.resource);
+    }
+
+    public string Id { get; }
+
+    public IReadOnlyList<string> Aliases { get; }
+
+    /// <summary>The FHIR Device as imported (JSON).</summary>
+    public string Resource => Encoding.UTF8.GetString(resource);
+
+    /// <summary>The code of <c>Device.type</c> (the monitoring plan's device kind), or null.</summary>
+    public string? Kind { get; }
+
+    private static string? KindIn(byte[] json)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(json);
+            return document.RootElement.TryGetProperty("type", out var type) && type.ValueKind == JsonValueKind.Object
+                && type.TryGetProperty("coding", out var coding) && coding.ValueKind == JsonValueKind.Array && coding.GetArrayLength() > 0
+                && coding[0].ValueKind == JsonValueKind.Object && coding[0].TryGetProperty("code", out var code) && code.ValueKind == JsonValueKind.String
+                ? string.Intern(code.GetString()!) // a few kinds shared by all devices
+                : null;
+        }
+        catch (JsonException)
+        {
+            // Imported resources were validated strictly; a kind that cannot be read is simply unknown.
+            return null;
+        }
+    }
+}
 
 /// <summary>Bound from the <c>Registry</c> configuration section (<c>TELESUIVI_REGISTRY__*</c>).</summary>
 public sealed class RegistryOptions
@@ -341,11 +384,25 @@ public sealed class DeviceRegistry : IDisposable
         // change committed meanwhile moves the version past the one kept here, and the next refresh reloads.
         await using var transaction = await database.BeginReadAsync(connection, cancellationToken);
         var version = await VersionAsync(connection, transaction, cancellationToken);
+        // One string per distinct id, zone, team and source: an assignment row repeats its patient's and device's ids,
+        // and 100,000 patients bring 700,000 devices (README "Memory").
+        var shared = new HashSet<string>(StringComparer.Ordinal);
+        string Share(string value)
+        {
+            if (shared.TryGetValue(value, out var known))
+            {
+                return known;
+            }
+
+            shared.Add(value);
+            return value;
+        }
+
         var patients = new Dictionary<string, RegisteredPatient>(StringComparer.Ordinal);
         foreach (var patient in await Sql.QueryAsync(connection, transaction, "SELECT id, zone, resource, teams FROM patient",
-            reader => new RegisteredPatient(reader.GetString(0), reader.IsDBNull(1) ? null : reader.GetString(1), reader.GetString(2))
+            reader => new RegisteredPatient(Share(reader.GetString(0)), reader.IsDBNull(1) ? null : Share(reader.GetString(1)), reader.GetString(2))
             {
-                Teams = reader.GetString(3).Split('\n', StringSplitOptions.RemoveEmptyEntries),
+                Teams = Array.ConvertAll(reader.GetString(3).Split('\n', StringSplitOptions.RemoveEmptyEntries), Share),
             }, cancellationToken))
         {
             patients[patient.Id] = patient;
@@ -354,7 +411,7 @@ public sealed class DeviceRegistry : IDisposable
         var devices = new Dictionary<string, RegisteredDevice>(StringComparer.Ordinal);
         var aliases = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var device in await Sql.QueryAsync(connection, transaction, "SELECT id, aliases, resource FROM device",
-            reader => new RegisteredDevice(reader.GetString(0), reader.GetString(1).Split('\n', StringSplitOptions.RemoveEmptyEntries), reader.GetString(2)), cancellationToken))
+            reader => new RegisteredDevice(Share(reader.GetString(0)), reader.GetString(1) is { Length: > 0 } names ? names.Split('\n', StringSplitOptions.RemoveEmptyEntries) : [], reader.GetString(2)), cancellationToken))
         {
             devices[device.Id] = device;
             foreach (var alias in device.Aliases)
@@ -366,15 +423,16 @@ public sealed class DeviceRegistry : IDisposable
         var assignments = new Dictionary<string, List<Assignment>>(StringComparer.Ordinal);
         foreach (var assignment in await Sql.QueryAsync(connection, transaction, "SELECT device_id, patient_id, start_ms, end_ms, source FROM assignment",
             reader => new Assignment(
-                reader.GetString(0),
-                reader.GetString(1),
+                Share(reader.GetString(0)),
+                Share(reader.GetString(1)),
                 DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(2)),
                 reader.IsDBNull(3) ? null : DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(3)),
-                reader.GetString(4)), cancellationToken))
+                Share(reader.GetString(4))), cancellationToken))
         {
             if (!assignments.TryGetValue(assignment.DeviceId, out var list))
             {
-                assignments[assignment.DeviceId] = list = [];
+                // Most devices have one assignment: a list sized for it, not the default four.
+                assignments[assignment.DeviceId] = list = new List<Assignment>(1);
             }
 
             list.Add(assignment);

@@ -43,6 +43,7 @@ public sealed partial class OnlineRiskScorer(
 
     private const int ZoneHistoryDays = ZoneEnvironmentState.DayBins + 1;
     private const int ReadPage = 5000;
+    private const int ScoresPerCommit = 500;
     private static readonly TimeSpan RetryAfterFailure = TimeSpan.FromMinutes(1);
 
     private readonly RiskOptions settings = options.Value;
@@ -202,6 +203,7 @@ public sealed partial class OnlineRiskScorer(
         }
 
         var at = WholeSecond(now);
+        var due = new List<(string PatientId, PatientTrack Patient)>();
         foreach (var (patientId, patient) in tracked.Where(p => p.Value.Due <= now).ToList())
         {
             if (!partitions.Owns(patientId))
@@ -212,27 +214,72 @@ public sealed partial class OnlineRiskScorer(
 
             // A score that fails (the risk file cannot be written) is tried again later, not at once in a loop.
             patient.Due = now + RetryAfterFailure;
-            await GuardAsync(() => ScoreAsync(patientId, patient, at, cancellationToken), $"patient {patientId}", cancellationToken);
+            due.Add((patientId, patient));
         }
+
+        await ScoreAllAsync(due, at, cancellationToken);
     }
 
     /// <summary>The daily score of every registered patient with readings, at local midnight.</summary>
     internal async Task ScoreEveryoneAsync(DateTimeOffset midnight, CancellationToken cancellationToken)
     {
-        var count = 0;
+        var due = new List<(string PatientId, PatientTrack Patient)>();
         foreach (var info in patients.All().Where(p => partitions.Owns(p.Id)))
         {
             if (await TrackAsync(info.Id, midnight, cancellationToken) is { HasReadings: true } patient)
             {
-                await GuardAsync(() => ScoreAsync(info.Id, patient, midnight, cancellationToken), $"patient {info.Id}", cancellationToken);
-                count++;
+                due.Add((info.Id, patient));
             }
         }
 
-        LogDaily(count, midnight);
+        await ScoreAllAsync(due, midnight, cancellationToken);
+        LogDaily(due.Count, midnight);
     }
 
-    private async Task ScoreAsync(string patientId, PatientTrack patient, DateTimeOffset at, CancellationToken cancellationToken)
+    /// <summary>
+    /// Scores the patients at <paramref name="at"/>, and stores the scores of up to <see cref="ScoresPerCommit"/> of them
+    /// in one transaction before they are handed to the alert engine. A patient whose features cannot be completed is
+    /// skipped (logged); a chunk that cannot be stored is scored again later (<see cref="RetryAfterFailure"/>).
+    /// </summary>
+    private async Task ScoreAllAsync(List<(string PatientId, PatientTrack Patient)> due, DateTimeOffset at, CancellationToken cancellationToken)
+    {
+        foreach (var chunk in due.Chunk(ScoresPerCommit))
+        {
+            var scored = new List<PendingScore>(chunk.Length);
+            foreach (var (patientId, patient) in chunk)
+            {
+                await GuardAsync(async () => scored.Add(await ComputeAsync(patientId, patient, at, cancellationToken)), $"patient {patientId}", cancellationToken);
+            }
+
+            var saved = false;
+            await GuardAsync(
+                async () =>
+                {
+                    await store.SaveAllAsync(scored.ConvertAll(s => s.Stored), cancellationToken);
+                    saved = true;
+                },
+                $"the scores of {scored.Count} patient(s)",
+                cancellationToken);
+            if (!saved)
+            {
+                continue;
+            }
+
+            var now = time.GetUtcNow();
+            foreach (var (patientId, patient, score, stored, latency) in scored)
+            {
+                metrics.Scored(latency, now - patient.PendingSince, now);
+                latest.Set(patientId, stored.Probability, at);
+                LogScored(patientId, at, stored.Probability);
+                patient.LastScored = now;
+                patient.Due = null;
+                patient.PendingSince = null;
+                await alerts.SubmitRiskAsync(new AlertRiskScore(patientId, stored.Probability, score.Reasons.Select(r => r.Sentence).ToList(), at, score.Reasons.Select(r => r.Phrase).ToList()), cancellationToken);
+            }
+        }
+    }
+
+    private async Task<PendingScore> ComputeAsync(string patientId, PatientTrack patient, DateTimeOffset at, CancellationToken cancellationToken)
     {
         var scorer = model.Scorer!;
         var zoneTrack = patient.Zone is { } zoneId ? await ZoneAsync(zoneId, at, cancellationToken) : null;
@@ -262,15 +309,7 @@ public sealed partial class OnlineRiskScorer(
 
         var assessment = RiskAssessments.Build(patientId, at, score, model.Version);
         var probability = RiskAssessments.Probability(assessment);
-        await store.SaveAsync(new StoredRiskAssessment(assessment.Id!, patientId, at.ToUnixTimeMilliseconds(), probability, RiskAssessments.ToJson(assessment)), cancellationToken);
-        var now = time.GetUtcNow();
-        metrics.Scored(latency, now - patient.PendingSince, now);
-        latest.Set(patientId, probability, at);
-        LogScored(patientId, at, probability);
-        patient.LastScored = now;
-        patient.Due = null;
-        patient.PendingSince = null;
-        await alerts.SubmitRiskAsync(new AlertRiskScore(patientId, probability, score.Reasons.Select(r => r.Sentence).ToList(), at, score.Reasons.Select(r => r.Phrase).ToList()), cancellationToken);
+        return new PendingScore(patientId, patient, score, new StoredRiskAssessment(assessment.Id!, patientId, at.ToUnixTimeMilliseconds(), probability, RiskAssessments.ToJson(assessment)), latency);
     }
 
     /// <summary>The patient's state, built from the store the first time they are seen; null when the store cannot be read (tried again later).</summary>
@@ -456,6 +495,9 @@ public sealed partial class OnlineRiskScorer(
             return true;
         }
     }
+
+    /// <summary>A score computed and not yet stored.</summary>
+    private sealed record PendingScore(string PatientId, PatientTrack Patient, TeleSuivi.Risk.Model.RiskScore Score, StoredRiskAssessment Stored, TimeSpan Latency);
 
     private sealed class PatientTrack(PatientFeatureState state, string? zone)
     {

@@ -41,6 +41,16 @@ public sealed class BenchCommandTests
             Assert.Equal(load.GetProperty("published").GetInt64() + load.GetProperty("alerts").GetProperty("sent").GetInt64(), load.GetProperty("processed").GetInt64());
             Assert.Equal(0, load.GetProperty("deadLetters").GetInt64());
             Assert.Equal(6, root.GetProperty("targets").GetArrayLength());
+
+            // The state is the live heap after a full collection in the platform, below its RSS, after the scorer caught up.
+            var state = root.GetProperty("process").GetProperty("state");
+            var live = state.GetProperty("liveHeapBytes").GetInt64();
+            Assert.InRange(live, 1024 * 1024, state.GetProperty("residentAfterCollectionBytes").GetInt64());
+            Assert.InRange(state.GetProperty("liveHeapAtReadyBytes").GetInt64(), 1024 * 1024, live + (64 * 1024 * 1024));
+            Assert.Equal(JsonValueKind.Number, state.GetProperty("scorerCatchUpSeconds").ValueKind);
+            Assert.True(load.GetProperty("gcPauseSeconds").GetDouble() >= 0, load.ToString());
+            Assert.Contains(root.GetProperty("targets").EnumerateArray(), t => t.GetProperty("target").GetString()!.StartsWith("100,000 patients", StringComparison.Ordinal)
+                && t.GetProperty("result").GetString() == "not measured (--patients 100000)");
             Assert.Contains("| end to end, 50 messages/s |", run.Output, StringComparison.Ordinal);
         }
         finally

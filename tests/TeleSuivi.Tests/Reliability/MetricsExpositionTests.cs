@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Net;
+using System.Text.Json;
 using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.SignalR.Client;
 using TeleSuivi.Tests.Infrastructure;
@@ -20,7 +22,7 @@ public sealed partial class MetricsExpositionTests
 
         Assert.Equal("text/plain; version=0.0.4; charset=utf-8", response.Content.Headers.ContentType?.ToString());
         var families = Parse(text);
-        foreach (var family in new[] { "telesuivi_ingest_messages_total", "telesuivi_ingest_durable_lag_seconds", "telesuivi_ingest_oldest_unacknowledged_age_seconds", "telesuivi_ingest_acknowledgements_lost_total", "telesuivi_spool_bytes", "telesuivi_ingest_dead_letters_total", "telesuivi_store_write_duration_seconds", "telesuivi_hub_connections" })
+        foreach (var family in new[] { "telesuivi_ingest_messages_total", "telesuivi_ingest_durable_lag_seconds", "telesuivi_ingest_oldest_unacknowledged_age_seconds", "telesuivi_ingest_acknowledgements_lost_total", "telesuivi_spool_bytes", "telesuivi_ingest_dead_letters_total", "telesuivi_store_write_duration_seconds", "telesuivi_hub_connections", "dotnet_gc_heap_size_bytes", "dotnet_gc_live_bytes_after_full_collection", "dotnet_gc_collections_total", "dotnet_gc_pause_seconds_total", "process_resident_memory_bytes" })
         {
             Assert.True(families.ContainsKey(family), $"/metrics has no {family}");
         }
@@ -44,6 +46,30 @@ public sealed partial class MetricsExpositionTests
 
         await Poll.UntilAsync(() => HostProbes.MetricAsync(host.BaseUrl, "telesuivi_hub_connections"), n => n == 0, TimeSpan.FromSeconds(30), "the board's disconnection counted");
         Assert.Equal(1, await HostProbes.MetricAsync(host.BaseUrl, "telesuivi_hub_connections_opened_total"));
+    }
+
+    [Fact]
+    public async Task DiagnosticsGc_AsAdmin_CollectsFullyAndReportsTheLiveHeap()
+    {
+        await using var host = TeleSuiviProcess.Start("serve");
+        await host.WaitUntilReadyAsync(TimeSpan.FromSeconds(60));
+        using var admin = host.CreateClient();
+        using var scraper = await host.CreateClientAsync("metrics");
+        var fullCollectionsBefore = await HostProbes.MetricAsync(host.BaseUrl, "dotnet_gc_collections_total{generation=\"2\"}");
+
+        using var refused = await scraper.PostAsync(new Uri("/api/diagnostics/gc", UriKind.Relative), null, TestContext.Current.CancellationToken);
+        using var response = await admin.PostAsync(new Uri("/api/diagnostics/gc", UriKind.Relative), null, TestContext.Current.CancellationToken);
+        using var figures = JsonDocument.Parse(await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
+
+        Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var heap = figures.RootElement.GetProperty("heapSizeBytes").GetInt64();
+        var live = figures.RootElement.GetProperty("liveBytesAfterLastFullGc").GetInt64();
+        var resident = figures.RootElement.GetProperty("residentBytes").GetInt64();
+        Assert.InRange(heap, 1024 * 1024, resident);
+        Assert.InRange(live, 1024 * 1024, heap);
+        Assert.True(figures.RootElement.GetProperty("gen2Collections").GetInt32() > fullCollectionsBefore, "no full collection ran");
+        Assert.True(await HostProbes.MetricAsync(host.BaseUrl, "dotnet_gc_live_bytes_after_full_collection") > 0);
     }
 
     /// <summary>Families and their types; fails on any line that is not a HELP, a TYPE or a sample of a declared family.</summary>
