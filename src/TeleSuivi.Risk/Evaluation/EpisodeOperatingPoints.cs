@@ -6,7 +6,7 @@ namespace TeleSuivi.Risk.Evaluation;
 /// <summary>
 /// Operating points as the platform alerts: each patient's daily scores go through the alert policy
 /// (<see cref="EpisodeAlertRule"/>: hysteresis, cool-down, material rise), which raises one alert per episode, not one per
-/// day above a threshold; the policy's raise-at is the lowest that keeps the alerts actually raised within the budget.
+/// day above a threshold; the policy's raise-at is the one that raises the most alerts within the budget.
 /// Every scorer (model and baselines) gets the same policy shape (<see cref="EpisodePolicy.ScaledTo"/>) and the same budget.
 /// </summary>
 public sealed class EpisodeOperatingPoints
@@ -23,8 +23,20 @@ public sealed class EpisodeOperatingPoints
         timelines = [.. Enumerable.Range(0, days.Count).GroupBy(i => days[i].PatientIndex).Select(g => g.OrderBy(i => days[i].At).ToArray())];
     }
 
-    public OperatingPoint At(double budget, IReadOnlyList<double> scores, IReadOnlyList<CohortEvent> exacerbations)
+    /// <summary>Raise-at values tried: evenly spread over the ranks of the scores, and denser in the top tenth.</summary>
+    public const int GridPoints = 400;
+
+    public OperatingPoint At(double budget, IReadOnlyList<double> scores, IReadOnlyList<CohortEvent> exacerbations) => At([budget], scores, exacerbations)[0];
+
+    /// <summary>
+    /// The operating point of each budget. Alerts do not fall steadily as raise-at rises: a low raise-at with its low
+    /// clear-below keeps patients inside one long episode, so it can raise fewer alerts than a higher one. Raise-at is
+    /// therefore chosen among <see cref="GridPoints"/> values as the one raising the most alerts within the budget (the
+    /// lowest of equals), never by the outcomes; a scorer whose episodes cannot spend a budget shows the rate it reaches.
+    /// </summary>
+    public IReadOnlyList<OperatingPoint> At(IReadOnlyList<double> budgets, IReadOnlyList<double> scores, IReadOnlyList<CohortEvent> exacerbations)
     {
+        ArgumentNullException.ThrowIfNull(budgets);
         ArgumentNullException.ThrowIfNull(scores);
         ArgumentNullException.ThrowIfNull(exacerbations);
         if (days.Count != scores.Count)
@@ -38,30 +50,36 @@ public sealed class EpisodeOperatingPoints
         }
 
         var broken = TieBroken(scores);
-        var allowed = (int)Math.Floor(budget * days.Count);
-
-        // The lowest raise-at whose alerts fit the budget: alerts fall as raise-at rises (hysteresis and material rise
-        // scale with it), so a binary search over the scores themselves finds it.
-        var candidates = broken.Distinct().Order().ToArray();
-        int low = 0, high = candidates.Length;
-        while (low < high)
+        var candidates = Candidates(broken);
+        var counts = new int[candidates.Length];
+        Parallel.For(0, candidates.Length, k => counts[k] = Alerts(broken, candidates[k], null));
+        return budgets.Select(budget =>
         {
-            var mid = (low + high) / 2;
-            if (Alerts(broken, candidates[mid], null) <= allowed)
-            {
-                high = mid;
-            }
-            else
-            {
-                low = mid + 1;
-            }
+            var allowed = (int)Math.Floor(budget * days.Count);
+            var best = Enumerable.Range(0, candidates.Length).Where(k => counts[k] <= allowed).MaxBy(k => (counts[k], -k));
+            var alerted = new List<int>();
+            Alerts(broken, candidates[best], alerted);
+            return OperatingPoints.Measure(budget, days, alerted, exacerbations, candidates[best]);
+        }).ToList();
+    }
+
+    private static double[] Candidates(double[] scores)
+    {
+        var sorted = scores.Order().ToArray();
+        if (sorted.Length == 0)
+        {
+            return [1];
         }
 
-        // Above the highest score nothing is raised.
-        var raiseAt = low < candidates.Length ? candidates[low] : (candidates.Length == 0 ? 1 : candidates[^1] * 2) + 1;
-        var alerted = new List<int>();
-        Alerts(broken, raiseAt, alerted);
-        return OperatingPoints.Measure(budget, days, alerted, exacerbations, raiseAt);
+        double AtRank(double q) => sorted[(int)Math.Round(q * (sorted.Length - 1))];
+        var half = GridPoints / 2;
+        var even = Enumerable.Range(0, half).Select(k => AtRank((double)k / (half - 1)));
+
+        // The top tenth from 1 − 10⁻¹ to 1 − 10⁻⁶ of the ranks, where small budgets set raise-at.
+        var tail = Enumerable.Range(0, half).Select(k => AtRank(1 - Math.Pow(10, -1 - (5.0 * k / (half - 1)))));
+
+        // Above the highest score nothing is raised: every budget has a candidate.
+        return [.. even.Concat(tail).Append((sorted[^1] * 2) + 1).Distinct().Order()];
     }
 
     private int Alerts(double[] scores, double raiseAt, List<int>? alerted)

@@ -7,7 +7,7 @@ namespace TeleSuivi.Risk.Evaluation;
 
 /// <summary>
 /// Writes an evaluation to a folder: <c>evaluation.json</c> (every number), <c>calibration.png</c>,
-/// <c>operating-points.png</c> and <c>report.md</c>, which embeds the two plots.
+/// <c>operating-points.png</c>, <c>operating-points-policy.png</c> and <c>report.md</c>, which embeds the three plots.
 /// </summary>
 public static class EvaluationReport
 {
@@ -159,7 +159,8 @@ public static class EvaluationReport
 
         Line($"## Operating points as the platform alerts (one alert per episode)");
         Line($"");
-        Line($"Each patient's daily scores go through the platform's risk alert policy (`RiskAlertPolicy`: raise at a score, end below two thirds of it, alert again while raised or within the 12 h cool-down only on a rise of a third of it), which raises one alert per episode; its raise-at is the lowest that keeps the alerts actually raised within b per patient-day.");
+        Line($"Each patient's daily scores go through the platform's risk alert policy (`RiskAlertPolicy`: raise at a score, end below two thirds of it, alert again while raised or within the 12 h cool-down only on a rise of a third of it), which raises one alert per episode; its raise-at is the one that raises the most alerts within b per patient-day (chosen among {EpisodeOperatingPoints.GridPoints} values by the alert count alone, never by the outcomes).");
+        Line($"A scorer whose scores stay high for days keeps its patients in long episodes and may be unable to spend a budget: its row then shows the alerts per patient-day it does reach.");
         Line($"Every scorer gets the same policy and budget (ties of whole-number scores broken at random). An exacerbation is alerted when a raised alert falls 1 to 7 days before its onset; the lead time is onset minus the first such alert.");
         Line($"");
         OperatingPointTable(result, s => s.PolicyOperatingPoints, withRaiseAt: true);

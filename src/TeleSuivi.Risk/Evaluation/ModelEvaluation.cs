@@ -143,8 +143,8 @@ public static class ModelEvaluation
             budgets.Select(b => OperatingPoints.At(b, days, scores, heldOut.Exacerbations)).ToList(),
             CurveBudgets.Select(b => OperatingPoints.At(b, days, scores, heldOut.Exacerbations)).ToList(),
             probabilities ? BinaryMetrics.Calibration(scores, labels, CalibrationBins) : null,
-            budgets.Select(b => episodes.At(b, scores, heldOut.Exacerbations)).ToList(),
-            CurveBudgets.Select(b => episodes.At(b, scores, heldOut.Exacerbations)).ToList());
+            episodes.At(budgets, scores, heldOut.Exacerbations),
+            episodes.At(CurveBudgets, scores, heldOut.Exacerbations));
     }
 
     /// <summary>The SHA-256 of a file, lower-case hex: what ties a report to the model file it evaluated.</summary>
