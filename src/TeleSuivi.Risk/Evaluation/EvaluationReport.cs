@@ -33,7 +33,7 @@ public static class EvaluationReport
         File.WriteAllText(Path.Combine(directory, JsonFile), JsonSerializer.Serialize(result, Json));
         WriteCalibrationPlot(result, Path.Combine(directory, CalibrationPlot));
         WriteOperatingPointsPlot(result, s => s.Curve, "per-day threshold", Path.Combine(directory, OperatingPointsPlot));
-        WriteOperatingPointsPlot(result, s => s.PolicyCurve, "alerts raised by the platform's policy", Path.Combine(directory, PolicyOperatingPointsPlot));
+        WriteOperatingPointsPlot(result, s => s.PolicyCurve, "one alert per episode", Path.Combine(directory, PolicyOperatingPointsPlot));
         File.WriteAllText(Path.Combine(directory, MarkdownFile), Markdown(result));
     }
 

@@ -134,17 +134,22 @@ public static class ModelEvaluation
             scorer.Info.Name, scorer.Info.Training, heldOut.Parameters.Patients, heldOut.Parameters.Days, 0, [],
             days.Count, positives, heldOut.Exacerbations.Count, days.Count == 0 ? 0 : (double)positives / days.Count, scorers);
 
-        ScorerResult Result(string name, string description, IReadOnlyList<double> scores, bool probabilities) => new(
-            name,
-            description,
-            BinaryMetrics.Auroc(scores, labels),
-            BinaryMetrics.Auprc(scores, labels),
-            probabilities ? BinaryMetrics.Brier(scores, labels) : null,
-            budgets.Select(b => OperatingPoints.At(b, days, scores, heldOut.Exacerbations)).ToList(),
-            CurveBudgets.Select(b => OperatingPoints.At(b, days, scores, heldOut.Exacerbations)).ToList(),
-            probabilities ? BinaryMetrics.Calibration(scores, labels, CalibrationBins) : null,
-            episodes.At(budgets, scores, heldOut.Exacerbations),
-            episodes.At(CurveBudgets, scores, heldOut.Exacerbations));
+        ScorerResult Result(string name, string description, IReadOnlyList<double> scores, bool probabilities)
+        {
+            // One pass over the policy's raise-at grid for the table's budgets and the plot's.
+            var policy = episodes.At([.. budgets, .. CurveBudgets], scores, heldOut.Exacerbations);
+            return new(
+                name,
+                description,
+                BinaryMetrics.Auroc(scores, labels),
+                BinaryMetrics.Auprc(scores, labels),
+                probabilities ? BinaryMetrics.Brier(scores, labels) : null,
+                budgets.Select(b => OperatingPoints.At(b, days, scores, heldOut.Exacerbations)).ToList(),
+                CurveBudgets.Select(b => OperatingPoints.At(b, days, scores, heldOut.Exacerbations)).ToList(),
+                probabilities ? BinaryMetrics.Calibration(scores, labels, CalibrationBins) : null,
+                [.. policy.Take(budgets.Count)],
+                [.. policy.Skip(budgets.Count)]);
+        }
     }
 
     /// <summary>The SHA-256 of a file, lower-case hex: what ties a report to the model file it evaluated.</summary>
