@@ -21,6 +21,8 @@ public sealed record EvaluationOptions
 }
 
 /// <summary>One scorer's results on the held-out cohort.</summary>
+/// <param name="OperatingPoints">Per-day threshold: every patient-day above the threshold is an alert.</param>
+/// <param name="PolicyOperatingPoints">As the platform alerts: one alert per episode (<see cref="EpisodeOperatingPoints"/>).</param>
 public sealed record ScorerResult(
     string Name,
     string Description,
@@ -29,11 +31,14 @@ public sealed record ScorerResult(
     double? Brier,
     IReadOnlyList<OperatingPoint> OperatingPoints,
     IReadOnlyList<OperatingPoint> Curve,
-    IReadOnlyList<CalibrationBin>? Calibration);
+    IReadOnlyList<CalibrationBin>? Calibration,
+    IReadOnlyList<OperatingPoint> PolicyOperatingPoints,
+    IReadOnlyList<OperatingPoint> PolicyCurve);
 
 /// <summary>Everything the report shows; also written as JSON.</summary>
 /// <param name="DataDescription">Where the training and held-out data came from, when not the synthetic cohorts (<c>train --from-store</c>).</param>
 /// <param name="ModelSha256">SHA-256 of the model file evaluated: <c>telesuivi model activate</c> refuses a model whose report does not match it.</param>
+/// <param name="Ceiling">The oracle ceiling of the synthetic held-out cohort (none for a programme's export: no ground truth).</param>
 public sealed record EvaluationResult(
     string Model,
     TrainingOptions Training,
@@ -47,7 +52,8 @@ public sealed record EvaluationResult(
     double Prevalence,
     IReadOnlyList<ScorerResult> Scorers,
     IReadOnlyList<string>? DataDescription = null,
-    string? ModelSha256 = null);
+    string? ModelSha256 = null,
+    SignalCeiling? Ceiling = null);
 
 /// <summary>
 /// Evaluates a model file on a held-out cohort (another seed and shifted parameters: <see cref="HeldOutCohort"/>)
@@ -88,6 +94,7 @@ public static class ModelEvaluation
         return result with
         {
             Patients = options.Patients, Days = options.Days, Seed = options.Seed, Shifts = HeldOutCohort.Shifts, ModelSha256 = Sha256Of(options.ModelPath),
+            Ceiling = SignalCeiling.Of(heldOut),
         };
     }
 
@@ -102,6 +109,7 @@ public static class ModelEvaluation
         ArgumentNullException.ThrowIfNull(heldOut);
         var days = heldOut.Days;
         var labels = days.Select(d => d.Label).ToList();
+        var episodes = new EpisodeOperatingPoints(days);
         progress?.Invoke(new ProgressStep("scoring", 0, 1));
         var scorers = new List<ScorerResult>
         {
@@ -126,15 +134,22 @@ public static class ModelEvaluation
             scorer.Info.Name, scorer.Info.Training, heldOut.Parameters.Patients, heldOut.Parameters.Days, 0, [],
             days.Count, positives, heldOut.Exacerbations.Count, days.Count == 0 ? 0 : (double)positives / days.Count, scorers);
 
-        ScorerResult Result(string name, string description, IReadOnlyList<double> scores, bool probabilities) => new(
-            name,
-            description,
-            BinaryMetrics.Auroc(scores, labels),
-            BinaryMetrics.Auprc(scores, labels),
-            probabilities ? BinaryMetrics.Brier(scores, labels) : null,
-            budgets.Select(b => OperatingPoints.At(b, days, scores, heldOut.Exacerbations)).ToList(),
-            CurveBudgets.Select(b => OperatingPoints.At(b, days, scores, heldOut.Exacerbations)).ToList(),
-            probabilities ? BinaryMetrics.Calibration(scores, labels, CalibrationBins) : null);
+        ScorerResult Result(string name, string description, IReadOnlyList<double> scores, bool probabilities)
+        {
+            // One pass over the policy's raise-at grid for the table's budgets and the plot's.
+            var policy = episodes.At([.. budgets, .. CurveBudgets], scores, heldOut.Exacerbations);
+            return new(
+                name,
+                description,
+                BinaryMetrics.Auroc(scores, labels),
+                BinaryMetrics.Auprc(scores, labels),
+                probabilities ? BinaryMetrics.Brier(scores, labels) : null,
+                budgets.Select(b => OperatingPoints.At(b, days, scores, heldOut.Exacerbations)).ToList(),
+                CurveBudgets.Select(b => OperatingPoints.At(b, days, scores, heldOut.Exacerbations)).ToList(),
+                probabilities ? BinaryMetrics.Calibration(scores, labels, CalibrationBins) : null,
+                [.. policy.Take(budgets.Count)],
+                [.. policy.Skip(budgets.Count)]);
+        }
     }
 
     /// <summary>The SHA-256 of a file, lower-case hex: what ties a report to the model file it evaluated.</summary>

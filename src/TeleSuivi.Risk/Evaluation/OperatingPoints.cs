@@ -9,6 +9,7 @@ namespace TeleSuivi.Risk.Evaluation;
 /// <param name="MedianLeadHours">Median, over the alerted exacerbations, of onset minus the first alert of that window.</param>
 /// <param name="DaySensitivity">Share of the positive patient-days (onset within 72 h) alerted.</param>
 /// <param name="Precision">Share of the alerts that fall on a positive patient-day.</param>
+/// <param name="RaiseAt">Policy operating points (<see cref="EpisodeOperatingPoints"/>): the raise-at score that meets the budget.</param>
 public sealed record OperatingPoint(
     double Budget,
     double AlertsPerPatientDay,
@@ -18,7 +19,8 @@ public sealed record OperatingPoint(
     int Events,
     double MedianLeadHours,
     double DaySensitivity,
-    double Precision);
+    double Precision,
+    double? RaiseAt = null);
 
 /// <summary>
 /// Alert budgets: at a budget of b alerts per patient-day, the b × N highest-scored patient-days of the N scored are
@@ -42,10 +44,16 @@ public static class OperatingPoints
         }
 
         var alertCount = (int)Math.Floor(budget * days.Count);
-        var order = Enumerable.Range(0, days.Count).OrderByDescending(i => scores[i]).ThenBy(i => TieBreak(days[i])).Take(alertCount);
+        var alerted = Enumerable.Range(0, days.Count).OrderByDescending(i => scores[i]).ThenBy(i => TieBreak(days[i])).Take(alertCount);
+        return Measure(budget, days, alerted, exacerbations);
+    }
+
+    /// <summary>The figures of an operating point once its alerts are known (indices into <paramref name="days"/>).</summary>
+    internal static OperatingPoint Measure(double budget, IReadOnlyList<PatientDay> days, IEnumerable<int> alerted, IReadOnlyList<CohortEvent> exacerbations, double? raiseAt = null)
+    {
         var alerts = new Dictionary<string, List<DateTimeOffset>>(StringComparer.Ordinal);
-        int truePositives = 0;
-        foreach (var i in order)
+        int truePositives = 0, alertCount = 0;
+        foreach (var i in alerted)
         {
             var d = days[i];
             if (!alerts.TryGetValue(d.PatientId, out var list))
@@ -55,15 +63,15 @@ public static class OperatingPoints
 
             list.Add(d.At);
             truePositives += d.Label ? 1 : 0;
+            alertCount++;
         }
 
-        var (first, last) = (days.Count == 0 ? DateTimeOffset.MaxValue : days.Min(d => d.At), days.Count == 0 ? DateTimeOffset.MinValue : days.Max(d => d.At));
+        var span = ScoredSpan(days);
         var leads = new List<double>();
         var events = 0;
         foreach (var e in exacerbations)
         {
-            // Only onsets whose whole 1–7-day window lies within the scored span can be judged.
-            if (e.Onset - EarliestLead < first || e.Onset - LatestLead > last)
+            if (!Judged(e, span))
             {
                 continue;
             }
@@ -87,8 +95,17 @@ public static class OperatingPoints
             events,
             Median(leads),
             positives == 0 ? double.NaN : (double)truePositives / positives,
-            alertCount == 0 ? double.NaN : (double)truePositives / alertCount);
+            alertCount == 0 ? double.NaN : (double)truePositives / alertCount,
+            raiseAt);
     }
+
+    /// <summary>The first and last scoring times of <paramref name="days"/>.</summary>
+    internal static (DateTimeOffset First, DateTimeOffset Last) ScoredSpan(IReadOnlyList<PatientDay> days) =>
+        days.Count == 0 ? (DateTimeOffset.MaxValue, DateTimeOffset.MinValue) : (days.Min(d => d.At), days.Max(d => d.At));
+
+    /// <summary>Only onsets whose whole 1–7-day window lies within the scored span can be judged.</summary>
+    internal static bool Judged(CohortEvent e, (DateTimeOffset First, DateTimeOffset Last) span) =>
+        e.Onset - EarliestLead >= span.First && e.Onset - LatestLead <= span.Last;
 
     private static double Median(List<double> values)
     {
@@ -103,7 +120,7 @@ public static class OperatingPoints
     }
 
     /// <summary>A fixed pseudo-random rank of a patient-day (SplitMix64 of patient and day), independent of any score.</summary>
-    private static ulong TieBreak(PatientDay day)
+    internal static ulong TieBreak(PatientDay day)
     {
         var x = ((ulong)(uint)day.PatientIndex << 32) ^ (uint)day.Day;
         x += 0x9E3779B97F4A7C15;

@@ -65,13 +65,22 @@ public static class EvaluateCommand
     {
         var o = Console.Out;
         await o.WriteLineAsync(FormattableString.Invariant($"  {result.PatientDays:N0} patient-days, {result.PositiveDays:N0} positive, {result.Exacerbations:N0} exacerbations"));
-        await o.WriteLineAsync(FormattableString.Invariant($"  {"scorer",-27} {"AUROC",6} {"AUPRC",6} {"Brier",7}   at {EvaluationReport.TargetBudget} alerts/patient-day: alerted 1-7 d ahead, median lead"));
+        await o.WriteLineAsync(FormattableString.Invariant($"  {"scorer",-27} {"AUROC",6} {"AUPRC",6} {"Brier",7}   at {EvaluationReport.TargetBudget} alerts/patient-day, alerted 1-7 d ahead, median lead:"));
+        await o.WriteLineAsync(FormattableString.Invariant($"  {string.Empty,-27} {string.Empty,6} {string.Empty,6} {string.Empty,7}   {"policy (1 per episode)",-22}  every day above threshold"));
         foreach (var s in result.Scorers)
         {
-            var p = s.OperatingPoints.FirstOrDefault(x => x.Budget == EvaluationReport.TargetBudget);
             var brier = s.Brier is { } b ? b.ToString("F4", System.Globalization.CultureInfo.InvariantCulture) : "-";
-            var at = p is null ? string.Empty : FormattableString.Invariant($"{100 * p.EventSensitivity,5:F1} %, {(double.IsNaN(p.MedianLeadHours) ? "-" : p.MedianLeadHours.ToString("F0", System.Globalization.CultureInfo.InvariantCulture) + " h")}");
-            await o.WriteLineAsync(FormattableString.Invariant($"  {s.Name,-27} {s.Auroc,6:F3} {s.Auprc,6:F3} {brier,7}   {at}"));
+            await o.WriteLineAsync(FormattableString.Invariant($"  {s.Name,-27} {s.Auroc,6:F3} {s.Auprc,6:F3} {brier,7}   {AtBudget(s.PolicyOperatingPoints),-22}  {AtBudget(s.OperatingPoints)}"));
         }
+
+        if (result.Ceiling is { } ceiling)
+        {
+            await o.WriteLineAsync(FormattableString.Invariant(
+                $"  oracle ceiling: {100 * ceiling.Fraction:F1} % of {ceiling.Events:N0} exacerbations carry a signal at least 24 h before onset"));
+        }
+
+        static string AtBudget(IReadOnlyList<OperatingPoint> points) => points.FirstOrDefault(x => x.Budget == EvaluationReport.TargetBudget) is { } p
+            ? FormattableString.Invariant($"{100 * p.EventSensitivity,5:F1} %, {(double.IsNaN(p.MedianLeadHours) ? "-" : p.MedianLeadHours.ToString("F0", System.Globalization.CultureInfo.InvariantCulture) + " h")}")
+            : string.Empty;
     }
 }

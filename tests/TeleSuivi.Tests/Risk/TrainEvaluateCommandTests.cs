@@ -21,13 +21,15 @@ public sealed class TrainEvaluateCommandTests : IDisposable
         var markdown = await File.ReadAllTextAsync(Path.Combine(report, EvaluationReport.MarkdownFile), TestContext.Current.CancellationToken);
         Assert.Contains($"![Calibration plot]({EvaluationReport.CalibrationPlot})", markdown, StringComparison.Ordinal);
         Assert.Contains($"]({EvaluationReport.OperatingPointsPlot})", markdown, StringComparison.Ordinal);
+        Assert.Contains($"]({EvaluationReport.PolicyOperatingPointsPlot})", markdown, StringComparison.Ordinal);
+        Assert.Contains("## Oracle ceiling", markdown, StringComparison.Ordinal);
         foreach (var name in new[] { "| model |", "| model without environment |", "| NEWS2 |", "| threshold rules |", "| random alerts |" })
         {
             Assert.Contains(name, markdown, StringComparison.Ordinal);
         }
 
         byte[] png = [0x89, (byte)'P', (byte)'N', (byte)'G'];
-        foreach (var plot in new[] { EvaluationReport.CalibrationPlot, EvaluationReport.OperatingPointsPlot })
+        foreach (var plot in new[] { EvaluationReport.CalibrationPlot, EvaluationReport.OperatingPointsPlot, EvaluationReport.PolicyOperatingPointsPlot })
         {
             var bytes = await File.ReadAllBytesAsync(Path.Combine(report, plot), TestContext.Current.CancellationToken);
             Assert.True(bytes.Length > 10_000, $"{plot}: {bytes.Length} bytes");
@@ -36,6 +38,8 @@ public sealed class TrainEvaluateCommandTests : IDisposable
 
         using var json = System.Text.Json.JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(report, EvaluationReport.JsonFile), TestContext.Current.CancellationToken));
         Assert.Equal(5, json.RootElement.GetProperty("Scorers").GetArrayLength());
+        Assert.All(json.RootElement.GetProperty("Scorers").EnumerateArray(), s => Assert.Equal(EvaluationOptions.DefaultBudgets.Count, s.GetProperty("PolicyOperatingPoints").GetArrayLength()));
+        Assert.True(json.RootElement.GetProperty("Ceiling").GetProperty("Events").GetInt32() > 0);
     }
 
     [Fact]
