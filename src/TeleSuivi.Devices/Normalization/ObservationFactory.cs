@@ -122,8 +122,8 @@ public sealed class ObservationFactory(ObservationFactoryOptions? options = null
         }
 
         var code = definition.Code;
-        if (reading.Qualifiers is { } qualifiers && qualifiers.TryGetValue(QualifierKeys.Specimen, out var specimen)
-            && definition.SpecimenVariants.Count > 0)
+        if (definition.SpecimenVariants.Count > 0 && reading.Qualifiers is { } qualifiers
+            && qualifiers.TryGetValue(QualifierKeys.Specimen, out var specimen))
         {
             if (!plan.TryResolveSpecimen(specimen, out var variant))
             {
