@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -263,5 +265,78 @@ public static class References
         var concept = new CodeableConcept { Text = display };
         concept.Coding.Add(new Coding(system, code, display));
         return concept;
+    }
+}
+
+/// <summary>
+/// <c>dotnet run -c Release --project src/TeleSuivi.Benchmarks -- ingest-batches [case name ...]</c>: the decode and
+/// normalise stages of every GATT case (or the named cases) timed in-process in a few hundred batches of about a
+/// millisecond each. On a shared machine the fastest batch is the one least disturbed by other processes, nearer to
+/// an idle core than BenchmarkDotNet's best iteration of 10 ms or more; BENCHMARKS.md keeps BenchmarkDotNet's figures.
+/// </summary>
+public static class IngestBatches
+{
+    private const int Batches = 400;
+    private static readonly TimeSpan BatchLength = TimeSpan.FromMilliseconds(1);
+
+    public static int Run(IReadOnlyList<string> caseNames)
+    {
+        var factory = new ObservationFactory(Corpus.ClockPolicy);
+        var stages = new (string Name, Func<ReadingCase, int> Pass)[]
+        {
+            ("decode", Corpus.Decode),
+            ("decode + normalise (compact)", c => Corpus.DecodeAndNormalise(c, factory)),
+            ("decode + normalise + poco", c => Corpus.DecodeNormaliseAndBuildPocos(c, factory)),
+        };
+        IReadOnlyList<ReadingCase> cases = caseNames.Count == 0 ? Corpus.GattCases : [.. caseNames.Select(Corpus.Find)];
+        Console.WriteLine($"| case | stage | readings/s (fastest of {Batches} batches) | readings/s (median batch) |");
+        Console.WriteLine("| --- | --- | ---: | ---: |");
+        foreach (var readingCase in cases)
+        {
+            foreach (var (name, pass) in stages)
+            {
+                var (fastest, median) = Time(readingCase, pass);
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"| {readingCase.Name} | {name} | {readingCase.Readings * 1e9 / fastest:N0} | {readingCase.Readings * 1e9 / median:N0} |"));
+            }
+        }
+
+        return 0;
+    }
+
+    /// <summary>Nanoseconds per pass: of the fastest batch and of the median one.</summary>
+    private static (double Fastest, double Median) Time(ReadingCase readingCase, Func<ReadingCase, int> pass)
+    {
+        // Warm up past tiered compilation, then size a batch to about BatchLength.
+        var passes = 1;
+        var warmup = Stopwatch.StartNew();
+        while (warmup.Elapsed < TimeSpan.FromMilliseconds(300))
+        {
+            var batch = Stopwatch.StartNew();
+            for (var i = 0; i < passes; i++)
+            {
+                pass(readingCase);
+            }
+
+            if (batch.Elapsed < BatchLength)
+            {
+                passes *= 2;
+            }
+        }
+
+        var times = new double[Batches];
+        for (var b = 0; b < Batches; b++)
+        {
+            var batch = Stopwatch.StartNew();
+            for (var i = 0; i < passes; i++)
+            {
+                pass(readingCase);
+            }
+
+            times[b] = batch.Elapsed.TotalNanoseconds / passes;
+        }
+
+        Array.Sort(times);
+        return (times[0], times[Batches / 2]);
     }
 }
