@@ -126,8 +126,29 @@ public static class Corpus
         return readings;
     }
 
-    /// <summary>Decodes and normalises every message, as the ingest worker does; the number of Observations.</summary>
+    /// <summary>
+    /// Decodes and normalises every message into compact values (<see cref="NormalisedObservation"/>): checked, coded,
+    /// converted, rounded, with their ids, but no FHIR tree; the number of values.
+    /// </summary>
     public static int DecodeAndNormalise(ReadingCase readingCase, ObservationFactory factory)
+    {
+        var normalised = 0;
+        foreach (var message in readingCase.Messages)
+        {
+            foreach (var reading in message.Decode().Readings)
+            {
+                if (factory.Normalise(reading, message.Context).Value is not null)
+                {
+                    normalised++;
+                }
+            }
+        }
+
+        return normalised;
+    }
+
+    /// <summary>Decodes and normalises every message into Hl7.Fhir.R4 Observations, as the ingest worker does; the number of Observations.</summary>
+    public static int DecodeNormaliseAndBuildPocos(ReadingCase readingCase, ObservationFactory factory)
     {
         var observations = 0;
         foreach (var message in readingCase.Messages)

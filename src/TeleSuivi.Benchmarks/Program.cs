@@ -9,13 +9,19 @@ using TeleSuivi.Benchmarks.Storage;
 
 // Every benchmark unless --filter says otherwise; BenchmarkDotNet's own options (--job short, --filter '*Gatt*',
 // --inProcess, ...) pass through. The figures go to BENCHMARKS.md at the repository root, the BenchmarkDotNet
-// reports to BenchmarkDotNet.Artifacts/ (ignored by git). `board` runs the triage-board measurement alone (Board/).
+// reports to BenchmarkDotNet.Artifacts/ (ignored by git). `board` runs the triage-board measurement alone (Board/),
+// `ingest-batches` times the ingest stages in millisecond batches (IngestBenchmarks.cs).
 var repository = Corpus.RepositoryRoot;
 var machine = BenchmarksFile.DescribeMachine();
 var commit = BenchmarksFile.Commit(repository);
 if (args is ["board"])
 {
     return await BoardBenchmark.RunAsync(repository, machine, commit);
+}
+
+if (args is ["ingest-batches", .. var caseNames])
+{
+    return IngestBatches.Run(caseNames);
 }
 
 var arguments = args.Any(a => a is "--filter" or "-f") ? args : [.. args, "--filter", "*"];
