@@ -32,8 +32,14 @@ public sealed partial class SqliteObservationStore : IDisposable
 
     private const string FoldedState = "folded_seq";
 
-    /// <summary>How long one fold transaction should hold the write lock; the chunk size follows the measured rate.</summary>
+    /// <summary>How long one fold transaction should hold the write lock while an append waits for it; the chunk size follows the measured rate.</summary>
     private static readonly TimeSpan FoldChunkTarget = TimeSpan.FromMilliseconds(40);
+
+    /// <summary>
+    /// The same when no append was waiting as the chunk began: fewer, larger commits write each series' tail pages fewer
+    /// times (BENCHMARKS.md, "Storage"), and an append that arrives meanwhile waits at most this long.
+    /// </summary>
+    private static readonly TimeSpan IdleFoldChunkTarget = TimeSpan.FromMilliseconds(120);
 
     private static readonly TimeSpan IdleFoldDelay = TimeSpan.FromMilliseconds(500);
 
@@ -43,7 +49,10 @@ public sealed partial class SqliteObservationStore : IDisposable
     private Task foldLoop = Task.CompletedTask;
     private int foldLoopRunning;
     private long appends;
-    private int foldChunkRows = 1_000;
+    private int waitingAppends;
+
+    /// <summary>The fold's last measured time per row, from which each chunk's size is set.</summary>
+    private TimeSpan foldRowTime = TimeSpan.FromMilliseconds(0.04);
 
     /// <summary>
     /// Folds everything pending now, chunk after chunk (retention, erasure and the ingest benchmark, which counts the
@@ -69,16 +78,18 @@ public sealed partial class SqliteObservationStore : IDisposable
             // pending, to be folded again.
             await ExecuteAsync(connection, null, "PRAGMA synchronous = NORMAL", cancellationToken);
             var clock = System.Diagnostics.Stopwatch.StartNew();
+            var target = Volatile.Read(ref waitingAppends) > 0 ? FoldChunkTarget : IdleFoldChunkTarget;
+
+            // At least 500 rows: on a loaded machine the clock also counts the time the fold was not running, and tiny
+            // chunks rewrite the tail page of every series at every commit.
+            var chunkRows = (int)Math.Clamp(target / foldRowTime, 500, 50_000);
             await using var transaction = connection.BeginTransaction(deferred: false);
-            var folded = await FoldAsync(connection, transaction, foldChunkRows, cancellationToken);
+            var folded = await FoldAsync(connection, transaction, chunkRows, cancellationToken);
             var pending = await PendingAsync(connection, transaction, cancellationToken);
             await transaction.CommitAsync(cancellationToken);
-            if (folded >= foldChunkRows / 2)
+            if (folded >= chunkRows / 2)
             {
-                var perRow = clock.Elapsed / folded;
-                // At least 500 rows: on a loaded machine the clock also counts the time the fold was not running, and tiny
-                // chunks rewrite the tail page of every series at every commit.
-                foldChunkRows = (int)Math.Clamp(FoldChunkTarget / perRow, 500, 20_000);
+                foldRowTime = clock.Elapsed / folded;
             }
 
             return pending;
@@ -218,6 +229,15 @@ public sealed partial class SqliteObservationStore : IDisposable
             latest[row.Id] = Math.Max(row.Seq, latest.GetValueOrDefault(row.Id));
         }
 
+        // The common case, new readings only: in bulk, by SQL. An id written twice in the chunk or already folded (a
+        // replay, a correction) takes the row-by-row path, which applies "the latest wins".
+        if (latest.Count == rows.Count && !await AnyFoldedAsync(connection, transaction, folded, lastSeq, cancellationToken))
+        {
+            await FoldNewInBulkAsync(connection, transaction, folded, lastSeq, cancellationToken);
+            await MarkFoldedAsync(connection, transaction, lastSeq, cancellationToken);
+            return taken;
+        }
+
         await using var folder = new Folder(connection, transaction);
         foreach (var superseded in rows.Where(r => latest[r.Id] != r.Seq))
         {
@@ -238,12 +258,72 @@ public sealed partial class SqliteObservationStore : IDisposable
             await folder.FoldAsync(row, cancellationToken);
         }
 
+        await MarkFoldedAsync(connection, transaction, lastSeq, cancellationToken);
+        return taken;
+    }
+
+    private static async Task MarkFoldedAsync(SqliteConnection connection, SqliteTransaction transaction, long lastSeq, CancellationToken cancellationToken)
+    {
         await using var mark = connection.CreateCommand();
         mark.Transaction = transaction;
         mark.CommandText = $"INSERT INTO store_state (name, value) VALUES ('{FoldedState}', $seq) ON CONFLICT (name) DO UPDATE SET value = excluded.value";
         mark.Parameters.AddWithValue("$seq", lastSeq);
         await mark.ExecuteNonQueryAsync(cancellationToken);
-        return taken;
+    }
+
+    /// <summary>Whether an id of the log rows in (<paramref name="after"/>, <paramref name="last"/>] is folded already.</summary>
+    private static async Task<bool> AnyFoldedAsync(SqliteConnection connection, SqliteTransaction transaction, long after, long last, CancellationToken cancellationToken)
+    {
+        await using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = "SELECT EXISTS (SELECT 1 FROM observation_log l JOIN observation_id i ON i.id = l.id WHERE l.seq > $after AND l.seq <= $last)";
+        command.Parameters.AddWithValue("$after", after);
+        command.Parameters.AddWithValue("$last", last);
+        return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture) == 1;
+    }
+
+    /// <summary>
+    /// Folds the log rows in (<paramref name="after"/>, <paramref name="last"/>], all of new ids, one statement per table:
+    /// the keys and numbers inserted in clustered order, the roll-ups of each (series, hour, field) merged with one upsert
+    /// (the same rule for the last reading as the row-by-row path: the latest time, then the greatest id).
+    /// </summary>
+    private static async Task FoldNewInBulkAsync(SqliteConnection connection, SqliteTransaction transaction, long after, long last, CancellationToken cancellationToken)
+    {
+        await using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = """
+            INSERT INTO observation_id (id, seq) SELECT id, seq FROM observation_log WHERE seq > $after AND seq <= $last;
+            INSERT INTO observation (patient, code, effective_ms, id, seq)
+            SELECT patient, code, effective_ms, id, seq FROM observation_log WHERE seq > $after AND seq <= $last ORDER BY patient, code, effective_ms, id;
+            CREATE TEMP TABLE IF NOT EXISTS fold_numbers (patient TEXT, code TEXT, effective_ms INTEGER, id TEXT, field TEXT, value REAL);
+            DELETE FROM temp.fold_numbers;
+            INSERT INTO temp.fold_numbers
+            SELECT patient, code, effective_ms, id, 'value', value FROM observation_log WHERE seq > $after AND seq <= $last AND value IS NOT NULL
+            UNION ALL
+            SELECT l.patient, l.code, l.effective_ms, l.id, j.key, j.value FROM observation_log l, json_each(l.components) j
+            WHERE l.seq > $after AND l.seq <= $last AND l.components IS NOT NULL;
+            INSERT INTO observation_value (patient, code, effective_ms, id, field, value)
+            SELECT patient, code, effective_ms, id, field, value FROM temp.fold_numbers ORDER BY patient, code, effective_ms, id, field;
+            INSERT INTO observation_hourly (patient, code, hour_ms, field, n, total, low, high, last_ms, last_id, last_value)
+            SELECT patient, code, hour, field, count(*), sum(value), min(value), max(value), max(effective_ms),
+                   max(CASE WHEN latest = 1 THEN id END), max(CASE WHEN latest = 1 THEN value END)
+            FROM (
+                SELECT patient, code, effective_ms - (((effective_ms % 3600000) + 3600000) % 3600000) AS hour, field, effective_ms, id, value,
+                       row_number() OVER (PARTITION BY patient, code, effective_ms - (((effective_ms % 3600000) + 3600000) % 3600000), field
+                                          ORDER BY effective_ms DESC, id DESC) AS latest
+                FROM temp.fold_numbers)
+            WHERE true
+            GROUP BY patient, code, hour, field
+            ORDER BY patient, code, hour, field
+            ON CONFLICT DO UPDATE SET n = n + excluded.n, total = total + excluded.total, low = min(low, excluded.low), high = max(high, excluded.high),
+                last_value = CASE WHEN (excluded.last_ms, excluded.last_id) > (last_ms, coalesce(last_id, '')) THEN excluded.last_value ELSE last_value END,
+                last_id = CASE WHEN (excluded.last_ms, excluded.last_id) > (last_ms, coalesce(last_id, '')) THEN excluded.last_id ELSE last_id END,
+                last_ms = max(last_ms, excluded.last_ms);
+            DELETE FROM temp.fold_numbers;
+            """;
+        command.Parameters.AddWithValue("$after", after);
+        command.Parameters.AddWithValue("$last", last);
+        await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
     /// <summary>

@@ -159,7 +159,18 @@ public sealed partial class SqliteObservationStore(string path, ILogger? logger 
         }
 
         long pending;
-        await writeGate.WaitAsync(cancellationToken);
+
+        // Counted so that the fold keeps its chunks short while an append waits for the lock.
+        Interlocked.Increment(ref waitingAppends);
+        try
+        {
+            await writeGate.WaitAsync(cancellationToken);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref waitingAppends);
+        }
+
         try
         {
             await using var connection = await OpenAsync(cancellationToken);

@@ -315,9 +315,12 @@ public sealed class SqliteObservationStoreContractTests : ObservationStoreContra
     public async Task ReadTrendAsync_WindowCuttingHoursAfterRewrites_AgreesWithTheRawReadings(TrendResolution resolution)
     {
         var readings = Enumerable.Range(0, 3 * 24 * 6).Select(i => HeartRate("Patient/rollup-1", Morning.AddMinutes(10 * i), 50 + (i * 7 % 41))).ToList();
-        await Store.WriteAsync(readings, Cancel);
 
-        // Folded, so that the corrections below replace folded rows.
+        // Folded in two parts that share an hour (the second merges into the roll-up the first made), so that the
+        // corrections below replace folded rows.
+        await Store.WriteAsync(readings[..100], Cancel);
+        await SqliteStore.FoldAllAsync(Cancel);
+        await Store.WriteAsync(readings[100..], Cancel);
         await SqliteStore.FoldAllAsync(Cancel);
 
         // Corrections: a value changed in place, and a reading moved to another hour (both hours' roll-ups must follow).
