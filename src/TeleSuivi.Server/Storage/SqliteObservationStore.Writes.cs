@@ -271,6 +271,14 @@ public sealed partial class SqliteObservationStore : IDisposable
         await mark.ExecuteNonQueryAsync(cancellationToken);
     }
 
+    /// <summary>The numbers of the log rows in ($after, $last]: one row per field, the components' read from their JSON object.</summary>
+    private const string FoldNumbers = """
+        SELECT patient, code, effective_ms, id, 'value' AS field, value FROM observation_log WHERE seq > $after AND seq <= $last AND value IS NOT NULL
+        UNION ALL
+        SELECT l.patient, l.code, l.effective_ms, l.id, j.key, j.value FROM observation_log l, json_each(l.components) j
+        WHERE l.seq > $after AND l.seq <= $last AND l.components IS NOT NULL
+        """;
+
     /// <summary>Whether an id of the log rows in (<paramref name="after"/>, <paramref name="last"/>] is folded already.</summary>
     private static async Task<bool> AnyFoldedAsync(SqliteConnection connection, SqliteTransaction transaction, long after, long last, CancellationToken cancellationToken)
     {
@@ -291,19 +299,14 @@ public sealed partial class SqliteObservationStore : IDisposable
     {
         await using var command = connection.CreateCommand();
         command.Transaction = transaction;
-        command.CommandText = """
+        command.CommandText = $$"""
             INSERT INTO observation_id (id, seq) SELECT id, seq FROM observation_log WHERE seq > $after AND seq <= $last;
             INSERT INTO observation (patient, code, effective_ms, id, seq)
             SELECT patient, code, effective_ms, id, seq FROM observation_log WHERE seq > $after AND seq <= $last ORDER BY patient, code, effective_ms, id;
-            CREATE TEMP TABLE IF NOT EXISTS fold_numbers (patient TEXT, code TEXT, effective_ms INTEGER, id TEXT, field TEXT, value REAL);
-            DELETE FROM temp.fold_numbers;
-            INSERT INTO temp.fold_numbers
-            SELECT patient, code, effective_ms, id, 'value', value FROM observation_log WHERE seq > $after AND seq <= $last AND value IS NOT NULL
-            UNION ALL
-            SELECT l.patient, l.code, l.effective_ms, l.id, j.key, j.value FROM observation_log l, json_each(l.components) j
-            WHERE l.seq > $after AND l.seq <= $last AND l.components IS NOT NULL;
+            WITH numbers AS ({{FoldNumbers}})
             INSERT INTO observation_value (patient, code, effective_ms, id, field, value)
-            SELECT patient, code, effective_ms, id, field, value FROM temp.fold_numbers ORDER BY patient, code, effective_ms, id, field;
+            SELECT patient, code, effective_ms, id, field, value FROM numbers WHERE true ORDER BY patient, code, effective_ms, id, field;
+            WITH numbers AS ({{FoldNumbers}})
             INSERT INTO observation_hourly (patient, code, hour_ms, field, n, total, low, high, last_ms, last_id, last_value)
             SELECT patient, code, hour, field, count(*), sum(value), min(value), max(value), max(effective_ms),
                    max(CASE WHEN latest = 1 THEN id END), max(CASE WHEN latest = 1 THEN value END)
@@ -311,7 +314,7 @@ public sealed partial class SqliteObservationStore : IDisposable
                 SELECT patient, code, effective_ms - (((effective_ms % 3600000) + 3600000) % 3600000) AS hour, field, effective_ms, id, value,
                        row_number() OVER (PARTITION BY patient, code, effective_ms - (((effective_ms % 3600000) + 3600000) % 3600000), field
                                           ORDER BY effective_ms DESC, id DESC) AS latest
-                FROM temp.fold_numbers)
+                FROM numbers)
             WHERE true
             GROUP BY patient, code, hour, field
             ORDER BY patient, code, hour, field
@@ -319,7 +322,6 @@ public sealed partial class SqliteObservationStore : IDisposable
                 last_value = CASE WHEN (excluded.last_ms, excluded.last_id) > (last_ms, coalesce(last_id, '')) THEN excluded.last_value ELSE last_value END,
                 last_id = CASE WHEN (excluded.last_ms, excluded.last_id) > (last_ms, coalesce(last_id, '')) THEN excluded.last_id ELSE last_id END,
                 last_ms = max(last_ms, excluded.last_ms);
-            DELETE FROM temp.fold_numbers;
             """;
         command.Parameters.AddWithValue("$after", after);
         command.Parameters.AddWithValue("$last", last);

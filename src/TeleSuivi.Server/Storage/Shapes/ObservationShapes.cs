@@ -50,6 +50,8 @@ public sealed record SplitObservation(string? Shape, long ShapeId, ReadingParts?
 /// </summary>
 public static class ObservationShapes
 {
+    private const int MaxParsedShapes = 4_096;
+
     private static readonly ConcurrentDictionary<string, Observation> Parsed = new(StringComparer.Ordinal);
 
     /// <summary>Splits <paramref name="observation"/> (never changed).</summary>
@@ -73,7 +75,18 @@ public static class ObservationShapes
     /// </summary>
     public static Observation Rebuild(string shape, ReadingParts parts)
     {
-        var observation = (Observation)Parsed.GetOrAdd(shape, ObservationKeys.Parse).DeepCopy();
+        if (!Parsed.TryGetValue(shape, out var parsed))
+        {
+            // Bounded: a part the split leaves in the shape (a note per reading) makes a shape per reading.
+            if (Parsed.Count >= MaxParsedShapes)
+            {
+                Parsed.Clear();
+            }
+
+            parsed = Parsed.GetOrAdd(shape, ObservationKeys.Parse);
+        }
+
+        var observation = (Observation)parsed.DeepCopy();
         observation.Id = parts.Id;
         if (parts.Subject is not null)
         {
