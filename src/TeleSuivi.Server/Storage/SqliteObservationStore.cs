@@ -10,7 +10,8 @@ namespace TeleSuivi.Server.Storage;
 
 /// <summary>
 /// The embedded observation store: one SQLite file in WAL mode, laid out so that a reading costs few page writes:
-/// the FHIR JSON appended to a table of its own, the keys and numbers clustered by (patient, code, time), and hourly
+/// each reading appended to a log as its shape's id and its varying parts (or its own FHIR JSON when it does not split),
+/// the keys and numbers clustered by (patient, code, time), and hourly
 /// roll-ups kept up to date at write time so that a long trend reads one row per hour instead of one per reading.
 /// </summary>
 /// <remarks>
