@@ -16,14 +16,17 @@ namespace TeleSuivi.Server.Storage;
 /// <c>observation_value</c> clustered by (patient, code, field, time, id) with an id index) is copied by SQL in chunks of
 /// <see cref="MigrationChunk"/> Observations, each keeping its rowid as seq in the log, already folded; the roll-ups are
 /// then computed from the numbers. Version 0 (the JSON and the search columns only) is read back and written again as
-/// new readings, and folded.
+/// new readings, and folded. Both go straight to the current schema.
+/// Version 2 (the same tables as now, but every log row with its whole FHIR JSON and its numbers as <c>field TAB value</c>
+/// lines) keeps its rows and their JSON: the log is copied by seq in chunks, the numbers moved to the typed columns. Only
+/// readings written after the migration are stored as shapes and parts.
 /// </remarks>
 public sealed partial class SqliteObservationStore
 {
     /// <summary>Observations copied per step of a migration, each step followed by a progress line.</summary>
     internal const int MigrationChunk = 50_000;
 
-    private async Task MigrateToVersion2Async(SqliteConnection connection, SqliteTransaction transaction, int version, CancellationToken cancellationToken)
+    private async Task MigrateFromRowidTablesAsync(SqliteConnection connection, SqliteTransaction transaction, int version, CancellationToken cancellationToken)
     {
         var log = logger ?? NullLogger.Instance;
         var clock = Stopwatch.StartNew();
@@ -77,8 +80,8 @@ public sealed partial class SqliteObservationStore
         await using var command = connection.CreateCommand();
         command.Transaction = transaction;
         command.CommandText = """
-            INSERT INTO observation_log (seq, id, patient, code, effective_ms, device, unit, fields, resource)
-            SELECT rowid, id, coalesce(patient, ''), code, effective_ms, device, unit, '', resource FROM observation_v1 WHERE rowid BETWEEN $first AND $last;
+            INSERT INTO observation_log (seq, id, patient, code, effective_ms, device, unit, resource)
+            SELECT rowid, id, coalesce(patient, ''), code, effective_ms, device, unit, resource FROM observation_v1 WHERE rowid BETWEEN $first AND $last;
             INSERT INTO observation (patient, code, effective_ms, id, seq)
             SELECT coalesce(patient, ''), code, effective_ms, id, rowid FROM observation_v1 WHERE rowid BETWEEN $first AND $last;
             INSERT INTO observation_id (id, seq) SELECT id, rowid FROM observation_v1 WHERE rowid BETWEEN $first AND $last;
@@ -119,6 +122,70 @@ public sealed partial class SqliteObservationStore
         await FoldAsync(connection, transaction, int.MaxValue, cancellationToken);
         return observations.Count;
     }
+
+    private static readonly string[] Version3LogColumns = ["$seq", "$id", "$patient", "$code", "$time", "$device", "$unit", "$value", "$components", "$resource"];
+
+    private async Task MigrateFromVersion2Async(SqliteConnection connection, SqliteTransaction transaction, CancellationToken cancellationToken)
+    {
+        var log = logger ?? NullLogger.Instance;
+        var clock = Stopwatch.StartNew();
+        var total = Convert.ToInt64(await ScalarAsync(connection, transaction, "SELECT count(*) FROM observation_log", cancellationToken), CultureInfo.InvariantCulture);
+        LogMigrationStart(log, path, 2, SchemaVersion, total);
+        await ExecuteAsync(connection, transaction, "ALTER TABLE observation_log RENAME TO observation_log_v2", cancellationToken);
+        await ExecuteAsync(connection, transaction, SchemaDdl, cancellationToken);
+
+        await using var select = connection.CreateCommand();
+        select.Transaction = transaction;
+        select.CommandText = "SELECT seq, id, patient, code, effective_ms, device, unit, fields, resource FROM observation_log_v2 WHERE seq > $after ORDER BY seq LIMIT $chunk";
+        select.Parameters.AddWithValue("$chunk", MigrationChunk);
+        var after = select.Parameters.AddWithValue("$after", 0L);
+        await using var insert = connection.CreateCommand();
+        insert.Transaction = transaction;
+        insert.CommandText = """
+            INSERT INTO observation_log (seq, id, patient, code, effective_ms, device, unit, value, components, resource)
+            VALUES ($seq, $id, $patient, $code, $time, $device, $unit, $value, $components, $resource)
+            """;
+        var columns = Version3LogColumns.Select(name => insert.Parameters.Add(new SqliteParameter { ParameterName = name })).ToArray();
+        long copied = 0;
+        for (var read = -1; read != 0;)
+        {
+            read = 0;
+            await using (var reader = await select.ExecuteReaderAsync(cancellationToken))
+            {
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    var (value, components) = DecodeVersion2Numbers(reader.GetString(7));
+                    object?[] row = [reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetInt64(4),
+                        reader.IsDBNull(5) ? null : reader.GetString(5), reader.IsDBNull(6) ? null : reader.GetString(6), value, components, reader.GetString(8)];
+                    for (var i = 0; i < row.Length; i++)
+                    {
+                        columns[i].Value = row[i] ?? DBNull.Value;
+                    }
+
+                    await insert.ExecuteNonQueryAsync(cancellationToken);
+                    after.Value = row[0];
+                    read++;
+                }
+            }
+
+            copied += read;
+            if (read > 0)
+            {
+                LogMigrationProgress(log, path, copied, total);
+            }
+        }
+
+        await ExecuteAsync(connection, transaction, "DROP TABLE observation_log_v2", cancellationToken);
+        LogMigrationDone(log, path, copied, clock.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>Version 2's <c>field TAB value</c> lines as the <c>value</c> and <c>components</c> columns.</summary>
+    private static (double? Value, string? Components) DecodeVersion2Numbers(string fields) =>
+        EncodeNumbers(fields.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line =>
+        {
+            var tab = line.IndexOf('\t', StringComparison.Ordinal);
+            return (line[..tab], double.Parse(line.AsSpan(tab + 1), NumberStyles.Float, CultureInfo.InvariantCulture));
+        }));
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Migrating the SQLite store {Path} from schema {From} to {To}: {Total} Observations; the store opens when it is done")]
     private static partial void LogMigrationStart(ILogger logger, string path, int from, int to, long total);

@@ -1,6 +1,8 @@
 using System.Text.Json;
+using Hl7.Fhir.Model;
 using Microsoft.Data.Sqlite;
 using TeleSuivi.Server.Storage.Influx;
+using Task = System.Threading.Tasks.Task;
 
 namespace TeleSuivi.Server.Storage;
 
@@ -86,21 +88,21 @@ public sealed partial class SqliteObservationStore
             .OrderBy(e => e.Cursor, Comparer<ObservationCursor>.Create((a, b) => direction * Compare(a.Position, a.Id, b)))
             .Take(search.Limit)
             .ToList();
-        var resources = new Dictionary<long, string>();
+        var resources = new Dictionary<long, Observation>();
         var seqs = page.Where(e => e.Row is not null).Select(e => e.Row!.Seq).ToList();
         if (seqs.Count > 0)
         {
             await using var command = scope.Connection.CreateCommand();
-            command.CommandText = "SELECT seq, resource FROM observation_log WHERE seq IN (SELECT value FROM json_each($seqs))";
+            command.CommandText = $"SELECT l.seq, {LogResource} FROM observation_log l {ShapeJoin} WHERE l.seq IN (SELECT value FROM json_each($seqs))";
             command.Parameters.AddWithValue("$seqs", JsonSerializer.Serialize(seqs));
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
-                resources[reader.GetInt64(0)] = reader.GetString(1);
+                resources[reader.GetInt64(0)] = ReadResource(reader, 1);
             }
         }
 
-        return page.Select(e => e.Match ?? new ObservationMatch(ObservationKeys.Parse(resources[e.Row!.Seq]), e.Cursor)).ToList();
+        return page.Select(e => e.Match ?? new ObservationMatch(resources[e.Row!.Seq], e.Cursor)).ToList();
     }
 
     private static int Compare(long time, string id, ObservationCursor cursor) =>
@@ -242,10 +244,9 @@ public sealed partial class SqliteObservationStore
             select.Transaction = transaction;
 
             // The folded row of the same id, if any, and whether the pending row says exactly the same (the fold's test).
-            select.CommandText = """
-                SELECT n.seq, n.id, n.patient, n.code, n.effective_ms, n.device, n.unit, n.fields, o.patient,
-                       o.resource = n.resource AND o.device IS n.device AND o.unit IS n.unit
-                           AND o.patient = n.patient AND o.code = n.code AND o.effective_ms = n.effective_ms
+            select.CommandText = $"""
+                SELECT n.seq, n.id, n.patient, n.code, n.effective_ms, n.device, n.unit, n.value, n.components, o.patient,
+                       {SameLogContent} AND o.patient = n.patient AND o.code = n.code AND o.effective_ms = n.effective_ms
                 FROM observation_log n LEFT JOIN observation_id i ON i.id = n.id LEFT JOIN observation_log o ON o.seq = i.seq
                 WHERE (n.seq > $from AND n.seq <= $last) OR n.seq IN (SELECT value FROM json_each($recheck))
                 ORDER BY n.seq
@@ -259,9 +260,9 @@ public sealed partial class SqliteObservationStore
                 var row = new PendingRow(
                     reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetInt64(4),
                     reader.IsDBNull(5) ? null : reader.GetString(5), reader.IsDBNull(6) ? null : reader.GetString(6),
-                    [.. DecodeFields(reader.GetString(7))]);
-                var foldedSubject = reader.IsDBNull(8) ? null : reader.GetString(8);
-                var sameAsFolded = !reader.IsDBNull(9) && reader.GetBoolean(9);
+                    DecodeNumbers(reader, 7));
+                var foldedSubject = reader.IsDBNull(9) ? null : reader.GetString(9);
+                var sameAsFolded = !reader.IsDBNull(10) && reader.GetBoolean(10);
                 if (row.Seq > loadedThrough)
                 {
                     loaded.Enqueue((row.Seq, row.Id));

@@ -63,6 +63,7 @@ public sealed partial class SqliteObservationStore
                 DELETE FROM observation_hourly WHERE patient = $subject;
                 DELETE FROM observation_id WHERE seq IN (SELECT seq FROM observation_log WHERE patient = $subject);
                 DELETE FROM observation_log WHERE patient = $subject;
+                DELETE FROM observation_shape WHERE id NOT IN (SELECT shape FROM observation_log WHERE shape IS NOT NULL);
                 """;
             leftovers.Parameters.AddWithValue("$subject", subject);
             await leftovers.ExecuteNonQueryAsync(cancellationToken);

@@ -1,9 +1,11 @@
 using System.Globalization;
 using System.Text;
+using System.Text.Json;
 using Hl7.Fhir.Model;
 using Hl7.Fhir.Serialization;
 using Microsoft.Data.Sqlite;
 using TeleSuivi.Server.Storage.Influx;
+using TeleSuivi.Server.Storage.Shapes;
 using Task = System.Threading.Tasks.Task;
 
 namespace TeleSuivi.Server.Storage;
@@ -30,8 +32,14 @@ public sealed partial class SqliteObservationStore : IDisposable
 
     private const string FoldedState = "folded_seq";
 
-    /// <summary>How long one fold transaction should hold the write lock; the chunk size follows the measured rate.</summary>
+    /// <summary>How long one fold transaction should hold the write lock while an append waits for it; the chunk size follows the measured rate.</summary>
     private static readonly TimeSpan FoldChunkTarget = TimeSpan.FromMilliseconds(40);
+
+    /// <summary>
+    /// The same when no append was waiting as the chunk began: fewer, larger commits write each series' tail pages fewer
+    /// times (BENCHMARKS.md, "Storage"), and an append that arrives meanwhile waits at most this long.
+    /// </summary>
+    private static readonly TimeSpan IdleFoldChunkTarget = TimeSpan.FromMilliseconds(120);
 
     private static readonly TimeSpan IdleFoldDelay = TimeSpan.FromMilliseconds(500);
 
@@ -41,7 +49,10 @@ public sealed partial class SqliteObservationStore : IDisposable
     private Task foldLoop = Task.CompletedTask;
     private int foldLoopRunning;
     private long appends;
-    private int foldChunkRows = 1_000;
+    private int waitingAppends;
+
+    /// <summary>The fold's last measured time per row, from which each chunk's size is set.</summary>
+    private TimeSpan foldRowTime = TimeSpan.FromMilliseconds(0.04);
 
     /// <summary>
     /// Folds everything pending now, chunk after chunk (retention, erasure and the ingest benchmark, which counts the
@@ -67,16 +78,18 @@ public sealed partial class SqliteObservationStore : IDisposable
             // pending, to be folded again.
             await ExecuteAsync(connection, null, "PRAGMA synchronous = NORMAL", cancellationToken);
             var clock = System.Diagnostics.Stopwatch.StartNew();
+            var target = Volatile.Read(ref waitingAppends) > 0 ? FoldChunkTarget : IdleFoldChunkTarget;
+
+            // At least 500 rows: on a loaded machine the clock also counts the time the fold was not running, and tiny
+            // chunks rewrite the tail page of every series at every commit.
+            var chunkRows = (int)Math.Clamp(target / foldRowTime, 500, 50_000);
             await using var transaction = connection.BeginTransaction(deferred: false);
-            var folded = await FoldAsync(connection, transaction, foldChunkRows, cancellationToken);
+            var folded = await FoldAsync(connection, transaction, chunkRows, cancellationToken);
             var pending = await PendingAsync(connection, transaction, cancellationToken);
             await transaction.CommitAsync(cancellationToken);
-            if (folded >= foldChunkRows / 2)
+            if (folded >= chunkRows / 2)
             {
-                var perRow = clock.Elapsed / folded;
-                // At least 500 rows: on a loaded machine the clock also counts the time the fold was not running, and tiny
-                // chunks rewrite the tail page of every series at every commit.
-                foldChunkRows = (int)Math.Clamp(FoldChunkTarget / perRow, 500, 20_000);
+                foldRowTime = clock.Elapsed / folded;
             }
 
             return pending;
@@ -193,13 +206,13 @@ public sealed partial class SqliteObservationStore : IDisposable
         await using (var select = connection.CreateCommand())
         {
             select.Transaction = transaction;
-            select.CommandText = "SELECT seq, id, patient, code, effective_ms, fields FROM observation_log WHERE seq > $folded ORDER BY seq LIMIT $limit";
+            select.CommandText = "SELECT seq, id, patient, code, effective_ms, value, components FROM observation_log WHERE seq > $folded ORDER BY seq LIMIT $limit";
             select.Parameters.AddWithValue("$folded", folded);
             select.Parameters.AddWithValue("$limit", limit);
             await using var reader = await select.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
-                rows.Add(new LogRow(reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetInt64(4), reader.GetString(5)));
+                rows.Add(new LogRow(reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetInt64(4), DecodeNumbers(reader, 5)));
             }
         }
 
@@ -214,6 +227,15 @@ public sealed partial class SqliteObservationStore : IDisposable
         foreach (var row in rows)
         {
             latest[row.Id] = Math.Max(row.Seq, latest.GetValueOrDefault(row.Id));
+        }
+
+        // The common case, new readings only: in bulk, by SQL. An id written twice in the chunk or already folded (a
+        // replay, a correction) takes the row-by-row path, which applies "the latest wins".
+        if (latest.Count == rows.Count && !await AnyFoldedAsync(connection, transaction, folded, lastSeq, cancellationToken))
+        {
+            await FoldNewInBulkAsync(connection, transaction, folded, lastSeq, cancellationToken);
+            await MarkFoldedAsync(connection, transaction, lastSeq, cancellationToken);
+            return taken;
         }
 
         await using var folder = new Folder(connection, transaction);
@@ -236,12 +258,74 @@ public sealed partial class SqliteObservationStore : IDisposable
             await folder.FoldAsync(row, cancellationToken);
         }
 
+        await MarkFoldedAsync(connection, transaction, lastSeq, cancellationToken);
+        return taken;
+    }
+
+    private static async Task MarkFoldedAsync(SqliteConnection connection, SqliteTransaction transaction, long lastSeq, CancellationToken cancellationToken)
+    {
         await using var mark = connection.CreateCommand();
         mark.Transaction = transaction;
         mark.CommandText = $"INSERT INTO store_state (name, value) VALUES ('{FoldedState}', $seq) ON CONFLICT (name) DO UPDATE SET value = excluded.value";
         mark.Parameters.AddWithValue("$seq", lastSeq);
         await mark.ExecuteNonQueryAsync(cancellationToken);
-        return taken;
+    }
+
+    /// <summary>The numbers of the log rows in ($after, $last]: one row per field, the components' read from their JSON object.</summary>
+    private const string FoldNumbers = """
+        SELECT patient, code, effective_ms, id, 'value' AS field, value FROM observation_log WHERE seq > $after AND seq <= $last AND value IS NOT NULL
+        UNION ALL
+        SELECT l.patient, l.code, l.effective_ms, l.id, j.key, j.value FROM observation_log l, json_each(l.components) j
+        WHERE l.seq > $after AND l.seq <= $last AND l.components IS NOT NULL
+        """;
+
+    /// <summary>Whether an id of the log rows in (<paramref name="after"/>, <paramref name="last"/>] is folded already.</summary>
+    private static async Task<bool> AnyFoldedAsync(SqliteConnection connection, SqliteTransaction transaction, long after, long last, CancellationToken cancellationToken)
+    {
+        await using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = "SELECT EXISTS (SELECT 1 FROM observation_log l JOIN observation_id i ON i.id = l.id WHERE l.seq > $after AND l.seq <= $last)";
+        command.Parameters.AddWithValue("$after", after);
+        command.Parameters.AddWithValue("$last", last);
+        return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture) == 1;
+    }
+
+    /// <summary>
+    /// Folds the log rows in (<paramref name="after"/>, <paramref name="last"/>], all of new ids, one statement per table:
+    /// the keys and numbers inserted in clustered order, the roll-ups of each (series, hour, field) merged with one upsert
+    /// (the same rule for the last reading as the row-by-row path: the latest time, then the greatest id).
+    /// </summary>
+    private static async Task FoldNewInBulkAsync(SqliteConnection connection, SqliteTransaction transaction, long after, long last, CancellationToken cancellationToken)
+    {
+        await using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = $$"""
+            INSERT INTO observation_id (id, seq) SELECT id, seq FROM observation_log WHERE seq > $after AND seq <= $last;
+            INSERT INTO observation (patient, code, effective_ms, id, seq)
+            SELECT patient, code, effective_ms, id, seq FROM observation_log WHERE seq > $after AND seq <= $last ORDER BY patient, code, effective_ms, id;
+            WITH numbers AS ({{FoldNumbers}})
+            INSERT INTO observation_value (patient, code, effective_ms, id, field, value)
+            SELECT patient, code, effective_ms, id, field, value FROM numbers WHERE true ORDER BY patient, code, effective_ms, id, field;
+            WITH numbers AS ({{FoldNumbers}})
+            INSERT INTO observation_hourly (patient, code, hour_ms, field, n, total, low, high, last_ms, last_id, last_value)
+            SELECT patient, code, hour, field, count(*), sum(value), min(value), max(value), max(effective_ms),
+                   max(CASE WHEN latest = 1 THEN id END), max(CASE WHEN latest = 1 THEN value END)
+            FROM (
+                SELECT patient, code, effective_ms - (((effective_ms % 3600000) + 3600000) % 3600000) AS hour, field, effective_ms, id, value,
+                       row_number() OVER (PARTITION BY patient, code, effective_ms - (((effective_ms % 3600000) + 3600000) % 3600000), field
+                                          ORDER BY effective_ms DESC, id DESC) AS latest
+                FROM numbers)
+            WHERE true
+            GROUP BY patient, code, hour, field
+            ORDER BY patient, code, hour, field
+            ON CONFLICT DO UPDATE SET n = n + excluded.n, total = total + excluded.total, low = min(low, excluded.low), high = max(high, excluded.high),
+                last_value = CASE WHEN (excluded.last_ms, excluded.last_id) > (last_ms, coalesce(last_id, '')) THEN excluded.last_value ELSE last_value END,
+                last_id = CASE WHEN (excluded.last_ms, excluded.last_id) > (last_ms, coalesce(last_id, '')) THEN excluded.last_id ELSE last_id END,
+                last_ms = max(last_ms, excluded.last_ms);
+            """;
+        command.Parameters.AddWithValue("$after", after);
+        command.Parameters.AddWithValue("$last", last);
+        await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
     /// <summary>
@@ -270,38 +354,78 @@ public sealed partial class SqliteObservationStore : IDisposable
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    /// <summary>The numbers of an Observation as the log keeps them until they are folded: <c>field TAB value</c> lines (a FHIR code holds neither).</summary>
-    private static string EncodeFields(Observation observation)
+    /// <summary>
+    /// The numbers of an Observation as the log keeps them (<see cref="ObservationKeys.NumericFields"/>): the value in
+    /// <c>value</c>, the components' as a JSON object by field (null when there are none), which SQL can read too.
+    /// </summary>
+    private static (double? Value, string? Components) EncodeNumbers(IEnumerable<(string Field, double Value)> numbers)
     {
-        var text = new StringBuilder();
-        foreach (var (field, value) in ObservationKeys.NumericFields(observation))
+        double? value = null;
+        StringBuilder? components = null;
+        foreach (var (field, number) in numbers)
         {
-            text.Append(field).Append('\t').Append(value.ToString("R", CultureInfo.InvariantCulture)).Append('\n');
+            if (field == ObservationKeys.ValueField)
+            {
+                value = number;
+                continue;
+            }
+
+            components = components is null ? new StringBuilder("{") : components.Append(',');
+            components.Append(JsonSerializer.Serialize(field)).Append(':').Append(number.ToString("R", CultureInfo.InvariantCulture));
         }
 
-        return text.ToString();
+        return (value, components?.Append('}').ToString());
     }
 
-    private static IEnumerable<(string Field, double Value)> DecodeFields(string fields)
+    /// <summary>The numbers of the <c>value, components</c> columns at <paramref name="first"/>, in the order of <see cref="ObservationKeys.NumericFields"/>.</summary>
+    private static (string Field, double Value)[] DecodeNumbers(SqliteDataReader reader, int first)
     {
-        foreach (var line in fields.Split('\n', StringSplitOptions.RemoveEmptyEntries))
-        {
-            var tab = line.IndexOf('\t', StringComparison.Ordinal);
-            yield return (line[..tab], double.Parse(line.AsSpan(tab + 1), NumberStyles.Float, CultureInfo.InvariantCulture));
-        }
+        var components = DecodeComponents(reader.IsDBNull(first + 1) ? null : reader.GetString(first + 1));
+        return reader.IsDBNull(first) ? [.. components] : [(ObservationKeys.ValueField, reader.GetDouble(first)), .. components];
     }
 
-    private sealed record LogRow(long Seq, string Id, string Patient, string Code, long Time, string Fields);
+    private static List<(string Field, double Value)> DecodeComponents(string? components)
+    {
+        var fields = new List<(string Field, double Value)>();
+        if (components is not null)
+        {
+            using var document = JsonDocument.Parse(components);
+            foreach (var property in document.RootElement.EnumerateObject())
+            {
+                fields.Add((property.Name, property.Value.GetDouble()));
+            }
+        }
 
-    /// <summary>Appends Observations to <c>observation_log</c> with one prepared command, numbering them after the largest seq.</summary>
+        return fields;
+    }
+
+    /// <summary>
+    /// True when log rows <c>o</c> and <c>n</c> hold the same Observation apart from its subject, code and time (a shape id
+    /// names one shape: the appender never stores two under one id).
+    /// </summary>
+    private const string SameLogContent = """
+        o.shape IS n.shape AND o.style IS n.style AND o.issued_ms IS n.issued_ms AND o.identifier IS n.identifier
+            AND o.value IS n.value AND o.components IS n.components AND o.resource IS n.resource AND o.device IS n.device AND o.unit IS n.unit
+        """;
+
+    private sealed record LogRow(long Seq, string Id, string Patient, string Code, long Time, (string Field, double Value)[] Fields);
+
+    /// <summary>
+    /// Appends Observations to <c>observation_log</c> with one prepared command, numbering them after the largest seq:
+    /// each as its shape's id and its parts, the shape stored once, or as its own JSON when it does not split.
+    /// </summary>
     private sealed class LogAppender : IAsyncDisposable
     {
-        private readonly SqliteCommand insert;
+        private readonly SqliteCommand insert, storeShape;
+
+        /// <summary>The shapes this append stored or found, and whether the one stored under that id is the same text.</summary>
+        private readonly Dictionary<long, bool> shapes = [];
         private long nextSeq;
 
-        private LogAppender(SqliteCommand insert, long lastSeq)
+        private LogAppender(SqliteCommand insert, SqliteCommand storeShape, long lastSeq)
         {
             this.insert = insert;
+            this.storeShape = storeShape;
             nextSeq = lastSeq + 1;
         }
 
@@ -315,19 +439,29 @@ public sealed partial class SqliteObservationStore : IDisposable
             var insert = connection.CreateCommand();
             insert.Transaction = transaction;
             insert.CommandText = """
-                INSERT INTO observation_log (seq, id, patient, code, effective_ms, device, unit, fields, resource)
-                VALUES ($seq, $id, $patient, $code, $time, $device, $unit, $fields, $resource)
+                INSERT INTO observation_log (seq, id, patient, code, effective_ms, device, unit, value, components, shape, style, issued_ms, identifier, resource)
+                VALUES ($seq, $id, $patient, $code, $time, $device, $unit, $value, $components, $shape, $style, $issued, $identifier, $resource)
                 """;
             foreach (var (name, type) in new[]
             {
                 ("$seq", SqliteType.Integer), ("$id", SqliteType.Text), ("$patient", SqliteType.Text), ("$code", SqliteType.Text), ("$time", SqliteType.Integer),
-                ("$device", SqliteType.Text), ("$unit", SqliteType.Text), ("$fields", SqliteType.Text), ("$resource", SqliteType.Text),
+                ("$device", SqliteType.Text), ("$unit", SqliteType.Text), ("$value", SqliteType.Real), ("$components", SqliteType.Text),
+                ("$shape", SqliteType.Integer), ("$style", SqliteType.Integer), ("$issued", SqliteType.Integer), ("$identifier", SqliteType.Text), ("$resource", SqliteType.Text),
             })
             {
                 insert.Parameters.Add(name, type);
             }
 
-            return new LogAppender(insert, Convert.ToInt64(last, CultureInfo.InvariantCulture));
+            // Once per shape and append: a shape erasure pruned is stored again before a row points at it.
+            var storeShape = connection.CreateCommand();
+            storeShape.Transaction = transaction;
+            storeShape.CommandText = """
+                INSERT INTO observation_shape (id, resource) VALUES ($id, $resource) ON CONFLICT (id) DO NOTHING;
+                SELECT resource = $resource FROM observation_shape WHERE id = $id;
+                """;
+            storeShape.Parameters.Add("$id", SqliteType.Integer);
+            storeShape.Parameters.Add("$resource", SqliteType.Text);
+            return new LogAppender(insert, storeShape, Convert.ToInt64(last, CultureInfo.InvariantCulture));
         }
 
         /// <summary>The number of the last row appended.</summary>
@@ -335,17 +469,31 @@ public sealed partial class SqliteObservationStore : IDisposable
 
         public async Task AppendAsync(Observation observation, CancellationToken cancellationToken)
         {
+            var split = ObservationShapes.Split(observation);
+            if (split.Shape is not null && !await StoreShapeAsync(split.ShapeId, split.Shape, cancellationToken))
+            {
+                // Another shape holds this hash (64 bits: not expected in practice): this reading keeps its own JSON.
+                split = split with { Shape = null, Parts = null, OwnJson = ObservationKeys.Serializer.SerializeToString(observation) };
+            }
+
+            var (value, components) = EncodeNumbers(ObservationKeys.NumericFields(observation));
+            var parts = split.Shape is null ? null : split.Parts;
             var values = new object?[]
             {
                 nextSeq,
-                observation.Id ?? throw new ArgumentException("an Observation must have an id to be stored", nameof(observation)),
+                observation.Id,
                 observation.Subject?.Reference ?? string.Empty,
                 ObservationKeys.CodeToken(observation),
                 ObservationKeys.EffectiveMilliseconds(observation),
                 observation.Device?.Reference,
                 ObservationKeys.UnitOf(observation),
-                EncodeFields(observation),
-                ObservationKeys.Serializer.SerializeToString(observation),
+                value,
+                components,
+                parts is null ? null : split.ShapeId,
+                parts is null ? null : (int)parts.Style,
+                parts?.IssuedMs,
+                parts?.Identifier,
+                split.OwnJson,
             };
             for (var i = 0; i < values.Length; i++)
             {
@@ -356,7 +504,24 @@ public sealed partial class SqliteObservationStore : IDisposable
             nextSeq++;
         }
 
-        public ValueTask DisposeAsync() => insert.DisposeAsync();
+        private async Task<bool> StoreShapeAsync(long id, string shape, CancellationToken cancellationToken)
+        {
+            if (!shapes.TryGetValue(id, out var same))
+            {
+                storeShape.Parameters[0].Value = id;
+                storeShape.Parameters[1].Value = shape;
+                same = Convert.ToInt64(await storeShape.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture) == 1;
+                shapes[id] = same;
+            }
+
+            return same;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await insert.DisposeAsync();
+            await storeShape.DisposeAsync();
+        }
     }
 
     /// <summary>The prepared commands of a fold.</summary>
@@ -387,8 +552,8 @@ public sealed partial class SqliteObservationStore : IDisposable
                     last_ms = max(last_ms, excluded.last_ms)
                 """,
                 "$patient", "$code", "$hour", "$field", "$value", "$time", "$id");
-            findOld = Command("""
-                SELECT o.seq, o.patient, o.code, o.effective_ms, o.resource = n.resource AND o.device IS n.device AND o.unit IS n.unit
+            findOld = Command($"""
+                SELECT o.seq, o.patient, o.code, o.effective_ms, {SameLogContent}
                 FROM observation_id i JOIN observation_log o ON o.seq = i.seq JOIN observation_log n ON n.seq = $seq
                 WHERE i.id = $id
                 """, "$id", "$seq");
@@ -412,7 +577,7 @@ public sealed partial class SqliteObservationStore : IDisposable
 
         public async Task FoldAsync(LogRow row, CancellationToken cancellationToken)
         {
-            var fields = DecodeFields(row.Fields).ToList();
+            var fields = row.Fields;
             if (await ExecuteAsync(claimId, cancellationToken, row.Id, row.Seq) == 1)
             {
                 await InsertRowsAsync(row, fields, cancellationToken);
@@ -427,7 +592,7 @@ public sealed partial class SqliteObservationStore : IDisposable
             await ReplaceAsync(row, fields, cancellationToken);
         }
 
-        private async Task InsertRowsAsync(LogRow row, List<(string Field, double Value)> fields, CancellationToken cancellationToken)
+        private async Task InsertRowsAsync(LogRow row, (string Field, double Value)[] fields, CancellationToken cancellationToken)
         {
             await ExecuteAsync(insertRow, cancellationToken, row.Patient, row.Code, row.Time, row.Id, row.Seq);
             foreach (var (field, value) in fields)
@@ -437,7 +602,7 @@ public sealed partial class SqliteObservationStore : IDisposable
         }
 
         /// <summary>The id was folded before: the new row is dropped when it says the same, else it replaces the old one.</summary>
-        private async Task ReplaceAsync(LogRow row, List<(string Field, double Value)> fields, CancellationToken cancellationToken)
+        private async Task ReplaceAsync(LogRow row, (string Field, double Value)[] fields, CancellationToken cancellationToken)
         {
             findOld.Parameters[0].Value = row.Id;
             findOld.Parameters[1].Value = row.Seq;

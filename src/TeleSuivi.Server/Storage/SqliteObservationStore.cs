@@ -3,32 +3,38 @@ using System.Text;
 using Hl7.Fhir.Model;
 using Microsoft.Data.Sqlite;
 using TeleSuivi.Server.Storage.Influx;
+using TeleSuivi.Server.Storage.Shapes;
 using Task = System.Threading.Tasks.Task;
 
 namespace TeleSuivi.Server.Storage;
 
 /// <summary>
 /// The embedded observation store: one SQLite file in WAL mode, laid out so that a reading costs few page writes:
-/// the FHIR JSON appended to a table of its own, the keys and numbers clustered by (patient, code, time), and hourly
+/// each reading appended to a log as its shape's id and its varying parts (or its own FHIR JSON when it does not split),
+/// the keys and numbers clustered by (patient, code, time), and hourly
 /// roll-ups kept up to date at write time so that a long trend reads one row per hour instead of one per reading.
 /// </summary>
 /// <remarks>
-/// Schema (version 2, in <c>PRAGMA user_version</c>; README "Storage" has the why):
+/// Schema (version 3, in <c>PRAGMA user_version</c>; README "Storage" has the why):
 /// <list type="bullet">
-/// <item><c>observation_body (seq PK, resource)</c>: the Observation as FHIR JSON, appended in arrival order (rowid table).</item>
-/// <item><c>observation (patient, code, effective_ms, id, device, unit, body)</c> WITHOUT ROWID, clustered on the first four:
-/// <c>patient</c> is <c>subject.reference</c> (empty when there is none), <c>code</c> the <c>system|code</c> of the first coding.</item>
-/// <item><c>observation_id (id PK, patient, code, effective_ms, body)</c> WITHOUT ROWID: read by id, and idempotence.</item>
+/// <item><c>observation_log (seq PK, id, patient, code, effective_ms, device, unit, value, components, shape, style, issued_ms, identifier, resource)</c>:
+/// every reading in arrival order (rowid table), as the id of its shape and its varying parts in typed columns
+/// (<see cref="Shapes.ObservationShapes"/>), or, when it does not fit them, as its own FHIR JSON in <c>resource</c>.
+/// <c>patient</c> is <c>subject.reference</c> (empty when there is none), <c>code</c> the <c>system|code</c> of the first coding;
+/// <c>value</c> and <c>components</c> (a JSON object by field) are the numbers the fold and the roll-ups work on.</item>
+/// <item><c>observation_shape (id PK, resource)</c>: each shape once, the FHIR JSON of an Observation without its varying parts.</item>
+/// <item><c>observation (patient, code, effective_ms, id, seq)</c> WITHOUT ROWID, clustered by series and time, pointing at the log row.</item>
+/// <item><c>observation_id (id PK, seq)</c> WITHOUT ROWID: read by id, and idempotence.</item>
 /// <item><c>observation_value (patient, code, effective_ms, id, field, value)</c> WITHOUT ROWID, clustered in that order: one row per
 /// number of <see cref="ObservationKeys.NumericFields"/> (<c>value</c>, <c>c:8480-6</c>...), the same fields as InfluxDB.</item>
 /// <item><c>observation_hourly (patient, code, hour_ms, field, n, total, low, high, last_ms, last_id, last_value)</c> WITHOUT ROWID:
 /// the count, sum, min, max and last of each field in each UTC hour, updated in the transaction that writes the readings.</item>
 /// </list>
-/// Files of version 0 and 1 are migrated in place when they are opened (SqliteObservationStore.Migration.cs).
+/// Files of version 0, 1 and 2 are migrated in place when they are opened (SqliteObservationStore.Migration.cs).
 /// </remarks>
 public sealed partial class SqliteObservationStore(string path, ILogger? logger = null) : IObservationStore
 {
-    private const int SchemaVersion = 2;
+    private const int SchemaVersion = 3;
 
     /// <summary>The width of a roll-up row: one UTC hour.</summary>
     internal const long HourMs = 3_600_000;
@@ -69,7 +75,11 @@ public sealed partial class SqliteObservationStore(string path, ILogger? logger 
             var hasLegacyTable = Convert.ToInt64(legacy, CultureInfo.InvariantCulture) > 0;
             if (version < SchemaVersion && hasLegacyTable)
             {
-                await MigrateToVersion2Async(connection, transaction, version, cancellationToken);
+                await MigrateFromRowidTablesAsync(connection, transaction, version, cancellationToken);
+            }
+            else if (version == 2)
+            {
+                await MigrateFromVersion2Async(connection, transaction, cancellationToken);
             }
             else
             {
@@ -97,9 +107,15 @@ public sealed partial class SqliteObservationStore(string path, ILogger? logger 
             effective_ms INTEGER NOT NULL,
             device TEXT,
             unit TEXT,
-            fields TEXT NOT NULL,
-            resource TEXT NOT NULL
+            value REAL,
+            components TEXT,
+            shape INTEGER,
+            style INTEGER,
+            issued_ms INTEGER,
+            identifier TEXT,
+            resource TEXT
         );
+        CREATE TABLE IF NOT EXISTS observation_shape (id INTEGER PRIMARY KEY, resource TEXT NOT NULL);
         CREATE TABLE IF NOT EXISTS observation (
             patient TEXT NOT NULL,
             code TEXT NOT NULL,
@@ -144,7 +160,18 @@ public sealed partial class SqliteObservationStore(string path, ILogger? logger 
         }
 
         long pending;
-        await writeGate.WaitAsync(cancellationToken);
+
+        // Counted so that the fold keeps its chunks short while an append waits for the lock.
+        Interlocked.Increment(ref waitingAppends);
+        try
+        {
+            await writeGate.WaitAsync(cancellationToken);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref waitingAppends);
+        }
+
         try
         {
             await using var connection = await OpenAsync(cancellationToken);
@@ -250,7 +277,7 @@ public sealed partial class SqliteObservationStore(string path, ILogger? logger 
         }
 
         command.CommandText = $"""
-            SELECT k.id, k.effective_ms, l.resource FROM ({ranges}) k JOIN observation_log l ON l.seq = k.seq
+            SELECT k.id, k.effective_ms, {LogResource} FROM ({ranges}) k JOIN observation_log l ON l.seq = k.seq {ShapeJoin}
             ORDER BY {order.Replace("effective_ms", "k.effective_ms", StringComparison.Ordinal).Replace(" id", " k.id", StringComparison.Ordinal)} LIMIT $limit
             """;
         var matches = new List<ObservationMatch>();
@@ -258,7 +285,7 @@ public sealed partial class SqliteObservationStore(string path, ILogger? logger 
         {
             while (await reader.ReadAsync(cancellationToken))
             {
-                matches.Add(new ObservationMatch(ObservationKeys.Parse(reader.GetString(2)), new ObservationCursor(reader.GetInt64(1), reader.GetString(0))));
+                matches.Add(new ObservationMatch(ReadResource(reader, 2), new ObservationCursor(reader.GetInt64(1), reader.GetString(0))));
             }
         }
 
@@ -287,11 +314,12 @@ public sealed partial class SqliteObservationStore(string path, ILogger? logger 
         await using var scope = await OpenReadAsync(null, id, cancellationToken);
         await using var command = scope.Connection.CreateCommand();
         command.CommandText = scope.Pending.Count > 0
-            ? "SELECT resource FROM observation_log WHERE seq = $seq"
-            : "SELECT l.resource FROM observation_id i JOIN observation_log l ON l.seq = i.seq WHERE i.id = $id";
+            ? $"SELECT {LogResource} FROM observation_log l {ShapeJoin} WHERE l.seq = $seq"
+            : $"SELECT {LogResource} FROM observation_id i JOIN observation_log l ON l.seq = i.seq {ShapeJoin} WHERE i.id = $id";
         command.Parameters.AddWithValue("$id", id);
         command.Parameters.AddWithValue("$seq", scope.Pending.Count > 0 ? scope.Pending[0].Seq : 0);
-        return await command.ExecuteScalarAsync(cancellationToken) is string json ? ObservationKeys.Parse(json) : null;
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken) ? ReadResource(reader, 0) : null;
     }
 
     public async Task<IReadOnlyList<string>> ReadCodesAsync(string subject, CancellationToken cancellationToken)
@@ -473,6 +501,39 @@ public sealed partial class SqliteObservationStore(string path, ILogger? logger 
         }
 
         return StoreReads.Completeness(windows, expectedPerDay, received);
+    }
+
+    /// <summary>The columns of a log row <c>l</c> and its shape <c>s</c> (<see cref="ShapeJoin"/>) that <see cref="ReadResource"/> rebuilds the Observation from.</summary>
+    internal const string LogResource = "l.id, l.patient, l.device, l.effective_ms, l.style, l.issued_ms, l.identifier, l.value, l.components, s.resource, l.resource";
+
+    internal const string ShapeJoin = "LEFT JOIN observation_shape s ON s.id = l.shape";
+
+    /// <summary>The Observation of the <see cref="LogResource"/> columns starting at <paramref name="first"/>: its own JSON, or its shape and parts.</summary>
+    internal static Observation ReadResource(SqliteDataReader reader, int first)
+    {
+        if (!reader.IsDBNull(first + 10))
+        {
+            return ObservationKeys.Parse(reader.GetString(first + 10));
+        }
+
+        var id = reader.GetString(first);
+        if (reader.IsDBNull(first + 9) || reader.IsDBNull(first + 4))
+        {
+            throw new InvalidDataException($"Observation {id} has neither its FHIR JSON nor a known shape in the log: the store file is damaged");
+        }
+
+        var patient = reader.GetString(first + 1);
+        var parts = new ReadingParts(
+            id,
+            patient.Length == 0 ? null : patient,
+            reader.IsDBNull(first + 2) ? null : reader.GetString(first + 2),
+            reader.GetInt64(first + 3),
+            (EffectiveStyle)reader.GetInt32(first + 4),
+            reader.IsDBNull(first + 5) ? null : reader.GetInt64(first + 5),
+            reader.IsDBNull(first + 6) ? null : reader.GetString(first + 6),
+            reader.IsDBNull(first + 7) ? null : reader.GetDouble(first + 7),
+            DecodeComponents(reader.IsDBNull(first + 8) ? null : reader.GetString(first + 8)));
+        return ObservationShapes.Rebuild(reader.GetString(first + 9), parts);
     }
 
     /// <summary>Appends <c> AND code IN ($c0, ...)</c> for a non-empty list.</summary>

@@ -2,12 +2,15 @@ using System.Text.Json;
 using Hl7.Fhir.Model;
 using Hl7.Fhir.Serialization;
 using Microsoft.Data.Sqlite;
+using TeleSuivi.Server.Storage;
 
 namespace TeleSuivi.Tests.Infrastructure;
 
 /// <summary>Reads what a <c>telesuivi</c> process wrote to its embedded SQLite files, as an auditor would.</summary>
 public static class StoredData
 {
+    private static readonly FhirJsonSerializer Serializer = new();
+
     private static readonly FhirJsonDeserializer Parser = new(new DeserializerSettings().UsingMode(DeserializationMode.Strict));
 
     /// <summary>
@@ -27,9 +30,11 @@ public static class StoredData
         await using var connection = new SqliteConnection($"Data Source={path};Mode=ReadOnly;Pooling=False");
         await connection.OpenAsync();
         await using var command = connection.CreateCommand();
+        // Each row is its own FHIR JSON or a shape and the parts that vary (README "Storage"), rebuilt as the store does.
+        var select = $"SELECT {SqliteObservationStore.LogResource} FROM observation_log l {SqliteObservationStore.ShapeJoin} WHERE l.seq IN ({LatestOfEachId})";
         command.CommandText = subject is null
-            ? $"SELECT resource FROM observation_log WHERE seq IN ({LatestOfEachId}) ORDER BY effective_ms"
-            : $"SELECT resource FROM observation_log WHERE seq IN ({LatestOfEachId}) AND patient = $subject ORDER BY effective_ms";
+            ? $"{select} ORDER BY l.effective_ms"
+            : $"{select} AND l.patient = $subject ORDER BY l.effective_ms";
         command.Parameters.AddWithValue("$subject", (object?)subject ?? DBNull.Value);
         var observations = new List<Observation>();
         try
@@ -37,7 +42,7 @@ public static class StoredData
             await using var reader = await command.ExecuteReaderAsync();
             while (await reader.ReadAsync())
             {
-                observations.Add(Parser.Deserialize<Observation>(reader.GetString(0)));
+                observations.Add(Parser.Deserialize<Observation>(Serializer.SerializeToString(SqliteObservationStore.ReadResource(reader, 0))));
             }
         }
         catch (SqliteException ex) when (ex.SqliteErrorCode == 1)

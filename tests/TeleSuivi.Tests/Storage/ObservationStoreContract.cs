@@ -655,7 +655,7 @@ public abstract partial class ObservationStoreContract : IAsyncLifetime
 
     private static decimal ValueOf(Observation observation) => ((Quantity)observation.Value!).Value!.Value;
 
-    private static Observation With(Observation observation, Action<Observation> change)
+    protected static Observation With(Observation observation, Action<Observation> change)
     {
         change(observation);
         return observation;

@@ -1,6 +1,8 @@
 using Hl7.Fhir.Model;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
+using TeleSuivi.Devices;
+using TeleSuivi.Devices.Normalization;
 using TeleSuivi.Server.Storage;
 using TeleSuivi.Tests.Infrastructure;
 using static TeleSuivi.Tests.Storage.SampleObservations;
@@ -95,12 +97,12 @@ public sealed class SqliteObservationStoreContractTests : ObservationStoreContra
         await check.OpenAsync(Cancel);
         await using var version = check.CreateCommand();
         version.CommandText = "PRAGMA user_version";
-        Assert.Equal(2L, await version.ExecuteScalarAsync(Cancel));
+        Assert.Equal(3L, await version.ExecuteScalarAsync(Cancel));
     }
 
     /// <summary>
     /// A file as the version-1 code wrote it (its DDL and rows, kept here rather than as a binary file): the JSON in
-    /// <c>observation</c>, the numbers in <c>observation_value</c> clustered by field. Opening it migrates it to version 2.
+    /// <c>observation</c>, the numbers in <c>observation_value</c> clustered by field. Opening it migrates it to the current version.
     /// </summary>
     [Fact]
     public async Task InitializeAsync_FileOfVersion1_MigratesItInPlaceWithRollUps()
@@ -122,7 +124,7 @@ public sealed class SqliteObservationStoreContractTests : ObservationStoreContra
         await store.InitializeAsync(Cancel);
 
         Assert.Equal(4, log.Messages.Count);
-        Assert.Contains("from schema 1 to 2: 5 Observations", log.Messages[0], StringComparison.Ordinal);
+        Assert.Contains("from schema 1 to 3: 5 Observations", log.Messages[0], StringComparison.Ordinal);
         Assert.EndsWith("5 of 5 Observations copied", log.Messages[1], StringComparison.Ordinal);
         Assert.StartsWith("Migrated the SQLite store", log.Messages[3], StringComparison.Ordinal);
         foreach (var observation in written)
@@ -150,7 +152,160 @@ public sealed class SqliteObservationStoreContractTests : ObservationStoreContra
         await check.OpenAsync(Cancel);
         await using var command = check.CreateCommand();
         command.CommandText = "SELECT (SELECT user_version FROM pragma_user_version) || ' ' || (SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name))";
-        Assert.Equal("2 observation,observation_hourly,observation_id,observation_log,observation_value,store_probe,store_state", await command.ExecuteScalarAsync(Cancel));
+        Assert.Equal("3 observation,observation_hourly,observation_id,observation_log,observation_shape,observation_value,store_probe,store_state", await command.ExecuteScalarAsync(Cancel));
+    }
+
+    /// <summary>
+    /// A file as version 2 wrote it: every log row with its whole FHIR JSON and its numbers as <c>field TAB value</c>
+    /// lines, here all still pending (acknowledged, not folded), one of them rewritten by a later row.
+    /// </summary>
+    [Fact]
+    public async Task InitializeAsync_FileOfVersion2_MigratesItsLogAndFoldsIt()
+    {
+        var path = Path.Combine(directory, "version2.db");
+        var pressure = BloodPressure("Patient/v2-1", Morning, 128, 82, 97);
+        var first = HeartRate("Patient/v2-1", Morning.AddMinutes(1), 61);
+        var corrected = HeartRate("Patient/v2-1", Morning.AddMinutes(1), 66);
+        await using (var connection = new SqliteConnection($"Data Source={path};Pooling=False"))
+        {
+            await connection.OpenAsync(Cancel);
+            await using var command = connection.CreateCommand();
+            command.CommandText = Version2Ddl;
+            await command.ExecuteNonQueryAsync(Cancel);
+            var seq = 0;
+            foreach (var (observation, fields) in new[] { (pressure, "c:8480-6\t128\nc:8462-4\t82\nc:8478-0\t97\n"), (first, "value\t61\n"), (corrected, "value\t66\n") })
+            {
+                command.CommandText = "INSERT INTO observation_log VALUES ($seq, $id, $patient, $code, $time, $device, $unit, $fields, $resource)";
+                command.Parameters.Clear();
+                command.Parameters.AddWithValue("$seq", ++seq);
+                command.Parameters.AddWithValue("$id", observation.Id);
+                command.Parameters.AddWithValue("$patient", observation.Subject!.Reference);
+                command.Parameters.AddWithValue("$code", Loinc + "|" + observation.Code.Coding[0].Code);
+                command.Parameters.AddWithValue("$time", TimeOf(observation).ToUnixTimeMilliseconds());
+                command.Parameters.AddWithValue("$device", observation.Device!.Reference);
+                command.Parameters.AddWithValue("$unit", observation.Value is Quantity q ? q.Code : DBNull.Value);
+                command.Parameters.AddWithValue("$fields", fields);
+                command.Parameters.AddWithValue("$resource", Json(observation));
+                await command.ExecuteNonQueryAsync(Cancel);
+            }
+        }
+
+        var log = new RecordingLogger();
+        using var store = new SqliteObservationStore(path, log);
+        await store.InitializeAsync(Cancel);
+        await store.InitializeAsync(Cancel);
+        await store.FoldAllAsync(Cancel);
+
+        Assert.Contains("from schema 2 to 3: 3 Observations", log.Messages[0], StringComparison.Ordinal);
+        Assert.Equal(Json(pressure), Json((await store.FindAsync(pressure.Id!, Cancel))!));
+        Assert.Equal(Json(corrected), Json((await store.FindAsync(first.Id!, Cancel))!));
+        var latest = await store.ReadLatestAsync("Patient/v2-1", DateTimeOffset.MinValue, Cancel);
+        Assert.Equal([128.0, 66.0], latest.Select(r => r.Components.GetValueOrDefault("8480-6", r.Value ?? 0)));
+        var hourly = await store.ReadTrendAsync("Patient/v2-1", BloodPressureCode, Morning.AddHours(-1), Morning.AddHours(1), TrendResolution.Hour, Cancel);
+        Assert.Equal([82.0], hourly.Of("8462-4")!.Points.Select(p => p.Last));
+        await store.WriteAsync([pressure], Cancel);
+        var page = await store.SearchAsync(new ObservationSearch("Patient/v2-1", [], Morning, Morning.AddHours(1), false, null, 10), Cancel);
+        Assert.Equal([Json(pressure), Json(corrected)], page.Matches.Select(m => Json(m.Observation)));
+        Assert.Equal(2, page.Total);
+        await using var check = new SqliteConnection($"Data Source={path};Pooling=False");
+        await check.OpenAsync(Cancel);
+        await using var version = check.CreateCommand();
+        version.CommandText = "SELECT (SELECT user_version FROM pragma_user_version) || ' ' || (SELECT count(*) FROM sqlite_master WHERE name = 'observation_log_v2')";
+        Assert.Equal("3 0", await version.ExecuteScalarAsync(Cancel));
+    }
+
+    /// <summary>The tables of version 2, as its code created them.</summary>
+    private const string Version2Ddl = """
+        PRAGMA journal_mode = WAL;
+        CREATE TABLE observation_log (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, patient TEXT NOT NULL, code TEXT NOT NULL, effective_ms INTEGER NOT NULL,
+            device TEXT, unit TEXT, fields TEXT NOT NULL, resource TEXT NOT NULL);
+        CREATE TABLE observation (patient TEXT NOT NULL, code TEXT NOT NULL, effective_ms INTEGER NOT NULL, id TEXT NOT NULL, seq INTEGER NOT NULL,
+            PRIMARY KEY (patient, code, effective_ms, id)) WITHOUT ROWID;
+        CREATE TABLE observation_id (id TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
+        CREATE TABLE observation_value (patient TEXT NOT NULL, code TEXT NOT NULL, effective_ms INTEGER NOT NULL, id TEXT NOT NULL, field TEXT NOT NULL,
+            value REAL NOT NULL, PRIMARY KEY (patient, code, effective_ms, id, field)) WITHOUT ROWID;
+        CREATE TABLE observation_hourly (patient TEXT NOT NULL, code TEXT NOT NULL, hour_ms INTEGER NOT NULL, field TEXT NOT NULL, n INTEGER NOT NULL,
+            total REAL NOT NULL, low REAL NOT NULL, high REAL NOT NULL, last_ms INTEGER NOT NULL, last_id TEXT, last_value REAL,
+            PRIMARY KEY (patient, code, hour_ms, field)) WITHOUT ROWID;
+        CREATE TABLE store_state (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+        CREATE TABLE store_probe (id INTEGER PRIMARY KEY, written_at TEXT NOT NULL);
+        PRAGMA user_version = 2;
+        """;
+
+    /// <summary>
+    /// Readings as ingestion makes them (a time with Z, issued, identifier, source and profile) share one shape per vital
+    /// and device kind: each row holds only its varying parts, and each comes back exactly.
+    /// </summary>
+    [Fact]
+    public async Task WriteAsync_IngestedReadings_StoresOneShapePerVitalAndNoJsonPerRow()
+    {
+        var factory = new ObservationFactory();
+        var readings = (from patient in (string[])["shape-1", "shape-2"]
+                        from minute in Enumerable.Range(0, 5)
+                        let time = Morning.AddMinutes(minute).AddMilliseconds(minute * 7)
+                        from reading in new[]
+                        {
+                            new DecodedReading("heart-rate", time, [new DecodedValue("heart-rate", 60 + minute, "/min")]),
+                            new DecodedReading("blood-pressure", time, [new DecodedValue("systolic-pressure", 120 + minute, "mm[Hg]"), new DecodedValue("diastolic-pressure", 80, "mm[Hg]")]),
+                        }
+                        select factory.Create(reading, new ObservationContext($"dev-{patient}", patient, time.AddSeconds(3), "gatt/2a35")).Observation!).ToList();
+
+        await Store.WriteAsync(readings, Cancel);
+        var pending = await ShapeStateAsync();
+        await SqliteStore.FoldAllAsync(Cancel);
+
+        foreach (var observation in readings)
+        {
+            Assert.Equal(Json(observation), Json((await Store.FindAsync(observation.Id!, Cancel))!));
+        }
+
+        Assert.Equal((Shapes: 2L, OwnJson: 0L), pending);
+        Assert.Equal(pending, await ShapeStateAsync());
+    }
+
+    /// <summary>What does not fit a shape and typed parts keeps its own JSON in its row, and comes back exactly.</summary>
+    [Theory]
+    [InlineData("extension on the number", true)]
+    [InlineData("text value", true)]
+    [InlineData("two components with one code", true)]
+    [InlineData("time in another zone", true)]
+    [InlineData("issued in another zone", true)]
+    [InlineData("two identifiers", true)]
+    [InlineData("extension on the quantity", false)]
+    [InlineData("no value", false)]
+    [InlineData("components", false)]
+    public async Task WriteAsync_VaryingPartsOutsideTheColumns_KeepsItsOwnJson(string unusual, bool ownJson)
+    {
+        var observation = unusual switch
+        {
+            "extension on the number" => With(BodyWeight("Patient/own-1", Morning, 70m), o => ((Quantity)o.Value!).ValueElement!.Extension.Add(new Extension("urn:x", new FhirBoolean(true)))),
+            "extension on the quantity" => With(BodyWeight("Patient/own-1", Morning, 70m), o => o.Value!.Extension.Add(new Extension("urn:x", new FhirBoolean(true)))),
+            "text value" => With(BodyWeight("Patient/own-1", Morning, 70m), o => o.Value = new FhirString("a text")),
+            "two components with one code" => With(BloodPressure("Patient/own-1", Morning, 120, 80, 93), o =>
+                o.Component.Add(new Observation.ComponentComponent { Code = o.Component[0].Code, Value = new Quantity(121, "mm[Hg]") })),
+            "time in another zone" => With(BodyWeight("Patient/own-1", Morning, 70m), o => o.Effective = new FhirDateTime("2026-01-15T09:00:00.123+01:00")),
+            "issued in another zone" => With(BodyWeight("Patient/own-1", Morning, 70m), o => o.IssuedElement = new Instant(Morning.ToOffset(TimeSpan.FromHours(2)))),
+            "two identifiers" => With(BodyWeight("Patient/own-1", Morning, 70m), o => o.Identifier.Add(new Identifier("urn:other", "second"))),
+            "no value" => With(BodyWeight("Patient/own-1", Morning, 70m), o => o.Value = null),
+            _ => BloodPressure("Patient/own-1", Morning, 120, 80, 93),
+        };
+
+        await Store.WriteAsync([observation], Cancel);
+
+        Assert.Equal(Json(observation), Json((await Store.FindAsync(observation.Id!, Cancel))!));
+        Assert.Equal(ownJson ? 1L : 0L, (await ShapeStateAsync()).OwnJson);
+    }
+
+    /// <summary>How many shapes are stored, and how many log rows keep their own JSON.</summary>
+    private async Task<(long Shapes, long OwnJson)> ShapeStateAsync()
+    {
+        await using var connection = new SqliteConnection($"Data Source={Path.Combine(directory, "observations.db")};Mode=ReadOnly;Pooling=False");
+        await connection.OpenAsync(Cancel);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT (SELECT count(*) FROM observation_shape), (SELECT count(*) FROM observation_log WHERE resource IS NOT NULL)";
+        await using var reader = await command.ExecuteReaderAsync(Cancel);
+        await reader.ReadAsync(Cancel);
+        return (reader.GetInt64(0), reader.GetInt64(1));
     }
 
     /// <summary>Hourly and daily buckets read from the roll-ups, cut at both ends of the window, against the same readings aggregated from the raw trend.</summary>
@@ -160,9 +315,12 @@ public sealed class SqliteObservationStoreContractTests : ObservationStoreContra
     public async Task ReadTrendAsync_WindowCuttingHoursAfterRewrites_AgreesWithTheRawReadings(TrendResolution resolution)
     {
         var readings = Enumerable.Range(0, 3 * 24 * 6).Select(i => HeartRate("Patient/rollup-1", Morning.AddMinutes(10 * i), 50 + (i * 7 % 41))).ToList();
-        await Store.WriteAsync(readings, Cancel);
 
-        // Folded, so that the corrections below replace folded rows.
+        // Folded in two parts that share an hour (the second merges into the roll-up the first made), so that the
+        // corrections below replace folded rows.
+        await Store.WriteAsync(readings[..100], Cancel);
+        await SqliteStore.FoldAllAsync(Cancel);
+        await Store.WriteAsync(readings[100..], Cancel);
         await SqliteStore.FoldAllAsync(Cancel);
 
         // Corrections: a value changed in place, and a reading moved to another hour (both hours' roll-ups must follow).

@@ -124,7 +124,7 @@ internal static class ObservationPoint
     /// out), the rest (codings, identifiers, extensions...) is the caller's, only read. A deep copy cost as much as a
     /// fifth of the write path's CPU time (BENCHMARKS.md, "Storage"); the caller's Observation is never changed.
     /// </summary>
-    private static Observation Template(Observation observation)
+    internal static Observation Template(Observation observation)
     {
         var template = ShallowCopy(observation);
         if (observation.Value is Quantity quantity)
@@ -247,7 +247,7 @@ internal static class ObservationPoint
     /// scale: 72.5 yes, 72.50 or 17 significant digits no), the value is removed from the template and rebuilt from
     /// the field; otherwise it stays in the template too, and the field only serves queries.
     /// </summary>
-    private static double? TakeValue(Quantity quantity)
+    internal static double? TakeValue(Quantity quantity)
     {
         if (quantity.Value is not { } exact)
         {
@@ -272,10 +272,10 @@ internal static class ObservationPoint
         return a.SequenceEqual(b);
     }
 
-    private static bool IsPlain(Element? element) => element is not null && element.ElementId is null && element.Extension.Count == 0;
+    internal static bool IsPlain(Element? element) => element is not null && element.ElementId is null && element.Extension.Count == 0;
 
     /// <summary>A reference that is only its <c>reference</c> text: rebuilt exactly from a tag.</summary>
-    private static bool IsPlainReference(ResourceReference? reference) =>
+    internal static bool IsPlainReference(ResourceReference? reference) =>
         reference is not null
         && !string.IsNullOrEmpty(reference.Reference)
         && reference.ElementId is null

@@ -1,0 +1,231 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using Hl7.Fhir.Model;
+using Hl7.Fhir.Serialization;
+using TeleSuivi.Server.Storage.Influx;
+
+namespace TeleSuivi.Server.Storage.Shapes;
+
+/// <summary>
+/// How an Observation's effective time is spelled, so that the text can be rebuilt from the millisecond alone.
+/// </summary>
+public enum EffectiveStyle
+{
+    /// <summary>UTC with <c>Z</c>, milliseconds only when not zero (<c>2026-01-15T08:00:00Z</c>, <c>…:00.123Z</c>): what ingestion writes.</summary>
+    UtcZ = 1,
+
+    /// <summary>What Firely writes for a UTC <see cref="DateTimeOffset"/> (<c>2026-01-15T08:00:00.123+00:00</c>).</summary>
+    Firely = 2,
+}
+
+/// <summary>
+/// The parts of one Observation that vary from reading to reading, as typed values; the rest is its shape.
+/// </summary>
+/// <param name="Identifier">The value of the first (and only) identifier, when the shape has one.</param>
+/// <param name="Value">The number of <c>valueQuantity</c>, when the shape has a quantity without one.</param>
+/// <param name="Components">The numbers of the components the shape has without one, by field key (<c>c:8480-6</c>).</param>
+public sealed record ReadingParts(
+    string Id,
+    string? Subject,
+    string? Device,
+    long EffectiveMs,
+    EffectiveStyle Style,
+    long? IssuedMs,
+    string? Identifier,
+    double? Value,
+    IReadOnlyList<(string Field, double Value)> Components);
+
+/// <summary>One Observation split: either a shape (FHIR JSON without the varying parts) and the parts, or its own JSON.</summary>
+/// <param name="Shape">The shape's FHIR JSON, null when the Observation does not fit the parts (then <paramref name="OwnJson"/>).</param>
+/// <param name="ShapeId">A 64-bit hash of <paramref name="Shape"/> (FNV-1a), the key the shape is stored under.</param>
+public sealed record SplitObservation(string? Shape, long ShapeId, ReadingParts? Parts, string? OwnJson);
+
+/// <summary>
+/// Splits an Observation into a shape, shared by every reading of one device kind and code (codes, category, units,
+/// display texts, profile, source), and the parts that vary (id, subject, device, effective time, issued, identifier
+/// value, numbers), and rebuilds it exactly. Store-neutral: a store keeps each shape once and each reading's parts in
+/// typed columns (README "Storage"). An Observation whose varying parts do not fit those parts exactly (a time in
+/// another zone, a text value, an extension on a number, a reference with a display...) is not split: the store keeps
+/// its own JSON, so nothing is ever lost or changed, only stored less compactly.
+/// </summary>
+public static class ObservationShapes
+{
+    private const int MaxParsedShapes = 4_096;
+
+    private static readonly ConcurrentDictionary<string, Observation> Parsed = new(StringComparer.Ordinal);
+
+    /// <summary>Splits <paramref name="observation"/> (never changed).</summary>
+    public static SplitObservation Split(Observation observation)
+    {
+        var id = observation.Id ?? throw new ArgumentException("an Observation must have an id to be stored", nameof(observation));
+        var effectiveMs = ObservationKeys.EffectiveMilliseconds(observation);
+        var parts = Parts(observation, id, effectiveMs, out var template);
+        if (parts is null || template is null)
+        {
+            return new SplitObservation(null, 0, null, ObservationKeys.Serializer.SerializeToString(observation));
+        }
+
+        var shape = ObservationKeys.Serializer.SerializeToString(template);
+        return new SplitObservation(shape, unchecked((long)ObservationPoint.Fnv1a(shape)), parts, null);
+    }
+
+    /// <summary>
+    /// Rebuilds the Observation from its shape's JSON and its parts: the inverse of <see cref="Split"/>. The shape is
+    /// parsed once per process and copied for each reading.
+    /// </summary>
+    public static Observation Rebuild(string shape, ReadingParts parts)
+    {
+        if (!Parsed.TryGetValue(shape, out var parsed))
+        {
+            // Bounded: a part the split leaves in the shape (a note per reading) makes a shape per reading.
+            if (Parsed.Count >= MaxParsedShapes)
+            {
+                Parsed.Clear();
+            }
+
+            parsed = Parsed.GetOrAdd(shape, ObservationKeys.Parse);
+        }
+
+        var observation = (Observation)parsed.DeepCopy();
+        observation.Id = parts.Id;
+        if (parts.Subject is not null)
+        {
+            observation.Subject = new ResourceReference(parts.Subject);
+        }
+
+        if (parts.Device is not null)
+        {
+            observation.Device = new ResourceReference(parts.Device);
+        }
+
+        observation.Effective = new FhirDateTime(Spell(parts.EffectiveMs, parts.Style));
+        if (parts.IssuedMs is { } issued)
+        {
+            observation.IssuedElement = IssuedAt(issued);
+        }
+
+        if (parts.Identifier is not null)
+        {
+            observation.Identifier[0].Value = parts.Identifier;
+        }
+
+        if (parts.Value is { } value)
+        {
+            ((Quantity)observation.Value!).Value = (decimal)value;
+        }
+
+        foreach (var (field, number) in parts.Components)
+        {
+            var component = observation.Component.First(c => ObservationKeys.ComponentKey(c) == field);
+            ((Quantity)component.Value!).Value = (decimal)number;
+        }
+
+        return observation;
+    }
+
+    /// <summary>The effective time as <paramref name="style"/> spells it.</summary>
+    public static string Spell(long milliseconds, EffectiveStyle style) => style switch
+    {
+        EffectiveStyle.UtcZ => DateTimeOffset.FromUnixTimeMilliseconds(milliseconds).UtcDateTime.ToString(
+            milliseconds % 1000 == 0 ? "yyyy'-'MM'-'dd'T'HH':'mm':'ss'Z'" : "yyyy'-'MM'-'dd'T'HH':'mm':'ss'.'fff'Z'", CultureInfo.InvariantCulture),
+        EffectiveStyle.Firely => ObservationPoint.CanonicalDateTime(milliseconds),
+        _ => throw new ArgumentOutOfRangeException(nameof(style), style, "unknown effective time style"),
+    };
+
+    /// <summary>The varying parts and the template without them, or null when something varying would stay in the shape.</summary>
+    private static ReadingParts? Parts(Observation observation, string id, long effectiveMs, out Observation? template)
+    {
+        template = null;
+        if (!ObservationPoint.IsPlain(observation.IdElement)
+            || (observation.Subject is not null && !ObservationPoint.IsPlainReference(observation.Subject))
+            || (observation.Device is not null && !ObservationPoint.IsPlainReference(observation.Device))
+            || observation.Effective is not FhirDateTime { Value: { } effectiveText } effective || !ObservationPoint.IsPlain(effective)
+            || Style(effectiveText, effectiveMs) is not { } style
+            || Issued(observation.IssuedElement) is not { } issuedMs
+            || observation.Identifier.Count > 1
+            || (observation.Identifier.Count == 1 && !ObservationPoint.IsPlain(observation.Identifier[0].ValueElement))
+            || observation.Value is not (null or Quantity))
+        {
+            return null;
+        }
+
+        var copy = ObservationPoint.Template(observation);
+        double? value = null;
+        if (copy.Value is Quantity quantity && quantity.Value is not null)
+        {
+            value = ObservationPoint.TakeValue(quantity);
+            if (quantity.Value is not null)
+            {
+                return null;
+            }
+        }
+
+        var components = new List<(string Field, double Value)>();
+        var claimed = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var component in copy.Component)
+        {
+            // The first component of a code owns its field, with or without a number (ObservationKeys.NumericFields).
+            var key = ObservationKeys.ComponentKey(component);
+            var owner = key is not null && claimed.Add(key);
+            if (component.Value is null or Quantity { Value: null })
+            {
+                continue;
+            }
+
+            // A number the parts cannot name (no code, a later component of one code), not a quantity, or not exact as a double.
+            if (!owner || component.Value is not Quantity componentQuantity
+                || ObservationPoint.TakeValue(componentQuantity) is not { } number || componentQuantity.Value is not null)
+            {
+                return null;
+            }
+
+            components.Add((key!, number));
+        }
+
+        string? identifier = null;
+        if (copy.Identifier.Count == 1)
+        {
+            var first = (Identifier)copy.Identifier[0].DeepCopy();
+            identifier = first.Value;
+            first.ValueElement = null;
+            copy.Identifier = [first];
+        }
+
+        copy.IdElement = null;
+        copy.Subject = null;
+        copy.Device = null;
+        copy.Effective = null;
+        copy.IssuedElement = null;
+        template = copy;
+        return new ReadingParts(
+            id, observation.Subject?.Reference, observation.Device?.Reference, effectiveMs, style,
+            issuedMs == long.MinValue ? null : issuedMs, identifier, value, components);
+    }
+
+    private static EffectiveStyle? Style(string text, long milliseconds) =>
+        text == Spell(milliseconds, EffectiveStyle.UtcZ) ? EffectiveStyle.UtcZ
+        : text == Spell(milliseconds, EffectiveStyle.Firely) ? EffectiveStyle.Firely
+        : null;
+
+    /// <summary>
+    /// The issued time in milliseconds when it is rebuilt exactly from them (the text Firely writes for that UTC
+    /// millisecond), <see cref="long.MinValue"/> when there is none, null when it does not fit.
+    /// </summary>
+    private static long? Issued(Instant? issued)
+    {
+        if (issued is null)
+        {
+            return long.MinValue;
+        }
+
+        if (!ObservationPoint.IsPlain(issued) || issued.Value is not { } value)
+        {
+            return null;
+        }
+
+        var milliseconds = value.ToUnixTimeMilliseconds();
+        return Equals(IssuedAt(milliseconds).JsonValue, issued.JsonValue) ? milliseconds : null;
+    }
+
+    private static Instant IssuedAt(long milliseconds) => new(DateTimeOffset.FromUnixTimeMilliseconds(milliseconds));
+}
