@@ -26,7 +26,7 @@ namespace TeleSuivi.Tests.Ingestion;
 public sealed class IngestPipelineTests : IAsyncDisposable
 {
     private const string Topic = "telesuivi/v1/environment/zone-pipeline";
-    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(60);
 
     private readonly string data = Directory.CreateTempSubdirectory("telesuivi-pipeline-").FullName;
     private readonly List<IDisposable> owned = [];
