@@ -72,7 +72,10 @@ internal sealed class TemplateJsonCache
                         return;
                     }
 
-                    break;
+                    // A shape known not to rebuild from fragments: serialised, and not examined again.
+                    Interlocked.Increment(ref misses);
+                    writer.Field(key, ObservationKeys.Serializer.SerializeToString(template));
+                    return;
                 }
             }
         }
