@@ -11,7 +11,9 @@ public sealed class IngestCounters
     private long observations;
     private long deadLettered;
     private long inFlight;
-    private long oldestInFlightTicks;
+
+    // The oldest message of each batch taken and not yet acknowledged, in the order taken (several can be in flight).
+    private readonly Queue<DateTimeOffset> batchesInFlight = new();
     private long acknowledgementsLost;
 
     public long Messages => Interlocked.Read(ref messages);
@@ -23,13 +25,15 @@ public sealed class IngestCounters
     /// <summary>Messages taken off the channel and not yet acknowledged (being normalised or written).</summary>
     public long InFlight => Interlocked.Read(ref inFlight);
 
-    /// <summary>When the oldest message of the batch being processed was received; null between batches.</summary>
+    /// <summary>When the oldest message taken off the channel and not yet acknowledged was received; null when none is.</summary>
     public DateTimeOffset? OldestInFlightReceivedAt
     {
         get
         {
-            var ticks = Interlocked.Read(ref oldestInFlightTicks);
-            return ticks == 0 ? null : new DateTimeOffset(ticks, TimeSpan.Zero);
+            lock (batchesInFlight)
+            {
+                return batchesInFlight.TryPeek(out var oldest) ? oldest : null;
+            }
         }
     }
 
@@ -42,16 +46,25 @@ public sealed class IngestCounters
     /// </summary>
     public long AcknowledgementsLost => Interlocked.Read(ref acknowledgementsLost);
 
+    /// <summary>A batch was taken off the channel. Batches end in the order they began (acknowledgements are in order).</summary>
     public void BeginBatch(int messageCount, DateTimeOffset oldestReceivedAt)
     {
-        Interlocked.Exchange(ref oldestInFlightTicks, oldestReceivedAt.UtcTicks);
+        lock (batchesInFlight)
+        {
+            batchesInFlight.Enqueue(oldestReceivedAt);
+        }
+
         Interlocked.Add(ref inFlight, messageCount);
     }
 
+    /// <summary>The oldest batch in flight was acknowledged (or abandoned on shutdown).</summary>
     public void EndBatch(int messageCount)
     {
         Interlocked.Add(ref inFlight, -messageCount);
-        Interlocked.Exchange(ref oldestInFlightTicks, 0);
+        lock (batchesInFlight)
+        {
+            batchesInFlight.TryDequeue(out _);
+        }
     }
 
     public void AcknowledgementLost() => Interlocked.Increment(ref acknowledgementsLost);

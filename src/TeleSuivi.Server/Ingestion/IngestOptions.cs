@@ -14,6 +14,13 @@ public sealed class IngestOptions
     /// <summary>Messages processed and written to the store together.</summary>
     public int BatchSize { get; set; } = 500;
 
+    /// <summary>
+    /// Batches being written to the store at once. The next batch is normalised and its write started while older
+    /// ones are still on their way; messages are still acknowledged only once their batch is durable, and in the order
+    /// they arrived (BENCHMARKS.md, "End to end"). 1 writes one batch at a time.
+    /// </summary>
+    public int WritesInFlight { get; set; } = 4;
+
     /// <summary>How long a partial batch may wait for more messages before it is written.</summary>
     public TimeSpan BatchDelay { get; set; } = TimeSpan.FromMilliseconds(50);
 

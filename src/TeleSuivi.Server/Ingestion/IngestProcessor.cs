@@ -4,6 +4,7 @@ using TeleSuivi.Server.Alerts;
 using TeleSuivi.Server.DeadLetters;
 using TeleSuivi.Server.Storage;
 using TeleSuivi.Server.Storage.Spool;
+using System.Threading.Channels;
 using Task = System.Threading.Tasks.Task;
 
 namespace TeleSuivi.Server.Ingestion;
@@ -16,6 +17,14 @@ namespace TeleSuivi.Server.Ingestion;
 /// batch (spool full, disk failing, store refusing access), the batch is held and no more messages are taken: the
 /// channel fills, the MQTT receive loop waits and the broker keeps the rest.
 /// </summary>
+/// <remarks>
+/// A pipeline of two loops: the first takes and normalises batch N+1 and starts its write while up to
+/// <see cref="IngestOptions.WritesInFlight"/> - 1 older batches are still being written; the second completes the
+/// batches strictly in the order they were taken (waits until the batch is durable, hands it to the alert and
+/// scoring feeds, acknowledges its messages). Writes may finish in any order, acknowledgements never do: MQTT
+/// requires PUBACKs in the order the PUBLISHes arrived ([MQTT-4.6.0-2]) and MQTTnet sends them as it is told, so a
+/// batch stored early waits for the older ones before its messages are acknowledged.
+/// </remarks>
 public sealed partial class IngestProcessor(
     IngestChannel channel,
     MessageNormalizer normalizer,
@@ -34,40 +43,111 @@ public sealed partial class IngestProcessor(
     private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(10);
 
     private readonly IngestOptions settings = options.Value;
+
+    // The outage and pause state is shared by the writes in flight: each of them may find the store down or back.
+    private readonly Lock outage = new();
     private bool spooling;
     private System.Diagnostics.Stopwatch? pausedFor;
     private bool fullLogged;
 
+    // Batches appended to the spool by the completing loop since start (see SpoolInOrderAsync).
+    private long spooledBatches;
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var batch = new List<IngestMessage>(settings.BatchSize);
+        var inFlight = settings.WritesInFlight >= 1
+            ? settings.WritesInFlight
+            : throw new ConfigurationException($"Ingest:WritesInFlight is {settings.WritesInFlight}: at least 1 batch must be written at a time");
+        var pending = Channel.CreateBounded<PendingBatch>(new BoundedChannelOptions(inFlight) { SingleReader = true, SingleWriter = true });
+        using var slots = new SemaphoreSlim(inFlight, inFlight);
+        using var stopTaking = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        var completing = CompleteInOrderAsync(pending.Reader, slots, stopTaking, stoppingToken);
         var reader = channel.Reader;
+        var recent = new Queue<PendingBatch>(inFlight);
         try
         {
             // On shutdown the MQTT client completes the channel first: this loop then empties it (the last, partial
-            // batch included) and ends, and only then is the broker connection closed (see MqttIngestClient.StopAsync).
-            while (await WaitForMessagesAsync(reader, stoppingToken))
+            // batch included) and ends, the batches in flight are completed, and only then is the broker connection
+            // closed (see MqttIngestClient.StopAsync).
+            while (await WaitForMessagesAsync(reader, stopTaking.Token))
             {
-                batch.Clear();
-                await FillBatchAsync(reader, batch, stoppingToken);
+                var batch = new List<IngestMessage>(settings.BatchSize);
+                await FillBatchAsync(reader, batch, stopTaking.Token);
+                await slots.WaitAsync(stopTaking.Token);
                 counters.BeginBatch(batch.Count, batch[0].ReceivedAt);
+                PendingBatch started;
                 try
                 {
-                    await ProcessBatchAsync(batch, stoppingToken);
+                    started = await StartBatchAsync(batch, recent, stoppingToken);
                 }
-                finally
+                catch
                 {
                     counters.EndBatch(batch.Count);
+                    throw;
                 }
+
+                // Never waits: the slot taken above guarantees room.
+                await pending.Writer.WriteAsync(started, stoppingToken);
+                if (recent.Count == inFlight)
+                {
+                    recent.Dequeue();
+                }
+
+                recent.Enqueue(started);
             }
+        }
+        catch (OperationCanceledException) when (stopTaking.IsCancellationRequested)
+        {
+            // Stopping, or the completing loop failed (its exception is thrown below): the messages taken and not
+            // written stay unacknowledged, and the broker delivers them again.
         }
         finally
         {
-            channel.MarkDrained();
+            pending.Writer.TryComplete();
+            try
+            {
+                await completing;
+            }
+            finally
+            {
+                channel.MarkDrained();
+            }
         }
     }
 
-    internal async Task ProcessBatchAsync(IReadOnlyList<IngestMessage> batch, CancellationToken cancellationToken)
+    /// <summary>A batch normalised, its decoding dead letters durable, its write started.</summary>
+    /// <param name="SpooledBefore">How many batches the completing loop had appended to the spool when this one's write began.</param>
+    /// <param name="Ids">The ids of its Observations.</param>
+    private sealed record PendingBatch(
+        IReadOnlyList<IngestMessage> Messages, List<SpooledMessage> Stored, List<Rejection> Letters, List<string> ReasonCodes, HashSet<string> Ids, long SpooledBefore, Task<StoreOutcome> Durable);
+
+    /// <summary>
+    /// Appends the batch to the spool when the store could not take it, and also when it was stored but an older batch
+    /// went to the spool after its write began: the spool's replay would otherwise write the older copy of an
+    /// Observation over this newer one. Spooled in the order taken, Observations reach the store in the order received.
+    /// </summary>
+    private async Task SpoolInOrderAsync(PendingBatch batch, StoreOutcome outcome, CancellationToken cancellationToken)
+    {
+        var overtaken = !outcome.ToSpool && Volatile.Read(ref spooledBatches) > batch.SpooledBefore;
+        if (!outcome.ToSpool && !overtaken)
+        {
+            return;
+        }
+
+        var messages = outcome.Refused.Count == 0 ? batch.Stored : [.. batch.Stored.Where((_, i) => !outcome.Refused.Contains(i))];
+        if (messages.Count == 0)
+        {
+            return;
+        }
+
+        await SpoolUntilDurableAsync(messages, cancellationToken);
+
+        // Counted once appended, never before: a write that starts now and finds the spool empty again was not overtaken.
+        Interlocked.Increment(ref spooledBatches);
+    }
+
+    /// <summary>Normalises the batch, makes its dead letters durable and starts the write of its Observations.</summary>
+    private async Task<PendingBatch> StartBatchAsync(List<IngestMessage> batch, Queue<PendingBatch> recent, CancellationToken cancellationToken)
     {
         var spooled = new List<SpooledMessage>(batch.Count);
         var letters = new List<Rejection>();
@@ -87,13 +167,66 @@ public sealed partial class IngestProcessor(
 
         await AddDeadLettersAsync(letters, cancellationToken);
         var reasonCodes = letters.ConvertAll(letter => letter.ReasonCode);
-        var stored = await WriteUntilDurableAsync(spooled, reasonCodes, cancellationToken);
-        counters.Add(batch.Count, stored, reasonCodes);
+        var ids = new HashSet<string>(spooled.SelectMany(m => m.Observations).Select(o => o.Id).OfType<string>(), StringComparer.Ordinal);
 
-        // Durable now, not yet acknowledged: a full alert feed holds ingestion back rather than losing an alert.
-        await alerts.PublishAsync(spooled.SelectMany(message => message.Observations), letters, cancellationToken);
-        await scoring.PublishAsync(spooled.SelectMany(message => message.Observations), cancellationToken);
-        await AcknowledgeAsync(batch, cancellationToken);
+        // Two writes in flight land in any order: an Observation also in an older batch still being written (a device
+        // that sent a reading again, corrected) waits for that write, so that the newer copy is written last.
+        foreach (var older in recent)
+        {
+            if (!older.Durable.IsCompleted && older.Ids.Overlaps(ids))
+            {
+                await Task.WhenAny(older.Durable);
+            }
+        }
+
+        var spooledBefore = Volatile.Read(ref spooledBatches);
+        return new PendingBatch(batch, spooled, letters, reasonCodes, ids, spooledBefore, TryStoreAsync(spooled, reasonCodes, cancellationToken));
+    }
+
+    /// <summary>
+    /// Completes the batches in the order they were taken: waits until each is durable, then hands it to the alert
+    /// and scoring feeds and acknowledges its messages. A failure here stops the taking loop too.
+    /// </summary>
+    private async Task CompleteInOrderAsync(ChannelReader<PendingBatch> pending, SemaphoreSlim slots, CancellationTokenSource stopTaking, CancellationToken cancellationToken)
+    {
+        // Let the taking loop start before this one runs its first wait (ExecuteAsync must return to the host quickly).
+        await Task.Yield();
+        try
+        {
+            await foreach (var batch in pending.ReadAllAsync(CancellationToken.None))
+            {
+                try
+                {
+                    var outcome = await batch.Durable;
+                    await SpoolInOrderAsync(batch, outcome, cancellationToken);
+                    counters.Add(batch.Messages.Count, outcome.Stored, batch.ReasonCodes);
+
+                    // Durable now, not yet acknowledged: a full alert feed holds ingestion back rather than losing an alert.
+                    await alerts.PublishAsync(batch.Stored.SelectMany(message => message.Observations), batch.Letters, cancellationToken);
+                    await scoring.PublishAsync(batch.Stored.SelectMany(message => message.Observations), cancellationToken);
+                    await AcknowledgeAsync(batch.Messages, cancellationToken);
+                }
+                finally
+                {
+                    counters.EndBatch(batch.Messages.Count);
+                    slots.Release();
+                }
+            }
+        }
+        catch
+        {
+            await stopTaking.CancelAsync();
+
+            // The batches still queued are abandoned unacknowledged: wait for their writes so that none runs on after
+            // this service has stopped.
+            while (pending.TryRead(out var abandoned))
+            {
+                counters.EndBatch(abandoned.Messages.Count);
+                await Task.WhenAny(abandoned.Durable);
+            }
+
+            throw;
+        }
     }
 
     /// <summary>A decoder's bug costs its message a dead letter, not the whole pipeline (an exception here would stop ingestion).</summary>
@@ -139,15 +272,16 @@ public sealed partial class IngestProcessor(
     }
 
     /// <summary>
-    /// Makes the batch's Observations durable: in the store, or in the spool when the store is unavailable (or while
-    /// the spool still holds older data, which must reach the store first), or in the dead-letter store for those the
-    /// store refuses as the data's fault. Returns how many were stored; nothing is acknowledged before this returns.
+    /// Writes the batch's Observations to the store, unless the spool holds older data (which must reach the store
+    /// first) or the store is unavailable: then the result says so, and the completing loop appends the batch to the
+    /// spool, in order. Those the store refuses as the data's fault are dead-lettered here. Runs concurrently with the
+    /// writes of other batches; nothing is acknowledged before the completing loop has the result.
     /// </summary>
-    private async Task<int> WriteUntilDurableAsync(List<SpooledMessage> messages, List<string> reasonCodes, CancellationToken cancellationToken)
+    private async Task<StoreOutcome> TryStoreAsync(List<SpooledMessage> messages, List<string> reasonCodes, CancellationToken cancellationToken)
     {
         if (messages.Count == 0)
         {
-            return 0;
+            return new StoreOutcome(0, false, []);
         }
 
         var observations = new List<Observation>();
@@ -162,75 +296,85 @@ public sealed partial class IngestProcessor(
         }
 
         var delay = FirstRetryDelay;
+        while (!spool.HasPending)
+        {
+            try
+            {
+                var rejections = await writer.WriteAsync(observations, cancellationToken);
+                spool.ClearDiskError();
+                EndOutage();
+                EndPause();
+                if (rejections.Count == 0)
+                {
+                    return new StoreOutcome(observations.Count, false, []);
+                }
+
+                var refused = rejections.GroupBy(r => owners[r.Index]).Select(g => (Index: g.Key, Message: messages[g.Key], g.First().Reason)).ToList();
+                await AddDeadLettersAsync(
+                    refused.ConvertAll(r => new Rejection(r.Message.Topic, r.Message.Payload, r.Message.ReceivedAt, RejectionCodes.StoreRejected, r.Reason)),
+                    cancellationToken);
+                reasonCodes.AddRange(refused.Select(_ => RejectionCodes.StoreRejected));
+                LogStoreRejected(refused.Count, rejections.Count, refused[0].Reason);
+                return new StoreOutcome(observations.Count - rejections.Count, false, [.. refused.Select(r => r.Index)]);
+            }
+            catch (StoreWriteException ex) when (ex.Kind == StoreFailureKind.Access)
+            {
+                // Not the data's fault and not transient: keep the batch unacknowledged until the operator acts.
+                BeginPause();
+                LogAccessDenied(ex.Message, delay.TotalSeconds);
+                await Task.Delay(delay, time, cancellationToken);
+                delay = NextDelay(delay);
+            }
+            catch (StoreWriteException ex)
+            {
+                BeginOutage(ex.Message);
+                break;
+            }
+        }
+
+        return new StoreOutcome(0, true, []);
+    }
+
+    /// <summary>
+    /// Appends the messages to the spool, waiting while it is full or its disk fails (back-pressure: this batch is
+    /// held, no more are completed, the writes in flight end, no more messages are taken, the channel fills, the MQTT
+    /// receive loop waits and the broker keeps the rest) until the replayer frees room or the disk recovers.
+    /// </summary>
+    private async Task SpoolUntilDurableAsync(IReadOnlyList<SpooledMessage> messages, CancellationToken cancellationToken)
+    {
+        var delay = FirstRetryDelay;
         while (true)
         {
-            if (!spool.HasPending)
-            {
-                try
-                {
-                    var rejections = await writer.WriteAsync(observations, cancellationToken);
-                    spool.ClearDiskError();
-                    EndOutage();
-                    EndPause();
-                    if (rejections.Count == 0)
-                    {
-                        return observations.Count;
-                    }
-
-                    var refused = rejections.GroupBy(r => owners[r.Index]).Select(g => (Message: messages[g.Key], g.First().Reason)).ToList();
-                    await AddDeadLettersAsync(
-                        refused.ConvertAll(r => new Rejection(r.Message.Topic, r.Message.Payload, r.Message.ReceivedAt, RejectionCodes.StoreRejected, r.Reason)),
-                        cancellationToken);
-                    reasonCodes.AddRange(refused.Select(_ => RejectionCodes.StoreRejected));
-                    LogStoreRejected(refused.Count, rejections.Count, refused[0].Reason);
-                    return observations.Count - rejections.Count;
-                }
-                catch (StoreWriteException ex) when (ex.Kind == StoreFailureKind.Access)
-                {
-                    // Not the data's fault and not transient: keep the batch unacknowledged until the operator acts.
-                    pausedFor ??= System.Diagnostics.Stopwatch.StartNew();
-                    LogAccessDenied(ex.Message, delay.TotalSeconds);
-                    await Task.Delay(delay, time, cancellationToken);
-                    delay = NextDelay(delay);
-                    continue;
-                }
-                catch (StoreWriteException ex)
-                {
-                    BeginOutage(ex.Message);
-                }
-            }
-
             try
             {
                 var appended = await spool.AppendAsync(messages, cancellationToken);
                 if (appended == SpoolAppendResult.Appended)
                 {
-                    metrics.Spooled(observations.Count);
+                    metrics.Spooled(messages.Sum(m => m.Observations.Count));
                     EndPause();
-                    return 0;
+                    return;
                 }
 
-                pausedFor ??= System.Diagnostics.Stopwatch.StartNew();
-                if (!fullLogged)
+                if (BeginPause(spoolFull: true))
                 {
-                    fullLogged = true;
                     var status = spool.Status;
                     LogSpoolFull(status.Directory, status.Bytes, status.MaxBytes, status.Observations);
                 }
 
-                // Back-pressure: hold this batch, take no more messages (the channel fills, the receive loop waits,
-                // the broker keeps the rest) until the replayer frees room or drains the spool.
                 await spool.WaitForChangeAsync(TimeSpan.FromSeconds(1), cancellationToken);
             }
             catch (SpoolUnavailableException ex)
             {
-                pausedFor ??= System.Diagnostics.Stopwatch.StartNew();
+                BeginPause();
                 LogSpoolFailed(ex.Message, delay.TotalSeconds);
                 await Task.Delay(delay, time, cancellationToken);
                 delay = NextDelay(delay);
             }
         }
     }
+
+    /// <summary>What <see cref="TryStoreAsync"/> did: Observations stored, whether the batch must go to the spool, the messages the store refused (dead-lettered).</summary>
+    private sealed record StoreOutcome(int Stored, bool ToSpool, HashSet<int> Refused);
 
     private async Task AddDeadLettersAsync(List<Rejection> letters, CancellationToken cancellationToken)
     {
@@ -254,30 +398,66 @@ public sealed partial class IngestProcessor(
 
     private void BeginOutage(string reason)
     {
-        if (!spooling)
+        lock (outage)
         {
+            if (spooling)
+            {
+                return;
+            }
+
             spooling = true;
-            LogSpooling(reason, spool.DirectoryPath);
         }
+
+        LogSpooling(reason, spool.DirectoryPath);
     }
 
     private void EndOutage()
     {
-        if (spooling)
+        lock (outage)
         {
+            if (!spooling)
+            {
+                return;
+            }
+
             spooling = false;
-            LogStoreWritable(writer.Display);
+        }
+
+        LogStoreWritable(writer.Display);
+    }
+
+    /// <summary>Starts timing a pause if none is timed; with <paramref name="spoolFull"/>, true the first time the spool is found full in this pause.</summary>
+    private bool BeginPause(bool spoolFull = false)
+    {
+        lock (outage)
+        {
+            pausedFor ??= System.Diagnostics.Stopwatch.StartNew();
+            if (!spoolFull || fullLogged)
+            {
+                return false;
+            }
+
+            fullLogged = true;
+            return true;
         }
     }
 
     private void EndPause()
     {
-        if (pausedFor is not null)
+        TimeSpan paused;
+        lock (outage)
         {
-            LogResumed(pausedFor.Elapsed.TotalSeconds);
+            if (pausedFor is null)
+            {
+                return;
+            }
+
+            paused = pausedFor.Elapsed;
             pausedFor = null;
             fullLogged = false;
         }
+
+        LogResumed(paused.TotalSeconds);
     }
 
     private static TimeSpan NextDelay(TimeSpan delay) => TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, MaxRetryDelay.Ticks));

@@ -1,5 +1,4 @@
 using Hl7.Fhir.Model;
-using Hl7.Fhir.Serialization;
 
 namespace TeleSuivi.Server.Storage.Influx;
 
@@ -27,7 +26,8 @@ internal static class ObservationPoint
     public static readonly long MaxMilliseconds = (long.MaxValue / NanosecondsPerMillisecond) - 1;
 
     /// <summary>Appends the point of <paramref name="observation"/> to a nanosecond-precision writer.</summary>
-    public static void Write(LineProtocolWriter writer, Observation observation)
+    /// <param name="templates">Where the <c>fhir</c> field's JSON is cached (the process's own cache by default).</param>
+    public static void Write(LineProtocolWriter writer, Observation observation, TemplateJsonCache? templates = null)
     {
         if (writer.Precision != TimePrecision.Nanoseconds)
         {
@@ -83,8 +83,9 @@ internal static class ObservationPoint
             value = ObservationKeys.ValueOf(template.Value);
         }
 
+        var code = ObservationKeys.CodeToken(observation);
         writer.Measurement(Measurement)
-            .Tag(CodeTag, ObservationKeys.CodeToken(observation))
+            .Tag(CodeTag, code)
             .Tag(DeviceTag, device)
             .Tag(PatientTag, patient);
 
@@ -113,9 +114,9 @@ internal static class ObservationPoint
             writer.Field(UnitField, unit);
         }
 
-        writer.Field(IdField, id)
-            .Field(FhirField, ObservationKeys.Serializer.SerializeToString(template))
-            .End(Timestamp(milliseconds, id));
+        writer.Field(IdField, id);
+        (templates ?? TemplateJsonCache.Shared).WriteField(writer, FhirField, code, template);
+        writer.End(Timestamp(milliseconds, id));
     }
 
     /// <summary>
@@ -156,7 +157,7 @@ internal static class ObservationPoint
     /// <see cref="object.MemberwiseClone"/> of a FHIR element: its fields copied, the objects they point to shared. Firely's
     /// elements keep their children in private fields, so setting a property of the copy leaves the original as it was.
     /// </summary>
-    private static T ShallowCopy<T>(T element)
+    internal static T ShallowCopy<T>(T element)
         where T : Base => (T)MemberwiseCloneOf(element);
 
     private static readonly Func<object, object> MemberwiseCloneOf = typeof(object)
