@@ -18,42 +18,71 @@ public sealed record EpisodePolicy(double RaiseAt, double ClearBelow, double Mat
         this with { RaiseAt = raiseAt, ClearBelow = raiseAt * ClearBelow / RaiseAt, MaterialRise = raiseAt * MaterialRise / RaiseAt };
 }
 
+/// <summary>What a patient's next score does to the episode.</summary>
+public enum EpisodeStep
+{
+    /// <summary>No alert, and no raised episode ends.</summary>
+    None,
+
+    /// <summary>An alert is raised (a new episode, or a material rise within one or within the cool-down).</summary>
+    Raise,
+
+    /// <summary>The score fell below the clear level while an episode was raised: it ends.</summary>
+    End,
+}
+
 /// <summary>
-/// When the platform's <c>RiskAlertPolicy</c> raises an alert for one patient's series of scores, reproduced rule for
-/// rule (TeleSuivi.Risk does not depend on the server); <c>EpisodeAlertRuleTests</c> feeds the same series to both and
-/// checks they raise at the same scores. Unlike the platform it takes any non-negative score, not only probabilities,
-/// so NEWS2 and the threshold rules are counted by the same rule.
+/// The platform's risk alert rule for one patient's series of scores: the server's <c>RiskAlertPolicy</c> keeps one per
+/// patient, and the evaluation feeds every scorer's daily scores through it, so both count alerts the same way. It takes
+/// any non-negative score, not only probabilities, so NEWS2 and the threshold rules are counted by the same rule.
 /// </summary>
 public sealed class EpisodeAlertRule(EpisodePolicy policy)
 {
-    private bool raised;
-    private double? lastAlerted;
-    private DateTimeOffset? lastAlertAt;
+    /// <summary>Whether an episode is raised (until a score falls below the clear level).</summary>
+    public bool Raised { get; private set; }
+
+    /// <summary>The score of the last alert, if any.</summary>
+    public double? LastAlerted { get; private set; }
+
+    /// <summary>The time of the last alert, if any.</summary>
+    public DateTimeOffset? LastAlertAt { get; private set; }
+
+    /// <summary>Takes up the state as stored elsewhere (the platform's latest risk alert, after a restart).</summary>
+    public void Restore(bool raised, double? lastAlerted, DateTimeOffset? lastAlertAt)
+    {
+        Raised = raised;
+        LastAlerted = lastAlerted;
+        LastAlertAt = lastAlertAt;
+    }
 
     /// <summary>Takes the next score of the patient (in time order) and tells whether the platform raises an alert on it.</summary>
-    public bool Raises(double score, DateTimeOffset time)
+    public bool Raises(double score, DateTimeOffset time) => Step(score, time) == EpisodeStep.Raise;
+
+    /// <summary>Takes the next score of the patient (in time order): an alert raised, a raised episode ended, or nothing.</summary>
+    public EpisodeStep Step(double score, DateTimeOffset time)
     {
         if (score < policy.ClearBelow)
         {
-            raised = false;
-            return false;
+            var ended = Raised;
+            Raised = false;
+            return ended ? EpisodeStep.End : EpisodeStep.None;
         }
 
-        if (score < policy.RaiseAt && !raised)
+        if (score < policy.RaiseAt && !Raised)
         {
-            return false;
+            return EpisodeStep.None;
         }
 
-        var rose = lastAlerted is { } last && score >= last + policy.MaterialRise;
-        var coolingDown = lastAlertAt is { } at && time - at < policy.CoolDown;
-        if (!(raised ? rose : score >= policy.RaiseAt && (!coolingDown || rose)))
+        var rose = LastAlerted is { } last && score >= last + policy.MaterialRise;
+        var coolingDown = LastAlertAt is { } at && time - at < policy.CoolDown;
+        if (!(Raised ? rose : score >= policy.RaiseAt && (!coolingDown || rose)))
         {
-            return false;
+            return EpisodeStep.None;
         }
 
-        raised = true;
-        lastAlerted = score;
-        lastAlertAt = time;
-        return true;
+        Raised = true;
+        LastAlerted = score;
+        LastAlertAt = time;
+        return EpisodeStep.Raise;
     }
 }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using TeleSuivi.Risk.Evaluation;
 
 namespace TeleSuivi.Server.Alerts;
 
@@ -14,10 +15,12 @@ public sealed record RiskScore(string PatientId, double Probability, IReadOnlyLi
 /// alerted again only if the probability rises by <see cref="RiskPolicyOptions.MaterialRise"/> above the last alerted
 /// one. Fed by the risk scorer through <see cref="AlertFeed.SubmitRiskAsync"/>. The state is rebuilt at start from the
 /// stored alerts (<see cref="Restore"/>), so a restart neither re-raises within the cool-down nor forgets a raised alert.
+/// The rule itself is <see cref="EpisodeAlertRule"/>, one per patient, the same the evaluation counts alerts with.
 /// </summary>
 public sealed class RiskAlertPolicy(RiskPolicyOptions options)
 {
-    private readonly Dictionary<string, State> states = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, EpisodeAlertRule> states = new(StringComparer.Ordinal);
+    private readonly EpisodePolicy policy = new(options.RaiseAt, options.ClearBelow, options.MaterialRise, options.CoolDown);
 
     /// <summary>Evidence label of the probability an alert was raised at, with the score's time.</summary>
     public const string RiskEvidence = EvidenceLabels.Risk;
@@ -30,12 +33,12 @@ public sealed class RiskAlertPolicy(RiskPolicyOptions options)
     {
         ArgumentNullException.ThrowIfNull(latest);
         var alerted = latest.Evidence.FirstOrDefault(e => e.Label == RiskEvidence);
-        states[latest.PatientId] = new State
-        {
-            Raised = latest.ConditionEndedAt is null && latest.Status != AlertStatuses.Cleared,
-            LastAlerted = alerted?.Value ?? latest.Risk,
-            LastAlertAt = alerted?.Time ?? latest.UpdatedAt,
-        };
+        var rule = new EpisodeAlertRule(policy);
+        rule.Restore(
+            raised: latest.ConditionEndedAt is null && latest.Status != AlertStatuses.Cleared,
+            lastAlerted: alerted?.Value ?? latest.Risk,
+            lastAlertAt: alerted?.Time ?? latest.UpdatedAt);
+        states[latest.PatientId] = rule;
     }
 
     public AlertSignal? Evaluate(RiskScore score)
@@ -46,45 +49,26 @@ public sealed class RiskAlertPolicy(RiskPolicyOptions options)
             throw new ArgumentOutOfRangeException(nameof(score), score.Probability, "a probability is between 0 and 1");
         }
 
-        if (!states.TryGetValue(score.PatientId, out var state))
+        if (!states.TryGetValue(score.PatientId, out var rule))
         {
-            states[score.PatientId] = state = new State();
+            states[score.PatientId] = rule = new EpisodeAlertRule(policy);
         }
 
         var key = new AlertKey(score.PatientId, AlertKinds.Risk, string.Empty);
         var p = score.Probability;
-        if (p < options.ClearBelow)
+        var previous = rule.LastAlerted;
+        switch (rule.Step(p, score.Time))
         {
-            if (!state.Raised)
-            {
+            case EpisodeStep.None:
                 return null;
-            }
-
-            state.Raised = false;
-            return new AlertSignal.Ended(key, new(
-                $"Risk fell to {Percent(p)} (below {Percent(options.ClearBelow)})",
-                $"Risque redescendu à {Percent(p)} (sous {Percent(options.ClearBelow)})"));
+            case EpisodeStep.End:
+                return new AlertSignal.Ended(key, new(
+                    $"Risk fell to {Percent(p)} (below {Percent(options.ClearBelow)})",
+                    $"Risque redescendu à {Percent(p)} (sous {Percent(options.ClearBelow)})"));
         }
 
-        if (p < options.RaiseAt && !state.Raised)
-        {
-            return null;
-        }
-
-        var rose = state.LastAlerted is { } last && p >= last + options.MaterialRise;
-        var coolingDown = state.LastAlertAt is { } at && score.Time - at < options.CoolDown;
-        var alert = state.Raised ? rose : p >= options.RaiseAt && (!coolingDown || rose);
-        if (!alert)
-        {
-            return null;
-        }
-
-        var previous = state.LastAlerted;
-        state.Raised = true;
-        state.LastAlerted = p;
-        state.LastAlertAt = score.Time;
         var severity = p >= options.CriticalAt ? AlertSeverity.Critical : AlertSeverity.Warning;
-        var reason = previous is { } before && rose
+        var reason = previous is { } before && p >= before + options.MaterialRise
             ? new LocalizedText($"Exacerbation risk rose from {Percent(before)} to {Percent(p)}", $"Risque d'exacerbation passé de {Percent(before)} à {Percent(p)}")
             : new LocalizedText($"Exacerbation risk {Percent(p)} (alert at {Percent(options.RaiseAt)})", $"Risque d'exacerbation {Percent(p)} (alerte à {Percent(options.RaiseAt)})");
         var evidence = score.Explanations.Select((text, i) => new AlertEvidence(score.Time, EvidenceLabels.RiskFactor, Detail: text, DetailFr: score.ExplanationsFr?.ElementAtOrDefault(i)))
@@ -94,13 +78,4 @@ public sealed class RiskAlertPolicy(RiskPolicyOptions options)
     }
 
     private static string Percent(double p) => (p * 100).ToString("0", CultureInfo.InvariantCulture) + " %";
-
-    private sealed class State
-    {
-        public bool Raised { get; set; }
-
-        public double? LastAlerted { get; set; }
-
-        public DateTimeOffset? LastAlertAt { get; set; }
-    }
 }
