@@ -33,9 +33,10 @@ public sealed class DataGapMonitor(AlertOptions options)
     private readonly Dictionary<string, DateTimeOffset> lastByDevice = new(StringComparer.Ordinal);
     private readonly Dictionary<string, DateTimeOffset> watchedSince = new(StringComparer.Ordinal);
 
-    // When each patient's and device's newest reading arrived, on the wall clock ("patient/" and "device/" keys, as
-    // watchedSince); none when it was read back from the store.
-    private readonly Dictionary<string, DateTimeOffset> advancedAt = new(StringComparer.Ordinal);
+    // When each patient's and device's newest reading arrived, on the wall clock; none when it was read back from the
+    // store. Keyed by id like lastByPatient and lastByDevice, so recording a reading builds no key.
+    private readonly Dictionary<string, DateTimeOffset> arrivedByPatient = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, DateTimeOffset> arrivedByDevice = new(StringComparer.Ordinal);
 
     /// <summary>Records a stored reading; ends the patient's missing-data and the device's silence alerts.</summary>
     /// <param name="arrivedAt">
@@ -44,13 +45,13 @@ public sealed class DataGapMonitor(AlertOptions options)
     /// </param>
     public IEnumerable<AlertSignal> OnReading(string patientId, string? deviceId, DateTimeOffset time, DateTimeOffset? arrivedAt = null)
     {
-        Advance(lastByPatient, patientId, "patient/" + patientId, time, arrivedAt);
+        Advance(lastByPatient, arrivedByPatient, patientId, time, arrivedAt);
 
         yield return new AlertSignal.Ended(new AlertKey(patientId, AlertKinds.MissingData, string.Empty),
             new($"A reading arrived ({time:yyyy-MM-dd HH:mm} UTC)", $"Une mesure est arrivée ({time:yyyy-MM-dd HH:mm} UTC)"));
         if (deviceId is not null)
         {
-            Advance(lastByDevice, deviceId, "device/" + deviceId, time, arrivedAt);
+            Advance(lastByDevice, arrivedByDevice, deviceId, time, arrivedAt);
 
             yield return new AlertSignal.Ended(new AlertKey(patientId, AlertKinds.DeviceSilent, deviceId),
                 new("The device sends again", "L'appareil émet de nouveau"));
@@ -102,7 +103,7 @@ public sealed class DataGapMonitor(AlertOptions options)
 
             var plan = devices.Min(d => Expected(d.Kind));
             var since = Since(lastByPatient, "patient/" + patientId, patientId, now);
-            if (now - since >= plan && !CatchingUp("patient/" + patientId, since, plan, now))
+            if (now - since >= plan && !CatchingUp(arrivedByPatient, patientId, since, plan, now))
             {
                 var kinds = string.Join(", ", devices.Select(d => d.Kind ?? d.Id).Distinct(StringComparer.Ordinal));
                 var hours = Hours(now - since);
@@ -120,7 +121,7 @@ public sealed class DataGapMonitor(AlertOptions options)
             {
                 var silentAfter = TimeSpan.FromTicks(Math.Max(options.DeviceSilentAfter.Ticks, (long)(Expected(device.Kind).Ticks * options.DeviceSilentIntervals)));
                 var deviceSince = Since(lastByDevice, "device/" + device.Id, device.Id, now);
-                if (now - deviceSince >= silentAfter && !CatchingUp("device/" + device.Id, deviceSince, silentAfter, now))
+                if (now - deviceSince >= silentAfter && !CatchingUp(arrivedByDevice, device.Id, deviceSince, silentAfter, now))
                 {
                     var hours = Hours(now - deviceSince);
                     yield return new AlertSignal.Raise(new AlertDraft(
@@ -133,7 +134,7 @@ public sealed class DataGapMonitor(AlertOptions options)
         }
     }
 
-    private void Advance(Dictionary<string, DateTimeOffset> last, string id, string watchKey, DateTimeOffset time, DateTimeOffset? arrivedAt)
+    private static void Advance(Dictionary<string, DateTimeOffset> last, Dictionary<string, DateTimeOffset> arrivals, string id, DateTimeOffset time, DateTimeOffset? arrivedAt)
     {
         if (last.TryGetValue(id, out var newest) && time <= newest)
         {
@@ -143,17 +144,17 @@ public sealed class DataGapMonitor(AlertOptions options)
         last[id] = time;
         if (arrivedAt is { } arrived)
         {
-            advancedAt[watchKey] = arrived;
+            arrivals[id] = arrived;
         }
         else
         {
-            advancedAt.Remove(watchKey);
+            arrivals.Remove(id);
         }
     }
 
     /// <summary>The newest reading, at <paramref name="newest"/>, was already a gap when it arrived, and arrived recently.</summary>
-    private bool CatchingUp(string watchKey, DateTimeOffset newest, TimeSpan gap, DateTimeOffset now) =>
-        advancedAt.TryGetValue(watchKey, out var arrived) && arrived - newest >= gap && now - arrived < options.BacklogQuietPeriod;
+    private bool CatchingUp(Dictionary<string, DateTimeOffset> arrivals, string id, DateTimeOffset newest, TimeSpan gap, DateTimeOffset now) =>
+        arrivals.TryGetValue(id, out var arrived) && arrived - newest >= gap && now - arrived < options.BacklogQuietPeriod;
 
     private DateTimeOffset Since(Dictionary<string, DateTimeOffset> last, string watchKey, string id, DateTimeOffset now)
     {
