@@ -108,7 +108,7 @@ public sealed class DecoderFuzzTests
     /// </summary>
     private static void Run(string what, IReadOnlyList<byte[]> examples, int cases, Func<byte[], string?> decode)
     {
-        var fuzz = new Fuzz(HashCode.Combine(Fuzz.Seed, what.Length, what[0], what[^1]));
+        var fuzz = Fuzz.For(what);
         for (var i = 0; i < cases; i++)
         {
             var input = fuzz.Input(examples[fuzz.Next(examples.Count)]);
@@ -126,7 +126,7 @@ public sealed class DecoderFuzzTests
             }
             catch (Exception ex)
             {
-                Assert.Fail($"{what}, seed {Fuzz.Seed}, case {i}: {ex.GetType().Name}: {ex.Message}\ninput {Fuzz.Describe(input)}\n{Encoding.UTF8.GetString(input.AsSpan(0, Math.Min(300, input.Length)))}");
+                Assert.Fail($"{what}, seed {Fuzz.Seed}, case {i}: {ex.GetType().Name}: {ex.Message}\ninput {Fuzz.Describe(input)}\n{(input.Length <= 16 * 1024 ? Fuzz.Whole(input) : Encoding.UTF8.GetString(input.AsSpan(0, 300)))}");
                 throw;
             }
 

@@ -28,6 +28,21 @@ public sealed class Fuzz(int seed)
     /// <summary>The run's seed (TELESUIVI_FUZZ_SEED; default fixed, so CI is deterministic).</summary>
     public static int Seed => int.TryParse(Environment.GetEnvironmentVariable("TELESUIVI_FUZZ_SEED"), NumberStyles.Integer, CultureInfo.InvariantCulture, out var seed) ? seed : 20261123;
 
+    /// <summary>
+    /// The generator for one input kind: the run's seed mixed with a stable hash of the kind's name (FNV-1a, not
+    /// <see cref="HashCode"/>, which .NET randomises per process), so a seed and case number replay the same input.
+    /// </summary>
+    public static Fuzz For(string what)
+    {
+        var hash = 2166136261u;
+        foreach (var c in what)
+        {
+            hash = (hash ^ c) * 16777619u;
+        }
+
+        return new Fuzz(Seed ^ (int)hash);
+    }
+
     public int Next(int max) => random.Next(max);
 
     /// <summary>One input derived from <paramref name="valid"/> (or from nothing), chosen among the kinds above.</summary>
@@ -168,6 +183,25 @@ public sealed class Fuzz(int seed)
     }
 
     /// <summary>Printable description of a case for a failure message: its size and first bytes.</summary>
+    /// <summary>The whole input, as text when it is printable UTF-8 and as hex otherwise, to replay a failure.</summary>
+    public static string Whole(byte[] input)
+    {
+        try
+        {
+            var text = new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(input);
+            if (!text.Any(c => char.IsControl(c) && c is not ('\n' or '\r' or '\t')))
+            {
+                return text;
+            }
+        }
+        catch (DecoderFallbackException)
+        {
+            // Not text: hex below.
+        }
+
+        return Convert.ToHexString(input);
+    }
+
     public static string Describe(byte[] input) =>
         $"{input.Length} bytes: {Convert.ToHexString(input.AsSpan(0, Math.Min(48, input.Length)))}{(input.Length > 48 ? "…" : string.Empty)}";
 }

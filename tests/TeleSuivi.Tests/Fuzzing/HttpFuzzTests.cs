@@ -11,13 +11,16 @@ public sealed class FuzzedHost : IAsyncLifetime
 {
     public const string Patient = "fuzz-patient";
 
+    /// <summary>A fixed date, not the clock's, so that a seed and case number replay the same Bundle.</summary>
+    public static readonly DateTimeOffset AssignedFrom = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
     public TeleSuiviProcess Process { get; private set; } = null!;
 
     public async ValueTask InitializeAsync()
     {
         Process = TeleSuiviProcess.Start("serve");
         await Process.WaitUntilReadyAsync(TimeSpan.FromSeconds(60));
-        await RegistryBundles.ImportAsync(Process.BaseUrl, RegistryBundles.PatientWithDevice(Patient, "fuzz-device", DateTimeOffset.UtcNow.AddDays(-1)));
+        await RegistryBundles.ImportAsync(Process.BaseUrl, RegistryBundles.PatientWithDevice(Patient, "fuzz-device", AssignedFrom));
     }
 
     public async ValueTask DisposeAsync() => await Process.DisposeAsync();
@@ -36,14 +39,14 @@ public sealed partial class HttpFuzzTests(FuzzedHost host) : IClassFixture<Fuzze
     [Fact]
     public async Task FhirTransaction_MutatedBundles_AnsweredWithoutServerError()
     {
-        var valid = Encoding.UTF8.GetBytes(RegistryBundles.PatientWithDevice("fuzz-p2", "fuzz-d2", DateTimeOffset.UtcNow.AddDays(-1)));
+        var valid = Encoding.UTF8.GetBytes(RegistryBundles.PatientWithDevice("fuzz-p2", "fuzz-d2", FuzzedHost.AssignedFrom));
         await RunAsync("POST /fhir", Fuzz.Cases(80), fuzz => Request(HttpMethod.Post, "/fhir", fuzz.Input(valid), ContentTypes[fuzz.Next(3)]));
     }
 
     [Fact]
     public async Task FhirTransaction_WrongContentTypes_AnsweredWithoutServerError()
     {
-        var valid = Encoding.UTF8.GetBytes(RegistryBundles.PatientWithDevice("fuzz-p3", "fuzz-d3", DateTimeOffset.UtcNow.AddDays(-1)));
+        var valid = Encoding.UTF8.GetBytes(RegistryBundles.PatientWithDevice("fuzz-p3", "fuzz-d3", FuzzedHost.AssignedFrom));
         await RunAsync("POST /fhir (content types)", ContentTypes.Length * 3, fuzz => Request(HttpMethod.Post, "/fhir", fuzz.Next(2) == 0 ? valid : fuzz.Input(valid), ContentTypes[fuzz.Next(ContentTypes.Length)]));
     }
 
@@ -87,7 +90,7 @@ public sealed partial class HttpFuzzTests(FuzzedHost host) : IClassFixture<Fuzze
         var token = AntiforgeryToken().Match(page);
         Assert.True(token.Success, page);
         var valid = Encoding.UTF8.GetBytes($"{WebUtility.HtmlDecode(token.Groups[1].Value)}={Uri.EscapeDataString(WebUtility.HtmlDecode(token.Groups[2].Value))}&returnUrl=%2F&username=nobody&password=wrong");
-        var fuzz = new Fuzz(Fuzz.Seed);
+        var fuzz = Fuzz.For("POST /login");
         for (var i = 0; i < Fuzz.Cases(60); i++)
         {
             // Mutations of the fields only, so that most cases pass the antiforgery check and reach the form's own checks.
@@ -123,7 +126,7 @@ public sealed partial class HttpFuzzTests(FuzzedHost host) : IClassFixture<Fuzze
     private async Task RunAsync(string what, int cases, Func<Fuzz, (HttpMethod Method, string Path, byte[]? Body, string? ContentType)> next)
     {
         using var http = host.Process.CreateClient(TimeSpan.FromSeconds(60));
-        var fuzz = new Fuzz(HashCode.Combine(Fuzz.Seed, what.Length));
+        var fuzz = Fuzz.For(what);
         for (var i = 0; i < cases; i++)
         {
             var (method, path, body, contentType) = next(fuzz);
@@ -154,12 +157,39 @@ public sealed partial class HttpFuzzTests(FuzzedHost host) : IClassFixture<Fuzze
         var status = (int)response.StatusCode;
         var text = await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken);
         var context = $"{what}, seed {Fuzz.Seed}, case {index}: {status} {text[..Math.Min(text.Length, 400)]}\nbody {Fuzz.Describe(body)}";
-        Assert.True(status < 500, context + "\n" + string.Join('\n', host.Process.Output.Split('\n').TakeLast(30)));
+        if (status >= 500)
+        {
+            Assert.Fail($"{context}\nwhole body:\n{Fuzz.Whole(body)}\nserver log:\n{await ServerErrorLogAsync()}");
+        }
+
         // A refusal of the request's content says why; 401/403/404/405/415 are about the route, the caller or the media type
         // and say it in their status. A NUL in the path is refused by Kestrel itself, before any endpoint, with a bare 400.
         if (status is 400 or 409 or 413 or 422 && !what.Contains("%00", StringComparison.Ordinal))
         {
             Assert.False(string.IsNullOrWhiteSpace(text), $"{context}: refused without a reason");
+        }
+    }
+
+    /// <summary>The server's log from its first error on, once the console logger has written it (it writes from a queue).</summary>
+    private async Task<string> ServerErrorLogAsync()
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (true)
+        {
+            var lines = host.Process.Output.Split('\n');
+            var first = Array.FindIndex(lines, line => line.Contains(" fail: ", StringComparison.Ordinal) || line.Contains(" crit: ", StringComparison.Ordinal));
+            if (first >= 0)
+            {
+                await Task.Delay(200, TestContext.Current.CancellationToken); // the exception's lines follow its header
+                return string.Join('\n', host.Process.Output.Split('\n').Skip(first).Take(60));
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                return "(no error logged within 10 s; last lines)\n" + string.Join('\n', lines.TakeLast(30));
+            }
+
+            await Task.Delay(50, TestContext.Current.CancellationToken);
         }
     }
 
