@@ -30,6 +30,7 @@ public sealed class RegistryBundleImporter(DeviceRegistry registry, TimeProvider
     {
         try
         {
+            RefuseEmptyPropertyNames(json);
             return Deserializer.Deserialize<Bundle>(json);
         }
         catch (DeserializationFailedException ex)
@@ -39,6 +40,30 @@ public sealed class RegistryBundleImporter(DeviceRegistry registry, TimeProvider
         catch (System.Text.Json.JsonException ex)
         {
             throw new RegistryImportException([$"not valid JSON: {ex.Message}"]);
+        }
+        catch (Exception ex) when (ex is IndexOutOfRangeException or ArgumentException or InvalidCastException or FormatException or OverflowException or NullReferenceException)
+        {
+            // The Firely parser has failed on client input with its own exception before (an empty property name gave
+            // IndexOutOfRangeException): whatever it chokes on is a Bundle it cannot read, the client's to fix, not a 500.
+            throw new RegistryImportException([$"the FHIR R4 JSON parser could not read this Bundle ({ex.GetType().Name}: {ex.Message}); check it against the FHIR R4 JSON format"]);
+        }
+    }
+
+    /// <summary>
+    /// FHIR JSON has no unnamed elements, and Firely's parser crashes on one (<c>"": …</c>) instead of reporting it: refused
+    /// here first, with its line, as any other malformed Bundle.
+    /// </summary>
+    private static void RefuseEmptyPropertyNames(string json)
+    {
+        var utf8 = System.Text.Encoding.UTF8.GetBytes(json);
+        var reader = new System.Text.Json.Utf8JsonReader(utf8, new System.Text.Json.JsonReaderOptions { CommentHandling = System.Text.Json.JsonCommentHandling.Disallow });
+        while (reader.Read())
+        {
+            if (reader.TokenType == System.Text.Json.JsonTokenType.PropertyName && reader.ValueSpan.IsEmpty)
+            {
+                var line = 1 + utf8.AsSpan(0, (int)reader.TokenStartIndex).Count((byte)'\n');
+                throw new RegistryImportException([$"line {line}: a property with an empty name (\"\"); every element of FHIR JSON is named"]);
+            }
         }
     }
 
