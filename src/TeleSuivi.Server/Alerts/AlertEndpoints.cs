@@ -38,8 +38,10 @@ public static class AlertEndpoints
             Answer(http, workflow.AddNoteAsync(id, Actor.Of(http), body.Text, ct)));
         alerts.MapPost("/{id:long}/calls", (long id, CallRequest body, HttpContext http, AlertWorkflow workflow, CancellationToken ct) =>
             Answer(http, workflow.LogCallAsync(id, Actor.Of(http), body.Summary, body.Reached, ct)));
-        alerts.MapPost("/{id:long}/snooze", (long id, SnoozeRequest body, HttpContext http, AlertWorkflow workflow, TimeProvider time, CancellationToken ct) =>
-            Answer(http, workflow.SnoozeAsync(id, Actor.Of(http), body.Until ?? (body.Minutes is { } minutes ? time.GetUtcNow().AddMinutes(minutes) : null), body.Reason, ct)));
+        alerts.MapPost("/{id:long}/snooze", (long id, SnoozeRequest body, HttpContext http, AlertWorkflow workflow, CancellationToken ct) =>
+            Answer(http, body.Until is null && body.Minutes is { } minutes
+                ? workflow.SnoozeForAsync(id, Actor.Of(http), minutes, body.Reason, ct)
+                : workflow.SnoozeAsync(id, Actor.Of(http), body.Until, body.Reason, ct)));
         alerts.MapPost("/{id:long}/escalate", (long id, EscalateRequest? body, HttpContext http, AlertWorkflow workflow, CancellationToken ct) =>
             Answer(http, workflow.EscalateAsync(id, Actor.Of(http), body?.To, body?.Reason, ct)));
         alerts.MapPost("/{id:long}/resolve", (long id, ResolveRequest body, HttpContext http, AlertWorkflow workflow, CancellationToken ct) =>

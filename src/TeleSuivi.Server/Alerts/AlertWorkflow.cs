@@ -87,6 +87,18 @@ public sealed class AlertWorkflow(AlertStore store, PatientDirectory patients, B
             """, [("@until", AlertStore.Ms(end)), ("@reason", reason!.Trim())], AlertActions.Snoozed, $"until {end:O}: {reason.Trim()}", null, cancellationToken);
     }
 
+    /// <summary>Snoozes for <paramref name="minutes"/> from now (the board's "snooze 30 min").</summary>
+    public Task<WorkflowResult> SnoozeForAsync(long id, string actor, double minutes, string? reason, CancellationToken cancellationToken)
+    {
+        // Checked as a number first: a client's 1e300 minutes overflows DateTimeOffset arithmetic.
+        if (!double.IsFinite(minutes) || minutes <= 0 || minutes > options.Value.MaxSnooze.TotalMinutes)
+        {
+            return System.Threading.Tasks.Task.FromResult(Invalid($"minutes must be more than 0 and at most {options.Value.MaxSnooze.TotalMinutes:0} ({options.Value.MaxSnooze.TotalDays:0} days)"));
+        }
+
+        return SnoozeAsync(id, actor, time.GetUtcNow().AddMinutes(minutes), reason, cancellationToken);
+    }
+
     /// <summary>Escalates to <paramref name="to"/>, or to the patient's physician (<c>generalPractitioner</c>), or to <see cref="AlertOptions.DefaultPhysician"/>.</summary>
     public async Task<WorkflowResult> EscalateAsync(long id, string actor, string? to, string? reason, CancellationToken cancellationToken)
     {

@@ -169,6 +169,39 @@ public abstract class AlertWorkflowContract
         Assert.Equal("new", bed.Board.View(snoozed.Alert, null, 0, bed.Clock.Now).State);
     }
 
+    // 4294967296 minutes came from the HTTP fuzz test (seed 13), when the endpoint added them to the clock itself: a 500.
+    [Theory]
+    [InlineData(4294967296d)]
+    [InlineData(1e300)]
+    [InlineData(double.NaN)]
+    [InlineData(double.PositiveInfinity)]
+    [InlineData(0d)]
+    [InlineData(-30d)]
+    [InlineData(7 * 24 * 60 + 1d)]
+    public async Task SnoozeForAsync_MinutesOutOfRange_RefusedWithTheLimit(double minutes)
+    {
+        await using var bed = await NewBedAsync();
+        var alert = await bed.RaiseAsync();
+        await bed.Workflow.ClaimAsync(alert.Id, "alice", Ct);
+
+        var refused = await bed.Workflow.SnoozeForAsync(alert.Id, "alice", minutes, "call back", Ct);
+
+        Assert.Equal(WorkflowErrorKind.Invalid, refused.Error!.Kind);
+        Assert.Equal("minutes must be more than 0 and at most 10080 (7 days)", refused.Error.Message);
+    }
+
+    [Fact]
+    public async Task SnoozeForAsync_ThirtyMinutes_SnoozedUntilThen()
+    {
+        await using var bed = await NewBedAsync();
+        var alert = await bed.RaiseAsync();
+        await bed.Workflow.ClaimAsync(alert.Id, "alice", Ct);
+
+        var snoozed = await bed.Workflow.SnoozeForAsync(alert.Id, "alice", 30, "patient at the pharmacy", Ct);
+
+        Assert.Equal(bed.Clock.Now.AddMinutes(30), snoozed.Alert!.SnoozedUntil);
+    }
+
     [Fact]
     public async Task EscalateOverdueAsync_CriticalUnacknowledgedAfterTimer_EscalatesAsSystem()
     {
