@@ -51,14 +51,8 @@ public sealed class MessageNormalizer
             throw new ConfigurationException($"cannot load the manufacturer profiles from {directory}: {ex.Message}", ex);
         }
 
-        try
-        {
-            gattZone = TimeZoneInfo.FindSystemTimeZoneById(settings.GattTimeZone);
-        }
-        catch (TimeZoneNotFoundException ex)
-        {
-            throw new ConfigurationException($"Ingest:GattTimeZone '{settings.GattTimeZone}' is not a known time zone", ex);
-        }
+        gattZone = TimeZones.Find(settings.GattTimeZone)
+            ?? throw new ConfigurationException($"Ingest:GattTimeZone '{settings.GattTimeZone}' is not a known time zone (an IANA id such as Europe/Paris)");
 
         this.registry = registry;
         this.environment = environment;

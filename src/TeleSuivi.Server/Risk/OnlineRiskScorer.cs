@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Hl7.Fhir.Model;
 using Microsoft.Extensions.Options;
+using TeleSuivi.Devices.Profiles;
 using TeleSuivi.Risk.Cohort;
 using TeleSuivi.Risk.Features;
 using TeleSuivi.Server.Alerts;
@@ -94,14 +95,8 @@ public sealed partial class OnlineRiskScorer(
             throw new ConfigurationException($"Risk:DefaultAge {settings.DefaultAge} is not an adult's age");
         }
 
-        try
-        {
-            return TimeZoneInfo.FindSystemTimeZoneById(settings.TimeZone).BaseUtcOffset;
-        }
-        catch (Exception ex) when (ex is TimeZoneNotFoundException or InvalidTimeZoneException)
-        {
-            throw new ConfigurationException($"Risk:TimeZone '{settings.TimeZone}' is not a known time zone (an IANA id such as Europe/Paris)", ex);
-        }
+        return (TimeZones.Find(settings.TimeZone)
+            ?? throw new ConfigurationException($"Risk:TimeZone '{settings.TimeZone}' is not a known time zone (an IANA id such as Europe/Paris)")).BaseUtcOffset;
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
