@@ -125,7 +125,7 @@ public static class ModelEvaluation
         progress?.Invoke(new ProgressStep("scoring", 0, 1));
         var scorers = new List<ScorerResult>
         {
-            Result("model", $"{scorer.Info.Name} (FastTree, Platt-calibrated)", scorer.Probabilities(days.Select(d => d.Features)), probabilities: true),
+            Result("model", $"{scorer.Info.Name} ({scorer.Info.Training.Learner}, Platt-calibrated)", scorer.Probabilities(days.Select(d => d.Features)), probabilities: true),
         };
         progress?.Invoke(new ProgressStep("scoring", 1, 1));
 

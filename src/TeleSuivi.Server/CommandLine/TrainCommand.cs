@@ -18,7 +18,7 @@ namespace TeleSuivi.Server.CommandLine;
 /// </summary>
 public static class TrainCommand
 {
-    public const string DefaultModelPath = "models/exacerbation-72h-v1.zip";
+    public const string DefaultModelPath = "models/exacerbation-72h-v2.zip";
 
     public static Command Create()
     {

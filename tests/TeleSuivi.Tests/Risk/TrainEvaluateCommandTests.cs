@@ -23,7 +23,7 @@ public sealed class TrainEvaluateCommandTests : IDisposable
         Assert.Contains($"]({EvaluationReport.OperatingPointsPlot})", markdown, StringComparison.Ordinal);
         Assert.Contains($"]({EvaluationReport.PolicyOperatingPointsPlot})", markdown, StringComparison.Ordinal);
         Assert.Contains("## Oracle ceiling", markdown, StringComparison.Ordinal);
-        Assert.Contains("| AUROC 0.80 reachable at all: oracle AUROC (ground truth) |", markdown, StringComparison.Ordinal);
+        Assert.Contains("| AUROC 0.80 not ruled out by the cohort: oracle AUROC (ground truth, noise-free) |", markdown, StringComparison.Ordinal);
         foreach (var name in new[] { "| model |", "| model without environment |", "| NEWS2 |", "| threshold rules |", "| random alerts |", $"| {ModelEvaluation.OracleName} |" })
         {
             Assert.Contains(name, markdown, StringComparison.Ordinal);
