@@ -75,6 +75,24 @@ public sealed class SyntheticCohort
         return new CohortPatient(this, profile, events);
     }
 
+    /// <summary>
+    /// Ground truth: the patient's expected exacerbations per day on <paramref name="day"/> (condition, severity,
+    /// susceptibility, season and the zone's environment up to that day), the hazard the events are drawn from.
+    /// </summary>
+    public double DailyHazard(PatientProfile profile, int day)
+    {
+        ArgumentNullException.ThrowIfNull(profile);
+        var zone = Environment.ZoneIndex(profile.Zone);
+        var index = Math.Clamp(day - Environment.FirstDay, 0, Environment.DayCount - 1);
+        return profile.Conditions.Sum(c => DailyRate(profile, c) * hazardMultiplier[(int)c][zone][index]);
+    }
+
+    private double DailyRate(PatientProfile profile, Condition condition)
+    {
+        var severity = condition == profile.Primary ? profile.Severity : 2;
+        return Parameters.Exacerbation.AnnualRate[(int)condition] * SeverityRates(condition)[severity - 1] / severityNormaliser[(int)condition] / 365.25 * profile.Susceptibility;
+    }
+
     /// <summary>The hazard multiplier (environment and season) of a condition in a zone on a day; mean 1 over the readings span.</summary>
     public double HazardMultiplier(Condition condition, string zone, int day) =>
         hazardMultiplier[(int)condition][Environment.ZoneIndex(zone)][Math.Clamp(day - Environment.FirstDay, 0, Environment.DayCount - 1)];
@@ -305,8 +323,7 @@ public sealed class SyntheticCohort
         foreach (var c in profile.Conditions)
         {
             has[(int)c] = true;
-            var severity = c == profile.Primary ? profile.Severity : 2;
-            rates[(int)c] = x.AnnualRate[(int)c] * SeverityRates(c)[severity - 1] / severityNormaliser[(int)c] / 365.25 * profile.Susceptibility;
+            rates[(int)c] = DailyRate(profile, c);
         }
 
         for (var day = Environment.FirstDay; day < lastDay; day++)

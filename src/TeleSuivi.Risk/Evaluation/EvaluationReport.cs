@@ -157,6 +157,15 @@ public static class EvaluationReport
             Line($"");
         }
 
+        if (Oracle(result) is { } oracle)
+        {
+            var reached = result.Scorers[0];
+            Line($"**AUROC ceiling.** The oracle row scores the same held-out patient-days with the same label from the generator's ground truth: {GroundTruthOracle.Description}. It sees no noise, no missed day and the true hazard, but nothing after the scoring time, so a model of the readings should stay below it. Oracle AUROC **{oracle.Auroc:F3}** (AUPRC {oracle.Auprc:F3}) against the model's {reached.Auroc:F3} (AUPRC {reached.Auprc:F3}): the model reaches {Share(reached.Auroc - 0.5, oracle.Auroc - 0.5)} of the oracle's discrimination above chance. {(oracle.Auroc >= 0.80
+                ? "An AUROC of 0.80 is below the oracle's, so this cohort does not rule it out; but the oracle reads the vitals without noise, gaps or missing devices, which no model of the readings can, so how much of the gap is reachable is not known."
+                : "An AUROC of 0.80 is **beyond** what this cohort allows: even the oracle does not reach it.")}");
+            Line($"");
+        }
+
         Line($"## Operating points as the platform alerts (one alert per episode)");
         Line($"");
         Line($"Each patient's daily scores go through the platform's risk alert policy (`RiskAlertPolicy`: raise at a score, end below two thirds of it, alert again while raised or within the 12 h cool-down only on a rise of a third of it), which raises one alert per episode; its raise-at is the one that raises the most alerts within b per patient-day (chosen among {EpisodeOperatingPoints.GridPoints} values by the alert count alone, never by the outcomes).");
@@ -181,6 +190,11 @@ public static class EvaluationReport
         Line($"| target | reached | met |");
         Line($"| --- | ---: | --- |");
         Line($"| AUROC ≥ 0.80 | {model.Auroc:F3} | {Met(model.Auroc >= 0.80)} |");
+        if (Oracle(result) is { } o)
+        {
+            Line($"| AUROC 0.80 not ruled out by the cohort: oracle AUROC (ground truth, noise-free) | {o.Auroc:F3} | {(o.Auroc >= 0.80 ? "yes (an upper bound: see the oracle ceiling)" : "**no**: 0.80 is above the oracle")} |");
+        }
+
         TargetRows(result, s => s.PolicyOperatingPoints, "alerts raised by the policy");
         TargetRows(result, s => s.OperatingPoints, "every day above a threshold");
         if (result.Ceiling is { } c)
@@ -223,6 +237,10 @@ public static class EvaluationReport
             Line($"| {counting}: ≥ 20 points above the best baseline at that budget ({100 * best.EventSensitivity:F1} %) | {gain:+0.0;-0.0} points | {Met(gain >= 20)} |");
         }
     }
+
+    private static ScorerResult? Oracle(EvaluationResult result) => result.Scorers.FirstOrDefault(s => s.Name == ModelEvaluation.OracleName);
+
+    private static string Share(double part, double whole) => whole <= 0 ? "–" : string.Create(CultureInfo.InvariantCulture, $"{100 * part / whole:F0} %");
 
     private static string Share(int part, int whole) => whole == 0 ? "–" : string.Create(CultureInfo.InvariantCulture, $"{100.0 * part / whole:F1} %");
 

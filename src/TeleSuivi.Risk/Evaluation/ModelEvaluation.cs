@@ -63,6 +63,9 @@ public static class ModelEvaluation
 {
     public const int CalibrationBins = 10;
 
+    /// <summary>The scorer name of the <see cref="GroundTruthOracle"/> in the results.</summary>
+    public const string OracleName = "oracle (ground truth)";
+
     /// <summary>The budgets of the operating-point plot.</summary>
     public static readonly IReadOnlyList<double> CurveBudgets = [0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.24, 0.3];
 
@@ -90,7 +93,14 @@ public static class ModelEvaluation
             return RiskModelTrainer.Train(trainingDays, training, p => progress?.Invoke(p with { Stage = "ablation: " + p.Stage }), cancellationToken);
         }
 
-        var result = Compare(scorer, heldOut, options.Budgets, options.Ablation ? Ablation : null, progress);
+        progress?.Invoke(new ProgressStep("oracle (ground truth)", 0, 1));
+        var trainedOn = scorer.Info.Training;
+        var oracle = GroundTruthOracle.Train(
+            SyntheticCohort.Generate(CohortParameters.Default with { Patients = trainedOn.Patients, Days = trainedOn.Days }, trainedOn.Seed), trainedOn.Seed);
+        var oracleScores = oracle.Score(cohort, heldOut);
+        progress?.Invoke(new ProgressStep("oracle (ground truth)", 1, 1));
+
+        var result = Compare(scorer, heldOut, options.Budgets, options.Ablation ? Ablation : null, progress, oracleScores);
         return result with
         {
             Patients = options.Patients, Days = options.Days, Seed = options.Seed, Shifts = HeldOutCohort.Shifts, ModelSha256 = Sha256Of(options.ModelPath),
@@ -102,8 +112,10 @@ public static class ModelEvaluation
     /// The model against the ablation (when <paramref name="ablation"/> is given), partial NEWS2, the threshold rules and
     /// random alerts on the held-out patient-days: the one comparison of <c>evaluate</c> and <c>train --from-store</c>.
     /// </summary>
+    /// <param name="oracle">The <see cref="GroundTruthOracle"/>'s scores of the held-out days, when there is a ground truth (synthetic cohorts).</param>
     public static EvaluationResult Compare(
-        RiskScorer scorer, PatientDays heldOut, IReadOnlyList<double> budgets, Func<TrainedModel?>? ablation, Action<ProgressStep>? progress = null)
+        RiskScorer scorer, PatientDays heldOut, IReadOnlyList<double> budgets, Func<TrainedModel?>? ablation, Action<ProgressStep>? progress = null,
+        IReadOnlyList<double>? oracle = null)
     {
         ArgumentNullException.ThrowIfNull(scorer);
         ArgumentNullException.ThrowIfNull(heldOut);
@@ -113,7 +125,7 @@ public static class ModelEvaluation
         progress?.Invoke(new ProgressStep("scoring", 0, 1));
         var scorers = new List<ScorerResult>
         {
-            Result("model", $"{scorer.Info.Name} (FastTree, Platt-calibrated)", scorer.Probabilities(days.Select(d => d.Features)), probabilities: true),
+            Result("model", $"{scorer.Info.Name} ({scorer.Info.Training.Learner}, Platt-calibrated)", scorer.Probabilities(days.Select(d => d.Features)), probabilities: true),
         };
         progress?.Invoke(new ProgressStep("scoring", 1, 1));
 
@@ -128,6 +140,17 @@ public static class ModelEvaluation
 
         // The floor of every figure: alerts on patient-days drawn at random (all scores equal, ties broken at random).
         scorers.Add(Result("random alerts", "reference: the same number of alerts on patient-days drawn at random", new double[days.Count], probabilities: false));
+
+        // The ceiling of every figure: not a baseline a model must beat but the bound it cannot pass.
+        if (oracle is not null)
+        {
+            if (oracle.Count != days.Count)
+            {
+                throw new ArgumentException($"the oracle scored {oracle.Count} patient-days, the held-out cohort has {days.Count}", nameof(oracle));
+            }
+
+            scorers.Add(Result(OracleName, GroundTruthOracle.Description, oracle, probabilities: true));
+        }
 
         var positives = labels.Count(l => l);
         return new EvaluationResult(

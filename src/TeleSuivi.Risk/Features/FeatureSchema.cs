@@ -23,7 +23,19 @@ public static class FeatureSchema
         "sd-7d",          // SD of the daily means of the last 7 days (at least 3)
         "completeness-7d", // fraction of the last 7 days with at least one reading
         "change-3d",      // latest value − daily mean 3 days before
+        "deviation-72h",  // (mean of the last 72 h − baseline) / the same robust scale: a slower prodrome, less noise
+        "max-deviation-3d", // the daily mean of the last 3 days furthest from the baseline, as a robust z-score (signed)
     ];
+
+    /// <summary>
+    /// Deviations of all vitals taken together, each turned the way illness moves it (<see cref="IllnessDirection"/>):
+    /// prodromes shift several vitals at once by 1–2 SD each (Hurst 2010, Yañez 2012, Alahmari 2014), which one
+    /// measure's noise hides and their sum shows.
+    /// </summary>
+    public static readonly IReadOnlyList<string> VitalsBlock = ["vitals-deviation-24h", "vitals-deviation-72h", "vitals-deviating-24h"];
+
+    /// <summary>Per measure of <see cref="Measures.Patient"/>: +1 when illness raises it, −1 when it lowers it, 0 when it says nothing of a prodrome.</summary>
+    public static readonly IReadOnlyList<int> IllnessDirection = [1, 1, -1, 0, 0, 1, 1, -1, 1];
 
     public static readonly IReadOnlyList<string> StaticBlock = ["age", "male", "copd", "heart-failure", "diabetes", "frail-elderly", "severity"];
 
@@ -54,6 +66,8 @@ public static class FeatureSchema
 
     public static int EnvironmentOffset(int variable) => StaticBlock.Count + (Measures.Patient.Count * MeasureBlock.Count) + (variable * EnvironmentBlock.Count);
 
+    public static int VitalsOffset => SeasonOffset + 3;
+
     public static int SeasonOffset => StaticBlock.Count + (Measures.Patient.Count * MeasureBlock.Count) + (Measures.Environment.Count * EnvironmentBlock.Count);
 
     /// <summary>The position of a feature (or of an explanation value) in the computed vector.</summary>
@@ -79,6 +93,7 @@ public static class FeatureSchema
         names.Add("season-sin");
         names.Add("season-cos");
         names.Add("hours-since-any-reading");
+        names.AddRange(VitalsBlock);
         return names;
     }
 }

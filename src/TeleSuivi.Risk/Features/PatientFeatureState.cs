@@ -174,7 +174,22 @@ public sealed class PatientFeatureState
             features[o + 9] = recent / 7f;
             var threeDaysBefore = DailyMeans(m, d - 3, d - 3, window) == 1 ? window[0] : double.NaN;
             features[o + 10] = (float)(known ? last[m] - threeDaysBefore : double.NaN);
+            features[o + 11] = (float)((HourMean(m, h - 71, h) - median) / scale);
+            var days = DailyMeans(m, d - 3, d, window);
+            var furthest = double.NaN;
+            for (var i = 0; i < days; i++)
+            {
+                var z = (window[i] - median) / scale;
+                if (!(Math.Abs(z) <= Math.Abs(furthest)))
+                {
+                    furthest = z;
+                }
+            }
+
+            features[o + 12] = (float)furthest;
         }
+
+        Vitals(features);
 
         var e = FeatureSchema.EnvironmentOffset(0);
         if (environment is null)
@@ -196,6 +211,48 @@ public sealed class PatientFeatureState
         features[FeatureSchema.SeasonOffset + 1] = (float)Math.Cos(angle);
         features[FeatureSchema.SeasonOffset + 2] = lastAnyTicks > 0 && lastAnyTicks <= ticks ? (float)((ticks - lastAnyTicks) / (double)TimeSpan.TicksPerHour) : float.NaN;
     }
+
+    /// <summary>
+    /// The vitals block: oriented deviations summed (each clipped to ±<see cref="VitalsClip"/> so one artefact does
+    /// not make a prodrome) and the count of measures at least one robust SD off in the illness direction.
+    /// </summary>
+    private static void Vitals(Span<float> features)
+    {
+        double sum24 = 0, sum72 = 0;
+        var deviating = 0;
+        var any = false;
+        for (var m = 0; m < MeasureCount; m++)
+        {
+            var direction = FeatureSchema.IllnessDirection[m];
+            if (direction == 0)
+            {
+                continue;
+            }
+
+            var o = FeatureSchema.MeasureOffset(m);
+            var z24 = direction * features[o + 5];
+            var z72 = direction * features[o + 11];
+            if (float.IsFinite(z24))
+            {
+                any = true;
+                sum24 += Math.Clamp(z24, -VitalsClip, VitalsClip);
+                deviating += z24 >= 1 ? 1 : 0;
+            }
+
+            if (float.IsFinite(z72))
+            {
+                any = true;
+                sum72 += Math.Clamp(z72, -VitalsClip, VitalsClip);
+            }
+        }
+
+        var v = FeatureSchema.VitalsOffset;
+        features[v] = any ? (float)sum24 : float.NaN;
+        features[v + 1] = any ? (float)sum72 : float.NaN;
+        features[v + 2] = any ? deviating : float.NaN;
+    }
+
+    private const float VitalsClip = 4;
 
     private double HourMean(int m, int from, int to)
     {

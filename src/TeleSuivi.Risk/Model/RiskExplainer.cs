@@ -51,6 +51,7 @@ public static class RiskExplainer
         return colon > 0 ? feature[..colon]
             : feature.StartsWith("season-", StringComparison.Ordinal) ? "season"
             : feature == "hours-since-any-reading" ? "data"
+            : feature.StartsWith("vitals-", StringComparison.Ordinal) ? "vitals"
             : "profile";
     }
 
@@ -133,6 +134,11 @@ public static class RiskExplainer
         if (topic == "data")
         {
             return Say($"No reading from any device for {Number(Value(name), "F0")} h", $"Aucune mesure d'aucun appareil depuis {Number(Value(name), "F0")} h");
+        }
+
+        if (topic == "vitals")
+        {
+            return Vitals(features, French);
         }
 
         var q = Quantities[topic];
@@ -235,6 +241,36 @@ public static class RiskExplainer
     }
 
     private static int Decimals(string format) => format is "F1" ? 1 : 0;
+
+    /// <summary>The vitals block: which measures are at least one robust SD off in the illness direction, by how much.</summary>
+    private static string Vitals(ReadOnlySpan<float> features, bool french)
+    {
+        var culture = french ? FrenchCulture : CultureInfo.InvariantCulture;
+        var off = new List<string>();
+        for (var m = 0; m < Measures.Patient.Count; m++)
+        {
+            var z = FeatureSchema.IllnessDirection[m] * features[FeatureSchema.Index($"{Measures.Patient[m]}:deviation")];
+            if (FeatureSchema.IllnessDirection[m] != 0 && z >= 1)
+            {
+                var q = Quantities[Measures.Patient[m]];
+                var name = french ? q.French : q.Name;
+                var lower = name.Skip(1).Any(char.IsUpper) ? name : char.ToLower(name[0], culture) + name[1..];
+                off.Add(string.Create(culture, $"{lower} {z:F1}"));
+            }
+        }
+
+        var sum = features[FeatureSchema.VitalsOffset];
+        if (off.Count == 0)
+        {
+            return french
+                ? string.Create(culture, $"Signes vitaux pris ensemble : écart cumulé de {sum:F1} écart-type dans le sens d'une aggravation sur les dernières 24 h")
+                : string.Create(culture, $"Vital signs taken together {sum:F1} SD in the direction of illness over the last 24 h");
+        }
+
+        return french
+            ? string.Create(culture, $"{off.Count} signe(s) vital(aux) éloigné(s) ensemble de la valeur habituelle dans le sens d'une aggravation sur les dernières 24 h (en écarts-types : {string.Join(", ", off)})")
+            : string.Create(culture, $"{off.Count} vital sign{(off.Count > 1 ? "s" : string.Empty)} off the usual together in the direction of illness over the last 24 h (in SDs: {string.Join(", ", off)})");
+    }
 
     private static string Profile(ReadOnlySpan<float> features, bool french)
     {

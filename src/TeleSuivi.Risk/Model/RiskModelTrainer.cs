@@ -1,8 +1,11 @@
 using System.IO.Compression;
 using System.Text.Json;
 using Microsoft.ML;
+using Microsoft.ML.Calibrators;
 using Microsoft.ML.Data;
+using Microsoft.ML.Trainers;
 using Microsoft.ML.Trainers.FastTree;
+using Microsoft.ML.Trainers.LightGbm;
 using TeleSuivi.Risk.Cohort;
 using TeleSuivi.Risk.Evaluation;
 using TeleSuivi.Risk.Features;
@@ -16,7 +19,10 @@ public sealed record TrainingOptions
     public int Days { get; init; } = 365;
     public int Seed { get; init; } = 1;
 
-    /// <summary>Boosted trees (FastTree, gradient boosting of regression trees) and their shape.</summary>
+    /// <summary>Which implementation grows the boosted trees.</summary>
+    public Learner Learner { get; init; } = Learner.FastTree;
+
+    /// <summary>Boosted trees (gradient boosting of regression trees) and their shape.</summary>
     public int Trees { get; init; } = 300;
     public int Leaves { get; init; } = 16;
     public int MinimumExamplesPerLeaf { get; init; } = 100;
@@ -40,6 +46,13 @@ public sealed record TrainingOptions
             throw new ArgumentException("trees ≥ 1, leaves ≥ 2, examples per leaf ≥ 1, learning rate > 0 and a calibration fraction in (0, 1) are needed");
         }
     }
+}
+
+/// <summary>The gradient-boosting implementations of ML.NET the trainer can use (both explain each score per feature).</summary>
+public enum Learner
+{
+    FastTree,
+    LightGbm,
 }
 
 /// <summary>What a model file says about itself besides the ML.NET pipeline (entry <see cref="RiskModelTrainer.InfoEntry"/> of the zip).</summary>
@@ -146,22 +159,10 @@ public static class RiskModelTrainer
         progress?.Invoke(new ProgressStep("training", 0, 3));
         var ml = new MLContext(seed: options.Seed);
         var trainingData = ModelSchema.Load(ml, training.Select(d => ModelSchema.ToInput(d.Features, d.Label, mask)));
-        var trainer = ml.BinaryClassification.Trainers.FastTree(new FastTreeBinaryTrainer.Options
-        {
-            NumberOfTrees = options.Trees,
-            NumberOfLeaves = options.Leaves,
-            MinimumExampleCountPerLeaf = options.MinimumExamplesPerLeaf,
-            LearningRate = options.LearningRate,
-            // One thread and a fixed seed: the same options give the same trees.
-            NumberOfThreads = 1,
-            Seed = options.Seed,
-        });
-        var trees = trainer.Fit(trainingData);
+        var (trees, contributions) = Fit(ml, trainingData, options);
         cancellationToken.ThrowIfCancellationRequested();
         progress?.Invoke(new ProgressStep("training", 1, 3));
 
-        var contributions = ml.Transforms.CalculateFeatureContribution(
-            trees, numberOfPositiveContributions: FeatureSchema.Count, numberOfNegativeContributions: FeatureSchema.Count, normalize: false).Fit(trainingData);
         var calibrationData = trees.Transform(ModelSchema.Load(ml, calibration.Select(d => ModelSchema.ToInput(d.Features, d.Label, mask))));
         var platt = ml.BinaryClassification.Calibrators.Platt().Fit(calibrationData);
         var pipeline = trees.Append(contributions).Append(platt);
@@ -189,6 +190,45 @@ public static class RiskModelTrainer
         progress?.Invoke(new ProgressStep("training", 3, 3));
         return new TrainedModel(ml, pipeline, info);
     }
+
+    /// <summary>The boosted trees, and what gives each feature's contribution to their score (the explanations).</summary>
+    private static (ITransformer Trees, ITransformer Contributions) Fit(MLContext ml, IDataView data, TrainingOptions options)
+    {
+        // One thread and a fixed seed: the same options give the same trees.
+        switch (options.Learner)
+        {
+            case Learner.FastTree:
+                var fastTree = ml.BinaryClassification.Trainers.FastTree(new FastTreeBinaryTrainer.Options
+                {
+                    NumberOfTrees = options.Trees,
+                    NumberOfLeaves = options.Leaves,
+                    MinimumExampleCountPerLeaf = options.MinimumExamplesPerLeaf,
+                    LearningRate = options.LearningRate,
+                    NumberOfThreads = 1,
+                    Seed = options.Seed,
+                }).Fit(data);
+                return (fastTree, Contributions(ml, fastTree, data));
+            case Learner.LightGbm:
+                var lightGbm = ml.BinaryClassification.Trainers.LightGbm(new LightGbmBinaryTrainer.Options
+                {
+                    NumberOfIterations = options.Trees,
+                    NumberOfLeaves = options.Leaves,
+                    MinimumExampleCountPerLeaf = options.MinimumExamplesPerLeaf,
+                    LearningRate = options.LearningRate,
+                    NumberOfThreads = 1,
+                    Seed = options.Seed,
+                    Silent = true,
+                }).Fit(data);
+                return (lightGbm, Contributions(ml, lightGbm, data));
+            default:
+                throw new ArgumentOutOfRangeException(nameof(options), options.Learner, "unknown learner");
+        }
+    }
+
+    private static Microsoft.ML.Transforms.FeatureContributionCalculatingTransformer Contributions<TTrees>(MLContext ml, ISingleFeaturePredictionTransformer<CalibratedModelParametersBase<TTrees, PlattCalibrator>> trees, IDataView data)
+        where TTrees : class, ICalculateFeatureContribution =>
+        ml.Transforms.CalculateFeatureContribution(
+            trees, numberOfPositiveContributions: FeatureSchema.Count, numberOfNegativeContributions: FeatureSchema.Count, normalize: false).Fit(data);
 
     /// <summary>
     /// ML.NET keeps the fitted Platt calibrator p = 1 / (1 + exp(A·score + B)) private: A and B are read back from two

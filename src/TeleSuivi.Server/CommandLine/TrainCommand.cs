@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using TeleSuivi.Risk.Cohort;
 using TeleSuivi.Risk.Evaluation;
 using TeleSuivi.Risk.Model;
 using TeleSuivi.Risk.Outcomes;
@@ -17,7 +18,7 @@ namespace TeleSuivi.Server.CommandLine;
 /// </summary>
 public static class TrainCommand
 {
-    public const string DefaultModelPath = "models/exacerbation-72h-v1.zip";
+    public const string DefaultModelPath = "models/exacerbation-72h-v2.zip";
 
     public static Command Create()
     {
@@ -26,6 +27,12 @@ public static class TrainCommand
         var days = new Option<int>("--days") { Description = $"Days of the training cohort (default {defaults.Days})", DefaultValueFactory = _ => defaults.Days, HelpName = "D" };
         var seed = new Option<int>("--seed") { Description = $"Seed of the cohort and of the trees (default {defaults.Seed})", DefaultValueFactory = _ => defaults.Seed, HelpName = "S" };
         var trees = new Option<int>("--trees") { Description = $"Boosted trees (default {defaults.Trees})", DefaultValueFactory = _ => defaults.Trees, HelpName = "N" };
+        var learner = new Option<Learner>("--learner") { Description = $"Gradient-boosting learner (default {defaults.Learner})", DefaultValueFactory = _ => defaults.Learner, HelpName = "FastTree|LightGbm" };
+        var leaves = new Option<int>("--leaves") { Description = $"Leaves per tree (default {defaults.Leaves})", DefaultValueFactory = _ => defaults.Leaves, HelpName = "N" };
+        var learningRate = new Option<double>("--learning-rate") { Description = $"Learning rate (default {defaults.LearningRate})", DefaultValueFactory = _ => defaults.LearningRate, HelpName = "R" };
+        var minLeaf = new Option<int>("--min-leaf") { Description = $"Fewest patient-days per leaf (default {defaults.MinimumExamplesPerLeaf})", DefaultValueFactory = _ => defaults.MinimumExamplesPerLeaf, HelpName = "N" };
+        var sweep = new Option<bool>("--sweep") { Description = "Compare learners and hyper-parameters on the validation patients of the training cohort and print the table (writes no model)" };
+        var sweepHeldOut = new Option<int>("--held-out-patients") { Description = "With --sweep: also score each candidate on a held-out cohort of N patients (reported, never used to choose; default 0: none)", HelpName = "N" };
         var output = new Option<string?>("--out")
         {
             Description = $"Model file to write (default {DefaultModelPath}; with --from-store {{data}}/models/candidates/{RiskModelTrainer.ModelName}-UTCTIME.zip, its report in FILE.evaluation/)",
@@ -40,7 +47,7 @@ public static class TrainCommand
         var keepExport = new Option<string?>("--export") { Description = "With --from-store: keep the pseudonymised export in this folder (default: a temporary folder, deleted)", HelpName = "DIR" };
         var command = new Command("train", "Train the exacerbation-risk model (onset within 72 h) on a synthetic cohort, or with --from-store on this programme's outcomes: FastTree, Platt calibration on held-out patients, explanations.")
         {
-            patients, days, seed, trees, output, fromStore, store, data, from, to, keyFile, keepExport,
+            patients, days, seed, trees, learner, leaves, learningRate, minLeaf, output, sweep, sweepHeldOut, fromStore, store, data, from, to, keyFile, keepExport,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -57,7 +64,11 @@ public static class TrainCommand
                     cancellationToken);
             }
 
-            var options = new TrainingOptions { Patients = parse.GetValue(patients), Days = parse.GetValue(days), Seed = parse.GetValue(seed), Trees = parse.GetValue(trees) };
+            var options = new TrainingOptions
+            {
+                Patients = parse.GetValue(patients), Days = parse.GetValue(days), Seed = parse.GetValue(seed), Trees = parse.GetValue(trees),
+                Learner = parse.GetValue(learner), Leaves = parse.GetValue(leaves), LearningRate = parse.GetValue(learningRate), MinimumExamplesPerLeaf = parse.GetValue(minLeaf),
+            };
             try
             {
                 options.Validate();
@@ -66,6 +77,11 @@ public static class TrainCommand
             {
                 await Console.Error.WriteLineAsync($"error: {ex.Message}");
                 return ExitCodes.Usage;
+            }
+
+            if (parse.GetValue(sweep))
+            {
+                return await SweepAsync(options, parse.GetValue(sweepHeldOut), cancellationToken);
             }
 
             var path = Path.GetFullPath(parse.GetValue(output) ?? DefaultModelPath);
@@ -85,6 +101,48 @@ public static class TrainCommand
             return ExitCodes.Success;
         });
         return command;
+    }
+
+    /// <summary><c>train --sweep</c>: every candidate of <see cref="ModelSelection.Grid"/> on the same features, computed once.</summary>
+    private static async Task<int> SweepAsync(TrainingOptions options, int heldOutPatients, CancellationToken cancellationToken)
+    {
+        if (heldOutPatients is > 0 and < 10)
+        {
+            await Console.Error.WriteLineAsync("error: the held-out cohort needs at least 10 patients");
+            return ExitCodes.Usage;
+        }
+
+        var progress = new ConsoleProgress();
+        var results = await Task.Run(
+            () =>
+            {
+                void Report(ProgressStep p) => progress.Report(p.Stage, p.Done, p.Total, p.Stage.EndsWith("features", StringComparison.Ordinal) ? "patients" : "candidates");
+                var training = PatientDays.From(
+                    SyntheticCohort.Generate(CohortParameters.Default with { Patients = options.Patients, Days = options.Days }, options.Seed),
+                    done => Report(new ProgressStep("training features", done, options.Patients)), cancellationToken);
+                var heldOut = heldOutPatients == 0 ? null : PatientDays.From(
+                    SyntheticCohort.Generate(HeldOutCohort.Parameters(heldOutPatients, options.Days), HeldOutCohort.DefaultSeed),
+                    done => Report(new ProgressStep("held-out features", done, heldOutPatients)), cancellationToken);
+                return ModelSelection.Sweep(training, heldOut, ModelSelection.Grid(options), Report, cancellationToken);
+            },
+            cancellationToken);
+        progress.Finish();
+        var best = ModelSelection.Best(results);
+        var o = Console.Out;
+        var heldOutNote = heldOutPatients > 0
+            ? FormattableString.Invariant($"; held-out: {heldOutPatients:N0} patients, seed {HeldOutCohort.DefaultSeed}, shifted (reported, not used to choose)")
+            : string.Empty;
+        await o.WriteLineAsync(FormattableString.Invariant(
+            $"Sweep on {options.Patients:N0} patients × {options.Days} days (seed {options.Seed}) in {progress.Elapsed.TotalSeconds:F0} s; validation = every fifth patient, never trained on{heldOutNote}"));
+        await o.WriteLineAsync($"  {"learner",-9} {"trees",5} {"leaves",6} {"rate",6} {"min leaf",8}  {"validation AUROC",16}  {"held-out AUROC",14}  {"alerted at 0.05",15}");
+        foreach (var r in results)
+        {
+            var c = r.Options;
+            await o.WriteLineAsync(FormattableString.Invariant(
+                $"  {c.Learner,-9} {c.Trees,5} {c.Leaves,6} {c.LearningRate,6} {c.MinimumExamplesPerLeaf,8}  {r.ValidationAuroc,16:F3}  {(r.HeldOutAuroc is { } a ? a.ToString("F3", CultureInfo.InvariantCulture) : "-"),14}  {(r.HeldOutAlerted is { } s ? (100 * s).ToString("F1", CultureInfo.InvariantCulture) + " %" : "-"),15}{(r == best ? "  <- best on validation" : string.Empty)}"));
+        }
+
+        return ExitCodes.Success;
     }
 
     private static async Task<int> FromStoreAsync(

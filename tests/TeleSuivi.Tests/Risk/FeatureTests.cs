@@ -170,6 +170,45 @@ public sealed class FeatureTests
     }
 
     [Fact]
+    public void Compute_TwoVitalsOffTogether_VitalsBlockSumsTheirDeviationsTheIllnessWay()
+    {
+        var f = Compute(TwoVitalsOff(), T0.AddDays(30).AddHours(12));
+
+        // Heart rate (84 − 80) / floor 2 = +2; SpO2 (94 − 95) / floor 0.5 = −2, which illness lowers: +2 the illness way.
+        Assert.Equal(2, Feature(f, "heart-rate:deviation"));
+        Assert.Equal(-2, Feature(f, "oxygen-saturation:deviation"));
+        Assert.Equal(4, Feature(f, "vitals-deviation-24h"));
+        Assert.Equal(2, Feature(f, "vitals-deviating-24h"));
+
+        // Over 72 h the day-30 reading shares the mean with days 28 and 29: (80 + 80 + 84) / 3 − 80 = 4/3 bpm, 2/3 SD.
+        Assert.Equal(2 / 3f, Feature(f, "heart-rate:deviation-72h"), 5);
+        Assert.Equal(4 / 3f, Feature(f, "vitals-deviation-72h"), 5);
+        Assert.Equal(2, Feature(f, "heart-rate:max-deviation-3d"));
+        Assert.Equal(-2, Feature(f, "oxygen-saturation:max-deviation-3d"));
+        Assert.True(float.IsNaN(Feature(f, "steps:max-deviation-3d")));
+    }
+
+    [Fact]
+    public void Compute_NoVitalsYet_VitalsBlockMissing()
+    {
+        var f = Compute(new PatientFeatureState(Facts, TimeSpan.Zero), T0);
+        Assert.All(FeatureSchema.VitalsBlock, name => Assert.True(float.IsNaN(Feature(f, name)), name));
+    }
+
+    /// <summary>30 days of heart rate 80 and SpO2 95, then on day 30 heart rate 84 and SpO2 94.</summary>
+    internal static PatientFeatureState TwoVitalsOff()
+    {
+        var state = new PatientFeatureState(Facts, TimeSpan.Zero);
+        for (var day = 0; day <= 30; day++)
+        {
+            state.Add("heart-rate", T0.AddDays(day).AddHours(9), day == 30 ? 84 : 80);
+            state.Add("oxygen-saturation", T0.AddDays(day).AddHours(9), day == 30 ? 94 : 95);
+        }
+
+        return state;
+    }
+
+    [Fact]
     public void Compute_FewerThanTenBaselineDays_NoBaseline()
     {
         var state = new PatientFeatureState(Facts, TimeSpan.Zero);

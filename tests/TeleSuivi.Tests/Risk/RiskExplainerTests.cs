@@ -50,6 +50,18 @@ public sealed class RiskExplainerTests
     }
 
     [Fact]
+    public void Sentence_VitalsOffTogether_NamesEachWithItsDeviation()
+    {
+        var features = new float[FeatureSchema.VectorLength];
+        FeatureTests.TwoVitalsOff().Compute(new DateTimeOffset(2025, 3, 31, 12, 0, 0, TimeSpan.Zero), null, features);
+
+        Assert.Equal("vitals", RiskExplainer.TopicOf("vitals-deviating-24h"));
+        Assert.Equal(
+            "2 vital signs off the usual together in the direction of illness over the last 24 h (in SDs: heart rate 2.0, SpO2 2.0)",
+            RiskExplainer.Sentence(features, FeatureSchema.Index("vitals-deviation-24h")));
+    }
+
+    [Fact]
     public void Sentence_WeightChange_KilogramsInThreeDays()
     {
         var features = Features(("male", 1), ("body-weight:last", 84.2f), ("body-weight:change-3d", 2.4f));

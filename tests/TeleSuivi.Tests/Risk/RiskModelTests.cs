@@ -75,6 +75,28 @@ public sealed class RiskModelTests(SmallRiskModel small) : IClassFixture<SmallRi
     }
 
     [Fact]
+    public void Train_LightGbm_BeatsNews2AndRoundTripsWithReasons()
+    {
+        var options = SmallRiskModel.Options with { Learner = Learner.LightGbm };
+        var model = RiskModelTrainer.Train(options, cancellationToken: TestContext.Current.CancellationToken);
+        var path = Path.Combine(directory, "lightgbm.zip");
+        model.Save(path);
+        using var loaded = RiskScorer.Load(path);
+        var days = small.HeldOut.Days;
+        var labels = days.Select(d => d.Label).ToList();
+
+        var auroc = BinaryMetrics.Auroc(loaded.Probabilities(days.Select(d => d.Features)), labels);
+        var news2 = BinaryMetrics.Auroc(days.Select(d => (double)BaselineScores.News2Total(d.Features)).ToList(), labels);
+
+        Assert.Equal(Learner.LightGbm, loaded.Info.Training.Learner);
+        Assert.True(auroc > news2 + 0.05, $"LightGBM AUROC {auroc:F3}, NEWS2 {news2:F3}");
+        var positive = days.First(d => d.Label);
+        using var inMemory = new RiskScorer(model);
+        Assert.Equal(inMemory.Score(positive.Features).Probability, loaded.Score(positive.Features).Probability, 6);
+        Assert.NotEmpty(loaded.Score(positive.Features).Reasons);
+    }
+
+    [Fact]
     public void Score_PositiveDay_ProbabilityAndSentences()
     {
         var probabilities = small.Scorer.Probabilities(small.HeldOut.Days.Select(d => d.Features));

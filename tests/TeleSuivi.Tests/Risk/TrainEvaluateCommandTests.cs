@@ -23,7 +23,8 @@ public sealed class TrainEvaluateCommandTests : IDisposable
         Assert.Contains($"]({EvaluationReport.OperatingPointsPlot})", markdown, StringComparison.Ordinal);
         Assert.Contains($"]({EvaluationReport.PolicyOperatingPointsPlot})", markdown, StringComparison.Ordinal);
         Assert.Contains("## Oracle ceiling", markdown, StringComparison.Ordinal);
-        foreach (var name in new[] { "| model |", "| model without environment |", "| NEWS2 |", "| threshold rules |", "| random alerts |" })
+        Assert.Contains("| AUROC 0.80 not ruled out by the cohort: oracle AUROC (ground truth, noise-free) |", markdown, StringComparison.Ordinal);
+        foreach (var name in new[] { "| model |", "| model without environment |", "| NEWS2 |", "| threshold rules |", "| random alerts |", $"| {ModelEvaluation.OracleName} |" })
         {
             Assert.Contains(name, markdown, StringComparison.Ordinal);
         }
@@ -37,7 +38,7 @@ public sealed class TrainEvaluateCommandTests : IDisposable
         }
 
         using var json = System.Text.Json.JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(report, EvaluationReport.JsonFile), TestContext.Current.CancellationToken));
-        Assert.Equal(5, json.RootElement.GetProperty("Scorers").GetArrayLength());
+        Assert.Equal(6, json.RootElement.GetProperty("Scorers").GetArrayLength());
         Assert.All(json.RootElement.GetProperty("Scorers").EnumerateArray(), s => Assert.Equal(EvaluationOptions.DefaultBudgets.Count, s.GetProperty("PolicyOperatingPoints").GetArrayLength()));
         Assert.True(json.RootElement.GetProperty("Ceiling").GetProperty("Events").GetInt32() > 0);
     }

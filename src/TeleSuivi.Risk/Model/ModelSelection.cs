@@ -1,0 +1,73 @@
+using TeleSuivi.Risk.Evaluation;
+
+namespace TeleSuivi.Risk.Model;
+
+/// <summary>One candidate of a sweep: chosen by <see cref="ValidationAuroc"/>; the held-out figures are reported, never used to choose.</summary>
+/// <param name="ValidationAuroc">AUROC on the validation patients of the training cohort (the calibration split: never trained on).</param>
+/// <param name="HeldOutAuroc">AUROC on the held-out cohort, when one is given.</param>
+/// <param name="HeldOutAlerted">Share of the held-out exacerbations alerted 1–7 days ahead by the platform's policy at 0.05 alerts per patient-day.</param>
+public sealed record SweepResult(TrainingOptions Options, double ValidationAuroc, double? HeldOutAuroc, double? HeldOutAlerted);
+
+/// <summary>
+/// Learner and hyper-parameter selection on a validation split of the training cohort: every candidate is trained on
+/// the same training patients and judged on the same other patients of that cohort. The held-out cohort, when given,
+/// is only scored for the record (models/README.md keeps every attempt, negative results too).
+/// </summary>
+public static class ModelSelection
+{
+    /// <summary>The candidates around <paramref name="baseline"/>: both learners, more and bigger trees, slower and faster learning.</summary>
+    public static IReadOnlyList<TrainingOptions> Grid(TrainingOptions baseline)
+    {
+        ArgumentNullException.ThrowIfNull(baseline);
+        var fastTree = baseline with { Learner = Learner.FastTree, Trees = 300, Leaves = 16, LearningRate = 0.05, MinimumExamplesPerLeaf = 100 };
+        var lightGbm = fastTree with { Learner = Learner.LightGbm };
+        return
+        [
+            fastTree,
+            fastTree with { Trees = 600 },
+            fastTree with { Leaves = 32 },
+            fastTree with { Leaves = 8, LearningRate = 0.1 },
+            fastTree with { MinimumExamplesPerLeaf = 400 },
+            fastTree with { Trees = 600, LearningRate = 0.025 },
+            lightGbm,
+            lightGbm with { Leaves = 32, MinimumExamplesPerLeaf = 400 },
+            lightGbm with { Trees = 600, LearningRate = 0.025 },
+        ];
+    }
+
+    public static IReadOnlyList<SweepResult> Sweep(
+        PatientDays training, PatientDays? heldOut, IReadOnlyList<TrainingOptions> candidates, Action<ProgressStep>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(training);
+        ArgumentNullException.ThrowIfNull(candidates);
+        var results = new List<SweepResult>();
+        var labels = heldOut?.Days.Select(d => d.Label).ToList();
+        var episodes = heldOut is null ? null : new EpisodeOperatingPoints(heldOut.Days);
+        foreach (var options in candidates)
+        {
+            progress?.Invoke(new ProgressStep("candidates", results.Count, candidates.Count));
+            options.Validate();
+            var model = RiskModelTrainer.Train(training, options, cancellationToken: cancellationToken);
+            double? auroc = null, alerted = null;
+            if (heldOut is not null)
+            {
+                using var scorer = new RiskScorer(model);
+                var scores = scorer.Probabilities(heldOut.Days.Select(d => d.Features));
+                auroc = BinaryMetrics.Auroc(scores, labels!);
+                alerted = episodes!.At(EvaluationReport.TargetBudget, scores, heldOut.Exacerbations).EventSensitivity;
+            }
+
+            results.Add(new SweepResult(options, model.Info.CalibrationSplitAuroc, auroc, alerted));
+        }
+
+        progress?.Invoke(new ProgressStep("candidates", results.Count, candidates.Count));
+        return results;
+    }
+
+    /// <summary>The candidate to ship: the best validation AUROC (the first of equals).</summary>
+    public static SweepResult Best(IReadOnlyList<SweepResult> results)
+    {
+        ArgumentNullException.ThrowIfNull(results);
+        return results.MaxBy(r => r.ValidationAuroc) ?? throw new ArgumentException("no candidate", nameof(results));
+    }
+}
