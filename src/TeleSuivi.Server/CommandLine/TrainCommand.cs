@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using TeleSuivi.Devices.Profiles;
 using TeleSuivi.Risk.Cohort;
 using TeleSuivi.Risk.Evaluation;
 using TeleSuivi.Risk.Model;
@@ -162,7 +163,13 @@ public static class TrainCommand
             var path = Path.GetFullPath(output ?? Path.Combine(
                 ActiveModel.DirectoryOf(dataDirectory), "candidates", $"{RiskModelTrainer.ModelName}-{DateTimeOffset.UtcNow:yyyyMMdd'-'HHmmss}.zip"));
             var evaluationFolder = ActiveModel.EvaluationFolderOf(path);
-            var utcOffset = TimeZoneInfo.FindSystemTimeZoneById(risk.TimeZone).BaseUtcOffset;
+            if (TimeZones.Find(risk.TimeZone) is not { } zone)
+            {
+                await Console.Error.WriteLineAsync($"error: Risk:TimeZone '{risk.TimeZone}' is not a known time zone (an IANA id such as Europe/Paris)");
+                return ExitCodes.StartFailed;
+            }
+
+            var utcOffset = zone.BaseUtcOffset;
             var progress = new ConsoleProgress();
             OutcomeTrainingResult result;
             try
