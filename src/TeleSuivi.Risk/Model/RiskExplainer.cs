@@ -148,7 +148,7 @@ public static class RiskExplainer
         string Show(double v) => Number(v, q.Format) + unit;
         string Amount(double v) => Number(Math.Abs(v), q.Format) + differenceUnit;
         double Of(string feature) => Value($"{topic}:{feature}");
-        var lower = French || (q.Name.Length > 1 && char.IsUpper(q.Name[1])) ? qName : char.ToLowerInvariant(q.Name[0]) + q.Name[1..];
+        var lower = French ? qName : InSentence(q.Name, CultureInfo.InvariantCulture);
 
         if (Measures.Environment.Contains(topic))
         {
@@ -254,7 +254,7 @@ public static class RiskExplainer
             {
                 var q = Quantities[Measures.Patient[m]];
                 var name = french ? q.French : q.Name;
-                var lower = name.Skip(1).Any(char.IsUpper) ? name : char.ToLower(name[0], culture) + name[1..];
+                var lower = InSentence(name, culture);
                 off.Add(string.Create(culture, $"{lower} {z:F1}"));
             }
         }
@@ -296,4 +296,8 @@ public static class RiskExplainer
     }
 
     private static string Invariant(FormattableString text) => FormattableString.Invariant(text);
+
+    /// <summary>A measure's name inside a sentence: "heart rate", but "SpO2" and "PM2.5" as they are written.</summary>
+    private static string InSentence(string name, CultureInfo culture) =>
+        name.Skip(1).Any(char.IsUpper) ? name : char.ToLower(name[0], culture) + name[1..];
 }

@@ -84,6 +84,14 @@ public sealed class RiskExplainerTests
             RiskExplainer.Sentence(features, FeatureSchema.Index("respiratory-rate:deviation")));
     }
 
+    [Theory]
+    [InlineData("oxygen-saturation:hours-since", "No SpO2 reading yet")]
+    [InlineData("heart-rate:hours-since", "No heart rate reading yet")]
+    public void Sentence_NoReadingYet_NameWrittenAsInTheMiddleOfASentence(string feature, string expected)
+    {
+        Assert.Equal(expected, RiskExplainer.Sentence(Features(("male", 0)), FeatureSchema.Index(feature)));
+    }
+
     [Fact]
     public void Sentence_Profile_ConditionsSeverityAge()
     {
