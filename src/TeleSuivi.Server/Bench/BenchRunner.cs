@@ -22,7 +22,7 @@ namespace TeleSuivi.Server.Bench;
 public sealed class BenchRunner(BenchSettings settings, SimulatedFormats formats, Action<string, long, long> progress, TextWriter status)
 {
     public const string LatencyMethod =
-        "publish -> stored: the k-th message published is stored when telesuivi_ingest_messages_total (counted once a message is durable, before its PUBACK to the ingest client) first reaches k in /metrics polled every 10 ms; resolution about 10-20 ms (poll period + one request). publish -> alert: the first AlertChanged for the patient of a critical reading on /hubs/triage (.NET SignalR client, admin API key), minus the time its PUBLISH started; exact to the bench's clock.";
+        "publish -> stored: telesuivi_ingest_messages_total (counted once a message is durable, before its PUBACK to the ingest client) is polled in /metrics every 10 ms; the k-th earliest PUBLISH of the load (its own messages and the critical readings sent beside it, acknowledged by the broker) is stored at the earliest poll answer that counted k since the load began; bench clock only, never negative, resolution about 10-20 ms (poll period + one request). publish -> alert: the first AlertChanged for the patient of a critical reading on /hubs/triage (.NET SignalR client, admin API key), minus the time its PUBLISH started; exact to the bench's clock.";
 
     /// <summary>How long the platform's count may stand still, with messages outstanding, before they are reported missing.</summary>
     private static readonly TimeSpan StallLimit = TimeSpan.FromSeconds(20);
@@ -222,23 +222,10 @@ public sealed class BenchRunner(BenchSettings settings, SimulatedFormats formats
         var lastCounted = samples.FirstOrDefault(x => x.Messages >= after.Messages, after).At;
         var wall = Stopwatch.GetElapsedTime(run.FirstStart, lastCounted).TotalSeconds;
 
-        // The k-th message is stored at the first sample whose count (since this load began) reaches k.
-        var latencies = new List<double>(run.Started.Length);
-        var s = 0;
-        for (var k = 1; k <= run.Started.Length && run.Started[k - 1] != 0; k++)
-        {
-            while (s < samples.Count && samples[s].Messages - before.Messages < k)
-            {
-                s++;
-            }
-
-            if (s == samples.Count)
-            {
-                break;
-            }
-
-            latencies.Add(Stopwatch.GetElapsedTime(run.Started[k - 1], samples[s].At).TotalMilliseconds);
-        }
+        // The critical readings are counted by the platform like the load's own messages, so they are sends of this load.
+        var latencies = StoredLatency.Of(
+            run.AcknowledgedSends.Concat(sentAlerts.Values),
+            probe.Since(before.At).Append(after).Select(x => (x.At, x.Messages - before.Messages)));
 
         AlertLatency? alertLatency = null;
         if (perSecond is not null && settings.AlertsPerSecond > 0)

@@ -6,11 +6,14 @@ using TeleSuivi.Server.Broker;
 
 namespace TeleSuivi.Server.Bench;
 
-/// <summary>What one publishing run did: when each message's publish started, and what the broker answered.</summary>
-public sealed class PublishRun(long[] started, long acknowledged, long refused, long firstStart, long lastAcknowledged, string? firstError)
+/// <summary>What one publishing run did: when each acknowledged message's publish started, and what the broker answered.</summary>
+public sealed class PublishRun(long[] sent, long acknowledged, long refused, long firstStart, long lastAcknowledged, string? firstError)
 {
-    /// <summary><see cref="Stopwatch"/> time stamps at which each message's PUBLISH was handed to its connection, in publishing order.</summary>
-    public long[] Started { get; } = started;
+    /// <summary>
+    /// <see cref="Stopwatch"/> time stamps at which the PUBLISH of each message the broker acknowledged was handed to its
+    /// connection (a message refused or never sent has none: the platform cannot count it).
+    /// </summary>
+    public IEnumerable<long> AcknowledgedSends => sent.Where(stamp => stamp != 0);
 
     public long Acknowledged { get; } = acknowledged;
 
@@ -119,6 +122,7 @@ public sealed class DevicePublishers : IAsyncDisposable
                         }
                         else
                         {
+                            started[index] = 0;
                             Interlocked.Increment(ref refused);
                             Interlocked.CompareExchange(ref firstError, task.IsCompletedSuccessfully ? task.Result : task.Exception?.GetBaseException().Message, null);
                         }

@@ -16,9 +16,8 @@ public readonly record struct PlatformSample(long At, long Messages, long Observ
 /// <summary>
 /// Polls <c>/metrics</c> every <see cref="Period"/> while the bench runs. The platform counts a message in
 /// <c>telesuivi_ingest_messages_total</c> once it is durably stored (or dead-lettered), just before it is acknowledged;
-/// the ingest pipeline keeps the broker's order (one bounded channel, batches in turn), so the k-th message published
-/// is stored when the counter first reaches k: its publish → stored latency is that poll's arrival time minus the time
-/// its PUBLISH started. The resolution is the poll period plus one request (a few ms).
+/// <see cref="StoredLatency"/> turns the polled counts into publish → stored latencies. The resolution is the poll
+/// period plus one request (a few ms).
 /// </summary>
 public sealed class PlatformProbe(PlatformProcess platform) : IAsyncDisposable
 {

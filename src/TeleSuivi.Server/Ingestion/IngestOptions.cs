@@ -21,7 +21,10 @@ public sealed class IngestOptions
     /// </summary>
     public int WritesInFlight { get; set; } = 4;
 
-    /// <summary>How long a partial batch may wait for more messages before it is written.</summary>
+    /// <summary>
+    /// The longest a partial batch waits for more messages, and only while another batch is being written: with nothing
+    /// queued and no write in flight, a batch is written at once (an idle pipeline adds no delay to a reading).
+    /// </summary>
     public TimeSpan BatchDelay { get; set; } = TimeSpan.FromMilliseconds(50);
 
     /// <summary>

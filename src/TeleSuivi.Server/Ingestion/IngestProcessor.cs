@@ -72,7 +72,7 @@ public sealed partial class IngestProcessor(
             while (await WaitForMessagesAsync(reader, stopTaking.Token))
             {
                 var batch = new List<IngestMessage>(settings.BatchSize);
-                await FillBatchAsync(reader, batch, stopTaking.Token);
+                await FillBatchAsync(reader, batch, recent, stopTaking.Token);
                 await slots.WaitAsync(stopTaking.Token);
                 counters.BeginBatch(batch.Count, batch[0].ReceivedAt);
                 PendingBatch started;
@@ -474,34 +474,72 @@ public sealed partial class IngestProcessor(
         }
     }
 
-    private async Task FillBatchAsync(System.Threading.Channels.ChannelReader<IngestMessage> reader, List<IngestMessage> batch, CancellationToken cancellationToken)
+    /// <summary>
+    /// Takes what is queued, up to <see cref="IngestOptions.BatchSize"/>. When the queue is empty and no write is in
+    /// flight the batch goes at once: waiting could only delay it, since nothing else would share its write. While a write
+    /// is in flight the batch keeps taking the readings that arrive, until that write ends (the store is free again),
+    /// the batch is full or <see cref="IngestOptions.BatchDelay"/> has passed since it began: under load the readings
+    /// that come during one write share the next.
+    /// </summary>
+    private async Task FillBatchAsync(ChannelReader<IngestMessage> reader, List<IngestMessage> batch, Queue<PendingBatch> recent, CancellationToken cancellationToken)
     {
         using var window = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         window.CancelAfter(settings.BatchDelay);
-        while (batch.Count < settings.BatchSize)
+        Task<bool>? arriving = null;
+        try
         {
-            while (batch.Count < settings.BatchSize && reader.TryRead(out var message))
+            while (true)
             {
-                batch.Add(message);
-            }
+                while (batch.Count < settings.BatchSize && reader.TryRead(out var message))
+                {
+                    batch.Add(message);
+                }
 
-            if (batch.Count >= settings.BatchSize)
-            {
-                return;
-            }
-
-            try
-            {
-                if (!await reader.WaitToReadAsync(window.Token))
+                if (batch.Count >= settings.BatchSize || WriteInFlight(recent) is not { } writing)
                 {
                     return;
                 }
-            }
-            catch (OperationCanceledException)
-            {
-                return;
+
+                // One wait for the next reading, kept across the loop's turns: a write that ends first does not cancel it.
+                arriving ??= reader.WaitToReadAsync(window.Token).AsTask();
+                if (await Task.WhenAny(arriving, writing) != arriving)
+                {
+                    continue;
+                }
+
+                if (!await arriving)
+                {
+                    return;
+                }
+
+                arriving = null;
             }
         }
+        catch (OperationCanceledException) when (window.IsCancellationRequested)
+        {
+            // The window has passed (or the service stops: the caller sees its own token): the batch goes as it is.
+        }
+        finally
+        {
+            // A wait still pending would stay registered with the channel until the next reading.
+            await window.CancelAsync();
+        }
+    }
+
+    /// <summary>A task that ends when one of the writes still in flight ends; null when none is.</summary>
+    private static Task<Task>? WriteInFlight(Queue<PendingBatch> recent)
+    {
+        // The batches not in recent have all been completed: completion is in order, and at most WritesInFlight are open.
+        List<Task>? writing = null;
+        foreach (var batch in recent)
+        {
+            if (!batch.Durable.IsCompleted)
+            {
+                (writing ??= []).Add(batch.Durable);
+            }
+        }
+
+        return writing is null ? null : Task.WhenAny(writing);
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Reason}: batches go to the spool {Directory} until the store takes them back")]

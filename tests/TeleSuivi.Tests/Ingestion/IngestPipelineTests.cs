@@ -63,7 +63,8 @@ public sealed class IngestPipelineTests : IAsyncDisposable
         var second = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var thirdStored = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var secondFailed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var (spool, store) = await StartAsync(writesInFlight: 3, async (call, batch, write, ct) =>
+        // Queued before the processor starts: batches of 5, messages 0-4, 5-9 and 10-14.
+        var (spool, store) = await StartAsync(writesInFlight: 3, queued: 15, script: async (call, batch, write, ct) =>
         {
             switch (call)
             {
@@ -87,7 +88,6 @@ public sealed class IngestPipelineTests : IAsyncDisposable
             }
         });
 
-        Publish(15);
         await thirdStored.Task.WaitAsync(Deadline, Cancel);
         second.SetResult();
         await secondFailed.Task.WaitAsync(Deadline, Cancel);
@@ -115,7 +115,8 @@ public sealed class IngestPipelineTests : IAsyncDisposable
         var first = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var firstCalled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var secondCalled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var (_, store) = await StartAsync(writesInFlight: 3, async (call, batch, write, ct) =>
+        // Batch 1: messages 0-4, queued before the processor starts.
+        var (_, store) = await StartAsync(writesInFlight: 3, queued: 5, script: async (call, batch, write, ct) =>
         {
             if (call == 1)
             {
@@ -130,8 +131,7 @@ public sealed class IngestPipelineTests : IAsyncDisposable
             await write(batch, ct);
         });
 
-        // Batch 1: messages 0-4. Batch 2: message 2 again with another value (the device corrected it), and 4 new ones.
-        Publish(5);
+        // Batch 2: message 2 again with another value (the device corrected it), and 4 new ones.
         await firstCalled.Task.WaitAsync(Deadline, Cancel);
         Enqueue(100, Message(2, pm25: 97.5));
         foreach (var i in Enumerable.Range(5, 4))
@@ -150,16 +150,107 @@ public sealed class IngestPipelineTests : IAsyncDisposable
         Assert.Equal(99.5m, Assert.IsType<Quantity>(corrected?.Value).Value);
     }
 
+    [Fact]
+    public async Task BatchDelay_PipelineIdle_AReadingIsWrittenAtOnceNotAfterTheWindow()
+    {
+        // A window of an hour: a reading that waited for it would miss the deadline by far.
+        await StartAsync(writesInFlight: 3, batchDelay: TimeSpan.FromHours(1), script: (_, batch, write, ct) => write(batch, ct));
+
+        Enqueue(0, Message(0));
+
+        await Poll.UntilAsync(() => Task.FromResult(Acknowledged().Count), count => count == 1, Deadline, "the reading acknowledged");
+    }
+
+    [Fact]
+    public async Task BatchDelay_ReadingsArriveWhileAWriteIsInFlight_TheyWaitForItAndShareTheNextWrite()
+    {
+        var sizes = new List<int>();
+        var firstCalled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var first = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await StartAsync(writesInFlight: 3, batchDelay: TimeSpan.FromHours(1), script: async (call, batch, write, ct) =>
+        {
+            lock (sizes)
+            {
+                sizes.Add(batch.Count);
+            }
+
+            if (call == 1)
+            {
+                firstCalled.TrySetResult();
+                await first.Task.WaitAsync(ct);
+            }
+
+            await write(batch, ct);
+        });
+
+        Enqueue(0, Message(0));
+        await firstCalled.Task.WaitAsync(Deadline, Cancel);
+        foreach (var i in Enumerable.Range(1, 4))
+        {
+            Enqueue(i, Message(i));
+        }
+
+        // All taken off the channel into the next batch while the first write is held: none written yet.
+        await Poll.UntilAsync(() => channel!.Count == 0, Deadline, "the readings taken into the next batch");
+        lock (sizes)
+        {
+            Assert.Equal([1], sizes);
+        }
+
+        first.SetResult();
+        await Poll.UntilAsync(() => Task.FromResult(Acknowledged().Count), count => count == 5, Deadline, "every reading acknowledged");
+        Assert.Equal(Enumerable.Range(0, 5), Acknowledged().Select(a => a.Message));
+        lock (sizes)
+        {
+            Assert.Equal([1, 4], sizes);
+        }
+    }
+
+    [Fact]
+    public async Task BatchDelay_WriteInFlightOutlastsTheWindow_ThePartialBatchIsWrittenWithoutWaitingForIt()
+    {
+        var secondCalled = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var first = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var firstCalled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await StartAsync(writesInFlight: 3, batchDelay: TimeSpan.FromMilliseconds(200), script: async (call, batch, write, ct) =>
+        {
+            if (call == 1)
+            {
+                firstCalled.TrySetResult();
+                await first.Task.WaitAsync(ct);
+            }
+            else
+            {
+                secondCalled.TrySetResult(batch.Count);
+            }
+
+            await write(batch, ct);
+        });
+
+        Enqueue(0, Message(0));
+        await firstCalled.Task.WaitAsync(Deadline, Cancel);
+        Enqueue(1, Message(1));
+        Enqueue(2, Message(2));
+
+        // The first write is held until the end: the second batch goes when its window has passed.
+        Assert.InRange(await secondCalled.Task.WaitAsync(Deadline, Cancel), 1, 2);
+        Assert.Empty(Acknowledged());
+        first.SetResult();
+        await Poll.UntilAsync(() => Task.FromResult(Acknowledged().Count), count => count == 3, Deadline, "every reading acknowledged");
+        Assert.Equal(Enumerable.Range(0, 3), Acknowledged().Select(a => a.Message));
+    }
+
     /// <summary>Writes of the store: the call number (1 for the first batch), the batch, the real write.</summary>
     private delegate Task ScriptedWrite(int call, IReadOnlyList<Observation> batch, Func<IReadOnlyList<Observation>, CancellationToken, Task> write, CancellationToken cancellationToken);
 
-    private async Task<(ObservationSpool Spool, SqliteObservationStore Store)> StartAsync(int writesInFlight, ScriptedWrite script)
+    /// <param name="queued">Messages 0, 1... put on the channel before the processor starts, so that they fill whole batches.</param>
+    private async Task<(ObservationSpool Spool, SqliteObservationStore Store)> StartAsync(int writesInFlight, ScriptedWrite script, int queued = 0, TimeSpan? batchDelay = null)
     {
         var ingest = Options.Create(new IngestOptions
         {
             ProfilesDirectory = IngestExamples.IngestDirectory,
             BatchSize = 5,
-            BatchDelay = TimeSpan.FromMilliseconds(100),
+            BatchDelay = batchDelay ?? TimeSpan.FromMilliseconds(100),
             WritesInFlight = writesInFlight,
         });
         var store = new SqliteObservationStore(Path.Combine(data, "telesuivi.db"));
@@ -188,6 +279,7 @@ public sealed class IngestPipelineTests : IAsyncDisposable
             new AlertFeed(Options.Create(new AlertOptions())),
             new ScoringFeed(new RiskModel(), Options.Create(new RiskOptions())));
         owned.Add(processor);
+        Publish(queued);
         await processor.StartAsync(Cancel);
         return (spool, store);
     }

@@ -1,0 +1,67 @@
+using TeleSuivi.Server.Bench;
+
+namespace TeleSuivi.Tests.Bench;
+
+/// <summary>The verdicts of the generated targets table, on reports whose figures are chosen.</summary>
+public sealed class BenchTargetsTests
+{
+    private const string StateTarget = "online state for 10,000 patients <= 300 MB";
+    private const long Mb = 1024 * 1024;
+
+    [Fact]
+    public void Judge_RunOf100000PatientsOverTheBudget_StateTargetIsNotApplicable()
+    {
+        // The run of 2026-11-24 05:11 UTC: 1,583 MB of live heap with 100,000 patients' state.
+        var state = State(Judge(patients: 100_000, withReadings: 100_000, liveHeapMb: 1_583, atReadyMb: 708));
+
+        Assert.Equal("n/a: the run held 100,000 patients, not 10,000 (--patients 10000)", state.Result);
+        Assert.Contains("9.0 KB more per patient", state.Measured, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Judge_RunOf1000PatientsUnderTheBudget_StateTargetIsNotApplicable()
+    {
+        var state = State(Judge(patients: 1_000, withReadings: 1_000, liveHeapMb: 90, atReadyMb: 80));
+
+        Assert.StartsWith("n/a: the run held 1,000 patients", state.Result, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(172, "met")]
+    [InlineData(301, "NOT MET")]
+    public void Judge_RunOf10000PatientsAllWithReadings_StateTargetJudgedOnTheLiveHeap(long liveHeapMb, string result)
+    {
+        var state = State(Judge(patients: 10_000, withReadings: 10_000, liveHeapMb: liveHeapMb, atReadyMb: 85));
+
+        Assert.Equal(result, state.Result);
+    }
+
+    [Fact]
+    public void Judge_RunOf10000PatientsSomeWithoutReadings_StateTargetIsNotMeasured()
+    {
+        var state = State(Judge(patients: 10_000, withReadings: 9_990, liveHeapMb: 172, atReadyMb: 85));
+
+        Assert.Equal("not measured: only 9,990 of 10,000 patients sent readings", state.Result);
+    }
+
+    private static TargetResult State(IReadOnlyList<TargetResult> targets) => Assert.Single(targets, t => t.Target == StateTarget);
+
+    private static IReadOnlyList<TargetResult> Judge(int patients, int withReadings, long liveHeapMb, long atReadyMb)
+    {
+        var load = new LoadResult(
+            "1,000 messages/s", 1_000, 10_000, 0, 1_000, 10_000, 20_000, 0, 1_000, true, new Percentiles(10_000, 40, 80, 120, 160), null, 8, 0.8, 600 * Mb,
+            new StoreWrites(100, 10, 200, 0.2), new Dictionary<string, double>(), string.Empty);
+        var state = new StateResult(withReadings, withReadings - 100, 250 * Mb, 640 * Mb) { LiveHeapBytes = liveHeapMb * Mb, LiveHeapAtReadyBytes = atReadyMb * Mb, ScorerCatchUpSeconds = 1 };
+        var report = new BenchReport(
+            "2026-11-24 06:00 UTC", "test", "test", "1 1 1", "1 1 1", "embedded", "sqlite", patients, 674, 774, ["withings"], BenchRunner.LatencyMethod,
+            new ReferenceResult(200_000, 200_000, 20_000, 14_000, 14, "embedded", string.Empty),
+            [load],
+            load with { Name = "saturation", TargetPerSecond = null },
+            0.2,
+            new ProcessResult(100, 100, 900 * Mb, 800 * Mb, state),
+            new ScoringResult(true, string.Empty, new Dictionary<string, double>()),
+            new NominalCadence(44, 3_000, string.Empty),
+            []);
+        return BenchTargets.Judge(report);
+    }
+}
