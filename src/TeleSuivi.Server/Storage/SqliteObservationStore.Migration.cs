@@ -111,7 +111,7 @@ public sealed partial class SqliteObservationStore
             }
         }
 
-        await using (var appender = await LogAppender.CreateAsync(connection, transaction, cancellationToken))
+        await using (var appender = await LogAppender.CreateAsync(connection, transaction, "main", cancellationToken))
         {
             foreach (var observation in observations)
             {
@@ -186,6 +186,26 @@ public sealed partial class SqliteObservationStore
             var tab = line.IndexOf('\t', StringComparison.Ordinal);
             return (line[..tab], double.Parse(line.AsSpan(tab + 1), NumberStyles.Float, CultureInfo.InvariantCulture));
         }));
+
+    /// <summary>
+    /// What a file of version 3 or older kept in its one file and now lives in the log file: the shapes, and the rows
+    /// acknowledged and not folded yet. Each is copied in a commit of the log file, then deleted from the main file in
+    /// a commit of its own: two files commit one after the other, and a crash between the two leaves copies on both
+    /// sides, which the next start (and the fold) take once. Nothing to do on a file of version 4.
+    /// </summary>
+    private static async Task MovePendingToLogFileAsync(SqliteConnection connection, CancellationToken cancellationToken)
+    {
+        var mainShapes = await ScalarAsync(connection, null, "SELECT count(*) FROM main.sqlite_master WHERE name = 'observation_shape'", cancellationToken);
+        if (Convert.ToInt64(mainShapes, CultureInfo.InvariantCulture) > 0)
+        {
+            await ExecuteAsync(connection, null, "INSERT OR IGNORE INTO log.observation_shape (id, resource) SELECT id, resource FROM main.observation_shape", cancellationToken);
+            await ExecuteAsync(connection, null, "DROP TABLE main.observation_shape", cancellationToken);
+        }
+
+        const string mark = $"(SELECT coalesce((SELECT value FROM main.store_state WHERE name = '{FoldedState}'), 0))";
+        await ExecuteAsync(connection, null, $"INSERT OR IGNORE INTO log.observation_log ({LogColumns}) SELECT {LogColumns} FROM main.observation_log WHERE seq > {mark}", cancellationToken);
+        await ExecuteAsync(connection, null, $"DELETE FROM main.observation_log WHERE seq > {mark}", cancellationToken);
+    }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Migrating the SQLite store {Path} from schema {From} to {To}: {Total} Observations; the store opens when it is done")]
     private static partial void LogMigrationStart(ILogger logger, string path, int from, int to, long total);

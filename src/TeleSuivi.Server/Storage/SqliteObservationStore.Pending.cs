@@ -45,6 +45,10 @@ public sealed partial class SqliteObservationStore
             try
             {
                 transaction = connection.BeginTransaction(deferred: true);
+
+                // The log file's snapshot before the main file's: a fold commits the main file, then deletes what it
+                // folded from the log; the other order could see neither the folded rows nor their log rows.
+                await ExecuteAsync(connection, transaction, "SELECT count(*) FROM (SELECT 1 FROM log.observation_log LIMIT 1)", cancellationToken);
                 var (rows, rewrites) = await pendingLog.ViewAsync(connection, transaction, subject, id, cancellationToken);
                 if (!rewrites || attempt > 0)
                 {
@@ -93,7 +97,7 @@ public sealed partial class SqliteObservationStore
         if (seqs.Count > 0)
         {
             await using var command = scope.Connection.CreateCommand();
-            command.CommandText = $"SELECT l.seq, {LogResource} FROM observation_log l {ShapeJoin} WHERE l.seq IN (SELECT value FROM json_each($seqs))";
+            command.CommandText = $"SELECT l.seq, {LogResource} FROM log.observation_log l {ShapeJoin} WHERE l.seq IN (SELECT value FROM json_each($seqs))";
             command.Parameters.AddWithValue("$seqs", JsonSerializer.Serialize(seqs));
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
@@ -197,7 +201,7 @@ public sealed partial class SqliteObservationStore
             {
                 state.Transaction = transaction;
                 state.CommandText = $"""
-                    SELECT coalesce((SELECT value FROM store_state WHERE name = '{FoldedState}'), 0), coalesce((SELECT max(seq) FROM observation_log), 0)
+                    SELECT coalesce((SELECT value FROM store_state WHERE name = '{FoldedState}'), 0), coalesce((SELECT max(seq) FROM log.observation_log), 0)
                     """;
                 await using var reader = await state.ExecuteReaderAsync(cancellationToken);
                 await reader.ReadAsync(cancellationToken);
@@ -247,7 +251,7 @@ public sealed partial class SqliteObservationStore
             select.CommandText = $"""
                 SELECT n.seq, n.id, n.patient, n.code, n.effective_ms, n.device, n.unit, n.value, n.components, o.patient,
                        {SameLogContent} AND o.patient = n.patient AND o.code = n.code AND o.effective_ms = n.effective_ms
-                FROM observation_log n LEFT JOIN observation_id i ON i.id = n.id LEFT JOIN observation_log o ON o.seq = i.seq
+                FROM log.observation_log n LEFT JOIN observation_id i ON i.id = n.id LEFT JOIN main.observation_log o ON o.seq = i.seq
                 WHERE (n.seq > $from AND n.seq <= $last) OR n.seq IN (SELECT value FROM json_each($recheck))
                 ORDER BY n.seq
                 """;

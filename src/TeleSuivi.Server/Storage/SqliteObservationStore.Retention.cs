@@ -61,9 +61,11 @@ public sealed partial class SqliteObservationStore
             leftovers.CommandText = """
                 DELETE FROM observation_value WHERE patient = $subject;
                 DELETE FROM observation_hourly WHERE patient = $subject;
-                DELETE FROM observation_id WHERE seq IN (SELECT seq FROM observation_log WHERE patient = $subject);
-                DELETE FROM observation_log WHERE patient = $subject;
-                DELETE FROM observation_shape WHERE id NOT IN (SELECT shape FROM observation_log WHERE shape IS NOT NULL);
+                DELETE FROM observation_id WHERE seq IN (SELECT seq FROM main.observation_log WHERE patient = $subject);
+                DELETE FROM main.observation_log WHERE patient = $subject;
+                DELETE FROM log.observation_log WHERE patient = $subject;
+                DELETE FROM log.observation_shape WHERE id NOT IN (
+                    SELECT shape FROM main.observation_log WHERE shape IS NOT NULL UNION ALL SELECT shape FROM log.observation_log WHERE shape IS NOT NULL);
                 """;
             leftovers.Parameters.AddWithValue("$subject", subject);
             await leftovers.ExecuteNonQueryAsync(cancellationToken);
@@ -73,7 +75,8 @@ public sealed partial class SqliteObservationStore
         {
             check.CommandText = """
                 SELECT (SELECT count(*) FROM observation WHERE patient = $subject) + (SELECT count(*) FROM observation_value WHERE patient = $subject)
-                     + (SELECT count(*) FROM observation_hourly WHERE patient = $subject) + (SELECT count(*) FROM observation_log WHERE patient = $subject)
+                     + (SELECT count(*) FROM observation_hourly WHERE patient = $subject) + (SELECT count(*) FROM main.observation_log WHERE patient = $subject)
+                     + (SELECT count(*) FROM log.observation_log WHERE patient = $subject)
                 """;
             check.Parameters.AddWithValue("$subject", subject);
             var left = Convert.ToInt64(await check.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture);
@@ -84,9 +87,10 @@ public sealed partial class SqliteObservationStore
         }
 
         // Deleting is not enough: copies of the rows stay in the free space of b-tree pages that split while they
-        // were written. VACUUM rewrites the whole file (as long as copying it, and as much free disk), then the
-        // write-ahead log that holds the old pages is emptied.
-        await ExecuteAsync(connection, null, "VACUUM", cancellationToken);
+        // were written. VACUUM rewrites each whole file (as long as copying it, and as much free disk), then the
+        // write-ahead logs that hold the old pages are emptied (no schema name: both files).
+        await ExecuteAsync(connection, null, "VACUUM main", cancellationToken);
+        await ExecuteAsync(connection, null, "VACUUM log", cancellationToken);
         await ExecuteAsync(connection, null, "PRAGMA wal_checkpoint(TRUNCATE)", cancellationToken);
         return removed;
     }
@@ -113,11 +117,13 @@ public sealed partial class SqliteObservationStore
         while (true)
         {
             int deleted;
-            await using (var transaction = connection.BeginTransaction(deferred: false))
+            // The main file's lock only (BEGIN IMMEDIATE would take the log file's too, which appends need).
+            await using (var transaction = connection.BeginTransaction(deferred: true))
             {
                 await using var command = connection.CreateCommand();
                 command.Transaction = transaction;
-                command.CommandText = """
+                command.CommandText = $"""
+                    {LockMainFile};
                     CREATE TEMP TABLE IF NOT EXISTS doomed (effective_ms INTEGER NOT NULL, id TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (effective_ms, id));
                     DELETE FROM temp.doomed;
                     INSERT INTO temp.doomed SELECT effective_ms, id, seq FROM observation
@@ -148,7 +154,7 @@ public sealed partial class SqliteObservationStore
     private static async Task TrimRollUpsAsync(SqliteConnection connection, string subject, string code, long cutoffMs, CancellationToken cancellationToken)
     {
         var cutHour = StoreReads.BucketStart(cutoffMs, HourMs);
-        await using var transaction = connection.BeginTransaction(deferred: false);
+        await using var transaction = connection.BeginTransaction(deferred: true);
         await using (var command = connection.CreateCommand())
         {
             command.Transaction = transaction;

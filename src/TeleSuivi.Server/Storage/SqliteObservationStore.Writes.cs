@@ -11,17 +11,25 @@ using Task = System.Threading.Tasks.Task;
 namespace TeleSuivi.Server.Storage;
 
 /// <summary>
-/// The write path of the SQLite store, in two steps. A batch is appended to <c>observation_log</c> and committed with
-/// <c>synchronous = FULL</c>: that is what acknowledges it, and it touches only the last pages of one table. Then a
-/// background fold moves the pending rows into the tables clustered by (patient, code, time) and into the roll-ups,
-/// sorted by series, in chunks of about <see cref="FoldChunkTarget"/> each, so that an append never waits longer than
-/// that for the write lock (reads never fold: SqliteObservationStore.Pending.cs). Folding many readings per series at
+/// The write path of the SQLite store, in two steps. A batch is appended to <c>observation_log</c> in the log file and
+/// committed with <c>synchronous = FULL</c>: that is what acknowledges it, and it touches only the last pages of one
+/// table. Then a background fold copies the pending rows into the main file, into the tables clustered by (patient,
+/// code, time) and into the roll-ups, sorted by series, in chunks of up to <see cref="MaxFoldChunk"/> readings, and
+/// deletes them from the log. The fold holds the main file's write lock, the append the log file's: a long fold never
+/// delays an acknowledgement (reads never fold: SqliteObservationStore.Pending.cs). Folding many readings per series at
 /// once writes the tail page of each series once per chunk instead of once per batch (BENCHMARKS.md, "Storage").
 /// </summary>
 public sealed partial class SqliteObservationStore : IDisposable
 {
-    /// <summary>Pending readings from which the background fold works at once; below it, it waits until writes pause for <see cref="IdleFoldDelay"/>.</summary>
-    internal const int FoldThreshold = 2_000;
+    /// <summary>
+    /// Pending readings from which the background fold works at once; below it, it waits until writes pause for
+    /// <see cref="IdleFoldDelay"/>. Large, so that a chunk holds many readings of each series (a 200-patient cohort has
+    /// 1,200 series): the bytes written per reading fall as the readings per series and chunk grow.
+    /// </summary>
+    internal const int FoldThreshold = 20_000;
+
+    /// <summary>The most readings one fold transaction takes (its rows are held in memory meanwhile).</summary>
+    internal const int MaxFoldChunk = 50_000;
 
     /// <summary>
     /// Pending readings beyond which a write folds a chunk itself before it returns: the fold cannot keep up, and the
@@ -32,27 +40,16 @@ public sealed partial class SqliteObservationStore : IDisposable
 
     private const string FoldedState = "folded_seq";
 
-    /// <summary>How long one fold transaction should hold the write lock while an append waits for it; the chunk size follows the measured rate.</summary>
-    private static readonly TimeSpan FoldChunkTarget = TimeSpan.FromMilliseconds(40);
-
-    /// <summary>
-    /// The same when no append was waiting as the chunk began: fewer, larger commits write each series' tail pages fewer
-    /// times (BENCHMARKS.md, "Storage"), and an append that arrives meanwhile waits at most this long.
-    /// </summary>
-    private static readonly TimeSpan IdleFoldChunkTarget = TimeSpan.FromMilliseconds(120);
-
     private static readonly TimeSpan IdleFoldDelay = TimeSpan.FromMilliseconds(500);
 
-    // One writer at a time inside the process: SQLite's own lock would make the others sleep and retry.
-    private readonly SemaphoreSlim writeGate = new(1, 1);
+    // One writer at a time per file inside the process: SQLite's own lock would make the others sleep and retry.
+    // The append gate guards the log file, the fold gate the main file.
+    private readonly SemaphoreSlim appendGate = new(1, 1);
+    private readonly SemaphoreSlim foldGate = new(1, 1);
     private readonly CancellationTokenSource stopping = new();
     private Task foldLoop = Task.CompletedTask;
     private int foldLoopRunning;
     private long appends;
-    private int waitingAppends;
-
-    /// <summary>The fold's last measured time per row, from which each chunk's size is set.</summary>
-    private TimeSpan foldRowTime = TimeSpan.FromMilliseconds(0.04);
 
     /// <summary>
     /// Folds everything pending now, chunk after chunk (retention, erasure and the ingest benchmark, which counts the
@@ -65,40 +62,73 @@ public sealed partial class SqliteObservationStore : IDisposable
         }
     }
 
-    /// <summary>Folds the next chunk of pending rows in a transaction of its own; returns how many are still pending.</summary>
+    /// <summary>
+    /// Folds the next chunk of pending rows in a transaction of the main file, then deletes them from the log file;
+    /// returns how many are still pending. The folded mark moves in the same transaction as the folded rows, so a crash
+    /// between the two commits leaves log rows at or below the mark, which nothing reads and the next fold deletes: a
+    /// row is never folded twice.
+    /// </summary>
     private async Task<long> FoldChunkAsync(CancellationToken cancellationToken)
     {
-        await writeGate.WaitAsync(cancellationToken);
+        long pending, mark;
+        await foldGate.WaitAsync(cancellationToken);
         try
         {
             await using var connection = await OpenAsync(cancellationToken, createMissing: false);
 
-            // NORMAL does not sync the WAL at this commit. Safe here: the fold only derives from rows already made durable
-            // by a FULL append commit, the WAL keeps commits in order, and a fold lost to a power cut leaves its rows
-            // pending, to be folded again.
-            await ExecuteAsync(connection, null, "PRAGMA synchronous = NORMAL", cancellationToken);
-            var clock = System.Diagnostics.Stopwatch.StartNew();
-            var target = Volatile.Read(ref waitingAppends) > 0 ? FoldChunkTarget : IdleFoldChunkTarget;
-
-            // At least 500 rows: on a loaded machine the clock also counts the time the fold was not running, and tiny
-            // chunks rewrite the tail page of every series at every commit.
-            var chunkRows = (int)Math.Clamp(target / foldRowTime, 500, 50_000);
-            await using var transaction = connection.BeginTransaction(deferred: false);
-            var folded = await FoldAsync(connection, transaction, chunkRows, cancellationToken);
-            var pending = await PendingAsync(connection, transaction, cancellationToken);
-            await transaction.CommitAsync(cancellationToken);
-            if (folded >= chunkRows / 2)
+            // synchronous = FULL (OpenAsync): the log rows are deleted below only once this commit is on disk. One sync
+            // per chunk of thousands of readings.
+            await using var transaction = connection.BeginTransaction(deferred: true);
+            await ExecuteAsync(connection, transaction, LockMainFile, cancellationToken);
+            await using (var copy = connection.CreateCommand())
             {
-                foldRowTime = clock.Elapsed / folded;
+                // OR IGNORE: a row moved from a file of version 3 by a start that crashed half-way is on both sides.
+                copy.Transaction = transaction;
+                copy.CommandText = $"""
+                    INSERT OR IGNORE INTO main.observation_log ({LogColumns})
+                    SELECT {LogColumns} FROM log.observation_log WHERE seq > (SELECT coalesce((SELECT value FROM main.store_state WHERE name = '{FoldedState}'), 0))
+                    ORDER BY seq LIMIT $limit
+                    """;
+                copy.Parameters.AddWithValue("$limit", MaxFoldChunk);
+                await copy.ExecuteNonQueryAsync(cancellationToken);
             }
 
-            return pending;
+            await FoldAsync(connection, transaction, MaxFoldChunk, cancellationToken);
+            mark = await FoldedMarkAsync(connection, transaction, cancellationToken);
+            pending = await PendingAsync(connection, transaction, cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
         }
         finally
         {
-            writeGate.Release();
+            foldGate.Release();
+        }
+
+        await ForgetFoldedAsync(mark, cancellationToken);
+        return pending;
+    }
+
+    /// <summary>Deletes the log rows at or below the folded <paramref name="mark"/>: they are in the main file now.</summary>
+    private async Task ForgetFoldedAsync(long mark, CancellationToken cancellationToken)
+    {
+        await appendGate.WaitAsync(cancellationToken);
+        try
+        {
+            await using var connection = await OpenAsync(cancellationToken, createMissing: false);
+            await using var command = connection.CreateCommand();
+            command.CommandText = "DELETE FROM log.observation_log WHERE seq <= $mark";
+            command.Parameters.AddWithValue("$mark", mark);
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+        finally
+        {
+            appendGate.Release();
         }
     }
+
+    private static async Task<long> FoldedMarkAsync(SqliteConnection connection, SqliteTransaction? transaction, CancellationToken cancellationToken) =>
+        Convert.ToInt64(
+            await ScalarAsync(connection, transaction, $"SELECT coalesce((SELECT value FROM main.store_state WHERE name = '{FoldedState}'), 0)", cancellationToken),
+            CultureInfo.InvariantCulture);
 
     private void StartFoldLoop()
     {
@@ -179,7 +209,8 @@ public sealed partial class SqliteObservationStore : IDisposable
             }
 
             stopping.Dispose();
-            writeGate.Dispose();
+            appendGate.Dispose();
+            foldGate.Dispose();
             pendingLog.Dispose();
         }
     }
@@ -187,9 +218,10 @@ public sealed partial class SqliteObservationStore : IDisposable
     [LoggerMessage(Level = LogLevel.Warning, Message = "Folding the SQLite store {Path} failed ({Reason}); its readings stay in the log, readable, and the next write tries again")]
     private static partial void LogFoldFailed(ILogger logger, string path, string reason);
 
+    /// <summary>How many log rows are past the folded mark (an upper bound: superseded rows leave gaps).</summary>
     private static async Task<long> PendingAsync(SqliteConnection connection, SqliteTransaction? transaction, CancellationToken cancellationToken) =>
         Convert.ToInt64(await ScalarAsync(connection, transaction, $"""
-            SELECT coalesce((SELECT max(seq) FROM observation_log), 0) - coalesce((SELECT value FROM store_state WHERE name = '{FoldedState}'), 0)
+            SELECT max(0, coalesce((SELECT max(seq) FROM log.observation_log), 0) - coalesce((SELECT value FROM main.store_state WHERE name = '{FoldedState}'), 0))
             """, cancellationToken), CultureInfo.InvariantCulture);
 
     /// <summary>
@@ -411,8 +443,10 @@ public sealed partial class SqliteObservationStore : IDisposable
     private sealed record LogRow(long Seq, string Id, string Patient, string Code, long Time, (string Field, double Value)[] Fields);
 
     /// <summary>
-    /// Appends Observations to <c>observation_log</c> with one prepared command, numbering them after the largest seq:
-    /// each as its shape's id and its parts, the shape stored once, or as its own JSON when it does not split.
+    /// Appends Observations to <c>observation_log</c> of one file with one prepared command, numbering them after the
+    /// largest seq of both files and the folded mark: in the log file each as its shape's id and its parts, the shape
+    /// stored once, or as its own JSON when it does not split; in the main file (a migration) as its own JSON, so that
+    /// the main file never points at a shape of the other file that a crash between their commits could lose.
     /// </summary>
     private sealed class LogAppender : IAsyncDisposable
     {
@@ -422,24 +456,29 @@ public sealed partial class SqliteObservationStore : IDisposable
         private readonly Dictionary<long, bool> shapes = [];
         private long nextSeq;
 
-        private LogAppender(SqliteCommand insert, SqliteCommand storeShape, long lastSeq)
+        private readonly bool splitShapes;
+
+        private LogAppender(SqliteCommand insert, SqliteCommand storeShape, long lastSeq, bool splitShapes)
         {
             this.insert = insert;
             this.storeShape = storeShape;
+            this.splitShapes = splitShapes;
             nextSeq = lastSeq + 1;
         }
 
-        public static async Task<LogAppender> CreateAsync(SqliteConnection connection, SqliteTransaction transaction, CancellationToken cancellationToken)
+        /// <param name="schema"><c>log</c> for readings, <c>main</c> for a migration's rewrite.</param>
+        public static async Task<LogAppender> CreateAsync(SqliteConnection connection, SqliteTransaction transaction, string schema, CancellationToken cancellationToken)
         {
-            // After the folded mark too: the fold may have deleted the last rows (duplicates), and a seq at or below the
-            // mark would never be folded.
+            // After the folded mark too: the fold deletes the rows it folded from the log, and a seq at or below the mark
+            // would never be folded.
             var last = await ScalarAsync(connection, transaction, $"""
-                SELECT max(coalesce((SELECT max(seq) FROM observation_log), 0), coalesce((SELECT value FROM store_state WHERE name = '{FoldedState}'), 0))
+                SELECT max(coalesce((SELECT max(seq) FROM log.observation_log), 0), coalesce((SELECT max(seq) FROM main.observation_log), 0),
+                           coalesce((SELECT value FROM main.store_state WHERE name = '{FoldedState}'), 0))
                 """, cancellationToken);
             var insert = connection.CreateCommand();
             insert.Transaction = transaction;
-            insert.CommandText = """
-                INSERT INTO observation_log (seq, id, patient, code, effective_ms, device, unit, value, components, shape, style, issued_ms, identifier, resource)
+            insert.CommandText = $"""
+                INSERT INTO {schema}.observation_log ({LogColumns})
                 VALUES ($seq, $id, $patient, $code, $time, $device, $unit, $value, $components, $shape, $style, $issued, $identifier, $resource)
                 """;
             foreach (var (name, type) in new[]
@@ -456,12 +495,12 @@ public sealed partial class SqliteObservationStore : IDisposable
             var storeShape = connection.CreateCommand();
             storeShape.Transaction = transaction;
             storeShape.CommandText = """
-                INSERT INTO observation_shape (id, resource) VALUES ($id, $resource) ON CONFLICT (id) DO NOTHING;
-                SELECT resource = $resource FROM observation_shape WHERE id = $id;
+                INSERT INTO log.observation_shape (id, resource) VALUES ($id, $resource) ON CONFLICT (id) DO NOTHING;
+                SELECT resource = $resource FROM log.observation_shape WHERE id = $id;
                 """;
             storeShape.Parameters.Add("$id", SqliteType.Integer);
             storeShape.Parameters.Add("$resource", SqliteType.Text);
-            return new LogAppender(insert, storeShape, Convert.ToInt64(last, CultureInfo.InvariantCulture));
+            return new LogAppender(insert, storeShape, Convert.ToInt64(last, CultureInfo.InvariantCulture), schema == "log");
         }
 
         /// <summary>The number of the last row appended.</summary>
@@ -469,7 +508,9 @@ public sealed partial class SqliteObservationStore : IDisposable
 
         public async Task AppendAsync(Observation observation, CancellationToken cancellationToken)
         {
-            var split = ObservationShapes.Split(observation);
+            var split = splitShapes
+                ? ObservationShapes.Split(observation)
+                : new SplitObservation(null, 0, null, ObservationKeys.Serializer.SerializeToString(observation));
             if (split.Shape is not null && !await StoreShapeAsync(split.ShapeId, split.Shape, cancellationToken))
             {
                 // Another shape holds this hash (64 bits: not expected in practice): this reading keeps its own JSON.

@@ -9,20 +9,24 @@ using Task = System.Threading.Tasks.Task;
 namespace TeleSuivi.Server.Storage;
 
 /// <summary>
-/// The embedded observation store: one SQLite file in WAL mode, laid out so that a reading costs few page writes:
-/// each reading appended to a log as its shape's id and its varying parts (or its own FHIR JSON when it does not split),
-/// the keys and numbers clustered by (patient, code, time), and hourly
-/// roll-ups kept up to date at write time so that a long trend reads one row per hour instead of one per reading.
+/// The embedded observation store: two SQLite files in WAL mode, laid out so that a reading costs few page writes:
+/// each reading appended to a log in a file of its own (<c>{path}-log</c>) as its shape's id and its varying parts (or
+/// its own FHIR JSON when it does not split), then folded in large chunks into the main file: the keys and numbers
+/// clustered by (patient, code, time), and hourly roll-ups kept up to date at fold time so that a long trend reads one
+/// row per hour instead of one per reading. The two files have a write lock each, so an append (what the MQTT
+/// acknowledgement waits for) never waits behind a fold.
 /// </summary>
 /// <remarks>
-/// Schema (version 3, in <c>PRAGMA user_version</c>; README "Storage" has the why):
+/// Schema (version 4, in the main file's <c>PRAGMA user_version</c>; README "Storage" has the why):
 /// <list type="bullet">
-/// <item><c>observation_log (seq PK, id, patient, code, effective_ms, device, unit, value, components, shape, style, issued_ms, identifier, resource)</c>:
-/// every reading in arrival order (rowid table), as the id of its shape and its varying parts in typed columns
+/// <item><c>observation_log (seq PK, id, patient, code, effective_ms, device, unit, value, components, shape, style, issued_ms, identifier, resource)</c>,
+/// in both files: in the log file, the readings acknowledged and not folded yet, in arrival order (rowid table); in the
+/// main file, the folded ones, which the clustered tables point at. Each row holds the id of its shape and its varying parts in typed columns
 /// (<see cref="Shapes.ObservationShapes"/>), or, when it does not fit them, as its own FHIR JSON in <c>resource</c>.
 /// <c>patient</c> is <c>subject.reference</c> (empty when there is none), <c>code</c> the <c>system|code</c> of the first coding;
 /// <c>value</c> and <c>components</c> (a JSON object by field) are the numbers the fold and the roll-ups work on.</item>
-/// <item><c>observation_shape (id PK, resource)</c>: each shape once, the FHIR JSON of an Observation without its varying parts.</item>
+/// <item><c>observation_shape (id PK, resource)</c>, in the log file (an append may store a new one without the main file's lock):
+/// each shape once, the FHIR JSON of an Observation without its varying parts.</item>
 /// <item><c>observation (patient, code, effective_ms, id, seq)</c> WITHOUT ROWID, clustered by series and time, pointing at the log row.</item>
 /// <item><c>observation_id (id PK, seq)</c> WITHOUT ROWID: read by id, and idempotence.</item>
 /// <item><c>observation_value (patient, code, effective_ms, id, field, value)</c> WITHOUT ROWID, clustered in that order: one row per
@@ -30,11 +34,14 @@ namespace TeleSuivi.Server.Storage;
 /// <item><c>observation_hourly (patient, code, hour_ms, field, n, total, low, high, last_ms, last_id, last_value)</c> WITHOUT ROWID:
 /// the count, sum, min, max and last of each field in each UTC hour, updated in the transaction that writes the readings.</item>
 /// </list>
-/// Files of version 0, 1 and 2 are migrated in place when they are opened (SqliteObservationStore.Migration.cs).
+/// Files of version 0 to 3 are migrated in place when they are opened (SqliteObservationStore.Migration.cs).
 /// </remarks>
 public sealed partial class SqliteObservationStore(string path, ILogger? logger = null) : IObservationStore
 {
-    private const int SchemaVersion = 3;
+    private const int SchemaVersion = 4;
+
+    /// <summary>The log file beside the main one (<c>{path}-log</c>, like SQLite's own <c>-wal</c> and <c>-shm</c>).</summary>
+    private readonly string logPath = path + "-log";
 
     /// <summary>The width of a roll-up row: one UTC hour.</summary>
     internal const long HourMs = 3_600_000;
@@ -66,13 +73,16 @@ public sealed partial class SqliteObservationStore(string path, ILogger? logger 
             }
 
             await using var connection = await OpenAsync(cancellationToken);
+
+            // Without a schema name: both files.
             await ExecuteAsync(connection, null, "PRAGMA journal_mode = WAL", cancellationToken);
 
-            // BEGIN IMMEDIATE: two processes opening the same file migrate it once, one after the other.
+            // BEGIN IMMEDIATE (both files): two processes opening the same file migrate it once, one after the other.
             await using var transaction = connection.BeginTransaction(deferred: false);
             var version = Convert.ToInt32(await ScalarAsync(connection, transaction, "PRAGMA user_version", cancellationToken), CultureInfo.InvariantCulture);
             var legacy = await ScalarAsync(connection, transaction, "SELECT count(*) FROM sqlite_master WHERE name = 'observation' AND sql NOT LIKE '%WITHOUT ROWID%'", cancellationToken);
             var hasLegacyTable = Convert.ToInt64(legacy, CultureInfo.InvariantCulture) > 0;
+            await ExecuteAsync(connection, transaction, LogFileDdl, cancellationToken);
             if (version < SchemaVersion && hasLegacyTable)
             {
                 await MigrateFromRowidTablesAsync(connection, transaction, version, cancellationToken);
@@ -88,6 +98,7 @@ public sealed partial class SqliteObservationStore(string path, ILogger? logger 
 
             await ExecuteAsync(connection, transaction, string.Create(CultureInfo.InvariantCulture, $"PRAGMA user_version = {SchemaVersion}"), cancellationToken);
             await transaction.CommitAsync(cancellationToken);
+            await MovePendingToLogFileAsync(connection, cancellationToken);
         }
         catch (Exception ex) when (ex is SqliteException or IOException or UnauthorizedAccessException)
         {
@@ -98,8 +109,9 @@ public sealed partial class SqliteObservationStore(string path, ILogger? logger 
         StartFoldLoop();
     }
 
-    private const string SchemaDdl = """
-        CREATE TABLE IF NOT EXISTS observation_log (
+    /// <summary>The columns of <c>observation_log</c>, the same in both files (the fold copies rows from one to the other).</summary>
+    private const string LogTableDdl = """
+        (
             seq INTEGER PRIMARY KEY,
             id TEXT NOT NULL,
             patient TEXT NOT NULL,
@@ -114,8 +126,11 @@ public sealed partial class SqliteObservationStore(string path, ILogger? logger 
             issued_ms INTEGER,
             identifier TEXT,
             resource TEXT
-        );
-        CREATE TABLE IF NOT EXISTS observation_shape (id INTEGER PRIMARY KEY, resource TEXT NOT NULL);
+        )
+        """;
+
+    private const string SchemaDdl = $"""
+        CREATE TABLE IF NOT EXISTS observation_log {LogTableDdl};
         CREATE TABLE IF NOT EXISTS observation (
             patient TEXT NOT NULL,
             code TEXT NOT NULL,
@@ -152,6 +167,23 @@ public sealed partial class SqliteObservationStore(string path, ILogger? logger 
         CREATE TABLE IF NOT EXISTS store_probe (id INTEGER PRIMARY KEY, written_at TEXT NOT NULL);
         """;
 
+    /// <summary>The columns of <c>observation_log</c>, in both files, in the order of their DDL.</summary>
+    private const string LogColumns = "seq, id, patient, code, effective_ms, device, unit, value, components, shape, style, issued_ms, identifier, resource";
+
+    private const string LogFileDdl = $"""
+        CREATE TABLE IF NOT EXISTS log.observation_log {LogTableDdl};
+        CREATE TABLE IF NOT EXISTS log.observation_shape (id INTEGER PRIMARY KEY, resource TEXT NOT NULL);
+        """;
+
+    /// <summary>
+    /// A first statement that takes the log file's write lock and only its: BEGIN IMMEDIATE would take the main file's
+    /// too, which a fold may hold for a long transaction.
+    /// </summary>
+    private const string LockLogFile = "DELETE FROM log.observation_log WHERE 0";
+
+    /// <summary>The same for the main file (the fold's transactions).</summary>
+    private const string LockMainFile = "DELETE FROM main.store_probe WHERE 0";
+
     public async Task WriteAsync(IReadOnlyList<Observation> observations, CancellationToken cancellationToken)
     {
         if (observations.Count == 0)
@@ -160,27 +192,18 @@ public sealed partial class SqliteObservationStore(string path, ILogger? logger 
         }
 
         long pending;
-
-        // Counted so that the fold keeps its chunks short while an append waits for the lock.
-        Interlocked.Increment(ref waitingAppends);
-        try
-        {
-            await writeGate.WaitAsync(cancellationToken);
-        }
-        finally
-        {
-            Interlocked.Decrement(ref waitingAppends);
-        }
-
+        await appendGate.WaitAsync(cancellationToken);
         try
         {
             await using var connection = await OpenAsync(cancellationToken);
 
-            // synchronous = FULL (set by OpenAsync): the commit syncs the WAL, so that a batch acknowledged to the broker
-            // survives a power cut, not only a crash of the process (NORMAL would lose the last commits).
-            // IMMEDIATE: the appender numbers the rows itself from the largest seq, which no other writer may take meanwhile.
-            await using var transaction = connection.BeginTransaction(deferred: false);
-            await using (var appender = await LogAppender.CreateAsync(connection, transaction, cancellationToken))
+            // synchronous = FULL (set by OpenAsync): the commit syncs the log's WAL, so that a batch acknowledged to the
+            // broker survives a power cut, not only a crash of the process (NORMAL would lose the last commits).
+            // The log's write lock first: the appender numbers the rows itself from the largest seq, which no other
+            // writer may take meanwhile.
+            await using var transaction = connection.BeginTransaction(deferred: true);
+            await ExecuteAsync(connection, transaction, LockLogFile, cancellationToken);
+            await using (var appender = await LogAppender.CreateAsync(connection, transaction, "log", cancellationToken))
             {
                 foreach (var observation in observations)
                 {
@@ -193,7 +216,7 @@ public sealed partial class SqliteObservationStore(string path, ILogger? logger 
         }
         finally
         {
-            writeGate.Release();
+            appendGate.Release();
         }
 
         Interlocked.Increment(ref appends);
@@ -314,7 +337,7 @@ public sealed partial class SqliteObservationStore(string path, ILogger? logger 
         await using var scope = await OpenReadAsync(null, id, cancellationToken);
         await using var command = scope.Connection.CreateCommand();
         command.CommandText = scope.Pending.Count > 0
-            ? $"SELECT {LogResource} FROM observation_log l {ShapeJoin} WHERE l.seq = $seq"
+            ? $"SELECT {LogResource} FROM log.observation_log l {ShapeJoin} WHERE l.seq = $seq"
             : $"SELECT {LogResource} FROM observation_id i JOIN observation_log l ON l.seq = i.seq {ShapeJoin} WHERE i.id = $id";
         command.Parameters.AddWithValue("$id", id);
         command.Parameters.AddWithValue("$seq", scope.Pending.Count > 0 ? scope.Pending[0].Seq : 0);
@@ -562,14 +585,35 @@ public sealed partial class SqliteObservationStore(string path, ILogger? logger 
     {
         var connection = new SqliteConnection(createMissing ? connectionString : existingFileConnectionString);
         await connection.OpenAsync(cancellationToken);
+        try
+        {
+            // A pooled connection keeps what it attached.
+            if (Convert.ToInt64(await ScalarAsync(connection, null, "SELECT count(*) FROM pragma_database_list WHERE name = 'log'", cancellationToken), CultureInfo.InvariantCulture) == 0)
+            {
+                await using var attach = connection.CreateCommand();
+                attach.CommandText = "ATTACH DATABASE $path AS log";
+                attach.Parameters.AddWithValue("$path", logPath);
+                await attach.ExecuteNonQueryAsync(cancellationToken);
+            }
 
-        // 64 MB of page cache per pooled connection instead of SQLite's 2 MB: the tail pages of every series a batch
-        // appends to stay in memory between batches instead of being read back.
-        // synchronous back to FULL on every connection taken from the pool: only a fold sets NORMAL, for its own commits.
-        // A page changed by several commits is copied back to the file once per checkpoint: let the WAL grow to 64 MB
-        // before one, on every connection (the fold's commits included, not only the appends').
-        await ExecuteAsync(connection, null, "PRAGMA cache_size = -65536; PRAGMA synchronous = FULL; PRAGMA wal_autocheckpoint = 16384", cancellationToken);
-        return connection;
+            // 64 MB of page cache per pooled connection instead of SQLite's 2 MB: the tail pages of every series a fold
+            // appends to stay in memory between folds instead of being read back.
+            // synchronous = FULL on both files: an append is acknowledged by its commit, and the fold deletes the log
+            // rows it folded only after its own commit is on disk.
+            // A page changed by several commits is copied back to the file once per checkpoint: let the WAL grow to 64 MB
+            // before one, on every connection.
+            await ExecuteAsync(
+                connection,
+                null,
+                "PRAGMA main.cache_size = -65536; PRAGMA main.synchronous = FULL; PRAGMA log.synchronous = FULL; PRAGMA wal_autocheckpoint = 16384",
+                cancellationToken);
+            return connection;
+        }
+        catch
+        {
+            await connection.DisposeAsync();
+            throw;
+        }
     }
 
     /// <summary>A connection for a write that needs every acknowledged reading folded first (retention, erasure).</summary>

@@ -14,24 +14,43 @@ public static class StoredData
     private static readonly FhirJsonDeserializer Parser = new(new DeserializerSettings().UsingMode(DeserializationMode.Strict));
 
     /// <summary>
-    /// The store appends every write to observation_log and folds it into its search tables later (README, "Storage"):
-    /// an id written twice may have two rows until then, the later one being the Observation.
+    /// The store appends every write to observation_log in its log file and folds it into the main file later (README,
+    /// "Storage"): an id written twice may have two rows until then, the later one being the Observation. A row may be
+    /// in both files for a moment (folded, not yet deleted from the log): the same row, taken once.
     /// </summary>
-    private const string LatestOfEachId = "SELECT max(seq) FROM observation_log GROUP BY id";
+    private const string AllRows = "(SELECT * FROM main.observation_log UNION SELECT * FROM log.observation_log)";
+
+    private const string LatestOfEachId = $"SELECT max(seq) FROM {AllRows} GROUP BY id";
+
+    /// <summary>Opens the main file read-only with its log file attached (both are the store: README, "Storage").</summary>
+    private static async Task<SqliteConnection?> OpenAsync(string dataDirectory)
+    {
+        var path = Path.Combine(dataDirectory, "telesuivi.db");
+        if (!File.Exists(path) || !File.Exists(path + "-log"))
+        {
+            return null;
+        }
+
+        var connection = new SqliteConnection($"Data Source={path};Mode=ReadOnly;Pooling=False");
+        await connection.OpenAsync();
+        await using var attach = connection.CreateCommand();
+        attach.CommandText = "ATTACH DATABASE $log AS log";
+        attach.Parameters.AddWithValue("$log", path + "-log");
+        await attach.ExecuteNonQueryAsync();
+        return connection;
+    }
 
     public static async Task<IReadOnlyList<Observation>> ObservationsAsync(string dataDirectory, string? subject = null)
     {
-        var path = Path.Combine(dataDirectory, "telesuivi.db");
-        if (!File.Exists(path))
+        await using var connection = await OpenAsync(dataDirectory);
+        if (connection is null)
         {
             return [];
         }
 
-        await using var connection = new SqliteConnection($"Data Source={path};Mode=ReadOnly;Pooling=False");
-        await connection.OpenAsync();
         await using var command = connection.CreateCommand();
         // Each row is its own FHIR JSON or a shape and the parts that vary (README "Storage"), rebuilt as the store does.
-        var select = $"SELECT {SqliteObservationStore.LogResource} FROM observation_log l {SqliteObservationStore.ShapeJoin} WHERE l.seq IN ({LatestOfEachId})";
+        var select = $"SELECT {SqliteObservationStore.LogResource} FROM {AllRows} l {SqliteObservationStore.ShapeJoin} WHERE l.seq IN ({LatestOfEachId})";
         command.CommandText = subject is null
             ? $"{select} ORDER BY l.effective_ms"
             : $"{select} AND l.patient = $subject ORDER BY l.effective_ms";
@@ -56,16 +75,14 @@ public static class StoredData
     /// <summary>How many patients (subjects Patient/...) have at least one Observation: cheap enough to poll.</summary>
     public static async Task<long> PatientsWithObservationsAsync(string dataDirectory)
     {
-        var path = Path.Combine(dataDirectory, "telesuivi.db");
-        if (!File.Exists(path))
+        await using var connection = await OpenAsync(dataDirectory);
+        if (connection is null)
         {
             return 0;
         }
 
-        await using var connection = new SqliteConnection($"Data Source={path};Mode=ReadOnly;Pooling=False");
-        await connection.OpenAsync();
         await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT COUNT(DISTINCT patient) FROM observation_log WHERE patient LIKE 'Patient/%'";
+        command.CommandText = $"SELECT COUNT(DISTINCT patient) FROM {AllRows} WHERE patient LIKE 'Patient/%'";
         try
         {
             return (long)(await command.ExecuteScalarAsync() ?? 0L);

@@ -186,9 +186,9 @@ public sealed class MqttIngestionTests(ExternalServices services)
             await MosquittoClients.PublishAsync(services.MqttUrl, topic, Withings(DateTimeOffset.UtcNow.AddMinutes(-4), """{"value":6100,"type":1,"unit":-2}"""));
             await WaitForObservationsAsync(first, patient, 1);
 
-            // Another writer holds the store's write lock: the next message is received but cannot be made durable,
+            // Another writer holds the write lock of the store's log file (README "Storage"): the next message is received but cannot be made durable,
             // so it must stay unacknowledged at the broker.
-            await using var blocker = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(data, "telesuivi.db")};Pooling=False");
+            await using var blocker = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(data, "telesuivi.db-log")};Pooling=False");
             await blocker.OpenAsync(TestContext.Current.CancellationToken);
             await using (var begin = blocker.CreateCommand())
             {

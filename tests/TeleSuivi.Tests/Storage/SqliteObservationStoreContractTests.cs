@@ -97,7 +97,7 @@ public sealed class SqliteObservationStoreContractTests : ObservationStoreContra
         await check.OpenAsync(Cancel);
         await using var version = check.CreateCommand();
         version.CommandText = "PRAGMA user_version";
-        Assert.Equal(3L, await version.ExecuteScalarAsync(Cancel));
+        Assert.Equal(4L, await version.ExecuteScalarAsync(Cancel));
     }
 
     /// <summary>
@@ -124,7 +124,7 @@ public sealed class SqliteObservationStoreContractTests : ObservationStoreContra
         await store.InitializeAsync(Cancel);
 
         Assert.Equal(4, log.Messages.Count);
-        Assert.Contains("from schema 1 to 3: 5 Observations", log.Messages[0], StringComparison.Ordinal);
+        Assert.Contains("from schema 1 to 4: 5 Observations", log.Messages[0], StringComparison.Ordinal);
         Assert.EndsWith("5 of 5 Observations copied", log.Messages[1], StringComparison.Ordinal);
         Assert.StartsWith("Migrated the SQLite store", log.Messages[3], StringComparison.Ordinal);
         foreach (var observation in written)
@@ -152,7 +152,7 @@ public sealed class SqliteObservationStoreContractTests : ObservationStoreContra
         await check.OpenAsync(Cancel);
         await using var command = check.CreateCommand();
         command.CommandText = "SELECT (SELECT user_version FROM pragma_user_version) || ' ' || (SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name))";
-        Assert.Equal("3 observation,observation_hourly,observation_id,observation_log,observation_shape,observation_value,store_probe,store_state", await command.ExecuteScalarAsync(Cancel));
+        Assert.Equal("4 observation,observation_hourly,observation_id,observation_log,observation_value,store_probe,store_state", await command.ExecuteScalarAsync(Cancel));
     }
 
     /// <summary>
@@ -196,7 +196,7 @@ public sealed class SqliteObservationStoreContractTests : ObservationStoreContra
         await store.InitializeAsync(Cancel);
         await store.FoldAllAsync(Cancel);
 
-        Assert.Contains("from schema 2 to 3: 3 Observations", log.Messages[0], StringComparison.Ordinal);
+        Assert.Contains("from schema 2 to 4: 3 Observations", log.Messages[0], StringComparison.Ordinal);
         Assert.Equal(Json(pressure), Json((await store.FindAsync(pressure.Id!, Cancel))!));
         Assert.Equal(Json(corrected), Json((await store.FindAsync(first.Id!, Cancel))!));
         var latest = await store.ReadLatestAsync("Patient/v2-1", DateTimeOffset.MinValue, Cancel);
@@ -211,7 +211,7 @@ public sealed class SqliteObservationStoreContractTests : ObservationStoreContra
         await check.OpenAsync(Cancel);
         await using var version = check.CreateCommand();
         version.CommandText = "SELECT (SELECT user_version FROM pragma_user_version) || ' ' || (SELECT count(*) FROM sqlite_master WHERE name = 'observation_log_v2')";
-        Assert.Equal("3 0", await version.ExecuteScalarAsync(Cancel));
+        Assert.Equal("4 0", await version.ExecuteScalarAsync(Cancel));
     }
 
     /// <summary>The tables of version 2, as its code created them.</summary>
@@ -299,10 +299,12 @@ public sealed class SqliteObservationStoreContractTests : ObservationStoreContra
     /// <summary>How many shapes are stored, and how many log rows keep their own JSON.</summary>
     private async Task<(long Shapes, long OwnJson)> ShapeStateAsync()
     {
-        await using var connection = new SqliteConnection($"Data Source={Path.Combine(directory, "observations.db")};Mode=ReadOnly;Pooling=False");
-        await connection.OpenAsync(Cancel);
+        await using var connection = await OpenStoreFilesAsync("observations.db");
         await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT (SELECT count(*) FROM observation_shape), (SELECT count(*) FROM observation_log WHERE resource IS NOT NULL)";
+        command.CommandText = """
+            SELECT (SELECT count(*) FROM log.observation_shape),
+                   (SELECT count(*) FROM (SELECT seq FROM main.observation_log WHERE resource IS NOT NULL UNION SELECT seq FROM log.observation_log WHERE resource IS NOT NULL))
+            """;
         await using var reader = await command.ExecuteReaderAsync(Cancel);
         await reader.ReadAsync(Cancel);
         return (reader.GetInt64(0), reader.GetInt64(1));
@@ -514,19 +516,159 @@ public sealed class SqliteObservationStoreContractTests : ObservationStoreContra
         return text.ToString();
     }
 
+    /// <summary>
+    /// A crash after a fold committed the main file and before it deleted those rows from the log file: the rows are in
+    /// both files. Started again, the store reads and folds each reading once, and the next fold clears the log.
+    /// </summary>
+    [Fact]
+    public async Task FoldAllAsync_CrashBeforeTheLogRowsWereDeleted_FoldsEachReadingOnce()
+    {
+        var path = Path.Combine(directory, "crash.db");
+        var readings = Enumerable.Range(0, 30).Select(i => HeartRate("Patient/crash-1", Morning.AddMinutes(i), 60 + i)).ToList();
+        using (var first = new SqliteObservationStore(path))
+        {
+            await first.InitializeAsync(Cancel);
+            await first.WriteAsync(readings[..20], Cancel);
+            await first.FoldAllAsync(Cancel);
+        }
+
+        SqliteConnection.ClearAllPools();
+        await using (var crash = new SqliteConnection($"Data Source={path};Pooling=False"))
+        {
+            await crash.OpenAsync(Cancel);
+            await using var command = crash.CreateCommand();
+            command.CommandText = "ATTACH DATABASE $log AS log; INSERT INTO log.observation_log SELECT * FROM main.observation_log; SELECT count(*) FROM log.observation_log";
+            command.Parameters.AddWithValue("$log", path + "-log");
+            Assert.Equal(20L, await command.ExecuteScalarAsync(Cancel));
+        }
+
+        using var store = new SqliteObservationStore(path);
+        await store.InitializeAsync(Cancel);
+        var window = new ObservationSearch("Patient/crash-1", [], Morning, Morning.AddHours(1), false, null, 100);
+        Assert.Equal(20, (await store.SearchAsync(window, Cancel)).Total);
+        await store.WriteAsync(readings[20..], Cancel);
+        await store.FoldAllAsync(Cancel);
+
+        var page = await store.SearchAsync(window, Cancel);
+        Assert.Equal(30, page.Total);
+        Assert.Equal(readings.Select(Json), page.Matches.Select(m => Json(m.Observation)));
+        var hourly = await store.ReadTrendAsync("Patient/crash-1", HeartRateCode, Morning, Morning.AddHours(1), TrendResolution.Hour, Cancel);
+        Assert.Equal([30L], hourly.Series.Single().Points.Select(p => p.Count));
+        SqliteConnection.ClearAllPools();
+        await using var check = await OpenStoreFilesAsync("crash.db");
+        await using var count = check.CreateCommand();
+        count.CommandText = "SELECT (SELECT count(*) FROM log.observation_log) || ' ' || (SELECT count(*) FROM main.observation) || ' ' || (SELECT count(*) FROM main.observation_log)";
+        Assert.Equal("0 30 30", await count.ExecuteScalarAsync(Cancel));
+    }
+
+    /// <summary>
+    /// A file of version 3 (one file: the shapes and the acknowledged, unfolded rows in it) opened by this version: its
+    /// pending rows and shapes move to the log file, readable before and after the fold.
+    /// </summary>
+    [Fact]
+    public async Task InitializeAsync_FileOfVersion3WithPendingRows_MovesThemToTheLogFile()
+    {
+        var path = Path.Combine(directory, "version3.db");
+        var folded = HeartRate("Patient/v3-1", Morning, 61);
+        var pending = new[] { HeartRate("Patient/v3-1", Morning.AddMinutes(1), 62), BloodPressure("Patient/v3-1", Morning.AddMinutes(2), 128, 82, 97) };
+        using (var writer = new SqliteObservationStore(path))
+        {
+            await writer.InitializeAsync(Cancel);
+            await writer.WriteAsync([folded], Cancel);
+            await writer.FoldAllAsync(Cancel);
+            await writer.WriteAsync(pending, Cancel);
+        }
+
+        // Back to version 3's layout: one file, the shapes and pending rows in it.
+        SqliteConnection.ClearAllPools();
+        await using (var connection = new SqliteConnection($"Data Source={path};Pooling=False"))
+        {
+            await connection.OpenAsync(Cancel);
+            await using var command = connection.CreateCommand();
+            command.CommandText = """
+                ATTACH DATABASE $log AS log;
+                CREATE TABLE main.observation_shape (id INTEGER PRIMARY KEY, resource TEXT NOT NULL);
+                INSERT INTO main.observation_shape SELECT * FROM log.observation_shape;
+                INSERT INTO main.observation_log SELECT * FROM log.observation_log;
+                PRAGMA main.user_version = 3;
+                DETACH DATABASE log;
+                """;
+            command.Parameters.AddWithValue("$log", path + "-log");
+            await command.ExecuteNonQueryAsync(Cancel);
+        }
+
+        File.Delete(path + "-log");
+        File.Delete(path + "-log-wal");
+        File.Delete(path + "-log-shm");
+        using var store = new SqliteObservationStore(path);
+        await store.InitializeAsync(Cancel);
+
+        var window = new ObservationSearch("Patient/v3-1", [], Morning, Morning.AddHours(1), false, null, 10);
+        string[] expected = [Json(folded), .. pending.Select(Json)];
+        Assert.Equal(expected, (await store.SearchAsync(window, Cancel)).Matches.Select(m => Json(m.Observation)));
+        await store.FoldAllAsync(Cancel);
+        Assert.Equal(expected, (await store.SearchAsync(window, Cancel)).Matches.Select(m => Json(m.Observation)));
+        SqliteConnection.ClearAllPools();
+        await using var check = await OpenStoreFilesAsync("version3.db");
+        await using var count = check.CreateCommand();
+        count.CommandText = """
+            SELECT (SELECT user_version FROM pragma_user_version) || ' ' || (SELECT count(*) FROM main.sqlite_master WHERE name = 'observation_shape')
+                || ' ' || (SELECT count(*) FROM log.observation_shape) || ' ' || (SELECT count(*) FROM main.observation) || ' ' || (SELECT count(*) FROM log.observation_log)
+            """;
+        Assert.Equal("4 0 2 3 0", await count.ExecuteScalarAsync(Cancel));
+    }
+
+    /// <summary>An append needs the log file's lock only: a writer holding the main file (a long fold, a retention run) does not delay the acknowledgement.</summary>
+    [Fact]
+    public async Task WriteAsync_MainFileLockedByAnotherWriter_IsAcknowledgedAndReadable()
+    {
+        await Store.WriteAsync([HeartRate("Patient/lock-1", Morning, 60)], Cancel);
+        await using var blocker = new SqliteConnection($"Data Source={Path.Combine(directory, "observations.db")};Pooling=False");
+        await blocker.OpenAsync(Cancel);
+        await using (var begin = blocker.CreateCommand())
+        {
+            begin.CommandText = "BEGIN EXCLUSIVE; INSERT INTO store_probe (id, written_at) VALUES (2, 'blocking')";
+            await begin.ExecuteNonQueryAsync(Cancel);
+        }
+
+        var reading = HeartRate("Patient/lock-1", Morning.AddMinutes(1), 61);
+        var write = Store.WriteAsync([reading], Cancel);
+        Assert.Same(write, await Task.WhenAny(write, Task.Delay(TimeSpan.FromSeconds(10), Cancel)));
+        await write;
+        Assert.Equal(Json(reading), Json((await Store.FindAsync(reading.Id!, Cancel))!));
+        await using (var rollback = blocker.CreateCommand())
+        {
+            rollback.CommandText = "ROLLBACK";
+            await rollback.ExecuteNonQueryAsync(Cancel);
+        }
+    }
+
     /// <summary>The folded mark, the last seq of the log, the rows folded into <c>observation</c> and the readings counted by the roll-ups.</summary>
     private async Task<(long Folded, long Logged, long Rows, long HourlyCount)> FoldStateAsync()
     {
-        await using var connection = new SqliteConnection($"Data Source={Path.Combine(directory, "observations.db")};Mode=ReadOnly;Pooling=False");
-        await connection.OpenAsync(Cancel);
+        await using var connection = await OpenStoreFilesAsync("observations.db");
         await using var command = connection.CreateCommand();
         command.CommandText = """
-            SELECT coalesce((SELECT value FROM store_state WHERE name = 'folded_seq'), 0), coalesce((SELECT max(seq) FROM observation_log), 0),
+            SELECT coalesce((SELECT value FROM store_state WHERE name = 'folded_seq'), 0),
+                max(coalesce((SELECT max(seq) FROM main.observation_log), 0), coalesce((SELECT max(seq) FROM log.observation_log), 0)),
                 (SELECT count(*) FROM observation), coalesce((SELECT sum(n) FROM observation_hourly WHERE field = 'value'), 0)
             """;
         await using var reader = await command.ExecuteReaderAsync(Cancel);
         await reader.ReadAsync(Cancel);
         return (reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3));
+    }
+
+    /// <summary>A store's main file, read-only, with its log file attached as <c>log</c> (README "Storage").</summary>
+    private async Task<SqliteConnection> OpenStoreFilesAsync(string name)
+    {
+        var path = Path.Combine(directory, name);
+        var connection = new SqliteConnection($"Data Source={path};Mode=ReadOnly;Pooling=False");
+        await connection.OpenAsync(Cancel);
+        await using var attach = connection.CreateCommand();
+        attach.CommandText = "ATTACH DATABASE $log AS log";
+        attach.Parameters.AddWithValue("$log", path + "-log");
+        await attach.ExecuteNonQueryAsync(Cancel);
+        return connection;
     }
 
     /// <summary>Keeps the formatted messages a store logs.</summary>
