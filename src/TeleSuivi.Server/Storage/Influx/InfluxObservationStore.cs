@@ -17,7 +17,7 @@ public sealed partial class InfluxObservationStore : IObservationStore, IDisposa
 
     private readonly InfluxClient client;
     private readonly ILogger logger;
-    private readonly ShapePoints shapes = new();
+    private readonly ShapePoints shapes;
 
     public InfluxObservationStore(StoreAddress address, StoreOptions options, ILoggerFactory? loggers = null, HttpMessageHandler? handler = null)
     {
@@ -25,6 +25,7 @@ public sealed partial class InfluxObservationStore : IObservationStore, IDisposa
         loggers ??= NullLoggerFactory.Instance;
         client = new InfluxClient(InfluxClientOptions.For(address, options), loggers.CreateLogger<InfluxClient>(), handler);
         logger = loggers.CreateLogger<InfluxObservationStore>();
+        shapes = new ShapePoints(logger);
         Database = address.Database!;
         Display = address.Display;
     }

@@ -17,7 +17,7 @@ namespace TeleSuivi.Server.Storage.Influx;
 /// them: retention drops whole shard groups (whole hours), so a reading never outlives its shape. Per store instance,
 /// because what was acknowledged is a fact about one database.
 /// </remarks>
-internal sealed class ShapePoints
+internal sealed partial class ShapePoints(ILogger logger)
 {
     public const string Measurement = "observation_shape";
     public const string ShapeTag = "shape";
@@ -39,9 +39,6 @@ internal sealed class ShapePoints
     private readonly ConcurrentDictionary<(long Shape, long Hour), byte> stored = new();
     private int refusedForCount;
 
-    /// <summary>Shapes refused because <see cref="MaxShapes"/> were already known (their readings keep their own JSON).</summary>
-    public int RefusedForCount => Volatile.Read(ref refusedForCount);
-
     /// <summary>
     /// The shape to store the split Observation under, or null when its readings must keep their whole JSON: no shape,
     /// a shape that holds a reference, narrative, note or contained resource (patient data: it must go with the
@@ -61,7 +58,11 @@ internal sealed class ShapePoints
 
         if (shapes.Count >= MaxShapes)
         {
-            Interlocked.Increment(ref refusedForCount);
+            if (Interlocked.Increment(ref refusedForCount) == 1)
+            {
+                LogTooManyShapes(MaxShapes);
+            }
+
             return null;
         }
 
@@ -222,4 +223,7 @@ internal sealed class ShapePoints
             return keys;
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Count} distinct Observation shapes written by this process: further new shapes are stored as whole JSON (an element that varies per reading stays in the shape? see SCHEMA.md, \"The shape\")")]
+    private partial void LogTooManyShapes(int count);
 }

@@ -1,4 +1,5 @@
 using System.Net;
+using Microsoft.Extensions.Logging.Abstractions;
 using TeleSuivi.Server;
 using TeleSuivi.Server.Storage;
 using TeleSuivi.Server.Storage.Influx;
@@ -64,7 +65,7 @@ public sealed class InfluxObservationStoreTests(ExternalServices services)
         using var writer = new LineProtocolWriter();
         var pressure = BloodPressure("Patient/123", Morning, 128, 82, 97);
 
-        ObservationPoint.Write(writer, pressure, new ShapePoints(), []);
+        ObservationPoint.Write(writer, pressure, new ShapePoints(NullLogger.Instance), []);
 
         var lines = writer.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
         var shape = ObservationShapes.Split(pressure).ShapeId;

@@ -1,4 +1,5 @@
 using Hl7.Fhir.Model;
+using Microsoft.Extensions.Logging.Abstractions;
 using TeleSuivi.Server.Storage;
 using TeleSuivi.Server.Storage.Influx;
 using TeleSuivi.Server.Storage.Shapes;
@@ -94,7 +95,7 @@ public sealed class InfluxShapeSchemaTests(ExternalServices services)
         var observation = IngestExamples.Run("withings/examples/bp-batch.json").Observations[0];
         using var writer = new LineProtocolWriter();
 
-        ObservationPoint.Write(writer, observation, new ShapePoints(), []);
+        ObservationPoint.Write(writer, observation, new ShapePoints(NullLogger.Instance), []);
 
         var lines = writer.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal(2, lines.Length);
@@ -108,6 +109,21 @@ public sealed class InfluxShapeSchemaTests(ExternalServices services)
             $"observation,code=http://loinc.org|85354-9,device=Device/example-device,patient=Patient/example-patient c:8480-6=142,c:8462-4=88,id=\"{observation.Id}\",shape={split.ShapeId}i,style=17i,issued={issued}i {time}",
             lines[1]);
         Assert.True(lines[1].Length < 300, $"{lines[1].Length} bytes");
+    }
+
+    [Fact]
+    public void Admit_MoreDistinctShapesThanTheBound_RefusesOnlyTheNewOnes()
+    {
+        var shapes = new ShapePoints(NullLogger.Instance);
+        var known = ObservationShapes.Split(HeartRate(Patient, Morning, 64));
+        Assert.NotNull(shapes.Admit(known));
+        for (var i = 1; i < ShapePoints.MaxShapes; i++)
+        {
+            Assert.NotNull(shapes.Admit(ObservationShapes.Split(With(HeartRate(Patient, Morning, 64), o => o.Code.Text = $"variant {i}"))));
+        }
+
+        Assert.Null(shapes.Admit(ObservationShapes.Split(With(HeartRate(Patient, Morning, 64), o => o.Code.Text = "one too many"))));
+        Assert.NotNull(shapes.Admit(ObservationShapes.Split(HeartRate(Patient, Morning.AddMinutes(1), 65))));
     }
 
     [Fact]
