@@ -57,7 +57,7 @@ public sealed partial class InfluxObservationStore
         {
             foreach (var statement in result.Statements)
             {
-                var rows = ReadMatches(statement.Series);
+                var rows = await ReadMatchesAsync(statement.Series, cancellationToken);
                 var isPage = statement.StatementId == result.Statements.Count - 1;
                 if (isPage && rows.Count == search.Limit)
                 {
@@ -83,7 +83,7 @@ public sealed partial class InfluxObservationStore
                 parameters,
                 $"cannot search the Observations of {search.Subject}",
                 cancellationToken);
-            foreach (var match in ReadMatches(tie.Series))
+            foreach (var match in await ReadMatchesAsync(tie.Series, cancellationToken))
             {
                 if (search.After is not { } cursor || IsAfter(match.Cursor, cursor, search.Descending))
                 {
@@ -106,15 +106,32 @@ public sealed partial class InfluxObservationStore
         return descending ? order < 0 : order > 0;
     }
 
-    private static List<ObservationMatch> ReadMatches(IReadOnlyList<InfluxSeries> series)
+    /// <summary>The Observations of <c>SELECT *</c> rows, with the shapes they need read first (one request for those not cached).</summary>
+    private async Task<List<ObservationMatch>> ReadMatchesAsync(IReadOnlyList<InfluxSeries> series, CancellationToken cancellationToken)
     {
+        var needed = new HashSet<long>();
+        foreach (var one in series)
+        {
+            var columns = ObservationPoint.Columns.Of(one);
+            foreach (var row in one.Rows)
+            {
+                if (ObservationPoint.ShapeIdOf(row, columns) is { } shape)
+                {
+                    needed.Add(shape);
+                }
+            }
+        }
+
+        var known = needed.Count == 0
+            ? new Dictionary<long, ShapePoints.Shape>()
+            : await shapes.ResolveAsync(needed, (query, parameters) => QueryAsync(query, parameters, "cannot read the shapes of Observations", cancellationToken));
         var matches = new List<ObservationMatch>();
         foreach (var one in series)
         {
             var columns = ObservationPoint.Columns.Of(one);
             foreach (var row in one.Rows)
             {
-                var observation = ObservationPoint.Read(one, row, columns);
+                var observation = ObservationPoint.Read(one, row, columns, known);
                 matches.Add(new ObservationMatch(observation, new ObservationCursor(row.GetEpoch(columns.Time), row.GetString(columns.Id) ?? observation.Id ?? string.Empty)));
             }
         }
@@ -155,7 +172,7 @@ public sealed partial class InfluxObservationStore
                 point,
                 $"cannot read Observation {id}",
                 cancellationToken);
-            if (ReadMatches(result.Series).FirstOrDefault(m => string.Equals(m.Cursor.Id, id, StringComparison.Ordinal)) is { } match)
+            if ((await ReadMatchesAsync(result.Series, cancellationToken)).FirstOrDefault(m => string.Equals(m.Cursor.Id, id, StringComparison.Ordinal)) is { } match)
             {
                 return match.Observation;
             }

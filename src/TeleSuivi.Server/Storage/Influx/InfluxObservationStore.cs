@@ -17,6 +17,7 @@ public sealed partial class InfluxObservationStore : IObservationStore, IDisposa
 
     private readonly InfluxClient client;
     private readonly ILogger logger;
+    private readonly ShapePoints shapes;
 
     public InfluxObservationStore(StoreAddress address, StoreOptions options, ILoggerFactory? loggers = null, HttpMessageHandler? handler = null)
     {
@@ -24,6 +25,7 @@ public sealed partial class InfluxObservationStore : IObservationStore, IDisposa
         loggers ??= NullLoggerFactory.Instance;
         client = new InfluxClient(InfluxClientOptions.For(address, options), loggers.CreateLogger<InfluxClient>(), handler);
         logger = loggers.CreateLogger<InfluxObservationStore>();
+        shapes = new ShapePoints(logger);
         Database = address.Database!;
         Display = address.Display;
     }
@@ -108,12 +110,12 @@ public sealed partial class InfluxObservationStore : IObservationStore, IDisposa
 
         var parts = Math.Clamp(observations.Count / MinPartObservations, 1, 4);
         var partSize = (observations.Count + parts - 1) / parts;
-        LineProtocolWriter? next = Serialise(observations, 0, Math.Min(partSize, observations.Count));
+        Part? next = Serialise(observations, 0, Math.Min(partSize, observations.Count));
         for (var start = 0; next is not null; start += partSize)
         {
             using var current = next;
             next = null;
-            var sending = SendPartAsync(current, start, Math.Min(partSize, observations.Count - start), cancellationToken);
+            var sending = SendPartAsync(current.Points, start, Math.Min(partSize, observations.Count - start), cancellationToken);
             ExceptionDispatchInfo? badObservation = null;
             var following = start + partSize;
             if (following < observations.Count)
@@ -140,6 +142,8 @@ public sealed partial class InfluxObservationStore : IObservationStore, IDisposa
                 throw;
             }
 
+            shapes.MarkStored(current.ShapePoints);
+
             if (badObservation is not null)
             {
                 // The parts before the Observation that cannot be written are stored: their hours are changed too.
@@ -151,24 +155,31 @@ public sealed partial class InfluxObservationStore : IObservationStore, IDisposa
         await WriteChangeMarksAsync(observations, observations.Count, cancellationToken);
     }
 
-    private static LineProtocolWriter Serialise(IReadOnlyList<Observation> observations, int first, int count)
+    private Part Serialise(IReadOnlyList<Observation> observations, int first, int count)
     {
-        var points = new LineProtocolWriter(TimePrecision.Nanoseconds, Math.Min(count * 1_400, 4 * 1024 * 1024));
+        var points = new LineProtocolWriter(TimePrecision.Nanoseconds, Math.Min(count * 400, 4 * 1024 * 1024));
+        var shapePoints = new HashSet<(long Shape, long Hour)>();
         try
         {
             for (var i = first; i < first + count; i++)
             {
-                ObservationPoint.Write(points, observations[i]);
+                ObservationPoint.Write(points, observations[i], shapes, shapePoints);
                 ObservationIdIndex.Write(points, observations[i]);
             }
 
-            return points;
+            return new Part(points, shapePoints);
         }
         catch
         {
             points.Dispose();
             throw;
         }
+    }
+
+    /// <summary>The line protocol of a part of a batch, and the shape points it carries (remembered once influxd took them).</summary>
+    private sealed record Part(LineProtocolWriter Points, HashSet<(long Shape, long Hour)> ShapePoints) : IDisposable
+    {
+        public void Dispose() => Points.Dispose();
     }
 
     private async Task SendPartAsync(LineProtocolWriter points, int first, int count, CancellationToken cancellationToken)
@@ -179,7 +190,7 @@ public sealed partial class InfluxObservationStore : IObservationStore, IDisposa
         }
         catch (InfluxDataRejectedException ex)
         {
-            // The client counts points (two per Observation, in requests it may have cut further): the caller needs
+            // The client counts points (two per Observation, and shape points, in requests it may have cut further): the caller needs
             // Observations. The whole part is reported refused; the StoreWriter narrows it down by halves.
             throw new InfluxDataRejectedException(
                 string.Create(CultureInfo.InvariantCulture, $"cannot write Observations {first} to {first + count - 1} of a batch to {Display}"),

@@ -220,36 +220,6 @@ public sealed class LineProtocolWriter : IDisposable
         }
     }
 
-    /// <summary>
-    /// Adds a string field made of already escaped UTF-8 <paramref name="parts"/>, with after each part but the last the
-    /// value <paramref name="values"/>[<paramref name="order"/>[i]], written as it is: the caller guarantees that the
-    /// values are ASCII and need no escaping (no double quote, no backslash).
-    /// </summary>
-    internal LineProtocolWriter StringField(string key, byte[][] parts, int[] order, string?[] values)
-    {
-        try
-        {
-            BeginField(key);
-            WriteByte((byte)'"');
-            for (var i = 0; i < parts.Length; i++)
-            {
-                WriteAscii(parts[i]);
-                if (i < order.Length)
-                {
-                    WriteVerbatim(values[order[i]]!);
-                }
-            }
-
-            WriteByte((byte)'"');
-            return this;
-        }
-        catch
-        {
-            Abandon();
-            throw;
-        }
-    }
-
     /// <summary>Ends the point with a timestamp, converted to <see cref="Precision"/> (rounded down).</summary>
     public void End(DateTimeOffset time)
     {
@@ -497,17 +467,6 @@ public sealed class LineProtocolWriter : IDisposable
     {
         GetSpan(1)[0] = value;
         length++;
-    }
-
-    private void WriteVerbatim(string ascii)
-    {
-        var span = GetSpan(ascii.Length);
-        for (var i = 0; i < ascii.Length; i++)
-        {
-            span[i] = (byte)ascii[i];
-        }
-
-        length += ascii.Length;
     }
 
     private void WriteAscii(ReadOnlySpan<byte> value)

@@ -1,10 +1,13 @@
 using Hl7.Fhir.Model;
+using Hl7.Fhir.Serialization;
+using TeleSuivi.Server.Storage.Shapes;
 
 namespace TeleSuivi.Server.Storage.Influx;
 
 /// <summary>
-/// One FHIR Observation as one InfluxDB point, and back, exactly. The schema and the reasons for it are in SCHEMA.md
-/// beside this file; keep the two in step.
+/// One FHIR Observation as one InfluxDB point, and back, exactly: schema 2, the parts that vary between readings as
+/// typed fields beside the id of the shape they fill (<see cref="ShapePoints"/>); schema 1 points are still read. The
+/// schema and the reasons for it are in SCHEMA.md beside this file; keep the two in step.
 /// </summary>
 internal static class ObservationPoint
 {
@@ -15,7 +18,19 @@ internal static class ObservationPoint
     public const string IdField = "id";
     public const string ValueField = ObservationKeys.ValueField;
     public const string UnitField = "unit";
+    public const string ShapeField = "shape";
+    public const string StyleField = "style";
+    public const string IssuedField = "issued";
+    public const string IdentifierField = "identifier";
+    public const string ResourceField = "resource";
+
+    /// <summary>The field of schema 1 (SCHEMA.md): the Observation without what the tags and fields hold. Read, no longer written.</summary>
     public const string FhirField = "fhir";
+
+    /// <summary>A bit of <see cref="StyleField"/> above the <see cref="EffectiveStyle"/>: the identifier is the reading's natural key.</summary>
+    internal const long IdentifierFromNaturalKey = 16;
+
+    private const long StyleMask = 15;
     public const string ComponentFieldPrefix = ObservationKeys.ComponentFieldPrefix;
 
     public const long NanosecondsPerMillisecond = 1_000_000;
@@ -25,9 +40,13 @@ internal static class ObservationPoint
 
     public static readonly long MaxMilliseconds = (long.MaxValue / NanosecondsPerMillisecond) - 1;
 
-    /// <summary>Appends the point of <paramref name="observation"/> to a nanosecond-precision writer.</summary>
-    /// <param name="templates">Where the <c>fhir</c> field's JSON is cached (the process's own cache by default).</param>
-    public static void Write(LineProtocolWriter writer, Observation observation, TemplateJsonCache? templates = null)
+    /// <summary>
+    /// Appends the point of <paramref name="observation"/> to a nanosecond-precision writer (schema 2, SCHEMA.md): its
+    /// varying parts as typed fields and the id of its shape, preceded by the shape's own point when
+    /// <paramref name="shapes"/> does not know it stored for that hour and this request does not carry it yet
+    /// (<paramref name="shapePoints"/>, to which it is added). An Observation whose parts do not fit keeps its whole JSON.
+    /// </summary>
+    public static void Write(LineProtocolWriter writer, Observation observation, ShapePoints shapes, HashSet<(long Shape, long Hour)> shapePoints)
     {
         if (writer.Precision != TimePrecision.Nanoseconds)
         {
@@ -46,77 +65,72 @@ internal static class ObservationPoint
             throw new ArgumentException($"Observation {id} is dated outside what InfluxDB can store (1677-09-21 to 2262-04-11)", nameof(observation));
         }
 
-        var template = Template(observation);
-        if (IsPlain(template.IdElement))
+        var timestamp = Timestamp(milliseconds, id);
+        var split = ObservationShapes.Split(observation);
+        var shape = shapes.Admit(split);
+        if (shape is not null && !shapes.IsStored(shape.Id, timestamp) && !shapePoints.Contains((shape.Id, ShapePoints.HourOf(timestamp))))
         {
-            template.IdElement = null;
-        }
-
-        var patient = observation.Subject?.Reference;
-        if (IsPlainReference(template.Subject))
-        {
-            template.Subject = null;
-        }
-
-        var device = observation.Device?.Reference;
-        if (IsPlainReference(template.Device))
-        {
-            template.Device = null;
-        }
-
-        if (template.Effective is FhirDateTime effective && IsPlain(effective)
-            && string.Equals(effective.Value, CanonicalDateTime(milliseconds), StringComparison.Ordinal))
-        {
-            template.Effective = null;
-        }
-
-        double? value;
-        string? unit = null;
-        if (template.Value is Quantity quantity)
-        {
-            value = TakeValue(quantity);
-            unit = string.IsNullOrEmpty(quantity.Code) ? quantity.Unit : quantity.Code;
-        }
-        else
-        {
-            // valueInteger, valueBoolean (1 or 0): a field for queries only; the template keeps the value as written.
-            value = ObservationKeys.ValueOf(template.Value);
+            shapePoints.Add((shape.Id, ShapePoints.Write(writer, shape, timestamp)));
         }
 
         var code = ObservationKeys.CodeToken(observation);
+        var device = observation.Device?.Reference;
         writer.Measurement(Measurement)
             .Tag(CodeTag, code)
             .Tag(DeviceTag, device)
-            .Tag(PatientTag, patient);
-
-        HashSet<string>? claimed = null;
-        foreach (var component in template.Component)
+            .Tag(PatientTag, observation.Subject?.Reference);
+        foreach (var (field, number) in ObservationKeys.NumericFields(observation))
         {
-            var key = ComponentKey(component);
-            if (key is null || !(claimed ??= new HashSet<string>(StringComparer.Ordinal)).Add(key))
-            {
-                continue;
-            }
-
-            if (component.Value is Quantity componentQuantity && TakeValue(componentQuantity) is { } componentValue)
-            {
-                writer.Field(key, componentValue);
-            }
+            writer.Field(field, number);
         }
 
-        if (value is { } number)
-        {
-            writer.Field(ValueField, number);
-        }
-
-        if (!string.IsNullOrEmpty(unit))
+        if (ObservationKeys.UnitOf(observation) is { Length: > 0 } unit)
         {
             writer.Field(UnitField, unit);
         }
 
         writer.Field(IdField, id);
-        (templates ?? TemplateJsonCache.Shared).WriteField(writer, FhirField, code, template);
-        writer.End(Timestamp(milliseconds, id));
+        if (shape is not null && split.Parts is { } parts)
+        {
+            var style = (long)parts.Style;
+            if (parts.Identifier is not null && string.Equals(parts.Identifier, NaturalKey(device, code, milliseconds, parts.Style), StringComparison.Ordinal))
+            {
+                style |= IdentifierFromNaturalKey;
+            }
+            else if (parts.Identifier is not null)
+            {
+                writer.Field(IdentifierField, parts.Identifier);
+            }
+
+            writer.Field(ShapeField, shape.Id).Field(StyleField, style);
+            if (parts.IssuedMs is { } issued)
+            {
+                writer.Field(IssuedField, issued);
+            }
+        }
+        else
+        {
+            writer.Field(ShapeField, ShapePoints.NoShape)
+                .Field(ResourceField, split.OwnJson ?? ObservationKeys.Serializer.SerializeToString(observation));
+        }
+
+        writer.End(timestamp);
+    }
+
+    /// <summary>
+    /// The identifier value the ingestion gives a reading, <c>{device id}|{code}|{effective time as written}</c>
+    /// (<c>NormalisedObservation.NaturalKey</c>), from what the point holds anyway; null without a device.
+    /// </summary>
+    internal static string? NaturalKey(string? device, string codeToken, long milliseconds, EffectiveStyle style)
+    {
+        if (string.IsNullOrEmpty(device))
+        {
+            return null;
+        }
+
+        var bar = codeToken.IndexOf('|', StringComparison.Ordinal);
+        var slash = device.IndexOf('/', StringComparison.Ordinal);
+        return string.Concat(device[(slash + 1)..], "|", codeToken[(bar + 1)..], "|", ObservationShapes.Spell(milliseconds, style));
     }
 
     /// <summary>
@@ -171,20 +185,85 @@ internal static class ObservationPoint
     /// </summary>
     public static long Timestamp(long milliseconds, string id) => (milliseconds * NanosecondsPerMillisecond) + Offset(id);
 
-    /// <summary>Rebuilds the Observation from a row of <c>SELECT *</c> (with <c>epoch=ns</c>).</summary>
-    public static Observation Read(InfluxSeries series, InfluxRow row, Columns columns)
+    /// <summary>
+    /// Rebuilds the Observation from a row of <c>SELECT *</c> (with <c>epoch=ns</c>): schema 2 from its shape (in
+    /// <paramref name="shapes"/>, see <see cref="ShapeIdOf"/>) and parts, or from its whole JSON; schema 1 from its
+    /// <c>fhir</c> field.
+    /// </summary>
+    public static Observation Read(InfluxSeries series, InfluxRow row, Columns columns, IReadOnlyDictionary<long, ShapePoints.Shape> shapes)
     {
-        var json = row.GetString(columns.Fhir)
-            ?? throw new InvalidDataException($"a point of {series.Name} has no '{FhirField}' field: it was not written by TeleSuivi");
-        Observation observation;
+        if (row.GetInt64(columns.Shape) is not { } shapeId)
+        {
+            return ReadVersion1(series, row, columns);
+        }
+
+        var id = row.GetString(columns.Id)
+            ?? throw new InvalidDataException($"a point of {series.Name} has a '{ShapeField}' field and no '{IdField}': it was not written by TeleSuivi");
+        if (shapeId == ShapePoints.NoShape)
+        {
+            var json = row.GetString(columns.Resource)
+                ?? throw new InvalidDataException($"the point of Observation {id} has neither a shape nor its '{ResourceField}' field");
+            return Parse(json, id);
+        }
+
+        if (!shapes.TryGetValue(shapeId, out var shape))
+        {
+            throw new InvalidDataException(
+                $"the shape {ShapePoints.TagValue(shapeId)} of Observation {id} is not in {ShapePoints.Measurement}: that measurement must never be dropped (SCHEMA.md)");
+        }
+
+        var milliseconds = FloorMilliseconds(row.GetEpoch(columns.Time));
+        var flags = row.GetInt64(columns.Style) ?? 0;
+        var style = (EffectiveStyle)(flags & StyleMask);
+        var patient = row.GetString(columns.Patient);
+        var device = row.GetString(columns.Device);
+        var identifier = !shape.TakesIdentifier ? null
+            : (flags & IdentifierFromNaturalKey) != 0 ? NaturalKey(device, series.Tags.GetValueOrDefault(CodeTag) ?? row.GetString(columns.Code) ?? string.Empty, milliseconds, style)
+            : row.GetString(columns.Identifier);
+        var components = new List<(string Field, double Value)>(shape.TakesComponents.Count);
+        foreach (var key in shape.TakesComponents)
+        {
+            if (row.GetDouble(series.IndexOf(key)) is { } number)
+            {
+                components.Add((key, number));
+            }
+        }
+
+        var parts = new ReadingParts(
+            id,
+            patient,
+            device,
+            milliseconds,
+            style,
+            row.GetInt64(columns.Issued),
+            identifier,
+            shape.TakesValue ? row.GetDouble(columns.Value) : null,
+            components);
+        return ObservationShapes.Rebuild(shape.Json, parts);
+    }
+
+    /// <summary>The shape a row of schema 2 needs, or null (schema 1, or its whole JSON).</summary>
+    public static long? ShapeIdOf(InfluxRow row, Columns columns) =>
+        row.GetInt64(columns.Shape) is { } id && id != ShapePoints.NoShape ? id : null;
+
+    private static Observation Parse(string json, string? id)
+    {
         try
         {
-            observation = ObservationKeys.Parse(json);
+            return ObservationKeys.Parse(json);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
-            throw new InvalidDataException($"the point of Observation {row.GetString(columns.Id)} holds FHIR JSON that does not parse: {ex.Message}", ex);
+            throw new InvalidDataException($"the point of Observation {id} holds FHIR JSON that does not parse: {ex.Message}", ex);
         }
+    }
+
+    /// <summary>Schema 1: the <c>fhir</c> field is the Observation without what the tags and fields hold, put back here.</summary>
+    private static Observation ReadVersion1(InfluxSeries series, InfluxRow row, Columns columns)
+    {
+        var json = row.GetString(columns.Fhir)
+            ?? throw new InvalidDataException($"a point of {series.Name} has no '{FhirField}' nor '{ShapeField}' field: it was not written by TeleSuivi");
+        var observation = Parse(json, row.GetString(columns.Id));
 
         if (observation.IdElement is null && row.GetString(columns.Id) is { } id)
         {
@@ -203,9 +282,7 @@ internal static class ObservationPoint
 
         if (observation.Effective is null)
         {
-            var nanoseconds = row.GetEpoch(columns.Time);
-            var milliseconds = Math.DivRem(nanoseconds, NanosecondsPerMillisecond, out var rest) - (rest < 0 ? 1 : 0);
-            observation.Effective = new FhirDateTime(CanonicalDateTime(milliseconds));
+            observation.Effective = new FhirDateTime(CanonicalDateTime(FloorMilliseconds(row.GetEpoch(columns.Time))));
         }
 
         if (observation.Value is Quantity { Value: null } quantity && row.GetDouble(columns.Value) is { } value)
@@ -231,6 +308,9 @@ internal static class ObservationPoint
 
         return observation;
     }
+
+    private static long FloorMilliseconds(long nanoseconds) =>
+        Math.DivRem(nanoseconds, NanosecondsPerMillisecond, out var rest) - (rest < 0 ? 1 : 0);
 
     /// <summary>
     /// How <c>effectiveDateTime</c> is written when it is rebuilt from the point's time: what Firely writes for a UTC
@@ -309,7 +389,8 @@ internal static class ObservationPoint
     }
 
     /// <summary>The positions of the schema's columns in one series of <c>SELECT *</c>.</summary>
-    public readonly record struct Columns(int Time, int Fhir, int Id, int Patient, int Device, int Value)
+    public readonly record struct Columns(
+        int Time, int Fhir, int Id, int Patient, int Device, int Code, int Value, int Shape, int Style, int Issued, int Identifier, int Resource)
     {
         public static Columns Of(InfluxSeries series) => new(
             series.IndexOf("time"),
@@ -317,6 +398,12 @@ internal static class ObservationPoint
             series.IndexOf(IdField),
             series.IndexOf(PatientTag),
             series.IndexOf(DeviceTag),
-            series.IndexOf(ValueField));
+            series.IndexOf(CodeTag),
+            series.IndexOf(ValueField),
+            series.IndexOf(ShapeField),
+            series.IndexOf(StyleField),
+            series.IndexOf(IssuedField),
+            series.IndexOf(IdentifierField),
+            series.IndexOf(ResourceField));
     }
 }

@@ -18,8 +18,8 @@ public sealed class InfluxObservationStoreContractTests(ExternalServices service
 
     /// <summary>
     /// No series tagged with the subject, of readings, roll-ups or change marks (influxd 1.x may still list the tag
-    /// value itself in SHOW TAG VALUES until it restarts: see README), and no id-index point naming it (a full scan of
-    /// the index: fine for a test).</summary>
+    /// value itself in SHOW TAG VALUES until it restarts: see README), no id-index point naming it (a full scan of
+    /// the index: fine for a test), and no shape naming it.</summary>
     protected override async Task AssertNothingStoredOfAsync(string subject)
     {
         var parameters = new Dictionary<string, object?> { ["subject"] = subject };
@@ -31,6 +31,10 @@ public sealed class InfluxObservationStoreContractTests(ExternalServices service
 
         using var index = await Influx.Client.QueryAsync(Influx.Database, "SELECT count(\"id\") FROM \"observation_id\" WHERE \"patient\" = $subject", parameters, TimePrecision.Nanoseconds, Cancel);
         Assert.Empty(index.Series);
+
+        // The shapes are shared by every patient and stay: none may name the subject.
+        using var shapes = await Influx.Client.QueryAsync(Influx.Database, $"SELECT \"json\" FROM \"{ShapePoints.Measurement}\"", null, TimePrecision.Nanoseconds, Cancel);
+        Assert.DoesNotContain(shapes.Series.SelectMany(s => s.Rows), row => row.GetString(1)!.Contains(subject, StringComparison.Ordinal));
     }
 
     [Fact]

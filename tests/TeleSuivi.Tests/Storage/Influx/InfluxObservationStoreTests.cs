@@ -1,7 +1,9 @@
 using System.Net;
+using Microsoft.Extensions.Logging.Abstractions;
 using TeleSuivi.Server;
 using TeleSuivi.Server.Storage;
 using TeleSuivi.Server.Storage.Influx;
+using TeleSuivi.Server.Storage.Shapes;
 using TeleSuivi.Tests.Infrastructure;
 using static TeleSuivi.Tests.Storage.SampleObservations;
 
@@ -26,44 +28,55 @@ public sealed class InfluxObservationStoreTests(ExternalServices services)
         using var result = await store.Client.QueryAsync(store.Database, "SELECT * FROM observation", null, TimePrecision.Nanoseconds, Cancel);
         var series = Assert.Single(result.Series);
         Assert.Equal(
-            ["time", "c:8462-4", "c:8478-0", "c:8480-6", "code", "device", "fhir", "id", "patient"],
+            ["time", "c:8462-4", "c:8478-0", "c:8480-6", "code", "device", "id", "identifier", "patient", "shape", "style"],
             series.Columns);
         var row = Assert.Single(series.Rows);
         Assert.Equal(BloodPressureCode, row.GetString(series.IndexOf("code")));
         Assert.Equal("Device/bp-1", row.GetString(series.IndexOf("device")));
         Assert.Equal(Patient, row.GetString(series.IndexOf("patient")));
         Assert.Equal(pressure.Id, row.GetString(series.IndexOf("id")));
+        Assert.Equal(pressure.Identifier[0].Value, row.GetString(series.IndexOf("identifier")));
         Assert.Equal(128.0, row.GetDouble(series.IndexOf("c:8480-6")));
         Assert.Equal(82.0, row.GetDouble(series.IndexOf("c:8462-4")));
         Assert.Equal(97.5, row.GetDouble(series.IndexOf("c:8478-0")));
+        Assert.Equal((long)EffectiveStyle.Firely, row.GetInt64(series.IndexOf("style")));
         var time = row.GetEpoch(series.IndexOf("time"));
         Assert.Equal(Morning.ToUnixTimeMilliseconds(), Math.DivRem(time, 1_000_000, out var offset));
         Assert.InRange(offset, 0, 999_999);
 
-        var fhir = row.GetString(series.IndexOf("fhir"))!;
-        Assert.DoesNotContain(pressure.Id!, fhir, StringComparison.Ordinal);
-        Assert.DoesNotContain("Patient/", fhir, StringComparison.Ordinal);
-        Assert.DoesNotContain("Device/", fhir, StringComparison.Ordinal);
-        Assert.DoesNotContain("effective", fhir, StringComparison.Ordinal);
-        Assert.DoesNotContain("128", fhir, StringComparison.Ordinal);
-        Assert.Contains("Systolic blood pressure", fhir, StringComparison.Ordinal);
-        Assert.Contains("Right upper arm structure", fhir, StringComparison.Ordinal);
-        Assert.Contains(pressure.Identifier[0].Value!, fhir, StringComparison.Ordinal);
+        using var shapes = await store.Client.QueryAsync(store.Database, "SELECT * FROM observation_shape", null, TimePrecision.Nanoseconds, Cancel);
+        var shapeRow = Assert.Single(Assert.Single(shapes.Series).Rows);
+        Assert.Equal(ShapePoints.TagValue(row.GetInt64(series.IndexOf("shape"))!.Value), shapeRow.GetString(2));
+        Assert.Equal(new DateTimeOffset(2026, 1, 15, 8, 0, 0, TimeSpan.Zero).ToUnixTimeMilliseconds() * 1_000_000, shapeRow.GetEpoch(0));
+        var shape = shapeRow.GetString(1)!;
+        Assert.DoesNotContain(pressure.Id!, shape, StringComparison.Ordinal);
+        Assert.DoesNotContain("Patient/", shape, StringComparison.Ordinal);
+        Assert.DoesNotContain("Device/", shape, StringComparison.Ordinal);
+        Assert.DoesNotContain("effective", shape, StringComparison.Ordinal);
+        Assert.DoesNotContain("128", shape, StringComparison.Ordinal);
+        Assert.DoesNotContain(pressure.Identifier[0].Value!, shape, StringComparison.Ordinal);
+        Assert.Contains("Systolic blood pressure", shape, StringComparison.Ordinal);
+        Assert.Contains("Right upper arm structure", shape, StringComparison.Ordinal);
     }
 
     [Fact]
-    public void Write_BloodPressurePanel_WritesTheLineShownInSchemaMd()
+    public void Write_BloodPressurePanel_WritesTheLinesShownInSchemaMd()
     {
         using var writer = new LineProtocolWriter();
+        var pressure = BloodPressure("Patient/123", Morning, 128, 82, 97);
 
-        ObservationPoint.Write(writer, BloodPressure("Patient/123", Morning, 128, 82, 97));
+        ObservationPoint.Write(writer, pressure, new ShapePoints(NullLogger.Instance), []);
 
-        var line = writer.ToString();
+        var lines = writer.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var shape = ObservationShapes.Split(pressure).ShapeId;
         Assert.StartsWith(
-            "observation,code=http://loinc.org|85354-9,device=Device/bp-1,patient=Patient/123 c:8480-6=128,c:8462-4=82,c:8478-0=97,id=\"obs-bp-1-85354-9-1768464000123\",fhir=\"{\\\"resourceType\\\":\\\"Observation\\\",\\\"identifier\\\":[",
-            line,
+            $"observation_shape,shape={ShapePoints.TagValue(shape)} json=\"{{\\\"resourceType\\\":\\\"Observation\\\",\\\"identifier\\\":[",
+            lines[0],
             StringComparison.Ordinal);
-        Assert.EndsWith("]}\" 1768464000123937795\n", line, StringComparison.Ordinal);
+        Assert.EndsWith("]}\" 1768464000000000000", lines[0], StringComparison.Ordinal);
+        Assert.Equal(
+            $"observation,code=http://loinc.org|85354-9,device=Device/bp-1,patient=Patient/123 c:8480-6=128,c:8462-4=82,c:8478-0=97,id=\"obs-bp-1-85354-9-1768464000123\",identifier=\"bp-1/85354-9/1768464000123\",shape={shape}i,style=2i 1768464000123937795",
+            lines[1]);
     }
 
     [Fact]
@@ -131,10 +144,19 @@ public sealed class InfluxObservationStoreTests(ExternalServices services)
 
         await store.WriteAsync(batch, Cancel);
 
-        var writes = recorder.Requests.Where(r => r.Uri.AbsolutePath.EndsWith("/write", StringComparison.Ordinal) && r.DecodedBody().StartsWith("observation,code=http://loinc.org|8867-4", StringComparison.Ordinal)).ToList();
+        // Each part: its readings and their id-index points, after the shape point of each hour they cover (the readings
+        // of one part span 2 to 3 hours; a part serialised while the one before is on the wire writes its first hour's shape again).
+        var writes = recorder.Requests
+            .Where(r => r.Uri.AbsolutePath.EndsWith("/write", StringComparison.Ordinal))
+            .Select(r => r.DecodedBody().Split('\n', StringSplitOptions.RemoveEmptyEntries))
+            .Where(lines => lines.Any(l => l.StartsWith("observation,code=http://loinc.org|8867-4", StringComparison.Ordinal)))
+            .ToList();
         Assert.Equal(4, writes.Count);
-        Assert.All(writes, w => Assert.Equal(2 * 125, w.DecodedBody().Split('\n', StringSplitOptions.RemoveEmptyEntries).Length));
-        var firstIds = writes.Select(w => w.DecodedBody().Split('\n')[0]).ToList();
+        Assert.All(writes, lines => Assert.Equal(125, lines.Count(l => l.StartsWith("observation,", StringComparison.Ordinal))));
+        Assert.All(writes, lines => Assert.Equal(125, lines.Count(l => l.StartsWith("observation_id,", StringComparison.Ordinal))));
+        Assert.All(writes, lines => Assert.InRange(lines.Count(l => l.StartsWith("observation_shape,", StringComparison.Ordinal)), 2, 3));
+        Assert.All(writes, lines => Assert.StartsWith("observation_shape,", lines[0], StringComparison.Ordinal));
+        var firstIds = writes.Select(lines => lines.First(l => l.StartsWith("observation,", StringComparison.Ordinal))).ToList();
         Assert.Equal([0, 125, 250, 375], firstIds.Select(line => batch.FindIndex(o => line.Contains($"id=\"{o.Id}\"", StringComparison.Ordinal))));
         Assert.Equal(before, batch.Select(Json));
         var stored = await store.ReadAsync(Patient, null, DateTimeOffset.MinValue, DateTimeOffset.MaxValue, 1_000, Cancel);
@@ -272,17 +294,8 @@ public sealed class InfluxObservationStoreTests(ExternalServices services)
     {
         var database = ExternalServices.NewDatabaseName();
         var old = Enumerable.Range(0, 30).Select(i => HeartRate(Patient, Morning.AddHours(-20 * i), 60 + i)).ToList();
-        using (var before = new InfluxClient(new InfluxClientOptions { BaseUri = services.InfluxUrl }))
-        {
-            using (await before.ExecuteAsync(null, $"CREATE DATABASE {InfluxQl.QuoteIdentifier(database)}", null, Cancel))
-            {
-            }
-
-            // What a version without the index wrote: the observation points alone.
-            using var points = new LineProtocolWriter();
-            old.ForEach(o => ObservationPoint.Write(points, o));
-            await before.WriteAsync(database, points, Cancel);
-        }
+        // What a version without the index wrote: the observation points alone.
+        await SchemaVersion1.WriteDatabaseAsync(services.InfluxUrl, database, old, withIdIndex: false, Cancel);
 
         using var store = NewStore(database, null);
         await store.InitializeAsync(Cancel);

@@ -127,21 +127,8 @@ public sealed class InfluxRollupTests(ExternalServices services)
     {
         var database = ExternalServices.NewDatabaseName();
         var written = Readings(Start, TimeSpan.FromHours(30));
-        using (var before = new InfluxClient(new InfluxClientOptions { BaseUri = services.InfluxUrl }))
-        {
-            using (await before.ExecuteAsync(null, $"CREATE DATABASE {InfluxQl.QuoteIdentifier(database)}", null, Cancel))
-            {
-            }
-
-            // What a release without roll-ups wrote: the Observations and their id index, no change marks.
-            using var points = new LineProtocolWriter();
-            written.ForEach(o =>
-            {
-                ObservationPoint.Write(points, o);
-                ObservationIdIndex.Write(points, o);
-            });
-            await before.WriteAsync(database, points, Cancel);
-        }
+        // What a release without roll-ups wrote: the Observations and their id index, no change marks.
+        await SchemaVersion1.WriteDatabaseAsync(services.InfluxUrl, database, written, withIdIndex: true, Cancel);
 
         using var store = NewStore(database);
         await store.InitializeAsync(Cancel);
