@@ -126,7 +126,7 @@ public sealed partial class ScaleOutTests(ScaleOutCluster cluster) : IClassFixtu
         Assert.Equal(HttpStatusCode.OK, (await web.GetAsync(new Uri("/api/alerts", UriKind.Relative), Ct)).StatusCode);
     }
 
-    private static async Task<AlertView> NextAsync(Channel<AlertView> pushed, string what, CancellationToken deadline)
+    private async Task<AlertView> NextAsync(Channel<AlertView> pushed, string what, CancellationToken deadline)
     {
         try
         {
@@ -134,7 +134,10 @@ public sealed partial class ScaleOutTests(ScaleOutCluster cluster) : IClassFixtu
         }
         catch (OperationCanceledException) when (!Ct.IsCancellationRequested)
         {
-            throw new TimeoutException($"{what}: not pushed within {ScaleOutCluster.Deadline.TotalSeconds:F0} s");
+            // What the nodes said beyond "info" is what explains a missing alert (a dead letter, a store error, a lost registry change).
+            var logs = cluster.All.Select((node, i) => $"node {i}:\n" + string.Join('\n',
+                node.Output.Split('\n').Where(line => !line.Contains(" info: ", StringComparison.Ordinal) && !line.StartsWith("      ", StringComparison.Ordinal)).TakeLast(25)));
+            throw new TimeoutException($"{what}: not pushed within {ScaleOutCluster.Deadline.TotalSeconds:F0} s\n{string.Join('\n', logs)}");
         }
     }
 }
