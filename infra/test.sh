@@ -23,8 +23,9 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 
-# The packages the tests start or drive for real: brokers and stores as servers, a browser for the pages.
-apt_packages=(mosquitto mosquitto-clients influxdb redis-server postgresql python3-yaml chromium chromium-driver curl ca-certificates)
+# The packages the tests start or drive for real: brokers and stores as servers, a browser for the pages; libgomp1 is
+# the OpenMP runtime the native LightGBM library (train --learner lightgbm) loads.
+apt_packages=(mosquitto mosquitto-clients influxdb redis-server postgresql python3-yaml chromium chromium-driver curl ca-certificates libgomp1)
 
 filter=""
 install=true
