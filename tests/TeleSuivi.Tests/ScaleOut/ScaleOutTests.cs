@@ -66,6 +66,10 @@ public sealed partial class ScaleOutTests(ScaleOutCluster cluster) : IClassFixtu
         var pushed = Channel.CreateUnbounded<AlertView>();
         board.On<AlertView>(nameof(ITriageClient.AlertChanged), alert => pushed.Writer.TryWrite(alert));
         await board.StartAsync(Ct);
+        // The handshake ends before the hub's OnConnectedAsync has put the connection in its groups (through Redis here),
+        // and a push to a group it has not joined yet is not for it. An invocation is dispatched only once that is done,
+        // so the snapshot the board takes first (as the real board does) marks the point from which pushes reach it.
+        await board.InvokeAsync<BoardSnapshot>(nameof(TriageHub.GetSnapshot), false, Ct);
         var before = await Task.WhenAll(cluster.Workers.Select(w => ScaleOutCluster.MetricAsync(w, Messages)));
 
         foreach (var (_, device) in patients)
