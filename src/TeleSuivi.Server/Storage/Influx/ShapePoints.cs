@@ -99,9 +99,6 @@ internal sealed partial class ShapePoints(ILogger logger)
         }
     }
 
-    /// <summary>Forgets which shape points were stored (after erasure or retention, which may have removed some).</summary>
-    public void ForgetStored() => stored.Clear();
-
     /// <summary>
     /// The shapes of <paramref name="ids"/> read from <c>observation_shape</c> when not already known: one request,
     /// one statement for all of them (the last point of each shape's series). A shape that is not there is an error of
