@@ -52,7 +52,24 @@ public static class ObservationShapes
 {
     private const int MaxParsedShapes = 4_096;
 
+    /// <summary>The most shapes <see cref="Known"/> keeps per code before new ones of that code are serialised each time.</summary>
+    private const int MaxKnownPerCode = 8;
+
     private static readonly ConcurrentDictionary<string, Observation> Parsed = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// The shapes met so far, by the system and code of their first coding. A reading whose template is exactly one of
+    /// them takes its text and id from here instead of serialising the template to a new string and hashing it, which
+    /// is most of what a split costs (BENCHMARKS.md, "SQLite ingest").
+    /// </summary>
+    private static readonly ConcurrentDictionary<(string? System, string? Code), KnownShape[]> Known = new();
+
+    private static int knownCount;
+
+    /// <param name="Template">A deep copy of the template, never changed, compared with <c>IsExactly</c>.</param>
+    /// <param name="Text">The shape as <see cref="ObservationKeys.Serializer"/> spells it.</param>
+    /// <param name="Id">The FNV-1a hash of <paramref name="Text"/>.</param>
+    private sealed record KnownShape(Observation Template, string Text, long Id);
 
     /// <summary>Splits <paramref name="observation"/> (never changed).</summary>
     public static SplitObservation Split(Observation observation)
@@ -65,8 +82,66 @@ public static class ObservationShapes
             return new SplitObservation(null, 0, null, ObservationKeys.Serializer.SerializeToString(observation));
         }
 
-        var shape = ObservationKeys.Serializer.SerializeToString(template);
-        return new SplitObservation(shape, unchecked((long)ObservationPoint.Fnv1a(shape)), parts, null);
+        var (shape, shapeId) = Identify(template);
+        return new SplitObservation(shape, shapeId, parts, null);
+    }
+
+    /// <summary>The text and id of <paramref name="template"/>'s shape, from <see cref="Known"/> when it was met before.</summary>
+    private static (string Text, long Id) Identify(Observation template)
+    {
+        var coding = template.Code?.Coding.Count > 0 ? template.Code.Coding[0] : null;
+        var key = (coding?.System, coding?.Code);
+        var known = Known.GetValueOrDefault(key, []);
+        foreach (var shape in known)
+        {
+            if (template.IsExactly(shape.Template))
+            {
+                return (shape.Text, shape.Id);
+            }
+        }
+
+        var text = ObservationKeys.Serializer.SerializeToString(template);
+        var id = unchecked((long)ObservationPoint.Fnv1a(text));
+        if (known.Length < MaxKnownPerCode && SpelledByValueOnly(template))
+        {
+            // Bounded overall too: codes are open-ended (a device may send any LOINC code).
+            if (Interlocked.Increment(ref knownCount) > MaxParsedShapes)
+            {
+                Known.Clear();
+                Volatile.Write(ref knownCount, 0);
+            }
+
+            // A race adds a shape twice at worst, which only costs a comparison.
+            Known[key] = [.. known, new KnownShape((Observation)template.DeepCopy(), text, id)];
+        }
+
+        return (text, id);
+    }
+
+    /// <summary>
+    /// Whether every element of <paramref name="element"/> is written as its value alone, so that two templates that
+    /// <c>IsExactly</c> calls equal have the same JSON. Not so for decimals: IsExactly finds 60.0 and 60 equal, which
+    /// are written apart, so a template holding a decimal is serialised every time. (It compares the other primitives by
+    /// what is written, instants with their offsets included: ObservationShapesTests.)
+    /// </summary>
+    private static bool SpelledByValueOnly(Base element)
+    {
+        foreach (var (_, value) in element.EnumerateElements())
+        {
+            var spelledByValue = value switch
+            {
+                FhirDecimal => false,
+                Base child => SpelledByValueOnly(child),
+                IEnumerable<Base> children => children.All(SpelledByValueOnly),
+                _ => true,
+            };
+            if (!spelledByValue)
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>

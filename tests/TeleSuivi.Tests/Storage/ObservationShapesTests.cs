@@ -1,0 +1,140 @@
+using System.Globalization;
+using Hl7.Fhir.Model;
+using TeleSuivi.Server.Storage.Influx;
+using TeleSuivi.Server.Storage.Shapes;
+using static TeleSuivi.Tests.Storage.SampleObservations;
+
+namespace TeleSuivi.Tests.Storage;
+
+/// <summary>
+/// The split both stores write through, and the two shortcuts it takes on the write path: shapes met before are
+/// recognised without serialising them, and dateTimes written to the second are read without Firely's parser. Both
+/// must give exactly what the slow way gives.
+/// </summary>
+public sealed class ObservationShapesTests
+{
+    private const string Patient = "Patient/shapes-1";
+
+    /// <summary>One number in three spellings, the first twice.</summary>
+    private static readonly decimal[] DecimalsOfOneValue = [60.0m, 60m, 60.00m, 60.0m];
+
+    [Fact]
+    public void Split_ShapeMetBefore_GivesTheTextAndIdOfItsSerialisedTemplate()
+    {
+        // Another code than the other tests', so that the first split here is the first of this shape in the process.
+        var first = With(HeartRate(Patient, Morning, 61), o => o.Code.Coding[0].Code = "shapes-test-known");
+        var second = With(HeartRate(Patient, Morning.AddMinutes(1), 62), o => o.Code.Coding[0].Code = "shapes-test-known");
+
+        var splits = new[] { ObservationShapes.Split(first), ObservationShapes.Split(second), ObservationShapes.Split(first) };
+
+        var shape = splits[0].Shape;
+        Assert.NotNull(shape);
+        Assert.All(splits, split => Assert.Equal(shape, split.Shape));
+        Assert.All(splits, split => Assert.Equal(unchecked((long)ObservationPoint.Fnv1a(shape)), split.ShapeId));
+        Assert.Equal(Json(second), Json(ObservationShapes.Rebuild(splits[1].Shape!, splits[1].Parts!)));
+    }
+
+    /// <summary>Firely's IsExactly, which recognises known shapes, finds 60.0 and 60 equal; their JSON differs.</summary>
+    [Fact]
+    public void Split_ShapesThatDifferOnlyInTheScaleOfADecimal_KeepEachItsOwnShape()
+    {
+        var readings = DecimalsOfOneValue.Select((low, i) => With(
+            HeartRate(Patient, Morning.AddMinutes(i), 70),
+            o =>
+            {
+                o.Code.Coding[0].Code = "shapes-test-decimal";
+                o.ReferenceRange.Add(new Observation.ReferenceRangeComponent { Low = new Quantity(low, "/min") });
+            })).ToList();
+
+        Assert.Equal(3, DistinctShapesOfExactRebuilds(readings));
+    }
+
+    /// <summary>Two instants of one moment in two offsets are written apart: IsExactly must keep telling them apart.</summary>
+    [Fact]
+    public void Split_ShapesThatDifferOnlyInTheOffsetOfAnInstant_KeepEachItsOwnShape()
+    {
+        var moment = new DateTimeOffset(2026, 1, 15, 9, 0, 0, TimeSpan.FromHours(1));
+        var readings = new[] { moment, moment.ToUniversalTime(), moment }.Select((at, i) => With(
+            HeartRate(Patient, Morning.AddMinutes(i), 70),
+            o =>
+            {
+                o.Code.Coding[0].Code = "shapes-test-instant";
+                o.AddExtension("https://telesuivi.org/fhir/test/calibrated-at", new Instant(at));
+            })).ToList();
+
+        Assert.Equal(2, DistinctShapesOfExactRebuilds(readings));
+    }
+
+    [Theory]
+    [InlineData("2026-01-15T08:00:00Z")]
+    [InlineData("2026-01-15T08:00:00.1Z")]
+    [InlineData("2026-01-15T08:00:00.123Z")]
+    [InlineData("2026-01-15T08:00:00.1234567Z")]
+    [InlineData("2026-01-15T08:00:00+01:00")]
+    [InlineData("2026-01-15T08:00:00.999-09:30")]
+    [InlineData("2026-01-15T08:00:00-00:00")]
+    [InlineData("2024-02-29T23:59:59+14:00")]
+    [InlineData("1969-12-31T23:59:59.9995Z")]
+    [InlineData("0001-01-01T00:00:00Z")]
+    [InlineData("9999-12-31T23:59:59Z")]
+    public void FullDateTimeMilliseconds_DateTimeToTheSecondWithAnOffset_IsFirelysInstant(string text) =>
+        Assert.Equal(FirelyMilliseconds(text), ObservationKeys.FullDateTimeMilliseconds(text));
+
+    [Theory]
+    [InlineData("2026")]
+    [InlineData("2026-01-15")]
+    [InlineData("2026-01-15T08:00:00")]
+    [InlineData("2026-01-15T08:00Z")]
+    [InlineData("2026-01-15T08:00:00.12345678Z")]
+    [InlineData("2026-01-15T08:00:00.Z")]
+    [InlineData("2026-01-15T24:00:00Z")]
+    [InlineData("2026-01-15T08:00:60Z")]
+    [InlineData("2025-02-29T08:00:00Z")]
+    [InlineData("2026-13-01T08:00:00Z")]
+    [InlineData("2026-01-15T08:00:00+14:30")]
+    [InlineData("2026-01-15T08:00:00+0100")]
+    [InlineData("2026-01-15t08:00:00Z")]
+    [InlineData("2026-01-15T08:00:00Z ")]
+    [InlineData("0000-01-01T00:00:00Z")]
+    [InlineData("２026-01-15T08:00:00Z")]
+    public void FullDateTimeMilliseconds_AnyOtherSpelling_LeavesItToFirely(string text) =>
+        Assert.Null(ObservationKeys.FullDateTimeMilliseconds(text));
+
+    /// <summary>Random dateTimes of every shape the shortcut reads: it agrees with Firely on each.</summary>
+    [Fact]
+    public void FullDateTimeMilliseconds_RandomDateTimes_AgreeWithFirely()
+    {
+        var random = new Random(20261124);
+        for (var i = 0; i < 5_000; i++)
+        {
+            var at = new DateTime(random.NextInt64(DateTime.MinValue.Ticks, DateTime.MaxValue.Ticks), DateTimeKind.Unspecified);
+            var fraction = random.Next(0, 8) is var digits and > 0 ? "." + at.ToString(new string('f', digits), CultureInfo.InvariantCulture) : string.Empty;
+            var offsetMinutes = random.Next(-14 * 60, (14 * 60) + 1);
+            var offset = random.Next(3) == 0 ? "Z" : $"{(offsetMinutes < 0 ? '-' : '+')}{Math.Abs(offsetMinutes) / 60:D2}:{Math.Abs(offsetMinutes) % 60:D2}";
+            var text = at.ToString("yyyy'-'MM'-'dd'T'HH':'mm':'ss", CultureInfo.InvariantCulture) + fraction + offset;
+            var (expected, actual) = (FirelyMilliseconds(text), ObservationKeys.FullDateTimeMilliseconds(text));
+            Assert.True(expected == actual, $"'{text}': Firely reads {expected}, the shortcut {actual}");
+        }
+    }
+
+    /// <summary>Splits each reading, checks that it is rebuilt exactly, and counts the shapes they were split into.</summary>
+    private static int DistinctShapesOfExactRebuilds(List<Observation> readings)
+    {
+        var splits = readings.Select(ObservationShapes.Split).ToList();
+        for (var i = 0; i < readings.Count; i++)
+        {
+            Assert.Equal(Json(readings[i]), Json(ObservationShapes.Rebuild(splits[i].Shape!, splits[i].Parts!)));
+        }
+
+        return splits.Select(s => s.Shape).Distinct().Count();
+    }
+
+    private static long? FirelyMilliseconds(string text) =>
+        new FhirDateTime(text).TryToDateTimeOffset(out var value) ? value.ToUnixTimeMilliseconds() : null;
+
+    private static Observation With(Observation observation, Action<Observation> change)
+    {
+        change(observation);
+        return observation;
+    }
+}
