@@ -262,11 +262,16 @@ public sealed partial class SqliteObservationStore : IDisposable
             latest[row.Id] = Math.Max(row.Seq, latest.GetValueOrDefault(row.Id));
         }
 
-        // The common case, new readings only: in bulk, by SQL. An id written twice in the chunk or already folded (a
-        // replay, a correction) takes the row-by-row path, which applies "the latest wins".
-        if (latest.Count == rows.Count && !await AnyFoldedAsync(connection, transaction, folded, lastSeq, cancellationToken))
+        // New readings, in bulk, by SQL. An id written twice in the chunk or already folded (a replay, a correction, a
+        // device resending its memory) takes the row-by-row path, which applies "the latest wins"; its ids are apart
+        // from the bulk's, so the two can go one after the other.
+        var byRow = new HashSet<string>(rows.Where(r => latest[r.Id] != r.Seq).Select(r => r.Id), StringComparer.Ordinal);
+        byRow.UnionWith(await FoldedIdsAsync(connection, transaction, folded, lastSeq, cancellationToken));
+        rows.RemoveAll(r => !byRow.Contains(r.Id));
+        await MarkByRowAsync(connection, transaction, rows, cancellationToken);
+        await FoldNewInBulkAsync(connection, transaction, folded, lastSeq, cancellationToken);
+        if (rows.Count == 0)
         {
-            await FoldNewInBulkAsync(connection, transaction, folded, lastSeq, cancellationToken);
             await MarkFoldedAsync(connection, transaction, lastSeq, cancellationToken);
             return taken;
         }
@@ -295,6 +300,29 @@ public sealed partial class SqliteObservationStore : IDisposable
         return taken;
     }
 
+    /// <summary>
+    /// Lists the seqs of <paramref name="rows"/> in <c>temp.fold_by_row</c>, which the bulk fold leaves out (a table of
+    /// the connection, emptied first: pooled connections keep it).
+    /// </summary>
+    private static async Task MarkByRowAsync(SqliteConnection connection, SqliteTransaction transaction, List<LogRow> rows, CancellationToken cancellationToken)
+    {
+        await ExecuteAsync(connection, transaction, "CREATE TEMP TABLE IF NOT EXISTS fold_by_row (seq INTEGER PRIMARY KEY); DELETE FROM temp.fold_by_row", cancellationToken);
+        if (rows.Count == 0)
+        {
+            return;
+        }
+
+        await using var insert = connection.CreateCommand();
+        insert.Transaction = transaction;
+        insert.CommandText = "INSERT INTO temp.fold_by_row (seq) VALUES ($seq)";
+        var seq = insert.Parameters.Add("$seq", SqliteType.Integer);
+        foreach (var row in rows)
+        {
+            seq.Value = row.Seq;
+            await insert.ExecuteNonQueryAsync(cancellationToken);
+        }
+    }
+
     private static async Task MarkFoldedAsync(SqliteConnection connection, SqliteTransaction transaction, long lastSeq, CancellationToken cancellationToken)
     {
         await using var mark = connection.CreateCommand();
@@ -305,26 +333,37 @@ public sealed partial class SqliteObservationStore : IDisposable
     }
 
     /// <summary>The numbers of the log rows in ($after, $last]: one row per field, the components' read from their JSON object.</summary>
-    private const string FoldNumbers = """
-        SELECT patient, code, effective_ms, id, 'value' AS field, value FROM observation_log WHERE seq > $after AND seq <= $last AND value IS NOT NULL
+    private const string FoldNumbers = $"""
+        SELECT patient, code, effective_ms, id, 'value' AS field, value FROM observation_log WHERE {BulkRows} AND value IS NOT NULL
         UNION ALL
         SELECT l.patient, l.code, l.effective_ms, l.id, j.key, j.value FROM observation_log l, json_each(l.components) j
-        WHERE l.seq > $after AND l.seq <= $last AND l.components IS NOT NULL
+        WHERE l.{BulkRows} AND l.components IS NOT NULL
         """;
 
-    /// <summary>Whether an id of the log rows in (<paramref name="after"/>, <paramref name="last"/>] is folded already.</summary>
-    private static async Task<bool> AnyFoldedAsync(SqliteConnection connection, SqliteTransaction transaction, long after, long last, CancellationToken cancellationToken)
+    /// <summary>The log rows of the bulk fold: those in ($after, $last] not left to the row-by-row path.</summary>
+    private const string BulkRows = "seq > $after AND seq <= $last AND seq NOT IN (SELECT seq FROM temp.fold_by_row)";
+
+    /// <summary>The ids of the log rows in (<paramref name="after"/>, <paramref name="last"/>] that are folded already.</summary>
+    private static async Task<List<string>> FoldedIdsAsync(SqliteConnection connection, SqliteTransaction transaction, long after, long last, CancellationToken cancellationToken)
     {
         await using var command = connection.CreateCommand();
         command.Transaction = transaction;
-        command.CommandText = "SELECT EXISTS (SELECT 1 FROM observation_log l JOIN observation_id i ON i.id = l.id WHERE l.seq > $after AND l.seq <= $last)";
+        command.CommandText = "SELECT l.id FROM observation_log l JOIN observation_id i ON i.id = l.id WHERE l.seq > $after AND l.seq <= $last";
         command.Parameters.AddWithValue("$after", after);
         command.Parameters.AddWithValue("$last", last);
-        return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture) == 1;
+        var ids = new List<string>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            ids.Add(reader.GetString(0));
+        }
+
+        return ids;
     }
 
     /// <summary>
-    /// Folds the log rows in (<paramref name="after"/>, <paramref name="last"/>], all of new ids, one statement per table:
+    /// Folds the log rows in (<paramref name="after"/>, <paramref name="last"/>] except those listed in
+    /// <c>temp.fold_by_row</c> (<see cref="MarkByRowAsync"/>), all of new ids, one statement per table:
     /// the keys and numbers inserted in clustered order, the roll-ups of each (series, hour, field) merged with one upsert
     /// (the same rule for the last reading as the row-by-row path: the latest time, then the greatest id).
     /// </summary>
@@ -333,9 +372,9 @@ public sealed partial class SqliteObservationStore : IDisposable
         await using var command = connection.CreateCommand();
         command.Transaction = transaction;
         command.CommandText = $$"""
-            INSERT INTO observation_id (id, seq) SELECT id, seq FROM observation_log WHERE seq > $after AND seq <= $last;
+            INSERT INTO observation_id (id, seq) SELECT id, seq FROM observation_log WHERE {{BulkRows}};
             INSERT INTO observation (patient, code, effective_ms, id, seq)
-            SELECT patient, code, effective_ms, id, seq FROM observation_log WHERE seq > $after AND seq <= $last ORDER BY patient, code, effective_ms, id;
+            SELECT patient, code, effective_ms, id, seq FROM observation_log WHERE {{BulkRows}} ORDER BY patient, code, effective_ms, id;
             WITH numbers AS ({{FoldNumbers}})
             INSERT INTO observation_value (patient, code, effective_ms, id, field, value)
             SELECT patient, code, effective_ms, id, field, value FROM numbers WHERE true ORDER BY patient, code, effective_ms, id, field;
