@@ -9,11 +9,13 @@ namespace TeleSuivi.Benchmarks.Storage;
 /// Sustained ingest into the embedded store: each iteration writes <see cref="Readings"/> new readings of a 200-patient
 /// cohort with <see cref="SqliteObservationStore.WriteAsync"/>, in batches of <see cref="InfluxWriteBenchmarks.BatchSize"/>
 /// (the StoreWriter's), to a WAL file in a temporary folder that keeps growing from one iteration to the next. An
-/// iteration ends when everything it wrote is folded.
+/// iteration ends when everything it wrote is folded. It is five times the store's fold threshold (20,000 pending readings)
+/// long, so that the background fold works beside the appends as in a running platform (until 2026-11-24 an iteration
+/// was 20,000 readings: appended, then folded, one after the other).
 /// </summary>
 public class SqliteIngestBenchmarks : IDisposable
 {
-    public const int Readings = 20_000;
+    public const int Readings = 100_000;
     private const int Patients = 200;
 
     private readonly VitalSigns.Feed feed = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero), TimeSpan.FromMinutes(1), Patients);
