@@ -235,47 +235,46 @@ public sealed partial class SqliteObservationStore : IDisposable
     private static async Task<int> FoldAsync(SqliteConnection connection, SqliteTransaction transaction, int limit, CancellationToken cancellationToken)
     {
         var folded = Convert.ToInt64(await ScalarAsync(connection, transaction, $"SELECT coalesce((SELECT value FROM store_state WHERE name = '{FoldedState}'), 0)", cancellationToken), CultureInfo.InvariantCulture);
-        var rows = new List<LogRow>();
+        var keys = new List<(long Seq, string Id)>();
         await using (var select = connection.CreateCommand())
         {
             select.Transaction = transaction;
-            select.CommandText = "SELECT seq, id, patient, code, effective_ms, value, components FROM observation_log WHERE seq > $folded ORDER BY seq LIMIT $limit";
+            select.CommandText = "SELECT seq, id FROM observation_log WHERE seq > $folded ORDER BY seq LIMIT $limit";
             select.Parameters.AddWithValue("$folded", folded);
             select.Parameters.AddWithValue("$limit", limit);
             await using var reader = await select.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
-                rows.Add(new LogRow(reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetInt64(4), DecodeNumbers(reader, 5)));
+                keys.Add((reader.GetInt64(0), reader.GetString(1)));
             }
         }
 
-        if (rows.Count == 0)
+        if (keys.Count == 0)
         {
             return 0;
         }
 
-        var taken = rows.Count;
-        var lastSeq = rows[^1].Seq;
-        var latest = new Dictionary<string, long>(rows.Count, StringComparer.Ordinal);
-        foreach (var row in rows)
+        var lastSeq = keys[^1].Seq;
+        var latest = new Dictionary<string, long>(keys.Count, StringComparer.Ordinal);
+        foreach (var (seq, id) in keys)
         {
-            latest[row.Id] = Math.Max(row.Seq, latest.GetValueOrDefault(row.Id));
+            latest[id] = Math.Max(seq, latest.GetValueOrDefault(id));
         }
 
         // New readings, in bulk, by SQL. An id written twice in the chunk or already folded (a replay, a correction, a
-        // device resending its memory) takes the row-by-row path, which applies "the latest wins"; its ids are apart
-        // from the bulk's, so the two can go one after the other.
-        var byRow = new HashSet<string>(rows.Where(r => latest[r.Id] != r.Seq).Select(r => r.Id), StringComparer.Ordinal);
+        // tracker re-sending the day's step count) takes the row-by-row path, which applies "the latest wins"; its ids
+        // are apart from the bulk's, so the two can go one after the other.
+        var byRow = new HashSet<string>(keys.Where(k => latest[k.Id] != k.Seq).Select(k => k.Id), StringComparer.Ordinal);
         byRow.UnionWith(await FoldedIdsAsync(connection, transaction, folded, lastSeq, cancellationToken));
-        rows.RemoveAll(r => !byRow.Contains(r.Id));
-        await MarkByRowAsync(connection, transaction, rows, cancellationToken);
+        await MarkByRowAsync(connection, transaction, [.. keys.Where(k => byRow.Contains(k.Id)).Select(k => k.Seq)], cancellationToken);
         await FoldNewInBulkAsync(connection, transaction, folded, lastSeq, cancellationToken);
-        if (rows.Count == 0)
+        if (byRow.Count == 0)
         {
             await MarkFoldedAsync(connection, transaction, lastSeq, cancellationToken);
-            return taken;
+            return keys.Count;
         }
 
+        var rows = await ByRowAsync(connection, transaction, cancellationToken);
         await using var folder = new Folder(connection, transaction);
         foreach (var superseded in rows.Where(r => latest[r.Id] != r.Seq))
         {
@@ -297,17 +296,33 @@ public sealed partial class SqliteObservationStore : IDisposable
         }
 
         await MarkFoldedAsync(connection, transaction, lastSeq, cancellationToken);
-        return taken;
+        return keys.Count;
+    }
+
+    /// <summary>The log rows listed in <c>temp.fold_by_row</c>, with their numbers, in seq order.</summary>
+    private static async Task<List<LogRow>> ByRowAsync(SqliteConnection connection, SqliteTransaction transaction, CancellationToken cancellationToken)
+    {
+        var rows = new List<LogRow>();
+        await using var select = connection.CreateCommand();
+        select.Transaction = transaction;
+        select.CommandText = "SELECT seq, id, patient, code, effective_ms, value, components FROM observation_log WHERE seq IN (SELECT seq FROM temp.fold_by_row) ORDER BY seq";
+        await using var reader = await select.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            rows.Add(new LogRow(reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetInt64(4), DecodeNumbers(reader, 5)));
+        }
+
+        return rows;
     }
 
     /// <summary>
-    /// Lists the seqs of <paramref name="rows"/> in <c>temp.fold_by_row</c>, which the bulk fold leaves out (a table of
+    /// Lists <paramref name="seqs"/> in <c>temp.fold_by_row</c>, which the bulk fold leaves out (a table of
     /// the connection, emptied first: pooled connections keep it).
     /// </summary>
-    private static async Task MarkByRowAsync(SqliteConnection connection, SqliteTransaction transaction, List<LogRow> rows, CancellationToken cancellationToken)
+    private static async Task MarkByRowAsync(SqliteConnection connection, SqliteTransaction transaction, List<long> seqs, CancellationToken cancellationToken)
     {
         await ExecuteAsync(connection, transaction, "CREATE TEMP TABLE IF NOT EXISTS fold_by_row (seq INTEGER PRIMARY KEY); DELETE FROM temp.fold_by_row", cancellationToken);
-        if (rows.Count == 0)
+        if (seqs.Count == 0)
         {
             return;
         }
@@ -315,10 +330,10 @@ public sealed partial class SqliteObservationStore : IDisposable
         await using var insert = connection.CreateCommand();
         insert.Transaction = transaction;
         insert.CommandText = "INSERT INTO temp.fold_by_row (seq) VALUES ($seq)";
-        var seq = insert.Parameters.Add("$seq", SqliteType.Integer);
-        foreach (var row in rows)
+        var parameter = insert.Parameters.Add("$seq", SqliteType.Integer);
+        foreach (var seq in seqs)
         {
-            seq.Value = row.Seq;
+            parameter.Value = seq;
             await insert.ExecuteNonQueryAsync(cancellationToken);
         }
     }
