@@ -10,7 +10,8 @@ public sealed class HistogramCounts
 {
     private readonly SortedDictionary<double, long> cumulative = [];
 
-    public static HistogramCounts Empty { get; } = new();
+    /// <summary>No poll yet: nothing observed.</summary>
+    public static HistogramCounts Empty => new();
 
     /// <summary>Takes one bucket line's labels (<c>le="0.25"</c> or <c>le="+Inf"</c>) and value.</summary>
     public void Add(string labels, double value)
