@@ -37,6 +37,14 @@ public static class BenchOutput
         }
 
         text.AppendLine();
+        text.AppendLine("| where the time went | store writes: count, p50 / p99 at most, over 100 / 250 / 500 ms | receive -> acknowledged: p50 / p99 at most, over 250 ms | publish -> stored, worst second of the load | the bench's own GC pauses |");
+        text.AppendLine("| --- | --- | --- | --- | ---: |");
+        foreach (var load in report.Loads.Append(report.Saturation))
+        {
+            text.AppendLine(F($"| {load.Name} | {Distribution(load.StoreWriteDurations, withCount: true)} | {Distribution(load.ReceiveToAcknowledged, withCount: false)} | {WorstSecond(load)} | {load.BenchGcPauseSeconds * 1000:N0} ms |"));
+        }
+
+        text.AppendLine();
         text.AppendLine("| target | measured | result |");
         text.AppendLine("| --- | --- | --- |");
         foreach (var target in report.Targets)
@@ -47,6 +55,34 @@ public static class BenchOutput
         text.AppendLine();
         text.AppendLine(F($"{report.Date}, {report.Machine}, load average {report.LoadAverageAtStart} at start and {report.LoadAverageAtEnd} at end (the machine is shared: other builds ran), commit {report.Commit}; broker {report.Broker}, store {report.Store}; {report.Patients:N0} patients registered, {report.PublishingDevices:N0} devices publishing over {report.Connections:N0} connections in {report.Formats.Count} formats; the platform process used {report.Process.CpuSeconds:N0} s of CPU in {report.Process.WallSeconds:N0} s, peak RSS {BenchTargets.Mb(report.Process.PeakResidentBytes)}; with all {report.Process.State.PatientsWithReadings:N0} patients' state and before the loads, live managed heap after a full GC {BenchTargets.Mb(report.Process.State.LiveHeapBytes)} ({BenchTargets.Mb(report.Process.State.LiveHeapAtReadyBytes)} when ready), RSS {BenchTargets.Mb(report.Process.State.ResidentBytes)} ({BenchTargets.Mb(report.Process.State.ResidentAtReadyBytes)} when ready, {BenchTargets.Mb(report.Process.State.ResidentAfterCollectionBytes)} right after the full GC, of which {BenchTargets.Mb(report.Process.State.CommittedAfterCollectionBytes)} committed by the GC), {(report.Process.State.ServerGc ? "server" : "workstation")} GC, measured {(report.Process.State.ScorerCatchUpSeconds is { } caughtUp ? F($"once the risk scorer had caught up ({caughtUp:N0} s after the last reading was stored)") : "with the risk scorer still behind after 5 minutes (its backlog included)")}. Scoring: {report.Scoring.Note}."));
         return text.ToString();
+    }
+
+    private static string Distribution(HistogramSummary? h, bool withCount)
+    {
+        if (h is null || h.Count == 0)
+        {
+            return "-";
+        }
+
+        static string Bound(double? ms) => ms is { } v ? v.ToString("N0", CultureInfo.InvariantCulture) : "more than the highest bucket";
+        var over = withCount
+            ? FormattableString.Invariant($"{h.Over100Ms:N0} / {h.Over250Ms:N0} / {h.Over500Ms:N0}")
+            : FormattableString.Invariant($"{h.Over250Ms:N0}");
+        return withCount
+            ? FormattableString.Invariant($"{h.Count:N0}, {Bound(h.P50AtMostMs)} / {Bound(h.P99AtMostMs)} ms, {over}")
+            : FormattableString.Invariant($"{Bound(h.P50AtMostMs)} / {Bound(h.P99AtMostMs)} ms, {over}");
+    }
+
+    private static string WorstSecond(LoadResult load)
+    {
+        if (load.StoredMaxMsBySecond.Count == 0)
+        {
+            return "-";
+        }
+
+        var worst = load.StoredMaxMsBySecond.Max();
+        var second = load.StoredMaxMsBySecond.ToList().IndexOf(worst);
+        return FormattableString.Invariant($"{worst:N0} ms in second {second} (from {load.StartedAtUtc})");
     }
 
     /// <summary>Replaces this configuration's section of BENCHMARKS.md (between its markers; appended at the end when the file has none).</summary>

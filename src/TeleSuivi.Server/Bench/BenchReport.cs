@@ -45,6 +45,24 @@ public sealed record LoadResult(
 
     /// <summary>Full (generation 2) collections during the load.</summary>
     public long FullCollections { get; init; }
+
+    /// <summary>
+    /// The bench process's own garbage-collection pauses during the load, in seconds: while it is paused, its polls of
+    /// the platform's count answer late and every latency measured then is longer by as much.
+    /// </summary>
+    public double BenchGcPauseSeconds { get; init; }
+
+    /// <summary>When the load's first message began to be sent (UTC, to the millisecond): second 0 of <see cref="StoredMaxMsBySecond"/>.</summary>
+    public string StartedAtUtc { get; init; } = string.Empty;
+
+    /// <summary>The longest publish → stored latency of the messages sent in each second of the load.</summary>
+    public IReadOnlyList<double> StoredMaxMsBySecond { get; init; } = [];
+
+    /// <summary>The durations of the platform's store writes during the load (one write: a batch, whatever requests it took).</summary>
+    public HistogramSummary? StoreWriteDurations { get; init; }
+
+    /// <summary>From reception from the broker to acknowledgement (the platform's own part of publish → stored) during the load.</summary>
+    public HistogramSummary? ReceiveToAcknowledged { get; init; }
 }
 
 /// <summary>

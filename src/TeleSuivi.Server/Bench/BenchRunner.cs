@@ -203,6 +203,7 @@ public sealed class BenchRunner(BenchSettings settings, SimulatedFormats formats
     {
         var before = await probe.ReadAsync(cancellationToken);
         var cpuBefore = platform.CpuTime();
+        var benchPausesBefore = GC.GetTotalPauseDuration();
         var sentAlerts = new ConcurrentDictionary<string, long>(StringComparer.Ordinal);
         using var publishing = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var alertSender = perSecond is null || settings.AlertsPerSecond == 0
@@ -215,6 +216,7 @@ public sealed class BenchRunner(BenchSettings settings, SimulatedFormats formats
         var expected = before.Messages + run.Acknowledged + sentAlerts.Count;
         var after = await probe.WaitForAsync(expected, StallLimit, cancellationToken);
         var cpu = (platform.CpuTime() - cpuBefore).TotalSeconds;
+        var benchPauses = GC.GetTotalPauseDuration() - benchPausesBefore;
         var samples = probe.Since(run.FirstStart);
         samples.Add(after);
 
@@ -223,9 +225,10 @@ public sealed class BenchRunner(BenchSettings settings, SimulatedFormats formats
         var wall = Stopwatch.GetElapsedTime(run.FirstStart, lastCounted).TotalSeconds;
 
         // The critical readings are counted by the platform like the load's own messages, so they are sends of this load.
-        var latencies = StoredLatency.Of(
+        var timed = StoredLatency.OfEach(
             run.AcknowledgedSends.Concat(sentAlerts.Values),
             probe.Since(before.At).Append(after).Select(x => (x.At, x.Messages - before.Messages)));
+        var latencies = timed.ConvertAll(each => each.Milliseconds);
 
         AlertLatency? alertLatency = null;
         if (perSecond is not null && settings.AlertsPerSecond > 0)
@@ -280,6 +283,11 @@ public sealed class BenchRunner(BenchSettings settings, SimulatedFormats formats
         {
             GcPauseSeconds = after.GcPauseSeconds - before.GcPauseSeconds,
             FullCollections = after.FullCollections - before.FullCollections,
+            BenchGcPauseSeconds = benchPauses.TotalSeconds,
+            StartedAtUtc = (DateTimeOffset.UtcNow - Stopwatch.GetElapsedTime(run.FirstStart)).ToString("yyyy-MM-ddTHH:mm:ss.fff'Z'", CultureInfo.InvariantCulture),
+            StoredMaxMsBySecond = StoredLatency.MaxBySecond(timed, run.FirstStart),
+            StoreWriteDurations = after.StoreWriteDurations.Since(before.StoreWriteDurations),
+            ReceiveToAcknowledged = after.ReceiveToAcknowledged.Since(before.ReceiveToAcknowledged),
         };
     }
 

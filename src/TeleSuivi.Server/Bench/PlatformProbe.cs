@@ -11,6 +11,12 @@ public readonly record struct PlatformSample(long At, long Messages, long Observ
 
     /// <summary>Full (generation 2) collections since start.</summary>
     public long FullCollections { get; init; }
+
+    /// <summary>The durations of the store writes since start (<c>telesuivi_store_write_duration_seconds</c>).</summary>
+    public HistogramCounts StoreWriteDurations { get; init; } = HistogramCounts.Empty;
+
+    /// <summary>From reception from the broker to acknowledgement, since start (<c>telesuivi_ingest_durable_lag_seconds</c>).</summary>
+    public HistogramCounts ReceiveToAcknowledged { get; init; } = HistogramCounts.Empty;
 }
 
 /// <summary>
@@ -39,6 +45,8 @@ public sealed class PlatformProbe(PlatformProcess platform) : IAsyncDisposable
         long messages = 0, observations = 0, deadLetters = 0, waiting = 0, storeWrites = 0;
         double storeWriteSeconds = 0, gcPauseSeconds = 0;
         long fullCollections = 0;
+        var writeDurations = new HistogramCounts();
+        var durableLag = new HistogramCounts();
         var risk = new Dictionary<string, double>(StringComparer.Ordinal);
         foreach (var line in text.Split('\n'))
         {
@@ -82,6 +90,14 @@ public sealed class PlatformProbe(PlatformProcess platform) : IAsyncDisposable
             {
                 fullCollections = (long)value;
             }
+            else if (name.StartsWith("telesuivi_store_write_duration_seconds_bucket{", StringComparison.Ordinal))
+            {
+                writeDurations.Add(name, value);
+            }
+            else if (name.StartsWith("telesuivi_ingest_durable_lag_seconds_bucket{", StringComparison.Ordinal))
+            {
+                durableLag.Add(name, value);
+            }
             else if (name.StartsWith("telesuivi_risk_", StringComparison.Ordinal))
             {
                 risk[name] = value;
@@ -92,6 +108,8 @@ public sealed class PlatformProbe(PlatformProcess platform) : IAsyncDisposable
         {
             GcPauseSeconds = gcPauseSeconds,
             FullCollections = fullCollections,
+            StoreWriteDurations = writeDurations,
+            ReceiveToAcknowledged = durableLag,
         };
         lock (samples)
         {

@@ -23,7 +23,11 @@ public static class StoredLatency
     /// <param name="sends"><see cref="Stopwatch"/> time stamps at which the load's messages began to be sent, in any order: only the messages the broker acknowledged.</param>
     /// <param name="polls">Each poll of the count: when its answer arrived (<see cref="Stopwatch"/> time stamp) and how many messages the platform had counted since the load began.</param>
     /// <returns>Milliseconds for the earliest sends, as many as the polls saw counted (fewer when some never were).</returns>
-    public static List<double> Of(IEnumerable<long> sends, IEnumerable<(long At, long Counted)> polls)
+    public static List<double> Of(IEnumerable<long> sends, IEnumerable<(long At, long Counted)> polls) =>
+        OfEach(sends, polls).ConvertAll(each => each.Milliseconds);
+
+    /// <summary>As <see cref="Of"/>, each latency with the send it was given to, earliest first.</summary>
+    public static List<(long SentAt, double Milliseconds)> OfEach(IEnumerable<long> sends, IEnumerable<(long At, long Counted)> polls)
     {
         var sorted = sends.Order().ToArray();
 
@@ -36,7 +40,7 @@ public static class StoredLatency
             earliestFrom[i] = i == byCount.Length - 1 ? byCount[i].At : Math.Min(byCount[i].At, earliestFrom[i + 1]);
         }
 
-        var latencies = new List<double>(sorted.Length);
+        var latencies = new List<(long, double)>(sorted.Length);
         var poll = 0;
         for (var k = 1; k <= sorted.Length; k++)
         {
@@ -50,9 +54,30 @@ public static class StoredLatency
                 break;
             }
 
-            latencies.Add(Stopwatch.GetElapsedTime(sorted[k - 1], earliestFrom[poll]).TotalMilliseconds);
+            latencies.Add((sorted[k - 1], Stopwatch.GetElapsedTime(sorted[k - 1], earliestFrom[poll]).TotalMilliseconds));
         }
 
         return latencies;
+    }
+
+    /// <summary>
+    /// The longest latency of the messages sent in each second of the load (second 0 begins at <paramref name="start"/>):
+    /// where the tail comes from, to be lined up with what else happened then (the store's own log, a collection).
+    /// </summary>
+    public static IReadOnlyList<double> MaxBySecond(IEnumerable<(long SentAt, double Milliseconds)> latencies, long start)
+    {
+        var worst = new List<double>();
+        foreach (var (sentAt, milliseconds) in latencies)
+        {
+            var second = Math.Max(0, (int)Stopwatch.GetElapsedTime(start, sentAt).TotalSeconds);
+            while (worst.Count <= second)
+            {
+                worst.Add(0);
+            }
+
+            worst[second] = Math.Max(worst[second], Math.Round(milliseconds));
+        }
+
+        return worst;
     }
 }

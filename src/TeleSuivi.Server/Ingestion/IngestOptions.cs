@@ -28,6 +28,33 @@ public sealed class IngestOptions
     public TimeSpan BatchDelay { get; set; } = TimeSpan.FromMilliseconds(50);
 
     /// <summary>
+    /// How long a partial batch keeps taking readings before it may be written, even to an idle store: fewer, larger
+    /// writes for a store across the network, whose cost is mostly per request (HTTP, influxd's WAL fsync), at the price
+    /// of this much latency. Null (the default): <see cref="RemoteStoreMinBatchAge"/> for InfluxDB (or BatchDelay if
+    /// shorter), zero for SQLite, whose writes are in-process and cheap. At most <see cref="BatchDelay"/>.
+    /// </summary>
+    public TimeSpan? MinBatchAge { get; set; }
+
+    /// <summary>The default <see cref="MinBatchAge"/> of a remote store (BENCHMARKS.md, "Latency at 1,000 readings/s on mosquitto + InfluxDB").</summary>
+    public static readonly TimeSpan RemoteStoreMinBatchAge = TimeSpan.FromMilliseconds(20);
+
+    /// <summary><see cref="MinBatchAge"/> as set, or its default for the store: remote (InfluxDB) or in-process (SQLite).</summary>
+    public TimeSpan ResolveMinBatchAge(bool remoteStore)
+    {
+        if (MinBatchAge is not { } age)
+        {
+            return remoteStore && BatchDelay > TimeSpan.Zero ? TimeSpan.FromTicks(Math.Min(RemoteStoreMinBatchAge.Ticks, BatchDelay.Ticks)) : TimeSpan.Zero;
+        }
+
+        if (age < TimeSpan.Zero || age > BatchDelay)
+        {
+            throw new ConfigurationException($"Ingest:MinBatchAge is {age}: it must be between 0 and Ingest:BatchDelay ({BatchDelay}), the longest a batch may wait");
+        }
+
+        return age;
+    }
+
+    /// <summary>
     /// The manufacturer profiles (one folder each). Default: the <c>ingest/</c> folder shipped beside the executable.
     /// A site adds a manufacturer by adding a folder here and restarting.
     /// </summary>

@@ -53,11 +53,14 @@ public sealed partial class IngestProcessor(
     // Batches appended to the spool by the completing loop since start (see SpoolInOrderAsync).
     private long spooledBatches;
 
+    private TimeSpan minBatchAge;
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var inFlight = settings.WritesInFlight >= 1
             ? settings.WritesInFlight
             : throw new ConfigurationException($"Ingest:WritesInFlight is {settings.WritesInFlight}: at least 1 batch must be written at a time");
+        minBatchAge = settings.ResolveMinBatchAge(writer.Remote);
         var pending = Channel.CreateBounded<PendingBatch>(new BoundedChannelOptions(inFlight) { SingleReader = true, SingleWriter = true });
         using var slots = new SemaphoreSlim(inFlight, inFlight);
         using var stopTaking = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
@@ -475,16 +478,19 @@ public sealed partial class IngestProcessor(
     }
 
     /// <summary>
-    /// Takes what is queued, up to <see cref="IngestOptions.BatchSize"/>. When the queue is empty and no write is in
-    /// flight the batch goes at once: waiting could only delay it, since nothing else would share its write. While a write
-    /// is in flight the batch keeps taking the readings that arrive, until that write ends (the store is free again),
-    /// the batch is full or <see cref="IngestOptions.BatchDelay"/> has passed since it began: under load the readings
-    /// that come during one write share the next.
+    /// Takes what is queued, up to <see cref="IngestOptions.BatchSize"/>. Until the batch is
+    /// <see cref="IngestOptions.MinBatchAge"/> old (zero for SQLite) it takes what arrives, whatever the store is doing: a
+    /// remote store's cost is mostly per request. Then, when the queue is empty and no write is in flight, the batch
+    /// goes at once: waiting could only delay it, since nothing else would share its write. While a write is in flight
+    /// the batch keeps taking the readings that arrive, until that write ends (the store is free again), the batch is
+    /// full or <see cref="IngestOptions.BatchDelay"/> has passed since it began: under load the readings that come
+    /// during one write share the next.
     /// </summary>
     private async Task FillBatchAsync(ChannelReader<IngestMessage> reader, List<IngestMessage> batch, Queue<PendingBatch> recent, CancellationToken cancellationToken)
     {
         using var window = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         window.CancelAfter(settings.BatchDelay);
+        var aged = minBatchAge > TimeSpan.Zero ? Task.Delay(minBatchAge, time, window.Token) : null;
         Task<bool>? arriving = null;
         try
         {
@@ -495,14 +501,28 @@ public sealed partial class IngestProcessor(
                     batch.Add(message);
                 }
 
-                if (batch.Count >= settings.BatchSize || WriteInFlight(recent) is not { } writing)
+                if (batch.Count >= settings.BatchSize)
                 {
                     return;
                 }
 
-                // One wait for the next reading, kept across the loop's turns: a write that ends first does not cancel it.
+                // One wait for the next reading, kept across the loop's turns: a write or an age that ends first does not cancel it.
+                Task ending;
+                if (aged is { IsCompleted: false })
+                {
+                    ending = aged;
+                }
+                else if (WriteInFlight(recent) is { } writing)
+                {
+                    ending = writing;
+                }
+                else
+                {
+                    return;
+                }
+
                 arriving ??= reader.WaitToReadAsync(window.Token).AsTask();
-                if (await Task.WhenAny(arriving, writing) != arriving)
+                if (await Task.WhenAny(arriving, ending) != arriving)
                 {
                     continue;
                 }

@@ -35,12 +35,13 @@ public sealed class StoreWriter
     private readonly WritePathMetrics metrics;
 
     public StoreWriter(IObservationStore store, IOptions<StoreOptions> options, WritePathMetrics metrics)
-        : this(store.Display, store.WriteAsync, options.Value.WriteTimeout, metrics)
+        : this(store.Display, store.WriteAsync, options.Value.WriteTimeout, metrics, remote: store is InfluxObservationStore)
     {
     }
 
     /// <param name="write">How a batch is written (a store's <see cref="IObservationStore.WriteAsync"/>).</param>
-    internal StoreWriter(string display, Func<IReadOnlyList<Observation>, CancellationToken, Task> write, TimeSpan timeout, WritePathMetrics metrics)
+    /// <param name="remote">Whether each write is a request to a server (see <see cref="Remote"/>).</param>
+    internal StoreWriter(string display, Func<IReadOnlyList<Observation>, CancellationToken, Task> write, TimeSpan timeout, WritePathMetrics metrics, bool remote = false)
     {
         ArgumentNullException.ThrowIfNull(display);
         ArgumentNullException.ThrowIfNull(write);
@@ -49,9 +50,13 @@ public sealed class StoreWriter
         this.write = write;
         this.timeout = timeout;
         this.metrics = metrics;
+        Remote = remote;
     }
 
     public string Display { get; }
+
+    /// <summary>Whether each write is a request to a server (InfluxDB), whose fixed cost per write is worth batching for (<see cref="Ingestion.IngestOptions.MinBatchAge"/>).</summary>
+    public bool Remote { get; }
 
     /// <summary>
     /// Stores every Observation of <paramref name="observations"/> except those returned, which the store refused as

@@ -77,6 +77,22 @@ public sealed class StoredLatencyTests
     }
 
     /// <summary>A poll every 10 ms from time 0, answered <see cref="AnswerMs"/> later: how many of the messages were stored when it read the count.</summary>
+    [Fact]
+    public void MaxBySecond_OneStallInTheThirdSecond_ItsSecondHoldsTheWorstLatencyTheOthersTheirOwn()
+    {
+        // 5 s at 100 messages/s, each stored 20 ms after it was sent, except those sent during a stall of the store from
+        // 2.3 s to 2.7 s (a snapshot), stored when it ends: in order, as the platform acknowledges them.
+        var load = Enumerable.Range(0, 500).Select(i => 10.0 * i).ToList();
+        var stored = load.ConvertAll(sent => sent is >= 2_300 and < 2_700 ? 2_700 : sent + 20);
+        var polls = Polls(stored, untilMs: 5_100);
+
+        var worst = StoredLatency.MaxBySecond(StoredLatency.OfEach(Stamps(load), polls), Ms(0));
+
+        Assert.Equal(5, worst.Count);
+        Assert.InRange(worst[2], 400, 400 + Resolution);
+        Assert.All(worst.Where((_, second) => second != 2), ms => Assert.InRange(ms, 20, 20 + Resolution));
+    }
+
     private static List<(long At, long Counted)> Polls(List<double> storedMs, double untilMs)
     {
         var sorted = storedMs.Order().ToArray();

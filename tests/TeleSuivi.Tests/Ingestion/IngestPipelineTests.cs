@@ -240,11 +240,61 @@ public sealed class IngestPipelineTests : IAsyncDisposable
         Assert.Equal(Enumerable.Range(0, 3), Acknowledged().Select(a => a.Message));
     }
 
+    [Fact]
+    public async Task MinBatchAge_ReadingsTrickleToAnIdleRemoteStore_TheyShareOneWriteUntilTheBatchIsFull()
+    {
+        // An age of an hour: only a full batch (5) can be written before it.
+        var sizes = new List<int>();
+        await StartAsync(writesInFlight: 3, batchDelay: TimeSpan.FromHours(1), minBatchAge: TimeSpan.FromHours(1), script: (_, batch, write, ct) =>
+        {
+            lock (sizes)
+            {
+                sizes.Add(batch.Count);
+            }
+
+            return write(batch, ct);
+        });
+
+        foreach (var i in Enumerable.Range(0, 4))
+        {
+            Enqueue(i, Message(i));
+
+            // Taken into the batch with no write in flight, and still not written.
+            await Poll.UntilAsync(() => channel!.Count == 0, Deadline, $"reading {i} taken into the batch");
+            lock (sizes)
+            {
+                Assert.Empty(sizes);
+            }
+        }
+
+        Enqueue(4, Message(4));
+        await Poll.UntilAsync(() => Task.FromResult(Acknowledged().Count), count => count == 5, Deadline, "every reading acknowledged");
+        Assert.Equal(Enumerable.Range(0, 5), Acknowledged().Select(a => a.Message));
+        lock (sizes)
+        {
+            Assert.Equal([5], sizes);
+        }
+    }
+
+    [Fact]
+    public async Task MinBatchAge_PartialBatchReachesTheAge_WrittenWithoutWaitingForTheWindow()
+    {
+        // A window of an hour: a batch that waited for it rather than for its age would miss the deadline by far.
+        await StartAsync(writesInFlight: 3, batchDelay: TimeSpan.FromHours(1), minBatchAge: TimeSpan.FromMilliseconds(20), script: (_, batch, write, ct) => write(batch, ct));
+
+        Enqueue(0, Message(0));
+        Enqueue(1, Message(1));
+
+        await Poll.UntilAsync(() => Task.FromResult(Acknowledged().Count), count => count == 2, Deadline, "both readings acknowledged");
+        Assert.Equal([0, 1], Acknowledged().Select(a => a.Message));
+    }
+
     /// <summary>Writes of the store: the call number (1 for the first batch), the batch, the real write.</summary>
     private delegate Task ScriptedWrite(int call, IReadOnlyList<Observation> batch, Func<IReadOnlyList<Observation>, CancellationToken, Task> write, CancellationToken cancellationToken);
 
     /// <param name="queued">Messages 0, 1... put on the channel before the processor starts, so that they fill whole batches.</param>
-    private async Task<(ObservationSpool Spool, SqliteObservationStore Store)> StartAsync(int writesInFlight, ScriptedWrite script, int queued = 0, TimeSpan? batchDelay = null)
+    /// <param name="minBatchAge">Set: the writes count as a remote store's (the default age of a remote store when null is tested in IngestOptionsTests).</param>
+    private async Task<(ObservationSpool Spool, SqliteObservationStore Store)> StartAsync(int writesInFlight, ScriptedWrite script, int queued = 0, TimeSpan? batchDelay = null, TimeSpan? minBatchAge = null)
     {
         var ingest = Options.Create(new IngestOptions
         {
@@ -252,6 +302,7 @@ public sealed class IngestPipelineTests : IAsyncDisposable
             BatchSize = 5,
             BatchDelay = batchDelay ?? TimeSpan.FromMilliseconds(100),
             WritesInFlight = writesInFlight,
+            MinBatchAge = minBatchAge,
         });
         var store = new SqliteObservationStore(Path.Combine(data, "telesuivi.db"));
         owned.Add(store);
@@ -263,7 +314,7 @@ public sealed class IngestPipelineTests : IAsyncDisposable
         spool.Open();
         var calls = 0;
         var metrics = new WritePathMetrics();
-        var writer = new StoreWriter("scripted SQLite", (batch, ct) => script(Interlocked.Increment(ref calls), batch, store.WriteAsync, ct), TimeSpan.FromSeconds(30), metrics);
+        var writer = new StoreWriter("scripted SQLite", (batch, ct) => script(Interlocked.Increment(ref calls), batch, store.WriteAsync, ct), TimeSpan.FromSeconds(30), metrics, remote: minBatchAge is not null);
         channel = new IngestChannel(ingest);
         var processor = new IngestProcessor(
             channel,
