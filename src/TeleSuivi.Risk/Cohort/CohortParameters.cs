@@ -142,6 +142,13 @@ public sealed record ExacerbationParameters
     /// <summary>Variance of the patient's gamma-distributed susceptibility (mean 1): the frequent-exacerbator phenotype.</summary>
     public double SusceptibilityVariance { get; init; } = 0.5;
 
+    /// <summary>
+    /// Temporal clustering (Hurst 2009): for <see cref="RecurrenceWindowDays"/> after a COPD exacerbation's onset the
+    /// COPD hazard is multiplied by this ratio (1: no clustering).
+    /// </summary>
+    public double RecurrenceRateRatio { get; init; } = 1.75;
+    public double RecurrenceWindowDays { get; init; } = 56;
+
     /// <summary>Amplitude of the winter (respiratory-virus) season on the hazard: ×(1 + A·cos(2π(doy − peak)/365)).</summary>
     public double VirusSeasonAmplitude { get; init; } = 0.15;
     public int VirusSeasonPeakDayOfYear { get; init; } = 15;

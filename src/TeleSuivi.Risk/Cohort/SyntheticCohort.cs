@@ -77,20 +77,33 @@ public sealed class SyntheticCohort
 
     /// <summary>
     /// Ground truth: the patient's expected exacerbations per day on <paramref name="day"/> (condition, severity,
-    /// susceptibility, season and the zone's environment up to that day), the hazard the events are drawn from.
+    /// susceptibility, season and the zone's environment up to that day, and the raised COPD hazard after a COPD
+    /// exacerbation that began before the day ends), the hazard the events are drawn from.
     /// </summary>
-    public double DailyHazard(PatientProfile profile, int day)
+    public double DailyHazard(CohortPatient patient, int day)
     {
-        ArgumentNullException.ThrowIfNull(profile);
+        ArgumentNullException.ThrowIfNull(patient);
+        var profile = patient.Profile;
+        var x = Parameters.Exacerbation;
         var zone = Environment.ZoneIndex(profile.Zone);
         var index = Math.Clamp(day - Environment.FirstDay, 0, Environment.DayCount - 1);
-        return profile.Conditions.Sum(c => DailyRate(profile, c) * hazardMultiplier[(int)c][zone][index]);
+        var dayEnd = Parameters.StartTime.AddDays(day + 1);
+        var recurrence = patient.Events.Any(e => e.Kind == EventKind.Exacerbation && e.Condition == Condition.Copd
+            && e.Onset < dayEnd && e.Onset.AddDays(x.RecurrenceWindowDays) > dayEnd);
+        return profile.Conditions.Sum(c => DailyRate(profile, c) * hazardMultiplier[(int)c][zone][index] * (c == Condition.Copd && recurrence ? x.RecurrenceRateRatio : 1));
     }
 
     private double DailyRate(PatientProfile profile, Condition condition)
     {
+        var x = Parameters.Exacerbation;
         var severity = condition == profile.Primary ? profile.Severity : 2;
-        return Parameters.Exacerbation.AnnualRate[(int)condition] * SeverityRates(condition)[severity - 1] / severityNormaliser[(int)condition] / 365.25 * profile.Susceptibility;
+        var rate = x.AnnualRate[(int)condition] * SeverityRates(condition)[severity - 1] / severityNormaliser[(int)condition] / 365.25 * profile.Susceptibility;
+
+        // Clustering redistributes COPD events in time rather than adding them: the base rate is lowered by the
+        // expected excess of an average patient (the share of a year spent in a recurrence window), approximately.
+        return condition == Condition.Copd
+            ? rate / (1 + ((x.RecurrenceRateRatio - 1) * x.AnnualRate[(int)condition] * x.RecurrenceWindowDays / 365.25))
+            : rate;
     }
 
     /// <summary>The hazard multiplier (environment and season) of a condition in a zone on a day; mean 1 over the readings span.</summary>
@@ -318,6 +331,7 @@ public sealed class SyntheticCohort
         var busyUntil = DateTimeOffset.MinValue;
         var flareBusyUntil = DateTimeOffset.MinValue;
         Span<double> hazards = stackalloc double[AllConditions.Length];
+        Span<double> flareHazards = stackalloc double[AllConditions.Length];
         Span<bool> has = stackalloc bool[AllConditions.Length];
         Span<double> rates = stackalloc double[AllConditions.Length];
         foreach (var c in profile.Conditions)
@@ -326,20 +340,28 @@ public sealed class SyntheticCohort
             rates[(int)c] = DailyRate(profile, c);
         }
 
+        var recurrenceUntil = DateTimeOffset.MinValue;
         for (var day = Environment.FirstDay; day < lastDay; day++)
         {
+            var dayStart = start.AddDays(day);
             var total = 0.0;
+            var flareTotal = 0.0;
             foreach (var c in AllConditions)
             {
                 hazards[(int)c] = 0;
+                flareHazards[(int)c] = 0;
                 if (has[(int)c])
                 {
-                    hazards[(int)c] = rates[(int)c] * hazardMultiplier[(int)c][zone][day - Environment.FirstDay];
+                    var hazard = rates[(int)c] * hazardMultiplier[(int)c][zone][day - Environment.FirstDay];
+                    flareHazards[(int)c] = hazard;
+                    flareTotal += hazard;
+
+                    // Temporal clustering (Hurst 2009): a high-risk period for a recurrent COPD exacerbation in the 8
+                    // weeks after one. Flares keep the plain hazard: they are not exacerbations.
+                    hazards[(int)c] = c == Condition.Copd && dayStart < recurrenceUntil ? hazard * x.RecurrenceRateRatio : hazard;
                     total += hazards[(int)c];
                 }
             }
-
-            var dayStart = start.AddDays(day);
 
             // The same number of draws every day, and each event's shape from its own stream (patient, day): one
             // event's outcome never shifts the numbers of the next, so a shifted parameter changes only what it must.
@@ -353,14 +375,18 @@ public sealed class SyntheticCohort
                 var e = Build(profile, EventKind.Exacerbation, condition, onset, shape);
                 events.Add(e);
                 busyUntil = e.End;
+                if (condition == Condition.Copd)
+                {
+                    recurrenceUntil = onset.AddDays(x.RecurrenceWindowDays);
+                }
             }
 
             var flareDraw = flareRng.NextDouble();
-            var flarePick = flareRng.NextDouble() * total;
+            var flarePick = flareRng.NextDouble() * flareTotal;
             var flareOnset = dayStart.AddDays(flareRng.NextDouble());
-            if (flareDraw < 1 - Math.Exp(-total * x.FlaresPerEvent) && flareOnset >= flareBusyUntil && flareOnset >= busyUntil)
+            if (flareDraw < 1 - Math.Exp(-flareTotal * x.FlaresPerEvent) && flareOnset >= flareBusyUntil && flareOnset >= busyUntil)
             {
-                var condition = PickCondition(hazards, flarePick);
+                var condition = PickCondition(flareHazards, flarePick);
                 var flareShape = DrawShape(new Rng(Seed, FlareShapePurpose, (ulong)profile.Index, (ulong)(day - Environment.FirstDay)), EventKind.Flare);
                 var f = Build(profile, EventKind.Flare, condition, flareOnset, flareShape);
                 flares.Add(f);

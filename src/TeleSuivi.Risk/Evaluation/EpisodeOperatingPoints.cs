@@ -31,8 +31,11 @@ public sealed class EpisodeOperatingPoints
     /// <summary>
     /// The operating point of each budget. Alerts do not fall steadily as raise-at rises: a low raise-at with its low
     /// clear-below keeps patients inside one long episode, so it can raise fewer alerts than a higher one. Raise-at is
-    /// therefore chosen among <see cref="GridPoints"/> values as the one raising the most alerts within the budget (the
-    /// lowest of equals), never by the outcomes; a scorer whose episodes cannot spend a budget shows the rate it reaches.
+    /// lowered as a programme would lower it, from the top, until the next step would raise more alerts than the
+    /// budget: among the <see cref="GridPoints"/> values above the highest one that exceeds the budget, the one raising
+    /// the most alerts (the lowest of equals), never chosen by the outcomes. Below that point lies the regime of endless
+    /// episodes, whose alert count can fall back within the budget while they alert less (v2's regression at 0.02 was a
+    /// raise-at found there); a scorer whose episodes cannot spend a budget shows the rate it reaches.
     /// </summary>
     public IReadOnlyList<OperatingPoint> At(IReadOnlyList<double> budgets, IReadOnlyList<double> scores, IReadOnlyList<CohortEvent> exacerbations)
     {
@@ -56,7 +59,9 @@ public sealed class EpisodeOperatingPoints
         return budgets.Select(budget =>
         {
             var allowed = (int)Math.Floor(budget * days.Count);
-            var best = Enumerable.Range(0, candidates.Length).Where(k => counts[k] <= allowed).MaxBy(k => (counts[k], -k));
+            // Candidates rise with k and the last raises nothing, so the range is never empty.
+            var overBudget = Enumerable.Range(0, candidates.Length).Where(k => counts[k] > allowed).DefaultIfEmpty(-1).Max();
+            var best = Enumerable.Range(overBudget + 1, candidates.Length - overBudget - 1).MaxBy(k => (counts[k], -k));
             var alerted = new List<int>();
             Alerts(broken, candidates[best], alerted);
             return OperatingPoints.Measure(budget, days, alerted, exacerbations, candidates[best]);

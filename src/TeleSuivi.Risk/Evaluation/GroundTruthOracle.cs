@@ -14,7 +14,8 @@ namespace TeleSuivi.Risk.Evaluation;
 /// is what a perfect reader of the readings could know by t, and nothing later:
 /// <list type="bullet">
 /// <item>the patient's true exacerbation hazard of day d (<see cref="SyntheticCohort.DailyHazard"/>: condition,
-/// severity, susceptibility, season, and the zone's environment up to day d — not the coming days' weather);</item>
+/// severity, susceptibility, season, the zone's environment up to day d — not the coming days' weather — and the
+/// raised risk after a recent COPD exacerbation, Hurst 2009);</item>
 /// <item>the true vital-sign and weight shift of all events (exacerbations and flares alike, as the readings show
 /// them) at t, t − 24 h and t − 48 h, without device noise, day-to-day variation, missed days or artefacts, on the
 /// measures the patient's devices take. An event whose prodrome has not started by t changes none of these, and
@@ -55,7 +56,7 @@ public sealed class GroundTruthOracle
         var visible = patient.Profile.Devices.SelectMany(Measures.Of).ToHashSet(StringComparer.Ordinal);
         var phys = cohort.Parameters.Physiology;
         var inputs = new float[InputCount];
-        inputs[0] = (float)Math.Log(Math.Max(cohort.DailyHazard(patient.Profile, day), 1e-9));
+        inputs[0] = (float)Math.Log(Math.Max(cohort.DailyHazard(patient, day), 1e-9));
         for (var lag = 0; lag < Lags.Count; lag++)
         {
             var shift = patient.ShiftAt(at - Lags[lag], out var weightKg);

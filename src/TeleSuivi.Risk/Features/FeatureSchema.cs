@@ -34,6 +34,22 @@ public static class FeatureSchema
     /// </summary>
     public static readonly IReadOnlyList<string> VitalsBlock = ["vitals-deviation-24h", "vitals-deviation-72h", "vitals-deviating-24h"];
 
+    /// <summary>
+    /// The patient's exacerbation history as the programme knows it (online: alerts nurses resolved as confirmed
+    /// exacerbation or hospitalised; offline: the cohort's past exacerbation onsets), before the scoring time only:
+    /// onsets in the last 365 days, days since the latest, and whether one began within the last
+    /// <see cref="PatientFeatureState.RecentExacerbationDays"/> days (the 8 weeks of raised risk after an episode of
+    /// about a week, Hurst 2009). Frequent exacerbators stay frequent (Hurst 2010, ECLIPSE).
+    /// </summary>
+    public static readonly IReadOnlyList<string> HistoryBlock = ["exacerbations-365d", "days-since-exacerbation", "exacerbation-within-9w"];
+
+    /// <summary>
+    /// How the patient's readings are missing, across devices: readings of the last 24 h over the usual daily count
+    /// (median of the baseline days with readings), and how many measures read in the last 7 days fell silent for
+    /// the last 24 h. Ill patients miss readings more often (models/README.md, "Adherence").
+    /// </summary>
+    public static readonly IReadOnlyList<string> MissingDataBlock = ["readings-24h-vs-usual", "measures-silent-24h"];
+
     /// <summary>Per measure of <see cref="Measures.Patient"/>: +1 when illness raises it, −1 when it lowers it, 0 when it says nothing of a prodrome.</summary>
     public static readonly IReadOnlyList<int> IllnessDirection = [1, 1, -1, 0, 0, 1, 1, -1, 1];
 
@@ -68,6 +84,10 @@ public static class FeatureSchema
 
     public static int VitalsOffset => SeasonOffset + 3;
 
+    public static int HistoryOffset => VitalsOffset + VitalsBlock.Count;
+
+    public static int MissingDataOffset => HistoryOffset + HistoryBlock.Count;
+
     public static int SeasonOffset => StaticBlock.Count + (Measures.Patient.Count * MeasureBlock.Count) + (Measures.Environment.Count * EnvironmentBlock.Count);
 
     /// <summary>The position of a feature (or of an explanation value) in the computed vector.</summary>
@@ -94,6 +114,8 @@ public static class FeatureSchema
         names.Add("season-cos");
         names.Add("hours-since-any-reading");
         names.AddRange(VitalsBlock);
+        names.AddRange(HistoryBlock);
+        names.AddRange(MissingDataBlock);
         return names;
     }
 }

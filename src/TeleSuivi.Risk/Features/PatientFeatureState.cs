@@ -32,6 +32,12 @@ public sealed class PatientFeatureState
     public const int BaselineLastLag = 3;
     public const int BaselineMinimumDays = 10;
 
+    /// <summary>An onset within this many days counts as recent: 8 weeks after an episode of about a week (Hurst 2009).</summary>
+    public const int RecentExacerbationDays = 63;
+
+    /// <summary>The most recent onsets kept: far more than a year holds at any published rate.</summary>
+    public const int HistoryCapacity = 32;
+
     private const double Scale = 10;
     private static readonly int MeasureCount = Measures.Patient.Count;
     private static readonly FrozenDictionary<string, int> MeasureIndex =
@@ -50,6 +56,9 @@ public sealed class PatientFeatureState
     private readonly long[] lastTicks = new long[MeasureCount];
     private readonly float[] facts;
     private readonly long utcOffsetTicks;
+    // Onset ticks in ascending order, allocated with the first (most patients have none): scoring allocates nothing.
+    private long[]? exacerbationOnsets;
+    private int exacerbationCount;
     private long lastAnyTicks;
 
     public PatientFeatureState(PatientFacts facts, TimeSpan utcOffset)
@@ -87,6 +96,39 @@ public sealed class PatientFeatureState
         Bin(hourSum, hourCount, hourStamp, HourBins, m, HourIndex(ticks), scaled);
         Bin(daySum, dayCount, dayStamp, DayBins, m, DayIndex(ticks), scaled);
         return true;
+    }
+
+    /// <summary>
+    /// Records an exacerbation onset the programme knows of (any order; the same onset twice counts once). Only
+    /// onsets before the scoring time count (<see cref="Compute"/>), so adding one early changes no earlier score.
+    /// </summary>
+    public void AddExacerbation(DateTimeOffset onset)
+    {
+        var ticks = onset.UtcTicks;
+        var onsets = exacerbationOnsets ??= new long[HistoryCapacity];
+        var at = Array.BinarySearch(onsets, 0, exacerbationCount, ticks);
+        if (at >= 0)
+        {
+            return;
+        }
+
+        at = ~at;
+        if (exacerbationCount == HistoryCapacity)
+        {
+            if (at == 0)
+            {
+                return;
+            }
+
+            // Full: the oldest onset makes room.
+            Array.Copy(onsets, 1, onsets, 0, at - 1);
+            onsets[at - 1] = ticks;
+            return;
+        }
+
+        Array.Copy(onsets, at, onsets, at + 1, exacerbationCount - at);
+        onsets[at] = ticks;
+        exacerbationCount++;
     }
 
     private static void Bin(int[] sums, ushort[] counts, int[] stamps, int bins, int m, int index, int scaled)
@@ -190,6 +232,8 @@ public sealed class PatientFeatureState
         }
 
         Vitals(features);
+        History(ticks, features);
+        MissingData(h, d, features);
 
         var e = FeatureSchema.EnvironmentOffset(0);
         if (environment is null)
@@ -253,6 +297,70 @@ public sealed class PatientFeatureState
     }
 
     private const float VitalsClip = 4;
+
+    private void History(long ticks, Span<float> features)
+    {
+        var year = ticks - (365 * TimeSpan.TicksPerDay);
+        var count = 0;
+        long latest = 0;
+        for (var i = 0; i < exacerbationCount && exacerbationOnsets![i] < ticks; i++)
+        {
+            count += exacerbationOnsets[i] > year ? 1 : 0;
+            latest = exacerbationOnsets[i];
+        }
+
+        var o = FeatureSchema.HistoryOffset;
+        var days = latest == 0 ? double.NaN : (ticks - latest) / (double)TimeSpan.TicksPerDay;
+        features[o] = count;
+        features[o + 1] = (float)days;
+        features[o + 2] = days <= RecentExacerbationDays ? 1 : 0;
+    }
+
+    private void MissingData(int h, int d, Span<float> features)
+    {
+        long last24 = 0;
+        var silent = 0;
+        Span<double> window = stackalloc double[DayBins];
+        for (var m = 0; m < MeasureCount; m++)
+        {
+            long measure24 = 0;
+            for (var slot = 0; slot < HourBins; slot++)
+            {
+                if (hourStamp[slot] > h - 24 && hourStamp[slot] <= h)
+                {
+                    measure24 += hourCount[(m * HourBins) + slot];
+                }
+            }
+
+            last24 += measure24;
+            silent += measure24 == 0 && DailyMeans(m, d - 6, d, window) > 0 ? 1 : 0;
+        }
+
+        var usual = 0;
+        for (var day = d - BaselineFirstLag; day <= d - BaselineLastLag; day++)
+        {
+            var slot = ((day % DayBins) + DayBins) % DayBins;
+            if (dayStamp[slot] != day)
+            {
+                continue;
+            }
+
+            var total = 0;
+            for (var m = 0; m < MeasureCount; m++)
+            {
+                total += dayCount[(m * DayBins) + slot];
+            }
+
+            if (total > 0)
+            {
+                window[usual++] = total;
+            }
+        }
+
+        var o = FeatureSchema.MissingDataOffset;
+        features[o] = usual >= BaselineMinimumDays ? (float)(last24 / Median(window[..usual])) : float.NaN;
+        features[o + 1] = silent;
+    }
 
     private double HourMean(int m, int from, int to)
     {

@@ -66,15 +66,20 @@ public static class ModelSchema
         return ml.Data.LoadFromEnumerable(rows, Input());
     }
 
-    /// <summary>The features of the environment block, masked in the "without environment" ablation.</summary>
-    public static bool[] EnvironmentMask()
+    /// <summary>The features hidden by <paramref name="options"/>' ablations (environment, history, missing data); null when none is.</summary>
+    public static bool[]? Mask(TrainingOptions options)
     {
-        var mask = new bool[FeatureSchema.Count];
-        for (var i = FeatureSchema.EnvironmentOffset(0); i < FeatureSchema.SeasonOffset; i++)
+        ArgumentNullException.ThrowIfNull(options);
+        if (!options.WithoutEnvironment && !options.WithoutHistory && !options.WithoutMissingData)
         {
-            mask[i] = true;
+            return null;
         }
 
+        var mask = new bool[FeatureSchema.Count];
+        void Hide(int from, int count, bool hidden) => mask.AsSpan(from, count).Fill(hidden);
+        Hide(FeatureSchema.EnvironmentOffset(0), FeatureSchema.SeasonOffset - FeatureSchema.EnvironmentOffset(0), options.WithoutEnvironment);
+        Hide(FeatureSchema.HistoryOffset, FeatureSchema.HistoryBlock.Count, options.WithoutHistory);
+        Hide(FeatureSchema.MissingDataOffset, FeatureSchema.MissingDataBlock.Count, options.WithoutMissingData);
         return mask;
     }
 }

@@ -35,6 +35,42 @@ public static class ModelSelection
         ];
     }
 
+    /// <summary>The candidates for the feature groups added in v3: all features, then without history, without missing data, without both.</summary>
+    public static IReadOnlyList<TrainingOptions> FeatureAblations(TrainingOptions baseline)
+    {
+        ArgumentNullException.ThrowIfNull(baseline);
+        return
+        [
+            baseline,
+            baseline with { WithoutHistory = true },
+            baseline with { WithoutMissingData = true },
+            baseline with { WithoutHistory = true, WithoutMissingData = true },
+        ];
+    }
+
+    /// <summary>The feature groups a candidate hides, for the sweep's table ("-" when none).</summary>
+    public static string Hidden(TrainingOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var hidden = new List<string>();
+        if (options.WithoutEnvironment)
+        {
+            hidden.Add("environment");
+        }
+
+        if (options.WithoutHistory)
+        {
+            hidden.Add("history");
+        }
+
+        if (options.WithoutMissingData)
+        {
+            hidden.Add("missing-data");
+        }
+
+        return hidden.Count == 0 ? "-" : string.Join('+', hidden);
+    }
+
     public static IReadOnlyList<SweepResult> Sweep(
         PatientDays training, PatientDays? heldOut, IReadOnlyList<TrainingOptions> candidates, Action<ProgressStep>? progress = null, CancellationToken cancellationToken = default)
     {

@@ -43,15 +43,16 @@ public static class RiskExplainer
 
     private static readonly string[] Topics = FeatureSchema.Names.Select(TopicOf).ToArray();
 
-    /// <summary>The topic of a feature: its measure or environment variable, else "profile", "season" or "data".</summary>
+    /// <summary>The topic of a feature: its measure or environment variable, else "profile", "season", "data", "vitals" or "history".</summary>
     public static string TopicOf(string feature)
     {
         ArgumentNullException.ThrowIfNull(feature);
         var colon = feature.IndexOf(':', StringComparison.Ordinal);
         return colon > 0 ? feature[..colon]
             : feature.StartsWith("season-", StringComparison.Ordinal) ? "season"
-            : feature == "hours-since-any-reading" ? "data"
+            : feature == "hours-since-any-reading" || FeatureSchema.MissingDataBlock.Contains(feature) ? "data"
             : feature.StartsWith("vitals-", StringComparison.Ordinal) ? "vitals"
+            : FeatureSchema.HistoryBlock.Contains(feature) ? "history"
             : "profile";
     }
 
@@ -131,9 +132,36 @@ public static class RiskExplainer
                 : Say($"Time of year ({month})", $"Période de l'année ({month})");
         }
 
-        if (topic == "data")
+        if (topic == "data" && name == "hours-since-any-reading")
         {
             return Say($"No reading from any device for {Number(Value(name), "F0")} h", $"Aucune mesure d'aucun appareil depuis {Number(Value(name), "F0")} h");
+        }
+
+        if (topic == "data")
+        {
+            var ratio = Value("readings-24h-vs-usual");
+            var silent = Value("measures-silent-24h");
+            var share = double.IsNaN(ratio) ? string.Empty : Say(
+                $"{Number(100 * ratio, "F0")} % of the usual daily number of readings in the last 24 h",
+                $"{Number(100 * ratio, "F0")} % du nombre habituel de mesures par jour sur les dernières 24 h");
+            var quiet = silent >= 1 ? Say(
+                $"{Number(silent, "F0")} measure(s) read this week silent for 24 h",
+                $"{Number(silent, "F0")} mesure(s) relevée(s) cette semaine sans valeur depuis 24 h") : string.Empty;
+            var both = string.Join("; ", new[] { share, quiet }.Where(p => p.Length > 0));
+            return both.Length > 0
+                ? Say($"Readings missing: {both}", $"Mesures manquantes : {both}")
+                : Say("Readings as usual", "Mesures comme d'habitude");
+        }
+
+        if (topic == "history")
+        {
+            var count = Value("exacerbations-365d");
+            var days = Value("days-since-exacerbation");
+            return double.IsNaN(days)
+                ? Say("No exacerbation recorded", "Aucune exacerbation enregistrée")
+                : Say(
+                    $"{Number(count, "F0")} exacerbation(s) recorded in the last year, the latest {Number(days, "F0")} days ago",
+                    $"{Number(count, "F0")} exacerbation(s) enregistrée(s) sur la dernière année, la dernière il y a {Number(days, "F0")} jours");
         }
 
         if (topic == "vitals")

@@ -34,6 +34,12 @@ public sealed record TrainingOptions
     /// <summary>Ablation: the environment features are hidden (always missing) in training and scoring.</summary>
     public bool WithoutEnvironment { get; init; }
 
+    /// <summary>Ablation: the exacerbation-history features (<see cref="FeatureSchema.HistoryBlock"/>) are hidden.</summary>
+    public bool WithoutHistory { get; init; }
+
+    /// <summary>Ablation: the missing-data features (<see cref="FeatureSchema.MissingDataBlock"/>) are hidden.</summary>
+    public bool WithoutMissingData { get; init; }
+
     public void Validate()
     {
         if (Patients < 10 || Days < 30)
@@ -140,7 +146,7 @@ public static class RiskModelTrainer
     {
         ArgumentNullException.ThrowIfNull(days);
         ArgumentNullException.ThrowIfNull(options);
-        var mask = options.WithoutEnvironment ? ModelSchema.EnvironmentMask() : null;
+        var mask = ModelSchema.Mask(options);
 
         // Whole patients go to one split: days of one patient are alike, and a patient seen in training would make
         // the calibration over-confident. Every k-th patient is deterministic and spreads conditions evenly.

@@ -64,7 +64,8 @@ public static class OutcomeTraining
                 var environment = history.Environment.GetValueOrDefault(patient.Zone) ?? [];
                 var times = ScoringTimes(readings.Min(r => r.Time), history.Through, history.UtcOffset).ToList();
                 var day = 0;
-                foreach (var row in FeatureExtractor.Replay(patient.Pseudonym, patient.Facts, readings, environment, times, history.UtcOffset))
+                var onsets = episodes[i].Select(e => e.Onset);
+                foreach (var row in FeatureExtractor.Replay(patient.Pseudonym, patient.Facts, readings, environment, times, history.UtcOffset, onsets))
                 {
                     var label = OutcomeLabels.At(row.At, episodes[i], outcomes);
                     if (label != LabelValue.Excluded)

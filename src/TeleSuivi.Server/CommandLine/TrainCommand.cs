@@ -19,7 +19,7 @@ namespace TeleSuivi.Server.CommandLine;
 /// </summary>
 public static class TrainCommand
 {
-    public const string DefaultModelPath = "models/exacerbation-72h-v2.zip";
+    public const string DefaultModelPath = "models/exacerbation-72h-v3.zip";
 
     public static Command Create()
     {
@@ -33,6 +33,7 @@ public static class TrainCommand
         var learningRate = new Option<double>("--learning-rate") { Description = $"Learning rate (default {defaults.LearningRate})", DefaultValueFactory = _ => defaults.LearningRate, HelpName = "R" };
         var minLeaf = new Option<int>("--min-leaf") { Description = $"Fewest patient-days per leaf (default {defaults.MinimumExamplesPerLeaf})", DefaultValueFactory = _ => defaults.MinimumExamplesPerLeaf, HelpName = "N" };
         var sweep = new Option<bool>("--sweep") { Description = "Compare learners and hyper-parameters on the validation patients of the training cohort and print the table (writes no model)" };
+        var sweepFeatures = new Option<bool>("--features") { Description = "With --sweep: compare feature groups (all; without history; without missing data; without both) at the given learner settings, instead of learners and hyper-parameters" };
         var sweepHeldOut = new Option<int>("--held-out-patients") { Description = "With --sweep: also score each candidate on a held-out cohort of N patients (reported, never used to choose; default 0: none)", HelpName = "N" };
         var output = new Option<string?>("--out")
         {
@@ -48,7 +49,7 @@ public static class TrainCommand
         var keepExport = new Option<string?>("--export") { Description = "With --from-store: keep the pseudonymised export in this folder (default: a temporary folder, deleted)", HelpName = "DIR" };
         var command = new Command("train", "Train the exacerbation-risk model (onset within 72 h) on a synthetic cohort, or with --from-store on this programme's outcomes: FastTree, Platt calibration on held-out patients, explanations.")
         {
-            patients, days, seed, trees, learner, leaves, learningRate, minLeaf, output, sweep, sweepHeldOut, fromStore, store, data, from, to, keyFile, keepExport,
+            patients, days, seed, trees, learner, leaves, learningRate, minLeaf, output, sweep, sweepFeatures, sweepHeldOut, fromStore, store, data, from, to, keyFile, keepExport,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -82,7 +83,7 @@ public static class TrainCommand
 
             if (parse.GetValue(sweep))
             {
-                return await SweepAsync(options, parse.GetValue(sweepHeldOut), cancellationToken);
+                return await SweepAsync(options, parse.GetValue(sweepFeatures) ? ModelSelection.FeatureAblations(options) : ModelSelection.Grid(options), parse.GetValue(sweepHeldOut), cancellationToken);
             }
 
             var path = Path.GetFullPath(parse.GetValue(output) ?? DefaultModelPath);
@@ -104,8 +105,8 @@ public static class TrainCommand
         return command;
     }
 
-    /// <summary><c>train --sweep</c>: every candidate of <see cref="ModelSelection.Grid"/> on the same features, computed once.</summary>
-    private static async Task<int> SweepAsync(TrainingOptions options, int heldOutPatients, CancellationToken cancellationToken)
+    /// <summary><c>train --sweep</c>: every candidate (<see cref="ModelSelection.Grid"/> or <see cref="ModelSelection.FeatureAblations"/>) on the same features, computed once.</summary>
+    private static async Task<int> SweepAsync(TrainingOptions options, IReadOnlyList<TrainingOptions> candidates, int heldOutPatients, CancellationToken cancellationToken)
     {
         if (heldOutPatients is > 0 and < 10)
         {
@@ -124,7 +125,7 @@ public static class TrainCommand
                 var heldOut = heldOutPatients == 0 ? null : PatientDays.From(
                     SyntheticCohort.Generate(HeldOutCohort.Parameters(heldOutPatients, options.Days), HeldOutCohort.DefaultSeed),
                     done => Report(new ProgressStep("held-out features", done, heldOutPatients)), cancellationToken);
-                return ModelSelection.Sweep(training, heldOut, ModelSelection.Grid(options), Report, cancellationToken);
+                return ModelSelection.Sweep(training, heldOut, candidates, Report, cancellationToken);
             },
             cancellationToken);
         progress.Finish();
@@ -135,12 +136,12 @@ public static class TrainCommand
             : string.Empty;
         await o.WriteLineAsync(FormattableString.Invariant(
             $"Sweep on {options.Patients:N0} patients × {options.Days} days (seed {options.Seed}) in {progress.Elapsed.TotalSeconds:F0} s; validation = every fifth patient, never trained on{heldOutNote}"));
-        await o.WriteLineAsync($"  {"learner",-9} {"trees",5} {"leaves",6} {"rate",6} {"min leaf",8}  {"validation AUROC",16}  {"held-out AUROC",14}  {"alerted at 0.05",15}");
+        await o.WriteLineAsync($"  {"learner",-9} {"trees",5} {"leaves",6} {"rate",6} {"min leaf",8}  {"hidden",-20}  {"validation AUROC",16}  {"held-out AUROC",14}  {"alerted at 0.05",15}");
         foreach (var r in results)
         {
             var c = r.Options;
             await o.WriteLineAsync(FormattableString.Invariant(
-                $"  {c.Learner,-9} {c.Trees,5} {c.Leaves,6} {c.LearningRate,6} {c.MinimumExamplesPerLeaf,8}  {r.ValidationAuroc,16:F3}  {(r.HeldOutAuroc is { } a ? a.ToString("F3", CultureInfo.InvariantCulture) : "-"),14}  {(r.HeldOutAlerted is { } s ? (100 * s).ToString("F1", CultureInfo.InvariantCulture) + " %" : "-"),15}{(r == best ? "  <- best on validation" : string.Empty)}"));
+                $"  {c.Learner,-9} {c.Trees,5} {c.Leaves,6} {c.LearningRate,6} {c.MinimumExamplesPerLeaf,8}  {ModelSelection.Hidden(c),-20}  {r.ValidationAuroc,16:F3}  {(r.HeldOutAuroc is { } a ? a.ToString("F3", CultureInfo.InvariantCulture) : "-"),14}  {(r.HeldOutAlerted is { } s ? (100 * s).ToString("F1", CultureInfo.InvariantCulture) + " %" : "-"),15}{(r == best ? "  <- best on validation" : string.Empty)}"));
         }
 
         return ExitCodes.Success;

@@ -7,6 +7,7 @@ using Microsoft.Extensions.Options;
 using TeleSuivi.Devices.Profiles;
 using TeleSuivi.Risk.Cohort;
 using TeleSuivi.Risk.Features;
+using TeleSuivi.Risk.Outcomes;
 using TeleSuivi.Server.Alerts;
 using TeleSuivi.Server.Hosting;
 using TeleSuivi.Server.ScaleOut;
@@ -24,6 +25,8 @@ namespace TeleSuivi.Server.Risk;
 /// <see cref="RiskOptions.MinRescoreInterval"/>), after their zone's environment changes (at most every
 /// <see cref="RiskOptions.ZoneRescoreInterval"/>), and every registered patient at local midnight, the time the model
 /// was trained on. Each score is stored as a RiskAssessment and handed to the alert engine. One reader: no locks.
+/// The patient's exacerbation history (a feature) comes from the alerts nurses resolved as confirmed exacerbation or
+/// hospitalised, read when the patient is first seen and again before each daily score.
 /// </summary>
 public sealed partial class OnlineRiskScorer(
     ScoringFeed feed,
@@ -31,6 +34,7 @@ public sealed partial class OnlineRiskScorer(
     RiskAssessmentStore store,
     IObservationStore observations,
     PatientDirectory patients,
+    AlertStore alertStore,
     AlertFeed alerts,
     LatestRisks latest,
     RiskMetrics metrics,
@@ -223,6 +227,9 @@ public sealed partial class OnlineRiskScorer(
         {
             if (await TrackAsync(info.Id, midnight, cancellationToken) is { HasReadings: true } patient)
             {
+                // Outcomes recorded since the patient was first seen; when the alert store cannot be read, the score
+                // goes on with the history already known (logged).
+                await LoadHistoryAsync(info.Id, patient.State, cancellationToken);
                 due.Add((info.Id, patient));
             }
         }
@@ -317,7 +324,8 @@ public sealed partial class OnlineRiskScorer(
 
         var info = patients.Find(patientId);
         var patient = new PatientTrack(new PatientFeatureState(FactsOf(info, now), utcOffset), info?.Zone);
-        if (!await LoadAsync($"Patient/{patientId}", now - TimeSpan.FromDays(PatientHistoryDays), now, patient.Take, cancellationToken))
+        if (!await LoadAsync($"Patient/{patientId}", now - TimeSpan.FromDays(PatientHistoryDays), now, patient.Take, cancellationToken)
+            || !await LoadHistoryAsync(patientId, patient.State, cancellationToken))
         {
             return null;
         }
@@ -341,6 +349,31 @@ public sealed partial class OnlineRiskScorer(
 
         zones[zoneId] = zone;
         return zone;
+    }
+
+    /// <summary>
+    /// Adds the exacerbation onsets the nurses' outcomes show (the same episodes as <c>train --from-store</c> labels:
+    /// <see cref="OutcomeLabels.Episodes"/>) to the state; false when the alert store cannot be read.
+    /// </summary>
+    private async Task<bool> LoadHistoryAsync(string patientId, PatientFeatureState state, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var resolved = await alertStore.ListAsync(new AlertQuery { IncludeClosed = true, PatientId = patientId, Limit = int.MaxValue }, cancellationToken);
+            var outcomes = resolved.Where(a => a.Outcome is { } outcome && OutcomeLabels.IsOnset(outcome))
+                .Select(a => new NurseOutcome(patientId, a.Kind, a.OpenedAt, a.ClosedAt, a.Outcome!));
+            foreach (var episode in OutcomeLabels.Episodes(patientId, TeleSuivi.Risk.Cohort.Condition.Copd, outcomes))
+            {
+                state.AddExacerbation(episode.Onset);
+            }
+
+            return true;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            LogWarmStartFailed($"Patient/{patientId} (alert outcomes)", ex.Message);
+            return false;
+        }
     }
 
     /// <summary>Replays a subject's stored Observations (a page at a time) into <paramref name="take"/>; false when the store cannot be read.</summary>

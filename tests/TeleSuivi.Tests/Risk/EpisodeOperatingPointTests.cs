@@ -97,6 +97,23 @@ public sealed class EpisodeOperatingPointTests
     }
 
     [Fact]
+    public void At_LowerRaiseAtKeepsAPatientInOneEndlessEpisode_StopsAboveTheRaiseAtThatExceedsTheBudget()
+    {
+        // P0 swings every day between 0.5 and a high score that creeps up from 0.900 to 0.919: a raise-at among the high
+        // scores alerts on each swing above it, a raise-at below 0.75 keeps P0 in one endless episode (1 alert in
+        // 20 days). P1 scores 0.1 and 0.95 on one day. With 3 alerts allowed, the count is within the budget near the
+        // top (P1 and P0's two highest swings) and again down at 0.1 (P0 once, P1 at 0.1 and on its rise to 0.95):
+        // raise-at is lowered from the top and stops before the budget is exceeded, so it never reaches 0.1.
+        var days = Days(2);
+        var scores = days.Select(d => d.PatientIndex == 0 ? (d.Day % 2 == 0 ? 0.9 + (0.001 * d.Day) : 0.5) : d.Day == 10 ? 0.95 : 0.1).ToList();
+
+        var point = new EpisodeOperatingPoints(days).At(3.0 / days.Count, scores, []);
+
+        Assert.Equal(3, point.Alerts);
+        Assert.True(point.RaiseAt > 0.9, $"raise-at {point.RaiseAt}");
+    }
+
+    [Fact]
     public void At_BudgetTooSmallForAnyAlert_NothingRaised()
     {
         var days = Days(2);

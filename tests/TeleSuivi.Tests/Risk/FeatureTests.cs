@@ -20,7 +20,7 @@ public sealed class FeatureTests
     [Fact]
     public void Replay_OnlineStreamWithScoringAfterEveryReading_BitIdenticalToOffline()
     {
-        var parameters = CohortParameters.Default with { Patients = 6, Days = 75 };
+        var parameters = CohortParameters.Default with { Patients = 10, Days = 75 };
         var cohort = SyntheticCohort.Generate(parameters, 42);
         var patients = cohort.Patients.ToList();
         var offline = patients.ToDictionary(p => p.Profile.Id, p => FeatureExtractor.Daily(cohort, p).ToList(), StringComparer.Ordinal);
@@ -32,6 +32,9 @@ public sealed class FeatureTests
         {
             items.AddRange(p.Readings().Select(r => (r.ReceivedAt, 1, (object)(p.Profile.Id, r))));
             items.AddRange(FeatureExtractor.DailyScoringTimes(parameters).Select(t => (t, 2, (object)p.Profile.Id)));
+
+            // The history as the platform learns it: an exacerbation recorded once it has begun.
+            items.AddRange(FeatureExtractor.ExacerbationOnsets(p).Select(onset => (onset, 3, (object)(p.Profile.Id, onset))));
         }
 
         foreach (var zone in patients.Select(p => p.Profile.Zone).Distinct())
@@ -54,6 +57,9 @@ public sealed class FeatureTests
                 case (string id, CohortReading r):
                     states[id].Add(r.Measure, r.Time, r.Value);
                     states[id].Compute(time, zones[zoneOf[id]], scratch);
+                    break;
+                case (string id, DateTimeOffset onset):
+                    states[id].AddExacerbation(onset);
                     break;
                 case string id:
                     var features = new float[FeatureSchema.VectorLength];
@@ -79,8 +85,11 @@ public sealed class FeatureTests
         var last = offline.Values.SelectMany(r => r).Last().Features;
         Assert.False(float.IsNaN(Feature(last, "ambient-pm25:mean-lag0-7")));
         Assert.Contains(offline.Values.SelectMany(r => r), r => !float.IsNaN(Feature(r.Features, "heart-rate:deviation")));
+        Assert.Contains(offline.Values.SelectMany(r => r), r => Feature(r.Features, "exacerbations-365d") > 0);
+        Assert.Contains(offline.Values.SelectMany(r => r), r => Feature(r.Features, "exacerbation-within-9w") == 1);
+        Assert.Contains(offline.Values.SelectMany(r => r), r => Feature(r.Features, "readings-24h-vs-usual") > 0);
         Assert.Contains(offline.Values.SelectMany(r => r), r => Feature(r.Features, "heart-rate:deviation-hours") > 0);
-        Assert.Equal(6 * 75, compared);
+        Assert.Equal(10 * 75, compared);
     }
 
     [Fact]
@@ -248,6 +257,57 @@ public sealed class FeatureTests
         Assert.Equal(72, Feature(f, "hours-since-any-reading"));
         Assert.True(float.IsNaN(Feature(f, "body-weight:mean-24h")));
         Assert.Equal(2.5f, Feature(Compute(state, T0.AddDays(3).AddHours(8)), "body-weight:change-3d"));
+    }
+
+    [Fact]
+    public void Compute_ExacerbationHistory_OnlyOnsetsBeforeTheScoringTimeCount()
+    {
+        var state = new PatientFeatureState(Facts, TimeSpan.Zero);
+        var at = T0.AddDays(500);
+        Assert.Equal(0, Feature(Compute(state, at), "exacerbations-365d"));
+        Assert.True(float.IsNaN(Feature(Compute(state, at), "days-since-exacerbation")));
+        Assert.Equal(0, Feature(Compute(state, at), "exacerbation-within-9w"));
+
+        foreach (var onset in new[] { at.AddDays(-400), at.AddDays(-100), at.AddDays(-30), at.AddDays(-30), at, at.AddDays(2) })
+        {
+            state.AddExacerbation(onset);
+        }
+
+        var f = Compute(state, at);
+        Assert.Equal(2, Feature(f, "exacerbations-365d"));
+        Assert.Equal(30, Feature(f, "days-since-exacerbation"));
+        Assert.Equal(1, Feature(f, "exacerbation-within-9w"));
+        var later = Compute(state, at.AddDays(40));
+        Assert.Equal(4, Feature(later, "exacerbations-365d"));
+        Assert.Equal(38, Feature(later, "days-since-exacerbation"));
+        var before = Compute(state, at.AddDays(-200));
+        Assert.Equal(1, Feature(before, "exacerbations-365d"));
+        Assert.Equal(200, Feature(before, "days-since-exacerbation"));
+        Assert.Equal(0, Feature(before, "exacerbation-within-9w"));
+    }
+
+    [Fact]
+    public void Compute_OximeterSilentForADay_FewerReadingsThanUsualAndOneSilentMeasure()
+    {
+        var state = new PatientFeatureState(Facts, TimeSpan.Zero);
+        for (var day = 0; day < 20; day++)
+        {
+            state.Add(Measures.HeartRate, T0.AddDays(day).AddHours(9), 80);
+            state.Add(Measures.HeartRate, T0.AddDays(day).AddHours(18), 82);
+            for (var hour = 8; hour < 20; hour += 2)
+            {
+                state.Add(Measures.OxygenSaturation, T0.AddDays(day).AddHours(hour), 94);
+            }
+        }
+
+        Assert.Equal(1, Feature(Compute(state, T0.AddDays(20)), "readings-24h-vs-usual"));
+        Assert.Equal(0, Feature(Compute(state, T0.AddDays(20)), "measures-silent-24h"));
+        state.Add(Measures.HeartRate, T0.AddDays(20).AddHours(9), 80);
+        state.Add(Measures.HeartRate, T0.AddDays(20).AddHours(18), 82);
+        var f = Compute(state, T0.AddDays(21));
+        Assert.Equal(0.25f, Feature(f, "readings-24h-vs-usual"));
+        Assert.Equal(1, Feature(f, "measures-silent-24h"));
+        Assert.True(float.IsNaN(Feature(Compute(new PatientFeatureState(Facts, TimeSpan.Zero), T0), "readings-24h-vs-usual")));
     }
 
     [Fact]

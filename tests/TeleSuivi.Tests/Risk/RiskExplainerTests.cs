@@ -62,6 +62,26 @@ public sealed class RiskExplainerTests
     }
 
     [Fact]
+    public void Sentence_RecordedExacerbations_CountAndDaysSinceTheLatest()
+    {
+        var features = Features(("exacerbations-365d", 2), ("days-since-exacerbation", 20.4f), ("exacerbation-within-9w", 1));
+        Assert.Equal("history", RiskExplainer.TopicOf("exacerbation-within-9w"));
+        Assert.Equal("2 exacerbation(s) recorded in the last year, the latest 20 days ago", RiskExplainer.Sentence(features, FeatureSchema.Index("exacerbation-within-9w")));
+        Assert.Equal("2 exacerbation(s) enregistrée(s) sur la dernière année, la dernière il y a 20 jours", RiskExplainer.Phrase(features, FeatureSchema.Index("days-since-exacerbation")));
+    }
+
+    [Fact]
+    public void Sentence_FewerReadingsThanUsual_ShareAndSilentMeasures()
+    {
+        var features = Features(("readings-24h-vs-usual", 0.25f), ("measures-silent-24h", 1), ("hours-since-any-reading", 5));
+        Assert.Equal("data", RiskExplainer.TopicOf("readings-24h-vs-usual"));
+        Assert.Equal(
+            "Readings missing: 25 % of the usual daily number of readings in the last 24 h; 1 measure(s) read this week silent for 24 h",
+            RiskExplainer.Sentence(features, FeatureSchema.Index("readings-24h-vs-usual")));
+        Assert.Equal("No reading from any device for 5 h", RiskExplainer.Sentence(features, FeatureSchema.Index("hours-since-any-reading")));
+    }
+
+    [Fact]
     public void Sentence_WeightChange_KilogramsInThreeDays()
     {
         var features = Features(("male", 1), ("body-weight:last", 84.2f), ("body-weight:change-3d", 2.4f));

@@ -97,7 +97,7 @@ public sealed class SyntheticCohortTests
             flares += inSpan.Count(e => e.Kind == EventKind.Flare);
         }
 
-        // Aaron 2012 / Hurst 2010: ≈ 1.3 per patient-year (a little less: no new onset during an ongoing event).
+        // Aaron 2012 / Hurst 2010: ≈ 1.3 per patient-year (clustering, Hurst 2009, moves events in time, not their number).
         Assert.InRange(copdEvents / (double)copdPatients, 1.1, 1.45);
         // Aaron 2012: about half sudden; the rest a median of about 4 days.
         Assert.InRange(exacerbations.Count(e => e.ProdromeDays < 1) / (double)exacerbations.Count, 0.45, 0.55);
@@ -111,6 +111,43 @@ public sealed class SyntheticCohortTests
         var winter = exacerbations.Count(e => e.Onset.Month is 12 or 1 or 2);
         var summer = exacerbations.Count(e => e.Onset.Month is 6 or 7 or 8);
         Assert.InRange(winter / (double)summer, 1.4, 3.0);
+    }
+
+    [Fact]
+    public void Events_CopdPatients_RecurrencesClusterAsHurst2009()
+    {
+        var parameters = CohortParameters.Default with { Patients = 6000, Days = 365 };
+        var cohort = SyntheticCohort.Generate(parameters, 2024);
+        var window = TimeSpan.FromDays(56);
+        int initial = 0, initialFollowed = 0, all = 0, recurrent = 0;
+        foreach (var patient in cohort.Patients.Where(p => p.Profile.Conditions is [Condition.Copd]))
+        {
+            var onsets = patient.Events.Where(e => e.Kind == EventKind.Exacerbation).Select(e => e.Onset).ToList();
+            for (var i = 0; i < onsets.Count; i++)
+            {
+                // Counted within the span only, with the burn-in before it to say whether an onset is a recurrence.
+                if (onsets[i] < parameters.StartTime || onsets[i] >= parameters.StartTime.AddDays(parameters.Days) - window)
+                {
+                    continue;
+                }
+
+                all++;
+                if (i > 0 && onsets[i] - onsets[i - 1] <= window)
+                {
+                    recurrent++;
+                    continue;
+                }
+
+                initial++;
+                initialFollowed += i + 1 < onsets.Count && onsets[i + 1] - onsets[i] <= window ? 1 : 0;
+            }
+        }
+
+        // Hurst 2009: 27 % of initial exacerbations followed by a recurrence within 8 weeks; about a third recurrent.
+        var followed = initialFollowed / (double)initial;
+        var share = recurrent / (double)all;
+        Assert.True(followed is >= 0.23 and <= 0.31, $"{followed:P1} of initial exacerbations followed within 8 weeks");
+        Assert.True(share is >= 0.25 and <= 0.40, $"{share:P1} of exacerbations recurrent");
     }
 
     [Fact]

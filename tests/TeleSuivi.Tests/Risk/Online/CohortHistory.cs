@@ -71,7 +71,7 @@ public sealed class CohortHistory
             CohortParameters.Default with { Patients = patients, Days = Days, Start = DateOnly.FromDateTime(now.UtcDateTime).AddDays(-365 - Days) },
             seed: 20261123);
         var days = cohort.Patients
-            .SelectMany(patient => FeatureExtractor.Daily(cohort, patient).Skip(PatientFeatureState.DayBins).Select(row => (Patient: patient, Row: row)))
+            .SelectMany(patient => FeatureExtractor.Daily(cohort, patient, withHistory: false).Skip(PatientFeatureState.DayBins).Select(row => (Patient: patient, Row: row)))
             .ToList();
         var probabilities = scorer.Probabilities(days.Select(d => d.Row.Features));
         return days.Zip(probabilities)

@@ -136,7 +136,7 @@ public sealed class OnlineScoringTests(OnlineScoringHost host) : IClassFixture<O
     {
         Assert.Equal(ObservationStatus.Final, assessment.Status);
         Assert.Equal($"Patient/{patientId}", assessment.Subject.Reference);
-        Assert.Equal("exacerbation-72h-v2", assessment.Method?.Coding[0].Code);
+        Assert.Equal("exacerbation-72h-v3", assessment.Method?.Coding[0].Code);
         var prediction = Assert.Single(assessment.Prediction);
         Assert.Equal("exacerbation-72h", prediction.Outcome?.Coding[0].Code);
         Assert.Contains("within 72 h", prediction.Outcome?.Text ?? string.Empty, StringComparison.Ordinal);

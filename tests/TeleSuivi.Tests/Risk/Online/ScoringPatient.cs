@@ -208,6 +208,6 @@ public sealed class ScoringPatient
         value is FhirDateTime dateTime && dateTime.TryToDateTimeOffset(out var time) ? time : throw new Xunit.Sdk.XunitException($"not a dateTime: {value}");
 
     /// <summary>The features the offline path computes at <paramref name="at"/> from these readings and this environment.</summary>
-    public float[] OfflineFeatures(IEnumerable<CohortReading> readings, IEnumerable<EnvironmentReading> environment, DateTimeOffset at) =>
-        FeatureExtractor.Replay(Id, Facts, readings, environment, [at], UtcOffset).Single().Features;
+    public float[] OfflineFeatures(IEnumerable<CohortReading> readings, IEnumerable<EnvironmentReading> environment, DateTimeOffset at, IEnumerable<DateTimeOffset>? exacerbationOnsets = null) =>
+        FeatureExtractor.Replay(Id, Facts, readings, environment, [at], UtcOffset, exacerbationOnsets).Single().Features;
 }
