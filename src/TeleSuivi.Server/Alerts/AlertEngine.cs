@@ -8,6 +8,7 @@ using TeleSuivi.Server.Ingestion;
 using TeleSuivi.Server.Registry;
 using TeleSuivi.Server.ScaleOut;
 using TeleSuivi.Server.Storage;
+using TeleSuivi.Server.Storage.Influx;
 using Task = System.Threading.Tasks.Task;
 
 namespace TeleSuivi.Server.Alerts;
@@ -157,7 +158,7 @@ public sealed partial class AlertEngine(
         }
 
         var patientId = subject["Patient/".Length..];
-        var time = EffectiveTime(observation) ?? now;
+        var time = ObservationKeys.EffectiveTime(observation) ?? now;
         var deviceId = observation.Device?.Reference?.Split('/')[^1];
         signals.AddRange(gaps.OnReading(patientId, deviceId, time, arrivedAt: now));
         if (deviceId is not null)
@@ -220,7 +221,7 @@ public sealed partial class AlertEngine(
                 cancellationToken);
             foreach (var match in found.Matches.Reverse())
             {
-                if (ReadVital(match.Observation) is var (same, value) && same == vital && EffectiveTime(match.Observation) is { } at)
+                if (ReadVital(match.Observation) is var (same, value) && same == vital && ObservationKeys.EffectiveTime(match.Observation) is { } at)
                 {
                     history.Add(new VitalReading(patientId, vital, value, at, match.Observation.Id ?? string.Empty));
                 }
@@ -276,12 +277,6 @@ public sealed partial class AlertEngine(
         }
     }
 
-    private static DateTimeOffset? EffectiveTime(Observation observation) => observation.Effective switch
-    {
-        FhirDateTime dateTime when dateTime.TryToDateTimeOffset(out var value) => value,
-        Period period when period.StartElement?.TryToDateTimeOffset(out var start) == true => start,
-        _ => null,
-    };
 
     private async Task GuardAsync(Func<Task> work, string what, CancellationToken cancellationToken)
     {

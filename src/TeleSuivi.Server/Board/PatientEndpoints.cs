@@ -192,12 +192,7 @@ public static class PatientEndpoints
     {
         public static TimelineEntry Reading(Hl7.Fhir.Model.Observation observation)
         {
-            var time = observation.Effective switch
-            {
-                Hl7.Fhir.Model.FhirDateTime dt when dt.TryToDateTimeOffset(out var value) => value,
-                Hl7.Fhir.Model.Period period when period.StartElement?.TryToDateTimeOffset(out var start) == true => start,
-                _ => DateTimeOffset.MinValue,
-            };
+            var time = Storage.Influx.ObservationKeys.EffectiveTime(observation) ?? DateTimeOffset.MinValue;
             var name = observation.Code?.Text ?? observation.Code?.Coding.FirstOrDefault()?.Display ?? "reading";
             var values = observation.Value is Hl7.Fhir.Model.Quantity q
                 ? Format(q)

@@ -2,6 +2,7 @@ using System.Collections.Frozen;
 using Hl7.Fhir.Model;
 using TeleSuivi.Devices.Normalization;
 using TeleSuivi.Risk.Cohort;
+using TeleSuivi.Server.Storage.Influx;
 
 namespace TeleSuivi.Server.Risk;
 
@@ -43,7 +44,7 @@ public static class RiskReadings
     public static IEnumerable<RiskReading> Of(Observation observation)
     {
         ArgumentNullException.ThrowIfNull(observation);
-        if (EffectiveTime(observation) is not { } time || observation.Code?.Coding.FirstOrDefault() is not { } coding)
+        if (ObservationKeys.EffectiveTime(observation) is not { } time || observation.Code?.Coding.FirstOrDefault() is not { } coding)
         {
             yield break;
         }
@@ -79,10 +80,4 @@ public static class RiskReadings
     private static double? Value(Quantity? quantity, string measure) =>
         quantity?.Value is { } value && string.Equals(quantity.Code, UnitByMeasure[measure], StringComparison.Ordinal) ? (double)value : null;
 
-    public static DateTimeOffset? EffectiveTime(Observation observation) => observation.Effective switch
-    {
-        FhirDateTime dateTime when dateTime.TryToDateTimeOffset(out var value) => value,
-        Period period when period.StartElement?.TryToDateTimeOffset(out var start) == true => start,
-        _ => null,
-    };
 }

@@ -77,8 +77,8 @@ public sealed class ObservationShapesTests
     [InlineData("1969-12-31T23:59:59.9995Z")]
     [InlineData("0001-01-01T00:00:00Z")]
     [InlineData("9999-12-31T23:59:59Z")]
-    public void FullDateTimeMilliseconds_DateTimeToTheSecondWithAnOffset_IsFirelysInstant(string text) =>
-        Assert.Equal(FirelyMilliseconds(text), ObservationKeys.FullDateTimeMilliseconds(text));
+    public void FullDateTime_DateTimeToTheSecondWithAnOffset_IsFirelysInstantAndOffset(string text) =>
+        Assert.Equal(Firely(text), Exactly(ObservationKeys.FullDateTime(text)));
 
     [Theory]
     [InlineData("2026")]
@@ -97,12 +97,12 @@ public sealed class ObservationShapesTests
     [InlineData("2026-01-15T08:00:00Z ")]
     [InlineData("0000-01-01T00:00:00Z")]
     [InlineData("２026-01-15T08:00:00Z")]
-    public void FullDateTimeMilliseconds_AnyOtherSpelling_LeavesItToFirely(string text) =>
-        Assert.Null(ObservationKeys.FullDateTimeMilliseconds(text));
+    public void FullDateTime_AnyOtherSpelling_LeavesItToFirely(string text) =>
+        Assert.Null(ObservationKeys.FullDateTime(text));
 
     /// <summary>Random dateTimes of every shape the shortcut reads: it agrees with Firely on each.</summary>
     [Fact]
-    public void FullDateTimeMilliseconds_RandomDateTimes_AgreeWithFirely()
+    public void FullDateTime_RandomDateTimes_AgreeWithFirely()
     {
         var random = new Random(20261124);
         for (var i = 0; i < 5_000; i++)
@@ -112,7 +112,7 @@ public sealed class ObservationShapesTests
             var offsetMinutes = random.Next(-14 * 60, (14 * 60) + 1);
             var offset = random.Next(3) == 0 ? "Z" : $"{(offsetMinutes < 0 ? '-' : '+')}{Math.Abs(offsetMinutes) / 60:D2}:{Math.Abs(offsetMinutes) % 60:D2}";
             var text = at.ToString("yyyy'-'MM'-'dd'T'HH':'mm':'ss", CultureInfo.InvariantCulture) + fraction + offset;
-            var (expected, actual) = (FirelyMilliseconds(text), ObservationKeys.FullDateTimeMilliseconds(text));
+            var (expected, actual) = (Firely(text), Exactly(ObservationKeys.FullDateTime(text)));
             Assert.True(expected == actual, $"'{text}': Firely reads {expected}, the shortcut {actual}");
         }
     }
@@ -129,8 +129,33 @@ public sealed class ObservationShapesTests
         return splits.Select(s => s.Shape).Distinct().Count();
     }
 
-    private static long? FirelyMilliseconds(string text) =>
-        new FhirDateTime(text).TryToDateTimeOffset(out var value) ? value.ToUnixTimeMilliseconds() : null;
+    /// <summary>
+    /// Firely caches its parse in the element without a lock, and the pipeline hands one Observation to the store, the
+    /// alert engine and the risk scorer at once (two threads parsing one element can see the cache emptied under them:
+    /// a NullReferenceException in <c>demo</c>). Reading the effective time must leave the shared element unparsed, also
+    /// for the spellings Firely reads.
+    /// </summary>
+    [Theory]
+    [InlineData("2026-01-15T08:00:00.12345678Z")]
+    [InlineData("2026-01-15T08:00:00Z")]
+    public void EffectiveTime_AnySpelling_LeavesTheSharedElementUnparsed(string text)
+    {
+        var effective = new FhirDateTime(text);
+        var observation = new Observation { Effective = effective };
+        var cache = typeof(FhirDateTime).GetField("_parsedValue", System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.NonPublic);
+        Assert.True(cache is not null, "Firely's FhirDateTime has no _parsedValue any more: check whether its parse is still cached unsynchronised, then update this test");
+
+        var time = ObservationKeys.EffectiveTime(observation);
+
+        Assert.Equal(Firely(text), Exactly(time));
+        Assert.Null(cache.GetValue(effective));
+    }
+
+    /// <summary>Firely's reading of <paramref name="text"/>: the instant and the offset (DateTimeOffset equality ignores the offset).</summary>
+    private static (long UtcTicks, TimeSpan Offset)? Firely(string text) =>
+        new FhirDateTime(text).TryToDateTimeOffset(out var value) ? (value.UtcTicks, value.Offset) : null;
+
+    private static (long UtcTicks, TimeSpan Offset)? Exactly(DateTimeOffset? value) => value is { } v ? (v.UtcTicks, v.Offset) : null;
 
     private static Observation With(Observation observation, Action<Observation> change)
     {

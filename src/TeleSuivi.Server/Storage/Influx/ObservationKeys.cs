@@ -22,22 +22,37 @@ internal static class ObservationKeys
     }
 
     /// <summary>The effective time in milliseconds since 1970: <c>effectiveDateTime</c>, the start of <c>effectivePeriod</c>, or <c>effectiveInstant</c>.</summary>
-    public static long EffectiveMilliseconds(Observation observation) => observation.Effective switch
-    {
-        FhirDateTime { Value: { } text } when FullDateTimeMilliseconds(text) is { } milliseconds => milliseconds,
-        FhirDateTime dateTime when dateTime.TryToDateTimeOffset(out var value) => value.ToUnixTimeMilliseconds(),
-        Period { StartElement: { } start } when start.TryToDateTimeOffset(out var value) => value.ToUnixTimeMilliseconds(),
-        Instant { Value: { } value } => value.ToUnixTimeMilliseconds(),
-        _ => throw new ArgumentException($"Observation {observation.Id} has no effective time", nameof(observation)),
-    };
+    public static long EffectiveMilliseconds(Observation observation) =>
+        EffectiveTime(observation)?.ToUnixTimeMilliseconds()
+        ?? throw new ArgumentException($"Observation {observation.Id} has no effective time", nameof(observation));
 
     /// <summary>
-    /// The milliseconds of a dateTime given to the second with an offset (<c>2026-01-15T08:00:00Z</c>,
-    /// <c>…T08:00:00.123+01:00</c>: what devices and ingestion write), read directly; null for any other spelling, which
-    /// Firely's parser reads (about ten times slower: it is called several times per reading on the write path). The
-    /// same instant as Firely's for every string it accepts (ObservationKeysTests).
+    /// The effective time (<c>effectiveDateTime</c>, the start of <c>effectivePeriod</c>, or <c>effectiveInstant</c>) with
+    /// the offset it was written with, or null when there is none or it is not a whole dateTime. Safe to call from
+    /// several threads on one Observation: Firely's <see cref="FhirDateTime"/> caches its parse in the element without
+    /// a lock, and two threads parsing one element at once can see the cache emptied under them (a
+    /// NullReferenceException from the alert engine in <c>demo</c>: the ingest pipeline hands each new Observation to the
+    /// store, the alert engine and the risk scorer at once). So the text is read here, and a spelling this does not read
+    /// is parsed by Firely from an element of its own.
     /// </summary>
-    internal static long? FullDateTimeMilliseconds(string text)
+    public static DateTimeOffset? EffectiveTime(Observation observation) => observation.Effective switch
+    {
+        FhirDateTime { Value: { } text } => ReadDateTime(text),
+        Period { StartElement.Value: { } start } => ReadDateTime(start),
+        Instant { Value: { } value } => value,
+        _ => null,
+    };
+
+    private static DateTimeOffset? ReadDateTime(string text) =>
+        FullDateTime(text) ?? (new FhirDateTime(text).TryToDateTimeOffset(out var value) ? value : null);
+
+    /// <summary>
+    /// A dateTime given to the second with an offset (<c>2026-01-15T08:00:00Z</c>, <c>…T08:00:00.123+01:00</c>: what
+    /// devices and ingestion write), read directly; null for any other spelling, which Firely's parser reads (about ten
+    /// times slower, and it is read several times per reading on the write path). The same value and offset as
+    /// Firely's for every string it accepts (ObservationShapesTests).
+    /// </summary>
+    internal static DateTimeOffset? FullDateTime(string text)
     {
         // yyyy-MM-ddTHH:mm:ss, then an optional fraction of 1 to 7 digits, then Z or ±hh:mm.
         if (text.Length < 20 || text[4] != '-' || text[7] != '-' || text[10] != 'T' || text[13] != ':' || text[16] != ':'
@@ -89,9 +104,7 @@ internal static class ObservationKeys
 
         // An instant before year 1 or after 9999 in UTC (0001-01-01T00:00:00+01:00) is left to Firely, as everything it refuses.
         var utcTicks = local.Ticks - offset.Ticks;
-        return utcTicks < DateTime.MinValue.Ticks || utcTicks > DateTime.MaxValue.Ticks
-            ? null
-            : new DateTimeOffset(local, offset).ToUnixTimeMilliseconds();
+        return utcTicks < DateTime.MinValue.Ticks || utcTicks > DateTime.MaxValue.Ticks ? null : new DateTimeOffset(local, offset);
     }
 
     /// <summary>The number written by <paramref name="count"/> ASCII digits at <paramref name="start"/>, or null.</summary>
