@@ -60,9 +60,12 @@ public static class ObservationShapes
     /// <summary>
     /// The shapes met so far, by the system and code of their first coding. A reading whose template is exactly one of
     /// them takes its text and id from here instead of serialising the template to a new string and hashing it, which
-    /// is most of what a split costs (BENCHMARKS.md, "SQLite ingest").
+    /// is most of what a split costs (BENCHMARKS.md, "Storage", sixth round).
     /// </summary>
     private static readonly ConcurrentDictionary<(string? System, string? Code), KnownShape[]> Known = new();
+
+    /// <summary>The ids of shapes <see cref="Known"/> cannot hold (<see cref="SpelledByValueOnly"/>), so that they are walked once, not per reading.</summary>
+    private static readonly ConcurrentDictionary<long, bool> NotComparable = new();
 
     private static int knownCount;
 
@@ -102,18 +105,31 @@ public static class ObservationShapes
 
         var text = ObservationKeys.Serializer.SerializeToString(template);
         var id = unchecked((long)ObservationPoint.Fnv1a(text));
-        if (known.Length < MaxKnownPerCode && SpelledByValueOnly(template))
+        if (known.Length >= MaxKnownPerCode || NotComparable.ContainsKey(id))
         {
-            // Bounded overall too: codes are open-ended (a device may send any LOINC code).
-            if (Interlocked.Increment(ref knownCount) > MaxParsedShapes)
+            return (text, id);
+        }
+
+        if (!SpelledByValueOnly(template))
+        {
+            if (NotComparable.Count >= MaxParsedShapes)
             {
-                Known.Clear();
-                Volatile.Write(ref knownCount, 0);
+                NotComparable.Clear();
             }
 
-            // A race adds a shape twice at worst, which only costs a comparison.
-            Known[key] = [.. known, new KnownShape((Observation)template.DeepCopy(), text, id)];
+            NotComparable[id] = true;
+            return (text, id);
         }
+
+        // Bounded overall too: codes are open-ended (a device may send any LOINC code).
+        if (Interlocked.Increment(ref knownCount) > MaxParsedShapes)
+        {
+            Known.Clear();
+            Volatile.Write(ref knownCount, 0);
+        }
+
+        // A race adds a shape twice at worst, which only costs a comparison.
+        Known[key] = [.. known, new KnownShape((Observation)template.DeepCopy(), text, id)];
 
         return (text, id);
     }
