@@ -277,7 +277,6 @@ public sealed partial class AlertEngine(
         }
     }
 
-
     private async Task GuardAsync(Func<Task> work, string what, CancellationToken cancellationToken)
     {
         try

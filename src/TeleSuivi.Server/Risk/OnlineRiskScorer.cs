@@ -225,11 +225,17 @@ public sealed partial class OnlineRiskScorer(
         var due = new List<(string PatientId, PatientTrack Patient)>();
         foreach (var info in patients.All().Where(p => partitions.Owns(p.Id)))
         {
+            // A patient first seen now has just had its outcomes read by TrackAsync.
+            var seenBefore = tracked.ContainsKey(info.Id);
             if (await TrackAsync(info.Id, midnight, cancellationToken) is { HasReadings: true } patient)
             {
                 // Outcomes recorded since the patient was first seen; when the alert store cannot be read, the score
                 // goes on with the history already known (logged).
-                await LoadHistoryAsync(info.Id, patient.State, cancellationToken);
+                if (seenBefore)
+                {
+                    await LoadHistoryAsync(info.Id, patient.State, cancellationToken);
+                }
+
                 due.Add((info.Id, patient));
             }
         }

@@ -79,5 +79,4 @@ public static class RiskReadings
 
     private static double? Value(Quantity? quantity, string measure) =>
         quantity?.Value is { } value && string.Equals(quantity.Code, UnitByMeasure[measure], StringComparison.Ordinal) ? (double)value : null;
-
 }
