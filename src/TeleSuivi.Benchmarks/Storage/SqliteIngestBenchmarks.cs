@@ -1,6 +1,7 @@
 using BenchmarkDotNet.Attributes;
 using Hl7.Fhir.Model;
 using Microsoft.Data.Sqlite;
+using TeleSuivi.Server.Ingestion;
 using TeleSuivi.Server.Storage;
 
 namespace TeleSuivi.Benchmarks.Storage;
@@ -11,11 +12,15 @@ namespace TeleSuivi.Benchmarks.Storage;
 /// (the StoreWriter's), to a WAL file in a temporary folder that keeps growing from one iteration to the next. An
 /// iteration ends when everything it wrote is folded. It is five times the store's fold threshold (20,000 pending readings)
 /// long, so that the background fold works beside the appends as in a running platform (until 2026-11-24 an iteration
-/// was 20,000 readings: appended, then folded, one after the other).
+/// was 20,000 readings: appended, then folded, one after the other). Batches are written <see cref="WritesInFlight"/>
+/// at a time, as the ingest pipeline writes them (until 2026-11-25 one after the other).
 /// </summary>
 public class SqliteIngestBenchmarks : IDisposable
 {
     public const int Readings = 100_000;
+
+    /// <summary>Batches written at once: the ingest pipeline's default (<c>Ingest:WritesInFlight</c>).</summary>
+    private static readonly int WritesInFlight = new IngestOptions().WritesInFlight;
     private const int Patients = 200;
 
     private readonly VitalSigns.Feed feed = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero), TimeSpan.FromMinutes(1), Patients);
@@ -83,9 +88,21 @@ public class SqliteIngestBenchmarks : IDisposable
     [Benchmark(OperationsPerInvoke = Readings, Description = "SqliteObservationStore.WriteAsync")]
     public async System.Threading.Tasks.Task Ingest()
     {
+        // As the ingest pipeline writes: up to WritesInFlight batches at once, each waited for in order.
+        var inFlight = new Queue<System.Threading.Tasks.Task>();
         foreach (var batch in batches)
         {
-            await store.WriteAsync(batch, CancellationToken.None);
+            if (inFlight.Count == WritesInFlight)
+            {
+                await inFlight.Dequeue();
+            }
+
+            inFlight.Enqueue(store.WriteAsync(batch, CancellationToken.None));
+        }
+
+        while (inFlight.Count > 0)
+        {
+            await inFlight.Dequeue();
         }
 
         // Sustained means folded too: the background fold's work counts, not only the acknowledged appends.

@@ -39,6 +39,9 @@ public sealed partial class SqliteObservationStore : IDisposable
     /// </summary>
     internal const int MaxPending = 100_000;
 
+    /// <summary>The most readings one append transaction takes from the batches waiting (a batch larger alone goes alone).</summary>
+    internal const int MaxGroupReadings = 5_000;
+
     private const string FoldedState = "folded_seq";
 
     private static readonly TimeSpan IdleFoldDelay = TimeSpan.FromMilliseconds(500);
@@ -46,6 +49,11 @@ public sealed partial class SqliteObservationStore : IDisposable
     // One writer at a time per file inside the process: SQLite's own lock would make the others sleep and retry.
     // The append gate guards the log file, the fold gate the main file.
     private readonly SemaphoreSlim appendGate = new(1, 1);
+
+    /// <summary>Batches waiting for <see cref="appendGate"/>, appended together by whoever takes it (group commit).</summary>
+    private readonly LinkedList<AppendRequest> appendQueue = new();
+    private long appendCommits;
+    private int appendsInFlight;
     private readonly SemaphoreSlim foldGate = new(1, 1);
     private readonly CancellationTokenSource stopping = new();
     private Task foldLoop = Task.CompletedTask;

@@ -184,6 +184,12 @@ public sealed partial class SqliteObservationStore(string path, ILogger? logger 
     /// <summary>The same for the main file (the fold's transactions).</summary>
     private const string LockMainFile = "DELETE FROM main.store_probe WHERE 0";
 
+    /// <summary>
+    /// Appends a batch to the log and returns once it is durable. Batches written at the same time (the ingest pipeline
+    /// keeps <see cref="Ingestion.IngestOptions.WritesInFlight"/> in flight) share one transaction and one sync: the
+    /// writer that takes the log's gate appends every batch waiting for it (group commit), so a sync that takes
+    /// milliseconds is paid once per group instead of once per batch (BENCHMARKS.md, "SQLite ingest").
+    /// </summary>
     public async Task WriteAsync(IReadOnlyList<Observation> observations, CancellationToken cancellationToken)
     {
         if (observations.Count == 0)
@@ -191,34 +197,59 @@ public sealed partial class SqliteObservationStore(string path, ILogger? logger 
             return;
         }
 
-        long pending;
-        await appendGate.WaitAsync(cancellationToken);
+        var request = new AppendRequest(observations);
+        lock (appendQueue)
+        {
+            appendQueue.AddLast(request.Node);
+            appendsInFlight++;
+        }
+
         try
         {
-            await using var connection = await OpenAsync(cancellationToken);
-
-            // synchronous = FULL (set by OpenAsync): the commit syncs the log's WAL, so that a batch acknowledged to the
-            // broker survives a power cut, not only a crash of the process (NORMAL would lose the last commits).
-            // The log's write lock first: the appender numbers the rows itself from the largest seq, which no other
-            // writer may take meanwhile.
-            await using var transaction = connection.BeginTransaction(deferred: true);
-            await ExecuteAsync(connection, transaction, LockLogFile, cancellationToken);
-            await using (var appender = await LogAppender.CreateAsync(connection, transaction, "log", cancellationToken))
+            await AppendOrJoinAsync(request, cancellationToken);
+        }
+        finally
+        {
+            lock (appendQueue)
             {
-                foreach (var observation in observations)
-                {
-                    await appender.AppendAsync(observation, cancellationToken);
-                }
+                appendsInFlight--;
             }
+        }
+    }
 
-            pending = await PendingAsync(connection, transaction, cancellationToken);
-            await transaction.CommitAsync(cancellationToken);
+    private async Task AppendOrJoinAsync(AppendRequest request, CancellationToken cancellationToken)
+    {
+        // SQLite's calls are synchronous: without this the caller (the ingest pipeline's taking loop) would wait for
+        // the append and its sync before it could normalise the next batch, and no batch would ever be in flight.
+        await Task.Yield();
+        long pending = 0;
+        try
+        {
+            await appendGate.WaitAsync(cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            // Taken by a writer meanwhile or not, the caller is told it failed: at worst it is written again later,
+            // which the fold makes harmless (the same id, the same content).
+            Withdraw(request);
+            throw;
+        }
+
+        try
+        {
+            // Whoever holds the gate completes every batch it took before releasing it: a batch is either done or
+            // still queued here.
+            if (!request.Done.Task.IsCompleted)
+            {
+                pending = await AppendGroupAsync(TakeGroup(), cancellationToken);
+            }
         }
         finally
         {
             appendGate.Release();
         }
 
+        await request.Done.Task;
         Interlocked.Increment(ref appends);
         if (pending >= MaxPending)
         {
@@ -226,6 +257,143 @@ public sealed partial class SqliteObservationStore(string path, ILogger? logger 
         }
 
         StartFoldLoop();
+    }
+
+    /// <summary>Writes in <see cref="WriteAsync"/>, queued or appending (group commit).</summary>
+    internal int AppendsInFlight
+    {
+        get
+        {
+            lock (appendQueue)
+            {
+                return appendsInFlight;
+            }
+        }
+    }
+
+    /// <summary>Batches waiting for another writer to append them (group commit).</summary>
+    internal int QueuedAppends
+    {
+        get
+        {
+            lock (appendQueue)
+            {
+                return appendQueue.Count;
+            }
+        }
+    }
+
+    /// <summary>Append transactions committed since the store was opened: fewer than the batches written when they were grouped.</summary>
+    internal long AppendCommits => Interlocked.Read(ref appendCommits);
+
+    /// <summary>The batches waiting for the log's gate, oldest first, up to <see cref="MaxGroupReadings"/> (always the first).</summary>
+    private List<AppendRequest> TakeGroup()
+    {
+        var group = new List<AppendRequest>();
+        var readings = 0;
+        lock (appendQueue)
+        {
+            while (appendQueue.First is { } first && (group.Count == 0 || readings + first.Value.Observations.Count <= MaxGroupReadings))
+            {
+                appendQueue.RemoveFirst();
+                group.Add(first.Value);
+                readings += first.Value.Observations.Count;
+            }
+        }
+
+        return group;
+    }
+
+    private void Withdraw(AppendRequest request)
+    {
+        lock (appendQueue)
+        {
+            if (request.Node.List is not null)
+            {
+                appendQueue.Remove(request.Node);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Appends the group in one transaction and completes each batch; returns the readings pending after it. When that
+    /// transaction fails and the group holds several batches, each is tried alone, so that a batch the store refuses
+    /// (the data's fault: the StoreWriter then finds the reading at fault) fails alone and its neighbours are written.
+    /// </summary>
+    private async Task<long> AppendGroupAsync(List<AppendRequest> group, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var pending = await AppendAsync(group.Count == 1 ? group[0].Observations : [.. group.SelectMany(r => r.Observations)], cancellationToken);
+            group.ForEach(r => r.Done.TrySetResult());
+            return pending;
+        }
+        catch (Exception ex) when (group.Count == 1 || cancellationToken.IsCancellationRequested)
+        {
+            // Cancelled (this writer's Store:WriteTimeout or the shutdown, which are every writer's too): all fail alike
+            // and go to the spool.
+            group.ForEach(r => r.Done.TrySetException(ex));
+            return 0;
+        }
+        catch (Exception)
+        {
+            long pending = 0;
+            foreach (var request in group)
+            {
+                try
+                {
+                    pending = await AppendAsync(request.Observations, cancellationToken);
+                    request.Done.TrySetResult();
+                }
+                catch (Exception alone)
+                {
+                    request.Done.TrySetException(alone);
+                }
+            }
+
+            return pending;
+        }
+    }
+
+    /// <summary>Appends the Observations in one transaction of the log file; returns the readings pending after it.</summary>
+    private async Task<long> AppendAsync(IReadOnlyList<Observation> observations, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+
+        // synchronous = FULL (set by OpenAsync): the commit syncs the log's WAL, so that a batch acknowledged to the
+        // broker survives a power cut, not only a crash of the process (NORMAL would lose the last commits).
+        // The log's write lock first: the appender numbers the rows itself from the largest seq, which no other
+        // writer may take meanwhile.
+        await using var transaction = connection.BeginTransaction(deferred: true);
+        await ExecuteAsync(connection, transaction, LockLogFile, cancellationToken);
+        await using (var appender = await LogAppender.CreateAsync(connection, transaction, "log", cancellationToken))
+        {
+            foreach (var observation in observations)
+            {
+                await appender.AppendAsync(observation, cancellationToken);
+            }
+        }
+
+        var pending = await PendingAsync(connection, transaction, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        Interlocked.Increment(ref appendCommits);
+        return pending;
+    }
+
+    /// <summary>A batch waiting to be appended, and its outcome.</summary>
+    private sealed class AppendRequest
+    {
+        public AppendRequest(IReadOnlyList<Observation> observations)
+        {
+            Observations = observations;
+            Node = new LinkedListNode<AppendRequest>(this);
+        }
+
+        public IReadOnlyList<Observation> Observations { get; }
+
+        public LinkedListNode<AppendRequest> Node { get; }
+
+        public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
     public async Task CheckWritableAsync(CancellationToken cancellationToken)

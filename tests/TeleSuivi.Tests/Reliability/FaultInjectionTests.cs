@@ -193,7 +193,16 @@ public sealed class FaultInjectionTests(ExternalServices services) : IAsyncDispo
         disk?.FreeFiller();
         await influx.RestartAsync();
 
-        await ledger.AssertExactlyAccountedAsync(host.BaseUrl, patient, Deadline);
+        try
+        {
+            await ledger.AssertExactlyAccountedAsync(host.BaseUrl, patient, Deadline);
+        }
+        catch when (disk is not null)
+        {
+            // Failed once in a full run (2026-11-24) and never alone: what the small filesystem held then says why.
+            TestContext.Current.TestOutputHelper?.WriteLine(disk.Describe());
+            throw;
+        }
         await Poll.UntilAsync(() => HostProbes.ReadinessCheckAsync(host.BaseUrl, "spool"), c => c.Status == "Healthy", Deadline, "the spool check healthy again");
     }
 

@@ -42,6 +42,14 @@ public sealed class SmallFilesystem : IAsyncDisposable
 
     public void FreeFiller() => File.Delete(Filler);
 
+    /// <summary>The free space and every file with its size, for a failure message.</summary>
+    public string Describe()
+    {
+        var files = Directory.EnumerateFiles(Path, "*", SearchOption.AllDirectories)
+            .Select(f => $"{System.IO.Path.GetRelativePath(Path, f)} {new FileInfo(f).Length} B");
+        return $"{Path}: {new DriveInfo(Path).AvailableFreeSpace} B free; files: {string.Join(", ", files)}";
+    }
+
     public async ValueTask DisposeAsync()
     {
         await RunAsync("umount", "-l", Path);

@@ -679,6 +679,86 @@ public sealed class SqliteObservationStoreContractTests : ObservationStoreContra
         }
     }
 
+    /// <summary>
+    /// Group commit: batches that arrive while another is being appended are appended together, in one transaction and
+    /// one sync, and each is acknowledged only once that commit is durable. The log file is held by another writer while
+    /// the first batch waits for it and the others queue behind, so the others must share the second commit.
+    /// </summary>
+    [Fact]
+    public async Task WriteAsync_BatchesArrivingDuringAnAppend_ShareOneCommitAndAreEachStoredOnce()
+    {
+        var batches = Enumerable.Range(0, 16)
+            .Select(b => (IReadOnlyList<Observation>)[.. Enumerable.Range(0, 25).Select(i => HeartRate($"Patient/group-{b}", Morning.AddMinutes(i), 60 + i, $"Device/group-{b}"))])
+            .ToList();
+        var commitsBefore = SqliteStore.AppendCommits;
+
+        var writes = await WhileTheLogIsLockedAsync(batches[0], batches[1..]);
+        await Task.WhenAll(writes);
+
+        Assert.Equal(2, SqliteStore.AppendCommits - commitsBefore);
+        foreach (var batch in batches)
+        {
+            var stored = await Store.ReadAsync(batch[0].Subject!.Reference!, null, Morning.AddDays(-1), Morning.AddDays(1), 1_000, Cancel);
+            Assert.Equal(batch.Select(o => o.Id).Order(StringComparer.Ordinal), stored.Select(o => o.Id).Order(StringComparer.Ordinal));
+        }
+    }
+
+    /// <summary>
+    /// A batch the store refuses (a reading without an id: the StoreWriter then finds it and dead-letters it) fails alone: the batches that shared
+    /// its transaction are appended again each on its own and acknowledged.
+    /// </summary>
+    [Fact]
+    public async Task WriteAsync_RefusedBatchInAGroup_FailsAloneAndTheOthersAreStored()
+    {
+        var good = Enumerable.Range(0, 8)
+            .Select(b => (IReadOnlyList<Observation>)[HeartRate($"Patient/refused-group-{b}", Morning, 70 + b, $"Device/refused-group-{b}")])
+            .ToList();
+        var nameless = HeartRate("Patient/refused-group-bad", Morning, 99, "Device/refused-group-bad");
+        nameless.Id = null;
+        IReadOnlyList<Observation> refused = [HeartRate("Patient/refused-group-bad", Morning.AddMinutes(1), 98, "Device/refused-group-bad"), nameless];
+        var commitsBefore = SqliteStore.AppendCommits;
+
+        var writes = await WhileTheLogIsLockedAsync(good[0], [.. good[1..4], refused, .. good[4..]]);
+
+        await Assert.ThrowsAsync<ArgumentException>(() => writes[4]);
+        await Task.WhenAll(writes.Where((_, i) => i != 4));
+        foreach (var batch in good)
+        {
+            Assert.NotNull(await Store.FindAsync(batch[0].Id!, Cancel));
+        }
+
+        Assert.Null(await Store.FindAsync(refused[0].Id!, Cancel));
+        Assert.Equal(1 + (good.Count - 1), SqliteStore.AppendCommits - commitsBefore); // the first, then each of the failed group's good batches alone
+    }
+
+    /// <summary>
+    /// Holds the log file's write lock from another connection, starts the write of <paramref name="first"/>, which
+    /// takes the store's gate and waits for the lock, then those of <paramref name="rest"/>, which queue behind it, and
+    /// lets them through once all are queued. Returns the writes in that order.
+    /// </summary>
+    private async Task<List<Task>> WhileTheLogIsLockedAsync(IReadOnlyList<Observation> first, IReadOnlyList<IReadOnlyList<Observation>> rest)
+    {
+        await using var blocker = new SqliteConnection($"Data Source={Path.Combine(directory, "observations.db-log")};Pooling=False");
+        await blocker.OpenAsync(Cancel);
+        await using (var begin = blocker.CreateCommand())
+        {
+            begin.CommandText = "BEGIN IMMEDIATE; DELETE FROM observation_log WHERE 0";
+            await begin.ExecuteNonQueryAsync(Cancel);
+        }
+
+        var writes = new List<Task> { Task.Run(() => Store.WriteAsync(first, Cancel), Cancel) };
+        await Poll.UntilAsync(() => Task.FromResult((SqliteStore.AppendsInFlight, SqliteStore.QueuedAppends)), n => n == (1, 0), TimeSpan.FromSeconds(20), "the first batch appending");
+        writes.AddRange(rest.Select(batch => Task.Run(() => Store.WriteAsync(batch, Cancel), Cancel)));
+        await Poll.UntilAsync(() => Task.FromResult(SqliteStore.QueuedAppends), n => n == rest.Count, TimeSpan.FromSeconds(20), "the other batches queued");
+        await using (var rollback = blocker.CreateCommand())
+        {
+            rollback.CommandText = "ROLLBACK";
+            await rollback.ExecuteNonQueryAsync(Cancel);
+        }
+
+        return writes;
+    }
+
     /// <summary>The folded mark, the last seq of the log, the rows folded into <c>observation</c> and the readings counted by the roll-ups.</summary>
     private async Task<(long Folded, long Logged, long Rows, long HourlyCount)> FoldStateAsync()
     {
