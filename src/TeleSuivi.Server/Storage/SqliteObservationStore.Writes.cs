@@ -505,6 +505,9 @@ public sealed partial class SqliteObservationStore : IDisposable
 
     private sealed record LogRow(long Seq, string Id, string Patient, string Code, long Time, (string Field, double Value)[] Fields);
 
+    /// <summary>A reading with the columns of its log row computed (<see cref="LogAppender.Prepare"/>).</summary>
+    private sealed record PreparedReading(Observation Observation, SplitObservation Split, string Patient, string Code, long EffectiveMs, string? Unit, double? Value, string? Components);
+
     /// <summary>
     /// Appends Observations to <c>observation_log</c> of one file with one prepared command, numbering them after the
     /// largest seq of both files and the folded mark: in the log file each as its shape's id and its parts, the shape
@@ -567,30 +570,47 @@ public sealed partial class SqliteObservationStore : IDisposable
         /// <summary>The number of the last row appended.</summary>
         public long LastSeq => nextSeq - 1;
 
-        public async Task AppendAsync(Observation observation, CancellationToken cancellationToken)
+        /// <summary>
+        /// Everything of a reading the log row holds that does not need the database: computed by the writer itself before
+        /// it waits for the log's gate (WriteAsync), beside the append in progress, and where the store refuses a reading
+        /// (no id, no time): before its batch joins any other.
+        /// </summary>
+        public static PreparedReading Prepare(Observation observation, bool splitShapes = true)
         {
             var split = splitShapes
                 ? ObservationShapes.Split(observation)
                 : new SplitObservation(null, 0, null, ObservationKeys.Serializer.SerializeToString(observation));
+            var (value, components) = EncodeNumbers(ObservationKeys.NumericFields(observation));
+            return new PreparedReading(
+                observation, split, observation.Subject?.Reference ?? string.Empty, ObservationKeys.CodeToken(observation),
+                split.Parts?.EffectiveMs ?? ObservationKeys.EffectiveMilliseconds(observation), ObservationKeys.UnitOf(observation), value, components);
+        }
+
+        public Task AppendAsync(Observation observation, CancellationToken cancellationToken) =>
+            AppendAsync(Prepare(observation, splitShapes), cancellationToken);
+
+        public async Task AppendAsync(PreparedReading reading, CancellationToken cancellationToken)
+        {
+            var observation = reading.Observation;
+            var split = reading.Split;
             if (split.Shape is not null && !await StoreShapeAsync(split.ShapeId, split.Shape, cancellationToken))
             {
                 // Another shape holds this hash (64 bits: not expected in practice): this reading keeps its own JSON.
                 split = split with { Shape = null, Parts = null, OwnJson = ObservationKeys.Serializer.SerializeToString(observation) };
             }
 
-            var (value, components) = EncodeNumbers(ObservationKeys.NumericFields(observation));
             var parts = split.Shape is null ? null : split.Parts;
 
             // In the order of LogColumns.
             BindInteger(1, nextSeq);
             BindText(2, observation.Id);
-            BindText(3, observation.Subject?.Reference ?? string.Empty);
-            BindText(4, ObservationKeys.CodeToken(observation));
-            BindInteger(5, ObservationKeys.EffectiveMilliseconds(observation));
+            BindText(3, reading.Patient);
+            BindText(4, reading.Code);
+            BindInteger(5, reading.EffectiveMs);
             BindText(6, observation.Device?.Reference);
-            BindText(7, ObservationKeys.UnitOf(observation));
-            Check(value is { } number ? raw.sqlite3_bind_double(insert, 8, number) : raw.sqlite3_bind_null(insert, 8));
-            BindText(9, components);
+            BindText(7, reading.Unit);
+            Check(reading.Value is { } number ? raw.sqlite3_bind_double(insert, 8, number) : raw.sqlite3_bind_null(insert, 8));
+            BindText(9, reading.Components);
             BindInteger(10, parts is null ? null : split.ShapeId);
             BindInteger(11, parts is null ? null : (int)parts.Style);
             BindInteger(12, parts?.IssuedMs);

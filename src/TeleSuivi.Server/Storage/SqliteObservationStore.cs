@@ -197,7 +197,13 @@ public sealed partial class SqliteObservationStore(string path, ILogger? logger 
             return;
         }
 
-        var request = new AppendRequest(observations);
+        // SQLite's calls are synchronous: without this the caller (the ingest pipeline's taking loop) would wait for
+        // the append and its sync before it could normalise the next batch, and no batch would ever be in flight.
+        await Task.Yield();
+
+        // Prepared here, beside the append in progress: the gate is held only to write rows. A reading the store refuses
+        // throws here, and its batch fails alone.
+        var request = new AppendRequest([.. observations.Select(o => LogAppender.Prepare(o))]);
         lock (appendQueue)
         {
             appendQueue.AddLast(request.Node);
@@ -219,9 +225,6 @@ public sealed partial class SqliteObservationStore(string path, ILogger? logger 
 
     private async Task AppendOrJoinAsync(AppendRequest request, CancellationToken cancellationToken)
     {
-        // SQLite's calls are synchronous: without this the caller (the ingest pipeline's taking loop) would wait for
-        // the append and its sync before it could normalise the next batch, and no batch would ever be in flight.
-        await Task.Yield();
         long pending = 0;
         try
         {
@@ -293,11 +296,11 @@ public sealed partial class SqliteObservationStore(string path, ILogger? logger 
         var readings = 0;
         lock (appendQueue)
         {
-            while (appendQueue.First is { } first && (group.Count == 0 || readings + first.Value.Observations.Count <= MaxGroupReadings))
+            while (appendQueue.First is { } first && (group.Count == 0 || readings + first.Value.Readings.Count <= MaxGroupReadings))
             {
                 appendQueue.RemoveFirst();
                 group.Add(first.Value);
-                readings += first.Value.Observations.Count;
+                readings += first.Value.Readings.Count;
             }
         }
 
@@ -316,47 +319,27 @@ public sealed partial class SqliteObservationStore(string path, ILogger? logger 
     }
 
     /// <summary>
-    /// Appends the group in one transaction and completes each batch; returns the readings pending after it. When that
-    /// transaction fails and the group holds several batches, each is tried alone, so that a batch the store refuses
-    /// (the data's fault: the StoreWriter then finds the reading at fault) fails alone and its neighbours are written.
+    /// Appends the group in one transaction and completes each batch; returns the readings pending after it. Every reading
+    /// was prepared before (a refused one failed its batch then), so what fails here is the file, the disk or the
+    /// timeout, which fail every batch of the group alike: all are told, and all go to the spool.
     /// </summary>
     private async Task<long> AppendGroupAsync(List<AppendRequest> group, CancellationToken cancellationToken)
     {
         try
         {
-            var pending = await AppendAsync(group.Count == 1 ? group[0].Observations : [.. group.SelectMany(r => r.Observations)], cancellationToken);
+            var pending = await AppendAsync(group.Count == 1 ? group[0].Readings : [.. group.SelectMany(r => r.Readings)], cancellationToken);
             group.ForEach(r => r.Done.TrySetResult());
             return pending;
         }
-        catch (Exception ex) when (group.Count == 1 || cancellationToken.IsCancellationRequested)
+        catch (Exception ex)
         {
-            // Cancelled (this writer's Store:WriteTimeout or the shutdown, which are every writer's too): all fail alike
-            // and go to the spool.
             group.ForEach(r => r.Done.TrySetException(ex));
             return 0;
         }
-        catch (Exception)
-        {
-            long pending = 0;
-            foreach (var request in group)
-            {
-                try
-                {
-                    pending = await AppendAsync(request.Observations, cancellationToken);
-                    request.Done.TrySetResult();
-                }
-                catch (Exception alone)
-                {
-                    request.Done.TrySetException(alone);
-                }
-            }
-
-            return pending;
-        }
     }
 
-    /// <summary>Appends the Observations in one transaction of the log file; returns the readings pending after it.</summary>
-    private async Task<long> AppendAsync(IReadOnlyList<Observation> observations, CancellationToken cancellationToken)
+    /// <summary>Appends the readings in one transaction of the log file; returns the readings pending after it.</summary>
+    private async Task<long> AppendAsync(IReadOnlyList<PreparedReading> readings, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
 
@@ -368,9 +351,9 @@ public sealed partial class SqliteObservationStore(string path, ILogger? logger 
         await ExecuteAsync(connection, transaction, LockLogFile, cancellationToken);
         await using (var appender = await LogAppender.CreateAsync(connection, transaction, "log", cancellationToken))
         {
-            foreach (var observation in observations)
+            foreach (var reading in readings)
             {
-                await appender.AppendAsync(observation, cancellationToken);
+                await appender.AppendAsync(reading, cancellationToken);
             }
         }
 
@@ -383,13 +366,13 @@ public sealed partial class SqliteObservationStore(string path, ILogger? logger 
     /// <summary>A batch waiting to be appended, and its outcome.</summary>
     private sealed class AppendRequest
     {
-        public AppendRequest(IReadOnlyList<Observation> observations)
+        public AppendRequest(IReadOnlyList<PreparedReading> readings)
         {
-            Observations = observations;
+            Readings = readings;
             Node = new LinkedListNode<AppendRequest>(this);
         }
 
-        public IReadOnlyList<Observation> Observations { get; }
+        public IReadOnlyList<PreparedReading> Readings { get; }
 
         public LinkedListNode<AppendRequest> Node { get; }
 
