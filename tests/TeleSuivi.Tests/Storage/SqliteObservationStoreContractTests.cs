@@ -368,6 +368,26 @@ public sealed class SqliteObservationStoreContractTests : ObservationStoreContra
         await AssertRollUpsAgreeWithRawAsync(patient, Morning.AddMinutes(-60), Morning.AddDays(1), TrendResolution.Hour);
     }
 
+    /// <summary>
+    /// The last reading of an hour is the latest time, then the greatest id, wherever the readings tied at that time were
+    /// folded: the greater id in an earlier chunk, in a later chunk, or both in one.
+    /// </summary>
+    [Fact]
+    public async Task FoldAllAsync_ReadingsTiedAtTheLatestTimeOfAnHour_LastIsTheGreatestIdWhicheverChunkHeldIt()
+    {
+        const string patient = "Patient/tied-1";
+        var hour = new DateTimeOffset(2026, 1, 15, 8, 0, 0, TimeSpan.Zero);
+        Observation At(int hours, int minutes, string device, decimal value) => HeartRate(patient, hour.AddHours(hours).AddMinutes(minutes), value, $"Device/{device}");
+        await Store.WriteAsync([At(0, 50, "zz", 61), At(1, 50, "aa", 62), At(2, 10, "mm", 63)], Cancel);
+        await SqliteStore.FoldAllAsync(Cancel);
+        await Store.WriteAsync([At(0, 50, "aa", 71), At(0, 20, "aa", 72), At(1, 50, "zz", 73), At(2, 50, "aa", 74), At(2, 50, "zz", 75)], Cancel);
+        await SqliteStore.FoldAllAsync(Cancel);
+
+        var buckets = await AssertRollUpsAgreeWithRawAsync(patient, hour, hour.AddHours(3), TrendResolution.Hour);
+
+        Assert.Equal([61.0, 73.0, 75.0], buckets.Select(b => b.Last));
+    }
+
     /// <summary>Asserts that the roll-ups' buckets are the raw readings aggregated; returns the buckets.</summary>
     private async Task<IReadOnlyList<TrendPoint>> AssertRollUpsAgreeWithRawAsync(string patient, DateTimeOffset from, DateTimeOffset through, TrendResolution resolution)
     {
