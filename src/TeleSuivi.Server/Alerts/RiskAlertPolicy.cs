@@ -5,7 +5,8 @@ namespace TeleSuivi.Server.Alerts;
 /// <summary>A risk model's output for one patient: the probability of an exacerbation and why, in sentences.</summary>
 /// <param name="Explanations">The reasons in English.</param>
 /// <param name="ExplanationsFr">The same reasons in French, in the same order (none: the board shows the English ones).</param>
-public sealed record RiskScore(string PatientId, double Probability, IReadOnlyList<string> Explanations, DateTimeOffset Time, IReadOnlyList<string>? ExplanationsFr = null);
+/// <param name="BeforeBaseline">No measure of the patient has a personal baseline yet (fewer than 10 days of readings).</param>
+public sealed record RiskScore(string PatientId, double Probability, IReadOnlyList<string> Explanations, DateTimeOffset Time, IReadOnlyList<string>? ExplanationsFr = null, bool BeforeBaseline = false);
 
 /// <summary>
 /// Turns a stream of risk scores into alerts without flapping: an alert is raised at
@@ -15,6 +16,7 @@ public sealed record RiskScore(string PatientId, double Probability, IReadOnlyLi
 /// one. The thresholds follow the model in use (<see cref="RiskThresholds.Resolve"/>). Fed by the risk scorer through <see cref="AlertFeed.SubmitRiskAsync"/>. The state is rebuilt at start from the
 /// stored alerts (<see cref="Restore"/>), so a restart neither re-raises within the cool-down nor forgets a raised alert.
 /// The rule itself is <see cref="EpisodeAlertRule"/>, one per patient, the same the evaluation counts alerts with.
+/// A patient without a personal baseline yet (<see cref="RiskScore.BeforeBaseline"/>) is not alerted on.
 /// </summary>
 public sealed class RiskAlertPolicy(RiskThresholds thresholds)
 {
@@ -50,6 +52,15 @@ public sealed class RiskAlertPolicy(RiskThresholds thresholds)
 
         if (!states.TryGetValue(score.PatientId, out var rule))
         {
+            if (score.BeforeBaseline)
+            {
+                // A patient the model does not know yet (a first reading, a new enrolment) scores high for lack of
+                // data, not of health: in the demo 3 in 4 patients' first scores were above raise-at, a few minutes
+                // before their history brought the median down by half. Until a personal baseline exists, only the
+                // vital limits and the data gaps alert; a patient already alerted on goes on as usual.
+                return null;
+            }
+
             states[score.PatientId] = rule = new EpisodeAlertRule(policy);
         }
 

@@ -284,7 +284,7 @@ public sealed partial class OnlineRiskScorer(
                 patient.LastScored = now;
                 patient.Due = null;
                 patient.PendingSince = null;
-                await alerts.SubmitRiskAsync(new AlertRiskScore(patientId, stored.Probability, score.Reasons.Select(r => r.Sentence).ToList(), at, score.Reasons.Select(r => r.Phrase).ToList()), cancellationToken);
+                await alerts.SubmitRiskAsync(new AlertRiskScore(patientId, stored.Probability, score.Reasons.Select(r => r.Sentence).ToList(), at, score.Reasons.Select(r => r.Phrase).ToList(), BeforeBaseline: !patient.State.HasBaseline(at)), cancellationToken);
             }
         }
     }

@@ -85,6 +85,16 @@ public sealed class RiskAlertPolicyTests
         Assert.IsType<AlertSignal.Raise>(Score(0.33, 13));
     }
 
+    /// <summary>A patient the model does not know yet (no personal baseline) is not alerted on; from their baseline on, as usual.</summary>
+    [Fact]
+    public void Evaluate_BeforeThePatientsBaseline_RaisesNothingThenRaisesOnceItExists()
+    {
+        Assert.Null(policy.Evaluate(new RiskScore("p1", 0.9, [], Start, BeforeBaseline: true)));
+        Assert.Null(policy.Evaluate(new RiskScore("p1", 0.9, [], Start.AddHours(1), BeforeBaseline: true)));
+
+        Assert.IsType<AlertSignal.Raise>(policy.Evaluate(new RiskScore("p1", 0.35, [], Start.AddHours(2))));
+    }
+
     [Fact]
     public void Evaluate_ProbabilityOutOfRange_IsRefused()
     {
