@@ -58,7 +58,7 @@ public sealed record RiskThresholds(
         else
         {
             derived = FromOperatingPoints(budget, options.CoolDown, points ?? throw new ConfigurationException(
-                $"Alerts:Risk:RaiseAt is not set and the risk alert threshold cannot follow the model: {whyNoPoints ?? "it has no operating points"}. "
+                $"Alerts:Risk:RaiseAt is not set and the risk alert threshold cannot follow the model: {whyNoPoints?.TrimEnd('.') ?? "it has no operating points"}. "
                 + "Evaluate the model ('telesuivi evaluate --model FILE --out FILE-without-.zip.evaluation') or set Alerts:Risk:RaiseAt"));
         }
 

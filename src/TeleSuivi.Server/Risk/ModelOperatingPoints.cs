@@ -27,7 +27,7 @@ public sealed record ModelOperatingPoints(string ReportPath, IReadOnlyList<Opera
         Report report;
         try
         {
-            report = JsonSerializer.Deserialize<Report>(File.ReadAllText(path)) ?? throw new InvalidDataException($"{path} is empty");
+            report = JsonSerializer.Deserialize<Report>(File.ReadAllText(path), Json) ?? throw new InvalidDataException($"{path} is empty");
         }
         catch (JsonException ex)
         {
@@ -51,6 +51,9 @@ public sealed record ModelOperatingPoints(string ReportPath, IReadOnlyList<Opera
             ? new ModelOperatingPoints(path, points)
             : throw new InvalidDataException($"{path} has no operating points as the platform alerts (PolicyOperatingPoints with RaiseAt): evaluate the model again with this version");
     }
+
+    // As the report is written: a figure with nothing to measure (the median lead of no alerted event) is "NaN".
+    private static readonly JsonSerializerOptions Json = new() { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
 
     private sealed record Report(string? ModelSha256, IReadOnlyList<ReportScorer>? Scorers);
 

@@ -166,6 +166,33 @@ public sealed class RiskThresholdsTests
         Assert.Contains("not this model (" + new string('0', 64) + ")", error.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>A report of a small programme (train --from-store): an operating point that alerted no event has no median lead ("NaN").</summary>
+    [Fact]
+    public void Read_OperatingPointWithoutLeadTime_Read()
+    {
+        var directory = Directory.CreateTempSubdirectory("telesuivi-points-").FullName;
+        try
+        {
+            var model = Path.Combine(directory, "candidate.zip");
+            Directory.CreateDirectory(ActiveModel.EvaluationFolderOf(model));
+            var sha = new string('a', 64);
+            File.WriteAllText(Path.Combine(ActiveModel.EvaluationFolderOf(model), EvaluationReport.JsonFile), $$"""
+                { "ModelSha256": "{{sha}}", "Scorers": [ { "Name": "model", "PolicyOperatingPoints": [
+                  { "Budget": 0.01, "AlertsPerPatientDay": 0.01, "Alerts": 4, "EventSensitivity": 0, "EventsAlerted": 0, "Events": 14, "MedianLeadHours": "NaN", "DaySensitivity": 0, "Precision": 0, "RaiseAt": 0.04 },
+                  { "Budget": 0.05, "AlertsPerPatientDay": 0.05, "Alerts": 20, "EventSensitivity": 0.15, "EventsAlerted": 2, "Events": 14, "MedianLeadHours": 60, "DaySensitivity": 0.1, "Precision": 0.02, "RaiseAt": 0.01 } ] } ] }
+                """);
+
+            var points = ModelOperatingPoints.Read(model, sha);
+
+            Assert.Equal([0.04, 0.01], points.Points.Select(p => p.RaiseAt!.Value));
+            Assert.True(double.IsNaN(points.Points[0].MedianLeadHours));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
     [Fact]
     public void Read_NoReportBesideTheModel_RefusedNamingWhereItLooked()
     {
