@@ -7,7 +7,11 @@ namespace TeleSuivi.Risk.Evaluation;
 /// </summary>
 public sealed record EpisodePolicy(double RaiseAt, double ClearBelow, double MaterialRise, TimeSpan CoolDown)
 {
-    /// <summary>The platform's defaults (a test checks they match <c>RiskPolicyOptions</c>).</summary>
+    /// <summary>
+    /// The shape of the platform's policy (clear-below two thirds and material rise a third of raise-at, 12 h cool-down)
+    /// at the former fixed raise-at 0.30: the server's <c>RiskThresholds</c> scale it to the raise-at of the model's
+    /// operating point, and run exactly this with <c>Alerts:Risk:RaiseAt</c> 0.30 (a test checks).
+    /// </summary>
     public static readonly EpisodePolicy PlatformDefault = new(0.30, 0.20, 0.10, TimeSpan.FromHours(12));
 
     /// <summary>

@@ -6,6 +6,7 @@ using TeleSuivi.Server.DeadLetters;
 using TeleSuivi.Server.Hosting;
 using TeleSuivi.Server.Ingestion;
 using TeleSuivi.Server.Registry;
+using TeleSuivi.Server.Risk;
 using TeleSuivi.Server.ScaleOut;
 using TeleSuivi.Server.Storage;
 using TeleSuivi.Server.Storage.Influx;
@@ -29,6 +30,8 @@ public sealed partial class AlertEngine(
     AlertWorkflow workflow,
     BoardNotifier board,
     ScoringPartitions partitions,
+    RiskModel riskModel,
+    IOptions<RiskOptions> riskOptions,
     IOptions<AlertOptions> options,
     TimeProvider time,
     ILogger<AlertEngine> logger) : BackgroundService
@@ -37,7 +40,8 @@ public sealed partial class AlertEngine(
     private readonly VitalLimitMonitor vitals = new(options.Value);
     private readonly DeviceFaultMonitor devices = new(options.Value);
     private readonly DataGapMonitor gaps = new(options.Value);
-    private readonly RiskAlertPolicy risk = new(options.Value.Risk);
+    // Set at start from the model's operating points; none while scoring is off (no score comes).
+    private RiskAlertPolicy? risk;
     private readonly HashSet<AlertKey> live = [];
 
     // Enough for any debounce streak and for a few readings a day over the weight-gain window.
@@ -48,6 +52,7 @@ public sealed partial class AlertEngine(
     {
         await store.InitializeAsync(cancellationToken);
         await thresholds.LoadAsync(cancellationToken);
+        risk = riskModel.ResolveAlertThresholds(riskOptions.Value, settings.Risk) is { } riskThresholds ? new RiskAlertPolicy(riskThresholds) : null;
         await base.StartAsync(cancellationToken);
     }
 
@@ -85,9 +90,12 @@ public sealed partial class AlertEngine(
     internal async Task LoadStateAsync(CancellationToken cancellationToken)
     {
         live.UnionWith(await store.LiveKeysAsync(cancellationToken));
-        foreach (var alert in await store.LatestOfKindAsync(AlertKinds.Risk, cancellationToken))
+        if (risk is not null)
         {
-            risk.Restore(alert);
+            foreach (var alert in await store.LatestOfKindAsync(AlertKinds.Risk, cancellationToken))
+            {
+                risk.Restore(alert);
+            }
         }
 
         try
@@ -125,7 +133,7 @@ public sealed partial class AlertEngine(
 
                 break;
             case AlertInput.Scored scored:
-                if (risk.Evaluate(scored.Score) is { } signal)
+                if (risk?.Evaluate(scored.Score) is { } signal)
                 {
                     await ApplyAsync([signal], now, cancellationToken);
                 }

@@ -57,21 +57,40 @@ public sealed class AlertOptions
     public RiskPolicyOptions Risk { get; set; } = new();
 }
 
-/// <summary>When the exacerbation-risk probability raises, re-raises and clears an alert.</summary>
+/// <summary>
+/// When the exacerbation-risk probability raises, re-raises and clears an alert. By default the thresholds follow the
+/// model in use: <see cref="AlertsPerPatientDay"/> picks one of the operating points its evaluation report measured
+/// (<see cref="RiskThresholds"/>); a threshold set here wins over the one derived from the budget.
+/// </summary>
 public sealed class RiskPolicyOptions
 {
-    /// <summary>A probability at or above this raises a risk alert.</summary>
-    public double RaiseAt { get; set; } = 0.30;
+    /// <summary>
+    /// The risk alerts the nursing team can handle, per patient and day (0.05: about 17 a nurse-day for 3 nurses and
+    /// 1,000 patients): raise-at is that of the model's evaluated operating point with the largest budget not above this.
+    /// </summary>
+    public double AlertsPerPatientDay { get; set; } = RiskThresholds.DefaultAlertsPerPatientDay;
 
-    /// <summary>The alert ends only when the probability falls below this (hysteresis: no flapping around <see cref="RaiseAt"/>).</summary>
-    public double ClearBelow { get; set; } = 0.20;
+    /// <summary>A probability at or above this raises a risk alert. Unset: from <see cref="AlertsPerPatientDay"/> and the model's operating points.</summary>
+    public double? RaiseAt { get; set; }
 
-    /// <summary>At or above this the alert is critical.</summary>
-    public double CriticalAt { get; set; } = 0.60;
+    /// <summary>
+    /// The alert ends only when the probability falls below this (hysteresis: no flapping around raise-at). Unset: two
+    /// thirds of raise-at, as the evaluation counted alerts.
+    /// </summary>
+    public double? ClearBelow { get; set; }
+
+    /// <summary>
+    /// At or above this the alert is critical. Unset: the raise-at of a budget ten times smaller (with an explicit
+    /// <see cref="RaiseAt"/>, twice it).
+    /// </summary>
+    public double? CriticalAt { get; set; }
 
     /// <summary>After an alert, the patient is not alerted again for this long unless the risk rises materially.</summary>
     public TimeSpan CoolDown { get; set; } = TimeSpan.FromHours(12);
 
-    /// <summary>How much the probability must rise above the last alerted one to alert again (absolute, 0.10 = 10 points).</summary>
-    public double MaterialRise { get; set; } = 0.10;
+    /// <summary>
+    /// How much the probability must rise above the last alerted one to alert again (absolute, 0.10 = 10 points).
+    /// Unset: a third of raise-at, as the evaluation counted alerts.
+    /// </summary>
+    public double? MaterialRise { get; set; }
 }

@@ -22,6 +22,9 @@ public sealed record AlertQuery
 
     public DateTimeOffset? Through { get; init; }
 
+    /// <summary>Only alerts resolved with one of these outcomes (none: any alert).</summary>
+    public IReadOnlyList<string>? Outcomes { get; init; }
+
     public int Limit { get; init; } = 1000;
 }
 
@@ -425,6 +428,13 @@ public sealed class AlertStore : IDisposable
         {
             conditions.Add("opened_at <= @through");
             parameters.Add(("@through", Ms(through)));
+        }
+
+        if (query.Outcomes is { } outcomes)
+        {
+            var names = outcomes.Select((_, i) => $"@outcome{i}").ToList();
+            conditions.Add(names.Count == 0 ? "1 = 0" : $"outcome IN ({string.Join(", ", names)})");
+            parameters.AddRange(outcomes.Select((outcome, i) => ($"@outcome{i}", (object?)outcome)));
         }
 
         var where = conditions.Count == 0 ? string.Empty : "WHERE " + string.Join(" AND ", conditions);

@@ -1,4 +1,3 @@
-using System.Globalization;
 using TeleSuivi.Risk.Evaluation;
 
 namespace TeleSuivi.Server.Alerts;
@@ -6,21 +5,23 @@ namespace TeleSuivi.Server.Alerts;
 /// <summary>A risk model's output for one patient: the probability of an exacerbation and why, in sentences.</summary>
 /// <param name="Explanations">The reasons in English.</param>
 /// <param name="ExplanationsFr">The same reasons in French, in the same order (none: the board shows the English ones).</param>
-public sealed record RiskScore(string PatientId, double Probability, IReadOnlyList<string> Explanations, DateTimeOffset Time, IReadOnlyList<string>? ExplanationsFr = null);
+/// <param name="BeforeBaseline">No measure of the patient has a personal baseline yet (fewer than 10 days of readings).</param>
+public sealed record RiskScore(string PatientId, double Probability, IReadOnlyList<string> Explanations, DateTimeOffset Time, IReadOnlyList<string>? ExplanationsFr = null, bool BeforeBaseline = false);
 
 /// <summary>
 /// Turns a stream of risk scores into alerts without flapping: an alert is raised at
-/// <see cref="RiskPolicyOptions.RaiseAt"/> and ends only below <see cref="RiskPolicyOptions.ClearBelow"/>
-/// (hysteresis); while raised, or within <see cref="RiskPolicyOptions.CoolDown"/> of the last alert, the patient is
-/// alerted again only if the probability rises by <see cref="RiskPolicyOptions.MaterialRise"/> above the last alerted
-/// one. Fed by the risk scorer through <see cref="AlertFeed.SubmitRiskAsync"/>. The state is rebuilt at start from the
+/// <see cref="RiskThresholds.RaiseAt"/> and ends only below <see cref="RiskThresholds.ClearBelow"/>
+/// (hysteresis); while raised, or within <see cref="RiskThresholds.CoolDown"/> of the last alert, the patient is
+/// alerted again only if the probability rises by <see cref="RiskThresholds.MaterialRise"/> above the last alerted
+/// one. The thresholds follow the model in use (<see cref="RiskThresholds.Resolve"/>). Fed by the risk scorer through <see cref="AlertFeed.SubmitRiskAsync"/>. The state is rebuilt at start from the
 /// stored alerts (<see cref="Restore"/>), so a restart neither re-raises within the cool-down nor forgets a raised alert.
 /// The rule itself is <see cref="EpisodeAlertRule"/>, one per patient, the same the evaluation counts alerts with.
+/// A patient without a personal baseline yet (<see cref="RiskScore.BeforeBaseline"/>) is not alerted on.
 /// </summary>
-public sealed class RiskAlertPolicy(RiskPolicyOptions options)
+public sealed class RiskAlertPolicy(RiskThresholds thresholds)
 {
     private readonly Dictionary<string, EpisodeAlertRule> states = new(StringComparer.Ordinal);
-    private readonly EpisodePolicy policy = new(options.RaiseAt, options.ClearBelow, options.MaterialRise, options.CoolDown);
+    private readonly EpisodePolicy policy = thresholds.Policy;
 
     /// <summary>Evidence label of the probability an alert was raised at, with the score's time.</summary>
     public const string RiskEvidence = EvidenceLabels.Risk;
@@ -51,6 +52,15 @@ public sealed class RiskAlertPolicy(RiskPolicyOptions options)
 
         if (!states.TryGetValue(score.PatientId, out var rule))
         {
+            if (score.BeforeBaseline)
+            {
+                // A patient the model does not know yet (a first reading, a new enrolment) scores high for lack of
+                // data, not of health: in the demo 3 in 4 patients' first scores were above raise-at, a few minutes
+                // before their history brought the median down by half. Until a personal baseline exists, only the
+                // vital limits and the data gaps alert; a patient already alerted on goes on as usual.
+                return null;
+            }
+
             states[score.PatientId] = rule = new EpisodeAlertRule(policy);
         }
 
@@ -63,19 +73,22 @@ public sealed class RiskAlertPolicy(RiskPolicyOptions options)
                 return null;
             case EpisodeStep.End:
                 return new AlertSignal.Ended(key, new(
-                    $"Risk fell to {Percent(p)} (below {Percent(options.ClearBelow)})",
-                    $"Risque redescendu à {Percent(p)} (sous {Percent(options.ClearBelow)})"));
+                    $"Risk fell to {Percent(p)} (below {Percent(thresholds.ClearBelow)})",
+                    $"Risque redescendu à {PercentFr(p)} (sous {PercentFr(thresholds.ClearBelow)})"));
         }
 
-        var severity = p >= options.CriticalAt ? AlertSeverity.Critical : AlertSeverity.Warning;
-        var reason = previous is { } before && p >= before + options.MaterialRise
-            ? new LocalizedText($"Exacerbation risk rose from {Percent(before)} to {Percent(p)}", $"Risque d'exacerbation passé de {Percent(before)} à {Percent(p)}")
-            : new LocalizedText($"Exacerbation risk {Percent(p)} (alert at {Percent(options.RaiseAt)})", $"Risque d'exacerbation {Percent(p)} (alerte à {Percent(options.RaiseAt)})");
+        var severity = p >= thresholds.CriticalAt ? AlertSeverity.Critical : AlertSeverity.Warning;
+        var reason = previous is { } before && p >= before + thresholds.MaterialRise
+            ? new LocalizedText($"Exacerbation risk rose from {Percent(before)} to {Percent(p)}", $"Risque d'exacerbation passé de {PercentFr(before)} à {PercentFr(p)}")
+            : new LocalizedText($"Exacerbation risk {Percent(p)} (alert at {Percent(thresholds.RaiseAt)})", $"Risque d'exacerbation {PercentFr(p)} (alerte à {PercentFr(thresholds.RaiseAt)})");
         var evidence = score.Explanations.Select((text, i) => new AlertEvidence(score.Time, EvidenceLabels.RiskFactor, Detail: text, DetailFr: score.ExplanationsFr?.ElementAtOrDefault(i)))
             .Prepend(new AlertEvidence(score.Time, RiskEvidence, p, EvidenceLabels.Probability))
             .ToList();
         return new AlertSignal.Raise(new AlertDraft(key, severity, reason, evidence, p));
     }
 
-    private static string Percent(double p) => (p * 100).ToString("0", CultureInfo.InvariantCulture) + " %";
+    private static string Percent(double p) => RiskThresholds.Percent(p);
+
+    // French writes a decimal comma; the invariant-globalization build has no fr-FR culture to ask.
+    private static string PercentFr(double p) => RiskThresholds.Percent(p).Replace('.', ',');
 }

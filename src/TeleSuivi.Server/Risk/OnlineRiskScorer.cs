@@ -223,17 +223,19 @@ public sealed partial class OnlineRiskScorer(
     internal async Task ScoreEveryoneAsync(DateTimeOffset midnight, CancellationToken cancellationToken)
     {
         var due = new List<(string PatientId, PatientTrack Patient)>();
+
+        // Outcomes recorded since the patients were first seen, read once for all of them (not a query per patient);
+        // when the alert store cannot be read, the scores go on with the history already known (logged).
+        var onsets = await ReadOnsetsAsync(null, cancellationToken);
         foreach (var info in patients.All().Where(p => partitions.Owns(p.Id)))
         {
             // A patient first seen now has just had its outcomes read by TrackAsync.
             var seenBefore = tracked.ContainsKey(info.Id);
             if (await TrackAsync(info.Id, midnight, cancellationToken) is { HasReadings: true } patient)
             {
-                // Outcomes recorded since the patient was first seen; when the alert store cannot be read, the score
-                // goes on with the history already known (logged).
-                if (seenBefore)
+                if (seenBefore && onsets is not null)
                 {
-                    await LoadHistoryAsync(info.Id, patient.State, cancellationToken);
+                    AddOnsets(info.Id, patient.State, onsets[info.Id]);
                 }
 
                 due.Add((info.Id, patient));
@@ -282,7 +284,7 @@ public sealed partial class OnlineRiskScorer(
                 patient.LastScored = now;
                 patient.Due = null;
                 patient.PendingSince = null;
-                await alerts.SubmitRiskAsync(new AlertRiskScore(patientId, stored.Probability, score.Reasons.Select(r => r.Sentence).ToList(), at, score.Reasons.Select(r => r.Phrase).ToList()), cancellationToken);
+                await alerts.SubmitRiskAsync(new AlertRiskScore(patientId, stored.Probability, score.Reasons.Select(r => r.Sentence).ToList(), at, score.Reasons.Select(r => r.Phrase).ToList(), BeforeBaseline: !patient.State.HasBaseline(at)), cancellationToken);
             }
         }
     }
@@ -363,22 +365,38 @@ public sealed partial class OnlineRiskScorer(
     /// </summary>
     private async Task<bool> LoadHistoryAsync(string patientId, PatientFeatureState state, CancellationToken cancellationToken)
     {
+        if (await ReadOnsetsAsync(patientId, cancellationToken) is not { } onsets)
+        {
+            return false;
+        }
+
+        AddOnsets(patientId, state, onsets[patientId]);
+        return true;
+    }
+
+    private static readonly string[] OnsetOutcomes = [OutcomeLabels.ConfirmedExacerbation, OutcomeLabels.Hospitalised];
+
+    /// <summary>The alerts resolved as an onset, of one patient or (null) of all, by patient; null when the alert store cannot be read (logged).</summary>
+    private async Task<ILookup<string, Alert>?> ReadOnsetsAsync(string? patientId, CancellationToken cancellationToken)
+    {
         try
         {
-            var resolved = await alertStore.ListAsync(new AlertQuery { IncludeClosed = true, PatientId = patientId, Limit = int.MaxValue }, cancellationToken);
-            var outcomes = resolved.Where(a => a.Outcome is { } outcome && OutcomeLabels.IsOnset(outcome))
-                .Select(a => new NurseOutcome(patientId, a.Kind, a.OpenedAt, a.ClosedAt, a.Outcome!));
-            foreach (var episode in OutcomeLabels.Episodes(patientId, TeleSuivi.Risk.Cohort.Condition.Copd, outcomes))
-            {
-                state.AddExacerbation(episode.Onset);
-            }
-
-            return true;
+            var resolved = await alertStore.ListAsync(new AlertQuery { IncludeClosed = true, PatientId = patientId, Outcomes = OnsetOutcomes, Limit = int.MaxValue }, cancellationToken);
+            return resolved.ToLookup(a => a.PatientId, StringComparer.Ordinal);
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            LogWarmStartFailed($"Patient/{patientId} (alert outcomes)", ex.Message);
-            return false;
+            LogWarmStartFailed(patientId is null ? "every patient (alert outcomes)" : $"Patient/{patientId} (alert outcomes)", ex.Message);
+            return null;
+        }
+    }
+
+    private static void AddOnsets(string patientId, PatientFeatureState state, IEnumerable<Alert> onsets)
+    {
+        var outcomes = onsets.Select(a => new NurseOutcome(patientId, a.Kind, a.OpenedAt, a.ClosedAt, a.Outcome!));
+        foreach (var episode in OutcomeLabels.Episodes(patientId, TeleSuivi.Risk.Cohort.Condition.Copd, outcomes))
+        {
+            state.AddExacerbation(episode.Onset);
         }
     }
 

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using TeleSuivi.Risk.Evaluation;
 using TeleSuivi.Risk.Model;
+using TeleSuivi.Server.Alerts;
 using TeleSuivi.Server.Storage;
 
 namespace TeleSuivi.Server.Risk;
@@ -10,7 +11,8 @@ namespace TeleSuivi.Server.Risk;
 /// The model the server scores with, loaded once at start by <see cref="OnlineRiskScorer"/>: until then, and when
 /// scoring is on, stored readings queue for it; when scoring is off they are not kept. With <c>Risk:ModelPath</c> at
 /// its default, a model activated in the data folder (<see cref="ActiveModel"/>) is preferred to the shipped one; a
-/// new activation takes effect at the next start.
+/// new activation takes effect at the next start. The model's operating points (its evaluation report) set the risk
+/// alert thresholds (<see cref="ResolveAlertThresholds"/>).
 /// </summary>
 public sealed class RiskModel(IOptions<StoreOptions>? store) : IDisposable
 {
@@ -23,6 +25,11 @@ public sealed class RiskModel(IOptions<StoreOptions>? store) : IDisposable
     private volatile RiskScorer? scorer;
     private volatile string status = "starting: the model is not loaded yet";
     private volatile bool off;
+    private readonly Lock gate = new();
+    private bool attempted;
+    private string? offReason;
+    private ModelOperatingPoints? operatingPoints;
+    private string? whyNoOperatingPoints;
 
     /// <summary>The loaded scorer, or null while starting or when scoring is off.</summary>
     public RiskScorer? Scorer => scorer;
@@ -38,13 +45,51 @@ public sealed class RiskModel(IOptions<StoreOptions>? store) : IDisposable
     /// <summary>SHA-256 of the loaded model file (empty until loaded): which model scored is never in doubt.</summary>
     public string Sha256 { get; private set; } = string.Empty;
 
+    /// <summary>The risk alert thresholds for this model, once <see cref="ResolveAlertThresholds"/> resolved them.</summary>
+    public RiskThresholds? AlertThresholds { get; private set; }
+
     /// <summary>
-    /// Loads the model of <paramref name="options"/>. A missing or incompatible model is a <see cref="ConfigurationException"/>
+    /// Loads the model of <paramref name="options"/>, once: the alert engine and the scorer both need it at start, and
+    /// later calls return the first call's outcome. A missing or incompatible model is a <see cref="ConfigurationException"/>
     /// when <c>Risk:Enabled</c> is true, and turns scoring off with the reason (returned) when it is unset.
     /// </summary>
     public string? Load(RiskOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
+        lock (gate)
+        {
+            if (!attempted)
+            {
+                offReason = LoadOnce(options);
+                attempted = true;
+            }
+
+            return offReason;
+        }
+    }
+
+    /// <summary>
+    /// The risk alert thresholds of <paramref name="policy"/> for the loaded model (see <see cref="RiskThresholds"/>),
+    /// added to <see cref="Status"/>; null when scoring is off (no score will be alerted on).
+    /// </summary>
+    /// <exception cref="ConfigurationException">The thresholds cannot be resolved (<see cref="RiskThresholds.Resolve"/>).</exception>
+    public RiskThresholds? ResolveAlertThresholds(RiskOptions options, RiskPolicyOptions policy)
+    {
+        Load(options);
+        lock (gate)
+        {
+            if (AlertThresholds is null && scorer is not null)
+            {
+                AlertThresholds = RiskThresholds.Resolve(policy, operatingPoints, whyNoOperatingPoints);
+                status = $"{status}; risk alerts: {AlertThresholds.Describe()}";
+            }
+
+            return AlertThresholds;
+        }
+    }
+
+    private string? LoadOnce(RiskOptions options)
+    {
         if (options.Enabled == false)
         {
             TurnOff("off: Risk:Enabled is false");
@@ -58,6 +103,15 @@ public sealed class RiskModel(IOptions<StoreOptions>? store) : IDisposable
             var loaded = RiskScorer.Load(path);
             Sha256 = ModelEvaluation.Sha256Of(path);
             Version = Path.GetFileNameWithoutExtension(path);
+            try
+            {
+                operatingPoints = ModelOperatingPoints.Read(path, Sha256);
+            }
+            catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException)
+            {
+                whyNoOperatingPoints = ex.Message;
+            }
+
             scorer = loaded;
             status = $"scoring with {path} ({loaded.Info.Name}, {loaded.Info.FeatureNames.Count} features, SHA-256 {Sha256[..12]}; {origin})";
             return null;

@@ -110,8 +110,14 @@ const Common = {
     return data;
   },
 
-  // A probability (0–1) as a whole percentage, or a dash when unknown.
-  percent(p) { return p === null || p === undefined ? '—' : `${Math.round(p * 100)} %`; },
+  // A probability (0–1) as a percentage with two significant digits below 10 % (calibrated risks are mostly 0.5–5 %:
+  // whole percents would show them all as 0 or 1 %), or a dash when unknown. Same rule as RiskThresholds.Percent.
+  percent(p) {
+    if (p === null || p === undefined) return '—';
+    const percent = p * 100;
+    const digits = percent >= 10 || percent === 0 ? 0 : percent >= 1 ? 1 : 2;
+    return `${Number(percent.toFixed(digits)).toLocaleString(Common.lang === 'fr' ? 'fr-FR' : 'en-GB')} %`;
+  },
 
   time(iso) {
     return iso ? new Date(iso).toLocaleString(Common.lang === 'fr' ? 'fr-FR' : 'en-GB', { dateStyle: 'short', timeStyle: 'short' }) : '';

@@ -305,6 +305,29 @@ public abstract class AlertWorkflowContract
         Assert.Equal(expected.Order(StringComparer.Ordinal), notes.Order(StringComparer.Ordinal));
     }
 
+    /// <summary>The risk scorer's daily read of recorded onsets: one query for every patient, only the outcomes asked for.</summary>
+    [Fact]
+    public async Task ListAsync_ByOutcomes_OnlyAlertsResolvedSoOfEveryPatient()
+    {
+        await using var bed = await NewBedAsync();
+        foreach (var (patient, outcome) in new[] { ("p1", AlertOutcomes.ConfirmedExacerbation), ("p2", AlertOutcomes.FalseAlarm), ("p3", AlertOutcomes.Hospitalised), ("p3", AlertOutcomes.ManagedAtHome) })
+        {
+            var alert = await bed.RaiseAsync(AlertTestBed.Draft(patient: patient, kind: AlertKinds.Risk, subject: outcome));
+            Assert.True((await bed.Workflow.ClaimAsync(alert.Id, "nurse-1", Ct)).Succeeded);
+            Assert.True((await bed.Workflow.ResolveAsync(alert.Id, "nurse-1", outcome, null, Ct)).Succeeded);
+        }
+
+        await bed.RaiseAsync(AlertTestBed.Draft(patient: "p4"));
+
+        var onsets = await bed.Store.ListAsync(new AlertQuery { IncludeClosed = true, Outcomes = [AlertOutcomes.ConfirmedExacerbation, AlertOutcomes.Hospitalised], Limit = int.MaxValue }, Ct);
+
+        Assert.Equal(
+            [("p1", AlertOutcomes.ConfirmedExacerbation), ("p3", AlertOutcomes.Hospitalised)],
+            onsets.Select(a => (a.PatientId, a.Outcome!)).Order());
+        Assert.Empty(await bed.Store.ListAsync(new AlertQuery { IncludeClosed = true, Outcomes = [] }, Ct));
+        Assert.Equal(5, (await bed.Store.ListAsync(new AlertQuery { IncludeClosed = true }, Ct)).Count);
+    }
+
     [Fact]
     public async Task EndConditionAsync_UntouchedAlert_IsClearedAndKept()
     {

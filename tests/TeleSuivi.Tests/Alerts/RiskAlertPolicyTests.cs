@@ -5,7 +5,10 @@ namespace TeleSuivi.Tests.Alerts;
 public sealed class RiskAlertPolicyTests
 {
     private static readonly DateTimeOffset Start = new(2026, 1, 15, 0, 0, 0, TimeSpan.Zero);
-    private readonly RiskAlertPolicy policy = new(new RiskPolicyOptions());
+    /// <summary>The former defaults, now set explicitly: raise at 0.30, clear below 0.20, critical at 0.60, material rise 0.10.</summary>
+    internal static readonly RiskThresholds Explicit30 = RiskThresholds.Resolve(new RiskPolicyOptions { RaiseAt = 0.30 }, null);
+
+    private readonly RiskAlertPolicy policy = new(Explicit30);
 
     private AlertSignal? Score(double probability, double hours) =>
         policy.Evaluate(new RiskScore("p1", probability, ["SpO2 3 points below the personal baseline", "PM2.5 high for 2 days"], Start.AddHours(hours)));
@@ -82,6 +85,16 @@ public sealed class RiskAlertPolicyTests
         Assert.IsType<AlertSignal.Raise>(Score(0.33, 13));
     }
 
+    /// <summary>A patient the model does not know yet (no personal baseline) is not alerted on; from their baseline on, as usual.</summary>
+    [Fact]
+    public void Evaluate_BeforeThePatientsBaseline_RaisesNothingThenRaisesOnceItExists()
+    {
+        Assert.Null(policy.Evaluate(new RiskScore("p1", 0.9, [], Start, BeforeBaseline: true)));
+        Assert.Null(policy.Evaluate(new RiskScore("p1", 0.9, [], Start.AddHours(1), BeforeBaseline: true)));
+
+        Assert.IsType<AlertSignal.Raise>(policy.Evaluate(new RiskScore("p1", 0.35, [], Start.AddHours(2))));
+    }
+
     [Fact]
     public void Evaluate_ProbabilityOutOfRange_IsRefused()
     {
@@ -99,7 +112,7 @@ public sealed class RiskAlertPolicyTests
 
         // The restarted engine: a new store on the same alerts.db, a new policy.
         using var reopened = new AlertStore(Microsoft.Extensions.Options.Options.Create(new Server.Storage.StoreOptions { DataDirectory = bed.DataDirectory }));
-        var restarted = new RiskAlertPolicy(new RiskPolicyOptions());
+        var restarted = new RiskAlertPolicy(Explicit30);
         foreach (var latest in await reopened.LatestOfKindAsync(AlertKinds.Risk, TestContext.Current.CancellationToken))
         {
             restarted.Restore(latest);
@@ -108,7 +121,7 @@ public sealed class RiskAlertPolicyTests
         Assert.Null(restarted.Evaluate(new RiskScore("p1", 0.36, [], Start.AddHours(2))));
         var rise = Assert.IsType<AlertSignal.Raise>(restarted.Evaluate(new RiskScore("p1", 0.45, [], Start.AddHours(3))));
         Assert.Contains("from 35 %", rise.Draft.Reason.En, StringComparison.Ordinal);
-        Assert.IsType<AlertSignal.Raise>(new RiskAlertPolicy(new RiskPolicyOptions()).Evaluate(new RiskScore("p1", 0.36, [], Start.AddHours(2))));
+        Assert.IsType<AlertSignal.Raise>(new RiskAlertPolicy(Explicit30).Evaluate(new RiskScore("p1", 0.36, [], Start.AddHours(2))));
     }
 
     [Fact]
@@ -118,7 +131,7 @@ public sealed class RiskAlertPolicyTests
         await bed.Store.RaiseAsync(Assert.IsType<AlertSignal.Raise>(Score(0.35, 0)).Draft, Start, TestContext.Current.CancellationToken);
 
         using var reopened = new AlertStore(Microsoft.Extensions.Options.Options.Create(new Server.Storage.StoreOptions { DataDirectory = bed.DataDirectory }));
-        var restarted = new RiskAlertPolicy(new RiskPolicyOptions());
+        var restarted = new RiskAlertPolicy(Explicit30);
         restarted.Restore(Assert.Single(await reopened.LatestOfKindAsync(AlertKinds.Risk, TestContext.Current.CancellationToken)));
 
         Assert.Null(restarted.Evaluate(new RiskScore("p1", 0.40, [], Start.AddHours(13))));

@@ -19,17 +19,16 @@ public sealed class EpisodeOperatingPointTests
         new(patient, EventKind.Exacerbation, Condition.Copd, onset, prodromeDays, 7, signal, weightDays, weightDays > 0 ? 2 : 0, false);
 
     [Fact]
-    public void PlatformDefault_SameAsTheServersRiskPolicyOptions()
+    public void PlatformDefault_SameAsTheServersThresholdsWithRaiseAtSetTo030()
     {
-        var options = new RiskPolicyOptions();
-        Assert.Equal(new EpisodePolicy(options.RaiseAt, options.ClearBelow, options.MaterialRise, options.CoolDown), EpisodePolicy.PlatformDefault);
+        Assert.Equal(EpisodePolicy.PlatformDefault, RiskThresholds.Resolve(new RiskPolicyOptions { RaiseAt = 0.30 }, null).Policy);
     }
 
     [Fact]
     public void Raises_RandomSeriesWithRisesAndFalls_SameAlertsAsTheServersRiskAlertPolicy()
     {
         var random = new Random(5);
-        var platform = new RiskAlertPolicy(new RiskPolicyOptions());
+        var platform = new RiskAlertPolicy(TeleSuivi.Tests.Alerts.RiskAlertPolicyTests.Explicit30);
         var rule = new EpisodeAlertRule(EpisodePolicy.PlatformDefault);
         var time = Start;
         var raisedBoth = 0;

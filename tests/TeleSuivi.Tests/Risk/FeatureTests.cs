@@ -117,6 +117,23 @@ public sealed class FeatureTests
         Assert.True(float.IsNaN(Feature(features, "heart-rate:deviation-hours")));
     }
 
+    /// <summary>A personal baseline needs 10 days with readings among the baseline days (3 to 30 days back).</summary>
+    [Theory]
+    [InlineData(9, 13, false)]
+    [InlineData(10, 13, true)]
+    [InlineData(10, 12, true)]
+    [InlineData(12, 11, false)]
+    public void HasBaseline_DaysOfReadings_OnlyFromTenDaysBeforeTheLastThree(int days, int scoredOnDay, bool expected)
+    {
+        var state = new PatientFeatureState(Facts, TimeSpan.Zero);
+        for (var day = 0; day < days; day++)
+        {
+            state.Add(Measures.HeartRate, T0.AddDays(day).AddHours(8), 70);
+        }
+
+        Assert.Equal(expected, state.HasBaseline(T0.AddDays(scoredOnDay)));
+    }
+
     [Fact]
     public void Compute_PollutionEpisode_DaysInARowAboveTheLevel()
     {

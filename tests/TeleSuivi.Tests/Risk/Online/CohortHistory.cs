@@ -63,7 +63,18 @@ public sealed class CohortHistory
     /// <paramref name="now"/>, and scored at <paramref name="at"/> (when the server will score them); the highest wins.
     /// Whole hours keep each reading in the same hourly bin relative to the scoring time.
     /// </summary>
-    public static (CohortHistory History, double Probability) Riskiest(RiskScorer scorer, int patients, DateTimeOffset now, DateTimeOffset at)
+    public static (CohortHistory History, double Probability) Riskiest(RiskScorer scorer, int patients, DateTimeOffset now, DateTimeOffset at) =>
+        Best(scorer, patients, now, at, p => -p);
+
+    /// <summary>
+    /// As <see cref="Riskiest"/>, the history whose score at <paramref name="at"/> is nearest <paramref name="probability"/>
+    /// (on a log scale: calibrated probabilities are small).
+    /// </summary>
+    public static (CohortHistory History, double Probability) Near(RiskScorer scorer, double probability, int patients, DateTimeOffset now, DateTimeOffset at) =>
+        Best(scorer, patients, now, at, p => Math.Abs(Math.Log(p / probability)));
+
+    /// <summary>The history of the cohort patient-days ranked first by <paramref name="rank"/> (lowest first) of their probability.</summary>
+    private static (CohortHistory History, double Probability) Best(RiskScorer scorer, int patients, DateTimeOffset now, DateTimeOffset at, Func<double, double> rank)
     {
         ArgumentNullException.ThrowIfNull(scorer);
         const int Days = 90;
@@ -75,10 +86,10 @@ public sealed class CohortHistory
             .ToList();
         var probabilities = scorer.Probabilities(days.Select(d => d.Row.Features));
         return days.Zip(probabilities)
-            .OrderByDescending(d => d.Second)
+            .OrderBy(d => rank(d.Second))
             .Take(8)
             .Select(d => Shifted(cohort, d.First.Patient, d.First.Row.At, TimeSpan.FromHours(Math.Floor((now - d.First.Row.At).TotalHours))))
             .Select(history => (history, scorer.Score(FeatureExtractor.Replay(history.Patient.Profile.Id, history.Facts, history.Readings, history.Environment, [at], ScoringPatient.UtcOffset).Single().Features).Probability))
-            .MaxBy(x => x.Probability);
+            .MinBy(x => rank(x.Probability));
     }
 }

@@ -2,8 +2,10 @@ using System.Net;
 using System.Net.Http.Json;
 using Hl7.Fhir.Model;
 using TeleSuivi.Devices.Profiles;
+using TeleSuivi.Risk.Evaluation;
 using TeleSuivi.Server.Alerts;
 using TeleSuivi.Server.Board;
+using TeleSuivi.Server.Risk;
 using TeleSuivi.Server.Security;
 using TeleSuivi.Tests.Board;
 using TeleSuivi.Tests.Fhir;
@@ -49,23 +51,57 @@ public sealed class OnlineScoringTests(OnlineScoringHost host) : IClassFixture<O
         var now = DateTimeOffset.UtcNow;
         var (history, expected) = CohortHistory.Riskiest(host.Scorer, 120, now, now + TimeSpan.FromSeconds(20));
         Assert.True(expected >= 0.45, $"the riskiest history scores {expected:P0}: too close to the alert threshold to prove anything");
+        var alert = await PublishUntilRiskAlertAsync(history);
+
+        Assert.NotNull(alert.Risk);
+        Assert.True(alert.Risk >= ShippedThresholds.RaiseAt, $"alerted at {alert.Risk:P2}");
+        Assert.Contains(alert.Evidence, e => e.Label == "risk factor" && !string.IsNullOrWhiteSpace(e.Detail));
+        Assert.NotNull(alert.PatientRisk);
+        Assert.Contains("Exacerbation risk", alert.Reason.En, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// The server's thresholds at the default budget (0.05 alerts per patient-day) for the shipped model, from the
+    /// operating points its evaluation report measured.
+    /// </summary>
+    private static readonly RiskThresholds ShippedThresholds = RiskThresholds.Resolve(
+        new RiskPolicyOptions(), ModelOperatingPoints.Read(OnlineScoringSettings.ShippedModelPath, ModelEvaluation.Sha256Of(OnlineScoringSettings.ShippedModelPath)));
+
+    /// <summary>
+    /// A patient the shipped model scores at about 3 % (several times the base rate, a tenth of the former fixed 0.30
+    /// threshold, which never alerted on it): at the default budget a risk alert reaches the board, raised below 0.30.
+    /// </summary>
+    [Fact]
+    public async Task Score_CalibratedRiskAboveTheBudgetsRaiseAtFarBelow030_RaisesARiskAlert()
+    {
+        var now = DateTimeOffset.UtcNow;
+        var (history, expected) = CohortHistory.Near(host.Scorer, 0.03, 120, now, now + TimeSpan.FromSeconds(20));
+        Assert.InRange(expected, 2 * ShippedThresholds.RaiseAt, 0.10);
+        var alert = await PublishUntilRiskAlertAsync(history);
+
+        Assert.InRange(alert.Risk!.Value, ShippedThresholds.RaiseAt, 0.15);
+        // The first alert names the threshold; a later material rise names the rise.
+        var risk = RiskThresholds.Percent(alert.Risk.Value);
+        Assert.True(
+            alert.Reason.En == $"Exacerbation risk {risk} (alert at {RiskThresholds.Percent(ShippedThresholds.RaiseAt)})" || alert.Reason.En.EndsWith($" to {risk}", StringComparison.Ordinal),
+            alert.Reason.En);
+        Assert.Contains(alert.Evidence, e => e.Label == "risk factor" && !string.IsNullOrWhiteSpace(e.Detail));
+    }
+
+    /// <summary>Registers the history's patient, publishes their zone's environment and readings, and waits for their risk alert on the board.</summary>
+    private async Task<AlertView> PublishUntilRiskAlertAsync(CohortHistory history)
+    {
         var patient = await ScoringPatient.RegisterAsync(host.Process.BaseUrl, "north", history.Facts);
         await patient.PublishEnvironmentAsync(host.Publisher, history.Environment);
         await patient.PublishAsync(host.Publisher, history.Readings);
 
         using var http = host.Process.CreateClient();
-        var alert = await Poll.UntilAsync(
+        return (await Poll.UntilAsync(
             async () => (await http.GetFromJsonAsync<BoardSnapshot>($"/api/alerts?patient={patient.Id}", BoardHost.Json, TestContext.Current.CancellationToken))!
                 .Alerts.FirstOrDefault(a => a.Kind == AlertKinds.Risk),
             a => a is not null,
             OnlineScoringSettings.Deadline,
-            $"risk alert of {patient.Id}");
-
-        Assert.NotNull(alert!.Risk);
-        Assert.True(alert.Risk >= 0.30, $"alerted at {alert.Risk:P0}");
-        Assert.Contains(alert.Evidence, e => e.Label == "risk factor" && !string.IsNullOrWhiteSpace(e.Detail));
-        Assert.NotNull(alert.PatientRisk);
-        Assert.Contains("Exacerbation risk", alert.Reason.En, StringComparison.Ordinal);
+            $"risk alert of {patient.Id}"))!;
     }
 
     /// <summary>A nurse of another care team can neither search nor read the patient's RiskAssessments; one of the patient's team can.</summary>
