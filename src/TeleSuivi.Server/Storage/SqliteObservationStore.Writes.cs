@@ -388,10 +388,7 @@ public sealed partial class SqliteObservationStore : IDisposable
     /// Folds the log rows in (<paramref name="after"/>, <paramref name="last"/>] except those listed in
     /// <c>temp.fold_by_row</c> (<see cref="MarkByRowAsync"/>), all of new ids, one statement per table:
     /// the keys and numbers inserted in clustered order, the roll-ups of each (series, hour, field) merged with one upsert
-    /// (the same rule for the last reading as the row-by-row path: the latest time, then the greatest id). The last of
-    /// each (series, hour, field) is looked up in <c>observation_value</c>, just written, at the chunk's latest time of that
-    /// hour, one seek per roll-up row, instead of ranking every number of the chunk: at that time it may find a reading
-    /// of an earlier chunk with a greater id, which is then the hour's last anyway.
+    /// (the same rule for the last reading as the row-by-row path: the latest time, then the greatest id).
     /// </summary>
     private static async Task FoldNewInBulkAsync(SqliteConnection connection, SqliteTransaction transaction, long after, long last, CancellationToken cancellationToken)
     {
@@ -404,21 +401,18 @@ public sealed partial class SqliteObservationStore : IDisposable
             WITH numbers AS ({{FoldNumbers}})
             INSERT INTO observation_value (patient, code, effective_ms, id, field, value)
             SELECT patient, code, effective_ms, id, field, value FROM numbers WHERE true ORDER BY patient, code, effective_ms, id, field;
-            WITH numbers AS ({{FoldNumbers}}),
-            hours AS (
-                SELECT patient, code, effective_ms - (((effective_ms % 3600000) + 3600000) % 3600000) AS hour, field,
-                       count(*) AS n, sum(value) AS total, min(value) AS low, max(value) AS high, max(effective_ms) AS last_ms
-                FROM numbers GROUP BY patient, code, hour, field),
-            latest AS (
-                SELECT h.*, (SELECT max(v.id) FROM observation_value v
-                             WHERE v.patient = h.patient AND v.code = h.code AND v.effective_ms = h.last_ms AND v.field = h.field) AS last_id
-                FROM hours h)
+            WITH numbers AS ({{FoldNumbers}})
             INSERT INTO observation_hourly (patient, code, hour_ms, field, n, total, low, high, last_ms, last_id, last_value)
-            SELECT l.patient, l.code, l.hour, l.field, l.n, l.total, l.low, l.high, l.last_ms, l.last_id, v.value
-            FROM latest l JOIN observation_value v
-                ON v.patient = l.patient AND v.code = l.code AND v.effective_ms = l.last_ms AND v.id = l.last_id AND v.field = l.field
+            SELECT patient, code, hour, field, count(*), sum(value), min(value), max(value), max(effective_ms),
+                   max(CASE WHEN latest = 1 THEN id END), max(CASE WHEN latest = 1 THEN value END)
+            FROM (
+                SELECT patient, code, effective_ms - (((effective_ms % 3600000) + 3600000) % 3600000) AS hour, field, effective_ms, id, value,
+                       row_number() OVER (PARTITION BY patient, code, effective_ms - (((effective_ms % 3600000) + 3600000) % 3600000), field
+                                          ORDER BY effective_ms DESC, id DESC) AS latest
+                FROM numbers)
             WHERE true
-            ORDER BY l.patient, l.code, l.hour, l.field
+            GROUP BY patient, code, hour, field
+            ORDER BY patient, code, hour, field
             ON CONFLICT DO UPDATE SET n = n + excluded.n, total = total + excluded.total, low = min(low, excluded.low), high = max(high, excluded.high),
                 last_value = CASE WHEN (excluded.last_ms, excluded.last_id) > (last_ms, coalesce(last_id, '')) THEN excluded.last_value ELSE last_value END,
                 last_id = CASE WHEN (excluded.last_ms, excluded.last_id) > (last_ms, coalesce(last_id, '')) THEN excluded.last_id ELSE last_id END,
