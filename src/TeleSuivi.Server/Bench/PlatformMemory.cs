@@ -18,25 +18,32 @@ public static class PlatformMemory
     }
 
     /// <summary>
-    /// Waits until the risk scorer has taken every stored batch (<c>telesuivi_risk_queue_depth</c> 0), so that the
-    /// state measured is the patients' state and not a backlog of readings waiting for the scorer; false at the limit.
+    /// Waits until the risk scorer has taken every stored batch (<c>telesuivi_risk_queue_depth</c> 0) and scored the
+    /// <paramref name="patients"/> patients with readings (<c>telesuivi_risk_scores_total</c> at least that many, and
+    /// still for a second: a pass scores its patients without a pause), so that the state measured is the patients' state
+    /// and not a backlog, and the loads do not start in the middle of the first scores of every patient (with 100,000
+    /// patients, a wave of 100,000 scores for the alert engine); false at the limit. A scorer that is off scores nobody:
+    /// then only the queue is waited for.
     /// </summary>
-    public static async Task<bool> WaitForScorerAsync(PlatformProbe probe, TimeSpan limit, Action<long> progress, CancellationToken cancellationToken)
+    public static async Task<bool> WaitForScorerAsync(PlatformProbe probe, long patients, TimeSpan limit, Action<long> progress, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(probe);
         ArgumentNullException.ThrowIfNull(progress);
         var deadline = System.Diagnostics.Stopwatch.StartNew();
+        double? previousScores = null;
         while (deadline.Elapsed < limit)
         {
             var sample = await probe.ReadAsync(cancellationToken);
             var waiting = (long)sample.Risk.GetValueOrDefault("telesuivi_risk_queue_depth");
-            progress(waiting);
-            if (waiting == 0)
+            var scores = sample.Risk.GetValueOrDefault("telesuivi_risk_scores_total");
+            progress(waiting + Math.Max(0, patients - (long)scores));
+            if (waiting == 0 && scores == previousScores && (scores >= patients || scores == 0))
             {
                 return true;
             }
 
-            await Task.Delay(TimeSpan.FromMilliseconds(200), cancellationToken);
+            previousScores = scores;
+            await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
         }
 
         return false;
