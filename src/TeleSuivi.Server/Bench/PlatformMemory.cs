@@ -22,8 +22,8 @@ public static class PlatformMemory
     /// <paramref name="patients"/> patients with readings (<c>telesuivi_risk_scores_total</c> at least that many, and
     /// still for a second: a pass scores its patients without a pause), so that the state measured is the patients' state
     /// and not a backlog, and the loads do not start in the middle of the first scores of every patient (with 100,000
-    /// patients, a wave of 100,000 scores for the alert engine); false at the limit. A scorer that is off scores nobody:
-    /// then only the queue is waited for.
+    /// patients, a wave of 100,000 scores for the alert engine); false at the limit. A scorer that is off
+    /// (<c>telesuivi_risk_scoring_on</c> 0, or absent in an older build) scores nobody: then only the queue is waited for.
     /// </summary>
     public static async Task<bool> WaitForScorerAsync(PlatformProbe probe, long patients, TimeSpan limit, Action<long> progress, CancellationToken cancellationToken)
     {
@@ -37,7 +37,9 @@ public static class PlatformMemory
             var waiting = (long)sample.Risk.GetValueOrDefault("telesuivi_risk_queue_depth");
             var scores = sample.Risk.GetValueOrDefault("telesuivi_risk_scores_total");
             progress(waiting + Math.Max(0, patients - (long)scores));
-            if (waiting == 0 && scores == previousScores && (scores >= patients || scores == 0))
+            // Not "no score yet" for a scorer that is off: a first pass of 100,000 patients takes seconds before its first commit.
+            var scoring = sample.Risk.GetValueOrDefault("telesuivi_risk_scoring_on") == 1;
+            if (waiting == 0 && (!scoring || (scores >= patients && scores == previousScores)))
             {
                 return true;
             }

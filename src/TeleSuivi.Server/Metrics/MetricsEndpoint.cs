@@ -15,7 +15,7 @@ public static class MetricsEndpoint
 {
     public static IEndpointRouteBuilder MapTeleSuiviMetrics(this IEndpointRouteBuilder endpoints)
     {
-        endpoints.MapGet("/metrics", async (IngestCounters counters, IngestChannel channel, BrokerConnectionState broker, BrokerRefusals refusals, DeadLetterStore deadLetters, ObservationSpool spool, WritePathMetrics writes, HubConnections hub, Risk.RiskMetrics risk, Risk.ScoringFeed scoring, Alerts.AlertMetrics alerts, Alerts.AlertFeed alertFeed, TimeProvider time, CancellationToken cancellationToken) =>
+        endpoints.MapGet("/metrics", async (IngestCounters counters, IngestChannel channel, BrokerConnectionState broker, BrokerRefusals refusals, DeadLetterStore deadLetters, ObservationSpool spool, WritePathMetrics writes, HubConnections hub, Risk.RiskMetrics risk, Risk.ScoringFeed scoring, Risk.RiskModel model, Alerts.AlertMetrics alerts, Alerts.AlertFeed alertFeed, TimeProvider time, CancellationToken cancellationToken) =>
         {
             var text = new StringBuilder();
             Metric(text, "telesuivi_ingest_messages_total", "counter", "MQTT messages processed since start.", counters.Messages);
@@ -44,7 +44,7 @@ public static class MetricsEndpoint
 
             WriteSpool(text, spool.Status, writes);
             WriteStore(text, writes);
-            WriteRisk(text, risk, scoring, time.GetUtcNow());
+            WriteRisk(text, risk, scoring, model, time.GetUtcNow());
             WriteAlerts(text, alerts, alertFeed);
             Metric(text, "telesuivi_hub_connections", "gauge", "Triage boards connected to /hubs/triage.", hub.Open);
             Metric(text, "telesuivi_hub_connections_opened_total", "counter", "Connections to /hubs/triage accepted since start.", hub.Opened);
@@ -87,8 +87,9 @@ public static class MetricsEndpoint
         Metric(text, "telesuivi_spool_replayed_observations_total", "counter", "Observations replayed from the spool to the store since start.", writes.ReplayedObservations);
     }
 
-    private static void WriteRisk(StringBuilder text, Risk.RiskMetrics risk, Risk.ScoringFeed scoring, DateTimeOffset now)
+    private static void WriteRisk(StringBuilder text, Risk.RiskMetrics risk, Risk.ScoringFeed scoring, Risk.RiskModel model, DateTimeOffset now)
     {
+        Metric(text, "telesuivi_risk_scoring_on", "gauge", "1 while risk scoring runs (model loaded), 0 while starting or off.", model.Scorer is null ? 0 : 1);
         Metric(text, "telesuivi_risk_scores_total", "counter", "Risk scores stored as RiskAssessments since start.", risk.Scores);
         Metric(text, "telesuivi_risk_scored_patients_per_second", "gauge", "Risk scores per second over the last minute.", risk.ScoresPerSecond(now));
         Metric(text, "telesuivi_risk_scoring_lag_seconds", "gauge", "Of the latest score after new readings: time from the readings' hand-over to the scorer to the stored score (debounce included).", risk.LastLagSeconds);
