@@ -130,7 +130,7 @@ public sealed class BenchRunner(BenchSettings settings, SimulatedFormats formats
         var warmRun = await publishers.PublishAsync(warm, firstLoad, settings.MaxInFlight, done => progress("every patient's state", done, warm.Count), cancellationToken);
         await probe.WaitForAsync(stateStart.Messages + stateSent + warmRun.Acknowledged, StallLimit, cancellationToken);
         var scorerWait = Stopwatch.StartNew();
-        var scorerDrained = await PlatformMemory.WaitForScorerAsync(probe, workload.Publishing.Count + stateSent, TimeSpan.FromMinutes(5), waiting => progress("risk scorer's backlog (batches and first scores)", waiting, waiting), cancellationToken);
+        var scorerDrained = await PlatformMemory.WaitForScorerAsync(probe, TimeSpan.FromMinutes(5), waiting => progress("risk scorer's backlog (batches), then its scores", waiting, waiting), cancellationToken);
         var residentWithState = platform.Memory().Resident;
         var heapWithState = await PlatformMemory.CollectAsync(platform, cancellationToken);
         var state = new StateResult(workload.Publishing.Count + stateSent, stateSent, baseline, residentWithState)
