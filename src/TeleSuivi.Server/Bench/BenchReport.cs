@@ -111,7 +111,7 @@ public sealed record StateResult(int PatientsWithReadings, int ReadingsAcknowled
     /// <summary>Whether <c>serve</c> ran server GC (README "Memory").</summary>
     public bool ServerGc { get; init; }
 
-    /// <summary>How long the risk scorer took, after the last of those readings was stored, to take them all and score every patient once; null when it had not within 5 minutes (the state then includes its backlog).</summary>
+    /// <summary>How long the risk scorer took, after the last of those readings was stored, to take them all and end its pass of scores; null when it had not within 5 minutes (the state then includes its backlog).</summary>
     public double? ScorerCatchUpSeconds { get; init; }
 }
 
