@@ -1,9 +1,9 @@
+using System.Diagnostics;
 using Hl7.Fhir.Model;
 using Microsoft.Extensions.Options;
 using TeleSuivi.Devices.Normalization;
 using TeleSuivi.Server.Board;
 using TeleSuivi.Server.DeadLetters;
-using TeleSuivi.Server.Hosting;
 using TeleSuivi.Server.Ingestion;
 using TeleSuivi.Server.Registry;
 using TeleSuivi.Server.Risk;
@@ -32,6 +32,7 @@ public sealed partial class AlertEngine(
     ScoringPartitions partitions,
     RiskModel riskModel,
     IOptions<RiskOptions> riskOptions,
+    AlertMetrics metrics,
     IOptions<AlertOptions> options,
     TimeProvider time,
     ILogger<AlertEngine> logger) : BackgroundService
@@ -47,6 +48,9 @@ public sealed partial class AlertEngine(
     // Enough for any debounce streak and for a few readings a day over the weight-gain window.
     private const int ReplayedReadings = 50;
 
+    // Patients checked per slice of the missing-data sweep: about a millisecond each 1,000 (7 devices each) here.
+    private const int SweepSlice = 1_000;
+
     /// <summary>The alert file and the thresholds are ready before the host serves its first request.</summary>
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -59,24 +63,49 @@ public sealed partial class AlertEngine(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         await LoadStateAsync(stoppingToken);
-        var reader = feed.Reader;
         var nextSweep = time.GetUtcNow() + settings.SweepInterval;
+        SweepSlices? sweep = null;
         while (!stoppingToken.IsCancellationRequested)
         {
-            if (!await reader.WaitToReadOrTimeoutAsync(nextSweep - time.GetUtcNow(), stoppingToken))
+            if (!await feed.WaitToReadOrTimeoutAsync(sweep is null ? nextSweep - time.GetUtcNow() : TimeSpan.Zero, stoppingToken))
             {
                 return;
             }
 
-            while (reader.TryRead(out var input))
+            while (feed.TryRead(out var input))
             {
+                var started = Stopwatch.GetTimestamp();
+                (input is AlertInput.Scored ? metrics.ScoreWait : metrics.ReadingWait).Observe(Stopwatch.GetElapsedTime(input.QueuedAt, started));
                 await GuardAsync(() => HandleAsync(input, stoppingToken), "an input", stoppingToken);
+                metrics.InputDuration.Observe(Stopwatch.GetElapsedTime(started));
             }
 
-            if (time.GetUtcNow() >= nextSweep)
+            if (sweep is null && time.GetUtcNow() >= nextSweep)
             {
-                await GuardAsync(() => SweepAsync(stoppingToken), "the sweep", stoppingToken);
-                nextSweep = time.GetUtcNow() + settings.SweepInterval;
+                // Off the loop: with 100,000 patients, listing every assigned device takes a good part of a second.
+                var now = time.GetUtcNow();
+                await GuardAsync(async () => sweep = new SweepSlices(await Task.Run(() => patients.AssignedDevices(now), stoppingToken), SweepSlice), "the list of assigned devices", stoppingToken);
+                if (sweep is null)
+                {
+                    nextSweep = now + settings.SweepInterval;
+                }
+            }
+
+            if (sweep is not null)
+            {
+                var started = Stopwatch.GetTimestamp();
+                if (sweep.Next() is { } slice)
+                {
+                    await GuardAsync(() => SweepAsync(slice, stoppingToken), "the missing-data check", stoppingToken);
+                }
+                else
+                {
+                    await GuardAsync(() => EscalateAsync(stoppingToken), "the escalation check", stoppingToken);
+                    sweep = null;
+                    nextSweep = time.GetUtcNow() + settings.SweepInterval;
+                }
+
+                metrics.SweepStep.Observe(Stopwatch.GetElapsedTime(started));
             }
         }
     }
@@ -142,14 +171,17 @@ public sealed partial class AlertEngine(
         }
     }
 
-    internal async Task SweepAsync(CancellationToken cancellationToken)
+    /// <summary>The missing-data check of some patients: one slice of a sweep, so that inputs wait at most one slice behind it.</summary>
+    internal async Task SweepAsync(IReadOnlyDictionary<string, List<AssignedDevice>> assigned, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
         // Only this worker's patients, confirmed in the store when other workers share the readings (README "Scale-out").
-        await GuardAsync(
-            async () => await ApplyAsync(await gaps.SweepAsync(patients.AssignedDevices(now), now, partitions.Owns, partitions.Shared ? observations : null, cancellationToken), now, cancellationToken),
-            "the missing-data check",
-            cancellationToken);
+        await ApplyAsync(await gaps.SweepAsync(assigned, now, partitions.Owns, partitions.Shared ? observations : null, cancellationToken), now, cancellationToken);
+    }
+
+    /// <summary>Escalates the critical alerts nobody acknowledged in time: once per sweep, after its last slice.</summary>
+    internal async Task EscalateAsync(CancellationToken cancellationToken)
+    {
         var escalated = await workflow.EscalateOverdueAsync(cancellationToken);
         if (escalated > 0)
         {
@@ -222,6 +254,7 @@ public sealed partial class AlertEngine(
     private async Task ReplayVitalAsync(string subject, string patientId, VitalSign vital, DateTimeOffset before, VitalLimits limits, CancellationToken cancellationToken)
     {
         var history = new List<VitalReading>();
+        var started = Stopwatch.GetTimestamp();
         try
         {
             var found = await observations.SearchAsync(
@@ -239,6 +272,8 @@ public sealed partial class AlertEngine(
         {
             LogReplayFailed(patientId, vital.Id, ex.Message);
         }
+
+        metrics.VitalReplayDuration.Observe(Stopwatch.GetElapsedTime(started));
 
         vitals.Replay(patientId, vital, history, limits);
     }
@@ -267,11 +302,14 @@ public sealed partial class AlertEngine(
             switch (signal)
             {
                 case AlertSignal.Raise raise:
+                    var started = Stopwatch.GetTimestamp();
                     if (await store.RaiseAsync(raise.Draft, now, cancellationToken) is { } alert)
                     {
                         live.Add(raise.Key);
                         await board.AlertChangedAsync(alert, cancellationToken);
                     }
+
+                    metrics.RaiseDuration.Observe(Stopwatch.GetElapsedTime(started));
 
                     break;
                 case AlertSignal.Ended end when live.Remove(end.Key):
@@ -331,5 +369,29 @@ public sealed class ThresholdBook(AlertStore store)
         var removed = await store.RemoveThresholdAsync(patientId, vital, cancellationToken);
         await LoadAsync(cancellationToken);
         return removed;
+    }
+}
+
+/// <summary>
+/// A missing-data sweep cut into slices of patients, taken one at a time between the engine's inputs: with 100,000
+/// patients the whole sweep held every input (a critical reading too) for most of a second.
+/// </summary>
+public sealed class SweepSlices(IReadOnlyDictionary<string, List<AssignedDevice>> assigned, int size)
+{
+    private readonly KeyValuePair<string, List<AssignedDevice>>[] patients = [.. assigned];
+    private int next;
+
+    /// <summary>The next slice, each patient in exactly one; null once every patient has been given.</summary>
+    public IReadOnlyDictionary<string, List<AssignedDevice>>? Next()
+    {
+        if (next >= patients.Length)
+        {
+            return null;
+        }
+
+        var slice = new ArraySegment<KeyValuePair<string, List<AssignedDevice>>>(patients, next, Math.Min(Math.Max(1, size), patients.Length - next))
+            .ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
+        next += slice.Count;
+        return slice;
     }
 }

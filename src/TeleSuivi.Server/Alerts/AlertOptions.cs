@@ -5,7 +5,7 @@ public sealed class AlertOptions
 {
     public const string Section = "Alerts";
 
-    /// <summary>Stored readings and rejected messages waiting for the engine; when full, ingestion waits (nothing is dropped).</summary>
+    /// <summary>Stored readings and rejected messages waiting for the engine, and apart as many risk scores; when full, ingestion (or the scorer) waits: nothing is dropped.</summary>
     public int ChannelCapacity { get; set; } = 20_000;
 
     /// <summary>How often missing data, silent devices and the escalation timer are checked.</summary>

@@ -18,6 +18,7 @@ public static class AlertServices
         services.AddSingleton(sp => WorkflowDatabase.Create(sp.GetRequiredService<IOptions<WorkflowOptions>>().Value, sp.GetRequiredService<IOptions<StoreOptions>>().Value));
         services.AddSingleton<HubConnections>();
         services.AddSingleton<AlertFeed>();
+        services.AddSingleton<AlertMetrics>();
         services.AddSingleton(sp => new AlertStore(sp.GetRequiredService<WorkflowDatabase>()));
         services.AddSingleton<ThresholdBook>();
         services.AddSingleton<PatientDirectory>();

@@ -45,6 +45,16 @@ public static class BenchOutput
         }
 
         text.AppendLine();
+        text.AppendLine("| the path to an alert | alert engine's queue wait of stored batches: count, p50 / p99 at most, over 100 / 250 / 500 ms | raises (store, then hub): count, p50 / p99 at most, over 100 / 250 / 500 ms | missing-data sweep steps: count, p50 / p99 at most, over 100 / 250 / 500 ms | risk scores in the load | slowest alert samples: ms (at second of the load) |");
+        text.AppendLine("| --- | --- | --- | --- | ---: | --- |");
+        foreach (var load in report.Loads.Where(l => l.AlertSamples.Count > 0))
+        {
+            string Stage(string name) => Distribution(load.Stages.GetValueOrDefault(name), withCount: true);
+            var slowest = string.Join(", ", load.AlertSamples.OrderByDescending(a => a.Milliseconds).Take(3).Select(a => F($"{a.Milliseconds:N0} ({a.AtSecond:0.#})")));
+            text.AppendLine(F($"| {load.Name} | {Stage("telesuivi_alert_reading_wait_seconds")} | {Stage("telesuivi_alert_raise_duration_seconds")} | {Stage("telesuivi_alert_sweep_step_seconds")} | {load.RiskScoresBySecond.Sum():N0} | {slowest} |"));
+        }
+
+        text.AppendLine();
         text.AppendLine("| target | measured | result |");
         text.AppendLine("| --- | --- | --- |");
         foreach (var target in report.Targets)

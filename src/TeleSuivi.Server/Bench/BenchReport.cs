@@ -63,6 +63,21 @@ public sealed record LoadResult(
 
     /// <summary>From reception from the broker to acknowledgement (the platform's own part of publish → stored) during the load.</summary>
     public HistogramSummary? ReceiveToAcknowledged { get; init; }
+
+    /// <summary>Each alert sample, in the order its critical reading was published.</summary>
+    public IReadOnlyList<AlertSample> AlertSamples { get; init; } = [];
+
+    /// <summary>The stages of the path to an alert during the load, by metric name (<see cref="PlatformSample.StageHistograms"/>).</summary>
+    public IReadOnlyDictionary<string, HistogramSummary> Stages { get; init; } = new Dictionary<string, HistogramSummary>();
+
+    /// <summary>Risk scores stored in each second of the load (second 0: <see cref="StartedAtUtc"/>).</summary>
+    public IReadOnlyList<double> RiskScoresBySecond { get; init; } = [];
+
+    /// <summary>The platform's GC pauses in each second of the load, in ms.</summary>
+    public IReadOnlyList<double> GcPauseMsBySecond { get; init; } = [];
+
+    /// <summary>The longest alert engine queue seen in each second of the load (inputs waiting).</summary>
+    public IReadOnlyList<double> AlertQueueMaxBySecond { get; init; } = [];
 }
 
 /// <summary>
@@ -96,7 +111,7 @@ public sealed record StateResult(int PatientsWithReadings, int ReadingsAcknowled
     /// <summary>Whether <c>serve</c> ran server GC (README "Memory").</summary>
     public bool ServerGc { get; init; }
 
-    /// <summary>How long the risk scorer took, after the last of those readings was stored, to take them all; null when it had not within 5 minutes (the state then includes its backlog).</summary>
+    /// <summary>How long the risk scorer took, after the last of those readings was stored, to take them all and end its pass of scores; null when it had not within 5 minutes (the state then includes its backlog).</summary>
     public double? ScorerCatchUpSeconds { get; init; }
 }
 

@@ -130,7 +130,7 @@ public sealed class BenchRunner(BenchSettings settings, SimulatedFormats formats
         var warmRun = await publishers.PublishAsync(warm, firstLoad, settings.MaxInFlight, done => progress("every patient's state", done, warm.Count), cancellationToken);
         await probe.WaitForAsync(stateStart.Messages + stateSent + warmRun.Acknowledged, StallLimit, cancellationToken);
         var scorerWait = Stopwatch.StartNew();
-        var scorerDrained = await PlatformMemory.WaitForScorerAsync(probe, TimeSpan.FromMinutes(5), waiting => progress("risk scorer's backlog (batches)", waiting, waiting), cancellationToken);
+        var scorerDrained = await PlatformMemory.WaitForScorerAsync(probe, TimeSpan.FromMinutes(5), waiting => progress("risk scorer's backlog (batches), then its scores", waiting, waiting), cancellationToken);
         var residentWithState = platform.Memory().Resident;
         var heapWithState = await PlatformMemory.CollectAsync(platform, cancellationToken);
         var state = new StateResult(workload.Publishing.Count + stateSent, stateSent, baseline, residentWithState)
@@ -231,6 +231,7 @@ public sealed class BenchRunner(BenchSettings settings, SimulatedFormats formats
         var latencies = timed.ConvertAll(each => each.Milliseconds);
 
         AlertLatency? alertLatency = null;
+        List<AlertSample> alertSamples = [];
         if (perSecond is not null && settings.AlertsPerSecond > 0)
         {
             var alertDeadline = Stopwatch.StartNew();
@@ -241,7 +242,15 @@ public sealed class BenchRunner(BenchSettings settings, SimulatedFormats formats
 
             var delays = sentAlerts.Where(a => alerts.ContainsKey(a.Key)).Select(a => Stopwatch.GetElapsedTime(a.Value, alerts[a.Key]).TotalMilliseconds).ToList();
             alertLatency = new AlertLatency(sentAlerts.Count, delays.Count, Percentiles.Of(delays));
+            alertSamples = sentAlerts.Where(a => alerts.ContainsKey(a.Key)).OrderBy(a => a.Value)
+                .Select(a => new AlertSample(
+                    Math.Round(Stopwatch.GetElapsedTime(run.FirstStart, a.Value).TotalSeconds, 2),
+                    Math.Round(Stopwatch.GetElapsedTime(a.Value, alerts[a.Key]).TotalMilliseconds, 1)))
+                .ToList();
         }
+
+        var timeline = probe.Since(before.At);
+        timeline.Add(after);
 
         var processed = after.Messages - before.Messages;
         var keptUp = processed >= run.Acknowledged + sentAlerts.Count;
@@ -288,6 +297,11 @@ public sealed class BenchRunner(BenchSettings settings, SimulatedFormats formats
             StoredMaxMsBySecond = StoredLatency.MaxBySecond(timed, run.FirstStart),
             StoreWriteDurations = after.StoreWriteDurations.Since(before.StoreWriteDurations),
             ReceiveToAcknowledged = after.ReceiveToAcknowledged.Since(before.ReceiveToAcknowledged),
+            AlertSamples = alertSamples,
+            Stages = after.Stages.ToDictionary(s => s.Key, s => s.Value.Since(before.Stages.GetValueOrDefault(s.Key, HistogramCounts.Empty)), StringComparer.Ordinal),
+            RiskScoresBySecond = LoadTimeline.GrowthBySecond(timeline, run.FirstStart, s => s.Risk.GetValueOrDefault("telesuivi_risk_scores_total")),
+            GcPauseMsBySecond = LoadTimeline.GrowthBySecond(timeline, run.FirstStart, s => s.GcPauseSeconds * 1000),
+            AlertQueueMaxBySecond = LoadTimeline.MaxBySecond(timeline, run.FirstStart, s => s.AlertQueueDepth),
         };
     }
 

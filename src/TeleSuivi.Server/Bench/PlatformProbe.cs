@@ -17,6 +17,28 @@ public readonly record struct PlatformSample(long At, long Messages, long Observ
 
     /// <summary>From reception from the broker to acknowledgement, since start (<c>telesuivi_ingest_durable_lag_seconds</c>).</summary>
     public HistogramCounts ReceiveToAcknowledged { get; init; } = HistogramCounts.Empty;
+
+    /// <summary>The histograms of the stages an alert goes through (<see cref="StageHistograms"/>), by metric name, since start.</summary>
+    public IReadOnlyDictionary<string, HistogramCounts> Stages { get; init; } = new Dictionary<string, HistogramCounts>();
+
+    /// <summary>Inputs waiting for the alert engine (<c>telesuivi_alert_queue_depth</c>).</summary>
+    public long AlertQueueDepth { get; init; }
+
+    /// <summary>
+    /// The platform's histograms of the path to an alert on the hub, and of the scorer's work that shares the machine and
+    /// the alert file with it: the bench reports each one per load, to show where the time of a late alert went.
+    /// </summary>
+    public static readonly IReadOnlyList<string> StageHistograms =
+    [
+        "telesuivi_alert_reading_wait_seconds",
+        "telesuivi_alert_score_wait_seconds",
+        "telesuivi_alert_input_duration_seconds",
+        "telesuivi_alert_raise_duration_seconds",
+        "telesuivi_alert_sweep_step_seconds",
+        "telesuivi_alert_vital_replay_duration_seconds",
+        "telesuivi_risk_first_sight_seconds",
+        "telesuivi_risk_save_duration_seconds",
+    ];
 }
 
 /// <summary>
@@ -47,6 +69,8 @@ public sealed class PlatformProbe(PlatformProcess platform) : IAsyncDisposable
         long fullCollections = 0;
         var writeDurations = new HistogramCounts();
         var durableLag = new HistogramCounts();
+        var stages = PlatformSample.StageHistograms.ToDictionary(name => name, _ => new HistogramCounts(), StringComparer.Ordinal);
+        long alertQueue = 0;
         var risk = new Dictionary<string, double>(StringComparer.Ordinal);
         foreach (var line in text.Split('\n'))
         {
@@ -98,6 +122,14 @@ public sealed class PlatformProbe(PlatformProcess platform) : IAsyncDisposable
             {
                 durableLag.Add(name, value);
             }
+            else if (name == "telesuivi_alert_queue_depth")
+            {
+                alertQueue = (long)value;
+            }
+            else if (name.IndexOf("_bucket{", StringComparison.Ordinal) is > 0 and var bucket && stages.TryGetValue(name[..bucket], out var stage))
+            {
+                stage.Add(name, value);
+            }
             else if (name.StartsWith("telesuivi_risk_", StringComparison.Ordinal))
             {
                 risk[name] = value;
@@ -110,6 +142,8 @@ public sealed class PlatformProbe(PlatformProcess platform) : IAsyncDisposable
             FullCollections = fullCollections,
             StoreWriteDurations = writeDurations,
             ReceiveToAcknowledged = durableLag,
+            Stages = stages,
+            AlertQueueDepth = alertQueue,
         };
         lock (samples)
         {

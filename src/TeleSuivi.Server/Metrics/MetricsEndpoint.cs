@@ -15,7 +15,7 @@ public static class MetricsEndpoint
 {
     public static IEndpointRouteBuilder MapTeleSuiviMetrics(this IEndpointRouteBuilder endpoints)
     {
-        endpoints.MapGet("/metrics", async (IngestCounters counters, IngestChannel channel, BrokerConnectionState broker, BrokerRefusals refusals, DeadLetterStore deadLetters, ObservationSpool spool, WritePathMetrics writes, HubConnections hub, Risk.RiskMetrics risk, Risk.ScoringFeed scoring, TimeProvider time, CancellationToken cancellationToken) =>
+        endpoints.MapGet("/metrics", async (IngestCounters counters, IngestChannel channel, BrokerConnectionState broker, BrokerRefusals refusals, DeadLetterStore deadLetters, ObservationSpool spool, WritePathMetrics writes, HubConnections hub, Risk.RiskMetrics risk, Risk.ScoringFeed scoring, Risk.RiskModel model, Alerts.AlertMetrics alerts, Alerts.AlertFeed alertFeed, TimeProvider time, CancellationToken cancellationToken) =>
         {
             var text = new StringBuilder();
             Metric(text, "telesuivi_ingest_messages_total", "counter", "MQTT messages processed since start.", counters.Messages);
@@ -44,7 +44,8 @@ public static class MetricsEndpoint
 
             WriteSpool(text, spool.Status, writes);
             WriteStore(text, writes);
-            WriteRisk(text, risk, scoring, time.GetUtcNow());
+            WriteRisk(text, risk, scoring, model, time.GetUtcNow());
+            WriteAlerts(text, alerts, alertFeed);
             Metric(text, "telesuivi_hub_connections", "gauge", "Triage boards connected to /hubs/triage.", hub.Open);
             Metric(text, "telesuivi_hub_connections_opened_total", "counter", "Connections to /hubs/triage accepted since start.", hub.Opened);
             WriteRuntime(text, RuntimeMemorySnapshot.Read());
@@ -86,13 +87,28 @@ public static class MetricsEndpoint
         Metric(text, "telesuivi_spool_replayed_observations_total", "counter", "Observations replayed from the spool to the store since start.", writes.ReplayedObservations);
     }
 
-    private static void WriteRisk(StringBuilder text, Risk.RiskMetrics risk, Risk.ScoringFeed scoring, DateTimeOffset now)
+    private static void WriteRisk(StringBuilder text, Risk.RiskMetrics risk, Risk.ScoringFeed scoring, Risk.RiskModel model, DateTimeOffset now)
     {
+        Metric(text, "telesuivi_risk_scoring_on", "gauge", "1 while risk scoring runs (model loaded), 0 while starting or off.", model.Scorer is null ? 0 : 1);
         Metric(text, "telesuivi_risk_scores_total", "counter", "Risk scores stored as RiskAssessments since start.", risk.Scores);
         Metric(text, "telesuivi_risk_scored_patients_per_second", "gauge", "Risk scores per second over the last minute.", risk.ScoresPerSecond(now));
         Metric(text, "telesuivi_risk_scoring_lag_seconds", "gauge", "Of the latest score after new readings: time from the readings' hand-over to the scorer to the stored score (debounce included).", risk.LastLagSeconds);
         Metric(text, "telesuivi_risk_queue_depth", "gauge", "Stored batches waiting to be taken into the risk features.", scoring.Count);
         WriteHistogram(text, "telesuivi_risk_score_duration_seconds", "Duration of one score: features, model and explanation.", risk.Latency);
+        WriteHistogram(text, "telesuivi_risk_first_sight_seconds", "The first sight of a patient since start: stored readings and recorded outcomes read into the state.", risk.FirstSightLoad);
+        WriteHistogram(text, "telesuivi_risk_save_duration_seconds", "One commit of a pass's scores to the risk store.", risk.SaveDuration);
+        Metric(text, "telesuivi_risk_zone_rescores_total", "counter", "Patients made due for a score by a change of their zone's environment.", risk.ZoneRescores);
+    }
+
+    private static void WriteAlerts(StringBuilder text, Alerts.AlertMetrics alerts, Alerts.AlertFeed feed)
+    {
+        Metric(text, "telesuivi_alert_queue_depth", "gauge", "Inputs (stored batches, rejections, risk scores) waiting for the alert engine.", feed.Count);
+        WriteHistogram(text, "telesuivi_alert_reading_wait_seconds", "From the hand-over of a stored batch or rejection to the alert engine until the engine takes it.", alerts.ReadingWait);
+        WriteHistogram(text, "telesuivi_alert_score_wait_seconds", "The same for a risk score (readings are taken first).", alerts.ScoreWait);
+        WriteHistogram(text, "telesuivi_alert_input_duration_seconds", "The alert engine's work on one input, raises and board pushes included.", alerts.InputDuration);
+        WriteHistogram(text, "telesuivi_alert_raise_duration_seconds", "One raise: the alert stored, then pushed to the boards.", alerts.RaiseDuration);
+        WriteHistogram(text, "telesuivi_alert_sweep_step_seconds", "One step of the missing-data sweep: a slice of patients, or the escalation check after the last (inputs wait meanwhile).", alerts.SweepStep);
+        WriteHistogram(text, "telesuivi_alert_vital_replay_duration_seconds", "The store search that rebuilds a vital's debounce state the first time it is abnormal since start.", alerts.VitalReplayDuration);
     }
 
     private static void WriteLag(StringBuilder text, IngestCounters counters, IngestChannel channel, DateTimeOffset now)

@@ -194,10 +194,14 @@ public sealed partial class OnlineRiskScorer(
             {
                 zone.Due = null;
                 zone.LastRescore = now;
+                var rescored = 0;
                 foreach (var patient in tracked.Values.Where(p => p.Zone == zoneId && p.HasReadings))
                 {
                     patient.Due = now;
+                    rescored++;
                 }
+
+                metrics.ZoneChanged(rescored);
             }
         }
 
@@ -262,10 +266,12 @@ public sealed partial class OnlineRiskScorer(
             }
 
             var saved = false;
+            var saving = Stopwatch.GetTimestamp();
             await GuardAsync(
                 async () =>
                 {
                     await store.SaveAllAsync(scored.ConvertAll(s => s.Stored), cancellationToken);
+                    metrics.SaveDuration.Observe(Stopwatch.GetElapsedTime(saving));
                     saved = true;
                 },
                 $"the scores of {scored.Count} patient(s)",
@@ -332,8 +338,11 @@ public sealed partial class OnlineRiskScorer(
 
         var info = patients.Find(patientId);
         var patient = new PatientTrack(new PatientFeatureState(FactsOf(info, now), utcOffset), info?.Zone);
-        if (!await LoadAsync($"Patient/{patientId}", now - TimeSpan.FromDays(PatientHistoryDays), now, patient.Take, cancellationToken)
-            || !await LoadHistoryAsync(patientId, patient.State, cancellationToken))
+        var started = Stopwatch.GetTimestamp();
+        var loaded = await LoadAsync($"Patient/{patientId}", now - TimeSpan.FromDays(PatientHistoryDays), now, patient.Take, cancellationToken)
+            && await LoadHistoryAsync(patientId, patient.State, cancellationToken);
+        metrics.FirstSightLoad.Observe(Stopwatch.GetElapsedTime(started));
+        if (!loaded)
         {
             return null;
         }

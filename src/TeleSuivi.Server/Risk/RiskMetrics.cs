@@ -15,6 +15,7 @@ public sealed class RiskMetrics
     private readonly ConcurrentQueue<long> recent = new();
     private long scores;
     private long lastLagMilliseconds;
+    private long zoneRescores;
 
     public long Scores => Interlocked.Read(ref scores);
 
@@ -22,6 +23,17 @@ public sealed class RiskMetrics
     public double LastLagSeconds => Interlocked.Read(ref lastLagMilliseconds) / 1000.0;
 
     public Metrics.Histogram Latency { get; } = new(LatencyBuckets);
+
+    /// <summary>The first sight of a patient since start: their stored readings and recorded outcomes read into the state.</summary>
+    public Metrics.Histogram FirstSightLoad { get; } = new(Metrics.Histogram.CallBuckets);
+
+    /// <summary>One commit of a pass's scores (up to 500) to the risk store, which shares the alerts' SQLite file.</summary>
+    public Metrics.Histogram SaveDuration { get; } = new(Metrics.Histogram.CallBuckets);
+
+    /// <summary>Patients made due by a change of their zone's environment (each is then scored with the others of a pass).</summary>
+    public long ZoneRescores => Interlocked.Read(ref zoneRescores);
+
+    public void ZoneChanged(int patients) => Interlocked.Add(ref zoneRescores, patients);
 
     public void Scored(TimeSpan latency, TimeSpan? lag, DateTimeOffset now)
     {
