@@ -135,7 +135,11 @@ public sealed class BoardPageTests(BoardHost host) : IClassFixture<BoardHost>
             await page.SelectOptionAsync("#filter-severity", "warning");
             await Assertions.Expect(criticalRow).ToHaveCountAsync(0);
             await Assertions.Expect(warningRow).ToHaveCountAsync(1);
-            Assert.All(await page.Locator("#alerts tbody tr").AllAsync(), async row => Assert.Equal("warning", await row.GetAttributeAsync("data-severity")));
+            foreach (var row in await page.Locator("#alerts tbody tr").AllAsync())
+            {
+                Assert.Equal("warning", await row.GetAttributeAsync("data-severity"));
+            }
+
             await page.SelectOptionAsync("#filter-severity", "");
             await page.SelectOptionAsync("#filter-zone", "69003");
             await Assertions.Expect(criticalRow).ToHaveCountAsync(0);
@@ -145,6 +149,7 @@ public sealed class BoardPageTests(BoardHost host) : IClassFixture<BoardHost>
             {
                 Assert.Equal(warned, await row.GetAttributeAsync("data-patient-id"));
             }
+
             await page.SelectOptionAsync("#filter-zone", "");
 
             // The detail explains: the reason, the readings behind it, the recent vitals.
