@@ -106,6 +106,8 @@ public sealed class ScoringPatient
         [Measures.Glucose] = MakerOf(Measures.Glucose),
     };
 
+    private static readonly TimeZoneInfo DeviceZone = TimeZoneInfo.FindSystemTimeZoneById(ProfileEncoder.DefaultZoneId);
+
     private static readonly HashSet<string> WithingsMeasures = [.. Encoders.Value.EncodableMeasures("withings")];
 
     private static string MakerOf(string measure) =>
@@ -138,7 +140,9 @@ public sealed class ScoringPatient
                 withings.Add(new ReadingToEncode(carried[0].Time, carried.ToDictionary(r => r.Measure, r => r.Value)));
             }
 
-            foreach (var other in session.Where(r => OtherMeasures.ContainsKey(r.Measure)))
+            // A device keeping local time without an offset cannot record the hour repeated when clocks go back (its
+            // encoder refuses it, and the simulator drops it): such a reading is not published, as a real one is lost.
+            foreach (var other in session.Where(r => OtherMeasures.ContainsKey(r.Measure) && !DeviceZone.IsAmbiguousTime(r.Time)))
             {
                 var maker = OtherMeasures[other.Measure];
                 foreach (var payload in Encoders.Value.Get(maker).EncodeMessages([ReadingToEncode.Of(other.Measure, other.Value, other.Time)]))
