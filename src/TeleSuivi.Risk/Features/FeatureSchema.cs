@@ -80,6 +80,24 @@ public static class FeatureSchema
 
     public static int MeasureOffset(int measure) => StaticBlock.Count + (measure * MeasureBlock.Count);
 
+    /// <summary>
+    /// Whether the features (of <see cref="PatientFeatureState.Compute"/>) give at least one measure a personal baseline
+    /// (<see cref="PatientFeatureState.BaselineMinimumDays"/> days with readings among the baseline days; the baseline is
+    /// NaN otherwise): before that the model sees a patient it does not know yet.
+    /// </summary>
+    public static bool HasBaseline(ReadOnlySpan<float> features)
+    {
+        foreach (var position in BaselinePositions)
+        {
+            if (!float.IsNaN(features[position]))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     public static int EnvironmentOffset(int variable) => StaticBlock.Count + (Measures.Patient.Count * MeasureBlock.Count) + (variable * EnvironmentBlock.Count);
 
     public static int VitalsOffset => SeasonOffset + 3;
@@ -96,6 +114,9 @@ public static class FeatureSchema
 
     private static readonly FrozenDictionary<string, int> Positions =
         Names.Concat(ExplanationNames).Select((n, i) => (n, i)).ToFrozenDictionary(x => x.n, x => x.i, StringComparer.Ordinal);
+
+    /// <summary>Each measure's baseline (after <see cref="Positions"/>, which it reads: static fields start in order).</summary>
+    private static readonly int[] BaselinePositions = [.. Measures.Patient.Select(m => Index($"{m}:baseline"))];
 
     private static List<string> BuildNames()
     {

@@ -160,25 +160,6 @@ public sealed class PatientFeatureState
     private int DayIndex(long ticks) => (int)((ticks + utcOffsetTicks) / TimeSpan.TicksPerDay);
 
     /// <summary>
-    /// Whether, as of <paramref name="at"/>, at least one measure has a personal baseline (<see cref="BaselineMinimumDays"/>
-    /// days with readings among the baseline days): before that the model sees a patient it does not know yet.
-    /// </summary>
-    public bool HasBaseline(DateTimeOffset at)
-    {
-        var d = DayIndex(at.UtcTicks);
-        Span<double> window = stackalloc double[DayBins];
-        for (var m = 0; m < MeasureCount; m++)
-        {
-            if (DailyMeans(m, d - BaselineFirstLag, d - BaselineLastLag, window) >= BaselineMinimumDays)
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
-
-    /// <summary>
     /// Writes the features as of <paramref name="at"/> into <paramref name="features"/> (length <see cref="FeatureSchema.Count"/>,
     /// or <see cref="FeatureSchema.VectorLength"/> for the durations the explanations quote as well).
     /// Pure: it never changes the state, so scoring often or rarely gives the same numbers.

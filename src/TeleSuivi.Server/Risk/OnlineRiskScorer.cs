@@ -282,7 +282,7 @@ public sealed partial class OnlineRiskScorer(
             }
 
             var now = time.GetUtcNow();
-            foreach (var (patientId, patient, score, stored, latency) in scored)
+            foreach (var (patientId, patient, score, stored, latency, beforeBaseline) in scored)
             {
                 metrics.Scored(latency, now - patient.PendingSince, now);
                 latest.Set(patientId, stored.Probability, at);
@@ -290,7 +290,7 @@ public sealed partial class OnlineRiskScorer(
                 patient.LastScored = now;
                 patient.Due = null;
                 patient.PendingSince = null;
-                await alerts.SubmitRiskAsync(new AlertRiskScore(patientId, stored.Probability, score.Reasons.Select(r => r.Sentence).ToList(), at, score.Reasons.Select(r => r.Phrase).ToList(), BeforeBaseline: !patient.State.HasBaseline(at)), cancellationToken);
+                await alerts.SubmitRiskAsync(new AlertRiskScore(patientId, stored.Probability, score.Reasons.Select(r => r.Sentence).ToList(), at, score.Reasons.Select(r => r.Phrase).ToList(), BeforeBaseline: beforeBaseline), cancellationToken);
             }
         }
     }
@@ -322,10 +322,11 @@ public sealed partial class OnlineRiskScorer(
         patient.State.Compute(at, zone, features);
         var score = scorer.Score(features, settings.Reasons);
         var latency = Stopwatch.GetElapsedTime(started);
+        var beforeBaseline = !FeatureSchema.HasBaseline(features);
 
         var assessment = RiskAssessments.Build(patientId, at, score, model.Version);
         var probability = RiskAssessments.Probability(assessment);
-        return new PendingScore(patientId, patient, score, new StoredRiskAssessment(assessment.Id!, patientId, at.ToUnixTimeMilliseconds(), probability, RiskAssessments.ToJson(assessment)), latency);
+        return new PendingScore(patientId, patient, score, new StoredRiskAssessment(assessment.Id!, patientId, at.ToUnixTimeMilliseconds(), probability, RiskAssessments.ToJson(assessment)), latency, beforeBaseline);
     }
 
     /// <summary>The patient's state, built from the store the first time they are seen; null when the store cannot be read (tried again later).</summary>
@@ -558,7 +559,8 @@ public sealed partial class OnlineRiskScorer(
     }
 
     /// <summary>A score computed and not yet stored.</summary>
-    private sealed record PendingScore(string PatientId, PatientTrack Patient, TeleSuivi.Risk.Model.RiskScore Score, StoredRiskAssessment Stored, TimeSpan Latency);
+    /// <param name="BeforeBaseline">Whether the features the score was computed from gave no measure a personal baseline (no risk alert then).</param>
+    private sealed record PendingScore(string PatientId, PatientTrack Patient, TeleSuivi.Risk.Model.RiskScore Score, StoredRiskAssessment Stored, TimeSpan Latency, bool BeforeBaseline);
 
     private sealed class PatientTrack(PatientFeatureState state, string? zone)
     {

@@ -131,7 +131,10 @@ public sealed class FeatureTests
             state.Add(Measures.HeartRate, T0.AddDays(day).AddHours(8), 70);
         }
 
-        Assert.Equal(expected, state.HasBaseline(T0.AddDays(scoredOnDay)));
+        var features = new float[FeatureSchema.VectorLength];
+        state.Compute(T0.AddDays(scoredOnDay), null, features);
+
+        Assert.Equal(expected, FeatureSchema.HasBaseline(features));
     }
 
     [Fact]
