@@ -123,6 +123,20 @@ public sealed class NormalisedObservation
         return true;
     }
 
+    /// <summary>
+    /// A primitive with its text written now. Firely keeps an Instant made from a DateTimeOffset, or a code made from an
+    /// enum, as that value and writes its text into the element the first time anything reads it: later, from whichever
+    /// of the store, the alert engine and the risk scorer reads it first, and into an Observation that may have outlived
+    /// a garbage collection by then (a young string held by an old object, which the collector must promote:
+    /// BENCHMARKS.md, "Storage", eighth round).
+    /// </summary>
+    private static T Spelled<T>(T primitive)
+        where T : PrimitiveType
+    {
+        _ = primitive.JsonValue;
+        return primitive;
+    }
+
     /// <summary>The Hl7.Fhir.R4 Observation of this reading: a new tree on every call, sharing only immutable strings.</summary>
     public Observation ToObservation()
     {
@@ -136,11 +150,11 @@ public sealed class NormalisedObservation
             Id = FhirId,
             Meta = new Meta { Source = ReferenceCache.Source(Source) },
             Identifier = [new Identifier(ObservationFactory.IdentifierSystem, naturalKey)],
-            Status = ObservationStatus.Final,
+            StatusElement = Spelled(new Code<ObservationStatus>(ObservationStatus.Final)),
             Category = [Concept(plan.CategorySystem, definition.Category, plan.CategoryDisplay, [])],
             Code = Concept(Code.System, Code.Code, Code.Display, additional),
             Effective = new FhirDateTime(effectiveText),
-            IssuedElement = new Instant(Issued),
+            IssuedElement = Spelled(new Instant(Issued)),
             Device = new ResourceReference(ReferenceCache.Device(DeviceId)),
         };
 

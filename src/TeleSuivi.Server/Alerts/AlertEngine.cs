@@ -203,7 +203,7 @@ public sealed partial class AlertEngine(
         signals.AddRange(gaps.OnReading(patientId, deviceId, time, arrivedAt: now));
         if (deviceId is not null)
         {
-            var batteryLow = observation.Note.Any(n => n.Text?.Contains(ObservationFactory.LowBatteryStatus, StringComparison.Ordinal) == true);
+            var batteryLow = ObservationKeys.NotesOf(observation).Any(n => n.Text?.Contains(ObservationFactory.LowBatteryStatus, StringComparison.Ordinal) == true);
             signals.AddRange(devices.OnAccepted(patientId, deviceId, time, batteryLow));
         }
 
@@ -240,7 +240,7 @@ public sealed partial class AlertEngine(
         }
 
         var value = vital.Component is { } component
-            ? observation.Component.FirstOrDefault(c => c.Code?.Coding.FirstOrDefault()?.Code == component)?.Value as Quantity
+            ? ObservationKeys.ComponentsOf(observation).FirstOrDefault(c => c.Code?.Coding.FirstOrDefault()?.Code == component)?.Value as Quantity
               ?? (coding.Code == component ? observation.Value as Quantity : null)
             : observation.Value as Quantity;
         return value?.Value is { } number ? (vital, (double)number) : null;

@@ -39,7 +39,7 @@ internal static class ObservationKeys
     {
         FhirDateTime { Value: { } text } => ReadDateTime(text),
         Period { StartElement.Value: { } start } => ReadDateTime(start),
-        Instant { Value: { } value } => value,
+        Instant { JsonValue: string text } => ReadDateTime(text),
         _ => null,
     };
 
@@ -126,6 +126,29 @@ internal static class ObservationKeys
 
     public static Observation Parse(string json) => Deserializer.Deserialize<Observation>(json);
 
+    // Reads of an Observation that never change it. Firely's list properties create an empty list and store it in the
+    // element the first time they are read. The ingest pipeline hands one Observation to the store, the alert engine
+    // and the risk scorer at once, so such a read is a write racing with the others; and on a reading that has
+    // outlived a collection or two, each of those lists is a young object referenced from an old one, which the
+    // garbage collector must promote (about ten lists per reading written: most of the SQLite ingest benchmark's GC
+    // pauses, BENCHMARKS.md "Storage", eighth round). Firely's TryGetValue reads the field without creating it.
+
+    /// <summary>The components, or none, without creating the list.</summary>
+    public static IReadOnlyList<Observation.ComponentComponent> ComponentsOf(Observation observation) =>
+        ListOf<Observation.ComponentComponent>(observation, "component");
+
+    /// <summary>The identifiers, or none, without creating the list.</summary>
+    public static IReadOnlyList<Identifier> IdentifiersOf(Observation observation) => ListOf<Identifier>(observation, "identifier");
+
+    /// <summary>The notes, or none, without creating the list.</summary>
+    public static IReadOnlyList<Annotation> NotesOf(Observation observation) => ListOf<Annotation>(observation, "note");
+
+    /// <summary>Whether the element has any extension, without creating its list.</summary>
+    public static bool HasExtensions(Element element) => element.TryGetValue("extension", out _);
+
+    private static IReadOnlyList<T> ListOf<T>(Base element, string name) =>
+        element.TryGetValue(name, out var list) && list is IReadOnlyList<T> items ? items : [];
+
     /// <summary>The name of the Observation's own numeric value among its numeric fields.</summary>
     public const string ValueField = "value";
 
@@ -146,7 +169,7 @@ internal static class ObservationKeys
         }
 
         HashSet<string>? claimed = null;
-        foreach (var component in observation.Component)
+        foreach (var component in ComponentsOf(observation))
         {
             var key = ComponentKey(component);
             if (key is null || !(claimed ??= new HashSet<string>(StringComparer.Ordinal)).Add(key))

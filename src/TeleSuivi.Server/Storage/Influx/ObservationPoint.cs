@@ -147,10 +147,10 @@ internal static class ObservationPoint
             template.Value = ShallowCopy(quantity);
         }
 
-        if (observation.Component.Count > 0)
+        if (ObservationKeys.ComponentsOf(observation) is { Count: > 0 } originals)
         {
-            var components = new List<Observation.ComponentComponent>(observation.Component.Count);
-            foreach (var component in observation.Component)
+            var components = new List<Observation.ComponentComponent>(originals.Count);
+            foreach (var component in originals)
             {
                 var copy = ShallowCopy(component);
                 if (component.Value is Quantity componentQuantity)
@@ -353,14 +353,14 @@ internal static class ObservationPoint
         return a.SequenceEqual(b);
     }
 
-    internal static bool IsPlain(Element? element) => element is not null && element.ElementId is null && element.Extension.Count == 0;
+    internal static bool IsPlain(Element? element) => element is not null && element.ElementId is null && !ObservationKeys.HasExtensions(element);
 
     /// <summary>A reference that is only its <c>reference</c> text: rebuilt exactly from a tag.</summary>
     internal static bool IsPlainReference(ResourceReference? reference) =>
         reference is not null
         && !string.IsNullOrEmpty(reference.Reference)
         && reference.ElementId is null
-        && reference.Extension.Count == 0
+        && !ObservationKeys.HasExtensions(reference)
         && IsPlain(reference.ReferenceElement)
         && reference.TypeElement is null
         && reference.Identifier is null

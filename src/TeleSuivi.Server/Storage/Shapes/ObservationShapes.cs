@@ -233,8 +233,8 @@ public static class ObservationShapes
             || observation.Effective is not FhirDateTime { Value: { } effectiveText } effective || !ObservationPoint.IsPlain(effective)
             || Style(effectiveText, effectiveMs) is not { } style
             || Issued(observation.IssuedElement) is not { } issuedMs
-            || observation.Identifier.Count > 1
-            || (observation.Identifier.Count == 1 && !ObservationPoint.IsPlain(observation.Identifier[0].ValueElement))
+            || ObservationKeys.IdentifiersOf(observation) is { Count: > 1 }
+            || (ObservationKeys.IdentifiersOf(observation) is [var onlyIdentifier] && !ObservationPoint.IsPlain(onlyIdentifier.ValueElement))
             || observation.Value is not (null or Quantity))
         {
             return null;
@@ -309,13 +309,15 @@ public static class ObservationShapes
             return long.MinValue;
         }
 
-        if (!ObservationPoint.IsPlain(issued) || issued.Value is not { } value)
+        // The text, not Firely's Value: that parses into a cache of the shared element (ObservationKeys.EffectiveTime).
+        if (!ObservationPoint.IsPlain(issued) || issued.JsonValue is not string text || ObservationKeys.FullDateTime(text) is not { } value)
         {
             return null;
         }
 
+        // What Firely writes for an Instant of a UTC DateTimeOffset is what it writes for a dateTime of one.
         var milliseconds = value.ToUnixTimeMilliseconds();
-        return Equals(IssuedAt(milliseconds).JsonValue, issued.JsonValue) ? milliseconds : null;
+        return text == ObservationPoint.CanonicalDateTime(milliseconds) ? milliseconds : null;
     }
 
     private static Instant IssuedAt(long milliseconds) => new(DateTimeOffset.FromUnixTimeMilliseconds(milliseconds));
