@@ -196,6 +196,8 @@ public sealed class ObservationShapesTests
         var observation = SharedReading[reading]();
         var before = ElementGraph.Snapshot(observation);
 
+        // Twice: a shape met for the first time is serialised, a known one compared with the reading's template.
+        ObservationShapes.Split(observation);
         ObservationShapes.Split(observation);
         _ = ObservationKeys.NumericFields(observation).ToList();
         _ = (ObservationKeys.EffectiveTime(observation), ObservationKeys.CodeToken(observation), ObservationKeys.UnitOf(observation));
@@ -214,6 +216,30 @@ public sealed class ObservationShapesTests
 
         var changes = ElementGraph.Changes(before, ElementGraph.Snapshot(observation));
         Assert.True(changes.Count == 0, $"The write path wrote into the reading: {string.Join(", ", changes)}");
+    }
+
+    /// <summary>The split tells the spelling of a time without writing it: it must agree with Spell on every millisecond.</summary>
+    [Theory]
+    [InlineData("2026-01-15T08:00:00Z")]
+    [InlineData("1969-12-31T23:59:59Z")]
+    [InlineData("0001-01-01T00:00:00Z")]
+    [InlineData("9999-12-31T23:59:58Z")]
+    public void IsSpelled_EveryMillisecondOfASecond_AgreesWithSpellAndRefusesOtherSpellings(string second)
+    {
+        var start = DateTimeOffset.Parse(second, CultureInfo.InvariantCulture).ToUnixTimeMilliseconds();
+        for (var milliseconds = start; milliseconds < start + 1000; milliseconds++)
+        {
+            foreach (var style in new[] { EffectiveStyle.UtcZ, EffectiveStyle.Firely })
+            {
+                var other = style == EffectiveStyle.UtcZ ? EffectiveStyle.Firely : EffectiveStyle.UtcZ;
+                var text = ObservationShapes.Spell(milliseconds, style);
+                Assert.True(ObservationShapes.IsSpelled(text, milliseconds, style), $"{text} as {style}");
+                Assert.False(ObservationShapes.IsSpelled(text, milliseconds + 1, style), $"{text} as {style} one millisecond later");
+                Assert.Equal(text == ObservationShapes.Spell(milliseconds, other), ObservationShapes.IsSpelled(text, milliseconds, other));
+                Assert.False(ObservationShapes.IsSpelled(text + "0", milliseconds, style));
+                Assert.False(ObservationShapes.IsSpelled(text.AsSpan(0, text.Length - 1), milliseconds, style));
+            }
+        }
     }
 
     /// <summary>What the test above relies on: a getter that creates a list on first read is seen as a change.</summary>

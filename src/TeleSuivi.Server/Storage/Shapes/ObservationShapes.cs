@@ -251,13 +251,15 @@ public static class ObservationShapes
             }
         }
 
-        var components = new List<(string Field, double Value)>();
-        var claimed = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var component in copy.Component)
+        // Most readings have no component: nothing allocated for them.
+        var copyComponents = ObservationKeys.ComponentsOf(copy);
+        List<(string Field, double Value)>? components = null;
+        HashSet<string>? claimed = null;
+        foreach (var component in copyComponents)
         {
             // The first component of a code owns its field, with or without a number (ObservationKeys.NumericFields).
             var key = ObservationKeys.ComponentKey(component);
-            var owner = key is not null && claimed.Add(key);
+            var owner = key is not null && (claimed ??= new HashSet<string>(StringComparer.Ordinal)).Add(key);
             if (component.Value is null or Quantity { Value: null })
             {
                 continue;
@@ -270,13 +272,14 @@ public static class ObservationShapes
                 return null;
             }
 
-            components.Add((key!, number));
+            (components ??= new List<(string Field, double Value)>(copyComponents.Count)).Add((key!, number));
         }
 
         string? identifier = null;
-        if (copy.Identifier.Count == 1)
+        if (ObservationKeys.IdentifiersOf(copy) is [var only])
         {
-            var first = (Identifier)copy.Identifier[0].DeepCopy();
+            // A copy of the identifier alone: its other elements stay shared, only read.
+            var first = ObservationPoint.ShallowCopy(only);
             identifier = first.Value;
             first.ValueElement = null;
             copy.Identifier = [first];
@@ -290,13 +293,47 @@ public static class ObservationShapes
         template = copy;
         return new ReadingParts(
             id, observation.Subject?.Reference, observation.Device?.Reference, effectiveMs, style,
-            issuedMs == long.MinValue ? null : issuedMs, identifier, value, components);
+            issuedMs == long.MinValue ? null : issuedMs, identifier, value, (IReadOnlyList<(string Field, double Value)>?)components ?? []);
     }
 
     private static EffectiveStyle? Style(string text, long milliseconds) =>
-        text == Spell(milliseconds, EffectiveStyle.UtcZ) ? EffectiveStyle.UtcZ
-        : text == Spell(milliseconds, EffectiveStyle.Firely) ? EffectiveStyle.Firely
+        IsSpelled(text, milliseconds, EffectiveStyle.UtcZ) ? EffectiveStyle.UtcZ
+        : IsSpelled(text, milliseconds, EffectiveStyle.Firely) ? EffectiveStyle.Firely
         : null;
+
+    /// <summary>
+    /// Whether <paramref name="text"/> is <see cref="Spell"/>'s text for <paramref name="milliseconds"/> in
+    /// <paramref name="style"/>, without writing that text to a new string (twice per reading on the write path).
+    /// </summary>
+    internal static bool IsSpelled(ReadOnlySpan<char> text, long milliseconds, EffectiveStyle style)
+    {
+        // yyyy-MM-ddTHH:mm:ss, a fraction of at most 3 digits, then Z or +00:00.
+        Span<char> spelled = stackalloc char[32];
+        var time = DateTimeOffset.FromUnixTimeMilliseconds(milliseconds).UtcDateTime;
+        if (!time.TryFormat(spelled, out var length, "yyyy'-'MM'-'dd'T'HH':'mm':'ss", CultureInfo.InvariantCulture))
+        {
+            return false;
+        }
+
+        var fraction = (int)(((milliseconds % 1000) + 1000) % 1000);
+        if (fraction != 0)
+        {
+            // UtcZ writes three digits; Firely drops the trailing zeros (.1, .12, .123).
+            var digits = style == EffectiveStyle.Firely ? (fraction % 100 == 0 ? 1 : fraction % 10 == 0 ? 2 : 3) : 3;
+            spelled[length++] = '.';
+            fraction.TryFormat(spelled[length..], out _, "D3", CultureInfo.InvariantCulture);
+            length += digits;
+        }
+
+        var zone = style switch
+        {
+            EffectiveStyle.UtcZ => "Z",
+            EffectiveStyle.Firely => "+00:00",
+            _ => throw new ArgumentOutOfRangeException(nameof(style), style, "unknown effective time style"),
+        };
+        zone.CopyTo(spelled[length..]);
+        return text.SequenceEqual(spelled[..(length + zone.Length)]);
+    }
 
     /// <summary>
     /// The issued time in milliseconds when it is rebuilt exactly from them (the text Firely writes for that UTC
@@ -317,7 +354,7 @@ public static class ObservationShapes
 
         // What Firely writes for an Instant of a UTC DateTimeOffset is what it writes for a dateTime of one.
         var milliseconds = value.ToUnixTimeMilliseconds();
-        return text == ObservationPoint.CanonicalDateTime(milliseconds) ? milliseconds : null;
+        return IsSpelled(text, milliseconds, EffectiveStyle.Firely) ? milliseconds : null;
     }
 
     private static Instant IssuedAt(long milliseconds) => new(DateTimeOffset.FromUnixTimeMilliseconds(milliseconds));
