@@ -50,16 +50,6 @@ public static class FeatureSchema
     /// </summary>
     public static readonly IReadOnlyList<string> MissingDataBlock = ["readings-24h-vs-usual", "measures-silent-24h"];
 
-    /// <summary>
-    /// The prodrome's shape across vitals (v4). A prodrome is a drift that grows day after day until onset, on several
-    /// vitals at once (Aaron 2012; the simulator's linear build-up), where day-to-day variation wanders and a
-    /// self-resolving flare levels off: the slope of the vitals' mean daily deviation over the last 4 days (robust SDs
-    /// per day), how many of those days in a row it rose, how many vitals are at least one SD off the illness way over
-    /// 72 h, and how many vitals agree on the illness way over 24 h (at least half an SD towards illness, less those half
-    /// an SD away from it).
-    /// </summary>
-    public static readonly IReadOnlyList<string> ProdromeShapeBlock = ["vitals-trend-4d", "vitals-rising-days", "vitals-deviating-72h", "vitals-agreement-24h"];
-
     /// <summary>Per measure of <see cref="Measures.Patient"/>: +1 when illness raises it, −1 when it lowers it, 0 when it says nothing of a prodrome.</summary>
     public static readonly IReadOnlyList<int> IllnessDirection = [1, 1, -1, 0, 0, 1, 1, -1, 1];
 
@@ -116,8 +106,6 @@ public static class FeatureSchema
 
     public static int MissingDataOffset => HistoryOffset + HistoryBlock.Count;
 
-    public static int ProdromeShapeOffset => MissingDataOffset + MissingDataBlock.Count;
-
     public static int SeasonOffset => StaticBlock.Count + (Measures.Patient.Count * MeasureBlock.Count) + (Measures.Environment.Count * EnvironmentBlock.Count);
 
     /// <summary>The position of a feature (or of an explanation value) in the computed vector.</summary>
@@ -149,7 +137,6 @@ public static class FeatureSchema
         names.AddRange(VitalsBlock);
         names.AddRange(HistoryBlock);
         names.AddRange(MissingDataBlock);
-        names.AddRange(ProdromeShapeBlock);
         return names;
     }
 }

@@ -177,8 +177,6 @@ public sealed class PatientFeatureState
         var h = HourIndex(ticks);
         var d = DayIndex(ticks);
         Span<double> window = stackalloc double[DayBins];
-        Span<double> medians = stackalloc double[MeasureCount];
-        Span<double> scales = stackalloc double[MeasureCount];
         for (var m = 0; m < MeasureCount; m++)
         {
             var o = FeatureSchema.MeasureOffset(m);
@@ -204,8 +202,6 @@ public sealed class PatientFeatureState
             features[o + 3] = (float)median;
             features[o + 4] = (float)mad;
             var scale = Math.Max(1.4826 * mad, DeviationFloor[m]);
-            medians[m] = median;
-            scales[m] = scale;
             features[o + 5] = (float)((mean24 - median) / scale);
             if (explained)
             {
@@ -238,7 +234,6 @@ public sealed class PatientFeatureState
         Vitals(features);
         History(ticks, features);
         MissingData(h, d, features);
-        ProdromeShape(d, medians, scales, features);
 
         var e = FeatureSchema.EnvironmentOffset(0);
         if (environment is null)
@@ -302,81 +297,6 @@ public sealed class PatientFeatureState
     }
 
     private const float VitalsClip = 4;
-
-    /// <summary>The days of the prodrome's trend: a gradual prodrome lasts a median of 4 days (Aaron 2012).</summary>
-    private const int TrendDays = 4;
-
-    /// <summary>The prodrome-shape block (<see cref="FeatureSchema.ProdromeShapeBlock"/>), from the daily means against each measure's baseline.</summary>
-    private void ProdromeShape(int d, ReadOnlySpan<double> medians, ReadOnlySpan<double> scales, Span<float> features)
-    {
-        // The vitals' mean oriented deviation of each of the last days (NaN for a day without a vital read).
-        Span<double> daily = stackalloc double[TrendDays];
-        Span<double> mean = stackalloc double[1];
-        for (var k = 0; k < TrendDays; k++)
-        {
-            var day = d - TrendDays + 1 + k;
-            double sum = 0;
-            var n = 0;
-            for (var m = 0; m < MeasureCount; m++)
-            {
-                var direction = FeatureSchema.IllnessDirection[m];
-                if (direction != 0 && !double.IsNaN(medians[m]) && DailyMeans(m, day, day, mean) == 1)
-                {
-                    sum += Math.Clamp(direction * (mean[0] - medians[m]) / scales[m], -VitalsClip, VitalsClip);
-                    n++;
-                }
-            }
-
-            daily[k] = n == 0 ? double.NaN : sum / n;
-        }
-
-        double points = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
-        for (var k = 0; k < TrendDays; k++)
-        {
-            if (!double.IsNaN(daily[k]))
-            {
-                points++;
-                sx += k;
-                sy += daily[k];
-                sxx += k * k;
-                sxy += k * daily[k];
-            }
-        }
-
-        var rising = 0;
-        for (var k = TrendDays - 1; k > 0 && daily[k] > daily[k - 1]; k--)
-        {
-            rising++;
-        }
-
-        var deviating72 = 0;
-        var agreement = 0;
-        var any = false;
-        for (var m = 0; m < MeasureCount; m++)
-        {
-            var direction = FeatureSchema.IllnessDirection[m];
-            var o = FeatureSchema.MeasureOffset(m);
-            var z72 = direction * features[o + 11];
-            var z24 = direction * features[o + 5];
-            if (direction != 0 && float.IsFinite(z72))
-            {
-                any = true;
-                deviating72 += z72 >= 1 ? 1 : 0;
-            }
-
-            if (direction != 0 && float.IsFinite(z24))
-            {
-                any = true;
-                agreement += z24 >= 0.5f ? 1 : z24 <= -0.5f ? -1 : 0;
-            }
-        }
-
-        var p = FeatureSchema.ProdromeShapeOffset;
-        features[p] = points >= 3 ? (float)(((points * sxy) - (sx * sy)) / ((points * sxx) - (sx * sx))) : float.NaN;
-        features[p + 1] = double.IsNaN(daily[TrendDays - 1]) ? float.NaN : rising;
-        features[p + 2] = any ? deviating72 : float.NaN;
-        features[p + 3] = any ? agreement : float.NaN;
-    }
 
     private void History(long ticks, Span<float> features)
     {

@@ -66,11 +66,11 @@ public static class ModelSchema
         return ml.Data.LoadFromEnumerable(rows, Input());
     }
 
-    /// <summary>The features hidden by <paramref name="options"/>' ablations (environment, history, missing data, prodrome shape); null when none is.</summary>
+    /// <summary>The features hidden by <paramref name="options"/>' ablations (environment, history, missing data); null when none is.</summary>
     public static bool[]? Mask(TrainingOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        if (!options.WithoutEnvironment && !options.WithoutHistory && !options.WithoutMissingData && !options.WithoutProdromeShape)
+        if (!options.WithoutEnvironment && !options.WithoutHistory && !options.WithoutMissingData)
         {
             return null;
         }
@@ -80,7 +80,6 @@ public static class ModelSchema
         Hide(FeatureSchema.EnvironmentOffset(0), FeatureSchema.SeasonOffset - FeatureSchema.EnvironmentOffset(0), options.WithoutEnvironment);
         Hide(FeatureSchema.HistoryOffset, FeatureSchema.HistoryBlock.Count, options.WithoutHistory);
         Hide(FeatureSchema.MissingDataOffset, FeatureSchema.MissingDataBlock.Count, options.WithoutMissingData);
-        Hide(FeatureSchema.ProdromeShapeOffset, FeatureSchema.ProdromeShapeBlock.Count, options.WithoutProdromeShape);
         return mask;
     }
 }

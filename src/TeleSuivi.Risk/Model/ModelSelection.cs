@@ -36,14 +36,17 @@ public static class ModelSelection
         ];
     }
 
-    /// <summary>
-    /// The candidates for the feature group added in v4: all features, then without the prodrome shape (the features of
-    /// v3). The v3 groups (history, missing data) were compared in session 7 (models/README.md, "Model selection").
-    /// </summary>
+    /// <summary>The candidates for the feature groups added in v3: all features, then without history, without missing data, without both.</summary>
     public static IReadOnlyList<TrainingOptions> FeatureAblations(TrainingOptions baseline)
     {
         ArgumentNullException.ThrowIfNull(baseline);
-        return [baseline, baseline with { WithoutProdromeShape = true }];
+        return
+        [
+            baseline,
+            baseline with { WithoutHistory = true },
+            baseline with { WithoutMissingData = true },
+            baseline with { WithoutHistory = true, WithoutMissingData = true },
+        ];
     }
 
     /// <summary>The feature groups a candidate hides, for the sweep's table ("-" when none).</summary>
@@ -64,11 +67,6 @@ public static class ModelSelection
         if (options.WithoutMissingData)
         {
             hidden.Add("missing-data");
-        }
-
-        if (options.WithoutProdromeShape)
-        {
-            hidden.Add("prodrome-shape");
         }
 
         return hidden.Count == 0 ? "-" : string.Join('+', hidden);

@@ -164,19 +164,6 @@ public static class RiskExplainer
                     $"{Number(count, "F0")} exacerbation(s) enregistrée(s) sur la dernière année, la dernière il y a {Number(days, "F0")} jours");
         }
 
-        if (topic == "vitals" && name is "vitals-trend-4d" or "vitals-rising-days" && Value("vitals-trend-4d") > 0)
-        {
-            var trend = Value("vitals-trend-4d");
-            var rising = Value("vitals-rising-days");
-            return rising >= 2
-                ? Say(
-                    $"Vital signs drifting together towards illness, further each of the last {Number(rising, "F0")} days (+{Number(trend, "F1")} SD a day over 4 days)",
-                    $"Signes vitaux qui dérivent ensemble vers une aggravation, un peu plus chacun des {Number(rising, "F0")} derniers jours (+{Number(trend, "F1")} écart-type par jour sur 4 jours)")
-                : Say(
-                    $"Vital signs drifting together towards illness over 4 days (+{Number(trend, "F1")} SD a day)",
-                    $"Signes vitaux qui dérivent ensemble vers une aggravation sur 4 jours (+{Number(trend, "F1")} écart-type par jour)");
-        }
-
         if (topic == "vitals")
         {
             return Vitals(features, French);

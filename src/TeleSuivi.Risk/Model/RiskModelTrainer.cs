@@ -40,9 +40,6 @@ public sealed record TrainingOptions
     /// <summary>Ablation: the missing-data features (<see cref="FeatureSchema.MissingDataBlock"/>) are hidden.</summary>
     public bool WithoutMissingData { get; init; }
 
-    /// <summary>Ablation: the prodrome-shape features (<see cref="FeatureSchema.ProdromeShapeBlock"/>, v4) are hidden.</summary>
-    public bool WithoutProdromeShape { get; init; }
-
     public void Validate()
     {
         if (Patients < 10 || Days < 30)

@@ -222,54 +222,6 @@ public sealed class FeatureTests
     {
         var f = Compute(new PatientFeatureState(Facts, TimeSpan.Zero), T0);
         Assert.All(FeatureSchema.VitalsBlock, name => Assert.True(float.IsNaN(Feature(f, name)), name));
-        Assert.All(FeatureSchema.ProdromeShapeBlock, name => Assert.True(float.IsNaN(Feature(f, name)), name));
-    }
-
-    [Fact]
-    public void Compute_VitalsDriftingDayAfterDay_TrendRisingDaysAndAgreement()
-    {
-        var f = Compute(VitalsDrifting(), T0.AddDays(30).AddHours(12));
-
-        // Days 27–30 each one more SD the illness way on both vitals (heart rate +2 bpm a day over floor 2, SpO2 −0.5 over floor 0.5).
-        Assert.Equal(1, Feature(f, "vitals-trend-4d"), 5);
-        Assert.Equal(3, Feature(f, "vitals-rising-days"));
-
-        // 72 h: days 28–30 (86 bpm, 93.5 %), 3 SD each the illness way; 24 h: day 30, 4 SD each.
-        Assert.Equal(2, Feature(f, "vitals-deviating-72h"));
-        Assert.Equal(2, Feature(f, "vitals-agreement-24h"));
-    }
-
-    [Fact]
-    public void Compute_VitalsOppositeWays_AgreementCancelsAndNoTrend()
-    {
-        var state = new PatientFeatureState(Facts, TimeSpan.Zero);
-        for (var day = 0; day <= 30; day++)
-        {
-            // Heart rate up (the illness way) and SpO2 up (away from it) on the last day only.
-            state.Add("heart-rate", T0.AddDays(day).AddHours(9), day == 30 ? 84 : 80);
-            state.Add("oxygen-saturation", T0.AddDays(day).AddHours(9), day == 30 ? 96 : 95);
-        }
-
-        var f = Compute(state, T0.AddDays(30).AddHours(12));
-
-        Assert.Equal(0, Feature(f, "vitals-agreement-24h"));
-        Assert.Equal(0, Feature(f, "vitals-rising-days"));
-        Assert.Equal(0, Feature(f, "vitals-trend-4d"), 5);
-        Assert.Equal(0, Feature(f, "vitals-deviating-72h"));
-    }
-
-    /// <summary>27 days of heart rate 80 and SpO2 95, then 4 days drifting: 82/84/86/88 bpm and 94.5/94/93.5/93 %.</summary>
-    internal static PatientFeatureState VitalsDrifting()
-    {
-        var state = new PatientFeatureState(Facts, TimeSpan.Zero);
-        for (var day = 0; day <= 30; day++)
-        {
-            var drift = Math.Max(0, day - 26);
-            state.Add("heart-rate", T0.AddDays(day).AddHours(9), 80 + (2 * drift));
-            state.Add("oxygen-saturation", T0.AddDays(day).AddHours(9), 95 - (0.5 * drift));
-        }
-
-        return state;
     }
 
     /// <summary>30 days of heart rate 80 and SpO2 95, then on day 30 heart rate 84 and SpO2 94.</summary>

@@ -62,24 +62,6 @@ public sealed class RiskExplainerTests
     }
 
     [Fact]
-    public void Sentence_VitalsDriftingDayAfterDay_TrendAndDaysInEnglishAndFrench()
-    {
-        var features = new float[FeatureSchema.VectorLength];
-        FeatureTests.VitalsDrifting().Compute(new DateTimeOffset(2025, 3, 31, 12, 0, 0, TimeSpan.Zero), null, features);
-
-        Assert.Equal("vitals", RiskExplainer.TopicOf("vitals-trend-4d"));
-        Assert.Equal(
-            "Vital signs drifting together towards illness, further each of the last 3 days (+1.0 SD a day over 4 days)",
-            RiskExplainer.Sentence(features, FeatureSchema.Index("vitals-trend-4d")));
-        Assert.Equal(
-            "Signes vitaux qui dérivent ensemble vers une aggravation, un peu plus chacun des 3 derniers jours (+1,0 écart-type par jour sur 4 jours)",
-            RiskExplainer.Phrase(features, FeatureSchema.Index("vitals-rising-days")));
-
-        // The agreement of vitals is said as vitals off together, each with its deviation.
-        Assert.StartsWith("2 vital signs off the usual together", RiskExplainer.Sentence(features, FeatureSchema.Index("vitals-agreement-24h")), StringComparison.Ordinal);
-    }
-
-    [Fact]
     public void Sentence_RecordedExacerbations_CountAndDaysSinceTheLatest()
     {
         var features = Features(("exacerbations-365d", 2), ("days-since-exacerbation", 20.4f), ("exacerbation-within-9w", 1));
