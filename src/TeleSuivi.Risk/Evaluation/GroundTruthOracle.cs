@@ -37,18 +37,21 @@ public sealed class GroundTruthOracle
 
     private readonly MLContext ml;
     private readonly ITransformer trees;
+    private readonly OracleView view;
 
-    private GroundTruthOracle(MLContext ml, ITransformer trees)
+    private GroundTruthOracle(MLContext ml, ITransformer trees, OracleView view)
     {
         this.ml = ml;
         this.trees = trees;
+        this.view = view;
     }
 
     public const string Description =
         "ground truth a perfect reader of the readings could know at the scoring time: true hazard and noise-free vital shifts of t, t − 24 h, t − 48 h (trees fitted on the training cohort's ground truth)";
 
     /// <summary>What the oracle sees of <paramref name="patient"/> at the scoring time of <paramref name="day"/>.</summary>
-    public static float[] Inputs(SyntheticCohort cohort, CohortPatient patient, int day)
+    /// <param name="view">What part of the ground truth is shown; the inputs of the other part are 0 (a constant the trees cannot split on).</param>
+    public static float[] Inputs(SyntheticCohort cohort, CohortPatient patient, int day, OracleView view = OracleView.All)
     {
         ArgumentNullException.ThrowIfNull(cohort);
         ArgumentNullException.ThrowIfNull(patient);
@@ -56,7 +59,20 @@ public sealed class GroundTruthOracle
         var visible = patient.Profile.Devices.SelectMany(Measures.Of).ToHashSet(StringComparer.Ordinal);
         var phys = cohort.Parameters.Physiology;
         var inputs = new float[InputCount];
-        inputs[0] = (float)Math.Log(Math.Max(cohort.DailyHazard(patient, day), 1e-9));
+        if (view != OracleView.Shifts)
+        {
+            // The susceptibility is a factor of the hazard: dividing it out leaves what a programme could know.
+            var knowable = view is OracleView.HazardWithoutSusceptibility or OracleView.Readable;
+            var hazard = cohort.DailyHazard(patient, day) / (knowable ? patient.Profile.Susceptibility : 1);
+            inputs[0] = (float)Math.Log(Math.Max(hazard, 1e-9));
+        }
+
+        if (view is OracleView.Hazard or OracleView.HazardWithoutSusceptibility)
+        {
+            return inputs;
+        }
+
+        var variation = view == OracleView.Readable ? DayToDayVariation(cohort, patient, day) : null;
         for (var lag = 0; lag < Lags.Count; lag++)
         {
             var shift = patient.ShiftAt(at - Lags[lag], out var weightKg);
@@ -74,6 +90,11 @@ public sealed class GroundTruthOracle
             var size = 0.0;
             for (var i = 0; i < values.Length; i++)
             {
+                if (variation is not null && visible.Contains(MeasureOrder[i]))
+                {
+                    values[i] += variation[(lag * MeasuresPerLag) + i];
+                }
+
                 inputs[offset + i] = (float)values[i];
                 size += Math.Abs(values[i]);
             }
@@ -87,8 +108,39 @@ public sealed class GroundTruthOracle
         double Seen(string measure, double value, double sd) => visible.Contains(measure) ? value / sd : 0;
     }
 
+    /// <summary>The measures of each lag's inputs, in order.</summary>
+    private static readonly string[] MeasureOrder =
+        [Measures.HeartRate, Measures.RespiratoryRate, Measures.OxygenSaturation, Measures.Steps, Measures.BodyTemperature, Measures.Glucose, Measures.BodyWeight];
+
+    private const int MeasuresPerLag = PerLag - 1;
+    private const ulong VariationPurpose = 0x6F7261636C65;
+
+    /// <summary>
+    /// The day-to-day variation of each measure on the days of the lags, in units of its SD: AR(1) with the cohort's
+    /// correlation, as the generator draws it (not the patient's own draws, which the generator keeps to itself; the
+    /// distribution is the same). Deterministic per (seed, patient, day).
+    /// </summary>
+    private static double[] DayToDayVariation(SyntheticCohort cohort, CohortPatient patient, int day)
+    {
+        var rho = cohort.Parameters.Physiology.DayToDayCorrelation;
+        var rng = new Rng(cohort.Seed, VariationPurpose, (ulong)patient.Profile.Index, (ulong)(uint)day);
+        var variation = new double[Lags.Count * MeasuresPerLag];
+        for (var i = 0; i < MeasuresPerLag; i++)
+        {
+            // Oldest day first, each day correlated with the day before.
+            var a = rng.Normal(0, 1);
+            for (var lag = Lags.Count - 1; lag >= 0; lag--)
+            {
+                a = lag == Lags.Count - 1 ? a : (rho * a) + rng.Normal(0, Math.Sqrt(1 - (rho * rho)));
+                variation[(lag * MeasuresPerLag) + i] = a;
+            }
+        }
+
+        return variation;
+    }
+
     /// <summary>The labelled ground-truth rows of a cohort (excluded days left out, as in <see cref="PatientDays"/>).</summary>
-    public static IEnumerable<(float[] Inputs, bool Label)> Rows(SyntheticCohort cohort)
+    public static IEnumerable<(float[] Inputs, bool Label)> Rows(SyntheticCohort cohort, OracleView view = OracleView.All)
     {
         ArgumentNullException.ThrowIfNull(cohort);
         foreach (var patient in cohort.Patients)
@@ -98,7 +150,7 @@ public sealed class GroundTruthOracle
             {
                 if (label != LabelValue.Excluded)
                 {
-                    yield return (Inputs(cohort, patient, day), label == LabelValue.Positive);
+                    yield return (Inputs(cohort, patient, day, view), label == LabelValue.Positive);
                 }
 
                 day++;
@@ -107,10 +159,10 @@ public sealed class GroundTruthOracle
     }
 
     /// <summary>Fits the oracle on the ground truth of <paramref name="training"/> (one thread, fixed seed: deterministic).</summary>
-    public static GroundTruthOracle Train(SyntheticCohort training, int seed = 1, int trees = 200)
+    public static GroundTruthOracle Train(SyntheticCohort training, int seed = 1, int trees = 200, OracleView view = OracleView.All)
     {
         ArgumentNullException.ThrowIfNull(training);
-        var rows = Rows(training).Select(r => new OracleRow { Inputs = r.Inputs, Label = r.Label }).ToList();
+        var rows = Rows(training, view).Select(r => new OracleRow { Inputs = r.Inputs, Label = r.Label }).ToList();
         if (!rows.Any(r => r.Label) || rows.All(r => r.Label))
         {
             throw new InvalidOperationException("the oracle's training cohort needs both positive and negative patient-days: use more patients or days");
@@ -128,7 +180,7 @@ public sealed class GroundTruthOracle
             NumberOfThreads = 1,
             Seed = seed,
         });
-        return new GroundTruthOracle(ml, trainer.Fit(data));
+        return new GroundTruthOracle(ml, trainer.Fit(data), view);
     }
 
     /// <summary>The oracle's probabilities for the patient-days of <paramref name="days"/>, which must come from <paramref name="cohort"/>.</summary>
@@ -144,7 +196,7 @@ public sealed class GroundTruthOracle
                 patient = patients[d.PatientIndex] = cohort.Patient(d.PatientIndex);
             }
 
-            return new OracleRow { Inputs = Inputs(cohort, patient, d.Day) };
+            return new OracleRow { Inputs = Inputs(cohort, patient, d.Day, view) };
         });
         var scored = trees.Transform(ml.Data.LoadFromEnumerable(rows, Schema()));
         return scored.GetColumn<float>("Probability").Select(p => (double)p).ToList();
@@ -163,4 +215,26 @@ public sealed class GroundTruthOracle
 
         public bool Label { get; set; }
     }
+}
+
+/// <summary>Which part of the ground truth an oracle reads: the decomposition of the ceiling (<see cref="GapAnalysis"/>).</summary>
+public enum OracleView
+{
+    /// <summary>The true hazard and the noise-free shifts: the ceiling.</summary>
+    All,
+
+    /// <summary>The true hazard of the day only (condition, severity, susceptibility, season, environment, clustering).</summary>
+    Hazard,
+
+    /// <summary>The true hazard without the patient's susceptibility (gamma, mean 1), which no programme measures.</summary>
+    HazardWithoutSusceptibility,
+
+    /// <summary>The noise-free vital and weight shifts only.</summary>
+    Shifts,
+
+    /// <summary>
+    /// What a reader of the daily means could know at best: the hazard without the susceptibility, and the shifts with
+    /// each measure's day-to-day variation added (no device noise, no missed day, a perfectly known baseline).
+    /// </summary>
+    Readable,
 }

@@ -6,7 +6,8 @@ namespace TeleSuivi.Risk.Model;
 /// <param name="ValidationAuroc">AUROC on the validation patients of the training cohort (the calibration split: never trained on).</param>
 /// <param name="HeldOutAuroc">AUROC on the held-out cohort, when one is given.</param>
 /// <param name="HeldOutAlerted">Share of the held-out exacerbations alerted 1–7 days ahead by the platform's policy at 0.05 alerts per patient-day.</param>
-public sealed record SweepResult(TrainingOptions Options, double ValidationAuroc, double? HeldOutAuroc, double? HeldOutAlerted);
+/// <param name="HeldOutFoldAurocs">The held-out AUROC of each of <see cref="ModelSelection.Folds"/> groups of patients: the spread of a difference between candidates.</param>
+public sealed record SweepResult(TrainingOptions Options, double ValidationAuroc, double? HeldOutAuroc, double? HeldOutAlerted, IReadOnlyList<double>? HeldOutFoldAurocs = null);
 
 /// <summary>
 /// Learner and hyper-parameter selection on a validation split of the training cohort: every candidate is trained on
@@ -85,19 +86,53 @@ public static class ModelSelection
             options.Validate();
             var model = RiskModelTrainer.Train(training, options, cancellationToken: cancellationToken);
             double? auroc = null, alerted = null;
+            List<double>? folds = null;
             if (heldOut is not null)
             {
                 using var scorer = new RiskScorer(model);
                 var scores = scorer.Probabilities(heldOut.Days.Select(d => d.Features));
                 auroc = BinaryMetrics.Auroc(scores, labels!);
                 alerted = episodes!.At(EvaluationReport.TargetBudget, scores, heldOut.Exacerbations).EventSensitivity;
+                folds = [.. Enumerable.Range(0, Folds).Select(f =>
+                {
+                    var fold = Enumerable.Range(0, scores.Count).Where(i => heldOut.Days[i].PatientIndex % Folds == f).ToList();
+                    return BinaryMetrics.Auroc(fold.Select(i => scores[i]).ToList(), fold.Select(i => labels![i]).ToList());
+                })];
             }
 
-            results.Add(new SweepResult(options, model.Info.CalibrationSplitAuroc, auroc, alerted));
+            results.Add(new SweepResult(options, model.Info.CalibrationSplitAuroc, auroc, alerted, folds));
         }
 
         progress?.Invoke(new ProgressStep("candidates", results.Count, candidates.Count));
         return results;
+    }
+
+    /// <summary>Groups of held-out patients (by index) over which a difference of AUROC between candidates is spread.</summary>
+    public const int Folds = 10;
+
+    /// <summary>
+    /// The held-out AUROC of <paramref name="candidate"/> minus that of <paramref name="reference"/>, averaged over the
+    /// same groups of patients, and the standard error of that mean (paired: both scored the same patients); null
+    /// without a held-out cohort. A difference within two standard errors is noise.
+    /// </summary>
+    public static (double Difference, double StandardError)? PairedDifference(SweepResult reference, SweepResult candidate)
+    {
+        ArgumentNullException.ThrowIfNull(reference);
+        ArgumentNullException.ThrowIfNull(candidate);
+        if (reference.HeldOutFoldAurocs is not { } a || candidate.HeldOutFoldAurocs is not { } b)
+        {
+            return null;
+        }
+
+        var differences = a.Zip(b, (x, y) => y - x).Where(double.IsFinite).ToList();
+        if (differences.Count < 2)
+        {
+            return null;
+        }
+
+        var mean = differences.Average();
+        var variance = differences.Sum(d => (d - mean) * (d - mean)) / (differences.Count - 1);
+        return (mean, Math.Sqrt(variance / differences.Count));
     }
 
     /// <summary>The candidate to ship: the best validation AUROC (the first of equals).</summary>

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using TeleSuivi.Risk.Evaluation;
+using TeleSuivi.Risk.Model;
 using TeleSuivi.Server.Hosting;
 
 namespace TeleSuivi.Server.CommandLine;
@@ -16,9 +17,10 @@ public static class EvaluateCommand
         var seed = new Option<int>("--seed") { Description = $"Seed of the held-out cohort (default {defaults.Seed}; use another than the training seed)", DefaultValueFactory = _ => defaults.Seed, HelpName = "S" };
         var output = new Option<string>("--out") { Description = "Folder for report.md, evaluation.json and the PNG plots (default ./evaluation)", DefaultValueFactory = _ => "evaluation", HelpName = "DIR" };
         var noAblation = new Option<bool>("--no-ablation") { Description = "Skip the ablation without environment features (it retrains the model)" };
+        var gap = new Option<bool>("--gap-analysis") { Description = "Instead of the report: where the model's gap to the ground-truth oracle lies (the oracle decomposed, AUROC by kind of onset), written to DIR/gap-analysis.md" };
         var command = new Command("evaluate", "Evaluate a risk model on a held-out cohort with another seed and shifted parameters, beside NEWS2 and the threshold rules.")
         {
-            model, patients, days, seed, output, noAblation,
+            model, patients, days, seed, output, noAblation, gap,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -38,15 +40,14 @@ public static class EvaluateCommand
 
             var directory = Path.GetFullPath(parse.GetValue(output)!);
             var progress = new ConsoleProgress();
-            EvaluationResult result;
-            try
+            void Report(ProgressStep p) => progress.Report(p.Stage, p.Done, p.Total, p.Stage.EndsWith("features", StringComparison.Ordinal) ? "patients" : "steps");
+            if (parse.GetValue(gap))
             {
-                result = await Task.Run(() => ModelEvaluation.Run(options, p => progress.Report(p.Stage, p.Done, p.Total, p.Stage.EndsWith("features", StringComparison.Ordinal) ? "patients" : "steps"), cancellationToken), cancellationToken);
+                return await GapAnalysisAsync(options, directory, progress, Report, cancellationToken);
             }
-            catch (Exception ex) when (ex is FileNotFoundException or InvalidDataException)
+
+            if (await RunAsync(() => ModelEvaluation.Run(options, Report, cancellationToken), progress, cancellationToken) is not { } result)
             {
-                progress.Finish();
-                await Console.Error.WriteLineAsync($"error: {ex.Message}");
                 return 1;
             }
 
@@ -58,6 +59,38 @@ public static class EvaluateCommand
             return ExitCodes.Success;
         });
         return command;
+    }
+
+    /// <summary>The long work off the console thread; a model file missing or unreadable is an error message (null), not a crash.</summary>
+    private static async Task<T?> RunAsync<T>(Func<T> work, ConsoleProgress progress, CancellationToken cancellationToken)
+        where T : class
+    {
+        try
+        {
+            return await Task.Run(work, cancellationToken);
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or InvalidDataException)
+        {
+            progress.Finish();
+            await Console.Error.WriteLineAsync($"error: {ex.Message}");
+            return null;
+        }
+    }
+
+    private static async Task<int> GapAnalysisAsync(EvaluationOptions options, string directory, ConsoleProgress progress, Action<ProgressStep> report, CancellationToken cancellationToken)
+    {
+        if (await RunAsync(() => GapAnalysis.Run(options, report, cancellationToken), progress, cancellationToken) is not { } analysis)
+        {
+            return 1;
+        }
+
+        progress.Finish();
+        Directory.CreateDirectory(directory);
+        var markdown = analysis.ToMarkdown();
+        await File.WriteAllTextAsync(Path.Combine(directory, "gap-analysis.md"), markdown, cancellationToken);
+        await Console.Out.WriteLineAsync(markdown);
+        await Console.Out.WriteLineAsync(FormattableString.Invariant($"Written to {Path.Combine(directory, "gap-analysis.md")} in {progress.Elapsed.TotalSeconds:F1} s"));
+        return ExitCodes.Success;
     }
 
     /// <summary>The summary table of an evaluation: every scorer's AUROC, AUPRC, Brier and its figures at the target budget.</summary>

@@ -76,9 +76,9 @@ public static class ModelCommand
     {
         try
         {
-            return ActiveModel.ReadReport(model).Auroc;
+            return ModelReport.Read(model).ModelAuroc;
         }
-        catch (Exception ex) when (ex is IOException or System.Text.Json.JsonException)
+        catch (Exception ex) when (ex is IOException or InvalidDataException)
         {
             return null;
         }

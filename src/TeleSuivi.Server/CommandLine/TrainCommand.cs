@@ -34,7 +34,13 @@ public static class TrainCommand
         var minLeaf = new Option<int>("--min-leaf") { Description = $"Fewest patient-days per leaf (default {defaults.MinimumExamplesPerLeaf})", DefaultValueFactory = _ => defaults.MinimumExamplesPerLeaf, HelpName = "N" };
         var sweep = new Option<bool>("--sweep") { Description = "Compare learners and hyper-parameters on the validation patients of the training cohort and print the table (writes no model)" };
         var sweepFeatures = new Option<bool>("--features") { Description = "With --sweep: compare feature groups (all; without history; without missing data; without both) at the given learner settings, instead of learners and hyper-parameters" };
-        var sweepHeldOut = new Option<int>("--held-out-patients") { Description = "With --sweep: also score each candidate on a held-out cohort of N patients (reported, never used to choose; default 0: none)", HelpName = "N" };
+        var sweepHeldOut = new Option<int>("--held-out-patients") { Description = "With --sweep: also score each candidate on a shifted cohort of N patients (default 0: none), with the paired difference of each candidate's AUROC to the first's", HelpName = "N" };
+        var sweepHeldOutSeed = new Option<int>("--held-out-seed")
+        {
+            Description = $"With --held-out-patients: seed of the shifted cohort (default {HeldOutCohort.DefaultSeed}, the test cohort: reported, never used to choose; another seed, e.g. 2002, is a validation cohort)",
+            DefaultValueFactory = _ => HeldOutCohort.DefaultSeed,
+            HelpName = "S",
+        };
         var output = new Option<string?>("--out")
         {
             Description = $"Model file to write (default {DefaultModelPath}; with --from-store {{data}}/models/candidates/{RiskModelTrainer.ModelName}-UTCTIME.zip, its report in FILE.evaluation/)",
@@ -49,7 +55,7 @@ public static class TrainCommand
         var keepExport = new Option<string?>("--export") { Description = "With --from-store: keep the pseudonymised export in this folder (default: a temporary folder, deleted)", HelpName = "DIR" };
         var command = new Command("train", "Train the exacerbation-risk model (onset within 72 h) on a synthetic cohort, or with --from-store on this programme's outcomes: FastTree, Platt calibration on held-out patients, explanations.")
         {
-            patients, days, seed, trees, learner, leaves, learningRate, minLeaf, output, sweep, sweepFeatures, sweepHeldOut, fromStore, store, data, from, to, keyFile, keepExport,
+            patients, days, seed, trees, learner, leaves, learningRate, minLeaf, output, sweep, sweepFeatures, sweepHeldOut, sweepHeldOutSeed, fromStore, store, data, from, to, keyFile, keepExport,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -83,7 +89,7 @@ public static class TrainCommand
 
             if (parse.GetValue(sweep))
             {
-                return await SweepAsync(options, parse.GetValue(sweepFeatures) ? ModelSelection.FeatureAblations(options) : ModelSelection.Grid(options), parse.GetValue(sweepHeldOut), cancellationToken);
+                return await SweepAsync(options, parse.GetValue(sweepFeatures) ? ModelSelection.FeatureAblations(options) : ModelSelection.Grid(options), parse.GetValue(sweepHeldOut), parse.GetValue(sweepHeldOutSeed), cancellationToken);
             }
 
             var path = Path.GetFullPath(parse.GetValue(output) ?? DefaultModelPath);
@@ -106,7 +112,7 @@ public static class TrainCommand
     }
 
     /// <summary><c>train --sweep</c>: every candidate (<see cref="ModelSelection.Grid"/> or <see cref="ModelSelection.FeatureAblations"/>) on the same features, computed once.</summary>
-    private static async Task<int> SweepAsync(TrainingOptions options, IReadOnlyList<TrainingOptions> candidates, int heldOutPatients, CancellationToken cancellationToken)
+    private static async Task<int> SweepAsync(TrainingOptions options, IReadOnlyList<TrainingOptions> candidates, int heldOutPatients, int heldOutSeed, CancellationToken cancellationToken)
     {
         if (heldOutPatients is > 0 and < 10)
         {
@@ -123,7 +129,7 @@ public static class TrainCommand
                     SyntheticCohort.Generate(CohortParameters.Default with { Patients = options.Patients, Days = options.Days }, options.Seed),
                     done => Report(new ProgressStep("training features", done, options.Patients)), cancellationToken);
                 var heldOut = heldOutPatients == 0 ? null : PatientDays.From(
-                    SyntheticCohort.Generate(HeldOutCohort.Parameters(heldOutPatients, options.Days), HeldOutCohort.DefaultSeed),
+                    SyntheticCohort.Generate(HeldOutCohort.Parameters(heldOutPatients, options.Days), heldOutSeed),
                     done => Report(new ProgressStep("held-out features", done, heldOutPatients)), cancellationToken);
                 return ModelSelection.Sweep(training, heldOut, candidates, Report, cancellationToken);
             },
@@ -132,19 +138,23 @@ public static class TrainCommand
         var best = ModelSelection.Best(results);
         var o = Console.Out;
         var heldOutNote = heldOutPatients > 0
-            ? FormattableString.Invariant($"; held-out: {heldOutPatients:N0} patients, seed {HeldOutCohort.DefaultSeed}, shifted (reported, not used to choose)")
+            ? FormattableString.Invariant($"; held-out: {heldOutPatients:N0} patients, seed {heldOutSeed}, shifted{(heldOutSeed == HeldOutCohort.DefaultSeed ? " (the test cohort: reported, not used to choose)" : string.Empty)}")
             : string.Empty;
         await o.WriteLineAsync(FormattableString.Invariant(
             $"Sweep on {options.Patients:N0} patients × {options.Days} days (seed {options.Seed}) in {progress.Elapsed.TotalSeconds:F0} s; validation = every fifth patient, never trained on{heldOutNote}"));
-        await o.WriteLineAsync($"  {"learner",-9} {"trees",5} {"leaves",6} {"rate",6} {"min leaf",8}  {"hidden",-20}  {"validation AUROC",16}  {"held-out AUROC",14}  {"alerted at 0.05",15}");
+        await o.WriteLineAsync($"  {"learner",-9} {"trees",5} {"leaves",6} {"rate",6} {"min leaf",8}  {"hidden",-20}  {"validation AUROC",16}  {"held-out AUROC",14}  {"vs first (± SE)",16}  {"alerted at 0.05",15}");
         foreach (var r in results)
         {
             var c = r.Options;
             await o.WriteLineAsync(FormattableString.Invariant(
-                $"  {c.Learner,-9} {c.Trees,5} {c.Leaves,6} {c.LearningRate,6} {c.MinimumExamplesPerLeaf,8}  {ModelSelection.Hidden(c),-20}  {r.ValidationAuroc,16:F3}  {(r.HeldOutAuroc is { } a ? a.ToString("F3", CultureInfo.InvariantCulture) : "-"),14}  {(r.HeldOutAlerted is { } s ? (100 * s).ToString("F1", CultureInfo.InvariantCulture) + " %" : "-"),15}{(r == best ? "  <- best on validation" : string.Empty)}"));
+                $"  {c.Learner,-9} {c.Trees,5} {c.Leaves,6} {c.LearningRate,6} {c.MinimumExamplesPerLeaf,8}  {ModelSelection.Hidden(c),-20}  {r.ValidationAuroc,16:F3}  {(r.HeldOutAuroc is { } a ? a.ToString("F3", CultureInfo.InvariantCulture) : "-"),14}  {Paired(results[0], r),16}  {(r.HeldOutAlerted is { } s ? (100 * s).ToString("F1", CultureInfo.InvariantCulture) + " %" : "-"),15}{(r == best ? "  <- best on validation" : string.Empty)}"));
         }
 
         return ExitCodes.Success;
+
+        static string Paired(SweepResult first, SweepResult r) => r != first && ModelSelection.PairedDifference(first, r) is var (d, se)
+            ? FormattableString.Invariant($"{d:+0.000;-0.000} ± {se:F3}")
+            : "-";
     }
 
     private static async Task<int> FromStoreAsync(

@@ -51,17 +51,6 @@ public static class ActiveModel
         }
     }
 
-    /// <summary>What activation reads of a model's evaluation report: the checksum it was made for, and the model's AUROC.</summary>
-    public static (string? Sha256, double? Auroc) ReadReport(string modelPath)
-    {
-        using var document = JsonDocument.Parse(System.IO.File.ReadAllText(Path.Combine(EvaluationFolderOf(modelPath), EvaluationReport.JsonFile)));
-        var root = document.RootElement;
-        var sha = root.TryGetProperty(nameof(EvaluationResult.ModelSha256), out var shaElement) && shaElement.ValueKind == JsonValueKind.String ? shaElement.GetString() : null;
-        var auroc = root.TryGetProperty(nameof(EvaluationResult.Scorers), out var scorers) && scorers.ValueKind == JsonValueKind.Array && scorers.GetArrayLength() > 0
-            && scorers[0].TryGetProperty(nameof(ScorerResult.Auroc), out var value) && value.TryGetDouble(out var number) ? number : (double?)null;
-        return (sha, auroc);
-    }
-
     /// <summary>The full path of the model file a manifest names (kept in <c>{data}/models</c>).</summary>
     public static string PathOf(string dataDirectory, ActiveModelManifest manifest)
     {
@@ -96,17 +85,17 @@ public static class ActiveModel
                 $"{source} has no evaluation report beside it ({report}/{EvaluationReport.JsonFile} and {EvaluationReport.MarkdownFile}): produce one with 'telesuivi train --from-store' or 'telesuivi evaluate --model {source} --out {report}', read it, then activate");
         }
 
-        string? reported;
-        double? auroc;
+        ModelReport read;
         try
         {
-            (reported, auroc) = ReadReport(source);
+            read = ModelReport.Read(source);
         }
-        catch (JsonException ex)
+        catch (InvalidDataException ex)
         {
             throw new ModelActivationException($"{json} cannot be read: {ex.Message}");
         }
 
+        var reported = read.ModelSha256;
         if (reported is null || !string.Equals(reported, sha, StringComparison.OrdinalIgnoreCase))
         {
             throw new ModelActivationException(
@@ -129,7 +118,7 @@ public static class ActiveModel
             }
         }
 
-        var manifest = new ActiveModelManifest(name, sha, info.Name, now, actor, source, auroc);
+        var manifest = new ActiveModelManifest(name, sha, info.Name, now, actor, source, read.ModelAuroc);
         var manifestPath = Path.Combine(directory, ManifestFile);
         System.IO.File.WriteAllText(manifestPath + ".tmp", JsonSerializer.Serialize(manifest, Json));
         System.IO.File.Move(manifestPath + ".tmp", manifestPath, overwrite: true);

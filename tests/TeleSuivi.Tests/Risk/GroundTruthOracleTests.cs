@@ -53,6 +53,46 @@ public sealed class GroundTruthOracleTests
     }
 
     [Fact]
+    public void Inputs_Views_EachShowsOnlyItsPartOfTheGroundTruth()
+    {
+        var (patient, day) = QuietPatientDay();
+        var at = FeatureExtractor.ScoringTime(Cohort.Parameters, day);
+        var ill = With(patient, new CohortEvent(patient.Profile.Id, EventKind.Exacerbation, Condition.Copd, at.AddHours(24), 4, 7, 1.5, 0, 0, false));
+
+        var all = GroundTruthOracle.Inputs(Cohort, ill, day);
+        var hazard = GroundTruthOracle.Inputs(Cohort, ill, day, OracleView.Hazard);
+        var knowable = GroundTruthOracle.Inputs(Cohort, ill, day, OracleView.HazardWithoutSusceptibility);
+        var shifts = GroundTruthOracle.Inputs(Cohort, ill, day, OracleView.Shifts);
+
+        Assert.Equal(all[0], hazard[0]);
+        Assert.All(hazard.Skip(1), v => Assert.Equal(0f, v));
+        Assert.Equal(all[0] - Math.Log(ill.Profile.Susceptibility), knowable[0], 4);
+        Assert.Equal(0f, shifts[0]);
+        Assert.Equal(all.Skip(1), shifts.Skip(1));
+        Assert.Contains(shifts.Skip(1), v => v != 0);
+    }
+
+    [Fact]
+    public void Inputs_Readable_DayToDayVariationOnTheMeasuresThePatientTakesOnly()
+    {
+        var (patient, day) = QuietPatientDay();
+        var profile = patient.Profile with { Devices = [CohortDevice.Scale] };
+        var onlyScale = new CohortPatient(Cohort, profile, patient.Events);
+
+        var readable = GroundTruthOracle.Inputs(Cohort, onlyScale, day, OracleView.Readable);
+
+        // No event: the weight (7th of each lag's 8) varies from day to day, nothing else the scale does not take.
+        for (var lag = 0; lag < GroundTruthOracle.Lags.Count; lag++)
+        {
+            var offset = 1 + (lag * 8);
+            Assert.NotEqual(0f, readable[offset + 6]);
+            Assert.All(readable.Skip(offset).Take(6), v => Assert.Equal(0f, v));
+        }
+
+        Assert.Equal(readable, GroundTruthOracle.Inputs(Cohort, onlyScale, day, OracleView.Readable));
+    }
+
+    [Fact]
     public void Train_SmallCohort_RanksPositiveDaysWithSignalAboveNegativesButNotThoseWithout()
     {
         var oracle = GroundTruthOracle.Train(SyntheticCohort.Generate(CohortParameters.Default with { Patients = 300, Days = 200 }, 21), trees: 60);

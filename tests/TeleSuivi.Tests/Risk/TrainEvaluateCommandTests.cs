@@ -41,11 +41,25 @@ public sealed class TrainEvaluateCommandTests : IDisposable
         Assert.Equal(6, json.RootElement.GetProperty("Scorers").GetArrayLength());
         Assert.All(json.RootElement.GetProperty("Scorers").EnumerateArray(), s => Assert.Equal(EvaluationOptions.DefaultBudgets.Count, s.GetProperty("PolicyOperatingPoints").GetArrayLength()));
         Assert.True(json.RootElement.GetProperty("Ceiling").GetProperty("Events").GetInt32() > 0);
+
+        // The gap analysis of the same model: the model and every part of the oracle, by kind of onset.
+        var gap = Path.Combine(directory, "gap");
+        Assert.Equal(0, await TeleSuiviCommandLine.InvokeAsync(["evaluate", "--gap-analysis", "--model", model, "--patients", "40", "--days", "60", "--seed", "9", "--out", gap]));
+        var analysis = await File.ReadAllTextAsync(Path.Combine(gap, "gap-analysis.md"), TestContext.Current.CancellationToken);
+        foreach (var row in Enum.GetValues<OracleView>().Select(GapAnalysis.OracleName).Prepend("model"))
+        {
+            Assert.Contains($"| {row} | 0.", analysis, StringComparison.Ordinal);
+        }
+
+        Assert.All(GapAnalysis.KindNames, kind => Assert.Contains(kind, analysis, StringComparison.Ordinal));
     }
 
     [Fact]
-    public async Task InvokeAsync_EvaluateMissingModel_ErrorExitCode() =>
+    public async Task InvokeAsync_EvaluateMissingModel_ErrorExitCode()
+    {
         Assert.Equal(1, await TeleSuiviCommandLine.InvokeAsync(["evaluate", "--model", Path.Combine(directory, "none.zip"), "--patients", "10", "--days", "30", "--out", directory]));
+        Assert.Equal(1, await TeleSuiviCommandLine.InvokeAsync(["evaluate", "--gap-analysis", "--model", Path.Combine(directory, "none.zip"), "--patients", "10", "--days", "30", "--out", directory]));
+    }
 
     [Fact]
     public async Task InvokeAsync_TrainTooSmallCohort_UsageError() =>
