@@ -27,7 +27,7 @@ public sealed class RiskMetrics
     /// <summary>The first sight of a patient since start: their stored readings and recorded outcomes read into the state.</summary>
     public Metrics.Histogram FirstSightLoad { get; } = new(Metrics.Histogram.CallBuckets);
 
-    /// <summary>One commit of a pass's scores (up to 500) to the risk store, which shares the alerts' SQLite file.</summary>
+    /// <summary>One commit of a pass's scores (up to 500) to the risk store (<c>risk.db</c>, not the alerts' file).</summary>
     public Metrics.Histogram SaveDuration { get; } = new(Metrics.Histogram.CallBuckets);
 
     /// <summary>Patients made due by a change of their zone's environment (each is then scored with the others of a pass).</summary>
