@@ -56,7 +56,15 @@ public sealed partial class RiskAssessmentStore(WorkflowDatabase database, Workf
         if (previousLayout is SqliteWorkflowDatabase previous && database is SqliteWorkflowDatabase
             && !string.Equals(previous.Location, database.Location, StringComparison.Ordinal) && File.Exists(previous.Location))
         {
-            await MoveFromAsync(previous, cancellationToken);
+            try
+            {
+                await MoveFromAsync(previous, cancellationToken);
+            }
+            catch (Microsoft.Data.Sqlite.SqliteException ex)
+            {
+                throw new InvalidOperationException(
+                    $"cannot move the risk assessments of {previous.Location} to {database.Location}: {ex.Message} (none is lost: those not moved stay where they were, and the move is tried again at the next start)", ex);
+            }
         }
     }
 

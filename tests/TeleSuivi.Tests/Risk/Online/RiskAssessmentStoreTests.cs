@@ -94,6 +94,17 @@ public sealed class RiskAssessmentStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task InitializeAsync_PreviousFileUnreadable_FailsSayingWhatAndThatNothingIsLost()
+    {
+        await File.WriteAllTextAsync(Path.Combine(data, "alerts.db"), "not a database, e.g. a file cut short by a full disk", Ct);
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => CurrentLayout().InitializeAsync(Ct));
+
+        Assert.StartsWith($"cannot move the risk assessments of {Path.Combine(data, "alerts.db")} to {Path.Combine(data, "risk.db")}", error.Message, StringComparison.Ordinal);
+        Assert.Contains("none is lost", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task StoreRetention_PreviousLayout_PurgesTheOldAssessmentsFromTheirNewFile()
     {
         var time = new ManualClock(Now);
