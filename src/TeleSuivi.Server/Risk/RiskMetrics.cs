@@ -4,7 +4,8 @@ namespace TeleSuivi.Server.Risk;
 
 /// <summary>
 /// Figures of online scoring for <c>/metrics</c>: scores made, scored patients per second over the last minute, the
-/// scoring lag (from a reading's hand-over to the scorer to its patient's stored score) and the latency of one score
+/// scoring lag (from the scorer taking a reading out of its queue to its patient's stored score: the time in the queue
+/// is not counted, the queue's depth is a metric of its own) and the latency of one score
 /// (features, model and explanation).
 /// </summary>
 public sealed class RiskMetrics
