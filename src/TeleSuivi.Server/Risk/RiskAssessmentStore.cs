@@ -107,7 +107,11 @@ public sealed partial class RiskAssessmentStore(WorkflowDatabase database, Workf
 
         await using (var old = await previous.OpenAsync(cancellationToken))
         {
+            // The setting stays with the pooled connection, which the alert store uses next: given back as it was.
+            await using var setting = Command(old, "PRAGMA secure_delete");
+            var secureDelete = Convert.ToInt64(await setting.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture);
             await ExecuteAsync(old, "PRAGMA secure_delete = ON; DROP TABLE IF EXISTS risk_assessment; PRAGMA wal_checkpoint(TRUNCATE)", cancellationToken);
+            await ExecuteAsync(old, $"PRAGMA secure_delete = {secureDelete}", CancellationToken.None);
         }
 
         if (logger is not null)

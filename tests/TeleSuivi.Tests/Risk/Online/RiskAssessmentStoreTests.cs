@@ -123,7 +123,12 @@ public sealed class RiskAssessmentStoreTests : IDisposable
         await retention.StartAsync(Ct);
         try
         {
-            await Poll.UntilAsync(() => AllAsync(store), left => left.Count == recent.Count, TimeSpan.FromSeconds(30), "the assessments older than the retention to be purged");
+            // The retention runs in the background: risk.db has no table until it first initialises the store.
+            await Poll.UntilAsync(
+                async () => await HasRiskTableAsync(Path.Combine(data, "risk.db")) ? await AllAsync(store) : null,
+                left => left?.Count == recent.Count,
+                TimeSpan.FromSeconds(30),
+                "the assessments older than the retention to be purged");
         }
         finally
         {
@@ -193,6 +198,11 @@ public sealed class RiskAssessmentStoreTests : IDisposable
 
     private static async Task<bool> HasRiskTableAsync(string file)
     {
+        if (!File.Exists(file))
+        {
+            return false;
+        }
+
         await using var connection = new SqliteConnection($"Data Source={file};Pooling=False");
         await connection.OpenAsync(Ct);
         await using var command = connection.CreateCommand();
