@@ -93,7 +93,8 @@ public static class BenchmarksFile
         {
             foreach (var benchmarkCase in summary.BenchmarksCases)
             {
-                if (benchmarkCase.Descriptor.Type == typeof(RiskScoringBenchmarks) || PerReading.Of(summary, benchmarkCase) is not { } figures)
+                if (benchmarkCase.Descriptor.Type == typeof(RiskScoringBenchmarks) || benchmarkCase.Descriptor.Type == typeof(MissingDataSweepBenchmarks)
+                    || PerReading.Of(summary, benchmarkCase) is not { } figures)
                 {
                     continue;
                 }

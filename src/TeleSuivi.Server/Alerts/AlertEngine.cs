@@ -51,6 +51,9 @@ public sealed partial class AlertEngine(
     // Patients checked per slice of the missing-data sweep: about a millisecond each 1,000 (7 devices each) here.
     private const int SweepSlice = 1_000;
 
+    /// <summary>How often the loop looks whether the list of assigned devices is ready, while it waits for inputs.</summary>
+    private static readonly TimeSpan ListingCheck = TimeSpan.FromMilliseconds(10);
+
     /// <summary>The alert file and the thresholds are ready before the host serves its first request.</summary>
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -65,9 +68,12 @@ public sealed partial class AlertEngine(
         await LoadStateAsync(stoppingToken);
         var nextSweep = time.GetUtcNow() + settings.SweepInterval;
         SweepSlices? sweep = null;
+        Task<IReadOnlyDictionary<string, List<AssignedDevice>>>? listing = null;
+        DateTimeOffset listedAt = default;
         while (!stoppingToken.IsCancellationRequested)
         {
-            if (!await feed.WaitToReadOrTimeoutAsync(sweep is null ? nextSweep - time.GetUtcNow() : TimeSpan.Zero, stoppingToken))
+            var wait = sweep is not null ? TimeSpan.Zero : listing is not null ? ListingCheck : nextSweep - time.GetUtcNow();
+            if (!await feed.WaitToReadOrTimeoutAsync(wait, stoppingToken))
             {
                 return;
             }
@@ -80,14 +86,22 @@ public sealed partial class AlertEngine(
                 metrics.InputDuration.Observe(Stopwatch.GetElapsedTime(started));
             }
 
-            if (sweep is null && time.GetUtcNow() >= nextSweep)
+            if (sweep is null && listing is null && time.GetUtcNow() >= nextSweep)
             {
-                // Off the loop: with 100,000 patients, listing every assigned device takes a good part of a second.
-                var now = time.GetUtcNow();
-                await GuardAsync(async () => sweep = new SweepSlices(await Task.Run(() => patients.AssignedDevices(now), stoppingToken), SweepSlice), "the list of assigned devices", stoppingToken);
+                // Off the loop, and not awaited: with 100,000 patients listing every assigned device takes a good part of
+                // a second, during which the loop goes on taking inputs (awaited, it held a critical reading 700 ms).
+                listedAt = time.GetUtcNow();
+                var at = listedAt;
+                listing = Task.Run(() => patients.AssignedDevices(at), stoppingToken);
+            }
+
+            if (listing is { IsCompleted: true } listed)
+            {
+                listing = null;
+                await GuardAsync(async () => sweep = new SweepSlices(await listed, SweepSlice), "the list of assigned devices", stoppingToken);
                 if (sweep is null)
                 {
-                    nextSweep = now + settings.SweepInterval;
+                    nextSweep = listedAt + settings.SweepInterval;
                 }
             }
 

@@ -31,7 +31,11 @@ public sealed class DataGapMonitor(AlertOptions options)
 {
     private readonly Dictionary<string, DateTimeOffset> lastByPatient = new(StringComparer.Ordinal);
     private readonly Dictionary<string, DateTimeOffset> lastByDevice = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, DateTimeOffset> watchedSince = new(StringComparer.Ordinal);
+
+    // Since when each patient and device without a reading is watched. Two maps keyed by id, not one keyed by a built
+    // "patient/…" or "device/…" string: a sweep of 100,000 patients then builds no string per patient and device.
+    private readonly Dictionary<string, DateTimeOffset> patientWatchedSince = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, DateTimeOffset> deviceWatchedSince = new(StringComparer.Ordinal);
 
     // When each patient's and device's newest reading arrived, on the wall clock; none when it was read back from the
     // store. Keyed by id like lastByPatient and lastByDevice, so recording a reading builds no key.
@@ -101,8 +105,8 @@ public sealed class DataGapMonitor(AlertOptions options)
                 continue;
             }
 
-            var plan = devices.Min(d => Expected(d.Kind));
-            var since = Since(lastByPatient, "patient/" + patientId, patientId, now);
+            var plan = Plan(devices);
+            var since = Since(lastByPatient, patientWatchedSince, patientId, now);
             if (now - since >= plan && !CatchingUp(arrivedByPatient, patientId, since, plan, now))
             {
                 var kinds = string.Join(", ", devices.Select(d => d.Kind ?? d.Id).Distinct(StringComparer.Ordinal));
@@ -120,7 +124,7 @@ public sealed class DataGapMonitor(AlertOptions options)
             foreach (var device in devices)
             {
                 var silentAfter = TimeSpan.FromTicks(Math.Max(options.DeviceSilentAfter.Ticks, (long)(Expected(device.Kind).Ticks * options.DeviceSilentIntervals)));
-                var deviceSince = Since(lastByDevice, "device/" + device.Id, device.Id, now);
+                var deviceSince = Since(lastByDevice, deviceWatchedSince, device.Id, now);
                 if (now - deviceSince >= silentAfter && !CatchingUp(arrivedByDevice, device.Id, deviceSince, silentAfter, now))
                 {
                     var hours = Hours(now - deviceSince);
@@ -156,19 +160,32 @@ public sealed class DataGapMonitor(AlertOptions options)
     private bool CatchingUp(Dictionary<string, DateTimeOffset> arrivals, string id, DateTimeOffset newest, TimeSpan gap, DateTimeOffset now) =>
         arrivals.TryGetValue(id, out var arrived) && arrived - newest >= gap && now - arrived < options.BacklogQuietPeriod;
 
-    private DateTimeOffset Since(Dictionary<string, DateTimeOffset> last, string watchKey, string id, DateTimeOffset now)
+    private static DateTimeOffset Since(Dictionary<string, DateTimeOffset> last, Dictionary<string, DateTimeOffset> watchedSince, string id, DateTimeOffset now)
     {
         if (last.TryGetValue(id, out var time))
         {
             return time;
         }
 
-        if (!watchedSince.TryGetValue(watchKey, out var since))
+        if (!watchedSince.TryGetValue(id, out var since))
         {
-            watchedSince[watchKey] = since = now;
+            watchedSince[id] = since = now;
         }
 
         return since;
+    }
+
+    /// <summary>The shortest expected interval of the patient's devices (a loop: no delegate per patient per sweep).</summary>
+    private TimeSpan Plan(List<AssignedDevice> devices)
+    {
+        var plan = TimeSpan.MaxValue;
+        foreach (var device in devices)
+        {
+            var expected = Expected(device.Kind);
+            plan = expected < plan ? expected : plan;
+        }
+
+        return plan;
     }
 
     private TimeSpan Expected(string? kind) =>

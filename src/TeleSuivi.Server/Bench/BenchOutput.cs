@@ -63,7 +63,7 @@ public static class BenchOutput
         }
 
         text.AppendLine();
-        text.AppendLine(F($"{report.Date}, {report.Machine}, load average {report.LoadAverageAtStart} at start and {report.LoadAverageAtEnd} at end (the machine is shared: other builds ran), commit {report.Commit}; broker {report.Broker}, store {report.Store}; {report.Patients:N0} patients registered, {report.PublishingDevices:N0} devices publishing over {report.Connections:N0} connections in {report.Formats.Count} formats; the platform process used {report.Process.CpuSeconds:N0} s of CPU in {report.Process.WallSeconds:N0} s, peak RSS {BenchTargets.Mb(report.Process.PeakResidentBytes)}; with all {report.Process.State.PatientsWithReadings:N0} patients' state and before the loads, live managed heap after a full GC {BenchTargets.Mb(report.Process.State.LiveHeapBytes)} ({BenchTargets.Mb(report.Process.State.LiveHeapAtReadyBytes)} when ready), RSS {BenchTargets.Mb(report.Process.State.ResidentBytes)} ({BenchTargets.Mb(report.Process.State.ResidentAtReadyBytes)} when ready, {BenchTargets.Mb(report.Process.State.ResidentAfterCollectionBytes)} right after the full GC, of which {BenchTargets.Mb(report.Process.State.CommittedAfterCollectionBytes)} committed by the GC), {(report.Process.State.ServerGc ? "server" : "workstation")} GC, measured {(report.Process.State.ScorerCatchUpSeconds is { } caughtUp ? F($"once the risk scorer had caught up ({caughtUp:N0} s after the last reading was stored)") : "with the risk scorer still behind after 5 minutes (its backlog included)")}. Scoring: {report.Scoring.Note}."));
+        text.AppendLine(F($"{report.Date}, {report.Machine}, load average {report.LoadAverageAtStart} at start and {report.LoadAverageAtEnd} at end (the machine is shared: other builds ran), commit {report.Commit}; broker {report.Broker}, store {report.Store}; {report.Patients:N0} patients registered, {report.PublishingDevices:N0} devices publishing over {report.Connections:N0} connections in {report.Formats.Count} formats; the platform process used {report.Process.CpuSeconds:N0} s of CPU in {report.Process.WallSeconds:N0} s, peak RSS {BenchTargets.Mb(report.Process.PeakResidentBytes)}; with all {report.Process.State.PatientsWithReadings:N0} patients' state and before the loads, live managed heap after a full GC {BenchTargets.Mb(report.Process.State.LiveHeapBytes)} ({BenchTargets.Mb(report.Process.State.LiveHeapAtReadyBytes)} when ready), RSS {BenchTargets.Mb(report.Process.State.ResidentBytes)} ({BenchTargets.Mb(report.Process.State.ResidentAtReadyBytes)} when ready, {BenchTargets.Mb(report.Process.State.ResidentAfterCollectionBytes)} right after the full GC, of which {BenchTargets.Mb(report.Process.State.CommittedAfterCollectionBytes)} committed by the GC), {(report.Process.State.ServerGc ? "server" : "workstation")} GC, measured {ScorerWhenMeasured(report.Process.State)}. Scoring: {report.Scoring.Note}."));
         return text.ToString();
     }
 
@@ -110,4 +110,11 @@ public static class BenchOutput
             : string.Concat(text.AsSpan(0, start + begin.Length), "\n", content, text.AsSpan(stop));
         File.WriteAllText(path, text);
     }
+
+    private static string ScorerWhenMeasured(StateResult state) => (state.ScorerCatchUpSeconds, state.LoadsDuringWave) switch
+    {
+        ({ } taken, true) => string.Create(CultureInfo.InvariantCulture, $"once the risk scorer had taken its backlog ({taken:N0} s after the last reading was stored), its first scores of every patient then running into the loads (--loads-during-wave)"),
+        ({ } caughtUp, false) => string.Create(CultureInfo.InvariantCulture, $"once the risk scorer had caught up ({caughtUp:N0} s after the last reading was stored)"),
+        _ => "with the risk scorer still behind after 5 minutes (its backlog included)",
+    };
 }

@@ -20,6 +20,7 @@ public sealed record Percentiles(int Count, double P50Ms, double P90Ms, double P
 public sealed record AlertLatency(int Sent, int Delivered, Percentiles? PublishToAlert);
 
 /// <summary>One load: published at a fixed rate, or as fast as the broker takes them (<see cref="TargetPerSecond"/> null).</summary>
+/// <param name="RiskCounters">The scorer's counters as they grew during the load, its gauges as they stood at its end.</param>
 public sealed record LoadResult(
     string Name,
     double? TargetPerSecond,
@@ -113,6 +114,12 @@ public sealed record StateResult(int PatientsWithReadings, int ReadingsAcknowled
 
     /// <summary>How long the risk scorer took, after the last of those readings was stored, to take them all and end its pass of scores; null when it had not within 5 minutes (the state then includes its backlog).</summary>
     public double? ScorerCatchUpSeconds { get; init; }
+
+    /// <summary>
+    /// <c>--loads-during-wave</c>: only the scorer's backlog of batches was waited for, so <see cref="ScorerCatchUpSeconds"/>
+    /// ends when its first score of every patient begins, and the loads start during it.
+    /// </summary>
+    public bool LoadsDuringWave { get; init; }
 }
 
 /// <summary>The platform process over the whole run.</summary>

@@ -130,7 +130,8 @@ public sealed class BenchRunner(BenchSettings settings, SimulatedFormats formats
         var warmRun = await publishers.PublishAsync(warm, firstLoad, settings.MaxInFlight, done => progress("every patient's state", done, warm.Count), cancellationToken);
         await probe.WaitForAsync(stateStart.Messages + stateSent + warmRun.Acknowledged, StallLimit, cancellationToken);
         var scorerWait = Stopwatch.StartNew();
-        var scorerDrained = await PlatformMemory.WaitForScorerAsync(probe, TimeSpan.FromMinutes(5), waiting => progress("risk scorer's backlog (batches), then its scores", waiting, waiting), cancellationToken);
+        var scorerDrained = await PlatformMemory.WaitForScorerAsync(
+            probe, TimeSpan.FromMinutes(5), !settings.LoadsDuringWave, waiting => progress(settings.LoadsDuringWave ? "risk scorer's backlog (batches)" : "risk scorer's backlog (batches), then its scores", waiting, waiting), cancellationToken);
         var residentWithState = platform.Memory().Resident;
         var heapWithState = await PlatformMemory.CollectAsync(platform, cancellationToken);
         var state = new StateResult(workload.Publishing.Count + stateSent, stateSent, baseline, residentWithState)
@@ -141,6 +142,7 @@ public sealed class BenchRunner(BenchSettings settings, SimulatedFormats formats
             CommittedAfterCollectionBytes = heapWithState.CommittedBytes,
             ServerGc = heapWithState.ServerGc,
             ScorerCatchUpSeconds = scorerDrained ? scorerWait.Elapsed.TotalSeconds : null,
+            LoadsDuringWave = settings.LoadsDuringWave,
         };
 
         var loads = new List<LoadResult>();
@@ -287,7 +289,7 @@ public sealed class BenchRunner(BenchSettings settings, SimulatedFormats formats
             cpu / Math.Max(wall, 1e-9),
             samples.Count == 0 ? 0 : samples.Max(x => x.Resident),
             StoreWritesBetween(before, after, wall),
-            after.Risk.ToDictionary(r => r.Key, r => r.Value - before.Risk.GetValueOrDefault(r.Key), StringComparer.Ordinal),
+            RiskDuring(before.Risk, after.Risk),
             string.Join("; ", notes))
         {
             GcPauseSeconds = after.GcPauseSeconds - before.GcPauseSeconds,
@@ -304,6 +306,19 @@ public sealed class BenchRunner(BenchSettings settings, SimulatedFormats formats
             AlertQueueMaxBySecond = LoadTimeline.MaxBySecond(timeline, run.FirstStart, s => s.AlertQueueDepth),
         };
     }
+
+    /// <summary>
+    /// The scorer's figures of one load: how much each counter (<c>_total</c>, and a histogram's <c>_bucket</c>,
+    /// <c>_sum</c>, <c>_count</c>) grew during it, and each gauge (scores per second, lag, queue, on) as it stood at its
+    /// end. A gauge's difference means nothing: the lag of the latest score, lower at the end of a load than at its start
+    /// (the first scores of the wave waited longer), read negative.
+    /// </summary>
+    internal static Dictionary<string, double> RiskDuring(IReadOnlyDictionary<string, double> before, IReadOnlyDictionary<string, double> after) =>
+        after.ToDictionary(r => r.Key, r => IsCumulative(r.Key) ? r.Value - before.GetValueOrDefault(r.Key) : r.Value, StringComparer.Ordinal);
+
+    private static bool IsCumulative(string metric) =>
+        metric.EndsWith("_total", StringComparison.Ordinal) || metric.EndsWith("_sum", StringComparison.Ordinal)
+        || metric.EndsWith("_count", StringComparison.Ordinal) || metric.Contains("_bucket{", StringComparison.Ordinal);
 
     private static StoreWrites StoreWritesBetween(PlatformSample before, PlatformSample after, double wall)
     {

@@ -30,6 +30,13 @@ public sealed record BenchSettings
     /// <summary>QoS 1 publishes awaiting their PUBACK at once, over all connections.</summary>
     public int MaxInFlight { get; init; } = 2_000;
 
+    /// <summary>
+    /// Start the fixed loads as soon as the risk scorer has taken its backlog of batches, while it gives every patient
+    /// their first score (the wave a node also makes after a restart and, for every registered patient, at local
+    /// midnight), instead of after that wave. The "risk scores in the load" column tells whether the wave fell in it.
+    /// </summary>
+    public bool LoadsDuringWave { get; init; }
+
     public int Seed { get; init; } = 20261123;
 
     public required string JsonPath { get; init; }

@@ -27,9 +27,10 @@ public static class PlatformMemory
     /// patient (with 100,000 patients, a wave of 100,000 scores for the alert engine, which a pass commits 500 at a time
     /// without a pause); false at the limit. Not every patient with readings is scored (readings without a risk feature
     /// make none), so the count is not awaited. A scorer that is off (<c>telesuivi_risk_scoring_on</c> 0, or absent in
-    /// an older build) scores nobody: then only the queue is waited for.
+    /// an older build) scores nobody: then only the queue is waited for, as it is without <paramref name="waitForScores"/>
+    /// (<c>--loads-during-wave</c>: the scorer's first pass of scores then begins as this returns).
     /// </summary>
-    public static async Task<bool> WaitForScorerAsync(PlatformProbe probe, TimeSpan limit, Action<long> progress, CancellationToken cancellationToken)
+    public static async Task<bool> WaitForScorerAsync(PlatformProbe probe, TimeSpan limit, bool waitForScores, Action<long> progress, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(probe);
         ArgumentNullException.ThrowIfNull(progress);
@@ -50,7 +51,7 @@ public static class PlatformMemory
             progress(waiting);
             // Not "no score yet": a first pass of 100,000 patients can take seconds before its first commit.
             var scoring = sample.Risk.GetValueOrDefault("telesuivi_risk_scoring_on") == 1;
-            if (waiting == 0 && (!scoring || (scores > 0 && unchanged.Elapsed >= ScoresQuiet)))
+            if (waiting == 0 && (!scoring || !waitForScores || (scores > 0 && unchanged.Elapsed >= ScoresQuiet)))
             {
                 return true;
             }

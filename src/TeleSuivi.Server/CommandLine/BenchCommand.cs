@@ -22,11 +22,12 @@ public static class BenchCommand
         var publishing = new Option<int>("--publishing-patients") { Description = "Patients whose devices publish the load, one connection per device (default 100)", DefaultValueFactory = _ => 100, HelpName = "N" };
         var alertsPerSecond = new Option<int>("--alerts-per-second") { Description = "Critical readings per second during the fixed loads, to time alerts on the hub (default 5)", DefaultValueFactory = _ => 5, HelpName = "N" };
         var inFlight = new Option<int>("--max-in-flight") { Description = "QoS 1 publishes awaiting their PUBACK at once (default 2000)", DefaultValueFactory = _ => 2000, HelpName = "N" };
+        var duringWave = new Option<bool>("--loads-during-wave") { Description = "Start the fixed loads while the risk scorer gives every patient their first score (as at local midnight), not after it" };
         var json = new Option<string>("--json") { Description = "JSON file of the figures (default bench-results/bench.json beside BENCHMARKS.md, else in the current folder)", HelpName = "FILE" };
         var benchmarks = new Option<string>("--benchmarks-file") { Description = "BENCHMARKS.md to update between this command's markers (default ./BENCHMARKS.md when it exists; 'none' to leave it)", DefaultValueFactory = _ => "BENCHMARKS.md", HelpName = "FILE" };
         var command = new Command("bench", "Measure end-to-end throughput and latency (publish -> stored, publish -> alert on the board) against the raw broker rate of the same run.")
         {
-            broker, store, loads, duration, saturation, patients, publishing, alertsPerSecond, inFlight, json, benchmarks,
+            broker, store, loads, duration, saturation, patients, publishing, alertsPerSecond, inFlight, duringWave, json, benchmarks,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -53,6 +54,7 @@ public static class BenchCommand
                 PublishingPatients = parse.GetValue(publishing),
                 AlertsPerSecond = parse.GetValue(alertsPerSecond),
                 MaxInFlight = parse.GetValue(inFlight),
+                LoadsDuringWave = parse.GetValue(duringWave),
                 JsonPath = Path.GetFullPath(parse.GetValue(json) ?? Path.Combine(Path.GetDirectoryName(FindUpwards("BENCHMARKS.md") ?? "BENCHMARKS.md") ?? ".", "bench-results", "bench.json")),
                 BenchmarksFile = string.Equals(benchmarksFile, "none", StringComparison.Ordinal) ? null : FindUpwards(benchmarksFile),
             };

@@ -54,6 +54,9 @@ public sealed partial class OnlineRiskScorer(
     private readonly RiskOptions settings = options.Value;
     private readonly Dictionary<string, PatientTrack> tracked = new(StringComparer.Ordinal);
     private readonly Dictionary<string, ZoneTrack> zones = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, List<PatientTrack>> patientsByZone = new(StringComparer.Ordinal);
+    private readonly DueSchedule<PatientTrack> duePatients = new();
+    private readonly DueSchedule<ZoneTrack> dueZones = new();
     private readonly float[] features = new float[FeatureSchema.VectorLength];
     private TimeSpan utcOffset;
 
@@ -146,8 +149,7 @@ public sealed partial class OnlineRiskScorer(
             {
                 if (await TrackAsync(patientId, now, cancellationToken) is { } patient)
                 {
-                    patient.PendingSince ??= now;
-                    patient.Due ??= Later(now, patient.LastScored + settings.MinRescoreInterval);
+                    MarkPending(patient, now);
                 }
             }
 
@@ -163,22 +165,21 @@ public sealed partial class OnlineRiskScorer(
                 if (!partitions.Owns(patientId))
                 {
                     // Another ingest worker owns this patient's partition and scores them (README "Scale-out").
-                    tracked.Remove(patientId);
+                    Forget(patientId);
                     partitions.WakeOwner(patientId);
                     continue;
                 }
 
                 if (await TrackAsync(patientId, now, cancellationToken) is { } patient && patient.Take(observation))
                 {
-                    patient.PendingSince ??= now;
-                    patient.Due ??= Later(now, patient.LastScored + settings.MinRescoreInterval);
+                    MarkPending(patient, now);
                 }
             }
             else if (subject.StartsWith("Location/", StringComparison.Ordinal))
             {
                 if (await ZoneAsync(subject["Location/".Length..], now, cancellationToken) is { } zone && zone.Take(observation))
                 {
-                    zone.Due ??= Later(now, zone.LastRescore + settings.ZoneRescoreInterval);
+                    dueZones.SetIfNone(zone, Later(now, zone.LastRescore + settings.ZoneRescoreInterval));
                 }
             }
         }
@@ -188,36 +189,35 @@ public sealed partial class OnlineRiskScorer(
     internal async Task ScoreDueAsync(CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
-        foreach (var (zoneId, zone) in zones)
+        foreach (var zone in dueZones.TakeDue(now))
         {
-            if (zone.Due <= now)
+            zone.LastRescore = now;
+            var rescored = 0;
+            foreach (var patient in patientsByZone.GetValueOrDefault(zone.Id) ?? [])
             {
-                zone.Due = null;
-                zone.LastRescore = now;
-                var rescored = 0;
-                foreach (var patient in tracked.Values.Where(p => p.Zone == zoneId && p.HasReadings))
+                if (patient.HasReadings)
                 {
-                    patient.Due = now;
+                    duePatients.Set(patient, now);
                     rescored++;
                 }
-
-                metrics.ZoneChanged(rescored);
             }
+
+            metrics.ZoneChanged(rescored);
         }
 
         var at = WholeSecond(now);
         var due = new List<(string PatientId, PatientTrack Patient)>();
-        foreach (var (patientId, patient) in tracked.Where(p => p.Value.Due <= now).ToList())
+        foreach (var patient in duePatients.TakeDue(now))
         {
-            if (!partitions.Owns(patientId))
+            if (!partitions.Owns(patient.Id))
             {
-                tracked.Remove(patientId);
+                Forget(patient.Id);
                 continue;
             }
 
             // A score that fails (the risk file cannot be written) is tried again later, not at once in a loop.
-            patient.Due = now + RetryAfterFailure;
-            due.Add((patientId, patient));
+            duePatients.Set(patient, now + RetryAfterFailure);
+            due.Add((patient.Id, patient));
         }
 
         await ScoreAllAsync(due, at, cancellationToken);
@@ -288,7 +288,7 @@ public sealed partial class OnlineRiskScorer(
                 latest.Set(patientId, stored.Probability, at);
                 LogScored(patientId, at, stored.Probability);
                 patient.LastScored = now;
-                patient.Due = null;
+                duePatients.Set(patient, null);
                 patient.PendingSince = null;
                 await alerts.SubmitRiskAsync(new AlertRiskScore(patientId, stored.Probability, score.Reasons.Select(r => r.Sentence).ToList(), at, score.Reasons.Select(r => r.Phrase).ToList(), BeforeBaseline: beforeBaseline), cancellationToken);
             }
@@ -338,7 +338,7 @@ public sealed partial class OnlineRiskScorer(
         }
 
         var info = patients.Find(patientId);
-        var patient = new PatientTrack(new PatientFeatureState(FactsOf(info, now), utcOffset), info?.Zone);
+        var patient = new PatientTrack(patientId, new PatientFeatureState(FactsOf(info, now), utcOffset), info?.Zone);
         var started = Stopwatch.GetTimestamp();
         var loaded = await LoadAsync($"Patient/{patientId}", now - TimeSpan.FromDays(PatientHistoryDays), now, patient.Take, cancellationToken)
             && await LoadHistoryAsync(patientId, patient.State, cancellationToken);
@@ -349,6 +349,16 @@ public sealed partial class OnlineRiskScorer(
         }
 
         tracked[patientId] = patient;
+        if (patient.Zone is { } zoneId)
+        {
+            if (!patientsByZone.TryGetValue(zoneId, out var inZone))
+            {
+                patientsByZone[zoneId] = inZone = [];
+            }
+
+            inZone.Add(patient);
+        }
+
         return patient;
     }
 
@@ -359,7 +369,7 @@ public sealed partial class OnlineRiskScorer(
             return known;
         }
 
-        var zone = new ZoneTrack(new ZoneEnvironmentState(utcOffset));
+        var zone = new ZoneTrack(zoneId, new ZoneEnvironmentState(utcOffset));
         if (!await LoadAsync($"Location/{zoneId}", now - TimeSpan.FromDays(ZoneHistoryDays), now, zone.Take, cancellationToken))
         {
             return null;
@@ -456,26 +466,37 @@ public sealed partial class OnlineRiskScorer(
         return new PatientFacts(age, sex, info?.Conditions ?? [], info?.Severity ?? settings.DefaultSeverity);
     }
 
+    /// <summary>New readings (or another worker's): the patient is to be scored, at once or after <see cref="RiskOptions.MinRescoreInterval"/> since the last score.</summary>
+    private void MarkPending(PatientTrack patient, DateTimeOffset now)
+    {
+        patient.PendingSince ??= now;
+        duePatients.SetIfNone(patient, Later(now, patient.LastScored + settings.MinRescoreInterval));
+    }
+
+    /// <summary>Stops tracking a patient (their partition is another worker's): state, due time and zone membership.</summary>
+    private void Forget(string patientId)
+    {
+        if (!tracked.Remove(patientId, out var patient))
+        {
+            return;
+        }
+
+        duePatients.Set(patient, null);
+        if (patient.Zone is { } zoneId && patientsByZone.TryGetValue(zoneId, out var inZone))
+        {
+            inZone.Remove(patient);
+        }
+    }
+
     private DateTimeOffset NextWake(DateTimeOffset nextMidnight)
     {
         var wake = nextMidnight;
-        foreach (var patient in tracked.Values)
+        if (duePatients.Earliest() is { } patient && patient < wake)
         {
-            if (patient.Due < wake)
-            {
-                wake = patient.Due.Value;
-            }
+            wake = patient;
         }
 
-        foreach (var zone in zones.Values)
-        {
-            if (zone.Due < wake)
-            {
-                wake = zone.Due.Value;
-            }
-        }
-
-        return wake;
+        return dueZones.Earliest() is { } zone && zone < wake ? zone : wake;
     }
 
     /// <summary>The next local midnight (of the standard time of <see cref="RiskOptions.TimeZone"/>) after <paramref name="now"/>, as UTC.</summary>
@@ -562,9 +583,11 @@ public sealed partial class OnlineRiskScorer(
     /// <param name="BeforeBaseline">Whether the features the score was computed from gave no measure a personal baseline (no risk alert then).</param>
     private sealed record PendingScore(string PatientId, PatientTrack Patient, TeleSuivi.Risk.Model.RiskScore Score, StoredRiskAssessment Stored, TimeSpan Latency, bool BeforeBaseline);
 
-    private sealed class PatientTrack(PatientFeatureState state, string? zone)
+    private sealed class PatientTrack(string id, PatientFeatureState state, string? zone)
     {
         private readonly SeenReadings seen = new();
+
+        public string Id { get; } = id;
 
         public PatientFeatureState State { get; } = state;
 
@@ -573,8 +596,6 @@ public sealed partial class OnlineRiskScorer(
         public bool HasReadings { get; private set; }
 
         public DateTimeOffset? LastScored { get; set; }
-
-        public DateTimeOffset? Due { get; set; }
 
         public DateTimeOffset? PendingSince { get; set; }
 
@@ -604,9 +625,11 @@ public sealed partial class OnlineRiskScorer(
         }
     }
 
-    private sealed class ZoneTrack(ZoneEnvironmentState state)
+    private sealed class ZoneTrack(string id, ZoneEnvironmentState state)
     {
         private readonly SeenReadings seen = new();
+
+        public string Id { get; } = id;
 
         public ZoneEnvironmentState State { get; } = state;
 
@@ -614,8 +637,6 @@ public sealed partial class OnlineRiskScorer(
         public DateTimeOffset? ToppedUpAt { get; set; }
 
         public DateTimeOffset? LastRescore { get; set; }
-
-        public DateTimeOffset? Due { get; set; }
 
         /// <summary>Like <see cref="PatientTrack.Take"/>: false only when the Observation is no environment reading.</summary>
         public bool Take(Observation observation)

@@ -7,12 +7,22 @@ namespace TeleSuivi.Server.Risk;
 public sealed record StoredRiskAssessment(string Id, string PatientId, long OccurrenceMs, double Probability, string Json);
 
 /// <summary>
-/// The RiskAssessments of the online scorer, in the workflow database beside the alerts (<c>alerts.db</c>, or the
-/// PostgreSQL database nodes share: a web node serves what any ingest worker scored). The id is a function of patient
-/// and time (<see cref="RiskAssessments.IdOf"/>), so a re-score of the same instant replaces the row rather than adding one.
+/// The RiskAssessments of the online scorer: with SQLite, in a file of their own (<c>risk.db</c>), so that the alert
+/// engine's writes to <c>alerts.db</c> never wait behind a commit of a pass's scores (SQLite has one writer per file);
+/// with PostgreSQL, in the database the nodes share (a web node serves what any ingest worker scored), where an insert
+/// into this table takes no lock an alert's write waits for. The id is a function of patient and time
+/// (<see cref="RiskAssessments.IdOf"/>), so a re-score of the same instant replaces the row rather than adding one.
 /// </summary>
-public sealed class RiskAssessmentStore(WorkflowDatabase database)
+/// <param name="database">Where the assessments are.</param>
+/// <param name="previousLayout">
+/// Where a data folder of the previous layout holds them (<c>alerts.db</c>, before they had a file of their own): moved
+/// from there at <see cref="InitializeAsync"/>. Null, or the same database (PostgreSQL), when there is nothing to move.
+/// </param>
+public sealed partial class RiskAssessmentStore(WorkflowDatabase database, WorkflowDatabase? previousLayout, ILogger? logger = null)
 {
+    /// <summary>The SQLite file of the data folder, without PostgreSQL.</summary>
+    public const string FileName = "risk.db";
+
     private const string Schema = """
         CREATE TABLE IF NOT EXISTS risk_assessment (
             id TEXT PRIMARY KEY,
@@ -25,17 +35,100 @@ public sealed class RiskAssessmentStore(WorkflowDatabase database)
         CREATE INDEX IF NOT EXISTS risk_assessment_occurrence ON risk_assessment (occurrence);
         """;
 
+    public RiskAssessmentStore(WorkflowDatabase database)
+        : this(database, null)
+    {
+    }
+
+    /// <summary>The store as the host configures it: its own file beside <c>alerts.db</c> (the workflow database), from which a previous layout's assessments are moved.</summary>
+    public static RiskAssessmentStore Create(IServiceProvider services) => new(
+        WorkflowDatabase.Create(services, FileName),
+        services.GetRequiredService<WorkflowDatabase>(),
+        services.GetRequiredService<ILogger<RiskAssessmentStore>>());
+
     /// <summary>Where the assessments are, for messages.</summary>
     public string Location => database.Location;
 
-    public Task InitializeAsync(CancellationToken cancellationToken) => database.CreateSchemaAsync(Schema, cancellationToken);
+    /// <summary>Creates the table, and moves the assessments a data folder of the previous layout kept in <c>alerts.db</c>.</summary>
+    public async Task InitializeAsync(CancellationToken cancellationToken)
+    {
+        await database.CreateSchemaAsync(Schema, cancellationToken);
+        if (previousLayout is SqliteWorkflowDatabase previous && database is SqliteWorkflowDatabase
+            && !string.Equals(previous.Location, database.Location, StringComparison.Ordinal) && File.Exists(previous.Location))
+        {
+            try
+            {
+                await MoveFromAsync(previous, cancellationToken);
+            }
+            catch (Microsoft.Data.Sqlite.SqliteException ex)
+            {
+                throw new InvalidOperationException(
+                    $"cannot move the risk assessments of {previous.Location} to {database.Location}: {ex.Message} (none is lost: those not moved stay where they were, and the move is tried again at the next start)", ex);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Copies the previous file's assessments here and commits, then drops its table (its pages overwritten: erasure
+    /// must find nothing of a patient there later). Cut short between the two, it is simply done again at the next
+    /// start: a row already here is kept, none is lost. The data folder lock keeps a second process out meanwhile.
+    /// </summary>
+    private async Task MoveFromAsync(SqliteWorkflowDatabase previous, CancellationToken cancellationToken)
+    {
+        await using (var old = await previous.OpenAsync(cancellationToken))
+        {
+            await using var exists = Command(old, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'risk_assessment'");
+            if (Convert.ToInt64(await exists.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture) == 0)
+            {
+                return;
+            }
+        }
+
+        int moved;
+        await using (var connection = await OpenAsync(cancellationToken))
+        {
+            await ExecuteAsync(connection, "ATTACH DATABASE @path AS previous", cancellationToken, ("@path", previous.Location));
+            try
+            {
+                await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+                await using var copy = WorkflowDatabase.Command(connection, transaction, $"""
+                    INSERT INTO risk_assessment ({Columns}) SELECT {Columns} FROM previous.risk_assessment WHERE true
+                    ON CONFLICT (id) DO NOTHING
+                    """);
+                moved = await copy.ExecuteNonQueryAsync(cancellationToken);
+                await transaction.CommitAsync(cancellationToken);
+            }
+            finally
+            {
+                // The connection goes back to the pool: not with the other file attached.
+                await ExecuteAsync(connection, "DETACH DATABASE previous", CancellationToken.None);
+            }
+        }
+
+        await using (var old = await previous.OpenAsync(cancellationToken))
+        {
+            // The setting stays with the pooled connection, which the alert store uses next: given back as it was.
+            await using var setting = Command(old, "PRAGMA secure_delete");
+            var secureDelete = Convert.ToInt64(await setting.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture);
+            await ExecuteAsync(old, "PRAGMA secure_delete = ON; DROP TABLE IF EXISTS risk_assessment; PRAGMA wal_checkpoint(TRUNCATE)", cancellationToken);
+            await ExecuteAsync(old, $"PRAGMA secure_delete = {secureDelete}", CancellationToken.None);
+        }
+
+        if (logger is not null)
+        {
+            LogMoved(logger, moved, previous.Location, database.Location);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Moved {Count} risk assessment(s) from {Previous} to {Location}, their own file since this version")]
+    private static partial void LogMoved(ILogger logger, int count, string previous, string location);
 
     public Task SaveAsync(StoredRiskAssessment assessment, CancellationToken cancellationToken) => SaveAllAsync([assessment], cancellationToken);
 
     /// <summary>
-    /// Saves the assessments in one transaction: the scorer's scores of one pass. One commit each held the SQLite
-    /// file's single write lock (shared with the alerts) about 100 times a second with 10,000 patients, and raising an
-    /// alert waited behind them for up to 3 s (BENCHMARKS.md, "End to end").
+    /// Saves the assessments in one transaction: the scorer's scores of one pass. One commit each cost a file sync
+    /// about 100 times a second with 10,000 patients (BENCHMARKS.md, "End to end"); in a file of its own, a commit of
+    /// many no longer holds the lock the alerts are written under.
     /// </summary>
     public async Task SaveAllAsync(IReadOnlyList<StoredRiskAssessment> assessments, CancellationToken cancellationToken)
     {

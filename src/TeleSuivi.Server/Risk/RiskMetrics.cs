@@ -4,7 +4,8 @@ namespace TeleSuivi.Server.Risk;
 
 /// <summary>
 /// Figures of online scoring for <c>/metrics</c>: scores made, scored patients per second over the last minute, the
-/// scoring lag (from a reading's hand-over to the scorer to its patient's stored score) and the latency of one score
+/// scoring lag (from the scorer taking a reading out of its queue to its patient's stored score: the time in the queue
+/// is not counted, the queue's depth is a metric of its own) and the latency of one score
 /// (features, model and explanation).
 /// </summary>
 public sealed class RiskMetrics
@@ -27,7 +28,7 @@ public sealed class RiskMetrics
     /// <summary>The first sight of a patient since start: their stored readings and recorded outcomes read into the state.</summary>
     public Metrics.Histogram FirstSightLoad { get; } = new(Metrics.Histogram.CallBuckets);
 
-    /// <summary>One commit of a pass's scores (up to 500) to the risk store, which shares the alerts' SQLite file.</summary>
+    /// <summary>One commit of a pass's scores (up to 500) to the risk store (<c>risk.db</c>, not the alerts' file).</summary>
     public Metrics.Histogram SaveDuration { get; } = new(Metrics.Histogram.CallBuckets);
 
     /// <summary>Patients made due by a change of their zone's environment (each is then scored with the others of a pass).</summary>

@@ -4,7 +4,7 @@ namespace TeleSuivi.Server.Risk;
 
 public static class RiskServices
 {
-    /// <summary>Online risk scoring: the model, the feed from ingestion, the scorer and the RiskAssessment store.</summary>
+    /// <summary>Online risk scoring: the model, the feed from ingestion, the scorer and the RiskAssessment store (<c>risk.db</c>, or the shared PostgreSQL database).</summary>
     /// <remarks>
     /// The scorer runs on ingest nodes (it is fed by their ingestion); the store, the latest scores and the model's
     /// health are on every node, so a web node serves the RiskAssessments any worker wrote to the shared database.
@@ -14,7 +14,7 @@ public static class RiskServices
         services.AddOptions<RiskOptions>().BindConfiguration(RiskOptions.Section);
         services.AddSingleton<RiskModel>();
         services.AddSingleton<ScoringFeed>();
-        services.AddSingleton<RiskAssessmentStore>();
+        services.AddSingleton(RiskAssessmentStore.Create);
         services.AddSingleton<LatestRisks>();
         services.AddSingleton<RiskMetrics>();
         if (roles.HasFlag(NodeRoles.Ingest))

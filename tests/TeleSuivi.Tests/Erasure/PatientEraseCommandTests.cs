@@ -6,9 +6,11 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using TeleSuivi.Server.DeadLetters;
 using TeleSuivi.Server.Registry;
+using TeleSuivi.Server.Risk;
 using TeleSuivi.Server.Storage;
 using TeleSuivi.Server.Storage.Influx;
 using TeleSuivi.Server.Storage.Spool;
+using TeleSuivi.Server.Workflow;
 using TeleSuivi.Tests.Fhir;
 using TeleSuivi.Tests.Infrastructure;
 using static TeleSuivi.Tests.Storage.SampleObservations;
@@ -61,6 +63,7 @@ public sealed class PatientEraseCommandTests(ExternalServices services) : IDispo
         Assert.Contains("spool           2 observation(s) in 2 message(s)", output, StringComparison.Ordinal);
         Assert.Contains("dead letters    3 letter(s)", output, StringComparison.Ordinal);
         Assert.Contains("registry        1 patient record, 2 assignment(s)", output, StringComparison.Ordinal);
+        Assert.Contains("risk            2 risk assessment(s)", output, StringComparison.Ordinal);
         Assert.Contains("unassigned: bp-e, ox-e", output, StringComparison.Ordinal);
         Assert.Contains($"Erased patient {Erased} at the request of", error, StringComparison.Ordinal);
 
@@ -97,6 +100,8 @@ public sealed class PatientEraseCommandTests(ExternalServices services) : IDispo
         Assert.Equal(HttpStatusCode.NotFound, (await fhir.GetAsync($"/fhir/Patient/{Erased}")).Status);
         Assert.Equal(HttpStatusCode.NotFound, (await fhir.GetAsync($"/fhir/Observation/{erasedStored[0].Id}")).Status);
         Assert.Equal(HttpStatusCode.OK, (await fhir.GetAsync($"/fhir/Patient/{Kept}")).Status);
+        Assert.Empty((await fhir.GetAsync($"/fhir/RiskAssessment?subject=Patient/{Erased}")).Matches<RiskAssessment>());
+        Assert.Equal(["risk-k"], (await fhir.GetAsync($"/fhir/RiskAssessment?subject=Patient/{Kept}")).Matches<RiskAssessment>().Select(r => r.Id));
         Assert.Equal(HttpStatusCode.OK, (await fhir.GetAsync($"/fhir/Observation/{keptStored[0].Id}")).Status);
         Assert.Empty((await fhir.GetAsync($"/fhir/Device?patient=Patient/{Erased}")).Matches<Device>());
         var keptDevice = Assert.IsType<Device>((await fhir.GetAsync("/fhir/Device/bp-e")).Resource);
@@ -190,6 +195,17 @@ public sealed class PatientEraseCommandTests(ExternalServices services) : IDispo
             new Rejection("telesuivi/v1/environment/75011", Encoding.UTF8.GetBytes("{}"), now, "unparseable", "no time"),
         ], Cancel);
 
+        // Risk assessments where a data folder of the previous layout has them (alerts.db): the erasure moves them to
+        // risk.db first, and nothing of the patient may stay in either file.
+        var previousLayout = new RiskAssessmentStore(WorkflowDatabase.Create(new WorkflowOptions(), data, "alerts.db"));
+        await previousLayout.InitializeAsync(Cancel);
+        await previousLayout.SaveAllAsync(
+        [
+            RiskAssessmentOf("risk-e1", Erased, now.AddDays(-1)),
+            RiskAssessmentOf("risk-e2", Erased, now),
+            RiskAssessmentOf("risk-k", Kept, now),
+        ], Cancel);
+
         using (var spool = new ObservationSpool(options, NullLogger<ObservationSpool>.Instance))
         {
             spool.Open();
@@ -203,6 +219,10 @@ public sealed class PatientEraseCommandTests(ExternalServices services) : IDispo
 
         SqliteConnection.ClearAllPools();
     }
+
+    private static StoredRiskAssessment RiskAssessmentOf(string id, string patientId, DateTimeOffset at) => new(
+        id, patientId, at.ToUnixTimeMilliseconds(), 0.2,
+        $$"""{"resourceType":"RiskAssessment","id":"{{id}}","status":"final","subject":{"reference":"Patient/{{patientId}}"},"occurrenceDateTime":"{{at.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture)}}"}""");
 
     private static Observation With(Observation observation, Action<Observation> change)
     {

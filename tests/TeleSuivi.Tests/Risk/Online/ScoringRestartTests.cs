@@ -1,7 +1,6 @@
 using Hl7.Fhir.Model;
 using TeleSuivi.Server.Risk;
 using TeleSuivi.Server.Workflow;
-using TeleSuivi.Server.Storage;
 using TeleSuivi.Tests.Fhir;
 using TeleSuivi.Tests.Infrastructure;
 using static TeleSuivi.Tests.Risk.Online.OnlineScoringTests;
@@ -88,7 +87,7 @@ public sealed class ScoringRestartTests(ExternalServices services) : IAsyncLifet
 
         Assert.True(exit == 0, $"exit {exit}: {output}{error}");
         Assert.Contains("risk            1 risk assessment(s)", output, StringComparison.Ordinal);
-        var store = new RiskAssessmentStore(WorkflowDatabase.Create(new WorkflowOptions(), new StoreOptions { DataDirectory = data }));
+        var store = new RiskAssessmentStore(WorkflowDatabase.Create(new WorkflowOptions(), data, RiskAssessmentStore.FileName));
         var (left, total) = await store.SearchAsync(patient.Id, long.MinValue, long.MaxValue, false, null, 10, TestContext.Current.CancellationToken);
         Assert.Empty(left);
         Assert.Equal(0, total);
