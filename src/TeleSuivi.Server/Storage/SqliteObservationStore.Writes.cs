@@ -580,7 +580,11 @@ public sealed partial class SqliteObservationStore : IDisposable
             var split = splitShapes
                 ? ObservationShapes.Split(observation)
                 : new SplitObservation(null, 0, null, ObservationKeys.Serializer.SerializeToString(observation));
-            var (value, components) = EncodeNumbers(ObservationKeys.NumericFields(observation));
+            // A split reading's parts hold exactly its numeric fields (its value, then the first component of each
+            // code): taken from there rather than walked again.
+            var (value, components) = EncodeNumbers(split.Parts is { } parts
+                ? (parts.Value is { } number ? [(ObservationKeys.ValueField, number), .. parts.Components] : parts.Components)
+                : ObservationKeys.NumericFields(observation));
             return new PreparedReading(
                 observation, split, observation.Subject?.Reference ?? string.Empty, ObservationKeys.CodeToken(observation),
                 split.Parts?.EffectiveMs ?? ObservationKeys.EffectiveMilliseconds(observation), ObservationKeys.UnitOf(observation), value, components);

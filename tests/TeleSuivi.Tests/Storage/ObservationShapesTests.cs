@@ -164,6 +164,9 @@ public sealed class ObservationShapesTests
     /// <summary>Readings as the pipeline hands them over: parsed from FHIR JSON (the API, a replay) or made by the normaliser.</summary>
     public static TheoryData<string> SharedReadings => [.. SharedReading.Keys];
 
+    /// <summary>Those the split takes apart (an effectiveInstant keeps its own JSON).</summary>
+    public static TheoryData<string> SplitReadings => [.. SharedReading.Keys.Where(k => !k.StartsWith("effectiveInstant", StringComparison.Ordinal))];
+
     private static readonly Dictionary<string, Func<Observation>> SharedReading = new()
     {
         ["heart rate, parsed"] = () => ObservationKeys.Parse(Json(HeartRate(Patient, Morning, 61))),
@@ -240,6 +243,20 @@ public sealed class ObservationShapesTests
                 Assert.False(ObservationShapes.IsSpelled(text.AsSpan(0, text.Length - 1), milliseconds, style));
             }
         }
+    }
+
+    /// <summary>The SQLite log takes a split reading's numbers from its parts: they must be its numeric fields, in order.</summary>
+    [Theory]
+    [MemberData(nameof(SplitReadings))]
+    public void Split_SharedReading_PartsHoldItsNumericFields(string reading)
+    {
+        var observation = SharedReading[reading]();
+
+        var parts = ObservationShapes.Split(observation).Parts;
+
+        Assert.NotNull(parts);
+        var fromParts = parts.Value is { } value ? [(ObservationKeys.ValueField, value), .. parts.Components] : parts.Components.ToList();
+        Assert.Equal(ObservationKeys.NumericFields(observation).ToList(), fromParts);
     }
 
     /// <summary>What the test above relies on: a getter that creates a list on first read is seen as a change.</summary>

@@ -227,14 +227,17 @@ public static class ObservationShapes
     private static ReadingParts? Parts(Observation observation, string id, long effectiveMs, out Observation? template)
     {
         template = null;
+
+        // The template's are these too: a shallow copy shares the list.
+        var identifiers = ObservationKeys.IdentifiersOf(observation);
         if (!ObservationPoint.IsPlain(observation.IdElement)
             || (observation.Subject is not null && !ObservationPoint.IsPlainReference(observation.Subject))
             || (observation.Device is not null && !ObservationPoint.IsPlainReference(observation.Device))
             || observation.Effective is not FhirDateTime { Value: { } effectiveText } effective || !ObservationPoint.IsPlain(effective)
             || Style(effectiveText, effectiveMs) is not { } style
             || Issued(observation.IssuedElement) is not { } issuedMs
-            || ObservationKeys.IdentifiersOf(observation) is { Count: > 1 }
-            || (ObservationKeys.IdentifiersOf(observation) is [var onlyIdentifier] && !ObservationPoint.IsPlain(onlyIdentifier.ValueElement))
+            || identifiers.Count > 1
+            || (identifiers is [var onlyIdentifier] && !ObservationPoint.IsPlain(onlyIdentifier.ValueElement))
             || observation.Value is not (null or Quantity))
         {
             return null;
@@ -276,7 +279,7 @@ public static class ObservationShapes
         }
 
         string? identifier = null;
-        if (ObservationKeys.IdentifiersOf(copy) is [var only])
+        if (identifiers is [var only])
         {
             // A copy of the identifier alone: its other elements stay shared, only read.
             var first = ObservationPoint.ShallowCopy(only);
