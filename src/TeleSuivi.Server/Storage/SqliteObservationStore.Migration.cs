@@ -20,6 +20,7 @@ namespace TeleSuivi.Server.Storage;
 /// Version 2 (the same tables as now, but every log row with its whole FHIR JSON and its numbers as <c>field TAB value</c>
 /// lines) keeps its rows and their JSON: the log is copied by seq in chunks, the numbers moved to the typed columns. Only
 /// readings written after the migration are stored as shapes and parts.
+/// Version 4 and older index ids by their text: the index is rebuilt on their 64-bit keys (<see cref="KeyTheIdIndexAsync"/>).
 /// </remarks>
 public sealed partial class SqliteObservationStore
 {
@@ -79,12 +80,12 @@ public sealed partial class SqliteObservationStore
     {
         await using var command = connection.CreateCommand();
         command.Transaction = transaction;
-        command.CommandText = """
+        command.CommandText = $"""
             INSERT INTO observation_log (seq, id, patient, code, effective_ms, device, unit, resource)
             SELECT rowid, id, coalesce(patient, ''), code, effective_ms, device, unit, resource FROM observation_v1 WHERE rowid BETWEEN $first AND $last;
             INSERT INTO observation (patient, code, effective_ms, id, seq)
             SELECT coalesce(patient, ''), code, effective_ms, id, rowid FROM observation_v1 WHERE rowid BETWEEN $first AND $last;
-            INSERT INTO observation_id (id, seq) SELECT id, rowid FROM observation_v1 WHERE rowid BETWEEN $first AND $last;
+            INSERT INTO observation_id (key, seq) SELECT {ObservationIdKey.SqlFunction}(id), rowid FROM observation_v1 WHERE rowid BETWEEN $first AND $last;
             INSERT INTO observation_value (patient, code, effective_ms, id, field, value)
             SELECT v.patient, v.code, v.effective_ms, v.id, v.field, v.value
             FROM observation_v1 o JOIN observation_value_v1 v ON v.id = o.id WHERE o.rowid BETWEEN $first AND $last;
@@ -188,6 +189,52 @@ public sealed partial class SqliteObservationStore
         }));
 
     /// <summary>
+    /// Version 5: the log rows get the <c>id_key</c> column (filled for the pending ones: the fold indexes them by it) and
+    /// <c>observation_id</c>, indexed by the ids' text until version 4, is rebuilt on their keys, in key order.
+    /// </summary>
+    private async Task KeyTheIdIndexAsync(SqliteConnection connection, SqliteTransaction transaction, CancellationToken cancellationToken)
+    {
+        foreach (var schema in new[] { "main", "log" })
+        {
+            var hasKey = await ScalarAsync(connection, transaction, $"SELECT count(*) FROM pragma_table_info('observation_log', '{schema}') WHERE name = 'id_key'", cancellationToken);
+            if (Convert.ToInt64(hasKey, CultureInfo.InvariantCulture) == 0)
+            {
+                await ExecuteAsync(connection, transaction, $"ALTER TABLE {schema}.observation_log ADD COLUMN id_key INTEGER", cancellationToken);
+            }
+        }
+
+        await FillIdKeysAsync(connection, transaction, cancellationToken);
+        var byText = await ScalarAsync(connection, transaction, "SELECT count(*) FROM pragma_table_info('observation_id', 'main') WHERE name = 'id'", cancellationToken);
+        if (Convert.ToInt64(byText, CultureInfo.InvariantCulture) == 0)
+        {
+            return;
+        }
+
+        var log = logger ?? NullLogger.Instance;
+        var clock = Stopwatch.StartNew();
+        var total = Convert.ToInt64(await ScalarAsync(connection, transaction, "SELECT count(*) FROM observation_id", cancellationToken), CultureInfo.InvariantCulture);
+        if (total > 0)
+        {
+            LogIdIndexStart(log, path, total);
+        }
+
+        await ExecuteAsync(connection, transaction, $"""
+            ALTER TABLE observation_id RENAME TO observation_id_v4;
+            {SchemaDdl}
+            INSERT INTO observation_id (key, seq) SELECT {ObservationIdKey.SqlFunction}(id), seq FROM observation_id_v4 ORDER BY 1, 2;
+            DROP TABLE observation_id_v4;
+            """, cancellationToken);
+        if (total > 0)
+        {
+            LogIdIndexDone(log, path, total, clock.Elapsed.TotalSeconds);
+        }
+    }
+
+    /// <summary>The key of each log row of the log file that has none (rows of a file of version 4 or older): the fold indexes them by it.</summary>
+    private static Task FillIdKeysAsync(SqliteConnection connection, SqliteTransaction? transaction, CancellationToken cancellationToken) =>
+        ExecuteAsync(connection, transaction, $"UPDATE log.observation_log SET id_key = {ObservationIdKey.SqlFunction}(id) WHERE id_key IS NULL", cancellationToken);
+
+    /// <summary>
     /// What a file of version 3 or older kept in its one file and now lives in the log file: the shapes, and the rows
     /// acknowledged and not folded yet. Each is copied in a commit of the log file, then deleted from the main file in
     /// a commit of its own: two files commit one after the other, and a crash between the two leaves copies on both
@@ -204,6 +251,7 @@ public sealed partial class SqliteObservationStore
 
         const string mark = $"(SELECT coalesce((SELECT value FROM main.store_state WHERE name = '{FoldedState}'), 0))";
         await ExecuteAsync(connection, null, $"INSERT OR IGNORE INTO log.observation_log ({LogColumns}) SELECT {LogColumns} FROM main.observation_log WHERE seq > {mark}", cancellationToken);
+        await FillIdKeysAsync(connection, null, cancellationToken);
         await ExecuteAsync(connection, null, $"DELETE FROM main.observation_log WHERE seq > {mark}", cancellationToken);
     }
 
@@ -212,6 +260,12 @@ public sealed partial class SqliteObservationStore
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Migrating {Path}: {Copied} of {Total} Observations copied")]
     private static partial void LogMigrationProgress(ILogger logger, string path, long copied, long total);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Migrating the SQLite store {Path} to schema 5: indexing the ids of {Total} Observations by their 64-bit key; the store opens when it is done")]
+    private static partial void LogIdIndexStart(ILogger logger, string path, long total);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Migrated the SQLite store {Path} to schema 5: {Total} ids indexed in {Seconds:F1} s")]
+    private static partial void LogIdIndexDone(ILogger logger, string path, long total, double seconds);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Migrating {Path}: computing the hourly roll-ups")]
     private static partial void LogMigrationRollUps(ILogger logger, string path);

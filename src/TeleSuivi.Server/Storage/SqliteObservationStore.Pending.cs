@@ -251,7 +251,8 @@ public sealed partial class SqliteObservationStore
             select.CommandText = $"""
                 SELECT n.seq, n.id, n.patient, n.code, n.effective_ms, n.device, n.unit, n.value, n.components, o.patient,
                        {SameLogContent} AND o.patient = n.patient AND o.code = n.code AND o.effective_ms = n.effective_ms
-                FROM log.observation_log n LEFT JOIN observation_id i ON i.id = n.id LEFT JOIN main.observation_log o ON o.seq = i.seq
+                FROM log.observation_log n LEFT JOIN main.observation_log o ON o.seq = (
+                    SELECT i.seq FROM observation_id i JOIN main.observation_log x ON x.seq = i.seq AND x.id = n.id WHERE i.key = n.id_key)
                 WHERE (n.seq > $from AND n.seq <= $last) OR n.seq IN (SELECT value FROM json_each($recheck))
                 ORDER BY n.seq
                 """;

@@ -47,7 +47,22 @@ public sealed partial class SqliteObservationStore
         await using var connection = await OpenFoldedAsync(cancellationToken);
 
         // Deleted rows are overwritten with zeros, not just unlinked: their bytes must not stay readable in free pages.
+        // Only for this erasure: the connection goes back to the pool, and every later fold and retention run on it
+        // would otherwise pay for zeroing what it deletes.
+        var before = Convert.ToInt64(await ScalarAsync(connection, null, "PRAGMA secure_delete", cancellationToken), CultureInfo.InvariantCulture);
         await ExecuteAsync(connection, null, "PRAGMA secure_delete = ON", cancellationToken);
+        try
+        {
+            return await EraseAsync(connection, subject, cancellationToken);
+        }
+        finally
+        {
+            await ExecuteAsync(connection, null, string.Create(CultureInfo.InvariantCulture, $"PRAGMA secure_delete = {before}"), CancellationToken.None);
+        }
+    }
+
+    private async Task<long> EraseAsync(SqliteConnection connection, string subject, CancellationToken cancellationToken)
+    {
         long removed = 0;
         foreach (var code in await ReadCodesAsync(connection, subject, cancellationToken))
         {
@@ -58,10 +73,10 @@ public sealed partial class SqliteObservationStore
         {
             // Rows without an Observation cannot exist, but erasure must not depend on it; the log has no patient
             // index, a scan is acceptable here (VACUUM below reads the whole file anyway).
-            leftovers.CommandText = """
+            leftovers.CommandText = $"""
                 DELETE FROM observation_value WHERE patient = $subject;
                 DELETE FROM observation_hourly WHERE patient = $subject;
-                DELETE FROM observation_id WHERE seq IN (SELECT seq FROM main.observation_log WHERE patient = $subject);
+                DELETE FROM observation_id WHERE (key, seq) IN (SELECT {ObservationIdKey.SqlFunction}(id), seq FROM main.observation_log WHERE patient = $subject);
                 DELETE FROM main.observation_log WHERE patient = $subject;
                 DELETE FROM log.observation_log WHERE patient = $subject;
                 DELETE FROM log.observation_shape WHERE id NOT IN (
@@ -130,7 +145,7 @@ public sealed partial class SqliteObservationStore
                     WHERE patient = $subject AND code = $code AND effective_ms < $cutoff ORDER BY effective_ms LIMIT $batch;
                     DELETE FROM observation_value WHERE patient = $subject AND code = $code AND (effective_ms, id) IN (SELECT effective_ms, id FROM temp.doomed);
                     DELETE FROM observation_log WHERE seq IN (SELECT seq FROM temp.doomed);
-                    DELETE FROM observation_id WHERE id IN (SELECT id FROM temp.doomed);
+                    DELETE FROM observation_id WHERE (key, seq) IN (SELECT {ObservationIdKey.SqlFunction}(id), seq FROM temp.doomed);
                     DELETE FROM observation WHERE patient = $subject AND code = $code AND (effective_ms, id) IN (SELECT effective_ms, id FROM temp.doomed);
                     SELECT count(*) FROM temp.doomed;
                     """;

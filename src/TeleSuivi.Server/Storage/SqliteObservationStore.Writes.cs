@@ -313,11 +313,11 @@ public sealed partial class SqliteObservationStore : IDisposable
         var rows = new List<LogRow>();
         await using var select = connection.CreateCommand();
         select.Transaction = transaction;
-        select.CommandText = "SELECT seq, id, patient, code, effective_ms, value, components FROM observation_log WHERE seq IN (SELECT seq FROM temp.fold_by_row) ORDER BY seq";
+        select.CommandText = "SELECT seq, id, patient, code, effective_ms, value, components, id_key FROM observation_log WHERE seq IN (SELECT seq FROM temp.fold_by_row) ORDER BY seq";
         await using var reader = await select.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            rows.Add(new LogRow(reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetInt64(4), DecodeNumbers(reader, 5)));
+            rows.Add(new LogRow(reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetInt64(4), DecodeNumbers(reader, 5), reader.GetInt64(7)));
         }
 
         return rows;
@@ -366,12 +366,15 @@ public sealed partial class SqliteObservationStore : IDisposable
     /// <summary>The log rows of the bulk fold: those in ($after, $last] not left to the row-by-row path.</summary>
     private const string BulkRows = "seq > $after AND seq <= $last AND seq NOT IN (SELECT seq FROM temp.fold_by_row)";
 
-    /// <summary>The ids of the log rows in (<paramref name="after"/>, <paramref name="last"/>] that are folded already.</summary>
+    /// <summary>
+    /// The ids of the log rows in (<paramref name="after"/>, <paramref name="last"/>] that are folded already: their key
+    /// in the index, then the id of the row it points at (two ids may share a key).
+    /// </summary>
     private static async Task<List<string>> FoldedIdsAsync(SqliteConnection connection, SqliteTransaction transaction, long after, long last, CancellationToken cancellationToken)
     {
         await using var command = connection.CreateCommand();
         command.Transaction = transaction;
-        command.CommandText = "SELECT l.id FROM observation_log l JOIN observation_id i ON i.id = l.id WHERE l.seq > $after AND l.seq <= $last";
+        command.CommandText = "SELECT l.id FROM observation_log l JOIN observation_id i ON i.key = l.id_key JOIN observation_log o ON o.seq = i.seq AND o.id = l.id WHERE l.seq > $after AND l.seq <= $last";
         command.Parameters.AddWithValue("$after", after);
         command.Parameters.AddWithValue("$last", last);
         var ids = new List<string>();
@@ -387,7 +390,7 @@ public sealed partial class SqliteObservationStore : IDisposable
     /// <summary>
     /// Folds the log rows in (<paramref name="after"/>, <paramref name="last"/>] except those listed in
     /// <c>temp.fold_by_row</c> (<see cref="MarkByRowAsync"/>), all of new ids, one statement per table:
-    /// the keys and numbers inserted in clustered order, the roll-ups of each (series, hour, field) merged with one upsert
+    /// the keys and numbers inserted in the order of each table's key (a B-tree filled in order touches each page once), the roll-ups of each (series, hour, field) merged with one upsert
     /// (the same rule for the last reading as the row-by-row path: the latest time, then the greatest id).
     /// </summary>
     private static async Task FoldNewInBulkAsync(SqliteConnection connection, SqliteTransaction transaction, long after, long last, CancellationToken cancellationToken)
@@ -395,7 +398,7 @@ public sealed partial class SqliteObservationStore : IDisposable
         await using var command = connection.CreateCommand();
         command.Transaction = transaction;
         command.CommandText = $$"""
-            INSERT INTO observation_id (id, seq) SELECT id, seq FROM observation_log WHERE {{BulkRows}};
+            INSERT INTO observation_id (key, seq) SELECT id_key, seq FROM observation_log WHERE {{BulkRows}} ORDER BY id_key, seq;
             INSERT INTO observation (patient, code, effective_ms, id, seq)
             SELECT patient, code, effective_ms, id, seq FROM observation_log WHERE {{BulkRows}} ORDER BY patient, code, effective_ms, id;
             WITH numbers AS ({{FoldNumbers}})
@@ -503,10 +506,10 @@ public sealed partial class SqliteObservationStore : IDisposable
             AND o.value IS n.value AND o.components IS n.components AND o.resource IS n.resource AND o.device IS n.device AND o.unit IS n.unit
         """;
 
-    private sealed record LogRow(long Seq, string Id, string Patient, string Code, long Time, (string Field, double Value)[] Fields);
+    private sealed record LogRow(long Seq, string Id, string Patient, string Code, long Time, (string Field, double Value)[] Fields, long IdKey);
 
     /// <summary>A reading with the columns of its log row computed (<see cref="LogAppender.Prepare"/>).</summary>
-    private sealed record PreparedReading(Observation Observation, SplitObservation Split, string Patient, string Code, long EffectiveMs, string? Unit, double? Value, string? Components);
+    private sealed record PreparedReading(Observation Observation, SplitObservation Split, string Patient, string Code, long EffectiveMs, string? Unit, double? Value, string? Components, long IdKey);
 
     /// <summary>
     /// Appends Observations to <c>observation_log</c> of one file with one prepared command, numbering them after the
@@ -552,7 +555,7 @@ public sealed partial class SqliteObservationStore : IDisposable
                 """, cancellationToken);
             var database = connection.Handle!;
             SqliteException.ThrowExceptionForRC(
-                raw.sqlite3_prepare_v2(database, $"INSERT INTO {schema}.observation_log ({LogColumns}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)", out var insert),
+                raw.sqlite3_prepare_v2(database, $"INSERT INTO {schema}.observation_log ({LogColumns}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)", out var insert),
                 database);
 
             // Once per shape and append: a shape erasure pruned is stored again before a row points at it.
@@ -587,7 +590,8 @@ public sealed partial class SqliteObservationStore : IDisposable
                 : ObservationKeys.NumericFields(observation));
             return new PreparedReading(
                 observation, split, observation.Subject?.Reference ?? string.Empty, ObservationKeys.CodeToken(observation),
-                split.Parts?.EffectiveMs ?? ObservationKeys.EffectiveMilliseconds(observation), ObservationKeys.UnitOf(observation), value, components);
+                split.Parts?.EffectiveMs ?? ObservationKeys.EffectiveMilliseconds(observation), ObservationKeys.UnitOf(observation), value, components,
+                ObservationIdKey.Of(observation.Id ?? throw new ArgumentException("an Observation must have an id to be stored", nameof(observation))));
         }
 
         public Task AppendAsync(Observation observation, CancellationToken cancellationToken) =>
@@ -620,6 +624,7 @@ public sealed partial class SqliteObservationStore : IDisposable
             BindInteger(12, parts?.IssuedMs);
             BindText(13, parts?.Identifier);
             BindText(14, split.OwnJson);
+            BindInteger(15, reading.IdKey);
             var stepped = raw.sqlite3_step(insert);
             raw.sqlite3_reset(insert);
             if (stepped != raw.SQLITE_DONE)
@@ -669,7 +674,7 @@ public sealed partial class SqliteObservationStore : IDisposable
         {
             this.connection = connection;
             this.transaction = transaction;
-            claimId = Command("INSERT INTO observation_id (id, seq) VALUES ($id, $seq) ON CONFLICT (id) DO NOTHING", "$id", "$seq");
+            claimId = Command("INSERT INTO observation_id (key, seq) VALUES ($key, $seq)", "$key", "$seq");
             insertRow = Command("INSERT INTO observation (patient, code, effective_ms, id, seq) VALUES ($patient, $code, $time, $id, $seq)", "$patient", "$code", "$time", "$id", "$seq");
             insertValue = Command(
                 "INSERT OR REPLACE INTO observation_value (patient, code, effective_ms, id, field, value) VALUES ($patient, $code, $time, $id, $field, $value)",
@@ -688,9 +693,9 @@ public sealed partial class SqliteObservationStore : IDisposable
                 "$patient", "$code", "$hour", "$field", "$value", "$time", "$id");
             findOld = Command($"""
                 SELECT o.seq, o.patient, o.code, o.effective_ms, {SameLogContent}
-                FROM observation_id i JOIN observation_log o ON o.seq = i.seq JOIN observation_log n ON n.seq = $seq
-                WHERE i.id = $id
-                """, "$id", "$seq");
+                FROM observation_id i JOIN observation_log o ON o.seq = i.seq AND o.id = $id JOIN observation_log n ON n.seq = $seq
+                WHERE i.key = $key
+                """, "$id", "$seq", "$key");
             deleteLogRow = Command("DELETE FROM observation_log WHERE seq = $seq", "$seq");
         }
 
@@ -709,11 +714,14 @@ public sealed partial class SqliteObservationStore : IDisposable
 
         public Task<int> DeleteLogRowAsync(long seq, CancellationToken cancellationToken) => ExecuteAsync(deleteLogRow, cancellationToken, seq);
 
+        /// <summary>Folds one row: as a new Observation when its id was never folded, else over the folded one.</summary>
         public async Task FoldAsync(LogRow row, CancellationToken cancellationToken)
         {
             var fields = row.Fields;
-            if (await ExecuteAsync(claimId, cancellationToken, row.Id, row.Seq) == 1)
+            var old = await FindOldAsync(row, cancellationToken);
+            if (old is null)
             {
+                await ExecuteAsync(claimId, cancellationToken, row.IdKey, row.Seq);
                 await InsertRowsAsync(row, fields, cancellationToken);
                 foreach (var (field, value) in fields)
                 {
@@ -723,7 +731,7 @@ public sealed partial class SqliteObservationStore : IDisposable
                 return;
             }
 
-            await ReplaceAsync(row, fields, cancellationToken);
+            await ReplaceAsync(row, fields, old.Value, cancellationToken);
         }
 
         private async Task InsertRowsAsync(LogRow row, (string Field, double Value)[] fields, CancellationToken cancellationToken)
@@ -735,24 +743,23 @@ public sealed partial class SqliteObservationStore : IDisposable
             }
         }
 
-        /// <summary>The id was folded before: the new row is dropped when it says the same, else it replaces the old one.</summary>
-        private async Task ReplaceAsync(LogRow row, (string Field, double Value)[] fields, CancellationToken cancellationToken)
+        /// <summary>The folded row of the same id, if any, and whether <paramref name="row"/> says exactly what it says.</summary>
+        private async Task<(long Seq, string Patient, string Code, long Time, bool SameContent)?> FindOldAsync(LogRow row, CancellationToken cancellationToken)
         {
             findOld.Parameters[0].Value = row.Id;
             findOld.Parameters[1].Value = row.Seq;
-            long oldSeq, oldTime;
-            string oldPatient, oldCode;
-            bool sameContent;
-            await using (var reader = await findOld.ExecuteReaderAsync(cancellationToken))
-            {
-                if (!await reader.ReadAsync(cancellationToken))
-                {
-                    throw new InvalidOperationException($"Observation {row.Id} is in observation_id without its log row: the store file is damaged");
-                }
+            findOld.Parameters[2].Value = row.IdKey;
+            await using var reader = await findOld.ExecuteReaderAsync(cancellationToken);
+            return await reader.ReadAsync(cancellationToken)
+                ? (reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetInt64(3), reader.GetBoolean(4))
+                : null;
+        }
 
-                (oldSeq, oldPatient, oldCode, oldTime, sameContent) = (reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetInt64(3), reader.GetBoolean(4));
-            }
-
+        /// <summary>The id was folded before: the new row is dropped when it says the same, else it replaces the old one.</summary>
+        private async Task ReplaceAsync(
+            LogRow row, (string Field, double Value)[] fields, (long Seq, string Patient, string Code, long Time, bool SameContent) old, CancellationToken cancellationToken)
+        {
+            var (oldSeq, oldPatient, oldCode, oldTime, sameContent) = old;
             if (sameContent && oldPatient == row.Patient && oldCode == row.Code && oldTime == row.Time)
             {
                 await DeleteLogRowAsync(row.Seq, cancellationToken);
@@ -766,8 +773,9 @@ public sealed partial class SqliteObservationStore : IDisposable
                     DELETE FROM observation WHERE patient = $oldPatient AND code = $oldCode AND effective_ms = $oldTime AND id = $id;
                     DELETE FROM observation_value WHERE patient = $oldPatient AND code = $oldCode AND effective_ms = $oldTime AND id = $id;
                     DELETE FROM observation_log WHERE seq = $oldSeq;
-                    UPDATE observation_id SET seq = $seq WHERE id = $id;
+                    UPDATE observation_id SET seq = $seq WHERE key = $key AND seq = $oldSeq;
                     """;
+                replace.Parameters.AddWithValue("$key", row.IdKey);
                 replace.Parameters.AddWithValue("$oldPatient", oldPatient);
                 replace.Parameters.AddWithValue("$oldCode", oldCode);
                 replace.Parameters.AddWithValue("$oldTime", oldTime);

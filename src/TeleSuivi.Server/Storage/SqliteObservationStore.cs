@@ -17,9 +17,9 @@ namespace TeleSuivi.Server.Storage;
 /// acknowledgement waits for) never waits behind a fold.
 /// </summary>
 /// <remarks>
-/// Schema (version 4, in the main file's <c>PRAGMA user_version</c>; README "Storage" has the why):
+/// Schema (version 5, in the main file's <c>PRAGMA user_version</c>; README "Storage" has the why):
 /// <list type="bullet">
-/// <item><c>observation_log (seq PK, id, patient, code, effective_ms, device, unit, value, components, shape, style, issued_ms, identifier, resource)</c>,
+/// <item><c>observation_log (seq PK, id, patient, code, effective_ms, device, unit, value, components, shape, style, issued_ms, identifier, resource, id_key)</c>,
 /// in both files: in the log file, the readings acknowledged and not folded yet, in arrival order (rowid table); in the
 /// main file, the folded ones, which the clustered tables point at. Each row holds the id of its shape and its varying parts in typed columns
 /// (<see cref="Shapes.ObservationShapes"/>), or, when it does not fit them, as its own FHIR JSON in <c>resource</c>.
@@ -28,17 +28,19 @@ namespace TeleSuivi.Server.Storage;
 /// <item><c>observation_shape (id PK, resource)</c>, in the log file (an append may store a new one without the main file's lock):
 /// each shape once, the FHIR JSON of an Observation without its varying parts.</item>
 /// <item><c>observation (patient, code, effective_ms, id, seq)</c> WITHOUT ROWID, clustered by series and time, pointing at the log row.</item>
-/// <item><c>observation_id (id PK, seq)</c> WITHOUT ROWID: read by id, and idempotence.</item>
+/// <item><c>observation_id (key, seq)</c> WITHOUT ROWID: read by id, and idempotence. <c>key</c> is the id's 64-bit
+/// <see cref="ObservationIdKey"/> (also in the log row's <c>id_key</c>, computed when it is appended); two ids may share
+/// one, so a lookup checks the id of the log row it finds.</item>
 /// <item><c>observation_value (patient, code, effective_ms, id, field, value)</c> WITHOUT ROWID, clustered in that order: one row per
 /// number of <see cref="ObservationKeys.NumericFields"/> (<c>value</c>, <c>c:8480-6</c>...), the same fields as InfluxDB.</item>
 /// <item><c>observation_hourly (patient, code, hour_ms, field, n, total, low, high, last_ms, last_id, last_value)</c> WITHOUT ROWID:
 /// the count, sum, min, max and last of each field in each UTC hour, updated in the transaction that writes the readings.</item>
 /// </list>
-/// Files of version 0 to 3 are migrated in place when they are opened (SqliteObservationStore.Migration.cs).
+/// Files of version 0 to 4 are migrated in place when they are opened (SqliteObservationStore.Migration.cs).
 /// </remarks>
 public sealed partial class SqliteObservationStore(string path, ILogger? logger = null) : IObservationStore
 {
-    private const int SchemaVersion = 4;
+    private const int SchemaVersion = 5;
 
     /// <summary>The log file beside the main one (<c>{path}-log</c>, like SQLite's own <c>-wal</c> and <c>-shm</c>).</summary>
     private readonly string logPath = path + "-log";
@@ -96,6 +98,11 @@ public sealed partial class SqliteObservationStore(string path, ILogger? logger 
                 await ExecuteAsync(connection, transaction, SchemaDdl, cancellationToken);
             }
 
+            if (version < SchemaVersion)
+            {
+                await KeyTheIdIndexAsync(connection, transaction, cancellationToken);
+            }
+
             await ExecuteAsync(connection, transaction, string.Create(CultureInfo.InvariantCulture, $"PRAGMA user_version = {SchemaVersion}"), cancellationToken);
             await transaction.CommitAsync(cancellationToken);
             await MovePendingToLogFileAsync(connection, cancellationToken);
@@ -125,7 +132,8 @@ public sealed partial class SqliteObservationStore(string path, ILogger? logger 
             style INTEGER,
             issued_ms INTEGER,
             identifier TEXT,
-            resource TEXT
+            resource TEXT,
+            id_key INTEGER
         )
         """;
 
@@ -139,7 +147,7 @@ public sealed partial class SqliteObservationStore(string path, ILogger? logger 
             seq INTEGER NOT NULL,
             PRIMARY KEY (patient, code, effective_ms, id)
         ) WITHOUT ROWID;
-        CREATE TABLE IF NOT EXISTS observation_id (id TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS observation_id (key INTEGER NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (key, seq)) WITHOUT ROWID;
         CREATE TABLE IF NOT EXISTS observation_value (
             patient TEXT NOT NULL,
             code TEXT NOT NULL,
@@ -168,7 +176,7 @@ public sealed partial class SqliteObservationStore(string path, ILogger? logger 
         """;
 
     /// <summary>The columns of <c>observation_log</c>, in both files, in the order of their DDL.</summary>
-    private const string LogColumns = "seq, id, patient, code, effective_ms, device, unit, value, components, shape, style, issued_ms, identifier, resource";
+    private const string LogColumns = "seq, id, patient, code, effective_ms, device, unit, value, components, shape, style, issued_ms, identifier, resource, id_key";
 
     private const string LogFileDdl = $"""
         CREATE TABLE IF NOT EXISTS log.observation_log {LogTableDdl};
@@ -489,8 +497,9 @@ public sealed partial class SqliteObservationStore(string path, ILogger? logger 
         await using var command = scope.Connection.CreateCommand();
         command.CommandText = scope.Pending.Count > 0
             ? $"SELECT {LogResource} FROM log.observation_log l {ShapeJoin} WHERE l.seq = $seq"
-            : $"SELECT {LogResource} FROM observation_id i JOIN observation_log l ON l.seq = i.seq {ShapeJoin} WHERE i.id = $id";
+            : $"SELECT {LogResource} FROM observation_id i JOIN observation_log l ON l.seq = i.seq AND l.id = $id {ShapeJoin} WHERE i.key = $key";
         command.Parameters.AddWithValue("$id", id);
+        command.Parameters.AddWithValue("$key", ObservationIdKey.Of(id));
         command.Parameters.AddWithValue("$seq", scope.Pending.Count > 0 ? scope.Pending[0].Seq : 0);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         return await reader.ReadAsync(cancellationToken) ? ReadResource(reader, 0) : null;
@@ -738,6 +747,9 @@ public sealed partial class SqliteObservationStore(string path, ILogger? logger 
         await connection.OpenAsync(cancellationToken);
         try
         {
+            // Statements over rows already stored (migration, retention, erasure) index them by the key of their id.
+            ObservationIdKey.Register(connection);
+
             // A pooled connection keeps what it attached.
             if (Convert.ToInt64(await ScalarAsync(connection, null, "SELECT count(*) FROM pragma_database_list WHERE name = 'log'", cancellationToken), CultureInfo.InvariantCulture) == 0)
             {

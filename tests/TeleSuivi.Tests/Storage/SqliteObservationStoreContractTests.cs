@@ -97,7 +97,7 @@ public sealed class SqliteObservationStoreContractTests : ObservationStoreContra
         await check.OpenAsync(Cancel);
         await using var version = check.CreateCommand();
         version.CommandText = "PRAGMA user_version";
-        Assert.Equal(4L, await version.ExecuteScalarAsync(Cancel));
+        Assert.Equal(5L, await version.ExecuteScalarAsync(Cancel));
     }
 
     /// <summary>
@@ -124,7 +124,7 @@ public sealed class SqliteObservationStoreContractTests : ObservationStoreContra
         await store.InitializeAsync(Cancel);
 
         Assert.Equal(4, log.Messages.Count);
-        Assert.Contains("from schema 1 to 4: 5 Observations", log.Messages[0], StringComparison.Ordinal);
+        Assert.Contains("from schema 1 to 5: 5 Observations", log.Messages[0], StringComparison.Ordinal);
         Assert.EndsWith("5 of 5 Observations copied", log.Messages[1], StringComparison.Ordinal);
         Assert.StartsWith("Migrated the SQLite store", log.Messages[3], StringComparison.Ordinal);
         foreach (var observation in written)
@@ -152,7 +152,7 @@ public sealed class SqliteObservationStoreContractTests : ObservationStoreContra
         await check.OpenAsync(Cancel);
         await using var command = check.CreateCommand();
         command.CommandText = "SELECT (SELECT user_version FROM pragma_user_version) || ' ' || (SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name))";
-        Assert.Equal("4 observation,observation_hourly,observation_id,observation_log,observation_value,store_probe,store_state", await command.ExecuteScalarAsync(Cancel));
+        Assert.Equal("5 observation,observation_hourly,observation_id,observation_log,observation_value,store_probe,store_state", await command.ExecuteScalarAsync(Cancel));
     }
 
     /// <summary>
@@ -196,7 +196,7 @@ public sealed class SqliteObservationStoreContractTests : ObservationStoreContra
         await store.InitializeAsync(Cancel);
         await store.FoldAllAsync(Cancel);
 
-        Assert.Contains("from schema 2 to 4: 3 Observations", log.Messages[0], StringComparison.Ordinal);
+        Assert.Contains("from schema 2 to 5: 3 Observations", log.Messages[0], StringComparison.Ordinal);
         Assert.Equal(Json(pressure), Json((await store.FindAsync(pressure.Id!, Cancel))!));
         Assert.Equal(Json(corrected), Json((await store.FindAsync(first.Id!, Cancel))!));
         var latest = await store.ReadLatestAsync("Patient/v2-1", DateTimeOffset.MinValue, Cancel);
@@ -211,7 +211,7 @@ public sealed class SqliteObservationStoreContractTests : ObservationStoreContra
         await check.OpenAsync(Cancel);
         await using var version = check.CreateCommand();
         version.CommandText = "SELECT (SELECT user_version FROM pragma_user_version) || ' ' || (SELECT count(*) FROM sqlite_master WHERE name = 'observation_log_v2')";
-        Assert.Equal("4 0", await version.ExecuteScalarAsync(Cancel));
+        Assert.Equal("5 0", await version.ExecuteScalarAsync(Cancel));
     }
 
     /// <summary>The tables of version 2, as its code created them.</summary>
@@ -618,6 +618,102 @@ public sealed class SqliteObservationStoreContractTests : ObservationStoreContra
     }
 
     /// <summary>
+    /// Two ids whose first 16 hex digits agree share one 64-bit key in <c>observation_id</c>: folded or pending, rewritten
+    /// or erased, each stays an Observation of its own.
+    /// </summary>
+    [Fact]
+    public async Task WriteAsync_IdsSharingTheirIndexKey_StayTwoObservationsFoldedPendingRewrittenAndErased()
+    {
+        var first = HeartRate("Patient/key-1", Morning, 60);
+        first.Id = "0123456789abcdef0000000000000000";
+        var second = HeartRate("Patient/key-2", Morning.AddMinutes(1), 61);
+        second.Id = "0123456789abcdef1111111111111111";
+        var secondCorrected = HeartRate("Patient/key-2", Morning.AddMinutes(1), 66);
+        secondCorrected.Id = second.Id;
+        var sqlite = (SqliteObservationStore)Store;
+
+        await Store.WriteAsync([first], Cancel);
+        await sqlite.FoldAllAsync(Cancel);
+        await Store.WriteAsync([second], Cancel);
+        Assert.Equal(Json(first), Json((await Store.FindAsync(first.Id, Cancel))!));
+        Assert.Equal(Json(second), Json((await Store.FindAsync(second.Id, Cancel))!));
+        await sqlite.FoldAllAsync(Cancel);
+        Assert.Equal(Json(first), Json((await Store.FindAsync(first.Id, Cancel))!));
+        Assert.Equal(Json(second), Json((await Store.FindAsync(second.Id, Cancel))!));
+
+        // A replay of the first and a correction of the second: the second's key leads to both folded rows.
+        await Store.WriteAsync([first, secondCorrected], Cancel);
+        Assert.Equal(Json(secondCorrected), Json((await Store.FindAsync(second.Id, Cancel))!));
+        await sqlite.FoldAllAsync(Cancel);
+        Assert.Equal(Json(first), Json((await Store.FindAsync(first.Id, Cancel))!));
+        Assert.Equal(Json(secondCorrected), Json((await Store.FindAsync(second.Id, Cancel))!));
+        var trend = await Store.ReadTrendAsync("Patient/key-2", HeartRateCode, Morning, Morning.AddHours(1), TrendResolution.Hour, Cancel);
+        Assert.Equal([(1L, 66.0)], trend.Of(null)!.Points.Select(p => (p.Count, p.Last)));
+        Assert.Equal(1, (await Store.SearchAsync(new ObservationSearch("Patient/key-1", [], Morning, Morning.AddHours(1), false, null, 10), Cancel)).Total);
+
+        await Store.EraseSubjectAsync("Patient/key-1", Cancel);
+        Assert.Null(await Store.FindAsync(first.Id, Cancel));
+        Assert.Equal(Json(secondCorrected), Json((await Store.FindAsync(second.Id, Cancel))!));
+        SqliteConnection.ClearAllPools();
+        await using var check = await OpenStoreFilesAsync("observations.db");
+        await using var count = check.CreateCommand();
+        count.CommandText = "SELECT group_concat(key || ':' || seq) FROM observation_id";
+        var entry = Assert.IsType<string>(await count.ExecuteScalarAsync(Cancel));
+        Assert.StartsWith("81985529216486895:", entry, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// A file of version 4 (ids indexed by their text, no <c>id_key</c> in the log rows) with folded and pending readings:
+    /// opening it indexes the folded ids by their key, keys the pending rows, and every reading, rewrite and replay
+    /// behaves as before.
+    /// </summary>
+    [Fact]
+    public async Task InitializeAsync_FileOfVersion4_IndexesItsIdsByTheirKey()
+    {
+        var path = Path.Combine(directory, "version4.db");
+        var folded = new[] { HeartRate("Patient/v4-1", Morning, 61), HeartRate("Patient/v4-1", Morning.AddMinutes(1), 62), BloodPressure("Patient/v4-1", Morning, 128, 82, 97) };
+        var corrected = HeartRate("Patient/v4-1", Morning.AddMinutes(1), 68);
+        var pending = new[] { corrected, HeartRate("Patient/v4-1", Morning.AddMinutes(2), 63) };
+        await WriteFoldedThenPendingAsync(path, folded, pending);
+
+        // Back to version 4's layout.
+        await RunOnStoreFilesAsync(path, """
+            ALTER TABLE main.observation_log DROP COLUMN id_key;
+            ALTER TABLE log.observation_log DROP COLUMN id_key;
+            DROP TABLE main.observation_id;
+            CREATE TABLE main.observation_id (id TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
+            INSERT INTO main.observation_id SELECT id, seq FROM main.observation;
+            PRAGMA main.user_version = 4;
+            """);
+
+        var log = new RecordingLogger();
+        using var store = new SqliteObservationStore(path, log);
+        await store.InitializeAsync(Cancel);
+
+        Assert.Contains("to schema 5: indexing the ids of 3 Observations", log.Messages[0], StringComparison.Ordinal);
+        var window = new ObservationSearch("Patient/v4-1", [], Morning, Morning.AddHours(1), false, null, 10);
+        string[] expected = [.. new[] { folded[0], folded[2], corrected, pending[1] }.Select(Json)];
+        Assert.Equal(expected.Order(), (await store.SearchAsync(window, Cancel)).Matches.Select(m => Json(m.Observation)).Order());
+        await store.FoldAllAsync(Cancel);
+        await store.WriteAsync([folded[0]], Cancel);
+        await store.FoldAllAsync(Cancel);
+        var page = await store.SearchAsync(window, Cancel);
+        Assert.Equal(4, page.Total);
+        Assert.Equal(expected.Order(), page.Matches.Select(m => Json(m.Observation)).Order());
+        Assert.Equal(Json(corrected), Json((await store.FindAsync(corrected.Id!, Cancel))!));
+        var rate = await store.ReadTrendAsync("Patient/v4-1", HeartRateCode, Morning, Morning.AddHours(1), TrendResolution.Hour, Cancel);
+        Assert.Equal([3L], rate.Of(null)!.Points.Select(p => p.Count));
+        SqliteConnection.ClearAllPools();
+        await using var check = await OpenStoreFilesAsync("version4.db");
+        await using var count = check.CreateCommand();
+        count.CommandText = """
+            SELECT (SELECT user_version FROM pragma_user_version) || ' ' || (SELECT group_concat(name) FROM pragma_table_info('observation_id'))
+                || ' ' || (SELECT count(*) FROM main.observation_id) || ' ' || (SELECT count(*) FROM main.observation_log WHERE seq > 3 AND id_key IS NULL)
+            """;
+        Assert.Equal("5 key,seq 4 0", await count.ExecuteScalarAsync(Cancel));
+    }
+
+    /// <summary>
     /// A file of version 3 (one file: the shapes and the acknowledged, unfolded rows in it) opened by this version: its
     /// pending rows and shapes move to the log file, readable before and after the fold.
     /// </summary>
@@ -627,31 +723,15 @@ public sealed class SqliteObservationStoreContractTests : ObservationStoreContra
         var path = Path.Combine(directory, "version3.db");
         var folded = HeartRate("Patient/v3-1", Morning, 61);
         var pending = new[] { HeartRate("Patient/v3-1", Morning.AddMinutes(1), 62), BloodPressure("Patient/v3-1", Morning.AddMinutes(2), 128, 82, 97) };
-        using (var writer = new SqliteObservationStore(path))
-        {
-            await writer.InitializeAsync(Cancel);
-            await writer.WriteAsync([folded], Cancel);
-            await writer.FoldAllAsync(Cancel);
-            await writer.WriteAsync(pending, Cancel);
-        }
+        await WriteFoldedThenPendingAsync(path, [folded], pending);
 
         // Back to version 3's layout: one file, the shapes and pending rows in it.
-        SqliteConnection.ClearAllPools();
-        await using (var connection = new SqliteConnection($"Data Source={path};Pooling=False"))
-        {
-            await connection.OpenAsync(Cancel);
-            await using var command = connection.CreateCommand();
-            command.CommandText = """
-                ATTACH DATABASE $log AS log;
-                CREATE TABLE main.observation_shape (id INTEGER PRIMARY KEY, resource TEXT NOT NULL);
-                INSERT INTO main.observation_shape SELECT * FROM log.observation_shape;
-                INSERT INTO main.observation_log SELECT * FROM log.observation_log;
-                PRAGMA main.user_version = 3;
-                DETACH DATABASE log;
-                """;
-            command.Parameters.AddWithValue("$log", path + "-log");
-            await command.ExecuteNonQueryAsync(Cancel);
-        }
+        await RunOnStoreFilesAsync(path, """
+            CREATE TABLE main.observation_shape (id INTEGER PRIMARY KEY, resource TEXT NOT NULL);
+            INSERT INTO main.observation_shape SELECT * FROM log.observation_shape;
+            INSERT INTO main.observation_log SELECT * FROM log.observation_log;
+            PRAGMA main.user_version = 3;
+            """);
 
         File.Delete(path + "-log");
         File.Delete(path + "-log-wal");
@@ -671,7 +751,7 @@ public sealed class SqliteObservationStoreContractTests : ObservationStoreContra
             SELECT (SELECT user_version FROM pragma_user_version) || ' ' || (SELECT count(*) FROM main.sqlite_master WHERE name = 'observation_shape')
                 || ' ' || (SELECT count(*) FROM log.observation_shape) || ' ' || (SELECT count(*) FROM main.observation) || ' ' || (SELECT count(*) FROM log.observation_log)
             """;
-        Assert.Equal("4 0 2 3 0", await count.ExecuteScalarAsync(Cancel));
+        Assert.Equal("5 0 2 3 0", await count.ExecuteScalarAsync(Cancel));
     }
 
     /// <summary>An append needs the log file's lock only: a writer holding the main file (a long fold, a retention run) does not delay the acknowledgement.</summary>
@@ -799,6 +879,28 @@ public sealed class SqliteObservationStoreContractTests : ObservationStoreContra
     }
 
     /// <summary>A store's main file, read-only, with its log file attached as <c>log</c> (README "Storage").</summary>
+    /// <summary>Writes <paramref name="folded"/> and folds them, then <paramref name="pending"/>, and closes the store.</summary>
+    private static async Task WriteFoldedThenPendingAsync(string path, Observation[] folded, Observation[] pending)
+    {
+        using var writer = new SqliteObservationStore(path);
+        await writer.InitializeAsync(Cancel);
+        await writer.WriteAsync(folded, Cancel);
+        await writer.FoldAllAsync(Cancel);
+        await writer.WriteAsync(pending, Cancel);
+    }
+
+    /// <summary>Runs <paramref name="sql"/> on the store's main file with its log file attached as <c>log</c> (to write the layout of an earlier version).</summary>
+    private static async Task RunOnStoreFilesAsync(string path, string sql)
+    {
+        SqliteConnection.ClearAllPools();
+        await using var connection = new SqliteConnection($"Data Source={path};Pooling=False");
+        await connection.OpenAsync(Cancel);
+        await using var command = connection.CreateCommand();
+        command.CommandText = $"ATTACH DATABASE $log AS log; {sql}; DETACH DATABASE log;";
+        command.Parameters.AddWithValue("$log", path + "-log");
+        await command.ExecuteNonQueryAsync(Cancel);
+    }
+
     private async Task<SqliteConnection> OpenStoreFilesAsync(string name)
     {
         var path = Path.Combine(directory, name);
