@@ -20,7 +20,8 @@ namespace TeleSuivi.Server.Storage;
 /// Version 2 (the same tables as now, but every log row with its whole FHIR JSON and its numbers as <c>field TAB value</c>
 /// lines) keeps its rows and their JSON: the log is copied by seq in chunks, the numbers moved to the typed columns. Only
 /// readings written after the migration are stored as shapes and parts.
-/// Version 4 and older index ids by their text: the index is rebuilt on their 64-bit keys (<see cref="KeyTheIdIndexAsync"/>).
+/// Version 4 and older index ids by their text and keep each number of a reading in a row of its own: the index is rebuilt on
+/// the ids' 64-bit keys (<see cref="KeyTheIdIndexAsync"/>), the numbers moved into the reading's row (<see cref="MoveNumbersIntoObservationAsync"/>).
 /// </remarks>
 public sealed partial class SqliteObservationStore
 {
@@ -42,6 +43,10 @@ public sealed partial class SqliteObservationStore
             ? "ALTER TABLE observation RENAME TO observation_v1; ALTER TABLE observation_value RENAME TO observation_value_v1;"
             : "ALTER TABLE observation RENAME TO observation_v1;", cancellationToken);
         await ExecuteAsync(connection, transaction, SchemaDdl, cancellationToken);
+
+        // Version 1's numbers go through version 4's table, from which the roll-ups are computed below and the numbers
+        // then moved into observation (MoveNumbersIntoObservationAsync), as for any file of version 4.
+        await ExecuteAsync(connection, transaction, Version4NumbersDdl, cancellationToken);
 
         long copied = 0;
         for (var first = 1L; first <= lastRowId; first += MigrationChunk)
@@ -230,6 +235,63 @@ public sealed partial class SqliteObservationStore
         }
     }
 
+    /// <summary>Version 4's table of numbers, one row per field of each folded reading (moved into <c>observation</c> by version 5).</summary>
+    private const string Version4NumbersDdl = """
+        CREATE TABLE IF NOT EXISTS observation_value (
+            patient TEXT NOT NULL,
+            code TEXT NOT NULL,
+            effective_ms INTEGER NOT NULL,
+            id TEXT NOT NULL,
+            field TEXT NOT NULL,
+            value REAL NOT NULL,
+            PRIMARY KEY (patient, code, effective_ms, id, field)
+        ) WITHOUT ROWID;
+        """;
+
+    /// <summary>
+    /// Version 5: the numbers of each folded reading, one row per field in <c>observation_value</c> until version 4, go into
+    /// its <c>observation</c> row as the log row holds them (<c>value</c>, <c>components</c>), and <c>observation_value</c> goes.
+    /// Taken from the log row when it has them (rows written since version 2); rows migrated from version 1 kept only
+    /// their JSON in the log, so theirs are rebuilt from <c>observation_value</c>, with 17 significant digits (exact).
+    /// </summary>
+    private async Task MoveNumbersIntoObservationAsync(SqliteConnection connection, SqliteTransaction transaction, CancellationToken cancellationToken)
+    {
+        var hasValueTable = await ScalarAsync(connection, transaction, "SELECT count(*) FROM main.sqlite_master WHERE type = 'table' AND name = 'observation_value'", cancellationToken);
+        if (Convert.ToInt64(hasValueTable, CultureInfo.InvariantCulture) == 0)
+        {
+            return;
+        }
+
+        var log = logger ?? NullLogger.Instance;
+        var clock = Stopwatch.StartNew();
+        var total = Convert.ToInt64(await ScalarAsync(connection, transaction, "SELECT count(*) FROM observation", cancellationToken), CultureInfo.InvariantCulture);
+        if (total > 0)
+        {
+            LogNumbersMoveStart(log, path, total);
+        }
+
+        const string sameReading = "v.patient = o.patient AND v.code = o.code AND v.effective_ms = o.effective_ms AND v.id = o.id";
+        await ExecuteAsync(connection, transaction, $$"""
+            ALTER TABLE observation RENAME TO observation_v4;
+            {{SchemaDdl}}
+            INSERT INTO observation (patient, code, effective_ms, id, seq, value, components)
+            SELECT o.patient, o.code, o.effective_ms, o.id, o.seq,
+                   CASE WHEN l.value IS NOT NULL OR l.components IS NOT NULL THEN l.value
+                        ELSE (SELECT v.value FROM observation_value v WHERE {{sameReading}} AND v.field = 'value') END,
+                   CASE WHEN l.value IS NOT NULL OR l.components IS NOT NULL THEN l.components
+                        ELSE (SELECT '{' || group_concat(json_quote(v.field) || ':' || printf('%!.17g', v.value), ',') || '}'
+                              FROM observation_value v WHERE {{sameReading}} AND v.field <> 'value' HAVING count(*) > 0) END
+            FROM observation_v4 o JOIN main.observation_log l ON l.seq = o.seq
+            ORDER BY o.patient, o.code, o.effective_ms, o.id;
+            DROP TABLE observation_v4;
+            DROP TABLE observation_value;
+            """, cancellationToken);
+        if (total > 0)
+        {
+            LogNumbersMoveDone(log, path, total, clock.Elapsed.TotalSeconds);
+        }
+    }
+
     /// <summary>The key of each log row of the log file that has none (rows of a file of version 4 or older): the fold indexes them by it.</summary>
     private static Task FillIdKeysAsync(SqliteConnection connection, SqliteTransaction? transaction, CancellationToken cancellationToken) =>
         ExecuteAsync(connection, transaction, $"UPDATE log.observation_log SET id_key = {ObservationIdKey.SqlFunction}(id) WHERE id_key IS NULL", cancellationToken);
@@ -266,6 +328,12 @@ public sealed partial class SqliteObservationStore
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Migrated the SQLite store {Path} to schema 5: {Total} ids indexed in {Seconds:F1} s")]
     private static partial void LogIdIndexDone(ILogger logger, string path, long total, double seconds);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Migrating the SQLite store {Path} to schema 5: moving the numbers of {Total} Observations into their rows; the store opens when it is done")]
+    private static partial void LogNumbersMoveStart(ILogger logger, string path, long total);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Migrated the SQLite store {Path} to schema 5: the numbers of {Total} Observations moved in {Seconds:F1} s")]
+    private static partial void LogNumbersMoveDone(ILogger logger, string path, long total, double seconds);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Migrating {Path}: computing the hourly roll-ups")]
     private static partial void LogMigrationRollUps(ILogger logger, string path);

@@ -74,7 +74,6 @@ public sealed partial class SqliteObservationStore
             // Rows without an Observation cannot exist, but erasure must not depend on it; the log has no patient
             // index, a scan is acceptable here (VACUUM below reads the whole file anyway).
             leftovers.CommandText = $"""
-                DELETE FROM observation_value WHERE patient = $subject;
                 DELETE FROM observation_hourly WHERE patient = $subject;
                 DELETE FROM observation_id WHERE (key, seq) IN (SELECT {ObservationIdKey.SqlFunction}(id), seq FROM main.observation_log WHERE patient = $subject);
                 DELETE FROM main.observation_log WHERE patient = $subject;
@@ -89,7 +88,7 @@ public sealed partial class SqliteObservationStore
         await using (var check = connection.CreateCommand())
         {
             check.CommandText = """
-                SELECT (SELECT count(*) FROM observation WHERE patient = $subject) + (SELECT count(*) FROM observation_value WHERE patient = $subject)
+                SELECT (SELECT count(*) FROM observation WHERE patient = $subject)
                      + (SELECT count(*) FROM observation_hourly WHERE patient = $subject) + (SELECT count(*) FROM main.observation_log WHERE patient = $subject)
                      + (SELECT count(*) FROM log.observation_log WHERE patient = $subject)
                 """;
@@ -143,7 +142,6 @@ public sealed partial class SqliteObservationStore
                     DELETE FROM temp.doomed;
                     INSERT INTO temp.doomed SELECT effective_ms, id, seq FROM observation
                     WHERE patient = $subject AND code = $code AND effective_ms < $cutoff ORDER BY effective_ms LIMIT $batch;
-                    DELETE FROM observation_value WHERE patient = $subject AND code = $code AND (effective_ms, id) IN (SELECT effective_ms, id FROM temp.doomed);
                     DELETE FROM observation_log WHERE seq IN (SELECT seq FROM temp.doomed);
                     DELETE FROM observation_id WHERE (key, seq) IN (SELECT {ObservationIdKey.SqlFunction}(id), seq FROM temp.doomed);
                     DELETE FROM observation WHERE patient = $subject AND code = $code AND (effective_ms, id) IN (SELECT effective_ms, id FROM temp.doomed);

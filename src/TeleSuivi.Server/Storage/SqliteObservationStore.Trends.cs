@@ -93,10 +93,9 @@ public sealed partial class SqliteObservationStore
         SqliteConnection connection, string subject, string code, long fromMs, long throughMs, List<PendingRow> pending, CancellationToken cancellationToken)
     {
         await using var command = connection.CreateCommand();
-        command.CommandText = """
-            SELECT field, effective_ms, value, id FROM observation_value
-            WHERE patient = $subject AND code = $code AND effective_ms BETWEEN $from AND $through
-            ORDER BY effective_ms, id, field
+        command.CommandText = $"""
+            WITH numbers AS ({SeriesNumbers("$subject", "$code", "$from", "$through")})
+            SELECT field, effective_ms, value, id FROM numbers ORDER BY effective_ms, id, field
             """;
         command.Parameters.AddWithValue("$subject", subject);
         command.Parameters.AddWithValue("$code", code);
@@ -146,19 +145,9 @@ public sealed partial class SqliteObservationStore
         }
 
         await using var command = connection.CreateCommand();
-        command.CommandText = """
-            WITH buckets AS (
-                SELECT field, effective_ms - (((effective_ms % $width) + $width) % $width) AS bucket,
-                       sum(value) AS total, min(value) AS low, max(value) AS high, count(*) AS n, max(effective_ms) AS last_ms
-                FROM observation_value
-                WHERE patient = $subject AND code = $code AND effective_ms BETWEEN $from AND $through
-                GROUP BY field, bucket
-            )
-            SELECT b.field, b.bucket, b.n, b.total, b.low, b.high, b.last_ms, last.id, last.value
-            FROM buckets b JOIN observation_value last ON last.patient = $subject AND last.code = $code AND last.effective_ms = b.last_ms
-                AND last.field = b.field AND last.id = (
-                    SELECT max(v.id) FROM observation_value v
-                    WHERE v.patient = $subject AND v.code = $code AND v.effective_ms = b.last_ms AND v.field = b.field)
+        command.CommandText = $"""
+            WITH numbers AS ({SeriesNumbers("$subject", "$code", "$from", "$through")})
+            SELECT field, bucket, n, total, low, high, last_ms, last_id, last_value FROM ({BucketsOfNumbers("$width")})
             """;
         command.Parameters.AddWithValue("$subject", subject);
         command.Parameters.AddWithValue("$code", code);

@@ -317,7 +317,9 @@ public sealed partial class SqliteObservationStore : IDisposable
         await using var reader = await select.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            rows.Add(new LogRow(reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetInt64(4), DecodeNumbers(reader, 5), reader.GetInt64(7)));
+            rows.Add(new LogRow(
+                reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetInt64(4),
+                reader.IsDBNull(5) ? null : reader.GetDouble(5), reader.IsDBNull(6) ? null : reader.GetString(6), DecodeNumbers(reader, 5), reader.GetInt64(7)));
         }
 
         return rows;
@@ -399,11 +401,8 @@ public sealed partial class SqliteObservationStore : IDisposable
         command.Transaction = transaction;
         command.CommandText = $$"""
             INSERT INTO observation_id (key, seq) SELECT id_key, seq FROM observation_log WHERE {{BulkRows}} ORDER BY id_key, seq;
-            INSERT INTO observation (patient, code, effective_ms, id, seq)
-            SELECT patient, code, effective_ms, id, seq FROM observation_log WHERE {{BulkRows}} ORDER BY patient, code, effective_ms, id;
-            WITH numbers AS ({{FoldNumbers}})
-            INSERT INTO observation_value (patient, code, effective_ms, id, field, value)
-            SELECT patient, code, effective_ms, id, field, value FROM numbers WHERE true ORDER BY patient, code, effective_ms, id, field;
+            INSERT INTO observation (patient, code, effective_ms, id, seq, value, components)
+            SELECT patient, code, effective_ms, id, seq, value, components FROM observation_log WHERE {{BulkRows}} ORDER BY patient, code, effective_ms, id;
             WITH numbers AS ({{FoldNumbers}})
             INSERT INTO observation_hourly (patient, code, hour_ms, field, n, total, low, high, last_ms, last_id, last_value)
             SELECT patient, code, hour, field, count(*), sum(value), min(value), max(value), max(effective_ms),
@@ -434,23 +433,45 @@ public sealed partial class SqliteObservationStore : IDisposable
     {
         await using var command = connection.CreateCommand();
         command.Transaction = transaction;
-        command.CommandText = """
+        command.CommandText = $"""
             DELETE FROM observation_hourly WHERE patient = $patient AND code = $code AND hour_ms = $hour;
-            INSERT INTO observation_hourly (patient, code, hour_ms, field, n, total, low, high, last_ms)
-            SELECT $patient, $code, $hour, field, count(*), sum(value), min(value), max(value), max(effective_ms)
-            FROM observation_value WHERE patient = $patient AND code = $code AND effective_ms >= $hour AND effective_ms < $hour + 3600000
-            GROUP BY field;
-            UPDATE observation_hourly SET (last_id, last_value) = (
-                SELECT v.id, v.value FROM observation_value v
-                WHERE v.patient = $patient AND v.code = $code AND v.effective_ms = observation_hourly.last_ms AND v.field = observation_hourly.field
-                ORDER BY v.id DESC LIMIT 1)
-            WHERE patient = $patient AND code = $code AND hour_ms = $hour;
+            WITH numbers AS ({SeriesNumbers("$patient", "$code", "$hour", "$hour + 3599999")})
+            INSERT INTO observation_hourly (patient, code, hour_ms, field, n, total, low, high, last_ms, last_id, last_value)
+            SELECT $patient, $code, $hour, field, n, total, low, high, last_ms, last_id, last_value FROM ({BucketsOfNumbers("3600000")});
             """;
         command.Parameters.AddWithValue("$patient", patient);
         command.Parameters.AddWithValue("$code", code);
         command.Parameters.AddWithValue("$hour", hourMs);
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
+
+    /// <summary>
+    /// The numbers of the folded readings of one series in a window, one row per field (<c>effective_ms, id, field,
+    /// value</c>): <c>value</c>, then the components' read from their JSON object. The arguments are SQL expressions
+    /// (parameter names).
+    /// </summary>
+    internal static string SeriesNumbers(string subject, string code, string from, string through) => $"""
+        SELECT effective_ms, id, 'value' AS field, value FROM observation
+        WHERE patient = {subject} AND code = {code} AND effective_ms BETWEEN {from} AND {through} AND value IS NOT NULL
+        UNION ALL
+        SELECT o.effective_ms, o.id, j.key, j.value FROM observation o, json_each(o.components) j
+        WHERE o.patient = {subject} AND o.code = {code} AND o.effective_ms BETWEEN {from} AND {through} AND o.components IS NOT NULL
+        """;
+
+    /// <summary>
+    /// The buckets of <paramref name="width"/> (an SQL expression) of a CTE <c>numbers</c> of <see cref="SeriesNumbers"/>:
+    /// <c>field, bucket, n, total, low, high, last_ms, last_id, last_value</c>, the last being the latest time, then the
+    /// greatest id (the order of the raw trend reads).
+    /// </summary>
+    internal static string BucketsOfNumbers(string width) => $"""
+        SELECT field, bucket, count(*) AS n, sum(value) AS total, min(value) AS low, max(value) AS high, max(effective_ms) AS last_ms,
+               max(CASE WHEN latest = 1 THEN id END) AS last_id, max(CASE WHEN latest = 1 THEN value END) AS last_value
+        FROM (
+            SELECT field, effective_ms - (((effective_ms % {width}) + {width}) % {width}) AS bucket, effective_ms, id, value,
+                   row_number() OVER (PARTITION BY field, effective_ms - (((effective_ms % {width}) + {width}) % {width}) ORDER BY effective_ms DESC, id DESC) AS latest
+            FROM numbers)
+        GROUP BY field, bucket
+        """;
 
     /// <summary>
     /// The numbers of an Observation as the log keeps them (<see cref="ObservationKeys.NumericFields"/>): the value in
@@ -506,7 +527,8 @@ public sealed partial class SqliteObservationStore : IDisposable
             AND o.value IS n.value AND o.components IS n.components AND o.resource IS n.resource AND o.device IS n.device AND o.unit IS n.unit
         """;
 
-    private sealed record LogRow(long Seq, string Id, string Patient, string Code, long Time, (string Field, double Value)[] Fields, long IdKey);
+    /// <summary>A log row to fold: its numbers as stored (<c>value</c>, <c>components</c>) and decoded (<see cref="Fields"/>).</summary>
+    private sealed record LogRow(long Seq, string Id, string Patient, string Code, long Time, double? Value, string? Components, (string Field, double Value)[] Fields, long IdKey);
 
     /// <summary>A reading with the columns of its log row computed (<see cref="LogAppender.Prepare"/>).</summary>
     private sealed record PreparedReading(Observation Observation, SplitObservation Split, string Patient, string Code, long EffectiveMs, string? Unit, double? Value, string? Components, long IdKey);
@@ -668,17 +690,16 @@ public sealed partial class SqliteObservationStore : IDisposable
     {
         private readonly SqliteConnection connection;
         private readonly SqliteTransaction transaction;
-        private readonly SqliteCommand claimId, insertRow, insertValue, upsertHour, findOld, deleteLogRow;
+        private readonly SqliteCommand claimId, insertRow, upsertHour, findOld, deleteLogRow;
 
         public Folder(SqliteConnection connection, SqliteTransaction transaction)
         {
             this.connection = connection;
             this.transaction = transaction;
             claimId = Command("INSERT INTO observation_id (key, seq) VALUES ($key, $seq)", "$key", "$seq");
-            insertRow = Command("INSERT INTO observation (patient, code, effective_ms, id, seq) VALUES ($patient, $code, $time, $id, $seq)", "$patient", "$code", "$time", "$id", "$seq");
-            insertValue = Command(
-                "INSERT OR REPLACE INTO observation_value (patient, code, effective_ms, id, field, value) VALUES ($patient, $code, $time, $id, $field, $value)",
-                "$patient", "$code", "$time", "$id", "$field", "$value");
+            insertRow = Command(
+                "INSERT INTO observation (patient, code, effective_ms, id, seq, value, components) VALUES ($patient, $code, $time, $id, $seq, $value, $components)",
+                "$patient", "$code", "$time", "$id", "$seq", "$value", "$components");
 
             // The last reading of the hour is the latest time, then the greatest id (the order of the raw trend reads).
             // The right-hand sides of an UPDATE see the row as it was, so the three last_ columns are decided together.
@@ -722,7 +743,7 @@ public sealed partial class SqliteObservationStore : IDisposable
             if (old is null)
             {
                 await ExecuteAsync(claimId, cancellationToken, row.IdKey, row.Seq);
-                await InsertRowsAsync(row, fields, cancellationToken);
+                await InsertRowAsync(row, cancellationToken);
                 foreach (var (field, value) in fields)
                 {
                     await ExecuteAsync(upsertHour, cancellationToken, row.Patient, row.Code, StoreReads.BucketStart(row.Time, HourMs), field, value, row.Time, row.Id);
@@ -734,14 +755,8 @@ public sealed partial class SqliteObservationStore : IDisposable
             await ReplaceAsync(row, fields, old.Value, cancellationToken);
         }
 
-        private async Task InsertRowsAsync(LogRow row, (string Field, double Value)[] fields, CancellationToken cancellationToken)
-        {
-            await ExecuteAsync(insertRow, cancellationToken, row.Patient, row.Code, row.Time, row.Id, row.Seq);
-            foreach (var (field, value) in fields)
-            {
-                await ExecuteAsync(insertValue, cancellationToken, row.Patient, row.Code, row.Time, row.Id, field, value);
-            }
-        }
+        private Task<int> InsertRowAsync(LogRow row, CancellationToken cancellationToken) =>
+            ExecuteAsync(insertRow, cancellationToken, row.Patient, row.Code, row.Time, row.Id, row.Seq, (object?)row.Value ?? DBNull.Value, (object?)row.Components ?? DBNull.Value);
 
         /// <summary>The folded row of the same id, if any, and whether <paramref name="row"/> says exactly what it says.</summary>
         private async Task<(long Seq, string Patient, string Code, long Time, bool SameContent)?> FindOldAsync(LogRow row, CancellationToken cancellationToken)
@@ -771,7 +786,6 @@ public sealed partial class SqliteObservationStore : IDisposable
                 replace.Transaction = transaction;
                 replace.CommandText = """
                     DELETE FROM observation WHERE patient = $oldPatient AND code = $oldCode AND effective_ms = $oldTime AND id = $id;
-                    DELETE FROM observation_value WHERE patient = $oldPatient AND code = $oldCode AND effective_ms = $oldTime AND id = $id;
                     DELETE FROM observation_log WHERE seq = $oldSeq;
                     UPDATE observation_id SET seq = $seq WHERE key = $key AND seq = $oldSeq;
                     """;
@@ -785,7 +799,7 @@ public sealed partial class SqliteObservationStore : IDisposable
                 await replace.ExecuteNonQueryAsync(cancellationToken);
             }
 
-            await InsertRowsAsync(row, fields, cancellationToken);
+            await InsertRowAsync(row, cancellationToken);
             await RecomputeHourAsync(connection, transaction, oldPatient, oldCode, StoreReads.BucketStart(oldTime, HourMs), cancellationToken);
             await RecomputeHourAsync(connection, transaction, row.Patient, row.Code, StoreReads.BucketStart(row.Time, HourMs), cancellationToken);
         }
@@ -802,7 +816,7 @@ public sealed partial class SqliteObservationStore : IDisposable
 
         public async ValueTask DisposeAsync()
         {
-            foreach (var command in new[] { claimId, insertRow, insertValue, upsertHour, findOld, deleteLogRow })
+            foreach (var command in new[] { claimId, insertRow, upsertHour, findOld, deleteLogRow })
             {
                 await command.DisposeAsync();
             }

@@ -27,12 +27,12 @@ namespace TeleSuivi.Server.Storage;
 /// <c>value</c> and <c>components</c> (a JSON object by field) are the numbers the fold and the roll-ups work on.</item>
 /// <item><c>observation_shape (id PK, resource)</c>, in the log file (an append may store a new one without the main file's lock):
 /// each shape once, the FHIR JSON of an Observation without its varying parts.</item>
-/// <item><c>observation (patient, code, effective_ms, id, seq)</c> WITHOUT ROWID, clustered by series and time, pointing at the log row.</item>
+/// <item><c>observation (patient, code, effective_ms, id, seq, value, components)</c> WITHOUT ROWID, clustered by series and time,
+/// pointing at the log row, with the numbers of <see cref="ObservationKeys.NumericFields"/> as the log row holds them (<c>value</c>,
+/// and <c>components</c>: a JSON object by field, <c>c:8480-6</c>...), the same fields as InfluxDB.</item>
 /// <item><c>observation_id (key, seq)</c> WITHOUT ROWID: read by id, and idempotence. <c>key</c> is the id's 64-bit
 /// <see cref="ObservationIdKey"/> (also in the log row's <c>id_key</c>, computed when it is appended); two ids may share
 /// one, so a lookup checks the id of the log row it finds.</item>
-/// <item><c>observation_value (patient, code, effective_ms, id, field, value)</c> WITHOUT ROWID, clustered in that order: one row per
-/// number of <see cref="ObservationKeys.NumericFields"/> (<c>value</c>, <c>c:8480-6</c>...), the same fields as InfluxDB.</item>
 /// <item><c>observation_hourly (patient, code, hour_ms, field, n, total, low, high, last_ms, last_id, last_value)</c> WITHOUT ROWID:
 /// the count, sum, min, max and last of each field in each UTC hour, updated in the transaction that writes the readings.</item>
 /// </list>
@@ -101,6 +101,7 @@ public sealed partial class SqliteObservationStore(string path, ILogger? logger 
             if (version < SchemaVersion)
             {
                 await KeyTheIdIndexAsync(connection, transaction, cancellationToken);
+                await MoveNumbersIntoObservationAsync(connection, transaction, cancellationToken);
             }
 
             await ExecuteAsync(connection, transaction, string.Create(CultureInfo.InvariantCulture, $"PRAGMA user_version = {SchemaVersion}"), cancellationToken);
@@ -145,18 +146,11 @@ public sealed partial class SqliteObservationStore(string path, ILogger? logger 
             effective_ms INTEGER NOT NULL,
             id TEXT NOT NULL,
             seq INTEGER NOT NULL,
+            value REAL,
+            components TEXT,
             PRIMARY KEY (patient, code, effective_ms, id)
         ) WITHOUT ROWID;
         CREATE TABLE IF NOT EXISTS observation_id (key INTEGER NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (key, seq)) WITHOUT ROWID;
-        CREATE TABLE IF NOT EXISTS observation_value (
-            patient TEXT NOT NULL,
-            code TEXT NOT NULL,
-            effective_ms INTEGER NOT NULL,
-            id TEXT NOT NULL,
-            field TEXT NOT NULL,
-            value REAL NOT NULL,
-            PRIMARY KEY (patient, code, effective_ms, id, field)
-        ) WITHOUT ROWID;
         CREATE TABLE IF NOT EXISTS observation_hourly (
             patient TEXT NOT NULL,
             code TEXT NOT NULL,
@@ -578,14 +572,13 @@ public sealed partial class SqliteObservationStore(string path, ILogger? logger 
                 SELECT patient, code, (SELECT max(effective_ms) FROM observation i WHERE i.patient = pairs.patient AND i.code = pairs.code)
                 FROM pairs WHERE code IS NOT NULL
             )
-            SELECT o.patient, o.code, o.effective_ms, o.id, g.device, g.unit, v.field, v.value
+            SELECT o.patient, o.code, o.effective_ms, o.id, g.device, g.unit, o.value, o.components
             FROM latest l
             JOIN observation o ON o.patient = l.patient AND o.code = l.code AND o.effective_ms = l.effective_ms AND o.id = (
                 SELECT max(id) FROM observation i WHERE i.patient = l.patient AND i.code = l.code AND i.effective_ms = l.effective_ms)
             JOIN observation_log g ON g.seq = o.seq
-            LEFT JOIN observation_value v ON v.patient = o.patient AND v.code = o.code AND v.effective_ms = o.effective_ms AND v.id = o.id
             WHERE l.effective_ms >= $since
-            ORDER BY o.patient, o.code, v.field
+            ORDER BY o.patient, o.code
             """;
         if (subject is not null)
         {
@@ -594,41 +587,19 @@ public sealed partial class SqliteObservationStore(string path, ILogger? logger 
 
         command.Parameters.AddWithValue("$since", since.ToUnixTimeMilliseconds());
         var readings = new List<LatestReading>();
-        var fields = new List<(string Field, double Value)>();
-        (string Patient, string Code, long Time, string Id, string? Device, string? Unit)? current = null;
-        void Flush()
-        {
-            if (current is { } c)
-            {
-                var value = fields.FirstOrDefault(f => f.Field == ObservationKeys.ValueField);
-                readings.Add(new LatestReading(
-                    c.Patient, c.Code, DateTimeOffset.FromUnixTimeMilliseconds(c.Time), c.Id, c.Device,
-                    value.Field is null ? null : value.Value, c.Unit, StoreReads.Components(fields)));
-            }
-
-            fields.Clear();
-        }
-
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
         {
             while (await reader.ReadAsync(cancellationToken))
             {
-                var id = reader.GetString(3);
-                if (current?.Id != id)
-                {
-                    Flush();
-                    current = (reader.GetString(0), reader.GetString(1), reader.GetInt64(2), id,
-                        reader.IsDBNull(4) ? null : reader.GetString(4), reader.IsDBNull(5) ? null : reader.GetString(5));
-                }
-
-                if (!reader.IsDBNull(6))
-                {
-                    fields.Add((reader.GetString(6), reader.GetDouble(7)));
-                }
+                var fields = DecodeNumbers(reader, 6);
+                var value = fields.FirstOrDefault(f => f.Field == ObservationKeys.ValueField);
+                readings.Add(new LatestReading(
+                    reader.GetString(0), reader.GetString(1), DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(2)), reader.GetString(3),
+                    reader.IsDBNull(4) ? null : reader.GetString(4), value.Field is null ? null : value.Value, reader.IsDBNull(5) ? null : reader.GetString(5),
+                    StoreReads.Components(fields)));
             }
         }
 
-        Flush();
         return MergePendingLatest(readings, scope.Pending, subject, since.ToUnixTimeMilliseconds());
     }
 

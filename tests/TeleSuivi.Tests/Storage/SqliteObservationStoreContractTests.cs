@@ -123,10 +123,11 @@ public sealed class SqliteObservationStoreContractTests : ObservationStoreContra
         await store.InitializeAsync(Cancel);
         await store.InitializeAsync(Cancel);
 
-        Assert.Equal(4, log.Messages.Count);
+        Assert.Equal(6, log.Messages.Count);
         Assert.Contains("from schema 1 to 5: 5 Observations", log.Messages[0], StringComparison.Ordinal);
         Assert.EndsWith("5 of 5 Observations copied", log.Messages[1], StringComparison.Ordinal);
         Assert.StartsWith("Migrated the SQLite store", log.Messages[3], StringComparison.Ordinal);
+        Assert.Contains("moving the numbers of 5 Observations into their rows", log.Messages[4], StringComparison.Ordinal);
         foreach (var observation in written)
         {
             Assert.Equal(Json(observation), Json((await store.FindAsync(observation.Id!, Cancel))!));
@@ -152,7 +153,7 @@ public sealed class SqliteObservationStoreContractTests : ObservationStoreContra
         await check.OpenAsync(Cancel);
         await using var command = check.CreateCommand();
         command.CommandText = "SELECT (SELECT user_version FROM pragma_user_version) || ' ' || (SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name))";
-        Assert.Equal("5 observation,observation_hourly,observation_id,observation_log,observation_value,store_probe,store_state", await command.ExecuteScalarAsync(Cancel));
+        Assert.Equal("5 observation,observation_hourly,observation_id,observation_log,store_probe,store_state", await command.ExecuteScalarAsync(Cancel));
     }
 
     /// <summary>
@@ -663,9 +664,10 @@ public sealed class SqliteObservationStoreContractTests : ObservationStoreContra
     }
 
     /// <summary>
-    /// A file of version 4 (ids indexed by their text, no <c>id_key</c> in the log rows) with folded and pending readings:
-    /// opening it indexes the folded ids by their key, keys the pending rows, and every reading, rewrite and replay
-    /// behaves as before.
+    /// A file of version 4 (ids indexed by their text, no <c>id_key</c> in the log rows, each number in a row of
+    /// <c>observation_value</c>) with folded and pending readings: opening it indexes the folded ids by their key, keys
+    /// the pending rows, moves the numbers into the readings' rows, and every reading, trend, rewrite and replay behaves
+    /// as before.
     /// </summary>
     [Fact]
     public async Task InitializeAsync_FileOfVersion4_IndexesItsIdsByTheirKey()
@@ -683,6 +685,12 @@ public sealed class SqliteObservationStoreContractTests : ObservationStoreContra
             DROP TABLE main.observation_id;
             CREATE TABLE main.observation_id (id TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
             INSERT INTO main.observation_id SELECT id, seq FROM main.observation;
+            CREATE TABLE main.observation_value (patient TEXT NOT NULL, code TEXT NOT NULL, effective_ms INTEGER NOT NULL, id TEXT NOT NULL,
+                field TEXT NOT NULL, value REAL NOT NULL, PRIMARY KEY (patient, code, effective_ms, id, field)) WITHOUT ROWID;
+            INSERT INTO main.observation_value SELECT patient, code, effective_ms, id, 'value', value FROM main.observation WHERE value IS NOT NULL
+                UNION ALL SELECT o.patient, o.code, o.effective_ms, o.id, j.key, j.value FROM main.observation o, json_each(o.components) j;
+            ALTER TABLE main.observation DROP COLUMN value;
+            ALTER TABLE main.observation DROP COLUMN components;
             PRAGMA main.user_version = 4;
             """);
 
@@ -691,6 +699,7 @@ public sealed class SqliteObservationStoreContractTests : ObservationStoreContra
         await store.InitializeAsync(Cancel);
 
         Assert.Contains("to schema 5: indexing the ids of 3 Observations", log.Messages[0], StringComparison.Ordinal);
+        Assert.Contains("to schema 5: moving the numbers of 3 Observations into their rows", log.Messages[2], StringComparison.Ordinal);
         var window = new ObservationSearch("Patient/v4-1", [], Morning, Morning.AddHours(1), false, null, 10);
         string[] expected = [.. new[] { folded[0], folded[2], corrected, pending[1] }.Select(Json)];
         Assert.Equal(expected.Order(), (await store.SearchAsync(window, Cancel)).Matches.Select(m => Json(m.Observation)).Order());
@@ -701,8 +710,10 @@ public sealed class SqliteObservationStoreContractTests : ObservationStoreContra
         Assert.Equal(4, page.Total);
         Assert.Equal(expected.Order(), page.Matches.Select(m => Json(m.Observation)).Order());
         Assert.Equal(Json(corrected), Json((await store.FindAsync(corrected.Id!, Cancel))!));
-        var rate = await store.ReadTrendAsync("Patient/v4-1", HeartRateCode, Morning, Morning.AddHours(1), TrendResolution.Hour, Cancel);
-        Assert.Equal([3L], rate.Of(null)!.Points.Select(p => p.Count));
+        var rate = await store.ReadTrendAsync("Patient/v4-1", HeartRateCode, Morning, Morning.AddHours(1), TrendResolution.Minute, Cancel);
+        Assert.Equal([61.0, 68.0, 63.0], rate.Of(null)!.Points.Select(p => p.Last));
+        var pressure = (await store.ReadLatestAsync("Patient/v4-1", DateTimeOffset.MinValue, Cancel)).Single(r => r.Code == BloodPressureCode);
+        Assert.Equal((128.0, 82.0, 97.0), (pressure.Components["8480-6"], pressure.Components["8462-4"], pressure.Components["8478-0"]));
         SqliteConnection.ClearAllPools();
         await using var check = await OpenStoreFilesAsync("version4.db");
         await using var count = check.CreateCommand();
