@@ -139,13 +139,15 @@ public sealed class AuditLog : IDisposable
 
     public async Task<IReadOnlyList<AuditRecord>> ListAsync(AuditQuery query, CancellationToken cancellationToken)
     {
+        // The casts give PostgreSQL the type of a filter left out (sent as an untyped NULL), which "$2 IS NULL" alone does not.
         await using var connection = await OpenAsync(cancellationToken);
         return await Sql.QueryAsync(
             connection,
             null,
             $"""
             SELECT {Columns} FROM audit
-            WHERE seq > $1 AND ($2 IS NULL OR patient = $2) AND ($3 IS NULL OR actor = $3) AND ($4 IS NULL OR time_ms >= $4) AND ($5 IS NULL OR time_ms < $5)
+            WHERE seq > $1 AND (CAST($2 AS TEXT) IS NULL OR patient = $2) AND (CAST($3 AS TEXT) IS NULL OR actor = $3)
+                AND (CAST($4 AS BIGINT) IS NULL OR time_ms >= $4) AND (CAST($5 AS BIGINT) IS NULL OR time_ms < $5)
             ORDER BY seq LIMIT $6
             """,
             Read,
