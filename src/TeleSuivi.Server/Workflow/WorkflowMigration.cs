@@ -298,7 +298,7 @@ public sealed class WorkflowMigration(string dataDirectory, string postgreSql, T
                 $"PostgreSQL does not hold what was read from the data folder in: {string.Join(", ", differing)}; rolled back, nothing was written", null, null, null);
         }
 
-        var entry = Entry($"postgresql:{location}", $"copied from {directory}: {Summary(comparisons)}");
+        var entry = Entry($"copied from {directory} to {location}: {Summary(comparisons)}");
         var appended = (await AuditLog.AppendAsync(connection, transaction, [entry], time.GetUtcNow(), cancellationToken))[0];
         var chain = await AuditLog.VerifyChainAsync(connection, transaction, null, cancellationToken);
         if (!chain.Intact)
@@ -346,8 +346,7 @@ public sealed class WorkflowMigration(string dataDirectory, string postgreSql, T
         var audit = sources.Files[AuditLog.FileName];
         try
         {
-            var entry = Entry($"postgresql:{report.Target}",
-                $"copied to {report.Target}, where the trail goes on from row {report.TargetEntry!.Seq} (hash {report.TargetEntry.Hash}); this folder is no longer the platform's state");
+            var entry = Entry($"copied to {report.Target}, where the trail goes on from row {report.TargetEntry!.Seq} (hash {report.TargetEntry.Hash}); this folder is no longer the platform's state");
             await AuditLog.AppendAsync(audit.Connection, audit.Transaction, [entry], time.GetUtcNow(), cancellationToken);
             await audit.Transaction.CommitAsync(cancellationToken);
             return null;
@@ -359,8 +358,8 @@ public sealed class WorkflowMigration(string dataDirectory, string postgreSql, T
     }
 
     // Who ran it, as the other commands that work on the data folder audit themselves: cli:{account} from cli@{host}.
-    private static AuditEntry Entry(string resource, string detail) =>
-        new($"cli:{Environment.UserName}", "-", AuditAction, null, resource, "ok", $"cli@{Environment.MachineName}", detail);
+    private static AuditEntry Entry(string detail) =>
+        new($"cli:{Environment.UserName}", "-", AuditAction, null, "workflow", "ok", $"cli@{Environment.MachineName}", detail);
 
     private static string Summary(IEnumerable<TableComparison> tables) => string.Join(", ", tables.Select(t =>
         string.Create(CultureInfo.InvariantCulture, $"{t.Table} {t.TargetRows} row(s) sha256 {t.TargetDigest[..16]}")));

@@ -54,7 +54,8 @@ public sealed class WorkflowMigrationTests(ScaleOutServices services)
         Assert.Equal(node.AuditRows + 1, chain.Rows);
         var migration = (await audit.ListAsync(new AuditQuery(AfterSeq: node.AuditRows), Ct)).Single();
         Assert.Equal("workflow.migrate", migration.Entry.Action);
-        Assert.Contains($"copied from {node.DataDirectory}: alert 4 row(s)", migration.Entry.Detail, StringComparison.Ordinal);
+        Assert.Equal("workflow", migration.Entry.Resource);
+        Assert.Contains($"copied from {node.DataDirectory} to {target.Location}: alert 4 row(s)", migration.Entry.Detail, StringComparison.Ordinal);
         Assert.Contains(chain.HeadHash, output, StringComparison.Ordinal);
         using var folderAudit = new AuditLog(node.DataDirectory, TimeProvider.System);
         var folderChain = await folderAudit.VerifyAsync(null, Ct);
