@@ -117,18 +117,7 @@ public sealed class AuditLog : IDisposable
 
             await using var connection = await OpenAsync(CancellationToken.None);
             await using var transaction = await database.BeginWriteAsync(connection, "audit", CancellationToken.None);
-            var last = await Sql.QueryAsync(connection, transaction, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", r => (Seq: r.GetInt64(0), Hash: r.GetString(1)), CancellationToken.None);
-            var (seq, previous) = last.Count == 0 ? (0L, Genesis) : last[0];
-            var now = time.GetUtcNow().ToUnixTimeMilliseconds();
-            foreach (var entry in entries)
-            {
-                seq++;
-                var hash = HashOf(previous, seq, now, entry);
-                await Sql.ExecuteAsync(connection, transaction, $"INSERT INTO audit ({Columns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)", CancellationToken.None,
-                    seq, now, entry.Actor, entry.Role, entry.Action, entry.Patient, entry.Resource, entry.Outcome, entry.Source, entry.Detail, previous, hash);
-                previous = hash;
-            }
-
+            await AppendAsync(connection, transaction, entries, time.GetUtcNow(), CancellationToken.None);
             await transaction.CommitAsync(CancellationToken.None);
         }
         finally
@@ -137,15 +126,40 @@ public sealed class AuditLog : IDisposable
         }
     }
 
+    /// <summary>
+    /// Appends the entries at the end of the chain in <paramref name="transaction"/>, which the caller has made the only
+    /// writer of the table (<see cref="WorkflowDatabase.BeginWriteAsync"/>, or a lock of its own); the caller commits.
+    /// </summary>
+    internal static async Task<IReadOnlyList<AuditRecord>> AppendAsync(DbConnection connection, DbTransaction transaction, IReadOnlyCollection<AuditEntry> entries, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var last = await Sql.QueryAsync(connection, transaction, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", r => (Seq: r.GetInt64(0), Hash: r.GetString(1)), cancellationToken);
+        var (seq, previous) = last.Count == 0 ? (0L, Genesis) : last[0];
+        var timeMs = now.ToUnixTimeMilliseconds();
+        var appended = new List<AuditRecord>(entries.Count);
+        foreach (var entry in entries)
+        {
+            seq++;
+            var hash = HashOf(previous, seq, timeMs, entry);
+            await Sql.ExecuteAsync(connection, transaction, $"INSERT INTO audit ({Columns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)", cancellationToken,
+                seq, timeMs, entry.Actor, entry.Role, entry.Action, entry.Patient, entry.Resource, entry.Outcome, entry.Source, entry.Detail, previous, hash);
+            appended.Add(new AuditRecord(seq, DateTimeOffset.FromUnixTimeMilliseconds(timeMs), entry, previous, hash));
+            previous = hash;
+        }
+
+        return appended;
+    }
+
     public async Task<IReadOnlyList<AuditRecord>> ListAsync(AuditQuery query, CancellationToken cancellationToken)
     {
+        // The casts give PostgreSQL the type of a filter left out (sent as an untyped NULL), which "$2 IS NULL" alone does not.
         await using var connection = await OpenAsync(cancellationToken);
         return await Sql.QueryAsync(
             connection,
             null,
             $"""
             SELECT {Columns} FROM audit
-            WHERE seq > $1 AND ($2 IS NULL OR patient = $2) AND ($3 IS NULL OR actor = $3) AND ($4 IS NULL OR time_ms >= $4) AND ($5 IS NULL OR time_ms < $5)
+            WHERE seq > $1 AND (CAST($2 AS TEXT) IS NULL OR patient = $2) AND (CAST($3 AS TEXT) IS NULL OR actor = $3)
+                AND (CAST($4 AS BIGINT) IS NULL OR time_ms >= $4) AND (CAST($5 AS BIGINT) IS NULL OR time_ms < $5)
             ORDER BY seq LIMIT $6
             """,
             Read,
@@ -162,7 +176,14 @@ public sealed class AuditLog : IDisposable
     public async Task<AuditVerification> VerifyAsync(IProgress<long>? progress, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
+        return await VerifyChainAsync(connection, null, progress, cancellationToken);
+    }
+
+    /// <summary>Walks the chain as <paramref name="transaction"/> sees it (e.g. rows not committed yet).</summary>
+    internal static async Task<AuditVerification> VerifyChainAsync(DbConnection connection, DbTransaction? transaction, IProgress<long>? progress, CancellationToken cancellationToken)
+    {
         await using var command = connection.CreateCommand();
+        command.Transaction = transaction;
         command.CommandText = $"SELECT {Columns} FROM audit ORDER BY seq";
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var expectedSeq = 1L;

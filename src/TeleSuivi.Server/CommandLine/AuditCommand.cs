@@ -75,10 +75,4 @@ public static class AuditCommand
 
         return new Command("audit", "Check and read the audit trail (who saw or did what, about which patient, from where).") { data, verify, list };
     }
-
-    /// <summary>Reports on the caller's thread, so the progress line is complete before the verdict is printed.</summary>
-    private sealed class ImmediateProgress<T>(Action<T> report) : IProgress<T>
-    {
-        public void Report(T value) => report(value);
-    }
 }

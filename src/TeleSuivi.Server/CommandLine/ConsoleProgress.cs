@@ -68,3 +68,9 @@ public sealed class ConsoleProgress
         }
     }
 }
+
+/// <summary>Reports on the caller's thread (<see cref="Progress{T}"/> posts to the thread pool), so the progress line is complete before the verdict is printed.</summary>
+internal sealed class ImmediateProgress<T>(Action<T> report) : IProgress<T>
+{
+    public void Report(T value) => report(value);
+}

@@ -22,6 +22,7 @@ public static class TeleSuiviCommandLine
             UsersCommand.Create(),
             ApiKeyCommand.Create(),
             AuditCommand.Create(),
+            WorkflowCommand.Create(),
             TrainCommand.Create(),
             EvaluateCommand.Create(),
             ModelCommand.Create(),

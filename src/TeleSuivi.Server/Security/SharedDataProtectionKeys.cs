@@ -12,7 +12,7 @@ namespace TeleSuivi.Server.Security;
 /// </summary>
 public sealed class SharedDataProtectionKeys(WorkflowDatabase database) : IXmlRepository
 {
-    private const string Schema = "CREATE TABLE IF NOT EXISTS data_protection_key (name TEXT PRIMARY KEY, xml TEXT NOT NULL)";
+    internal const string Schema = "CREATE TABLE IF NOT EXISTS data_protection_key (name TEXT PRIMARY KEY, xml TEXT NOT NULL)";
     private int schemaReady;
 
     // IXmlRepository is synchronous; the key manager calls it at start and when a key is made (every 90 days), then caches.

@@ -46,7 +46,10 @@ public abstract class WorkflowDatabase
     /// <summary>Where the data is, for messages (a file path, or host/database without the password).</summary>
     public abstract string Location { get; }
 
-    public static WorkflowDatabase Create(WorkflowOptions workflow, StoreOptions store) => Create(workflow, store.DataDirectory, "alerts.db");
+    /// <summary>The SQLite file of the alerts, their actions and the per-patient thresholds, without PostgreSQL.</summary>
+    public const string AlertsFileName = "alerts.db";
+
+    public static WorkflowDatabase Create(WorkflowOptions workflow, StoreOptions store) => Create(workflow, store.DataDirectory, AlertsFileName);
 
     /// <summary>
     /// The database of one store: PostgreSQL when <see cref="WorkflowOptions.PostgreSql"/> is set (every store in the

@@ -102,6 +102,19 @@ public sealed class SharedStoresTests(ScaleOutServices services)
         Assert.Equal(40, verification.Rows);
     }
 
+    [Fact]
+    public async Task ListAsync_OnPostgreSqlWithFiltersLeftOut_ListsAsOnSqlite()
+    {
+        var database = await services.NewDatabaseAsync("audit_list");
+        using var audit = new AuditLog(new PostgresWorkflowDatabase(database), TimeProvider.System);
+        await audit.InitializeAsync(Ct);
+        await audit.AppendAsync([new AuditEntry("nurse-1", Roles.Nurse, "patient.read", "p-1", "Patient/p-1", "200", "127.0.0.1"), new AuditEntry("admin", Roles.Admin, "user.add", null, "user/x", "ok", "::1")], Ct);
+
+        Assert.Equal([1L, 2L], (await audit.ListAsync(new AuditQuery(), Ct)).Select(r => r.Seq));
+        Assert.Equal([1L], (await audit.ListAsync(new AuditQuery(Patient: "p-1"), Ct)).Select(r => r.Seq));
+        Assert.Equal([2L], (await audit.ListAsync(new AuditQuery(Actor: "admin", From: DateTimeOffset.UnixEpoch), Ct)).Select(r => r.Seq));
+    }
+
     /// <summary>Two stores on one database claim at the same moment: every letter goes to exactly one, until settled or lapsed.</summary>
     private static async Task ClaimContractAsync(DeadLetterStore first, DeadLetterStore second)
     {
