@@ -78,7 +78,7 @@ public sealed partial class OnlineRiskScorer(
             }
 
             LogOn(model.Status, settings.MinRescoreInterval, settings.TimeZone);
-            partitions.Woken += patientIds => feed.TryWake(patientIds);
+            partitions.Woken = feed.TryWake;
         }
 
         await base.StartAsync(cancellationToken);
