@@ -79,6 +79,13 @@ public sealed record LoadResult(
 
     /// <summary>The longest alert engine queue seen in each second of the load (inputs waiting).</summary>
     public IReadOnlyList<double> AlertQueueMaxBySecond { get; init; } = [];
+
+    /// <summary>
+    /// The highest scoring lag (<c>telesuivi_risk_scoring_lag_seconds</c>: hand-over to the scorer's queue → stored
+    /// score, of the latest score) seen in each second of the load: how far scoring fell behind while it lasted, which
+    /// the gauge read once at the load's end hides.
+    /// </summary>
+    public IReadOnlyList<double> RiskLagMaxSecondsBySecond { get; init; } = [];
 }
 
 /// <summary>
