@@ -157,4 +157,14 @@ public sealed record BenchReport(
     ProcessResult Process,
     ScoringResult Scoring,
     NominalCadence Nominal,
-    IReadOnlyList<TargetResult> Targets);
+    IReadOnlyList<TargetResult> Targets)
+{
+    /// <summary>
+    /// The commit of the folder the bench ran in (git), beside <see cref="Commit"/>, the binary's (built into it): they
+    /// differ when a binary built from other code ran here, and the figures are the binary's.
+    /// </summary>
+    public string FolderCommit { get; init; } = SourceRevision.Unknown;
+
+    /// <summary>What the report says when the folder's commit is not the binary's; null when they agree.</summary>
+    public string? CommitNote => SourceRevision.FolderMismatch(Commit, FolderCommit);
+}

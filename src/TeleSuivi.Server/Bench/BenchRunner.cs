@@ -173,7 +173,7 @@ public sealed class BenchRunner(BenchSettings settings, SimulatedFormats formats
         var report = new BenchReport(
             DateTimeOffset.UtcNow.ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture),
             Machine(),
-            SourceRevision.Describe(Environment.CurrentDirectory),
+            SourceRevision.OfBinary(),
             loadAtStart,
             LoadAverage(),
             address.Display,
@@ -191,7 +191,7 @@ public sealed class BenchRunner(BenchSettings settings, SimulatedFormats formats
             scoring,
             nominal,
             []);
-        return report with { Targets = BenchTargets.Judge(report) };
+        return report with { Targets = BenchTargets.Judge(report), FolderCommit = SourceRevision.Describe(Environment.CurrentDirectory) };
     }
 
     private async Task<LoadResult> MeasureLoadAsync(
