@@ -62,32 +62,35 @@ public sealed class ScoringPartitionsTests(ScaleOutServices services)
     public async Task Woken_WakeUpsSentWhileOwnerSessionIsDown_DeliveredAfterItReconnects()
     {
         var database = await services.NewDatabaseAsync("partitions");
-        var delivered = new ConcurrentDictionary<string, int>(StringComparer.Ordinal);
-        using var owner = Worker(database);
-        Collect(owner, delivered);
-        await owner.StartAsync(Ct);
-        await Poll.UntilAsync(() => owner.OwnedCount == Partitions, Deadline, "the owner holding every partition");
-
-        // The waker checks its share once, while the owner holds everything: it owns nothing, and does not take over
-        // the owner's partitions while the owner is away (that would hide the loss this test is about).
-        using var waker = Worker(database, checkInterval: TimeSpan.FromHours(1));
-        await waker.StartAsync(Ct);
-        await Poll.UntilAsync(() => owner.OwnedCount == Partitions / 2, Deadline, "the owner giving back half to the waker's fair share");
-        Assert.Equal(0, waker.OwnedCount);
-
-        // Two patients of every partition: whichever partitions the owner takes again, each has patients in it.
-        var patients = Enumerable.Range(0, 1000).Select(i => $"patient-{i}")
-            .GroupBy(p => ScoringPartitions.PartitionOf(p, Partitions)).SelectMany(g => g.Take(2)).ToList();
-        Assert.Equal(Partitions * 2, patients.Count);
-
+        var name = new NpgsqlConnectionStringBuilder(database).Database!;
         await using var admin = new NpgsqlConnection(services.PostgresConnection);
         await admin.OpenAsync(Ct);
-        var name = new NpgsqlConnectionStringBuilder(database).Database!;
         await using var observer = new NpgsqlConnection(database);
         var notified = 0;
         observer.Notification += (_, _) => Interlocked.Increment(ref notified);
         await observer.OpenAsync(Ct);
         await ExecuteAsync(observer, $"LISTEN {ScoringPartitions.WakeChannel}");
+
+        // Both check their share only when they (re)connect: the owner takes everything, the waker, second, nothing, and
+        // it does not take the owner's partitions over while the owner is away (that would hide the loss tested here).
+        var delivered = new ConcurrentDictionary<string, int>(StringComparer.Ordinal);
+        using var owner = Worker(database, checkInterval: TimeSpan.FromHours(1));
+        Collect(owner, delivered);
+        await owner.StartAsync(Ct);
+        await Poll.UntilAsync(() => owner.OwnedCount == Partitions, Deadline, "the owner holding every partition");
+        using var waker = Worker(database, checkInterval: TimeSpan.FromHours(1));
+        await waker.StartAsync(Ct);
+
+        // The waker sends after its first check: once a wake-up of its is heard, it has checked and owns nothing.
+        waker.WakeOwner("warm-up");
+        await UntilNotifiedAsync(observer, () => Volatile.Read(ref notified) > 0, "the waker's first NOTIFY");
+        Assert.Equal(0, waker.OwnedCount);
+        await Poll.UntilAsync(() => delivered.ContainsKey("warm-up"), Deadline, "the warm-up wake-up handed to the owner's scorer");
+
+        // Two patients of every partition.
+        var patients = Enumerable.Range(0, 1000).Select(i => $"patient-{i}")
+            .GroupBy(p => ScoringPartitions.PartitionOf(p, Partitions)).SelectMany(g => g.Take(2)).ToList();
+        Assert.Equal(Partitions * 2, patients.Count);
 
         // Down: the owner's session killed, and no new session let in until the wake-ups are sent.
         await ExecuteAsync(admin, $"ALTER DATABASE {name} ALLOW_CONNECTIONS false");
@@ -96,23 +99,17 @@ public sealed class ScoringPartitionsTests(ScaleOutServices services)
             await ExecuteAsync(admin, $"SELECT pg_terminate_backend(pid) FROM (SELECT DISTINCT pid FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = '{name}')) AS holders");
             await Poll.UntilAsync(() => owner.OwnedCount == 0, Deadline, "the owner noticing its session is gone");
 
+            var before = Volatile.Read(ref notified);
             foreach (var patient in patients)
             {
                 waker.WakeOwner(patient);
             }
 
-            await Poll.UntilAsync(
-                async () =>
-                {
-                    await observer.WaitAsync(TimeSpan.FromMilliseconds(50), Ct);
-                    return Volatile.Read(ref notified);
-                },
-                count => count > 0,
-                Deadline,
-                "the waker's NOTIFY");
+            await UntilNotifiedAsync(observer, () => Volatile.Read(ref notified) > before, "the waker's NOTIFY while the owner is down");
 
-            // The waker leaves, so that the owner, alone again, takes every partition back.
+            // The waker leaves, so that the owner, alone when it reconnects, takes every partition back.
             await waker.StopAsync(Ct);
+            await Poll.UntilAsync(() => ScoringSessionsAsync(admin, name), sessions => sessions == 0, Deadline, "no scoring session left");
         }
         finally
         {
@@ -169,6 +166,44 @@ public sealed class ScoringPartitionsTests(ScaleOutServices services)
         await worker.StopAsync(Ct);
     }
 
+    /// <summary>
+    /// Wake-ups left by workers of another <c>ScoringPartitions:Count</c> (the deployment changed it) are filed under the
+    /// new count at the next connection, then delivered: not stranded in partitions no one owns any more.
+    /// </summary>
+    [Fact]
+    public async Task Woken_RowsOfAnotherPartitionCount_RefiledAndDelivered()
+    {
+        var database = await services.NewDatabaseAsync("partitions");
+        const int OldCount = Partitions * 4;
+        var patients = Enumerable.Range(0, 20).Select(i => $"patient-{i}").ToList();
+        Assert.Contains(patients, p => ScoringPartitions.PartitionOf(p, OldCount) >= Partitions);
+        using (var before = Worker(database))
+        {
+            // Creates the table, as a worker of the new release does.
+            await before.StartAsync(Ct);
+            await Poll.UntilAsync(() => before.OwnedCount == Partitions, Deadline, "the first worker holding every partition");
+            await before.StopAsync(Ct);
+        }
+
+        await using (var connection = new NpgsqlConnection(database))
+        {
+            await connection.OpenAsync(Ct);
+            await using var insert = new NpgsqlCommand("INSERT INTO scoring_wake (patient_id, partition, partition_count) SELECT id, part, @count FROM unnest(@ids, @partitions) AS w(id, part)", connection);
+            insert.Parameters.AddWithValue("count", OldCount);
+            insert.Parameters.AddWithValue("ids", patients.ToArray());
+            insert.Parameters.AddWithValue("partitions", patients.Select(p => ScoringPartitions.PartitionOf(p, OldCount)).ToArray());
+            await insert.ExecuteNonQueryAsync(Ct);
+        }
+
+        var delivered = new ConcurrentDictionary<string, int>(StringComparer.Ordinal);
+        using var worker = Worker(database);
+        Collect(worker, delivered);
+        await worker.StartAsync(Ct);
+
+        await Poll.UntilAsync(() => patients.All(delivered.ContainsKey), Deadline, "every patient of the old count delivered");
+        await worker.StopAsync(Ct);
+    }
+
     [Fact]
     public void Owns_WithoutPostgreSql_OwnsEveryPatient()
     {
@@ -201,6 +236,26 @@ public sealed class ScoringPartitionsTests(ScaleOutServices services)
 
             return true;
         };
+
+    /// <summary>Lets <paramref name="listener"/> take its notifications until <paramref name="heard"/> holds.</summary>
+    private static async Task UntilNotifiedAsync(NpgsqlConnection listener, Func<bool> heard, string what) =>
+        await Poll.UntilAsync(
+            async () =>
+            {
+                await listener.WaitAsync(TimeSpan.FromMilliseconds(50), Ct);
+                return heard();
+            },
+            done => done,
+            Deadline,
+            what);
+
+    private static async Task<long> ScoringSessionsAsync(NpgsqlConnection admin, string database)
+    {
+        await using var count = new NpgsqlCommand("SELECT count(*) FROM pg_stat_activity WHERE application_name = @app AND datname = @database", admin);
+        count.Parameters.AddWithValue("app", ScoringPartitions.ApplicationName);
+        count.Parameters.AddWithValue("database", database);
+        return (long)(await count.ExecuteScalarAsync(Ct))!;
+    }
 
     private static async Task ExecuteAsync(NpgsqlConnection connection, string sql)
     {
