@@ -79,6 +79,13 @@ public sealed record LoadResult(
 
     /// <summary>The longest alert engine queue seen in each second of the load (inputs waiting).</summary>
     public IReadOnlyList<double> AlertQueueMaxBySecond { get; init; } = [];
+
+    /// <summary>
+    /// The highest scoring lag (<c>telesuivi_risk_scoring_lag_seconds</c>: hand-over to the scorer's queue → stored
+    /// score, of the latest score) seen in each second of the load: how far scoring fell behind while it lasted, which
+    /// the gauge read once at the load's end hides.
+    /// </summary>
+    public IReadOnlyList<double> RiskLagMaxSecondsBySecond { get; init; } = [];
 }
 
 /// <summary>
@@ -150,4 +157,14 @@ public sealed record BenchReport(
     ProcessResult Process,
     ScoringResult Scoring,
     NominalCadence Nominal,
-    IReadOnlyList<TargetResult> Targets);
+    IReadOnlyList<TargetResult> Targets)
+{
+    /// <summary>
+    /// The commit of the folder the bench ran in (git), beside <see cref="Commit"/>, the binary's (built into it): they
+    /// differ when a binary built from other code ran here, and the figures are the binary's.
+    /// </summary>
+    public string FolderCommit { get; init; } = SourceRevision.Unknown;
+
+    /// <summary>What the report says when the folder's commit is not the binary's; null when they agree.</summary>
+    public string? CommitNote => SourceRevision.FolderMismatch(Commit, FolderCommit);
+}

@@ -24,6 +24,8 @@ public sealed class BenchRunner(BenchSettings settings, SimulatedFormats formats
     public const string LatencyMethod =
         "publish -> stored: telesuivi_ingest_messages_total (counted once a message is durable, before its PUBACK to the ingest client) is polled in /metrics every 10 ms; the k-th earliest PUBLISH of the load (its own messages and the critical readings sent beside it, acknowledged by the broker) is stored at the earliest poll answer that counted k since the load began; bench clock only, never negative, resolution about 10-20 ms (poll period + one request). publish -> alert: the first AlertChanged for the patient of a critical reading on /hubs/triage (.NET SignalR client, admin API key), minus the time its PUBLISH started; exact to the bench's clock.";
 
+    private const string RiskLagMetric = "telesuivi_risk_scoring_lag_seconds";
+
     /// <summary>How long the platform's count may stand still, with messages outstanding, before they are reported missing.</summary>
     private static readonly TimeSpan StallLimit = TimeSpan.FromSeconds(20);
 
@@ -171,7 +173,7 @@ public sealed class BenchRunner(BenchSettings settings, SimulatedFormats formats
         var report = new BenchReport(
             DateTimeOffset.UtcNow.ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture),
             Machine(),
-            SourceRevision.Describe(Environment.CurrentDirectory),
+            SourceRevision.OfBinary(),
             loadAtStart,
             LoadAverage(),
             address.Display,
@@ -189,7 +191,7 @@ public sealed class BenchRunner(BenchSettings settings, SimulatedFormats formats
             scoring,
             nominal,
             []);
-        return report with { Targets = BenchTargets.Judge(report) };
+        return report with { Targets = BenchTargets.Judge(report), FolderCommit = SourceRevision.Describe(Environment.CurrentDirectory) };
     }
 
     private async Task<LoadResult> MeasureLoadAsync(
@@ -304,6 +306,7 @@ public sealed class BenchRunner(BenchSettings settings, SimulatedFormats formats
             RiskScoresBySecond = LoadTimeline.GrowthBySecond(timeline, run.FirstStart, s => s.Risk.GetValueOrDefault("telesuivi_risk_scores_total")),
             GcPauseMsBySecond = LoadTimeline.GrowthBySecond(timeline, run.FirstStart, s => s.GcPauseSeconds * 1000),
             AlertQueueMaxBySecond = LoadTimeline.MaxBySecond(timeline, run.FirstStart, s => s.AlertQueueDepth),
+            RiskLagMaxSecondsBySecond = LoadTimeline.MaxBySecond(timeline, run.FirstStart, s => s.Risk.GetValueOrDefault(RiskLagMetric)),
         };
     }
 

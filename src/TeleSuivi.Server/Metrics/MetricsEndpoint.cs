@@ -92,7 +92,7 @@ public static class MetricsEndpoint
         Metric(text, "telesuivi_risk_scoring_on", "gauge", "1 while risk scoring runs (model loaded), 0 while starting or off.", model.Scorer is null ? 0 : 1);
         Metric(text, "telesuivi_risk_scores_total", "counter", "Risk scores stored as RiskAssessments since start.", risk.Scores);
         Metric(text, "telesuivi_risk_scored_patients_per_second", "gauge", "Risk scores per second over the last minute.", risk.ScoresPerSecond(now));
-        Metric(text, "telesuivi_risk_scoring_lag_seconds", "gauge", "Of the latest score after new readings: time from the scorer taking the readings out of its queue to the stored score (debounce included).", risk.LastLagSeconds);
+        Metric(text, "telesuivi_risk_scoring_lag_seconds", "gauge", "Of the latest score after new readings: time from the hand-over of the earliest of those readings to the scorer's queue to the stored score (wait in the queue and debounce included).", risk.LastLagSeconds);
         Metric(text, "telesuivi_risk_queue_depth", "gauge", "Stored batches waiting to be taken into the risk features.", scoring.Count);
         WriteHistogram(text, "telesuivi_risk_score_duration_seconds", "Duration of one score: features, model and explanation.", risk.Latency);
         WriteHistogram(text, "telesuivi_risk_first_sight_seconds", "The first sight of a patient since start: stored readings and recorded outcomes read into the state.", risk.FirstSightLoad);

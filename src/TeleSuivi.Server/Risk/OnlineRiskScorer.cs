@@ -78,7 +78,7 @@ public sealed partial class OnlineRiskScorer(
             }
 
             LogOn(model.Status, settings.MinRescoreInterval, settings.TimeZone);
-            partitions.Woken += patientIds => feed.TryWake(patientIds);
+            partitions.Woken = feed.TryWake;
         }
 
         await base.StartAsync(cancellationToken);
@@ -139,7 +139,7 @@ public sealed partial class OnlineRiskScorer(
     }
 
     /// <summary>Takes a stored batch into the patients' and zones' states and marks who is to be re-scored.</summary>
-    internal async Task TakeAsync(IReadOnlyList<Observation> batch, CancellationToken cancellationToken)
+    internal async Task TakeAsync(ScoringBatch batch, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
         if (batch is WokenPatients woken)
@@ -149,7 +149,7 @@ public sealed partial class OnlineRiskScorer(
             {
                 if (await TrackAsync(patientId, now, cancellationToken) is { } patient)
                 {
-                    MarkPending(patient, now);
+                    MarkPending(patient, now, batch.HandedOverAt);
                 }
             }
 
@@ -172,7 +172,7 @@ public sealed partial class OnlineRiskScorer(
 
                 if (await TrackAsync(patientId, now, cancellationToken) is { } patient && patient.Take(observation))
                 {
-                    MarkPending(patient, now);
+                    MarkPending(patient, now, batch.HandedOverAt);
                 }
             }
             else if (subject.StartsWith("Location/", StringComparison.Ordinal))
@@ -467,9 +467,14 @@ public sealed partial class OnlineRiskScorer(
     }
 
     /// <summary>New readings (or another worker's): the patient is to be scored, at once or after <see cref="RiskOptions.MinRescoreInterval"/> since the last score.</summary>
-    private void MarkPending(PatientTrack patient, DateTimeOffset now)
+    private void MarkPending(PatientTrack patient, DateTimeOffset now, DateTimeOffset handedOverAt)
     {
-        patient.PendingSince ??= now;
+        // The lag runs from the earliest hand-over among what the score will include: the wait in the queue counts.
+        if (patient.PendingSince is not { } since || handedOverAt < since)
+        {
+            patient.PendingSince = handedOverAt;
+        }
+
         duePatients.SetIfNone(patient, Later(now, patient.LastScored + settings.MinRescoreInterval));
     }
 
@@ -597,6 +602,7 @@ public sealed partial class OnlineRiskScorer(
 
         public DateTimeOffset? LastScored { get; set; }
 
+        /// <summary>The earliest hand-over to the <see cref="ScoringFeed"/> of the readings (or wake-ups) the next score answers: the start of its lag.</summary>
         public DateTimeOffset? PendingSince { get; set; }
 
         /// <summary>

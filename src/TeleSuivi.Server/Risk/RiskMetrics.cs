@@ -4,9 +4,9 @@ namespace TeleSuivi.Server.Risk;
 
 /// <summary>
 /// Figures of online scoring for <c>/metrics</c>: scores made, scored patients per second over the last minute, the
-/// scoring lag (from the scorer taking a reading out of its queue to its patient's stored score: the time in the queue
-/// is not counted, the queue's depth is a metric of its own) and the latency of one score
-/// (features, model and explanation).
+/// scoring lag (from the hand-over of a patient's earliest pending reading to the scoring feed to their stored score:
+/// the wait in the scorer's queue, which grows when scoring falls behind, the debounce and the score itself) and the
+/// latency of one score (features, model and explanation).
 /// </summary>
 public sealed class RiskMetrics
 {

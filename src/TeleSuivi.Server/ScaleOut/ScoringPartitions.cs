@@ -43,9 +43,22 @@ public sealed class ScoringPartitionOptions
 /// </para>
 /// <para>
 /// A reading that reaches a worker that does not own its patient wakes the owner: the worker gathers such patients
-/// for <see cref="ScoringPartitionOptions.WakeInterval"/> and sends their ids with one <c>NOTIFY</c> on the same
-/// session (channel <see cref="WakeChannel"/>); every worker <c>LISTEN</c>s there and hands the ids it owns to
-/// <see cref="Woken"/>, and the scorer then scores those patients from the store as if it had received the reading.
+/// for <see cref="ScoringPartitionOptions.WakeInterval"/>, writes them to the table <c>scoring_wake</c> (one row per
+/// patient, with its partition) and, in the same transaction, sends one <c>NOTIFY</c> on channel
+/// <see cref="WakeChannel"/> naming the partitions concerned. Every worker <c>LISTEN</c>s there; a worker that owns one
+/// of them drains the rows of its partitions (<c>DELETE … RETURNING</c>) and hands the patients to <see cref="Woken"/>,
+/// and the scorer then scores them from the store as if it had received the reading.
+/// </para>
+/// <para>
+/// The table, not the notification, carries the wake-up because PostgreSQL keeps no notification for a session that is
+/// not listening: one sent while the owner's session is down (killed, network cut, server restarted) would be lost,
+/// and a patient whose readings have stopped would not be scored again. A row stays until the owner of its partition
+/// takes it, whoever that is by then: each worker drains after every (re)connection once <c>LISTEN</c> is in place (so
+/// nothing committed before is missed and nothing committed after goes unannounced), after every check of its share
+/// (partitions taken from a dead worker come with their pending wake-ups), and when told. Rows are keyed by patient, so
+/// what waits is bounded by the number of patients however long no owner drains. The readings store could not serve
+/// as this durable source: it is InfluxDB or each node's SQLite, not shared PostgreSQL, and it cannot say which
+/// patients' readings another worker received.
 /// </para>
 /// <para>
 /// Without <c>Workflow:PostgreSql</c> there is one node: it owns every patient.
@@ -55,15 +68,31 @@ public sealed partial class ScoringPartitions : BackgroundService
 {
     public const string ApplicationName = "telesuivi-scoring";
 
-    /// <summary>The PostgreSQL notification channel of the wake-ups: payload = patient ids, one a line.</summary>
+    /// <summary>
+    /// The PostgreSQL notification channel of the wake-ups: payload = the partitions with new rows in
+    /// <c>scoring_wake</c>, comma-separated, or empty for "any partition".
+    /// </summary>
     public const string WakeChannel = "telesuivi_score";
 
-    // PostgreSQL refuses a NOTIFY payload of 8,000 bytes or more: bigger wake-ups go as several.
+    // PostgreSQL refuses a NOTIFY payload of 8,000 bytes or more: a longer list of partitions is sent as "any".
     private const int MaxPayloadBytes = 7_000;
     private const long MinWaitTicks = 10 * TimeSpan.TicksPerMillisecond;
 
     // The first key of the two-key advisory locks: keeps the partition locks apart from any other advisory lock.
     private const int LockSpace = 0x7e1e_5c0;
+
+    // The second key of the transaction lock under which workers starting together create the table once (partitions
+    // are 0 and up, so it is no partition's).
+    private const int SchemaLockKey = -1;
+
+    // partition_count: rows written by workers configured with another count are re-filed at the next connection.
+    private const string WakeTableDdl = """
+        CREATE TABLE IF NOT EXISTS scoring_wake (
+            patient_id TEXT PRIMARY KEY,
+            partition INTEGER NOT NULL,
+            partition_count INTEGER NOT NULL);
+        CREATE INDEX IF NOT EXISTS scoring_wake_by_partition ON scoring_wake (partition_count, partition);
+        """;
 
     private readonly string? connectionString;
     private readonly ScoringPartitionOptions settings;
@@ -71,6 +100,7 @@ public sealed partial class ScoringPartitions : BackgroundService
     private readonly bool[] owned;
     private readonly ConcurrentDictionary<string, byte> toWake = new(StringComparer.Ordinal);
     private volatile int ownedCount;
+    private int toldToDrain;
 
     public ScoringPartitions(IOptions<WorkflowOptions> workflow, IOptions<ScoringPartitionOptions> options, ILogger<ScoringPartitions> logger)
     {
@@ -124,8 +154,12 @@ public sealed partial class ScoringPartitions : BackgroundService
     /// <summary>True when this worker keeps (and scores) the state of <paramref name="patientId"/> right now.</summary>
     public bool Owns(string patientId) => Volatile.Read(ref owned[PartitionOf(patientId, settings.Count)]);
 
-    /// <summary>Raised (on the partitions' own loop) with patients this worker owns whose readings another worker received.</summary>
-    public event Action<IReadOnlyList<string>>? Woken;
+    /// <summary>
+    /// Called (on the partitions' own loop) with patients this worker owns whose readings another worker received.
+    /// Returns false when it cannot take them now (the scoring queue is full): they stay pending in PostgreSQL and are
+    /// offered again at the next check. While it is not set, the wake-ups are left for a worker that scores.
+    /// </summary>
+    public Func<IReadOnlyList<string>, bool>? Woken { get; set; }
 
     /// <summary>
     /// Asks the owner of <paramref name="patientId"/> to score them: this worker received a reading of theirs but does
@@ -157,6 +191,10 @@ public sealed partial class ScoringPartitions : BackgroundService
                 await using var connection = new NpgsqlConnection(connectionString);
                 connection.Notification += OnNotification;
                 await connection.OpenAsync(stoppingToken);
+                await PrepareWakeTableAsync(connection, stoppingToken);
+
+                // LISTEN before the first drain (which follows the first balance): a wake-up committed before the drain
+                // is found by it, one committed after is announced to this session.
                 await using (var listen = new NpgsqlCommand($"LISTEN {WakeChannel}", connection))
                 {
                     await listen.ExecuteNonQueryAsync(stoppingToken);
@@ -166,18 +204,27 @@ public sealed partial class ScoringPartitions : BackgroundService
                 var nextBalance = DateTimeOffset.UtcNow;
                 while (!stoppingToken.IsCancellationRequested)
                 {
+                    var drain = Interlocked.Exchange(ref toldToDrain, 0) == 1;
                     if (DateTimeOffset.UtcNow >= nextBalance)
                     {
                         await BalanceAsync(connection, stoppingToken);
                         nextBalance = DateTimeOffset.UtcNow + settings.CheckInterval;
+                        drain = true;
                     }
 
                     await WakeOwnersAsync(connection, stoppingToken);
+                    if (drain)
+                    {
+                        await DrainWakeUpsAsync(connection, stoppingToken);
+                    }
 
                     // Notifications (wake-ups from other workers) are delivered while the session waits here. Never 0:
                     // Npgsql reads a zero timeout as "wait forever".
                     var wait = TimeSpan.FromTicks(Math.Clamp((nextBalance - DateTimeOffset.UtcNow).Ticks, MinWaitTicks, Math.Max(MinWaitTicks, settings.WakeInterval.Ticks)));
-                    await connection.WaitAsync(wait, stoppingToken);
+                    if (Volatile.Read(ref toldToDrain) == 0)
+                    {
+                        await connection.WaitAsync(wait, stoppingToken);
+                    }
                 }
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -239,6 +286,32 @@ public sealed partial class ScoringPartitions : BackgroundService
         }
     }
 
+    /// <summary>Creates <c>scoring_wake</c> once, and re-files the rows of workers that hashed with another partition count.</summary>
+    private async Task PrepareWakeTableAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await using (var create = new NpgsqlCommand($"SELECT pg_advisory_xact_lock({LockSpace}, {SchemaLockKey}); {WakeTableDdl}", connection, transaction))
+        {
+            await create.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        // Only after a change of ScoringPartitions:Count: every node must use the same, so the rows of the old count
+        // belong to no partition now. The schema lock above keeps two workers from re-filing them at once.
+        var stale = new List<string>();
+        await using (var take = new NpgsqlCommand("DELETE FROM scoring_wake WHERE partition_count <> @count RETURNING patient_id", connection, transaction))
+        {
+            take.Parameters.AddWithValue("count", settings.Count);
+            await using var reader = await take.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                stale.Add(reader.GetString(0));
+            }
+        }
+
+        await RecordWakeUpsAsync(connection, transaction, stale, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+    }
+
     private async Task WakeOwnersAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
     {
         if (toWake.IsEmpty)
@@ -252,46 +325,130 @@ public sealed partial class ScoringPartitions : BackgroundService
             toWake.TryRemove(patient, out _);
         }
 
-        var payload = new StringBuilder();
-        var bytes = 0;
-        foreach (var patient in patients)
+        try
         {
-            var size = Encoding.UTF8.GetByteCount(patient) + 1;
-            if (bytes > 0 && bytes + size > MaxPayloadBytes)
+            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+            await RecordWakeUpsAsync(connection, transaction, patients, cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+        }
+        catch
+        {
+            // Not recorded (the session failed): sent again by the next session instead of lost.
+            foreach (var patient in patients)
             {
-                await NotifyAsync(connection, payload.ToString(), cancellationToken);
-                payload.Clear();
-                bytes = 0;
+                toWake.TryAdd(patient, 0);
             }
 
-            payload.Append(patient).Append('\n');
-            bytes += size;
+            throw;
         }
-
-        await NotifyAsync(connection, payload.ToString(), cancellationToken);
     }
 
-    private static async Task NotifyAsync(NpgsqlConnection connection, string payload, CancellationToken cancellationToken)
+    /// <summary>
+    /// Adds the patients to <c>scoring_wake</c> and announces their partitions; the NOTIFY is delivered at commit, when
+    /// the rows are visible. A patient already waiting keeps its row: the owner's next drain scores them from the store,
+    /// with whatever readings it holds by then.
+    /// </summary>
+    private async Task RecordWakeUpsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, List<string> patients, CancellationToken cancellationToken)
     {
-        await using var command = new NpgsqlCommand("SELECT pg_notify(@channel, @payload)", connection);
-        command.Parameters.AddWithValue("channel", WakeChannel);
-        command.Parameters.AddWithValue("payload", payload);
-        await command.ExecuteNonQueryAsync(cancellationToken);
-    }
-
-    private void OnNotification(object sender, NpgsqlNotificationEventArgs e)
-    {
-        if (e.Channel != WakeChannel)
+        if (patients.Count == 0)
         {
             return;
         }
 
-        // Every worker hears every wake-up (its own too): each takes the patients it owns now.
-        var mine = e.Payload.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(Owns).ToList();
-        if (mine.Count > 0)
+        // Inserted in one order by every worker: two workers adding the same patients never wait for each other in a cycle.
+        var ids = patients.Order(StringComparer.Ordinal).ToArray();
+        var partitions = ids.Select(id => PartitionOf(id, settings.Count)).ToArray();
+        await using (var insert = new NpgsqlCommand(
+            """
+            INSERT INTO scoring_wake (patient_id, partition, partition_count)
+            SELECT id, part, @count FROM unnest(@ids, @partitions) WITH ORDINALITY AS w(id, part, n) ORDER BY n
+            ON CONFLICT (patient_id) DO NOTHING
+            """,
+            connection,
+            transaction))
         {
-            Woken?.Invoke(mine);
+            insert.Parameters.AddWithValue("count", settings.Count);
+            insert.Parameters.AddWithValue("ids", ids);
+            insert.Parameters.AddWithValue("partitions", partitions);
+            await insert.ExecuteNonQueryAsync(cancellationToken);
         }
+
+        var touched = string.Join(',', partitions.Distinct().Order().Select(p => p.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        await using var notify = new NpgsqlCommand("SELECT pg_notify(@channel, @payload)", connection, transaction);
+        notify.Parameters.AddWithValue("channel", WakeChannel);
+        notify.Parameters.AddWithValue("payload", touched.Length < MaxPayloadBytes ? touched : string.Empty);
+        await notify.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Takes the wake-ups of the partitions this worker owns and hands them to <see cref="Woken"/>. The rows are deleted
+    /// in the transaction that hands them over: if the scorer cannot take them, or the session fails before the commit,
+    /// they stay for the next drain (this worker's or the partition's next owner's).
+    /// </summary>
+    private async Task DrainWakeUpsAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        if (Woken is not { } woken || ownedCount == 0)
+        {
+            return;
+        }
+
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var patients = new List<string>();
+        await using (var take = new NpgsqlCommand("DELETE FROM scoring_wake WHERE partition_count = @count AND partition = ANY(@owned) RETURNING patient_id", connection, transaction))
+        {
+            take.Parameters.AddWithValue("count", settings.Count);
+            take.Parameters.AddWithValue("owned", Owned().ToArray());
+            await using var reader = await take.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                patients.Add(reader.GetString(0));
+            }
+        }
+
+        if (patients.Count == 0)
+        {
+            await transaction.RollbackAsync(cancellationToken);
+        }
+        else if (woken(patients))
+        {
+            await transaction.CommitAsync(cancellationToken);
+        }
+        else
+        {
+            await transaction.RollbackAsync(cancellationToken);
+            LogWakeUpsDeferred(patients.Count);
+        }
+    }
+
+    private void OnNotification(object sender, NpgsqlNotificationEventArgs e)
+    {
+        // Every worker hears every wake-up (its own too); only the owners of the partitions named need to drain. Raised
+        // while the loop waits on (or uses) the session, which cannot run a query then: the loop drains next.
+        if (e.Channel == WakeChannel && NamesAnOwnedPartition(e.Payload))
+        {
+            Volatile.Write(ref toldToDrain, 1);
+        }
+    }
+
+    private bool NamesAnOwnedPartition(string payload)
+    {
+        if (payload.Length == 0)
+        {
+            return true;
+        }
+
+        foreach (var part in payload.Split(','))
+        {
+            // Anything else (a payload of another release) is read as "any partition": a drain too many costs one query.
+            if (!int.TryParse(part, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var partition)
+                || partition >= owned.Length
+                || Volatile.Read(ref owned[partition]))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static async Task<bool> LockCommandAsync(NpgsqlConnection connection, string function, int partition, CancellationToken cancellationToken)
@@ -314,6 +471,9 @@ public sealed partial class ScoringPartitions : BackgroundService
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Scoring partitions: this worker owns {Owned} of {Count} ({Live} live worker(s))")]
     private partial void LogRebalanced(int owned, int count, long live);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Scoring partitions: the scorer's queue is full; {Count} woken patient(s) left pending in PostgreSQL for the next check")]
+    private partial void LogWakeUpsDeferred(int count);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Scoring partitions: lost the PostgreSQL session ({Lost} partition(s) given up): {Reason}; retrying in {Seconds} s")]
     private partial void LogConnectionLost(int lost, string reason, double seconds);

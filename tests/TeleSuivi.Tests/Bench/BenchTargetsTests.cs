@@ -46,13 +46,17 @@ public sealed class BenchTargetsTests
 
     private static TargetResult State(IReadOnlyList<TargetResult> targets) => Assert.Single(targets, t => t.Target == StateTarget);
 
-    private static IReadOnlyList<TargetResult> Judge(int patients, int withReadings, long liveHeapMb, long atReadyMb)
+    private static IReadOnlyList<TargetResult> Judge(int patients, int withReadings, long liveHeapMb, long atReadyMb) =>
+        BenchTargets.Judge(Report(patients, withReadings, liveHeapMb, atReadyMb));
+
+    /// <summary>A report of one 1,000 messages/s load and a saturation, with the platform's state as given.</summary>
+    internal static BenchReport Report(int patients = 10_000, int withReadings = 10_000, long liveHeapMb = 172, long atReadyMb = 85)
     {
         var load = new LoadResult(
             "1,000 messages/s", 1_000, 10_000, 0, 1_000, 10_000, 20_000, 0, 1_000, true, new Percentiles(10_000, 40, 80, 120, 160), null, 8, 0.8, 600 * Mb,
             new StoreWrites(100, 10, 200, 0.2), new Dictionary<string, double>(), string.Empty);
         var state = new StateResult(withReadings, withReadings - 100, 250 * Mb, 640 * Mb) { LiveHeapBytes = liveHeapMb * Mb, LiveHeapAtReadyBytes = atReadyMb * Mb, ScorerCatchUpSeconds = 1 };
-        var report = new BenchReport(
+        return new BenchReport(
             "2026-11-24 06:00 UTC", "test", "test", "1 1 1", "1 1 1", "embedded", "sqlite", patients, 674, 774, ["withings"], BenchRunner.LatencyMethod,
             new ReferenceResult(200_000, 200_000, 20_000, 14_000, 14, "embedded", string.Empty),
             [load],
@@ -62,6 +66,5 @@ public sealed class BenchTargetsTests
             new ScoringResult(true, string.Empty, new Dictionary<string, double>()),
             new NominalCadence(44, 3_000, string.Empty),
             []);
-        return BenchTargets.Judge(report);
     }
 }

@@ -328,7 +328,7 @@ public sealed class IngestPipelineTests : IAsyncDisposable
             TimeProvider.System,
             NullLogger<IngestProcessor>.Instance,
             new AlertFeed(Options.Create(new AlertOptions())),
-            new ScoringFeed(new RiskModel(), Options.Create(new RiskOptions())));
+            new ScoringFeed(new RiskModel(), Options.Create(new RiskOptions()), TimeProvider.System));
         owned.Add(processor);
         Publish(queued);
         await processor.StartAsync(Cancel);
