@@ -30,13 +30,11 @@ public sealed partial class SqliteObservationStore
 
     private async Task MigrateFromRowidTablesAsync(SqliteConnection connection, SqliteTransaction transaction, int version, CancellationToken cancellationToken)
     {
-        var log = logger ?? NullLogger.Instance;
+        var log = Log;
         var clock = Stopwatch.StartNew();
-        var total = Convert.ToInt64(await ScalarAsync(connection, transaction, "SELECT count(*) FROM observation", cancellationToken), CultureInfo.InvariantCulture);
-        var lastRowId = Convert.ToInt64(await ScalarAsync(connection, transaction, "SELECT coalesce(max(rowid), 0) FROM observation", cancellationToken), CultureInfo.InvariantCulture);
-        var hasNumbers = version >= 1 && Convert.ToInt64(
-            await ScalarAsync(connection, transaction, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'observation_value'", cancellationToken),
-            CultureInfo.InvariantCulture) > 0;
+        var total = await Int64Async(connection, transaction, "SELECT count(*) FROM observation", cancellationToken);
+        var lastRowId = await Int64Async(connection, transaction, "SELECT coalesce(max(rowid), 0) FROM observation", cancellationToken);
+        var hasNumbers = version >= 1 && await HasTableAsync(connection, transaction, "main", "observation_value", cancellationToken);
         LogMigrationStart(log, path, version, SchemaVersion, total);
 
         await ExecuteAsync(connection, transaction, hasNumbers
@@ -133,9 +131,9 @@ public sealed partial class SqliteObservationStore
 
     private async Task MigrateFromVersion2Async(SqliteConnection connection, SqliteTransaction transaction, CancellationToken cancellationToken)
     {
-        var log = logger ?? NullLogger.Instance;
+        var log = Log;
         var clock = Stopwatch.StartNew();
-        var total = Convert.ToInt64(await ScalarAsync(connection, transaction, "SELECT count(*) FROM observation_log", cancellationToken), CultureInfo.InvariantCulture);
+        var total = await Int64Async(connection, transaction, "SELECT count(*) FROM observation_log", cancellationToken);
         LogMigrationStart(log, path, 2, SchemaVersion, total);
         await ExecuteAsync(connection, transaction, "ALTER TABLE observation_log RENAME TO observation_log_v2", cancellationToken);
         await ExecuteAsync(connection, transaction, SchemaDdl, cancellationToken);
@@ -201,37 +199,46 @@ public sealed partial class SqliteObservationStore
     {
         foreach (var schema in new[] { "main", "log" })
         {
-            var hasKey = await ScalarAsync(connection, transaction, $"SELECT count(*) FROM pragma_table_info('observation_log', '{schema}') WHERE name = 'id_key'", cancellationToken);
-            if (Convert.ToInt64(hasKey, CultureInfo.InvariantCulture) == 0)
+            if (!await HasColumnAsync(connection, transaction, schema, "observation_log", "id_key", cancellationToken))
             {
                 await ExecuteAsync(connection, transaction, $"ALTER TABLE {schema}.observation_log ADD COLUMN id_key INTEGER", cancellationToken);
             }
         }
 
         await FillIdKeysAsync(connection, transaction, cancellationToken);
-        var byText = await ScalarAsync(connection, transaction, "SELECT count(*) FROM pragma_table_info('observation_id', 'main') WHERE name = 'id'", cancellationToken);
-        if (Convert.ToInt64(byText, CultureInfo.InvariantCulture) == 0)
+        if (!await HasColumnAsync(connection, transaction, "main", "observation_id", "id", cancellationToken))
         {
             return;
         }
 
-        var log = logger ?? NullLogger.Instance;
-        var clock = Stopwatch.StartNew();
-        var total = Convert.ToInt64(await ScalarAsync(connection, transaction, "SELECT count(*) FROM observation_id", cancellationToken), CultureInfo.InvariantCulture);
-        if (total > 0)
-        {
-            LogIdIndexStart(log, path, total);
-        }
-
-        await ExecuteAsync(connection, transaction, $"""
+        await RebuildAsync(connection, transaction, "observation_id", $"""
             ALTER TABLE observation_id RENAME TO observation_id_v4;
             {SchemaDdl}
             INSERT INTO observation_id (key, seq) SELECT {ObservationIdKey.SqlFunction}(id), seq FROM observation_id_v4 ORDER BY 1, 2;
             DROP TABLE observation_id_v4;
-            """, cancellationToken);
+            """, total => LogIdIndexStart(Log, path, total), (total, seconds) => LogIdIndexDone(Log, path, total, seconds), cancellationToken);
+    }
+
+    private ILogger Log => logger ?? NullLogger.Instance;
+
+    /// <summary>
+    /// Runs <paramref name="sql"/>, which rebuilds <paramref name="table"/> in the open transaction; when the table holds
+    /// rows, says so before (the store opens when it is done) and after, with the time taken.
+    /// </summary>
+    private static async Task RebuildAsync(
+        SqliteConnection connection, SqliteTransaction transaction, string table, string sql, Action<long> starting, Action<long, double> done, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        var total = await Int64Async(connection, transaction, $"SELECT count(*) FROM {table}", cancellationToken);
         if (total > 0)
         {
-            LogIdIndexDone(log, path, total, clock.Elapsed.TotalSeconds);
+            starting(total);
+        }
+
+        await ExecuteAsync(connection, transaction, sql, cancellationToken);
+        if (total > 0)
+        {
+            done(total, clock.Elapsed.TotalSeconds);
         }
     }
 
@@ -256,22 +263,13 @@ public sealed partial class SqliteObservationStore
     /// </summary>
     private async Task MoveNumbersIntoObservationAsync(SqliteConnection connection, SqliteTransaction transaction, CancellationToken cancellationToken)
     {
-        var hasValueTable = await ScalarAsync(connection, transaction, "SELECT count(*) FROM main.sqlite_master WHERE type = 'table' AND name = 'observation_value'", cancellationToken);
-        if (Convert.ToInt64(hasValueTable, CultureInfo.InvariantCulture) == 0)
+        if (!await HasTableAsync(connection, transaction, "main", "observation_value", cancellationToken))
         {
             return;
         }
 
-        var log = logger ?? NullLogger.Instance;
-        var clock = Stopwatch.StartNew();
-        var total = Convert.ToInt64(await ScalarAsync(connection, transaction, "SELECT count(*) FROM observation", cancellationToken), CultureInfo.InvariantCulture);
-        if (total > 0)
-        {
-            LogNumbersMoveStart(log, path, total);
-        }
-
         const string sameReading = "v.patient = o.patient AND v.code = o.code AND v.effective_ms = o.effective_ms AND v.id = o.id";
-        await ExecuteAsync(connection, transaction, $$"""
+        await RebuildAsync(connection, transaction, "observation", $$"""
             ALTER TABLE observation RENAME TO observation_v4;
             {{SchemaDdl}}
             INSERT INTO observation (patient, code, effective_ms, id, seq, value, components)
@@ -285,11 +283,7 @@ public sealed partial class SqliteObservationStore
             ORDER BY o.patient, o.code, o.effective_ms, o.id;
             DROP TABLE observation_v4;
             DROP TABLE observation_value;
-            """, cancellationToken);
-        if (total > 0)
-        {
-            LogNumbersMoveDone(log, path, total, clock.Elapsed.TotalSeconds);
-        }
+            """, total => LogNumbersMoveStart(Log, path, total), (total, seconds) => LogNumbersMoveDone(Log, path, total, seconds), cancellationToken);
     }
 
     /// <summary>The key of each log row of the log file that has none (rows of a file of version 4 or older): the fold indexes them by it.</summary>
@@ -304,8 +298,7 @@ public sealed partial class SqliteObservationStore
     /// </summary>
     private static async Task MovePendingToLogFileAsync(SqliteConnection connection, CancellationToken cancellationToken)
     {
-        var mainShapes = await ScalarAsync(connection, null, "SELECT count(*) FROM main.sqlite_master WHERE name = 'observation_shape'", cancellationToken);
-        if (Convert.ToInt64(mainShapes, CultureInfo.InvariantCulture) > 0)
+        if (await HasTableAsync(connection, null, "main", "observation_shape", cancellationToken))
         {
             await ExecuteAsync(connection, null, "INSERT OR IGNORE INTO log.observation_shape (id, resource) SELECT id, resource FROM main.observation_shape", cancellationToken);
             await ExecuteAsync(connection, null, "DROP TABLE main.observation_shape", cancellationToken);

@@ -1,7 +1,6 @@
 using System.Text.Json;
 using Hl7.Fhir.Model;
 using Microsoft.Data.Sqlite;
-using TeleSuivi.Server.Storage.Influx;
 using Task = System.Threading.Tasks.Task;
 
 namespace TeleSuivi.Server.Storage;
@@ -135,10 +134,7 @@ public sealed partial class SqliteObservationStore
                 continue;
             }
 
-            var value = row.Fields.FirstOrDefault(f => f.Field == ObservationKeys.ValueField);
-            latest[(row.Patient, row.Code)] = new LatestReading(
-                row.Patient, row.Code, DateTimeOffset.FromUnixTimeMilliseconds(row.Time), row.Id, row.Device,
-                value.Field is null ? null : value.Value, row.Unit, StoreReads.Components(row.Fields));
+            latest[(row.Patient, row.Code)] = StoreReads.Latest(row.Patient, row.Code, row.Time, row.Id, row.Device, row.Unit, row.Fields);
         }
 
         return latest.Values.OrderBy(r => r.Subject, StringComparer.Ordinal).ThenBy(r => r.Code, StringComparer.Ordinal).ToList();

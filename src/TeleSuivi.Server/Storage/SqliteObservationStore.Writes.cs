@@ -357,13 +357,8 @@ public sealed partial class SqliteObservationStore : IDisposable
         await mark.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    /// <summary>The numbers of the log rows in ($after, $last]: one row per field, the components' read from their JSON object.</summary>
-    private const string FoldNumbers = $"""
-        SELECT patient, code, effective_ms, id, 'value' AS field, value FROM observation_log WHERE {BulkRows} AND value IS NOT NULL
-        UNION ALL
-        SELECT l.patient, l.code, l.effective_ms, l.id, j.key, j.value FROM observation_log l, json_each(l.components) j
-        WHERE l.{BulkRows} AND l.components IS NOT NULL
-        """;
+    /// <summary>The numbers of the log rows in ($after, $last] left to the bulk fold (<see cref="NumbersOf"/>).</summary>
+    private static readonly string FoldNumbers = NumbersOf("observation_log", BulkRows, "patient", "code", "effective_ms", "id");
 
     /// <summary>The log rows of the bulk fold: those in ($after, $last] not left to the row-by-row path.</summary>
     private const string BulkRows = "seq > $after AND seq <= $last AND seq NOT IN (SELECT seq FROM temp.fold_by_row)";
@@ -405,16 +400,10 @@ public sealed partial class SqliteObservationStore : IDisposable
             SELECT patient, code, effective_ms, id, seq, value, components FROM observation_log WHERE {{BulkRows}} ORDER BY patient, code, effective_ms, id;
             WITH numbers AS ({{FoldNumbers}})
             INSERT INTO observation_hourly (patient, code, hour_ms, field, n, total, low, high, last_ms, last_id, last_value)
-            SELECT patient, code, hour, field, count(*), sum(value), min(value), max(value), max(effective_ms),
-                   max(CASE WHEN latest = 1 THEN id END), max(CASE WHEN latest = 1 THEN value END)
-            FROM (
-                SELECT patient, code, effective_ms - (((effective_ms % 3600000) + 3600000) % 3600000) AS hour, field, effective_ms, id, value,
-                       row_number() OVER (PARTITION BY patient, code, effective_ms - (((effective_ms % 3600000) + 3600000) % 3600000), field
-                                          ORDER BY effective_ms DESC, id DESC) AS latest
-                FROM numbers)
+            SELECT patient, code, bucket, field, n, total, low, high, last_ms, last_id, last_value
+            FROM ({{BucketsOfNumbers(HourMsSql, "patient", "code")}})
             WHERE true
-            GROUP BY patient, code, hour, field
-            ORDER BY patient, code, hour, field
+            ORDER BY patient, code, bucket, field
             ON CONFLICT DO UPDATE SET n = n + excluded.n, total = total + excluded.total, low = min(low, excluded.low), high = max(high, excluded.high),
                 last_value = CASE WHEN (excluded.last_ms, excluded.last_id) > (last_ms, coalesce(last_id, '')) THEN excluded.last_value ELSE last_value END,
                 last_id = CASE WHEN (excluded.last_ms, excluded.last_id) > (last_ms, coalesce(last_id, '')) THEN excluded.last_id ELSE last_id END,
@@ -437,7 +426,7 @@ public sealed partial class SqliteObservationStore : IDisposable
             DELETE FROM observation_hourly WHERE patient = $patient AND code = $code AND hour_ms = $hour;
             WITH numbers AS ({SeriesNumbers("$patient", "$code", "$hour", "$hour + 3599999")})
             INSERT INTO observation_hourly (patient, code, hour_ms, field, n, total, low, high, last_ms, last_id, last_value)
-            SELECT $patient, $code, $hour, field, n, total, low, high, last_ms, last_id, last_value FROM ({BucketsOfNumbers("3600000")});
+            SELECT $patient, $code, $hour, field, n, total, low, high, last_ms, last_id, last_value FROM ({BucketsOfNumbers(HourMsSql)});
             """;
         command.Parameters.AddWithValue("$patient", patient);
         command.Parameters.AddWithValue("$code", code);
@@ -445,33 +434,52 @@ public sealed partial class SqliteObservationStore : IDisposable
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    /// <summary>
-    /// The numbers of the folded readings of one series in a window, one row per field (<c>effective_ms, id, field,
-    /// value</c>): <c>value</c>, then the components' read from their JSON object. The arguments are SQL expressions
-    /// (parameter names).
-    /// </summary>
-    internal static string SeriesNumbers(string subject, string code, string from, string through) => $"""
-        SELECT effective_ms, id, 'value' AS field, value FROM observation
-        WHERE patient = {subject} AND code = {code} AND effective_ms BETWEEN {from} AND {through} AND value IS NOT NULL
-        UNION ALL
-        SELECT o.effective_ms, o.id, j.key, j.value FROM observation o, json_each(o.components) j
-        WHERE o.patient = {subject} AND o.code = {code} AND o.effective_ms BETWEEN {from} AND {through} AND o.components IS NOT NULL
-        """;
+    /// <summary><see cref="HourMs"/> as SQL text.</summary>
+    private const string HourMsSql = "3600000";
 
     /// <summary>
-    /// The buckets of <paramref name="width"/> (an SQL expression) of a CTE <c>numbers</c> of <see cref="SeriesNumbers"/>:
-    /// <c>field, bucket, n, total, low, high, last_ms, last_id, last_value</c>, the last being the latest time, then the
-    /// greatest id (the order of the raw trend reads).
+    /// The numbers of the rows of <paramref name="table"/> (<c>observation_log</c> or <c>observation</c>, which both hold
+    /// them as <c>value</c> and <c>components</c>) that match <paramref name="where"/> (an SQL condition on its unqualified
+    /// columns), one row per field: <paramref name="columns"/>, then <c>field</c> and <c>value</c>; <c>value</c> first,
+    /// then the components' read from their JSON object.
     /// </summary>
-    internal static string BucketsOfNumbers(string width) => $"""
-        SELECT field, bucket, count(*) AS n, sum(value) AS total, min(value) AS low, max(value) AS high, max(effective_ms) AS last_ms,
-               max(CASE WHEN latest = 1 THEN id END) AS last_id, max(CASE WHEN latest = 1 THEN value END) AS last_value
-        FROM (
-            SELECT field, effective_ms - (((effective_ms % {width}) + {width}) % {width}) AS bucket, effective_ms, id, value,
-                   row_number() OVER (PARTITION BY field, effective_ms - (((effective_ms % {width}) + {width}) % {width}) ORDER BY effective_ms DESC, id DESC) AS latest
-            FROM numbers)
-        GROUP BY field, bucket
-        """;
+    private static string NumbersOf(string table, string where, params string[] columns)
+    {
+        var selected = string.Join(", ", columns.Select(c => $"r.{c} AS {c}"));
+        return $"""
+            SELECT {selected}, 'value' AS field, r.value AS value FROM {table} r WHERE {where} AND r.value IS NOT NULL
+            UNION ALL
+            SELECT {selected}, j.key, j.value FROM {table} r, json_each(r.components) j WHERE {where} AND r.components IS NOT NULL
+            """;
+    }
+
+    /// <summary>
+    /// The numbers of the folded readings of one series in a window (<c>effective_ms, id, field, value</c>); the arguments
+    /// are SQL expressions (parameter names).
+    /// </summary>
+    internal static string SeriesNumbers(string subject, string code, string from, string through) =>
+        NumbersOf("observation", $"patient = {subject} AND code = {code} AND effective_ms BETWEEN {from} AND {through}", "effective_ms", "id");
+
+    /// <summary>
+    /// The buckets of <paramref name="width"/> (an SQL expression) of a CTE <c>numbers</c> (<see cref="NumbersOf"/>), per
+    /// <paramref name="series"/> columns when it holds several series: <c>series..., bucket, field, n, total, low, high,
+    /// last_ms, last_id, last_value</c>, grouped in that order, the last being the latest time, then the greatest id (the
+    /// order of the raw trend reads; the roll-up upserts and <see cref="Bucket.Merge"/> keep the same rule).
+    /// </summary>
+    internal static string BucketsOfNumbers(string width, params string[] series)
+    {
+        var prefix = string.Concat(series.Select(c => c + ", "));
+        var bucket = $"effective_ms - (((effective_ms % {width}) + {width}) % {width})";
+        return $"""
+            SELECT {prefix}bucket, field, count(*) AS n, sum(value) AS total, min(value) AS low, max(value) AS high, max(effective_ms) AS last_ms,
+                   max(CASE WHEN latest = 1 THEN id END) AS last_id, max(CASE WHEN latest = 1 THEN value END) AS last_value
+            FROM (
+                SELECT {prefix}{bucket} AS bucket, field, effective_ms, id, value,
+                       row_number() OVER (PARTITION BY {prefix}{bucket}, field ORDER BY effective_ms DESC, id DESC) AS latest
+                FROM numbers)
+            GROUP BY {prefix}bucket, field
+            """;
+    }
 
     /// <summary>
     /// The numbers of an Observation as the log keeps them (<see cref="ObservationKeys.NumericFields"/>): the value in

@@ -76,6 +76,9 @@ public sealed partial class SqliteObservationStore(string path, ILogger? logger 
 
             await using var connection = await OpenAsync(cancellationToken);
 
+            // The migrations index the ids already stored by their key.
+            ObservationIdKey.Register(connection);
+
             // Without a schema name: both files.
             await ExecuteAsync(connection, null, "PRAGMA journal_mode = WAL", cancellationToken);
 
@@ -591,12 +594,9 @@ public sealed partial class SqliteObservationStore(string path, ILogger? logger 
         {
             while (await reader.ReadAsync(cancellationToken))
             {
-                var fields = DecodeNumbers(reader, 6);
-                var value = fields.FirstOrDefault(f => f.Field == ObservationKeys.ValueField);
-                readings.Add(new LatestReading(
-                    reader.GetString(0), reader.GetString(1), DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(2)), reader.GetString(3),
-                    reader.IsDBNull(4) ? null : reader.GetString(4), value.Field is null ? null : value.Value, reader.IsDBNull(5) ? null : reader.GetString(5),
-                    StoreReads.Components(fields)));
+                readings.Add(StoreReads.Latest(
+                    reader.GetString(0), reader.GetString(1), reader.GetInt64(2), reader.GetString(3),
+                    reader.IsDBNull(4) ? null : reader.GetString(4), reader.IsDBNull(5) ? null : reader.GetString(5), DecodeNumbers(reader, 6)));
             }
         }
 
@@ -718,9 +718,6 @@ public sealed partial class SqliteObservationStore(string path, ILogger? logger 
         await connection.OpenAsync(cancellationToken);
         try
         {
-            // Statements over rows already stored (migration, retention, erasure) index them by the key of their id.
-            ObservationIdKey.Register(connection);
-
             // A pooled connection keeps what it attached.
             if (Convert.ToInt64(await ScalarAsync(connection, null, "SELECT count(*) FROM pragma_database_list WHERE name = 'log'", cancellationToken), CultureInfo.InvariantCulture) == 0)
             {
@@ -750,11 +747,16 @@ public sealed partial class SqliteObservationStore(string path, ILogger? logger 
         }
     }
 
-    /// <summary>A connection for a write that needs every acknowledged reading folded first (retention, erasure).</summary>
+    /// <summary>
+    /// A connection for a write that needs every acknowledged reading folded first (retention, erasure), with
+    /// <see cref="ObservationIdKey.SqlFunction"/>: it deletes ids from the index by their key.
+    /// </summary>
     private async Task<SqliteConnection> OpenFoldedAsync(CancellationToken cancellationToken)
     {
         await FoldAllAsync(cancellationToken);
-        return await OpenAsync(cancellationToken);
+        var connection = await OpenAsync(cancellationToken);
+        ObservationIdKey.Register(connection);
+        return connection;
     }
 
     private static async Task ExecuteAsync(SqliteConnection connection, SqliteTransaction? transaction, string sql, CancellationToken cancellationToken)
@@ -772,4 +774,16 @@ public sealed partial class SqliteObservationStore(string path, ILogger? logger 
         command.CommandText = sql;
         return await command.ExecuteScalarAsync(cancellationToken);
     }
+
+    private static async Task<long> Int64Async(SqliteConnection connection, SqliteTransaction? transaction, string sql, CancellationToken cancellationToken) =>
+        Convert.ToInt64(await ScalarAsync(connection, transaction, sql, cancellationToken), CultureInfo.InvariantCulture);
+
+    /// <summary>Whether the file <paramref name="schema"/> (<c>main</c>, <c>log</c>) has the table <paramref name="table"/>.</summary>
+    private static async Task<bool> HasTableAsync(SqliteConnection connection, SqliteTransaction? transaction, string schema, string table, CancellationToken cancellationToken) =>
+        await Int64Async(connection, transaction, $"SELECT count(*) FROM {schema}.sqlite_master WHERE type = 'table' AND name = '{table}'", cancellationToken) > 0;
+
+    /// <summary>Whether <paramref name="schema"/>.<paramref name="table"/> has the column <paramref name="column"/>.</summary>
+    private static async Task<bool> HasColumnAsync(
+        SqliteConnection connection, SqliteTransaction? transaction, string schema, string table, string column, CancellationToken cancellationToken) =>
+        await Int64Async(connection, transaction, $"SELECT count(*) FROM pragma_table_info('{table}', '{schema}') WHERE name = '{column}'", cancellationToken) > 0;
 }

@@ -100,6 +100,14 @@ internal static class StoreReads
     public static ObservationTrend SingleTrend(string subject, string code, TrendResolution resolution, IEnumerable<(string Code, string Field, TrendPoint Point)> rows) =>
         Trends(subject, resolution, rows) is [var trend, ..] ? trend : new ObservationTrend(subject, code, resolution, []);
 
+    /// <summary>The latest reading of a series from its numbers: <c>value</c> as its value, the others as its components.</summary>
+    public static LatestReading Latest(string subject, string code, long timeMs, string id, string? device, string? unit, IReadOnlyCollection<(string Field, double Value)> fields)
+    {
+        var value = fields.FirstOrDefault(f => f.Field == ObservationKeys.ValueField);
+        return new LatestReading(
+            subject, code, DateTimeOffset.FromUnixTimeMilliseconds(timeMs), id, device, value.Field is null ? null : value.Value, unit, Components(fields));
+    }
+
     /// <summary>null for the value field, the component's code for a component field.</summary>
     public static string? ComponentOf(string field) =>
         field.StartsWith(ObservationKeys.ComponentFieldPrefix, StringComparison.Ordinal) ? field[ObservationKeys.ComponentFieldPrefix.Length..] : null;

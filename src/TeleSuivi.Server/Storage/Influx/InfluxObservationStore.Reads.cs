@@ -334,15 +334,14 @@ public sealed partial class InfluxObservationStore
             foreach (var row in series.Rows)
             {
                 var values = fields.Where(f => !row.IsNull(f.index)).Select(f => (f.name, row.GetDouble(f.index)!.Value)).ToList();
-                readings.Add(new LatestReading(
+                readings.Add(StoreReads.Latest(
                     series.Tags.GetValueOrDefault(ObservationPoint.PatientTag) ?? string.Empty,
                     series.Tags.GetValueOrDefault(ObservationPoint.CodeTag) ?? string.Empty,
-                    DateTimeOffset.FromUnixTimeMilliseconds(FloorMilliseconds(row.GetEpoch(time))),
+                    FloorMilliseconds(row.GetEpoch(time)),
                     row.GetString(id) ?? string.Empty,
                     row.GetString(device) is { Length: > 0 } reference ? reference : null,
-                    values.Where(v => v.name == ObservationPoint.ValueField).Select(v => (double?)v.Item2).FirstOrDefault(),
                     row.GetString(unit),
-                    StoreReads.Components(values)));
+                    values));
             }
         }
 
