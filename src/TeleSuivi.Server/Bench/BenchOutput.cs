@@ -28,6 +28,11 @@ public static class BenchOutput
         text.AppendLine("| --- | ---: | ---: | ---: | --- | --- | ---: | ---: | ---: | --- | --- |");
         var r = report.Reference;
         text.AppendLine(F($"| reference: raw broker -> plain MQTTnet subscriber | {r.PublishedPerSecond:N0} | {r.ReceivedPerSecond:N0} received | | | | | | | | {r.Received:N0} of {r.Published:N0} received{(r.Note.Length > 0 ? "; " + r.Note : string.Empty)} |"));
+        if (report.StoreReference is { } s)
+        {
+            text.AppendLine(F($"| reference: the store alone (its own writes, {s.WritesInFlight} in flight, nothing else running) | | {s.MessagesPerSecond:N0} | {s.Observations:N0} | | | | | | {s.Batches:N0} writes, {s.Observations / Math.Max(s.Batches, 1.0):N0} Observations each | {s.Store}{(s.Rejected > 0 ? F($"; {s.Rejected:N0} messages refused by the normaliser, not written") : string.Empty)} |"));
+        }
+
         foreach (var load in report.Loads.Append(report.Saturation))
         {
             var w = load.StoreWrites;

@@ -165,6 +165,12 @@ public sealed record BenchReport(
     /// </summary>
     public string FolderCommit { get; init; } = SourceRevision.Unknown;
 
+    /// <summary>The store's own ceiling for this traffic, measured before the platform started (null in reports of older runs).</summary>
+    public StoreReferenceResult? StoreReference { get; init; }
+
+    /// <summary>What the store alone took, in messages per second, over the raw broker's rate; null when not measured.</summary>
+    public double? StoreAloneOverReference => StoreReference is { } store ? store.MessagesPerSecond / Math.Max(Reference.ReceivedPerSecond, 1e-9) : null;
+
     /// <summary>What the report says when the folder's commit is not the binary's; null when they agree.</summary>
     public string? CommitNote => SourceRevision.FolderMismatch(Commit, FolderCommit);
 }

@@ -76,6 +76,7 @@ public sealed class BenchRunner(BenchSettings settings, SimulatedFormats formats
 
         var referenceMessages = workload.NextMessages(settings.SaturationMessages, new Progress<int>(done => progress("encoding (reference)", done, settings.SaturationMessages)));
         var reference = await RawBrokerReference.MeasureAsync(address, brokerOptions, registry, secrets, workload.PublishingAccounts, referenceMessages, settings.MaxInFlight, progress, cancellationToken);
+        var storeReference = await StoreAloneReference.MeasureAsync(settings.Store, data, registry, referenceMessages, progress, cancellationToken);
         referenceMessages = null;
 
         var apiKey = "bench-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(24));
@@ -190,7 +191,10 @@ public sealed class BenchRunner(BenchSettings settings, SimulatedFormats formats
             process,
             scoring,
             nominal,
-            []);
+            [])
+        {
+            StoreReference = storeReference,
+        };
         return report with { Targets = BenchTargets.Judge(report), FolderCommit = SourceRevision.Describe(Environment.CurrentDirectory) };
     }
 

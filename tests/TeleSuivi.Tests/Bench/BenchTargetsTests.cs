@@ -44,6 +44,21 @@ public sealed class BenchTargetsTests
         Assert.Equal("not measured: only 9,990 of 10,000 patients sent readings", state.Result);
     }
 
+    [Theory]
+    [InlineData(8_000, "the store alone took 8,000/s = 57 % of raw: out of reach in this run, whatever the platform does")]
+    [InlineData(9_000, "the store alone took 9,000/s = 64 % of raw")]
+    public void Judge_StoreAloneMeasured_RatioTargetSaysWhetherTheStoreLeavesItWithinReach(double storeAlonePerSecond, string expected)
+    {
+        // Raw broker 14,000 received/s: 0.6 x raw is 8,400/s.
+        var report = Report() with { StoreReference = new StoreReferenceResult((long)storeAlonePerSecond * 10, 0, (long)storeAlonePerSecond * 20, 10, 200, 4, "test") };
+
+        var ratio = Assert.Single(BenchTargets.Judge(report), t => t.Target.StartsWith("end-to-end >= 0.6", StringComparison.Ordinal));
+
+        Assert.EndsWith(expected, ratio.Measured, StringComparison.Ordinal);
+        Assert.Equal("NOT MET", ratio.Result);
+        Assert.DoesNotContain("out of reach", BenchTargets.Judge(Report()).Single(t => t.Target == ratio.Target).Measured, StringComparison.Ordinal);
+    }
+
     private static TargetResult State(IReadOnlyList<TargetResult> targets) => Assert.Single(targets, t => t.Target == StateTarget);
 
     private static IReadOnlyList<TargetResult> Judge(int patients, int withReadings, long liveHeapMb, long atReadyMb) =>
