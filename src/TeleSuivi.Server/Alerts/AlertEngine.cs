@@ -231,9 +231,27 @@ public sealed partial class AlertEngine(
         // A reading within limits ends any streak, so the stored ones before it matter only for an abnormal reading
         // (and for weight, whose gain spans days): one store search per patient and vital after a start would
         // otherwise hold up every alert behind it (seconds per alert on InfluxDB with 10,000 patients, BENCHMARKS.md).
-        if (vitals.IsNew(patientId, vital) && (vital.Id == VitalSigns.WeightGainId || limits.Classify(number).Severity is not null))
+        var weight = vital.Id == VitalSigns.WeightGainId;
+        var severity = weight ? null : limits.Classify(number).Severity; // a weight's limits are on its gain
+        if (weight || severity is not null)
         {
-            await ReplayVitalAsync(subject, patientId, vital, time, limits, cancellationToken);
+            if (partitions.Shared)
+            {
+                // Several workers: the broker deals a patient's readings among them, so what this worker holds of a
+                // streak or of the weights is only its share, and may miss a reading back within limits that another
+                // worker received. The store holds every worker's readings: a reading that could start, extend or
+                // confirm a warning rebuilds the state from it. A critical value is raised at once whatever the streak,
+                // so it is not held up by a search: it starts from itself.
+                vitals.Forget(patientId, vital);
+                if (severity != AlertSeverity.Critical)
+                {
+                    await ReplayVitalAsync(subject, patientId, vital, time, limits, cancellationToken);
+                }
+            }
+            else if (vitals.IsNew(patientId, vital))
+            {
+                await ReplayVitalAsync(subject, patientId, vital, time, limits, cancellationToken);
+            }
         }
 
         if (vitals.Evaluate(new VitalReading(patientId, vital, number, time, observation.Id ?? string.Empty), limits, now) is { } signal)

@@ -54,6 +54,24 @@ public sealed class VitalLimitMonitor(AlertOptions options)
         }
     }
 
+    /// <summary>
+    /// Drops what this monitor holds of one patient's vital (for the weight gain, the weights and the gain's streak): it
+    /// becomes <see cref="IsNew"/> again, and what follows starts from nothing or from a <see cref="Replay"/>.
+    /// </summary>
+    public void Forget(string patientId, VitalSign vital)
+    {
+        ArgumentNullException.ThrowIfNull(vital);
+        if (vital.Id == VitalSigns.WeightGainId)
+        {
+            weights.Remove(patientId);
+            streaks.Remove((patientId, GainTracker.Id));
+        }
+        else
+        {
+            streaks.Remove((patientId, vital.Id));
+        }
+    }
+
     /// <summary>Evaluates one reading against the limits in force for the patient.</summary>
     public AlertSignal? Evaluate(VitalReading reading, VitalLimits limits, DateTimeOffset now)
     {

@@ -1,0 +1,60 @@
+using System.Net.Http.Json;
+using TeleSuivi.Server.Board;
+using TeleSuivi.Tests.Infrastructure;
+
+namespace TeleSuivi.Tests.ScaleOut;
+
+/// <summary>Alerts whose rule spans several readings, when the broker deals those readings to different workers.</summary>
+public sealed partial class ScaleOutTests
+{
+    [Fact]
+    public async Task VitalWarning_StreakDealtToBothWorkers_RaisedFromTheReadingsOfBoth()
+    {
+        // SpO2 of a patient without conditions: 90 % is beyond the warning limit (92), and a warning needs 2 such
+        // readings in a row. Two readings within limits, then two at 90 %, one at a time, each processed before the next.
+        // The case that matters: the two low readings on different workers, the second on a worker that already held
+        // this patient's SpO2 (a reading within limits), so that its own share of the streak is one reading. Dealt
+        // round robin, that is the first patient's order; another patient is tried if the broker dealt them otherwise.
+        for (var attempt = 1; attempt <= 4; attempt++)
+        {
+            var (patient, device) = await cluster.RegisterPatientAsync();
+            var start = DateTimeOffset.UtcNow.AddMinutes(-10);
+            var takenBy = new List<int>();
+            foreach (var (minute, value) in new[] { (0, 96.0), (1, 96.0), (2, 90.0), (3, 90.0) })
+            {
+                var before = await CountAsync(Messages);
+                await cluster.PublishWithingsAsync(device, start.AddMinutes(minute), SpO2, value);
+                var deltas = await Poll.UntilAsync(
+                    async () => (await CountAsync(Messages)).Zip(before, (after, was) => after - was).ToArray(),
+                    d => d.Sum() >= 1,
+                    ScaleOutCluster.Deadline,
+                    $"the SpO2 reading of minute {minute} processed");
+                takenBy.Add(Array.FindIndex(deltas, d => d > 0));
+            }
+
+            if (takenBy[3] == takenBy[2] || !takenBy.Take(2).Contains(takenBy[3]))
+            {
+                continue;
+            }
+
+            var raised = await Poll.UntilAsync(
+                () => VitalLimitAlertsAsync(patient),
+                alerts => alerts.Count > 0,
+                ScaleOutCluster.Deadline,
+                $"a SpO2 warning for {patient} (readings taken by workers {string.Join(", ", takenBy)})");
+            var warning = Assert.Single(raised);
+            Assert.Equal("warning", warning.Severity);
+            Assert.Contains("2 readings in a row", warning.Reason.En, StringComparison.Ordinal);
+            return;
+        }
+
+        Assert.Fail("in 4 patients, the broker never dealt the two low readings to different workers");
+    }
+
+    private async Task<IReadOnlyList<AlertView>> VitalLimitAlertsAsync(string patient)
+    {
+        using var http = cluster.WebNodes[0].CreateClient();
+        var snapshot = await http.GetFromJsonAsync<BoardSnapshot>(new Uri($"/api/alerts?closed=true&patient={patient}", UriKind.Relative), Ct);
+        return [.. snapshot!.Alerts.Where(a => a.Kind == "vital-limit")];
+    }
+}
