@@ -67,12 +67,18 @@ public sealed partial class AlertEngine(
     {
         await LoadStateAsync(stoppingToken);
         var nextSweep = time.GetUtcNow() + settings.SweepInterval;
+        var nextLiveRefresh = partitions.Shared ? time.GetUtcNow() + settings.LiveKeysRefreshInterval : DateTimeOffset.MaxValue;
         SweepSlices? sweep = null;
         Task<IReadOnlyDictionary<string, List<AssignedDevice>>>? listing = null;
         DateTimeOffset listedAt = default;
         while (!stoppingToken.IsCancellationRequested)
         {
             var wait = sweep is not null ? TimeSpan.Zero : listing is not null ? ListingCheck : nextSweep - time.GetUtcNow();
+            if (nextLiveRefresh - time.GetUtcNow() < wait)
+            {
+                wait = nextLiveRefresh - time.GetUtcNow();
+            }
+
             if (!await feed.WaitToReadOrTimeoutAsync(wait, stoppingToken))
             {
                 return;
@@ -84,6 +90,12 @@ public sealed partial class AlertEngine(
                 (input is AlertInput.Scored ? metrics.ScoreWait : metrics.ReadingWait).Observe(Stopwatch.GetElapsedTime(input.QueuedAt, started));
                 await GuardAsync(() => HandleAsync(input, stoppingToken), "an input", stoppingToken);
                 metrics.InputDuration.Observe(Stopwatch.GetElapsedTime(started));
+            }
+
+            if (time.GetUtcNow() >= nextLiveRefresh)
+            {
+                await GuardAsync(() => RefreshLiveKeysAsync(stoppingToken), "the open alerts' keys", stoppingToken);
+                nextLiveRefresh = time.GetUtcNow() + settings.LiveKeysRefreshInterval;
             }
 
             if (sweep is null && listing is null && time.GetUtcNow() >= nextSweep)
@@ -122,6 +134,18 @@ public sealed partial class AlertEngine(
                 metrics.SweepStep.Observe(Stopwatch.GetElapsedTime(started));
             }
         }
+    }
+
+    /// <summary>
+    /// With several workers, the alerts another worker raised or ended: an end is applied only to a key this engine
+    /// knows to be open (<see cref="live"/>), which otherwise holds only its own raises since its start.
+    /// </summary>
+    private async Task RefreshLiveKeysAsync(CancellationToken cancellationToken)
+    {
+        var keys = await store.LiveKeysAsync(cancellationToken);
+        live.Clear();
+        live.UnionWith(keys);
+        metrics.CountLiveKeysRefresh();
     }
 
     /// <summary>

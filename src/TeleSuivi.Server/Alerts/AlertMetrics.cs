@@ -24,6 +24,13 @@ public sealed class AlertMetrics
     /// <summary>One step of the missing-data sweep (a slice of patients, or the escalation check after the last): inputs wait meanwhile.</summary>
     public Histogram SweepStep { get; } = new(Histogram.CallBuckets);
 
-    /// <summary>The store search that rebuilds a vital's debounce state the first time it is abnormal since start.</summary>
+    /// <summary>The store search that rebuilds a vital's debounce state (the first time it is abnormal since start; with several workers, each time).</summary>
     public Histogram VitalReplayDuration { get; } = new(Histogram.CallBuckets);
+
+    private long liveKeysRefreshes;
+
+    /// <summary>With several workers: the times this engine read which alerts are open, whoever raised them.</summary>
+    public long LiveKeysRefreshes => Interlocked.Read(ref liveKeysRefreshes);
+
+    public void CountLiveKeysRefresh() => Interlocked.Increment(ref liveKeysRefreshes);
 }

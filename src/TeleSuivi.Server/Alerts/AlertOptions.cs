@@ -11,6 +11,12 @@ public sealed class AlertOptions
     /// <summary>How often missing data, silent devices and the escalation timer are checked.</summary>
     public TimeSpan SweepInterval { get; set; } = TimeSpan.FromMinutes(1);
 
+    /// <summary>
+    /// With several workers: how often a worker reads which alerts are open (whoever raised them), so that a reading it
+    /// receives ends an alert another worker raised. One query of the open alerts' keys.
+    /// </summary>
+    public TimeSpan LiveKeysRefreshInterval { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>Readings older than this (late uploads, history) update the state but raise no vital-limit alert.</summary>
     public TimeSpan MaxReadingAge { get; set; } = TimeSpan.FromHours(24);
 

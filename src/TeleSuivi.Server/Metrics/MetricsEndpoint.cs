@@ -108,7 +108,8 @@ public static class MetricsEndpoint
         WriteHistogram(text, "telesuivi_alert_input_duration_seconds", "The alert engine's work on one input, raises and board pushes included.", alerts.InputDuration);
         WriteHistogram(text, "telesuivi_alert_raise_duration_seconds", "One raise: the alert stored, then pushed to the boards.", alerts.RaiseDuration);
         WriteHistogram(text, "telesuivi_alert_sweep_step_seconds", "One step of the missing-data sweep: a slice of patients, or the escalation check after the last (inputs wait meanwhile).", alerts.SweepStep);
-        WriteHistogram(text, "telesuivi_alert_vital_replay_duration_seconds", "The store search that rebuilds a vital's debounce state the first time it is abnormal since start.", alerts.VitalReplayDuration);
+        WriteHistogram(text, "telesuivi_alert_vital_replay_duration_seconds", "The store search that rebuilds a vital's debounce state (the first time it is abnormal since start; with several workers, each time).", alerts.VitalReplayDuration);
+        Metric(text, "telesuivi_alert_live_keys_refreshes_total", "counter", "With several workers: reads of which alerts are open, whoever raised them.", alerts.LiveKeysRefreshes);
     }
 
     private static void WriteLag(StringBuilder text, IngestCounters counters, IngestChannel channel, DateTimeOffset now)

@@ -58,6 +58,8 @@ public sealed partial class ScaleOutCluster(ExternalServices external, ScaleOutS
             ["TELESUIVI_LOGGING__LOGLEVEL__TeleSuivi.Server.Risk.OnlineRiskScorer"] = "Debug",
             // Missing data checked every second, with a 6-second plan for the one kind the gap test registers.
             ["TELESUIVI_ALERTS__SWEEPINTERVAL"] = "00:00:01",
+            // Each worker reads which alerts are open every second (the alert test waits for two such reads).
+            ["TELESUIVI_ALERTS__LIVEKEYSREFRESHINTERVAL"] = "00:00:01",
             [$"TELESUIVI_ALERTS__EXPECTEDINTERVALBYDEVICEKIND__{GapWatchKind}"] = GapWatchPlan.ToString("c", CultureInfo.InvariantCulture),
         });
         Workers = [Node("ingest"), Node("ingest")];

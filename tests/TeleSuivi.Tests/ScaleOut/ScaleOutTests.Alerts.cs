@@ -8,7 +8,7 @@ namespace TeleSuivi.Tests.ScaleOut;
 public sealed partial class ScaleOutTests
 {
     [Fact]
-    public async Task VitalWarning_StreakDealtToBothWorkers_RaisedFromTheReadingsOfBoth()
+    public async Task VitalWarning_StreakDealtToBothWorkers_RaisedFromTheReadingsOfBothAndEndedByEither()
     {
         // SpO2 of a patient without conditions: 90 % is beyond the warning limit (92), and a warning needs 2 such
         // readings in a row. Two readings within limits, then two at 90 %, one at a time, each processed before the next.
@@ -22,14 +22,7 @@ public sealed partial class ScaleOutTests
             var takenBy = new List<int>();
             foreach (var (minute, value) in new[] { (0, 96.0), (1, 96.0), (2, 90.0), (3, 90.0) })
             {
-                var before = await CountAsync(Messages);
-                await cluster.PublishWithingsAsync(device, start.AddMinutes(minute), SpO2, value);
-                var deltas = await Poll.UntilAsync(
-                    async () => (await CountAsync(Messages)).Zip(before, (after, was) => after - was).ToArray(),
-                    d => d.Sum() >= 1,
-                    ScaleOutCluster.Deadline,
-                    $"the SpO2 reading of minute {minute} processed");
-                takenBy.Add(Array.FindIndex(deltas, d => d > 0));
+                takenBy.Add(await PublishSpO2Async(device, start.AddMinutes(minute), value));
             }
 
             if (takenBy[3] == takenBy[2] || !takenBy.Take(2).Contains(takenBy[3]))
@@ -45,11 +38,44 @@ public sealed partial class ScaleOutTests
             var warning = Assert.Single(raised);
             Assert.Equal("warning", warning.Severity);
             Assert.Contains("2 readings in a row", warning.Reason.En, StringComparison.Ordinal);
+
+            // Back within limits, through the worker that did not raise it, once that worker has read the open alerts
+            // (twice, so that one read began after the raise): the condition ends (nobody took it up: cleared).
+            var other = cluster.Workers[1 - takenBy[3]];
+            var reads = await ScaleOutCluster.MetricAsync(other, LiveKeysRefreshes);
+            await Poll.UntilAsync(() => ScaleOutCluster.MetricAsync(other, LiveKeysRefreshes), now => now >= reads + 2, ScaleOutCluster.Deadline, "two reads of the open alerts by the other worker");
+            takenBy.Add(await PublishSpO2Async(device, start.AddMinutes(4), 96));
+            if (takenBy[4] == takenBy[3])
+            {
+                // Dealt to the worker that raised it, which proves nothing here: another patient.
+                continue;
+            }
+
+            await Poll.UntilAsync(
+                () => VitalLimitAlertsAsync(patient),
+                alerts => alerts.Count == 1 && alerts[0].Status == "cleared",
+                ScaleOutCluster.Deadline,
+                $"the SpO2 warning of {patient} cleared by a reading within limits (readings taken by workers {string.Join(", ", takenBy)})");
             return;
         }
 
-        Assert.Fail("in 4 patients, the broker never dealt the two low readings to different workers");
+        Assert.Fail("in 4 patients, the broker never dealt the two low readings, then the reading within limits, to alternate workers");
     }
+
+    /// <summary>Publishes one SpO2 reading and waits until a worker has processed it: the index of that worker.</summary>
+    private async Task<int> PublishSpO2Async(string device, DateTimeOffset time, double value)
+    {
+        var before = await CountAsync(Messages);
+        await cluster.PublishWithingsAsync(device, time, SpO2, value);
+        var deltas = await Poll.UntilAsync(
+            async () => (await CountAsync(Messages)).Zip(before, (after, was) => after - was).ToArray(),
+            d => d.Sum() >= 1,
+            ScaleOutCluster.Deadline,
+            $"the SpO2 reading of {time:HH:mm} processed");
+        return Array.FindIndex(deltas, d => d > 0);
+    }
+
+    private const string LiveKeysRefreshes = "telesuivi_alert_live_keys_refreshes_total";
 
     private async Task<IReadOnlyList<AlertView>> VitalLimitAlertsAsync(string patient)
     {
