@@ -15,7 +15,7 @@ public static class MetricsEndpoint
 {
     public static IEndpointRouteBuilder MapTeleSuiviMetrics(this IEndpointRouteBuilder endpoints)
     {
-        endpoints.MapGet("/metrics", async (IngestCounters counters, IngestChannel channel, BrokerConnectionState broker, BrokerRefusals refusals, DeadLetterStore deadLetters, ObservationSpool spool, WritePathMetrics writes, HubConnections hub, Risk.RiskMetrics risk, Risk.ScoringFeed scoring, Risk.RiskModel model, Alerts.AlertMetrics alerts, Alerts.AlertFeed alertFeed, TimeProvider time, CancellationToken cancellationToken) =>
+        endpoints.MapGet("/metrics", async (IngestCounters counters, IngestChannel channel, BrokerConnectionState broker, BrokerRefusals refusals, DeadLetterStore deadLetters, ObservationSpool spool, WritePathMetrics writes, IObservationStore store, HubConnections hub, Risk.RiskMetrics risk, Risk.ScoringFeed scoring, Risk.RiskModel model, Alerts.AlertMetrics alerts, Alerts.AlertFeed alertFeed, TimeProvider time, CancellationToken cancellationToken) =>
         {
             var text = new StringBuilder();
             Metric(text, "telesuivi_ingest_messages_total", "counter", "MQTT messages processed since start.", counters.Messages);
@@ -43,7 +43,7 @@ public static class MetricsEndpoint
             }
 
             WriteSpool(text, spool.Status, writes);
-            WriteStore(text, writes);
+            WriteStore(text, writes, store);
             WriteRisk(text, risk, scoring, model, time.GetUtcNow());
             WriteAlerts(text, alerts, alertFeed);
             Metric(text, "telesuivi_hub_connections", "gauge", "Triage boards connected to /hubs/triage.", hub.Open);
@@ -120,8 +120,14 @@ public static class MetricsEndpoint
         Metric(text, "telesuivi_ingest_oldest_unacknowledged_age_seconds", "gauge", "Age of the oldest message received and not yet acknowledged (0 when none).", oldest is { } at ? Math.Max(0, (now - at).TotalSeconds) : 0);
     }
 
-    private static void WriteStore(StringBuilder text, WritePathMetrics writes)
+    private static void WriteStore(StringBuilder text, WritePathMetrics writes, IObservationStore store)
     {
+        if (store is Storage.Influx.InfluxObservationStore influx)
+        {
+            Metric(text, "telesuivi_store_reads_of_points_being_written_total", "counter", "Reads of Observations made again because influxd was still storing a point they met (some of its fields visible, not all).", influx.ReadsOfPointsBeingWritten);
+            Metric(text, "telesuivi_store_incomplete_points_total", "counter", "Points of Observations still incomplete after the wait (damaged, or not written whole by TeleSuivi): each failed a read.", influx.IncompletePoints);
+        }
+
         WriteHistogram(text, "telesuivi_store_write_duration_seconds", "Duration of writes of Observation batches to the store (failed ones included).", writes.WriteLatency);
         Header(text, "telesuivi_store_write_failures_total", "counter", "Failed writes to the store since start, by kind: unavailable, timeout (spooled), rejected (dead-lettered), access (held).");
         foreach (var (kind, failures) in writes.FailuresByKind())

@@ -100,6 +100,11 @@ public sealed class FaultInjectionTests(ExternalServices services) : IAsyncDispo
         Assert.Empty(gateway.Unrouted);
         Assert.Contains("subscription: plain", host.Output, StringComparison.Ordinal);
         Assert.Contains("session present: True", host.Output, StringComparison.Ordinal);
+
+        // The ledger's FHIR searches race the stream's writes: once they got a 500 from a point influxd was still storing.
+        var metrics = await HostProbes.MetricsAsync(host.BaseUrl);
+        Assert.Equal(0, metrics["telesuivi_store_incomplete_points_total"]);
+        TestContext.Current.TestOutputHelper?.WriteLine($"{metrics["telesuivi_store_reads_of_points_being_written_total"]} FHIR read(s) made again over a point being written");
     }
 
     /// <summary>

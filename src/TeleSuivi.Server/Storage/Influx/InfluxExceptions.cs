@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 
 namespace TeleSuivi.Server.Storage.Influx;
@@ -86,5 +87,46 @@ public sealed class InfluxQueryException : InfluxException
     public InfluxQueryException(string what, string reason, HttpStatusCode? statusCode, string? serverMessage)
         : base(what, reason, statusCode, serverMessage, null)
     {
+    }
+}
+
+/// <summary>
+/// A read met a point that influxd has not finished storing (<see cref="ObservationPoint.StateOf"/>): the store reads
+/// again. Its message is the error the read fails with if the point stays that way.
+/// </summary>
+internal sealed class PointBeingWrittenException : Exception
+{
+    public PointBeingWrittenException(InfluxSeries series, InfluxRow row, ObservationPoint.Columns columns, string missing, TimeSpan deadline)
+        : base(MessageOf(series, row, columns, missing, deadline))
+    {
+        Point = Describe(series, row, columns);
+        Missing = missing;
+    }
+
+    /// <summary>The measurement, the tags, the time and the id when it is there.</summary>
+    public string Point { get; }
+
+    /// <summary>What the row lacks.</summary>
+    public string Missing { get; }
+
+    private static string Describe(InfluxSeries series, InfluxRow row, ObservationPoint.Columns columns) => string.Create(
+        CultureInfo.InvariantCulture,
+        $"{series.Name},patient={row.GetString(columns.Patient)},code={row.GetString(columns.Code)},device={row.GetString(columns.Device)} at {row.GetEpoch(columns.Time)} ns (id {row.GetString(columns.Id) ?? "not there"})");
+
+    private static string MessageOf(InfluxSeries series, InfluxRow row, ObservationPoint.Columns columns, string missing, TimeSpan deadline)
+    {
+        var id = row.GetString(columns.Id);
+        if (row.GetInt64(columns.Shape) is { } shape && shape != ShapePoints.NoShape && id is not null && !row.IsNull(columns.Style)
+            && missing.EndsWith($"is not in {ShapePoints.Measurement}", StringComparison.Ordinal))
+        {
+            return $"the shape {ShapePoints.TagValue(shape)} of Observation {id} is not in {ShapePoints.Measurement}: that measurement must never be dropped (SCHEMA.md)";
+        }
+
+        var because = row.IsNull(columns.Shape) && row.IsNull(columns.Fhir)
+            ? $"a point of {series.Name} has no '{ObservationPoint.FhirField}' nor '{ObservationPoint.ShapeField}' field"
+            : $"the point of Observation {id ?? "(no id)"} has {missing}";
+        return string.Create(
+            CultureInfo.InvariantCulture,
+            $"{because} after {deadline.TotalSeconds:0.#} s ({Describe(series, row, columns)}): not a write in progress; the point is damaged or was not written whole by TeleSuivi");
     }
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using Hl7.Fhir.Model;
@@ -27,9 +28,14 @@ public sealed partial class InfluxObservationStore
     /// after a cursor reads the points at the cursor's very nanosecond apart (there may be several, in several series),
     /// and when a page is full, every point at its last nanosecond, so that a tie is never cut in two.
     /// </summary>
-    public async Task<ObservationSearchResult> SearchAsync(ObservationSearch search, CancellationToken cancellationToken)
+    public Task<ObservationSearchResult> SearchAsync(ObservationSearch search, CancellationToken cancellationToken)
     {
         StoreReads.CheckSearch(search);
+        return OfWholePointsAsync(token => SearchOnceAsync(search, token), cancellationToken);
+    }
+
+    private async Task<ObservationSearchResult> SearchOnceAsync(ObservationSearch search, CancellationToken cancellationToken)
+    {
         if (!Window(search.From, search.Through, out var parameters))
         {
             return new ObservationSearchResult([], null);
@@ -106,6 +112,39 @@ public sealed partial class InfluxObservationStore
         return descending ? order < 0 : order > 0;
     }
 
+    /// <summary>
+    /// Runs a read of Observations again while it meets a point influxd is still storing (some of its fields visible, not
+    /// all: <see cref="ObservationPoint.StateOf"/>), polling until <see cref="BeingWrittenDeadline"/>; a point still
+    /// incomplete then is not being written but damaged, or written whole by someone else: logged, counted, and the
+    /// read fails with what it lacks (SCHEMA.md, "Points being written").
+    /// </summary>
+    private async Task<T> OfWholePointsAsync<T>(Func<CancellationToken, Task<T>> read, CancellationToken cancellationToken)
+    {
+        var waited = Stopwatch.StartNew();
+        var pause = TimeSpan.FromMilliseconds(5);
+        while (true)
+        {
+            try
+            {
+                return await read(cancellationToken);
+            }
+            catch (PointBeingWrittenException ex)
+            {
+                if (waited.Elapsed >= BeingWrittenDeadline)
+                {
+                    Interlocked.Increment(ref incompletePoints);
+                    LogIncompletePoint(Display, ex.Point, ex.Missing, BeingWrittenDeadline.TotalSeconds);
+                    throw new InvalidDataException(ex.Message, ex);
+                }
+
+                Interlocked.Increment(ref readsOfPointsBeingWritten);
+                LogPointBeingWritten(Display, ex.Point, ex.Missing);
+                await Task.Delay(pause, cancellationToken);
+                pause = TimeSpan.FromTicks(Math.Min(pause.Ticks * 2, MaxBeingWrittenPause.Ticks));
+            }
+        }
+    }
+
     /// <summary>The Observations of <c>SELECT *</c> rows, with the shapes they need read first (one request for those not cached).</summary>
     private async Task<List<ObservationMatch>> ReadMatchesAsync(IReadOnlyList<InfluxSeries> series, CancellationToken cancellationToken)
     {
@@ -131,6 +170,11 @@ public sealed partial class InfluxObservationStore
             var columns = ObservationPoint.Columns.Of(one);
             foreach (var row in one.Rows)
             {
+                if (ObservationPoint.StateOf(one, row, columns, known, out var missing) == ObservationPoint.PointState.BeingWritten)
+                {
+                    throw new PointBeingWrittenException(one, row, columns, missing!, BeingWrittenDeadline);
+                }
+
                 var observation = ObservationPoint.Read(one, row, columns, known);
                 matches.Add(new ObservationMatch(observation, new ObservationCursor(row.GetEpoch(columns.Time), row.GetString(columns.Id) ?? observation.Id ?? string.Empty)));
             }
@@ -143,9 +187,14 @@ public sealed partial class InfluxObservationStore
     /// Looks the id up in its bucket of <c>observation_id</c> (1/4,096 of the index), then reads the one point it
     /// names. When the id was written at several times (a corrected effective time), the latest wins.
     /// </summary>
-    public async Task<Observation?> FindAsync(string id, CancellationToken cancellationToken)
+    public Task<Observation?> FindAsync(string id, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(id);
+        return OfWholePointsAsync(token => FindOnceAsync(id, token), cancellationToken);
+    }
+
+    private async Task<Observation?> FindOnceAsync(string id, CancellationToken cancellationToken)
+    {
         var parameters = new Dictionary<string, object?> { ["bucket"] = ObservationIdIndex.Bucket(id), ["id"] = id };
         var locations = new List<(long Time, string Patient, string Code, string Device)>();
         using (var index = await QueryAsync(
@@ -550,6 +599,12 @@ public sealed partial class InfluxObservationStore
 
     private static long FloorMilliseconds(long nanoseconds) =>
         Math.DivRem(nanoseconds, ObservationPoint.NanosecondsPerMillisecond, out var rest) - (rest < 0 ? 1 : 0);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Observation store {Store}: the point {Point} is being written ({Missing}): reading again")]
+    private partial void LogPointBeingWritten(string store, string point, string missing);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Observation store {Store}: the point {Point} is still incomplete after {Seconds} s ({Missing}): not a write in progress; damaged, or not written whole by TeleSuivi (SCHEMA.md, \"Points being written\")")]
+    private partial void LogIncompletePoint(string store, string point, string missing, double seconds);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Observation store {Store}: indexing the Observations written before the id index, by id")]
     private partial void LogBackfilling(string store);

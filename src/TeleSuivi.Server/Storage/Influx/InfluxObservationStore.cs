@@ -19,6 +19,12 @@ public sealed partial class InfluxObservationStore : IObservationStore, IDisposa
     private readonly ILogger logger;
     private readonly ShapePoints shapes;
 
+    /// <summary>The longest pause between two reads of a point being written (SCHEMA.md, "Points being written").</summary>
+    private static readonly TimeSpan MaxBeingWrittenPause = TimeSpan.FromMilliseconds(200);
+
+    private long readsOfPointsBeingWritten;
+    private long incompletePoints;
+
     public InfluxObservationStore(StoreAddress address, StoreOptions options, ILoggerFactory? loggers = null, HttpMessageHandler? handler = null)
     {
         ArgumentNullException.ThrowIfNull(address);
@@ -31,6 +37,18 @@ public sealed partial class InfluxObservationStore : IObservationStore, IDisposa
     }
 
     public string Display { get; }
+
+    /// <summary>
+    /// How long a read waits for a point influxd is still storing to become whole before it takes it for a damaged one.
+    /// Storing a point takes microseconds; the margin is for a loaded machine.
+    /// </summary>
+    internal TimeSpan BeingWrittenDeadline { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Reads made again because a point was being written (some of its fields visible, not all), since start.</summary>
+    public long ReadsOfPointsBeingWritten => Interlocked.Read(ref readsOfPointsBeingWritten);
+
+    /// <summary>Points still incomplete after <see cref="BeingWrittenDeadline"/>, whose reads failed, since start.</summary>
+    public long IncompletePoints => Interlocked.Read(ref incompletePoints);
 
     public string Database { get; }
 

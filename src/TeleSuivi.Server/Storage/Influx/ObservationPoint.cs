@@ -1,3 +1,4 @@
+using System.Globalization;
 using Hl7.Fhir.Model;
 using Hl7.Fhir.Serialization;
 using TeleSuivi.Server.Storage.Shapes;
@@ -29,6 +30,13 @@ internal static class ObservationPoint
 
     /// <summary>A bit of <see cref="StyleField"/> above the <see cref="EffectiveStyle"/>: the identifier is the reading's natural key.</summary>
     internal const long IdentifierFromNaturalKey = 16;
+
+    /// <summary>
+    /// Where <see cref="StyleField"/> keeps the number of fields its line carries (bits 8 and up): a reader that sees fewer
+    /// is looking at a point influxd has not finished storing (SCHEMA.md, "Points being written"). 0 in points written
+    /// before it existed.
+    /// </summary>
+    internal const int FieldCountShift = 8;
 
     private const long StyleMask = 15;
     public const string ComponentFieldPrefix = ObservationKeys.ComponentFieldPrefix;
@@ -79,17 +87,21 @@ internal static class ObservationPoint
             .Tag(CodeTag, code)
             .Tag(DeviceTag, device)
             .Tag(PatientTag, observation.Subject?.Reference);
+        var fields = 0;
         foreach (var (field, number) in ObservationKeys.NumericFields(observation))
         {
             writer.Field(field, number);
+            fields++;
         }
 
         if (ObservationKeys.UnitOf(observation) is { Length: > 0 } unit)
         {
             writer.Field(UnitField, unit);
+            fields++;
         }
 
         writer.Field(IdField, id);
+        fields++;
         if (shape is not null && split.Parts is { } parts)
         {
             var style = (long)parts.Style;
@@ -100,8 +112,12 @@ internal static class ObservationPoint
             else if (parts.Identifier is not null)
             {
                 writer.Field(IdentifierField, parts.Identifier);
+                fields++;
             }
 
+            // shape and style, and issued when there is one.
+            fields += parts.IssuedMs is null ? 2 : 3;
+            style |= (long)fields << FieldCountShift;
             writer.Field(ShapeField, shape.Id).Field(StyleField, style);
             if (parts.IssuedMs is { } issued)
             {
@@ -240,6 +256,90 @@ internal static class ObservationPoint
             shape.TakesValue ? row.GetDouble(columns.Value) : null,
             components);
         return ObservationShapes.Rebuild(shape.Json, parts);
+    }
+
+    /// <summary>
+    /// Whether a row of <c>SELECT *</c> is a whole point of this schema. influxd 1.x stores the fields of a point one by
+    /// one (one cache entry per series and field, in no set order) and a query reads each field with its own cursor,
+    /// so a query that runs while a point is being stored can return a row with only some of its fields, and the
+    /// point's shape point (written in the same request) may not be visible yet either. Such a row is
+    /// <see cref="PointState.BeingWritten"/>, with <paramref name="missing"/> saying what it lacks; a row that carries
+    /// no field of this schema at all is <see cref="PointState.Foreign"/>.
+    /// </summary>
+    public static PointState StateOf(InfluxSeries series, InfluxRow row, Columns columns, IReadOnlyDictionary<long, ShapePoints.Shape> shapes, out string? missing)
+    {
+        missing = null;
+        if (row.GetInt64(columns.Shape) is not { } shapeId)
+        {
+            if (!row.IsNull(columns.Fhir))
+            {
+                return PointState.Whole;
+            }
+
+            missing = $"no '{ShapeField}' field";
+            return CarriesFieldsOfThisSchema(series, row, columns) ? PointState.BeingWritten : PointState.Foreign;
+        }
+
+        if (row.IsNull(columns.Id))
+        {
+            missing = $"no '{IdField}' field";
+        }
+        else if (shapeId == ShapePoints.NoShape)
+        {
+            missing = row.IsNull(columns.Resource) ? $"no '{ResourceField}' field" : null;
+        }
+        else if (row.GetInt64(columns.Style) is not { } style)
+        {
+            missing = $"no '{StyleField}' field";
+        }
+        else if (!shapes.ContainsKey(shapeId))
+        {
+            missing = $"its shape {ShapePoints.TagValue(shapeId)} is not in {ShapePoints.Measurement}";
+        }
+        else if (style >> FieldCountShift is var written and > 0 && FieldsOf(series, row, columns) is var seen && seen < written)
+        {
+            missing = string.Create(CultureInfo.InvariantCulture, $"{seen} of its {written} fields");
+        }
+
+        return missing is null ? PointState.Whole : PointState.BeingWritten;
+    }
+
+    /// <summary>Whether the row has a field this schema writes to every point or to some (a foreign point has none).</summary>
+    private static bool CarriesFieldsOfThisSchema(InfluxSeries series, InfluxRow row, Columns columns)
+    {
+        if (!row.IsNull(columns.Id) || !row.IsNull(columns.Value) || !row.IsNull(columns.Style) || !row.IsNull(columns.Issued)
+            || !row.IsNull(columns.Identifier) || !row.IsNull(columns.Resource) || !row.IsNull(series.IndexOf(UnitField)))
+        {
+            return true;
+        }
+
+        for (var i = 0; i < series.Columns.Count; i++)
+        {
+            if (series.Columns[i].StartsWith(ComponentFieldPrefix, StringComparison.Ordinal) && !row.IsNull(i))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// The fields the row has: every cell that is not the time or one of this schema's tags. A field left by an earlier
+    /// write of the point (fields are never removed) counts too, so a point written again is never taken for one being written.
+    /// </summary>
+    private static int FieldsOf(InfluxSeries series, InfluxRow row, Columns columns)
+    {
+        var count = 0;
+        for (var i = 0; i < series.Columns.Count; i++)
+        {
+            if (i != columns.Time && i != columns.Patient && i != columns.Device && i != columns.Code && !row.IsNull(i))
+            {
+                count++;
+            }
+        }
+
+        return count;
     }
 
     /// <summary>The shape a row of schema 2 needs, or null (schema 1, or its whole JSON).</summary>
@@ -386,6 +486,19 @@ internal static class ObservationPoint
         }
 
         return hash;
+    }
+
+    /// <summary>What <see cref="StateOf"/> makes of a row.</summary>
+    public enum PointState
+    {
+        /// <summary>Everything the point was written with is there.</summary>
+        Whole,
+
+        /// <summary>Some fields of a point of this schema, not all: influxd is storing it, or it was damaged.</summary>
+        BeingWritten,
+
+        /// <summary>No field of this schema: a point TeleSuivi did not write.</summary>
+        Foreign,
     }
 
     /// <summary>The positions of the schema's columns in one series of <c>SELECT *</c>.</summary>

@@ -39,7 +39,7 @@ public sealed class InfluxObservationStoreTests(ExternalServices services)
         Assert.Equal(128.0, row.GetDouble(series.IndexOf("c:8480-6")));
         Assert.Equal(82.0, row.GetDouble(series.IndexOf("c:8462-4")));
         Assert.Equal(97.5, row.GetDouble(series.IndexOf("c:8478-0")));
-        Assert.Equal((long)EffectiveStyle.Firely, row.GetInt64(series.IndexOf("style")));
+        Assert.Equal((7L << ObservationPoint.FieldCountShift) | (long)EffectiveStyle.Firely, row.GetInt64(series.IndexOf("style"))); // 7 fields in its line
         var time = row.GetEpoch(series.IndexOf("time"));
         Assert.Equal(Morning.ToUnixTimeMilliseconds(), Math.DivRem(time, 1_000_000, out var offset));
         Assert.InRange(offset, 0, 999_999);
@@ -75,7 +75,7 @@ public sealed class InfluxObservationStoreTests(ExternalServices services)
             StringComparison.Ordinal);
         Assert.EndsWith("]}\" 1768464000000000000", lines[0], StringComparison.Ordinal);
         Assert.Equal(
-            $"observation,code=http://loinc.org|85354-9,device=Device/bp-1,patient=Patient/123 c:8480-6=128,c:8462-4=82,c:8478-0=97,id=\"obs-bp-1-85354-9-1768464000123\",identifier=\"bp-1/85354-9/1768464000123\",shape={shape}i,style=2i 1768464000123937795",
+            $"observation,code=http://loinc.org|85354-9,device=Device/bp-1,patient=Patient/123 c:8480-6=128,c:8462-4=82,c:8478-0=97,id=\"obs-bp-1-85354-9-1768464000123\",identifier=\"bp-1/85354-9/1768464000123\",shape={shape}i,style={(7 << ObservationPoint.FieldCountShift) | 2}i 1768464000123937795",
             lines[1]);
     }
 

@@ -106,7 +106,7 @@ public sealed class InfluxShapeSchemaTests(ExternalServices services)
         var issued = observation.IssuedElement!.Value!.Value.ToUnixTimeMilliseconds();
         var time = ObservationPoint.Timestamp(ObservationKeys.EffectiveMilliseconds(observation), observation.Id!);
         Assert.Equal(
-            $"observation,code=http://loinc.org|85354-9,device=Device/example-device,patient=Patient/example-patient c:8480-6=142,c:8462-4=88,id=\"{observation.Id}\",shape={split.ShapeId}i,style=17i,issued={issued}i {time}",
+            $"observation,code=http://loinc.org|85354-9,device=Device/example-device,patient=Patient/example-patient c:8480-6=142,c:8462-4=88,id=\"{observation.Id}\",shape={split.ShapeId}i,style={(6 << ObservationPoint.FieldCountShift) | 17}i,issued={issued}i {time}",
             lines[1]);
         Assert.True(lines[1].Length < 300, $"{lines[1].Length} bytes");
     }
