@@ -27,6 +27,7 @@ public sealed partial class AlertEngine(
     PatientDirectory patients,
     DeviceRegistry registry,
     IObservationStore observations,
+    DeadLetterStore deadLetters,
     AlertWorkflow workflow,
     BoardNotifier board,
     ScoringPartitions partitions,
@@ -195,7 +196,7 @@ public sealed partial class AlertEngine(
             case AlertInput.Rejected rejected:
                 foreach (var letter in rejected.Letters)
                 {
-                    await ApplyAsync(Evaluate(letter), now, cancellationToken);
+                    await ApplyAsync(await EvaluateAsync(letter, cancellationToken), now, cancellationToken);
                 }
 
                 break;
@@ -242,7 +243,19 @@ public sealed partial class AlertEngine(
         if (deviceId is not null)
         {
             var batteryLow = ObservationKeys.NotesOf(observation).Any(n => n.Text?.Contains(ObservationFactory.LowBatteryStatus, StringComparison.Ordinal) == true);
-            signals.AddRange(devices.OnAccepted(patientId, deviceId, time, batteryLow));
+            foreach (var deviceSignal in devices.OnAccepted(patientId, deviceId, time, batteryLow, arrivedAt: now))
+            {
+                if (deviceSignal is AlertSignal.Ended { Key.Kind: AlertKinds.DeviceInvalid } end && partitions.Shared && live.Contains(end.Key)
+                    && devices.ValidRunSince(deviceId) is { } since
+                    && (await InvalidReadingsAsync(deviceId, since, now, cancellationToken)).Count > 0)
+                {
+                    // Another worker rejected one of the device's readings during this worker's run: not in a row.
+                    devices.BreakValidRun(deviceId);
+                    continue;
+                }
+
+                signals.Add(deviceSignal);
+            }
         }
 
         if (ReadVital(observation) is not var (vital, number))
@@ -334,7 +347,7 @@ public sealed partial class AlertEngine(
         vitals.Replay(patientId, vital, history, limits);
     }
 
-    private List<AlertSignal> Evaluate(Rejection letter)
+    private async Task<List<AlertSignal>> EvaluateAsync(Rejection letter, CancellationToken cancellationToken)
     {
         if (!ContractTopic.TryParse(letter.Topic, out var topic, out _) || topic!.Kind == TopicKind.Environment)
         {
@@ -348,8 +361,23 @@ public sealed partial class AlertEngine(
             return [];
         }
 
-        return devices.OnRejected(patientId, deviceId, letter.ReasonCode, letter.Reason, letter.ReceivedAt).ToList();
+        // Several workers share the device's readings: its invalid ones are counted from what every worker dead-lettered.
+        var everyWorkers = partitions.Shared && letter.ReasonCode is RejectionCodes.Implausible or RejectionCodes.Unparseable
+            ? await InvalidReadingsAsync(deviceId, letter.ReceivedAt - settings.InvalidReadingsWindow, letter.ReceivedAt, cancellationToken)
+            : null;
+        return devices.OnRejected(patientId, deviceId, letter.ReasonCode, letter.Reason, letter.ReceivedAt, everyWorkers).ToList();
     }
+
+    /// <summary>The device's readings every worker rejected as implausible or undecodable in [from, through].</summary>
+    private async Task<List<(DateTimeOffset Time, string Reason)>> InvalidReadingsAsync(string deviceId, DateTimeOffset from, DateTimeOffset through, CancellationToken cancellationToken)
+    {
+        var letters = await deadLetters.RejectionsAsync(deviceId, InvalidReasons, from, through, cancellationToken);
+        return [.. letters
+            .Where(l => ContractTopic.TryParse(l.Topic, out var topic, out _) && topic!.Kind != TopicKind.Environment && registry.CanonicalDeviceId(topic.DeviceId) == deviceId)
+            .Select(l => (l.ReceivedAt, l.Reason))];
+    }
+
+    private static readonly string[] InvalidReasons = [RejectionCodes.Implausible, RejectionCodes.Unparseable];
 
     private async Task ApplyAsync(IReadOnlyList<AlertSignal> signals, DateTimeOffset now, CancellationToken cancellationToken)
     {

@@ -13,10 +13,17 @@ public sealed class DeviceFaultMonitor(AlertOptions options)
 {
     private readonly Dictionary<string, DeviceState> devices = new(StringComparer.Ordinal);
 
-    public IEnumerable<AlertSignal> OnRejected(string patientId, string deviceId, string reasonCode, string reason, DateTimeOffset receivedAt)
+    /// <param name="everyWorkersInvalid">
+    /// With several workers: the device's invalid readings of the window as every worker rejected them (this one
+    /// included), which replace this worker's own share; null on a single node.
+    /// </param>
+    public IEnumerable<AlertSignal> OnRejected(
+        string patientId, string deviceId, string reasonCode, string reason, DateTimeOffset receivedAt,
+        IReadOnlyList<(DateTimeOffset Time, string Reason)>? everyWorkersInvalid = null)
     {
         var state = StateOf(deviceId);
         state.ValidInARow = 0;
+        state.ValidSince = null;
         if (reasonCode == RejectionCodes.Clock)
         {
             yield return new AlertSignal.Raise(new AlertDraft(
@@ -32,7 +39,16 @@ public sealed class DeviceFaultMonitor(AlertOptions options)
             yield break;
         }
 
-        state.Invalid.Add((receivedAt, reason));
+        if (everyWorkersInvalid is null)
+        {
+            state.Invalid.Add((receivedAt, reason));
+        }
+        else
+        {
+            state.Invalid.Clear();
+            state.Invalid.AddRange(everyWorkersInvalid);
+        }
+
         state.Invalid.RemoveAll(i => receivedAt - i.Time > options.InvalidReadingsWindow);
         if (state.Invalid.Count >= options.InvalidReadingsThreshold)
         {
@@ -46,11 +62,13 @@ public sealed class DeviceFaultMonitor(AlertOptions options)
     }
 
     /// <param name="batteryLow">The reading's device status reports a low battery.</param>
-    public IEnumerable<AlertSignal> OnAccepted(string patientId, string deviceId, DateTimeOffset time, bool batteryLow)
+    /// <param name="arrivedAt">When the reading arrived: the start of a run of valid readings, on the clock of the rejections.</param>
+    public IEnumerable<AlertSignal> OnAccepted(string patientId, string deviceId, DateTimeOffset time, bool batteryLow, DateTimeOffset arrivedAt)
     {
         var state = StateOf(deviceId);
         yield return new AlertSignal.Ended(new AlertKey(patientId, AlertKinds.DeviceClock, deviceId),
             new("The device's readings are accepted again", "Les mesures de l'appareil sont de nouveau acceptées"));
+        state.ValidSince ??= arrivedAt;
         state.ValidInARow++;
         if (state.ValidInARow >= options.ValidReadingsToClear)
         {
@@ -65,6 +83,20 @@ public sealed class DeviceFaultMonitor(AlertOptions options)
                 new($"Device {deviceId} reports a low battery", $"L'appareil {deviceId} signale une batterie faible"),
                 [new AlertEvidence(time, EvidenceLabels.DeviceStatus, Detail: EvidenceLabels.BatteryLow)]))
             : new AlertSignal.Ended(battery, new("The device no longer reports a low battery", "L'appareil ne signale plus de batterie faible"));
+    }
+
+    /// <summary>When this worker's current run of valid readings of the device began (null: none, or it was just broken).</summary>
+    public DateTimeOffset? ValidRunSince(string deviceId) => devices.TryGetValue(deviceId, out var state) ? state.ValidSince : null;
+
+    /// <summary>
+    /// With several workers: another worker rejected a reading of the device during this worker's run of valid ones,
+    /// so they were not in a row. The run starts again from the next valid reading.
+    /// </summary>
+    public void BreakValidRun(string deviceId)
+    {
+        var state = StateOf(deviceId);
+        state.ValidInARow = 0;
+        state.ValidSince = null;
     }
 
     private DeviceState StateOf(string deviceId)
@@ -82,5 +114,7 @@ public sealed class DeviceFaultMonitor(AlertOptions options)
         public List<(DateTimeOffset Time, string Reason)> Invalid { get; } = [];
 
         public int ValidInARow { get; set; }
+
+        public DateTimeOffset? ValidSince { get; set; }
     }
 }

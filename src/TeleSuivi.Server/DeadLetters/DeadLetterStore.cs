@@ -127,6 +127,26 @@ public sealed class DeadLetterStore
     }
 
     /// <summary>
+    /// The letters of the given reasons received in [<paramref name="from"/>, <paramref name="through"/>] whose topic
+    /// contains <paramref name="topicPart"/> (a device's id as its topics spell it), oldest first, without their payloads:
+    /// what every node rejected of one device, for the device-fault monitor when several workers share the readings.
+    /// </summary>
+    public async Task<IReadOnlyList<(string Topic, DateTimeOffset ReceivedAt, string Reason)>> RejectionsAsync(
+        string topicPart, IReadOnlyCollection<string> reasonCodes, DateTimeOffset from, DateTimeOffset through, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        var pattern = "%" + topicPart.Replace(@"\", @"\\", StringComparison.Ordinal).Replace("%", @"\%", StringComparison.Ordinal).Replace("_", @"\_", StringComparison.Ordinal) + "%";
+        object?[] values = [from.ToUnixTimeMilliseconds(), through.ToUnixTimeMilliseconds(), pattern, .. reasonCodes];
+        return await Sql.QueryAsync(
+            connection,
+            null,
+            $"SELECT topic, received_at, reason FROM dead_letter WHERE received_ms >= $1 AND received_ms <= $2 AND topic LIKE $3 ESCAPE '\\' AND reason_code IN ({Sql.Placeholders(4, reasonCodes.Count)}) ORDER BY received_ms, id",
+            reader => (reader.GetString(0), DateTimeOffset.Parse(reader.GetString(1), CultureInfo.InvariantCulture), reader.GetString(2)),
+            cancellationToken,
+            values);
+    }
+
+    /// <summary>
     /// Takes the pending letters the query selects for a replay: only those no other replay holds (or whose claim has
     /// lapsed) come back, each now held until <paramref name="now"/> + <see cref="ClaimLease"/> or until
     /// <see cref="RecordReplayAsync"/> settles it. The claim is one guarded UPDATE, atomic on both engines.

@@ -16,7 +16,7 @@ public sealed class DeviceAndGapMonitorTests
         Assert.Equal(new AlertKey("p1", AlertKinds.DeviceClock, "ox-1"), raise.Key);
         Assert.Contains("3 h in the future", raise.Draft.Reason.En, StringComparison.Ordinal);
 
-        Assert.Contains(monitor.OnAccepted("p1", "ox-1", Start.AddMinutes(5), batteryLow: false), s => s is AlertSignal.Ended && s.Key == raise.Key);
+        Assert.Contains(monitor.OnAccepted("p1", "ox-1", Start.AddMinutes(5), batteryLow: false, Start.AddMinutes(5)), s => s is AlertSignal.Ended && s.Key == raise.Key);
     }
 
     [Fact]
@@ -30,9 +30,9 @@ public sealed class DeviceAndGapMonitorTests
         Assert.Equal(3, raise.Draft.Evidence.Count);
 
         var key = new AlertKey("p1", AlertKinds.DeviceInvalid, "bp-1");
-        Assert.DoesNotContain(monitor.OnAccepted("p1", "bp-1", Start.AddHours(3), false), s => s.Key == key);
-        Assert.DoesNotContain(monitor.OnAccepted("p1", "bp-1", Start.AddHours(4), false), s => s.Key == key);
-        Assert.Contains(monitor.OnAccepted("p1", "bp-1", Start.AddHours(5), false), s => s.Key == key && s is AlertSignal.Ended);
+        Assert.DoesNotContain(monitor.OnAccepted("p1", "bp-1", Start.AddHours(3), false, Start.AddHours(3)), s => s.Key == key);
+        Assert.DoesNotContain(monitor.OnAccepted("p1", "bp-1", Start.AddHours(4), false, Start.AddHours(4)), s => s.Key == key);
+        Assert.Contains(monitor.OnAccepted("p1", "bp-1", Start.AddHours(5), false, Start.AddHours(5)), s => s.Key == key && s is AlertSignal.Ended);
     }
 
     [Fact]
@@ -50,7 +50,7 @@ public sealed class DeviceAndGapMonitorTests
     {
         var monitor = new DeviceFaultMonitor(new AlertOptions());
 
-        var raise = monitor.OnAccepted("p1", "glu-1", Start, batteryLow: true).OfType<AlertSignal.Raise>().Single();
+        var raise = monitor.OnAccepted("p1", "glu-1", Start, batteryLow: true, Start).OfType<AlertSignal.Raise>().Single();
 
         Assert.Equal(AlertKinds.DeviceBattery, raise.Key.Kind);
         Assert.Equal(AlertSeverity.Info, raise.Draft.Severity);

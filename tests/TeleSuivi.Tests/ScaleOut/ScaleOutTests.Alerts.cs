@@ -62,6 +62,28 @@ public sealed partial class ScaleOutTests
         Assert.Fail("in 4 patients, the broker never dealt the two low readings, then the reading within limits, to alternate workers");
     }
 
+    [Fact]
+    public async Task DeviceInvalid_RejectionsDealtToBothWorkers_CountedTogether()
+    {
+        // 3 implausible readings (SpO2 150 %) within 24 h raise a device alert. Published one at a time, each processed
+        // before the next, round robin deals them to both workers: neither rejected 3 by itself.
+        var (patient, device) = await cluster.RegisterPatientAsync();
+        var start = DateTimeOffset.UtcNow.AddMinutes(-10);
+        var takenBy = new List<int>();
+        for (var minute = 0; minute < 3; minute++)
+        {
+            takenBy.Add(await PublishSpO2Async(device, start.AddMinutes(minute), 150));
+        }
+
+        Assert.True(takenBy.Distinct().Count() == 2, $"one worker took every rejected reading ({string.Join(", ", takenBy)}): the test proves nothing");
+        var raised = await Poll.UntilAsync(
+            () => AlertsAsync(patient, "device-invalid"),
+            alerts => alerts.Count > 0,
+            ScaleOutCluster.Deadline,
+            $"a device-invalid alert for {device} (readings taken by workers {string.Join(", ", takenBy)})");
+        Assert.Contains("3 invalid readings", Assert.Single(raised).Reason.En, StringComparison.Ordinal);
+    }
+
     /// <summary>Publishes one SpO2 reading and waits until a worker has processed it: the index of that worker.</summary>
     private async Task<int> PublishSpO2Async(string device, DateTimeOffset time, double value)
     {
@@ -77,10 +99,12 @@ public sealed partial class ScaleOutTests
 
     private const string LiveKeysRefreshes = "telesuivi_alert_live_keys_refreshes_total";
 
-    private async Task<IReadOnlyList<AlertView>> VitalLimitAlertsAsync(string patient)
+    private Task<IReadOnlyList<AlertView>> VitalLimitAlertsAsync(string patient) => AlertsAsync(patient, "vital-limit");
+
+    private async Task<IReadOnlyList<AlertView>> AlertsAsync(string patient, string kind)
     {
         using var http = cluster.WebNodes[0].CreateClient();
         var snapshot = await http.GetFromJsonAsync<BoardSnapshot>(new Uri($"/api/alerts?closed=true&patient={patient}", UriKind.Relative), Ct);
-        return [.. snapshot!.Alerts.Where(a => a.Kind == "vital-limit")];
+        return [.. snapshot!.Alerts.Where(a => a.Kind == kind)];
     }
 }
