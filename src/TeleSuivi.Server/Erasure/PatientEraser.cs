@@ -38,7 +38,10 @@ public sealed class UnknownPatientException(string message) : Exception(message)
 /// their devices, their pending scoring wake-up (several nodes: <see cref="ScaleOut.ScoringPartitions"/>), their
 /// alerts (with the nurses' actions and the physician's thresholds), their risk assessments, and last the registry
 /// (the patient, their assignments; their devices stay registered, unassigned).
-/// Runs with the server stopped (<see cref="Hosting.DataFolderLock"/>).
+/// Runs with the server of this data folder stopped (<see cref="Hosting.DataFolderLock"/>). With several nodes the
+/// other workers keep running: from before the risk assessments go until the registry no longer holds the patient,
+/// no scorer can save one of theirs (<see cref="Risk.RiskAssessmentStore.HoldOffScoresAsync"/>), and after, the
+/// scorers refuse a patient who is not registered.
 /// </summary>
 public sealed partial class PatientEraser(
     IObservationStore store,
@@ -92,6 +95,7 @@ public sealed partial class PatientEraser(
         await alerts.InitializeAsync(cancellationToken);
         var alertCount = await alerts.ErasePatientAsync(patientId, cancellationToken);
         await risks.InitializeAsync(cancellationToken);
+        await using var scoresHeldOff = await risks.HoldOffScoresAsync(cancellationToken);
         var riskCount = await risks.ErasePatientAsync(patientId, cancellationToken);
 
         var unassigned = new List<RegisteredDevice>();
@@ -108,6 +112,7 @@ public sealed partial class PatientEraser(
         var devices = DevicesOf(patientId);
         var patientRecord = registry.FindPatient(patientId) is not null;
         var assignments = await registry.ErasePatientAsync(patientId, unassigned, cancellationToken);
+        await scoresHeldOff.DisposeAsync();
         var report = new ErasureReport(
             patientId, observations, spooled.Observations, spooled.Messages, letters, alertCount, riskCount, wakeUps, patientRecord, assignments, devices, spooled.Unsearchable);
 
