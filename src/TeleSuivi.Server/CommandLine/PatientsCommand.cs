@@ -198,6 +198,7 @@ public static class PatientsCommand
         Console.WriteLine($"  spool           {spool.DirectoryPath}");
         Console.WriteLine($"  dead letters    {deadLetters.FilePath}");
         Console.WriteLine("  alerts          their alerts, the nurses' actions on them and their thresholds");
+        Console.WriteLine("  risk            their risk assessments, and their pending scoring wake-up (several nodes)");
         Console.WriteLine($"  registry        {registry.FilePath} ({(plan.Registered ? "registered" : "not registered")}; device(s) unassigned and kept: {List(plan.Devices)})");
         if (Console.IsInputRedirected)
         {
@@ -219,6 +220,7 @@ public static class PatientsCommand
         Console.WriteLine(string.Create(invariant, $"  dead letters    {report.DeadLetters} letter(s) from {deadLetters.FilePath}"));
         Console.WriteLine(string.Create(invariant, $"  alerts          {report.Alerts} alert(s) with their actions and thresholds"));
         Console.WriteLine(string.Create(invariant, $"  risk            {report.RiskAssessments} risk assessment(s)"));
+        Console.WriteLine(string.Create(invariant, $"  scoring         {report.ScoringWakeUps} pending wake-up(s) (several nodes)"));
         Console.WriteLine(string.Create(invariant,
             $"  registry        {(report.PatientRecord ? 1 : 0)} patient record, {report.Assignments} assignment(s) from {registry.FilePath}; device(s) kept, unassigned: {List(report.DevicesUnassigned)}"));
     }

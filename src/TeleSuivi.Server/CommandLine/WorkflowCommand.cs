@@ -67,12 +67,18 @@ public static class WorkflowCommand
             await Console.Error.WriteLineAsync($"error: {ex.Message}");
             return ExitCodes.StartFailed;
         }
+        catch (MigrationCleanupException ex)
+        {
+            bar.Finish();
+            await Console.Error.WriteLineAsync($"error: the migration stopped: {ex.Message}");
+            return 1;
+        }
         catch (Exception ex) when (ex is NpgsqlException or SqliteException or IOException)
         {
             bar.Finish();
             // PostgreSQL keeps nothing of a transaction that did not commit. A connection lost during the COMMIT itself
             // leaves it unknown whether it did: a second run tells, as it refuses a database that holds the data.
-            await Console.Error.WriteLineAsync($"error: the migration stopped: {ex.Message} (PostgreSQL keeps nothing of a migration that did not commit; run it again once the cause is fixed)");
+            await Console.Error.WriteLineAsync($"error: the migration stopped: {ex.Message} (nothing of it was kept: the copy was rolled back and the tables it had created dropped; run it again once the cause is fixed)");
             return 1;
         }
 

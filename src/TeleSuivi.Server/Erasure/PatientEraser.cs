@@ -1,6 +1,7 @@
 using System.Text.RegularExpressions;
 using Hl7.Fhir.Model;
 using Hl7.Fhir.Serialization;
+using Microsoft.Extensions.Options;
 using TeleSuivi.Server.DeadLetters;
 using TeleSuivi.Server.Ingestion;
 using TeleSuivi.Server.Registry;
@@ -21,6 +22,7 @@ public sealed record ErasureReport(
     long DeadLetters,
     int Alerts,
     int RiskAssessments,
+    int ScoringWakeUps,
     bool PatientRecord,
     int Assignments,
     IReadOnlyList<string> DevicesUnassigned,
@@ -33,8 +35,13 @@ public sealed class UnknownPatientException(string message) : Exception(message)
 /// The right to erasure (GDPR art. 17): removes a patient's data from every store of a data folder. In this order,
 /// so that an erasure cut short can simply be run again (the patient stays registered until the end):
 /// the spool (nothing of theirs is replayed later), the observation store, the dead letters that concern them or
-/// their devices, their alerts (with the nurses' actions and the physician's thresholds), their risk assessments, and last the registry (the patient, their assignments; their devices stay registered, unassigned).
-/// Runs with the server stopped (<see cref="Hosting.DataFolderLock"/>).
+/// their devices, their pending scoring wake-up (several nodes: <see cref="ScaleOut.ScoringPartitions"/>), their
+/// alerts (with the nurses' actions and the physician's thresholds), their risk assessments, and last the registry
+/// (the patient, their assignments; their devices stay registered, unassigned).
+/// Runs with the server of this data folder stopped (<see cref="Hosting.DataFolderLock"/>). With several nodes the
+/// other workers keep running: from before the risk assessments go until the registry no longer holds the patient,
+/// no scorer can save one of theirs (<see cref="Risk.RiskAssessmentStore.HoldOffScoresAsync"/>), and after, the
+/// scorers refuse a patient who is not registered.
 /// </summary>
 public sealed partial class PatientEraser(
     IObservationStore store,
@@ -43,6 +50,7 @@ public sealed partial class PatientEraser(
     DeviceRegistry registry,
     Alerts.AlertStore alerts,
     Risk.RiskAssessmentStore risks,
+    IOptions<Workflow.WorkflowOptions> workflow,
     ILogger<PatientEraser> logger)
 {
     private static readonly FhirJsonSerializer Serializer = new();
@@ -83,9 +91,11 @@ public sealed partial class PatientEraser(
         var spooled = await spool.EraseSubjectAsync(subject, cancellationToken);
         var observations = await store.EraseSubjectAsync(subject, cancellationToken);
         var letters = await deadLetters.EraseAsync(await LettersOfAsync(patientId, cancellationToken), cancellationToken);
+        var wakeUps = await ScaleOut.ScoringPartitions.ErasePatientAsync(workflow.Value, patientId, cancellationToken);
         await alerts.InitializeAsync(cancellationToken);
         var alertCount = await alerts.ErasePatientAsync(patientId, cancellationToken);
         await risks.InitializeAsync(cancellationToken);
+        await using var scoresHeldOff = await risks.HoldOffScoresAsync(cancellationToken);
         var riskCount = await risks.ErasePatientAsync(patientId, cancellationToken);
 
         var unassigned = new List<RegisteredDevice>();
@@ -102,12 +112,13 @@ public sealed partial class PatientEraser(
         var devices = DevicesOf(patientId);
         var patientRecord = registry.FindPatient(patientId) is not null;
         var assignments = await registry.ErasePatientAsync(patientId, unassigned, cancellationToken);
+        await scoresHeldOff.DisposeAsync();
         var report = new ErasureReport(
-            patientId, observations, spooled.Observations, spooled.Messages, letters, alertCount, riskCount, patientRecord, assignments, devices, spooled.Unsearchable);
+            patientId, observations, spooled.Observations, spooled.Messages, letters, alertCount, riskCount, wakeUps, patientRecord, assignments, devices, spooled.Unsearchable);
 
         // The record of the erasure itself: who, when, what, counted; never what was erased.
         LogErased(patientId, requestedBy, DateTimeOffset.UtcNow, store.Display, observations, spooled.Observations, spooled.Messages, letters,
-            patientRecord, assignments, devices.Count, spooled.Unsearchable.Count);
+            wakeUps, patientRecord, assignments, devices.Count, spooled.Unsearchable.Count);
         return report;
     }
 
@@ -169,7 +180,7 @@ public sealed partial class PatientEraser(
     private static partial Regex FhirId();
 
     [LoggerMessage(Level = LogLevel.Warning, EventName = "PatientErased",
-        Message = "Erased patient {PatientId} at the request of {RequestedBy} at {ErasedAt:O} (right to erasure): {Observations} observation(s) from {Store}, {SpooledObservations} spooled observation(s) in {SpooledMessages} message(s), {DeadLetters} dead letter(s), patient record {PatientRecord}, {Assignments} assignment(s), {Devices} device(s) unassigned and kept; {Unsearchable} spool file(s) could not be searched entirely")]
+        Message = "Erased patient {PatientId} at the request of {RequestedBy} at {ErasedAt:O} (right to erasure): {Observations} observation(s) from {Store}, {SpooledObservations} spooled observation(s) in {SpooledMessages} message(s), {DeadLetters} dead letter(s), {WakeUps} pending scoring wake-up(s), patient record {PatientRecord}, {Assignments} assignment(s), {Devices} device(s) unassigned and kept; {Unsearchable} spool file(s) could not be searched entirely")]
     private partial void LogErased(string patientId, string requestedBy, DateTimeOffset erasedAt, string store, long observations, long spooledObservations, long spooledMessages,
-        long deadLetters, bool patientRecord, int assignments, int devices, int unsearchable);
+        long deadLetters, int wakeUps, bool patientRecord, int assignments, int devices, int unsearchable);
 }

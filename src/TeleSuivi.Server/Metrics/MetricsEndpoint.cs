@@ -98,6 +98,7 @@ public static class MetricsEndpoint
         WriteHistogram(text, "telesuivi_risk_first_sight_seconds", "The first sight of a patient since start: stored readings and recorded outcomes read into the state.", risk.FirstSightLoad);
         WriteHistogram(text, "telesuivi_risk_save_duration_seconds", "One commit of a pass's scores to the risk store.", risk.SaveDuration);
         Metric(text, "telesuivi_risk_zone_rescores_total", "counter", "Patients made due for a score by a change of their zone's environment.", risk.ZoneRescores);
+        Metric(text, "telesuivi_risk_unregistered_dropped_total", "counter", "Readings, wake-ups or scores of a patient who is not registered (erased, or never) dropped by the scorer with their state.", risk.UnregisteredDropped);
     }
 
     private static void WriteAlerts(StringBuilder text, Alerts.AlertMetrics alerts, Alerts.AlertFeed feed)

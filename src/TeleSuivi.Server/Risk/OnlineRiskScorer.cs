@@ -10,6 +10,7 @@ using TeleSuivi.Risk.Features;
 using TeleSuivi.Risk.Outcomes;
 using TeleSuivi.Server.Alerts;
 using TeleSuivi.Server.Hosting;
+using TeleSuivi.Server.Registry;
 using TeleSuivi.Server.ScaleOut;
 using TeleSuivi.Server.Storage;
 using AlertRiskScore = TeleSuivi.Server.Alerts.RiskScore;
@@ -27,6 +28,14 @@ namespace TeleSuivi.Server.Risk;
 /// was trained on. Each score is stored as a RiskAssessment and handed to the alert engine. One reader: no locks.
 /// The patient's exacerbation history (a feature) comes from the alerts nurses resolved as confirmed exacerbation or
 /// hospitalised, read when the patient is first seen and again before each daily score.
+/// <para>
+/// Only registered patients are scored. One who is not (erased on another node while this one held their state, or
+/// never registered: a wake-up or reading that names them) has their state dropped, logged once and counted
+/// (<see cref="RiskMetrics.UnregisteredDropped"/>), whenever they come up: a reading, a wake-up, a due score, a change
+/// of the registry (<see cref="DeviceRegistry.Changed"/>), the daily pass. The registry in memory may lag the shared
+/// one; on PostgreSQL the save itself keeps out the scores of a patient the database no longer holds
+/// (<see cref="RiskAssessmentStore.SaveScoresAsync"/>), and no risk score of theirs reaches the alert engine.
+/// </para>
 /// </summary>
 public sealed partial class OnlineRiskScorer(
     ScoringFeed feed,
@@ -39,6 +48,7 @@ public sealed partial class OnlineRiskScorer(
     LatestRisks latest,
     RiskMetrics metrics,
     ScoringPartitions partitions,
+    DeviceRegistry registry,
     IOptions<RiskOptions> options,
     TimeProvider time,
     ILogger<OnlineRiskScorer> logger) : BackgroundService
@@ -49,6 +59,7 @@ public sealed partial class OnlineRiskScorer(
     private const int ZoneHistoryDays = ZoneEnvironmentState.DayBins + 1;
     private const int ReadPage = 5000;
     private const int ScoresPerCommit = 500;
+    private const int MaxRefusedLogged = 10_000;
     private static readonly TimeSpan RetryAfterFailure = TimeSpan.FromMinutes(1);
 
     private readonly RiskOptions settings = options.Value;
@@ -58,6 +69,9 @@ public sealed partial class OnlineRiskScorer(
     private readonly DueSchedule<PatientTrack> duePatients = new();
     private readonly DueSchedule<ZoneTrack> dueZones = new();
     private readonly float[] features = new float[FeatureSchema.VectorLength];
+
+    // The unregistered patients already logged: once each, not at every reading or wake-up that names them.
+    private readonly HashSet<string> refusedLogged = new(StringComparer.Ordinal);
     private TimeSpan utcOffset;
 
     public override async Task StartAsync(CancellationToken cancellationToken)
@@ -79,10 +93,20 @@ public sealed partial class OnlineRiskScorer(
 
             LogOn(model.Status, settings.MinRescoreInterval, settings.TimeZone);
             partitions.Woken = feed.TryWake;
+            registry.Changed += OnRegistryChanged;
         }
 
         await base.StartAsync(cancellationToken);
     }
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        registry.Changed -= OnRegistryChanged;
+        await base.StopAsync(cancellationToken);
+    }
+
+    // Raised on the registry's thread: the scorer's own loop drops the patients no longer registered.
+    private void OnRegistryChanged() => feed.TryRecheckRegistrations();
 
     /// <summary>Checks the options; returns the UTC offset of the local days.</summary>
     internal static TimeSpan Validate(RiskOptions settings)
@@ -142,12 +166,22 @@ public sealed partial class OnlineRiskScorer(
     internal async Task TakeAsync(ScoringBatch batch, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
+        if (batch is RegistrationsChanged)
+        {
+            RefuseUnregistered();
+            return;
+        }
+
         if (batch is WokenPatients woken)
         {
             // Another worker received these owned patients' readings: the score tops their state up from the store.
             foreach (var patientId in woken.PatientIds.Where(partitions.Owns))
             {
-                if (await TrackAsync(patientId, now, cancellationToken) is { } patient)
+                if (!IsRegistered(patientId))
+                {
+                    Refuse(patientId);
+                }
+                else if (await TrackAsync(patientId, now, cancellationToken) is { } patient)
                 {
                     MarkPending(patient, now, batch.HandedOverAt);
                 }
@@ -167,6 +201,12 @@ public sealed partial class OnlineRiskScorer(
                     // Another ingest worker owns this patient's partition and scores them (README "Scale-out").
                     Forget(patientId);
                     partitions.WakeOwner(patientId);
+                    continue;
+                }
+
+                if (!IsRegistered(patientId))
+                {
+                    Refuse(patientId);
                     continue;
                 }
 
@@ -215,6 +255,12 @@ public sealed partial class OnlineRiskScorer(
                 continue;
             }
 
+            if (!IsRegistered(patient.Id))
+            {
+                Refuse(patient.Id);
+                continue;
+            }
+
             // A score that fails (the risk file cannot be written) is tried again later, not at once in a loop.
             duePatients.Set(patient, now + RetryAfterFailure);
             due.Add((patient.Id, patient));
@@ -227,6 +273,7 @@ public sealed partial class OnlineRiskScorer(
     internal async Task ScoreEveryoneAsync(DateTimeOffset midnight, CancellationToken cancellationToken)
     {
         var due = new List<(string PatientId, PatientTrack Patient)>();
+        RefuseUnregistered();
 
         // Outcomes recorded since the patients were first seen, read once for all of them (not a query per patient);
         // when the alert store cannot be read, the scores go on with the history already known (logged).
@@ -266,11 +313,12 @@ public sealed partial class OnlineRiskScorer(
             }
 
             var saved = false;
+            IReadOnlySet<string> unregistered = new HashSet<string>();
             var saving = Stopwatch.GetTimestamp();
             await GuardAsync(
                 async () =>
                 {
-                    await store.SaveAllAsync(scored.ConvertAll(s => s.Stored), cancellationToken);
+                    unregistered = await store.SaveScoresAsync(scored.ConvertAll(s => s.Stored), cancellationToken);
                     metrics.SaveDuration.Observe(Stopwatch.GetElapsedTime(saving));
                     saved = true;
                 },
@@ -284,6 +332,13 @@ public sealed partial class OnlineRiskScorer(
             var now = time.GetUtcNow();
             foreach (var (patientId, patient, score, stored, latency, beforeBaseline) in scored)
             {
+                if (unregistered.Contains(patientId))
+                {
+                    // The shared registry no longer holds them (erased since this node's copy was read): not saved.
+                    Refuse(patientId);
+                    continue;
+                }
+
                 metrics.Scored(latency, now - patient.PendingSince, now);
                 latest.Set(patientId, stored.Probability, at);
                 LogScored(patientId, at, stored.Probability);
@@ -349,6 +404,7 @@ public sealed partial class OnlineRiskScorer(
         }
 
         tracked[patientId] = patient;
+        refusedLogged.Remove(patientId);
         if (patient.Zone is { } zoneId)
         {
             if (!patientsByZone.TryGetValue(zoneId, out var inZone))
@@ -478,6 +534,37 @@ public sealed partial class OnlineRiskScorer(
         duePatients.SetIfNone(patient, Later(now, patient.LastScored + settings.MinRescoreInterval));
     }
 
+    private bool IsRegistered(string patientId) => registry.FindPatient(patientId) is not null;
+
+    /// <summary>Drops the state of every patient held who is no longer registered (an erasure, seen by the registry's refresh).</summary>
+    private void RefuseUnregistered()
+    {
+        foreach (var patientId in tracked.Keys.Where(id => !IsRegistered(id)).ToList())
+        {
+            Refuse(patientId);
+        }
+    }
+
+    /// <summary>
+    /// A patient who is not registered (erased, or never registered): their state is dropped and nothing of theirs is
+    /// scored; counted each time, logged once.
+    /// </summary>
+    private void Refuse(string patientId)
+    {
+        var held = tracked.ContainsKey(patientId);
+        Forget(patientId);
+        metrics.UnregisteredRefused();
+        if (refusedLogged.Count >= MaxRefusedLogged)
+        {
+            refusedLogged.Clear();
+        }
+
+        if (refusedLogged.Add(patientId))
+        {
+            LogUnregistered(patientId, held);
+        }
+    }
+
     /// <summary>Stops tracking a patient (their partition is another worker's): state, due time and zone membership.</summary>
     private void Forget(string patientId)
     {
@@ -538,6 +625,9 @@ public sealed partial class OnlineRiskScorer(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Risk scoring is OFF: {Reason}. No RiskAssessment nor risk alert will be produced (see /health/ready)")]
     private partial void LogOff(string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Risk scoring: patient {PatientId} is not registered (erased, or never registered): nothing of theirs is scored or stored (state held until now: {Held}); logged once")]
+    private partial void LogUnregistered(string patientId, bool held);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Daily risk scores: {Count} patient(s) scored at {Midnight:u}")]
     private partial void LogDaily(int count, DateTimeOffset midnight);

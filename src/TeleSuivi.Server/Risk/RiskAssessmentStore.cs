@@ -23,6 +23,10 @@ public sealed partial class RiskAssessmentStore(WorkflowDatabase database, Workf
     /// <summary>The SQLite file of the data folder, without PostgreSQL.</summary>
     public const string FileName = "risk.db";
 
+    // The two keys of the advisory lock an erasure holds against the scorers' saves (apart from the partitions' locks).
+    private const int ErasureLockSpace = 0x7e1e_e7a;
+    private const int ErasureLockKey = 0;
+
     private const string Schema = """
         CREATE TABLE IF NOT EXISTS risk_assessment (
             id TEXT PRIMARY KEY,
@@ -140,6 +144,12 @@ public sealed partial class RiskAssessmentStore(WorkflowDatabase database, Workf
 
         await using var connection = await OpenAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await InsertAsync(connection, transaction, assessments, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    private static async Task InsertAsync(DbConnection connection, DbTransaction transaction, IEnumerable<StoredRiskAssessment> assessments, CancellationToken cancellationToken)
+    {
         foreach (var assessment in assessments)
         {
             await using var command = WorkflowDatabase.Command(connection, transaction, """
@@ -149,8 +159,105 @@ public sealed partial class RiskAssessmentStore(WorkflowDatabase database, Workf
                 ("@p", assessment.Probability), ("@json", assessment.Json));
             await command.ExecuteNonQueryAsync(cancellationToken);
         }
+    }
 
+    /// <summary>
+    /// The scorer's save: like <see cref="SaveAllAsync"/>, but on PostgreSQL only the assessments of patients the shared
+    /// registry holds at the commit, read under <see cref="HoldOffScoresAsync"/>'s lock (shared here: saves never wait
+    /// for each other). A node's in-memory registry lags the database by up to <c>Registry:RefreshInterval</c>, and its
+    /// scorer may hold a patient's state from before their erasure on another node: this is what keeps an erased
+    /// patient's score out of the database whatever the timing. Returns the patients whose assessments were not
+    /// saved. With SQLite (one node, erasure with the server stopped) the scorer's own check of the registry suffices.
+    /// </summary>
+    public async Task<IReadOnlySet<string>> SaveScoresAsync(IReadOnlyList<StoredRiskAssessment> assessments, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(assessments);
+        if (database.Dialect != WorkflowDialect.PostgreSql || assessments.Count == 0)
+        {
+            await SaveAllAsync(assessments, cancellationToken);
+            return new HashSet<string>(StringComparer.Ordinal);
+        }
+
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await using (var hold = WorkflowDatabase.Command(connection, transaction, "SELECT pg_advisory_xact_lock_shared(@space, @key)", ("@space", ErasureLockSpace), ("@key", ErasureLockKey)))
+        {
+            await hold.ExecuteScalarAsync(cancellationToken);
+        }
+
+        var patients = assessments.Select(a => a.PatientId).Distinct(StringComparer.Ordinal).ToArray();
+        var registered = new HashSet<string>(StringComparer.Ordinal);
+        await using (var find = WorkflowDatabase.Command(connection, transaction, "SELECT id FROM patient WHERE id = ANY(@ids)", ("@ids", patients)))
+        await using (var reader = await find.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                registered.Add(reader.GetString(0));
+            }
+        }
+
+        await InsertAsync(connection, transaction, assessments.Where(a => registered.Contains(a.PatientId)), cancellationToken);
         await transaction.CommitAsync(cancellationToken);
+        return patients.Where(p => !registered.Contains(p)).ToHashSet(StringComparer.Ordinal);
+    }
+
+    /// <summary>
+    /// For an erasure on PostgreSQL, from before it deletes the patient's assessments until the registry no longer holds
+    /// them: <see cref="SaveScoresAsync"/> on every node waits meanwhile, then sees the patient gone. A score saved before
+    /// is deleted by the erasure; none can be saved after. Released when disposed, or when the erasure's session ends
+    /// (a process killed half-way holds nothing). Nothing to hold with SQLite.
+    /// </summary>
+    public async Task<IAsyncDisposable> HoldOffScoresAsync(CancellationToken cancellationToken)
+    {
+        if (database.Dialect != WorkflowDialect.PostgreSql)
+        {
+            return NoHold.Instance;
+        }
+
+        var connection = await OpenAsync(cancellationToken);
+        try
+        {
+            await using var hold = WorkflowDatabase.Command(connection, null, "SELECT pg_advisory_lock(@space, @key)", ("@space", ErasureLockSpace), ("@key", ErasureLockKey));
+            await hold.ExecuteScalarAsync(cancellationToken);
+            return new ScoreHold(connection);
+        }
+        catch
+        {
+            await connection.DisposeAsync();
+            throw;
+        }
+    }
+
+    private sealed class NoHold : IAsyncDisposable
+    {
+        public static readonly NoHold Instance = new();
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
+
+    private sealed class ScoreHold(DbConnection connection) : IAsyncDisposable
+    {
+        private int released;
+
+        /// <summary>Releases once: the erasure lets the saves go as soon as the registry is done, and its <c>using</c> ends later.</summary>
+        public async ValueTask DisposeAsync()
+        {
+            if (Interlocked.Exchange(ref released, 1) == 1)
+            {
+                return;
+            }
+
+            try
+            {
+                await using var release = WorkflowDatabase.Command(connection, null, "SELECT pg_advisory_unlock(@space, @key)", ("@space", ErasureLockSpace), ("@key", ErasureLockKey));
+                await release.ExecuteScalarAsync(CancellationToken.None);
+            }
+            finally
+            {
+                // The connection goes back to the pool: never with the lock (a failed unlock means a broken session, which PostgreSQL ends).
+                await connection.DisposeAsync();
+            }
+        }
     }
 
     public async Task<StoredRiskAssessment?> FindAsync(string id, CancellationToken cancellationToken)

@@ -17,6 +17,7 @@ public sealed class RiskMetrics
     private long scores;
     private long lastLagMilliseconds;
     private long zoneRescores;
+    private long unregisteredDropped;
 
     public long Scores => Interlocked.Read(ref scores);
 
@@ -35,6 +36,14 @@ public sealed class RiskMetrics
     public long ZoneRescores => Interlocked.Read(ref zoneRescores);
 
     public void ZoneChanged(int patients) => Interlocked.Add(ref zoneRescores, patients);
+
+    /// <summary>
+    /// Times the scorer refused a patient who is not registered (erased, or never registered): a reading, wake-up, due
+    /// or daily score of theirs dropped with their state, or a score the shared registry kept out at the save.
+    /// </summary>
+    public long UnregisteredDropped => Interlocked.Read(ref unregisteredDropped);
+
+    public void UnregisteredRefused() => Interlocked.Increment(ref unregisteredDropped);
 
     public void Scored(TimeSpan latency, TimeSpan? lag, DateTimeOffset now)
     {

@@ -41,6 +41,12 @@ public sealed class ScoringFeed(RiskModel model, IOptions<RiskOptions> options, 
     /// offered again (<see cref="ScaleOut.ScoringPartitions.Woken"/>).
     /// </summary>
     public bool TryWake(IReadOnlyList<string> patientIds) => !model.IsOff && channel.Writer.TryWrite(new WokenPatients(patientIds, time.GetUtcNow()));
+
+    /// <summary>
+    /// Asks the scorer to drop the patients the registry no longer holds (an erasure on another node). Skipped when the
+    /// channel is full: the next reading, wake-up or due score of such a patient, or the daily pass, drops them.
+    /// </summary>
+    public bool TryRecheckRegistrations() => !model.IsOff && channel.Writer.TryWrite(new RegistrationsChanged(time.GetUtcNow()));
 }
 
 /// <summary>Observations handed to the scorer together, and when they were handed over.</summary>
@@ -57,3 +63,6 @@ public sealed class WokenPatients(IReadOnlyList<string> patientIds, DateTimeOffs
 {
     public IReadOnlyList<string> PatientIds { get; } = patientIds;
 }
+
+/// <summary>A batch with no Observation: the registry changed, the scorer checks that the patients it holds are still registered.</summary>
+public sealed class RegistrationsChanged(DateTimeOffset handedOverAt) : ScoringBatch([], handedOverAt);

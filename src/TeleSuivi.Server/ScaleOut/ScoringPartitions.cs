@@ -173,6 +173,49 @@ public sealed partial class ScoringPartitions : BackgroundService
         }
     }
 
+    /// <summary>
+    /// The right to erasure: deletes the patient's pending wake-up (the row names them) and rewrites the table so the
+    /// row leaves no trace on disk. Returns how many rows went (0 or 1; 0 too without PostgreSQL, or when no worker
+    /// ever created the table). A wake-up taken already, or written again by a worker that still receives the patient's
+    /// readings, is refused by the scorer: the patient is no longer registered (README "Retention and erasure").
+    /// </summary>
+    public static async Task<int> ErasePatientAsync(WorkflowOptions workflow, string patientId, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(workflow);
+        ArgumentNullException.ThrowIfNull(patientId);
+        if (string.IsNullOrWhiteSpace(workflow.PostgreSql))
+        {
+            return 0;
+        }
+
+        // Not the workers' application name: the live workers are counted by it.
+        await using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(workflow.PostgreSql) { ApplicationName = "telesuivi-erase", Pooling = false }.ToString());
+        await connection.OpenAsync(cancellationToken);
+        await using (var exists = new NpgsqlCommand("SELECT to_regclass('scoring_wake') IS NOT NULL", connection))
+        {
+            if (!(bool)(await exists.ExecuteScalarAsync(cancellationToken))!)
+            {
+                return 0;
+            }
+        }
+
+        int erased;
+        await using (var delete = new NpgsqlCommand("DELETE FROM scoring_wake WHERE patient_id = @patient", connection))
+        {
+            delete.Parameters.AddWithValue("patient", patientId);
+            erased = await delete.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        if (erased > 0)
+        {
+            // A few rows at most (one per patient waiting): rewritten in a moment, the workers' inserts wait that long.
+            await using var vacuum = new NpgsqlCommand("VACUUM FULL scoring_wake", connection);
+            await vacuum.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        return erased;
+    }
+
     /// <summary>The partitions this worker owns now.</summary>
     public IReadOnlyList<int> Owned() => [.. Enumerable.Range(0, owned.Length).Where(p => Volatile.Read(ref owned[p]))];
 

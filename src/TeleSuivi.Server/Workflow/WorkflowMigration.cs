@@ -46,6 +46,9 @@ public sealed record MigrationReport(
 /// <summary>A migration that was not started, for a reason the operator can fix; nothing was written to PostgreSQL.</summary>
 public sealed class MigrationRefusedException(string message) : Exception(message);
 
+/// <summary>A migration that stopped (<see cref="Exception.InnerException"/> says why) and could not take back the empty tables it had created.</summary>
+public sealed class MigrationCleanupException(string message, Exception inner) : Exception(message, inner);
+
 /// <summary>How far the migration is: a stage (e.g. <c>copying alert</c>) and its rows.</summary>
 public readonly record struct MigrationProgress(string Stage, long Done, long Total);
 
@@ -122,22 +125,120 @@ public sealed class WorkflowMigration(string dataDirectory, string postgreSql, T
         {
             // PostgreSQL first: a database that is unreachable or already used is refused before the folder is touched.
             await using var target = new PostgresWorkflowDatabase(postgreSql);
-            await using var connection = await OpenTargetAsync(target, cancellationToken);
-            await RefuseIfHoldsDataAsync(connection, null, target.Location, cancellationToken);
-            await UpgradeSourceAsync(directory, cancellationToken);
-            var sources = await SqliteSources.OpenAsync(directory, SourceFiles, cancellationToken);
-            await using (sources)
+            SchemaObjects? before = null;
+            var committed = false;
+            MigrationReport report;
+            try
             {
-                await CheckSourceAsync(sources, cancellationToken);
-                await CreateTargetSchemaAsync(target, cancellationToken);
-                var report = await CopyAsync(directory, sources, connection, target.Location, progress, cancellationToken);
-                if (report.Committed)
+                await using (var connection = await OpenTargetAsync(target, cancellationToken))
                 {
-                    report = report with { SourceEntryProblem = await RecordInSourceAsync(sources, report, cancellationToken) };
+                    await RefuseIfHoldsDataAsync(connection, null, target.Location, cancellationToken);
+                    before = await SchemaObjectsAsync(connection, null, cancellationToken);
+                    await UpgradeSourceAsync(directory, cancellationToken);
+                    var sources = await SqliteSources.OpenAsync(directory, SourceFiles, cancellationToken);
+                    await using (sources)
+                    {
+                        await CheckSourceAsync(sources, cancellationToken);
+                        await CreateTargetSchemaAsync(target, cancellationToken);
+                        report = await CopyAsync(directory, sources, connection, target.Location, progress, cancellationToken);
+                        committed = report.Committed;
+                        if (committed)
+                        {
+                            report = report with { SourceEntryProblem = await RecordInSourceAsync(sources, report, cancellationToken) };
+                        }
+                    }
+                }
+            }
+            catch (Exception ex) when (before is not null && !committed)
+            {
+                // After the run's own connection is closed (its transaction rolled back, its locks released).
+                if (await DropCreatedAsync(target, before) is { } left)
+                {
+                    throw new MigrationCleanupException($"{ex.Message}; {left}", ex);
                 }
 
-                return report;
+                throw;
             }
+
+            if (!committed)
+            {
+                report = report with { Problem = $"{report.Problem}; {await DropCreatedAsync(target, before!) ?? "the tables this run had created were dropped"}" };
+            }
+
+            return report;
+        }
+    }
+
+    /// <summary>The tables and functions of the target's schema before the run: what a run that does not commit leaves as it found it.</summary>
+    private sealed record SchemaObjects(IReadOnlyList<string> Tables, IReadOnlyList<string> Functions);
+
+    private static async Task<SchemaObjects> SchemaObjectsAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, CancellationToken cancellationToken) => new(
+        await Sql.QueryAsync(connection, transaction,
+            "SELECT relname FROM pg_class WHERE relnamespace = current_schema()::regnamespace AND relkind IN ('r', 'p') ORDER BY relname", r => r.GetString(0), cancellationToken),
+        await Sql.QueryAsync(connection, transaction,
+            "SELECT oid::regprocedure::text FROM pg_proc WHERE pronamespace = current_schema()::regnamespace ORDER BY 1", r => r.GetString(0), cancellationToken));
+
+    /// <summary>
+    /// Drops the tables and functions (the audit trigger's) the stores created for a run that did not commit: the
+    /// schema is created by the stores' own start-up, each in its own transaction, so the copy's rollback does not take
+    /// it back, and a later run would find empty tables it accepts. Only tables that hold no row: one that does was
+    /// filled by a commit whose outcome the run could not learn (its connection lost during COMMIT) or by a node started
+    /// meanwhile, and is not this run's to drop; then nothing is dropped. Null when the target is as it was, else what
+    /// was left and why. On a connection of its own, whatever became of the run's.
+    /// </summary>
+    private static async Task<string?> DropCreatedAsync(PostgresWorkflowDatabase target, SchemaObjects before)
+    {
+        try
+        {
+            await using var connection = (NpgsqlConnection)await target.OpenAsync(CancellationToken.None);
+            await using var transaction = await connection.BeginTransactionAsync(CancellationToken.None);
+            await Sql.ExecuteAsync(connection, transaction, "SET LOCAL lock_timeout = '30s'", CancellationToken.None);
+            var now = await SchemaObjectsAsync(connection, transaction, CancellationToken.None);
+            var tables = now.Tables.Except(before.Tables, StringComparer.Ordinal).ToList();
+            var functions = now.Functions.Except(before.Functions, StringComparer.Ordinal).ToList();
+            if (tables.Count == 0 && functions.Count == 0)
+            {
+                return null;
+            }
+
+            var quoted = string.Join(", ", tables.Select(Quote));
+            if (tables.Count > 0)
+            {
+                // Locked before they are counted: a commit still under way is waited for, and seen.
+                await Sql.ExecuteAsync(connection, transaction, $"LOCK TABLE {quoted} IN ACCESS EXCLUSIVE MODE", CancellationToken.None);
+            }
+
+            var holding = new List<string>();
+            foreach (var table in tables)
+            {
+                var seeded = SeededRows.GetValueOrDefault(table);
+                if (await Sql.ScalarAsync(connection, transaction, $"SELECT COUNT(*) FROM {Quote(table)}{(seeded is null ? string.Empty : $" WHERE NOT ({seeded})")}", CancellationToken.None) > 0)
+                {
+                    holding.Add(table);
+                }
+            }
+
+            if (holding.Count > 0)
+            {
+                return $"the tables this run created were left in place, as {string.Join(", ", holding)} hold rows (a commit whose outcome was not known, or a node started on the database): check the database before running again";
+            }
+
+            if (tables.Count > 0)
+            {
+                await Sql.ExecuteAsync(connection, transaction, $"DROP TABLE {quoted} CASCADE", CancellationToken.None);
+            }
+
+            foreach (var function in functions)
+            {
+                await Sql.ExecuteAsync(connection, transaction, $"DROP FUNCTION {function}", CancellationToken.None);
+            }
+
+            await transaction.CommitAsync(CancellationToken.None);
+            return null;
+        }
+        catch (Exception ex) when (ex is NpgsqlException or TimeoutException)
+        {
+            return $"the empty tables this run created could not be dropped ({ex.Message}): drop them, or use a new database, before running again";
         }
     }
 

@@ -147,9 +147,56 @@ public sealed class WorkflowMigrationTests(ScaleOutServices services)
         Assert.Equal(alert.SourceRows, alert.TargetRows);
         Assert.NotEqual(alert.SourceDigest, alert.TargetDigest);
         Assert.Contains("in: alert; rolled back", report.Problem, StringComparison.Ordinal);
-        Assert.All((await CountRowsAsync(database)).Where(t => t.Key != "registry_version"), t => Assert.Equal(0, t.Value));
+        Assert.Contains("the tables this run had created were dropped", report.Problem, StringComparison.Ordinal);
+        Assert.Empty(await SchemaObjectsAsync(database));
         using var folderAudit = new AuditLog(node.DataDirectory, TimeProvider.System);
         Assert.Equal(node.AuditRows, await folderAudit.CountAsync(Ct));
+    }
+
+    /// <summary>
+    /// A value PostgreSQL cannot store unchanged, in the last SQLite table copied: the first tables are copied, the
+    /// schema of every store was created before the copy began. A later run must not find empty tables to accept.
+    /// </summary>
+    [Fact]
+    public async Task Migrate_RefusedMidCopy_LeavesTheDatabaseAsItFoundIt()
+    {
+        await using var node = await SingleNode.FillAsync();
+        var database = await services.NewDatabaseAsync("migrate_midcopy");
+        await using (var connection = new SqliteConnection($"Data Source={Path.Combine(node.DataDirectory, DeadLetterStore.FileName)};Pooling=false"))
+        {
+            await connection.OpenAsync(Ct);
+            await using var corrupt = connection.CreateCommand();
+            corrupt.CommandText = "UPDATE dead_letter SET attempts = 1.5 WHERE id = (SELECT MIN(id) FROM dead_letter)";
+            Assert.Equal(1, await corrupt.ExecuteNonQueryAsync(Ct));
+        }
+
+        var (exit, output, error) = await MigrateAsync(node.DataDirectory, database);
+
+        Assert.True(exit == 1, $"exit {exit}\n{output}\n{error}");
+        Assert.Contains("table dead_letter, row 1 in the order of id, column attempts: the value 1.5 cannot be stored as integer", error, StringComparison.Ordinal);
+        Assert.Empty(await SchemaObjectsAsync(database));
+    }
+
+    /// <summary>The run's PostgreSQL session dies before the comparison: the tables are dropped on a session of its own.</summary>
+    [Fact]
+    public async Task RunAsync_SessionKilledMidCopy_LeavesTheDatabaseAsItFoundIt()
+    {
+        await using var node = await SingleNode.FillAsync();
+        var database = await services.NewDatabaseAsync("migrate_killed");
+        var migration = new WorkflowMigration(node.DataDirectory, database, node.Clock)
+        {
+            BeforeVerify = async (connection, transaction, ct) =>
+            {
+                await using var command = new NpgsqlCommand("SELECT pg_terminate_backend(pg_backend_pid())", connection, transaction);
+                await command.ExecuteNonQueryAsync(ct);
+            },
+        };
+
+        await Assert.ThrowsAnyAsync<NpgsqlException>(() => migration.RunAsync(null, Ct));
+
+        Assert.Empty(await SchemaObjectsAsync(database));
+        var report = await new WorkflowMigration(node.DataDirectory, database, node.Clock).RunAsync(null, Ct);
+        Assert.True(report.Committed, report.Problem);
     }
 
     [Fact]
@@ -219,6 +266,25 @@ public sealed class WorkflowMigrationTests(ScaleOutServices services)
         }
 
         return counts;
+    }
+
+    /// <summary>Every relation (table, index, sequence, view) and function in the database's schema, as kind and name.</summary>
+    private static async Task<List<string>> SchemaObjectsAsync(string database)
+    {
+        await using var connection = new NpgsqlConnection(database);
+        await connection.OpenAsync(Ct);
+        await using var command = new NpgsqlCommand("""
+            SELECT relkind::text || ' ' || relname FROM pg_class WHERE relnamespace = current_schema()::regnamespace
+            UNION ALL SELECT 'function ' || oid::regprocedure::text FROM pg_proc WHERE pronamespace = current_schema()::regnamespace
+            """, connection);
+        var names = new List<string>();
+        await using var reader = await command.ExecuteReaderAsync(Ct);
+        while (await reader.ReadAsync(Ct))
+        {
+            names.Add(reader.GetString(0));
+        }
+
+        return names;
     }
 
     private static async Task<List<string>> SqliteTablesAsync(string file)

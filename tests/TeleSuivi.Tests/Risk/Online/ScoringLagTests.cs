@@ -5,6 +5,7 @@ using Microsoft.Extensions.DependencyInjection;
 using TeleSuivi.Devices.Normalization;
 using TeleSuivi.Server.Alerts;
 using TeleSuivi.Server.Hosting;
+using TeleSuivi.Server.Registry;
 using TeleSuivi.Server.Risk;
 using TeleSuivi.Server.Storage;
 using TeleSuivi.Tests.Alerts;
@@ -52,6 +53,7 @@ public sealed class ScoringLagTests : IAsyncDisposable
     {
         await provider.GetRequiredService<IObservationStore>().InitializeAsync(Ct);
         await provider.GetRequiredService<AlertStore>().InitializeAsync(Ct);
+        await RegisterAsync("lag-1");
         var feed = provider.GetRequiredService<ScoringFeed>();
         var metrics = provider.GetRequiredService<RiskMetrics>();
 
@@ -73,6 +75,14 @@ public sealed class ScoringLagTests : IAsyncDisposable
 
         Assert.Equal(1, metrics.Scores);
         Assert.Equal(7.0, metrics.LastLagSeconds);
+    }
+
+    /// <summary>Only registered patients are scored.</summary>
+    private async Task RegisterAsync(string patientId)
+    {
+        var registry = provider.GetRequiredService<DeviceRegistry>();
+        await registry.InitializeAsync(Ct);
+        await new RegistryBundleImporter(registry, clock).ImportAsync(RegistryBundles.PatientWithDevice(patientId, $"{patientId}-device", Start.AddDays(-30)), Ct);
     }
 
     public async ValueTask DisposeAsync()
