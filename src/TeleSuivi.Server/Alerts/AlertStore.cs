@@ -118,6 +118,9 @@ public sealed class AlertStore : IDisposable
             CREATE INDEX IF NOT EXISTS alert_key ON alert (patient_id, kind, subject, id);
             CREATE INDEX IF NOT EXISTS alert_status ON alert (status, severity);
             CREATE INDEX IF NOT EXISTS alert_version ON alert (version);
+            -- The open alerts' keys (LiveKeysAsync), read every few seconds by each worker when several share the readings:
+            -- an index of the few live alerts, not a scan of years of closed ones.
+            CREATE INDEX IF NOT EXISTS alert_live ON alert (patient_id, kind, subject) WHERE condition_ended_at IS NULL AND status != 'cleared';
             CREATE TABLE IF NOT EXISTS alert_action (
                 id {IdColumn},
                 alert_id BIGINT NOT NULL REFERENCES alert (id),
