@@ -371,7 +371,9 @@ public sealed partial class AlertEngine(
     /// <summary>The device's readings every worker rejected as implausible or undecodable in [from, through].</summary>
     private async Task<List<(DateTimeOffset Time, string Reason)>> InvalidReadingsAsync(string deviceId, DateTimeOffset from, DateTimeOffset through, CancellationToken cancellationToken)
     {
-        var letters = await deadLetters.RejectionsAsync(deviceId, InvalidReasons, from, through, cancellationToken);
+        // A device may publish under an alias of its id: its topics then name the alias.
+        string[] names = [deviceId, .. registry.FindDevice(deviceId)?.Aliases ?? []];
+        var letters = await deadLetters.RejectionsAsync(names, InvalidReasons, from, through, cancellationToken);
         return [.. letters
             .Where(l => ContractTopic.TryParse(l.Topic, out var topic, out _) && topic!.Kind != TopicKind.Environment && registry.CanonicalDeviceId(topic.DeviceId) == deviceId)
             .Select(l => (l.ReceivedAt, l.Reason))];

@@ -128,19 +128,23 @@ public sealed class DeadLetterStore
 
     /// <summary>
     /// The letters of the given reasons received in [<paramref name="from"/>, <paramref name="through"/>] whose topic
-    /// contains <paramref name="topicPart"/> (a device's id as its topics spell it), oldest first, without their payloads:
-    /// what every node rejected of one device, for the device-fault monitor when several workers share the readings.
+    /// contains one of <paramref name="topicParts"/> (a device's id and aliases, as its topics may spell it), oldest
+    /// first, without their payloads: what every node rejected of one device, for the device-fault monitor when several
+    /// workers share the readings. The caller checks each topic: a part may also occur inside another device's id.
     /// </summary>
     public async Task<IReadOnlyList<(string Topic, DateTimeOffset ReceivedAt, string Reason)>> RejectionsAsync(
-        string topicPart, IReadOnlyCollection<string> reasonCodes, DateTimeOffset from, DateTimeOffset through, CancellationToken cancellationToken)
+        IReadOnlyCollection<string> topicParts, IReadOnlyCollection<string> reasonCodes, DateTimeOffset from, DateTimeOffset through, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(topicParts);
+        ArgumentNullException.ThrowIfNull(reasonCodes);
         await using var connection = await database.OpenAsync(cancellationToken);
-        var pattern = "%" + topicPart.Replace(@"\", @"\\", StringComparison.Ordinal).Replace("%", @"\%", StringComparison.Ordinal).Replace("_", @"\_", StringComparison.Ordinal) + "%";
-        object?[] values = [from.ToUnixTimeMilliseconds(), through.ToUnixTimeMilliseconds(), pattern, .. reasonCodes];
+        var patterns = topicParts.Select(part => (object?)("%" + part.Replace(@"\", @"\\", StringComparison.Ordinal).Replace("%", @"\%", StringComparison.Ordinal).Replace("_", @"\_", StringComparison.Ordinal) + "%")).ToList();
+        var likes = string.Join(" OR ", Enumerable.Range(3, patterns.Count).Select(i => string.Create(CultureInfo.InvariantCulture, $"topic LIKE ${i} ESCAPE '\\'")));
+        object?[] values = [from.ToUnixTimeMilliseconds(), through.ToUnixTimeMilliseconds(), .. patterns, .. reasonCodes];
         return await Sql.QueryAsync(
             connection,
             null,
-            $"SELECT topic, received_at, reason FROM dead_letter WHERE received_ms >= $1 AND received_ms <= $2 AND topic LIKE $3 ESCAPE '\\' AND reason_code IN ({Sql.Placeholders(4, reasonCodes.Count)}) ORDER BY received_ms, id",
+            $"SELECT topic, received_at, reason FROM dead_letter WHERE received_ms >= $1 AND received_ms <= $2 AND ({likes}) AND reason_code IN ({Sql.Placeholders(3 + patterns.Count, reasonCodes.Count)}) ORDER BY received_ms, id",
             reader => (reader.GetString(0), DateTimeOffset.Parse(reader.GetString(1), CultureInfo.InvariantCulture), reader.GetString(2)),
             cancellationToken,
             values);

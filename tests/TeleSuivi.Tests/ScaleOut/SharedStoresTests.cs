@@ -116,6 +116,54 @@ public sealed class SharedStoresTests(ScaleOutServices services)
     }
 
     /// <summary>Two stores on one database claim at the same moment: every letter goes to exactly one, until settled or lapsed.</summary>
+    [Fact]
+    public async Task RejectionsAsync_OnPostgreSql_SelectsTheDevicesNamesReasonsAndWindow()
+    {
+        var database = await services.NewDatabaseAsync("rejections");
+        await RejectionsContractAsync(new DeadLetterStore(new PostgresWorkflowDatabase(database)));
+    }
+
+    [Fact]
+    public async Task RejectionsAsync_OnSqlite_SelectsTheDevicesNamesReasonsAndWindow()
+    {
+        var data = Directory.CreateTempSubdirectory("telesuivi-letters-").FullName;
+        try
+        {
+            await RejectionsContractAsync(new DeadLetterStore(Options.Create(new StoreOptions { DataDirectory = data })));
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            Directory.Delete(data, recursive: true);
+        }
+    }
+
+    /// <summary>
+    /// The device-fault monitor's query: a device known as "bp_1" and by the alias "AA:BB", whose '_' must not match any
+    /// character (LIKE's wildcard), rejected within the window for the two reasons asked, beside letters it must skip.
+    /// </summary>
+    private static async Task RejectionsContractAsync(DeadLetterStore store)
+    {
+        await store.InitializeAsync(Ct);
+        Rejection Letter(string device, int minutes, string code) =>
+            new($"telesuivi/v1/devices/withings/{device}", Encoding.UTF8.GetBytes("{}"), Now.AddMinutes(minutes), code, $"{code} at {minutes}");
+        await store.AddAsync(
+            [
+                Letter("bp_1", -30, "implausible"),
+                Letter("AA:BB", -20, "unparseable"),
+                Letter("bpx1", -15, "implausible"),       // '_' is not a wildcard
+                Letter("bp_1", -10, "clock"),             // another reason
+                Letter("bp_1", -2000, "implausible"),     // outside the window
+                Letter("bp_1", 5, "implausible"),         // after it
+            ],
+            Ct);
+
+        var found = await store.RejectionsAsync(["bp_1", "AA:BB"], ["implausible", "unparseable"], Now.AddHours(-24), Now, Ct);
+
+        Assert.Equal(["implausible at -30", "unparseable at -20"], found.Select(f => f.Reason));
+        Assert.Equal([Now.AddMinutes(-30), Now.AddMinutes(-20)], found.Select(f => f.ReceivedAt));
+    }
+
     private static async Task ClaimContractAsync(DeadLetterStore first, DeadLetterStore second)
     {
         await first.InitializeAsync(Ct);
