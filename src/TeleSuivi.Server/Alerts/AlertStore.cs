@@ -156,7 +156,12 @@ public sealed class AlertStore : IDisposable
     {
         ArgumentNullException.ThrowIfNull(draft);
         await using var connection = await OpenAsync(cancellationToken);
-        await using var transaction = await database.BeginWriteAsync(connection, "alert", cancellationToken);
+        await using var transaction = await BeginRaiseAsync(connection, draft.Key.PatientId, cancellationToken);
+        if (transaction is null)
+        {
+            return null;
+        }
+
         var latest = await FindLatestAsync(connection, transaction, draft.Key, cancellationToken);
         long id;
         if (latest is { IsClosed: false })
@@ -628,6 +633,39 @@ public sealed class AlertStore : IDisposable
 
         await database.ReclaimErasedAsync(connection, ["alert_action", "patient_threshold", "alert"], cancellationToken);
         return alerts;
+    }
+
+    /// <summary>
+    /// The write transaction of a raise. On PostgreSQL (several nodes, where a patient may be erased while other nodes
+    /// run) it first takes <see cref="ErasureLock"/> shared, before the table's lock like the erasure, and gives none
+    /// (null: nothing is raised) when the shared registry no longer holds the patient, whatever this node's registry in
+    /// memory says: an alert is never stored for a patient after their erasure.
+    /// </summary>
+    private async Task<DbTransaction?> BeginRaiseAsync(DbConnection connection, string patientId, CancellationToken cancellationToken)
+    {
+        if (database.Dialect != WorkflowDialect.PostgreSql)
+        {
+            return await database.BeginWriteAsync(connection, "alert", cancellationToken);
+        }
+
+        var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        try
+        {
+            await ErasureLock.ShareAsync(connection, transaction, cancellationToken);
+            await ExecuteAsync(connection, transaction, "LOCK TABLE alert IN EXCLUSIVE MODE", cancellationToken);
+            if (await ErasureLock.IsRegisteredAsync(connection, transaction, patientId, cancellationToken))
+            {
+                return transaction;
+            }
+        }
+        catch
+        {
+            await transaction.DisposeAsync();
+            throw;
+        }
+
+        await transaction.DisposeAsync();
+        return null;
     }
 
     /// <summary>Who the engine's own actions are recorded as.</summary>

@@ -39,9 +39,9 @@ public sealed class UnknownPatientException(string message) : Exception(message)
 /// alerts (with the nurses' actions and the physician's thresholds), their risk assessments, and last the registry
 /// (the patient, their assignments; their devices stay registered, unassigned).
 /// Runs with the server of this data folder stopped (<see cref="Hosting.DataFolderLock"/>). With several nodes the
-/// other workers keep running: from before the risk assessments go until the registry no longer holds the patient,
-/// no scorer can save one of theirs (<see cref="Risk.RiskAssessmentStore.HoldOffScoresAsync"/>), and after, the
-/// scorers refuse a patient who is not registered.
+/// other workers keep running: from before the alerts go until the registry no longer holds the patient, no node can
+/// raise an alert or save a risk assessment of theirs (<see cref="Workflow.ErasureLock"/>), and after, both find the
+/// patient gone.
 /// </summary>
 public sealed partial class PatientEraser(
     IObservationStore store,
@@ -93,9 +93,12 @@ public sealed partial class PatientEraser(
         var letters = await deadLetters.EraseAsync(await LettersOfAsync(patientId, cancellationToken), cancellationToken);
         var wakeUps = await ScaleOut.ScoringPartitions.ErasePatientAsync(workflow.Value, patientId, cancellationToken);
         await alerts.InitializeAsync(cancellationToken);
-        var alertCount = await alerts.ErasePatientAsync(patientId, cancellationToken);
         await risks.InitializeAsync(cancellationToken);
+
+        // Several nodes: from here until the registry no longer holds the patient, no node raises an alert or saves a
+        // score of theirs (Workflow.ErasureLock); after, every node finds them gone.
         await using var scoresHeldOff = await risks.HoldOffScoresAsync(cancellationToken);
+        var alertCount = await alerts.ErasePatientAsync(patientId, cancellationToken);
         var riskCount = await risks.ErasePatientAsync(patientId, cancellationToken);
 
         var unassigned = new List<RegisteredDevice>();

@@ -23,10 +23,6 @@ public sealed partial class RiskAssessmentStore(WorkflowDatabase database, Workf
     /// <summary>The SQLite file of the data folder, without PostgreSQL.</summary>
     public const string FileName = "risk.db";
 
-    // The two keys of the advisory lock an erasure holds against the scorers' saves (apart from the partitions' locks).
-    private const int ErasureLockSpace = 0x7e1e_e7a;
-    private const int ErasureLockKey = 0;
-
     private const string Schema = """
         CREATE TABLE IF NOT EXISTS risk_assessment (
             id TEXT PRIMARY KEY,
@@ -180,10 +176,7 @@ public sealed partial class RiskAssessmentStore(WorkflowDatabase database, Workf
 
         await using var connection = await OpenAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await using (var hold = WorkflowDatabase.Command(connection, transaction, "SELECT pg_advisory_xact_lock_shared(@space, @key)", ("@space", ErasureLockSpace), ("@key", ErasureLockKey)))
-        {
-            await hold.ExecuteScalarAsync(cancellationToken);
-        }
+        await ErasureLock.ShareAsync(connection, transaction, cancellationToken);
 
         var patients = assessments.Select(a => a.PatientId).Distinct(StringComparer.Ordinal).ToArray();
         var registered = new HashSet<string>(StringComparer.Ordinal);
@@ -202,9 +195,10 @@ public sealed partial class RiskAssessmentStore(WorkflowDatabase database, Workf
     }
 
     /// <summary>
-    /// For an erasure on PostgreSQL, from before it deletes the patient's assessments until the registry no longer holds
-    /// them: <see cref="SaveScoresAsync"/> on every node waits meanwhile, then sees the patient gone. A score saved before
-    /// is deleted by the erasure; none can be saved after. Released when disposed, or when the erasure's session ends
+    /// For an erasure on PostgreSQL (<see cref="ErasureLock"/>), from before it deletes the patient's alerts and
+    /// assessments until the registry no longer holds them: <see cref="SaveScoresAsync"/> and the alerts' raises on every
+    /// node wait meanwhile, then see the patient gone. What was saved or raised before is deleted by the erasure; nothing
+    /// can be after. Released when disposed, or when the erasure's session ends
     /// (a process killed half-way holds nothing). Nothing to hold with SQLite.
     /// </summary>
     public async Task<IAsyncDisposable> HoldOffScoresAsync(CancellationToken cancellationToken)
@@ -217,7 +211,7 @@ public sealed partial class RiskAssessmentStore(WorkflowDatabase database, Workf
         var connection = await OpenAsync(cancellationToken);
         try
         {
-            await using var hold = WorkflowDatabase.Command(connection, null, "SELECT pg_advisory_lock(@space, @key)", ("@space", ErasureLockSpace), ("@key", ErasureLockKey));
+            await using var hold = WorkflowDatabase.Command(connection, null, "SELECT pg_advisory_lock(@space, @key)", ("@space", ErasureLock.Space), ("@key", ErasureLock.Key));
             await hold.ExecuteScalarAsync(cancellationToken);
             return new ScoreHold(connection);
         }
@@ -249,7 +243,7 @@ public sealed partial class RiskAssessmentStore(WorkflowDatabase database, Workf
 
             try
             {
-                await using var release = WorkflowDatabase.Command(connection, null, "SELECT pg_advisory_unlock(@space, @key)", ("@space", ErasureLockSpace), ("@key", ErasureLockKey));
+                await using var release = WorkflowDatabase.Command(connection, null, "SELECT pg_advisory_unlock(@space, @key)", ("@space", ErasureLock.Space), ("@key", ErasureLock.Key));
                 await release.ExecuteScalarAsync(CancellationToken.None);
             }
             finally

@@ -154,6 +154,42 @@ public sealed class ErasureScoringTests(ScaleOutServices services) : IDisposable
         Assert.Empty((await store.SearchAsync("pat-b", 0, long.MaxValue, false, null, 10, Ct)).Matches);
     }
 
+    /// <summary>
+    /// An alert engine whose registry in memory still holds the patient raises while an erasure runs: the raise waits
+    /// for the erasure's hold, then finds the patient gone from the shared registry and stores nothing; another
+    /// patient's raise after it is stored.
+    /// </summary>
+    [Fact]
+    public async Task RaiseAsync_DuringAnErasure_WaitsAndStoresNothingOfTheErasedPatient()
+    {
+        var database = await services.NewDatabaseAsync("erase_raise");
+        await RegisterAsync(new PostgresWorkflowDatabase(database), "pat-a", "pat-b");
+        using var alerts = new AlertStore(new PostgresWorkflowDatabase(database));
+        await alerts.InitializeAsync(Ct);
+        var risks = new RiskAssessmentStore(new PostgresWorkflowDatabase(database));
+        await risks.InitializeAsync(Ct);
+
+        Server.Alerts.Alert? raised;
+        await using (var hold = await risks.HoldOffScoresAsync(Ct))
+        {
+            var raising = alerts.RaiseAsync(Alerts.AlertTestBed.Draft("pat-b"), DateTimeOffset.UtcNow, Ct);
+            await Poll.UntilAsync(() => WaitingForLockAsync(database), waiting => waiting, Deadline, "the raise waiting for the erasure's hold");
+            Assert.False(raising.IsCompleted);
+            using (var registry = new DeviceRegistry(new PostgresWorkflowDatabase(database)))
+            {
+                await registry.InitializeAsync(Ct);
+                await registry.ErasePatientAsync("pat-b", [], Ct);
+            }
+
+            await hold.DisposeAsync();
+            raised = await raising;
+        }
+
+        Assert.Null(raised);
+        Assert.DoesNotContain(await alerts.LiveKeysAsync(Ct), key => key.PatientId == "pat-b");
+        Assert.NotNull(await alerts.RaiseAsync(Alerts.AlertTestBed.Draft("pat-a"), DateTimeOffset.UtcNow, Ct));
+    }
+
     public void Dispose()
     {
         SqliteConnection.ClearAllPools();

@@ -62,9 +62,11 @@ public sealed class WorkflowMigrationTests(ScaleOutServices services)
         Assert.True(folderChain.Intact, folderChain.Problem);
         Assert.Equal("workflow.migrate", (await folderAudit.ListAsync(new AuditQuery(AfterSeq: node.AuditRows), Ct)).Single().Entry.Action);
 
-        // New alerts continue after every id the node handed out, the erased patient's too.
+        // New alerts continue after every id the node handed out, the erased patient's too; and, the registry being
+        // shared now, none is raised for a patient it does not hold (erased, or never registered).
         using var alerts = new AlertStore(target);
-        var next = await alerts.RaiseAsync(AlertTestBed.Draft("p-new"), node.Clock.GetUtcNow(), Ct);
+        Assert.Null(await alerts.RaiseAsync(AlertTestBed.Draft("p-new"), node.Clock.GetUtcNow(), Ct));
+        var next = await alerts.RaiseAsync(AlertTestBed.Draft("p-2", AlertSeverity.Warning, AlertKinds.VitalLimit, "spo2"), node.Clock.GetUtcNow(), Ct);
         Assert.Equal(node.HighestAlertId + 1, next!.Id);
     }
 
