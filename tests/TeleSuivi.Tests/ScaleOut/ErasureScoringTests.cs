@@ -133,21 +133,7 @@ public sealed class ErasureScoringTests(ScaleOutServices services) : IDisposable
         var store = new RiskAssessmentStore(new PostgresWorkflowDatabase(database));
         await store.InitializeAsync(Ct);
 
-        IReadOnlySet<string> refused;
-        await using (var hold = await store.HoldOffScoresAsync(Ct))
-        {
-            var saving = store.SaveScoresAsync([Assessment("pat-a"), Assessment("pat-b")], Ct);
-            await Poll.UntilAsync(() => WaitingForLockAsync(database), waiting => waiting, Deadline, "the save waiting for the erasure's hold");
-            Assert.False(saving.IsCompleted);
-            using (var registry = new DeviceRegistry(new PostgresWorkflowDatabase(database)))
-            {
-                await registry.InitializeAsync(Ct);
-                await registry.ErasePatientAsync("pat-b", [], Ct);
-            }
-
-            await hold.DisposeAsync();
-            refused = await saving;
-        }
+        var refused = await DuringAnErasureOfAsync(database, store, "pat-b", () => store.SaveScoresAsync([Assessment("pat-a"), Assessment("pat-b")], Ct), "the save");
 
         Assert.Equal(["pat-b"], refused);
         Assert.Single((await store.SearchAsync("pat-a", 0, long.MaxValue, false, null, 10, Ct)).Matches);
@@ -169,21 +155,7 @@ public sealed class ErasureScoringTests(ScaleOutServices services) : IDisposable
         var risks = new RiskAssessmentStore(new PostgresWorkflowDatabase(database));
         await risks.InitializeAsync(Ct);
 
-        Server.Alerts.Alert? raised;
-        await using (var hold = await risks.HoldOffScoresAsync(Ct))
-        {
-            var raising = alerts.RaiseAsync(Alerts.AlertTestBed.Draft("pat-b"), DateTimeOffset.UtcNow, Ct);
-            await Poll.UntilAsync(() => WaitingForLockAsync(database), waiting => waiting, Deadline, "the raise waiting for the erasure's hold");
-            Assert.False(raising.IsCompleted);
-            using (var registry = new DeviceRegistry(new PostgresWorkflowDatabase(database)))
-            {
-                await registry.InitializeAsync(Ct);
-                await registry.ErasePatientAsync("pat-b", [], Ct);
-            }
-
-            await hold.DisposeAsync();
-            raised = await raising;
-        }
+        var raised = await DuringAnErasureOfAsync(database, risks, "pat-b", () => alerts.RaiseAsync(Alerts.AlertTestBed.Draft("pat-b"), DateTimeOffset.UtcNow, Ct), "the raise");
 
         Assert.Null(raised);
         Assert.DoesNotContain(await alerts.LiveKeysAsync(Ct), key => key.PatientId == "pat-b");
@@ -243,6 +215,26 @@ public sealed class ErasureScoringTests(ScaleOutServices services) : IDisposable
         }
 
         return patients;
+    }
+
+    /// <summary>
+    /// Starts <paramref name="write"/> while an erasure's hold is taken, checks that it waits for the hold, erases the
+    /// patient from the shared registry as the erasure's last step does, releases the hold and returns what the write gave.
+    /// </summary>
+    private static async Task<T> DuringAnErasureOfAsync<T>(string database, RiskAssessmentStore risks, string patient, Func<Task<T>> write, string what)
+    {
+        await using var hold = await risks.HoldOffScoresAsync(Ct);
+        var writing = write();
+        await Poll.UntilAsync(() => WaitingForLockAsync(database), waiting => waiting, Deadline, $"{what} waiting for the erasure's hold");
+        Assert.False(writing.IsCompleted);
+        using (var registry = new DeviceRegistry(new PostgresWorkflowDatabase(database)))
+        {
+            await registry.InitializeAsync(Ct);
+            await registry.ErasePatientAsync(patient, [], Ct);
+        }
+
+        await hold.DisposeAsync();
+        return await writing;
     }
 
     private static async Task<bool> WaitingForLockAsync(string database)
