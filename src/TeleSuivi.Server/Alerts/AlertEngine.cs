@@ -349,12 +349,7 @@ public sealed partial class AlertEngine(
 
     private async Task<List<AlertSignal>> EvaluateAsync(Rejection letter, CancellationToken cancellationToken)
     {
-        if (!ContractTopic.TryParse(letter.Topic, out var topic, out _) || topic!.Kind == TopicKind.Environment)
-        {
-            return [];
-        }
-
-        var deviceId = registry.CanonicalDeviceId(topic.DeviceId);
+        var deviceId = DeviceOf(letter.Topic);
         if (deviceId is null || registry.ResolvePatient(deviceId, letter.ReceivedAt) is not { } patientId)
         {
             // Unknown or unassigned devices have no patient to alert about: they stay in the dead letters.
@@ -375,9 +370,13 @@ public sealed partial class AlertEngine(
         string[] names = [deviceId, .. registry.FindDevice(deviceId)?.Aliases ?? []];
         var letters = await deadLetters.RejectionsAsync(names, InvalidReasons, from, through, cancellationToken);
         return [.. letters
-            .Where(l => ContractTopic.TryParse(l.Topic, out var topic, out _) && topic!.Kind != TopicKind.Environment && registry.CanonicalDeviceId(topic.DeviceId) == deviceId)
+            .Where(l => DeviceOf(l.Topic) == deviceId)
             .Select(l => (l.ReceivedAt, l.Reason))];
     }
+
+    /// <summary>The registry id of the device a rejected message's topic names (by id or alias); null for an environment topic or an unknown device.</summary>
+    private string? DeviceOf(string topic) =>
+        ContractTopic.TryParse(topic, out var parsed, out _) && parsed!.Kind != TopicKind.Environment ? registry.CanonicalDeviceId(parsed.DeviceId) : null;
 
     private static readonly string[] InvalidReasons = [RejectionCodes.Implausible, RejectionCodes.Unparseable];
 
