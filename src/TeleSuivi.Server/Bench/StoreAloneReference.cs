@@ -1,10 +1,11 @@
 using System.Diagnostics;
-using System.Globalization;
 using Hl7.Fhir.Model;
+using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
 using TeleSuivi.Server.Ingestion;
 using TeleSuivi.Server.Registry;
 using TeleSuivi.Server.Storage;
+using TeleSuivi.Server.Storage.Influx;
 using Task = System.Threading.Tasks.Task;
 
 namespace TeleSuivi.Server.Bench;
@@ -91,8 +92,18 @@ public static class StoreAloneReference
         }
         finally
         {
+            if (target is InfluxObservationStore influx)
+            {
+                // Dropped, so that influxd does not spend the loads compacting it.
+                using var dropped = await influx.Client.ExecuteAsync(null, $"DROP DATABASE {InfluxQl.QuoteIdentifier(influx.Database)}", null, CancellationToken.None);
+            }
+
             (target as IDisposable)?.Dispose();
-            await RemoveAsync(address, referenceAddress);
+            if (address.Kind == StoreKind.Sqlite && Path.GetDirectoryName(referenceAddress) is { } folder && Directory.Exists(folder))
+            {
+                SqliteConnection.ClearAllPools();
+                Directory.Delete(folder, recursive: true);
+            }
         }
     }
 
@@ -141,33 +152,5 @@ public static class StoreAloneReference
     {
         var builder = new UriBuilder(store.Trim()) { Path = "/" + address.Database + "_store_reference" };
         return builder.Uri.ToString();
-    }
-
-    private static async Task RemoveAsync(StoreAddress address, string referenceAddress)
-    {
-        if (address.Kind == StoreKind.Sqlite)
-        {
-            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-            var folder = Path.GetDirectoryName(referenceAddress)!;
-            if (Directory.Exists(folder))
-            {
-                Directory.Delete(folder, recursive: true);
-            }
-
-            return;
-        }
-
-        // Dropped, so that influxd does not spend the loads compacting it.
-        var reference = StoreAddress.Parse(referenceAddress, ".");
-        using var http = new HttpClient { BaseAddress = reference.InfluxBaseUri, Timeout = TimeSpan.FromSeconds(30) };
-        var form = new Dictionary<string, string> { ["q"] = string.Create(CultureInfo.InvariantCulture, $"DROP DATABASE \"{reference.Database}\"") };
-        if (reference.UserName is not null)
-        {
-            form["u"] = reference.UserName;
-            form["p"] = reference.Password ?? string.Empty;
-        }
-
-        using var response = await http.PostAsync(new Uri("query", UriKind.Relative), new FormUrlEncodedContent(form));
-        response.EnsureSuccessStatusCode();
     }
 }
