@@ -8,7 +8,8 @@
 #   2. npm      `npm ci` in every folder of the repository that has a package-lock.json
 #   3. build    `dotnet build TeleSuivi.sln -c Release`, every warning an error
 #   4. test     `dotnet test TeleSuivi.sln -c Release --no-build`, trx files into artifacts/test-results/
-# then stops any mosquitto/influxd a crashed test run left behind, and prints, as its very last line,
+# then stops any mosquitto/influxd a crashed test run left behind, repeats each failed test's name, message and the
+# start of its stack trace near the end (a CI log often keeps only its tail), and prints, as its very last line,
 #   N passed, N failed, N skipped
 # It exits non-zero if the build failed, a test failed, the test run broke, or no test ran.
 #
@@ -229,6 +230,23 @@ count_results() {
   fi
 }
 
+# Repeats, from the console log, each failed test with its message and the first lines of its stack trace, so that a
+# log cut to its last lines still says which test failed and why.
+print_failures() {
+  local log="$results/dotnet-test.log" failures
+  [[ -f "$log" ]] || return 0
+  failures="$(awk '
+    /^ +(Passed|Skipped) [A-Za-z]/ { keep = 0 }
+    /^ +Standard (Output|Error) Messages:/ { keep = 0 }
+    /^ +Failed [A-Za-z]/ { keep = 1; lines = 0; print "" }
+    keep && lines < 30 { print; lines++ }
+  ' "$log")"
+  [[ -n "$failures" ]] || return 0
+  echo
+  echo "failed tests:"
+  echo "$failures"
+}
+
 # --- run ----------------------------------------------------------------------------------------------
 phase install
 install_packages
@@ -256,6 +274,7 @@ phase_end
 
 stop_leftover_processes
 count_results
+print_failures
 echo
 echo "timings:"
 printf '  %s\n' "${timings[@]}"
