@@ -270,6 +270,7 @@ public sealed partial class AlertEngine(
         // otherwise hold up every alert behind it (seconds per alert on InfluxDB with 10,000 patients, BENCHMARKS.md).
         var weight = vital.Id == VitalSigns.WeightGainId;
         var severity = weight ? null : limits.Classify(number).Severity; // a weight's limits are on its gain
+        IReadOnlyList<VitalReading> storedAfter = [];
         if (weight || severity is not null)
         {
             if (partitions.Shared)
@@ -279,21 +280,32 @@ public sealed partial class AlertEngine(
                 // worker received. The store holds every worker's readings: a reading that could start, extend or
                 // confirm a warning rebuilds the state from it. A critical value is raised at once whatever the streak,
                 // so it is not held up by a search: it starts from itself.
+                // The readings stored after this one's time count too: a later reading another worker judged before
+                // this one was stored (two readings of a late batch dealt to two workers at once) missed this one, and
+                // without them the streak the two make would be judged by neither.
                 vitals.Forget(patientId, vital);
                 if (severity != AlertSeverity.Critical)
                 {
-                    await ReplayVitalAsync(subject, patientId, vital, time, limits, cancellationToken);
+                    storedAfter = await ReplayVitalAsync(subject, patientId, vital, time, limits, now, includeLater: true, observation.Id, cancellationToken);
                 }
             }
             else if (vitals.IsNew(patientId, vital))
             {
-                await ReplayVitalAsync(subject, patientId, vital, time, limits, cancellationToken);
+                await ReplayVitalAsync(subject, patientId, vital, time, limits, now, includeLater: false, observation.Id, cancellationToken);
             }
         }
 
         if (vitals.Evaluate(new VitalReading(patientId, vital, number, time, observation.Id ?? string.Empty), limits, now) is { } signal)
         {
             signals.Add(signal);
+        }
+
+        foreach (var later in storedAfter)
+        {
+            if (vitals.Evaluate(later, limits, now) is { } laterSignal)
+            {
+                signals.Add(laterSignal);
+            }
         }
 
         return signals;
@@ -316,25 +328,35 @@ public sealed partial class AlertEngine(
     }
 
     /// <summary>
-    /// The first reading of a patient's vital since start: the readings stored before it (the last
-    /// <see cref="VitalLimitMonitor.HistoryWindow"/>, at most <see cref="ReplayedReadings"/>) rebuild its debounce state
-    /// first. If the store cannot be read, the state starts empty (a warning streak then counts from this reading).
+    /// The first reading of a patient's vital since start (with several workers, every reading that is judged against
+    /// what came before): the readings stored before it (the last <see cref="VitalLimitMonitor.HistoryWindow"/>, at most
+    /// <see cref="ReplayedReadings"/>) rebuild its debounce state first. With <paramref name="includeLater"/>, the
+    /// readings stored after its time (up to a day past now) are read by the same search and
+    /// returned, oldest first, for the caller to judge after it. If the store cannot be read, the state starts empty
+    /// (a warning streak then counts from this reading).
     /// </summary>
-    private async Task ReplayVitalAsync(string subject, string patientId, VitalSign vital, DateTimeOffset before, VitalLimits limits, CancellationToken cancellationToken)
+    private async Task<IReadOnlyList<VitalReading>> ReplayVitalAsync(string subject, string patientId, VitalSign vital, DateTimeOffset readingTime, VitalLimits limits, DateTimeOffset now, bool includeLater, string? observationId, CancellationToken cancellationToken)
     {
         var history = new List<VitalReading>();
+        var later = new List<VitalReading>();
         var started = Stopwatch.GetTimestamp();
         try
         {
+            // Later: up to a day past now, beyond any clock tolerance the ingestion accepts (minutes).
+            var through = includeLater ? Max(now, readingTime) + TimeSpan.FromDays(1) : readingTime - TimeSpan.FromMilliseconds(1);
             var found = await observations.SearchAsync(
-                new ObservationSearch(subject, vital.Codes, before - VitalLimitMonitor.HistoryWindow, before - TimeSpan.FromMilliseconds(1), Descending: true, After: null, ReplayedReadings),
+                new ObservationSearch(subject, vital.Codes, readingTime - VitalLimitMonitor.HistoryWindow, through, Descending: true, After: null, ReplayedReadings),
                 cancellationToken);
             foreach (var match in found.Matches.Reverse())
             {
-                if (ReadVital(match.Observation) is var (same, value) && same == vital && ObservationKeys.EffectiveTime(match.Observation) is { } at)
+                if (match.Observation.Id == observationId
+                    || ReadVital(match.Observation) is not var (same, value) || same != vital
+                    || ObservationKeys.EffectiveTime(match.Observation) is not { } at)
                 {
-                    history.Add(new VitalReading(patientId, vital, value, at, match.Observation.Id ?? string.Empty));
+                    continue;
                 }
+
+                (at < readingTime ? history : later).Add(new VitalReading(patientId, vital, value, at, match.Observation.Id ?? string.Empty));
             }
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
@@ -345,7 +367,10 @@ public sealed partial class AlertEngine(
         metrics.VitalReplayDuration.Observe(Stopwatch.GetElapsedTime(started));
 
         vitals.Replay(patientId, vital, history, limits);
+        return later;
     }
+
+    private static DateTimeOffset Max(DateTimeOffset a, DateTimeOffset b) => a > b ? a : b;
 
     private async Task<List<AlertSignal>> EvaluateAsync(Rejection letter, CancellationToken cancellationToken)
     {

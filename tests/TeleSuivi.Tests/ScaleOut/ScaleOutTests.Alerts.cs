@@ -63,6 +63,39 @@ public sealed partial class ScaleOutTests
     }
 
     [Fact]
+    public async Task VitalWarning_LateReadingReachesTheOtherWorkerAfterALaterOneWasJudged_RaisedFromBoth()
+    {
+        // A late batch: the SpO2 of minute 3 (90 %) is judged by one worker before the one of minute 2 (90 %), uploaded
+        // with it, reaches the other. The first judged its reading without the earlier one, not stored yet: one reading
+        // beyond the limit. The streak of two is then only visible to the second, from the reading stored after its own.
+        for (var attempt = 1; attempt <= 4; attempt++)
+        {
+            var (patient, device) = await cluster.RegisterPatientAsync();
+            var start = DateTimeOffset.UtcNow.AddMinutes(-10);
+            var judged = await Task.WhenAll(cluster.Workers.Select(w => ScaleOutCluster.MetricAsync(w, VitalReplays)));
+            var first = await PublishSpO2Async(device, start.AddMinutes(3), 90);
+            await Poll.UntilAsync(() => ScaleOutCluster.MetricAsync(cluster.Workers[first], VitalReplays), n => n > judged[first], ScaleOutCluster.Deadline, "the reading of minute 3 judged");
+            var second = await PublishSpO2Async(device, start.AddMinutes(2), 90);
+            if (second == first)
+            {
+                continue;
+            }
+
+            var raised = await Poll.UntilAsync(
+                () => VitalLimitAlertsAsync(patient),
+                alerts => alerts.Count > 0,
+                ScaleOutCluster.Deadline,
+                $"a SpO2 warning for {patient} (minute 3 taken by worker {first}, minute 2 by worker {second})");
+            var warning = Assert.Single(raised);
+            Assert.Equal("warning", warning.Severity);
+            Assert.Contains("2 readings in a row", warning.Reason.En, StringComparison.Ordinal);
+            return;
+        }
+
+        Assert.Fail("in 4 patients, the broker never dealt the two readings to different workers");
+    }
+
+    [Fact]
     public async Task DeviceInvalid_RejectionsDealtToBothWorkers_CountedTogether()
     {
         // 3 implausible readings (SpO2 150 %) within 24 h raise a device alert. Published one at a time, each processed
@@ -98,6 +131,9 @@ public sealed partial class ScaleOutTests
     }
 
     private const string LiveKeysRefreshes = "telesuivi_alert_live_keys_refreshes_total";
+
+    // Counted each time a worker judges a reading beyond a warning limit against the stored ones.
+    private const string VitalReplays = "telesuivi_alert_vital_replay_duration_seconds_count";
 
     private Task<IReadOnlyList<AlertView>> VitalLimitAlertsAsync(string patient) => AlertsAsync(patient, "vital-limit");
 
