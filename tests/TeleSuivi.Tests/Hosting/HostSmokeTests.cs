@@ -76,7 +76,7 @@ public sealed class HostSmokeTests(ExternalServices services)
     {
         await using var host = TeleSuiviProcess.Start("serve", arguments);
 
-        await Poll.UntilAsync(() => host.HasExited, StartTimeout, "telesuivi to exit");
+        await host.WaitForExitAsync(StartTimeout, "telesuivi to exit");
 
         Assert.Equal(3, host.ExitCode);
         var errors = host.Output.Split('\n').Where(line => line.StartsWith("error: ", StringComparison.Ordinal)).ToList();
@@ -96,7 +96,7 @@ public sealed class HostSmokeTests(ExternalServices services)
 
         // The command line wins over the environment: --store is valid, so only the broker from the environment fails.
         await using var host = TeleSuiviProcess.Start("serve", ["--store", "sqlite"], environment: environment);
-        await Poll.UntilAsync(() => host.HasExited, StartTimeout, "telesuivi to exit");
+        await host.WaitForExitAsync(StartTimeout, "telesuivi to exit");
 
         Assert.Equal(3, host.ExitCode);
         Assert.Contains("error: cannot connect to the MQTT broker at mqtt://127.0.0.1:1", host.Output, StringComparison.Ordinal);

@@ -192,6 +192,23 @@ public sealed class TeleSuiviProcess : IAsyncDisposable
         throw new TimeoutException($"telesuivi was not ready within {timeout.TotalSeconds:F0} s:\n{Output}");
     }
 
+    /// <summary>
+    /// Waits for the process to exit by itself and for the end of its output: <see cref="HasExited"/> turns true before the
+    /// last lines are read, so a test that polled it could find <see cref="Output"/> still without the error it printed.
+    /// </summary>
+    public async Task WaitForExitAsync(TimeSpan timeout, string what)
+    {
+        using var deadline = new CancellationTokenSource(timeout);
+        try
+        {
+            await process.WaitForExitAsync(deadline.Token);
+        }
+        catch (OperationCanceledException) when (deadline.IsCancellationRequested)
+        {
+            throw new TimeoutException($"{what}: not within {timeout.TotalSeconds:F0} s:\n{Output}");
+        }
+    }
+
     /// <summary>SIGKILL: the process dies on the spot, as in a power cut, with nothing flushed or acknowledged.</summary>
     public async Task KillAsync()
     {

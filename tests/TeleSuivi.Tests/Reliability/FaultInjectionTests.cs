@@ -162,6 +162,10 @@ public sealed class FaultInjectionTests(ExternalServices services) : IAsyncDispo
     {
         const int Total = 60;
         var (patient, device) = ReliabilityHosts.Ids();
+        // A broker of its own: on the shared one, a message another test published meanwhile (the online scoring tests
+        // send a zone's hourly environment, about 600 Observations, in one message) reached this host too, as a spool
+        // record larger than the whole small filesystem, which ENOSPC refused for ever (failed so in full runs only).
+        await using var mosquitto = await PrivateMosquitto.StartAsync();
         await using var influx = await PrivateInfluxd.StartAsync();
         await using var disk = limit == "full-filesystem" ? await SmallFilesystem.MountAsync(64 * 1024) : null;
         var environment = new Dictionary<string, string> { ["TELESUIVI_INGEST__BATCHSIZE"] = "1", ["TELESUIVI_INGEST__CHANNELCAPACITY"] = "5" };
@@ -175,11 +179,11 @@ public sealed class FaultInjectionTests(ExternalServices services) : IAsyncDispo
             environment["TELESUIVI_STORE__SPOOLSEGMENTBYTES"] = "4096";
         }
 
-        var host = await StartAsync(influx.StoreUrl(ExternalServices.NewDatabaseName("full")), environment);
+        var host = await StartAsync(influx.StoreUrl(ExternalServices.NewDatabaseName("full")), environment, broker: mosquitto.BrokerOption);
         await RegistryBundles.ImportAsync(host.BaseUrl, RegistryBundles.PatientWithDevice(patient, device, DateTimeOffset.UtcNow.AddDays(-30)));
         await influx.StopAsync();
         var ledger = new ReadingLedger();
-        await using var gateway = await DeviceGateway.ConnectAsync(services.MqttUrl);
+        await using var gateway = await DeviceGateway.ConnectAsync(mosquitto.Url);
         if (disk is not null)
         {
             disk.FillUpTo(16 * 1024); // leave room for a few segments only
@@ -204,10 +208,10 @@ public sealed class FaultInjectionTests(ExternalServices services) : IAsyncDispo
         }
         catch when (disk is not null)
         {
-            // Failed once in a full run (2026-11-24) and never alone: what the small filesystem held then says why.
             TestContext.Current.TestOutputHelper?.WriteLine(disk.Describe());
             throw;
         }
+
         await Poll.UntilAsync(() => HostProbes.ReadinessCheckAsync(host.BaseUrl, "spool"), c => c.Status == "Healthy", Deadline, "the spool check healthy again");
     }
 

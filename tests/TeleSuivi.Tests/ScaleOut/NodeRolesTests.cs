@@ -34,7 +34,7 @@ public sealed class NodeRolesTests
     {
         await using var node = TeleSuiviProcess.Start("serve", environment: new Dictionary<string, string> { ["TELESUIVI_NODE__ROLES"] = "worker" });
 
-        await Poll.UntilAsync(() => node.HasExited, TimeSpan.FromSeconds(60), "telesuivi to exit");
+        await node.WaitForExitAsync(TimeSpan.FromSeconds(60), "telesuivi to exit");
 
         Assert.Equal(ExitCodes.StartFailed, node.ExitCode);
         Assert.Contains("Node:Roles 'worker' is not valid", node.Output, StringComparison.Ordinal);

@@ -20,7 +20,7 @@ public sealed class ScoringConfigurationTests
             ["TELESUIVI_RISK__ENABLED"] = "true", ["TELESUIVI_RISK__MODELPATH"] = Missing,
         });
 
-        await Poll.UntilAsync(() => server.HasExited, TimeSpan.FromSeconds(60), "the server to stop");
+        await server.WaitForExitAsync(TimeSpan.FromSeconds(60), "the server to stop");
         Assert.NotEqual(0, server.ExitCode);
         Assert.Contains($"the risk model {Missing} cannot be used", server.Output, StringComparison.Ordinal);
         Assert.Contains("Risk:ModelPath", server.Output, StringComparison.Ordinal);
