@@ -280,32 +280,34 @@ public sealed partial class AlertEngine(
                 // worker received. The store holds every worker's readings: a reading that could start, extend or
                 // confirm a warning rebuilds the state from it. A critical value is raised at once whatever the streak,
                 // so it is not held up by a search: it starts from itself.
-                // The readings stored after this one's time count too: a later reading another worker judged before
-                // this one was stored (two readings of a late batch dealt to two workers at once) missed this one, and
-                // without them the streak the two make would be judged by neither.
+                // The readings stored after this one's time count too (see below): a later reading another worker
+                // judged before this one was stored (two readings of a late batch dealt to two workers) missed this
+                // one, and without them the streak the two make would be judged by neither.
                 vitals.Forget(patientId, vital);
                 if (severity != AlertSeverity.Critical)
                 {
-                    storedAfter = await ReplayVitalAsync(subject, patientId, vital, time, limits, now, includeLater: true, observation.Id, cancellationToken);
+                    storedAfter = await ReplayVitalAsync(subject, patientId, vital, time, limits, now, observation.Id, cancellationToken);
                 }
             }
             else if (vitals.IsNew(patientId, vital))
             {
-                await ReplayVitalAsync(subject, patientId, vital, time, limits, now, includeLater: false, observation.Id, cancellationToken);
+                storedAfter = await ReplayVitalAsync(subject, patientId, vital, time, limits, now, observation.Id, cancellationToken);
             }
         }
 
-        if (vitals.Evaluate(new VitalReading(patientId, vital, number, time, observation.Id ?? string.Empty), limits, now) is { } signal)
+        var reading = new VitalReading(patientId, vital, number, time, observation.Id ?? string.Empty);
+        if (storedAfter.Count > 0)
+        {
+            // A late reading (readings after it are stored): what matters is the state where they end, judged at the
+            // latest. This one and the others only lead up to it, silently, so that a streak they made and ended in
+            // the past is not raised again; a streak it completes with them is raised at the latest.
+            vitals.Replay(patientId, vital, [reading, .. storedAfter.SkipLast(1)], limits);
+            reading = storedAfter[^1];
+        }
+
+        if (vitals.Evaluate(reading, limits, now) is { } signal)
         {
             signals.Add(signal);
-        }
-
-        foreach (var later in storedAfter)
-        {
-            if (vitals.Evaluate(later, limits, now) is { } laterSignal)
-            {
-                signals.Add(laterSignal);
-            }
         }
 
         return signals;
@@ -330,12 +332,12 @@ public sealed partial class AlertEngine(
     /// <summary>
     /// The first reading of a patient's vital since start (with several workers, every reading that is judged against
     /// what came before): the readings stored before it (the last <see cref="VitalLimitMonitor.HistoryWindow"/>, at most
-    /// <see cref="ReplayedReadings"/>) rebuild its debounce state first. With <paramref name="includeLater"/>, the
-    /// readings stored after its time (up to a day past now) are read by the same search and
-    /// returned, oldest first, for the caller to judge after it. If the store cannot be read, the state starts empty
-    /// (a warning streak then counts from this reading).
+    /// <see cref="ReplayedReadings"/> with those after it) rebuild its debounce state first. The readings stored after
+    /// its time (a late reading's successors, up to a day past now) come from the same search and are returned, oldest
+    /// first, for the caller to judge with it. If the store cannot be read, the state starts empty (a warning streak
+    /// then counts from this reading).
     /// </summary>
-    private async Task<IReadOnlyList<VitalReading>> ReplayVitalAsync(string subject, string patientId, VitalSign vital, DateTimeOffset readingTime, VitalLimits limits, DateTimeOffset now, bool includeLater, string? observationId, CancellationToken cancellationToken)
+    private async Task<IReadOnlyList<VitalReading>> ReplayVitalAsync(string subject, string patientId, VitalSign vital, DateTimeOffset readingTime, VitalLimits limits, DateTimeOffset now, string? observationId, CancellationToken cancellationToken)
     {
         var history = new List<VitalReading>();
         var later = new List<VitalReading>();
@@ -343,7 +345,7 @@ public sealed partial class AlertEngine(
         try
         {
             // Later: up to a day past now, beyond any clock tolerance the ingestion accepts (minutes).
-            var through = includeLater ? Max(now, readingTime) + TimeSpan.FromDays(1) : readingTime - TimeSpan.FromMilliseconds(1);
+            var through = Max(now, readingTime) + TimeSpan.FromDays(1);
             var found = await observations.SearchAsync(
                 new ObservationSearch(subject, vital.Codes, readingTime - VitalLimitMonitor.HistoryWindow, through, Descending: true, After: null, ReplayedReadings),
                 cancellationToken);

@@ -56,6 +56,39 @@ public sealed class AlertRestartTests(ExternalServices services) : IAsyncLifetim
     }
 
     [Fact]
+    public async Task Serve_RestartedAfterAWarningEnded_ALateReadingOfItRaisesNothingAgain()
+    {
+        // SpO2 90 is beyond the warning limit 92: two in a row raised a warning, 96 ended it. After a restart, a reading
+        // from the middle of that streak arrives late; it is the first of the vital since the start, so the stored
+        // readings are replayed: they end within limits, and nothing is raised again.
+        var now = DateTimeOffset.UtcNow;
+        string patient, device;
+        await using (var first = await StartAsync())
+        {
+            (patient, device) = await BoardHost.RegisterPatientAsync(first.BaseUrl, "Retard", "75011");
+            await using var publisher = await MqttTestPublisher.ConnectAsync(services.MqttUrl);
+            await BoardHost.PublishWithingsAsync(publisher, device, now.AddMinutes(-40), SpO2, 90);
+            await BoardHost.PublishWithingsAsync(publisher, device, now.AddMinutes(-30), SpO2, 90);
+            await Poll.UntilAsync(async () => (await BoardAsync(first, patient, closed: true)).Alerts, a => a.Count == 1, BoardHost.Deadline, "the SpO2 warning");
+            await BoardHost.PublishWithingsAsync(publisher, device, now.AddMinutes(-20), SpO2, 96);
+            await Poll.UntilAsync(async () => (await BoardAsync(first, patient, closed: true)).Alerts, a => a.Single().Status == "cleared", BoardHost.Deadline, "the SpO2 warning cleared");
+            Assert.Equal(0, await first.StopAsync(BoardHost.Deadline));
+        }
+
+        await using var second = await StartAsync();
+        await using (var publisher = await MqttTestPublisher.ConnectAsync(services.MqttUrl))
+        {
+            // After it in the same message, a critical heart rate: once raised, the SpO2 reading has been judged.
+            await BoardHost.PublishWithingsAsync(publisher, device, (now.AddMinutes(-35), SpO2, 90), (now.AddMinutes(-10), HeartRate, 150));
+        }
+
+        var alerts = await Poll.UntilAsync(
+            async () => (await BoardAsync(second, patient, closed: true)).Alerts,
+            a => a.Any(x => x.Subject == "heart-rate"), BoardHost.Deadline, "the critical heart rate after the restart");
+        Assert.Equal("cleared", Assert.Single(alerts, a => a.Subject == "spo2").Status);
+    }
+
+    [Fact]
     public async Task Serve_RestartedBeforeTheEscalationTimer_StillEscalatesTheUnacknowledgedCriticalAlert()
     {
         await using (var first = await StartAsync())
@@ -92,10 +125,11 @@ public sealed class AlertRestartTests(ExternalServices services) : IAsyncLifetim
         return process;
     }
 
-    private static async Task<BoardSnapshot> BoardAsync(TeleSuiviProcess process, string? patient)
+    private static async Task<BoardSnapshot> BoardAsync(TeleSuiviProcess process, string? patient, bool closed = false)
     {
         using var http = process.CreateClient();
-        return (await http.GetFromJsonAsync<BoardSnapshot>($"/api/alerts{(patient is null ? "" : "?patient=" + patient)}", BoardHost.Json))!;
+        var query = string.Join('&', new[] { patient is null ? null : "patient=" + patient, closed ? "closed=true" : null }.OfType<string>());
+        return (await http.GetFromJsonAsync<BoardSnapshot>($"/api/alerts{(query.Length == 0 ? "" : "?" + query)}", BoardHost.Json))!;
     }
 
     private static async Task WaitForObservationsAsync(TeleSuiviProcess process, string patient, int count)

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.AspNetCore.SignalR.Client;
@@ -92,8 +91,11 @@ public sealed class BoardHost(ExternalServices services) : IAsyncLifetime
 
     /// <summary>The same through any publisher.</summary>
     public static Task PublishWithingsAsync(MqttTestPublisher publisher, string device, DateTimeOffset time, int type, double value) =>
-        publisher.PublishAsync($"telesuivi/v1/devices/withings/{device}",
-            $$"""{"measuregrps":[{"date":{{time.ToUnixTimeSeconds()}},"measures":[{"value":{{value.ToString(CultureInfo.InvariantCulture)}},"type":{{type}},"unit":0}]}]}""");
+        PublishWithingsAsync(publisher, device, (time, type, value));
+
+    /// <summary>One message holding several readings, in this order.</summary>
+    public static Task PublishWithingsAsync(MqttTestPublisher publisher, string device, params (DateTimeOffset Time, int Type, double Value)[] readings) =>
+        publisher.PublishAsync($"telesuivi/v1/devices/withings/{device}", WithingsMessage.Of(readings));
 
     /// <summary>Waits until the patient has an open alert matching <paramref name="match"/> (read through the REST API).</summary>
     public Task<AlertView> WaitForAlertAsync(string patient, Func<AlertView, bool> match, TimeSpan? timeout = null) =>

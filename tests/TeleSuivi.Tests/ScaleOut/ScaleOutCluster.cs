@@ -124,9 +124,11 @@ public sealed partial class ScaleOutCluster(ExternalServices external, ScaleOutS
     }
 
     /// <summary>Publishes one Withings reading (SpO2 is type 54, weight 1) over MQTT, QoS 1.</summary>
-    public Task PublishWithingsAsync(string device, DateTimeOffset time, int type, double value) =>
-        publisher!.PublishAsync($"telesuivi/v1/devices/withings/{device}",
-            $$"""{"measuregrps":[{"date":{{time.ToUnixTimeSeconds()}},"measures":[{"value":{{value.ToString(CultureInfo.InvariantCulture)}},"type":{{type}},"unit":0}]}]}""");
+    public Task PublishWithingsAsync(string device, DateTimeOffset time, int type, double value) => PublishWithingsAsync(device, (time, type, value));
+
+    /// <summary>One message holding several readings, in this order (one stored batch: one worker takes them all).</summary>
+    public Task PublishWithingsAsync(string device, params (DateTimeOffset Time, int Type, double Value)[] readings) =>
+        publisher!.PublishAsync($"telesuivi/v1/devices/withings/{device}", WithingsMessage.Of(readings));
 
     /// <summary>The ids of the patient's Observations in the store, read through a web node's FHIR API.</summary>
     public static async Task<IReadOnlyList<string>> ObservationIdsAsync(TeleSuiviProcess node, string patient)

@@ -96,6 +96,34 @@ public sealed partial class ScaleOutTests
     }
 
     [Fact]
+    public async Task VitalWarning_LateReadingOfAStreakThatHasEnded_RaisesItNoMore()
+    {
+        // Two low SpO2 readings raised a warning and a third, within limits, ended it. A reading from the middle of that
+        // past streak then arrives late: the stored readings now end within limits, so nothing is raised again.
+        var (patient, device) = await cluster.RegisterPatientAsync();
+        var start = DateTimeOffset.UtcNow.AddMinutes(-10);
+        await PublishSpO2Async(device, start, 90);
+        await PublishSpO2Async(device, start.AddMinutes(1), 90);
+        await Poll.UntilAsync(() => VitalLimitAlertsAsync(patient), alerts => alerts.Count == 1, ScaleOutCluster.Deadline, $"the SpO2 warning of {patient}");
+        await Task.WhenAll(cluster.Workers.Select(async worker =>
+        {
+            // Whichever worker takes the reading within limits must know the alert is open (a read begun after the raise).
+            var reads = await ScaleOutCluster.MetricAsync(worker, LiveKeysRefreshes);
+            await Poll.UntilAsync(() => ScaleOutCluster.MetricAsync(worker, LiveKeysRefreshes), now => now >= reads + 2, ScaleOutCluster.Deadline, "two reads of the open alerts");
+        }));
+        await PublishSpO2Async(device, start.AddMinutes(2), 96);
+        await Poll.UntilAsync(() => VitalLimitAlertsAsync(patient), alerts => alerts.Single().Status == "cleared", ScaleOutCluster.Deadline, $"the SpO2 warning of {patient} cleared");
+
+        // The late reading, and in the same message after it a critical heart rate: once that alert is raised, the
+        // worker that took the message has judged the SpO2 reading.
+        await cluster.PublishWithingsAsync(device, (start.AddSeconds(30), SpO2, 90), (start.AddMinutes(3), HeartRate, 150));
+        var alerts = await Poll.UntilAsync(() => VitalLimitAlertsAsync(patient), a => a.Any(x => x.Subject == "heart-rate"), ScaleOutCluster.Deadline, $"the heart rate alert of {patient}");
+
+        var spo2 = Assert.Single(alerts, a => a.Subject == "spo2");
+        Assert.Equal("cleared", spo2.Status);
+    }
+
+    [Fact]
     public async Task DeviceInvalid_RejectionsDealtToBothWorkers_CountedTogether()
     {
         // 3 implausible readings (SpO2 150 %) within 24 h raise a device alert. Published one at a time, each processed

@@ -18,6 +18,7 @@ public sealed partial class ScaleOutTests(ScaleOutCluster cluster) : IClassFixtu
     private const string Messages = "telesuivi_ingest_messages_total";
     private const int Weight = 1;
     private const int SpO2 = 54;
+    private const int HeartRate = 11;
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
