@@ -45,13 +45,14 @@ public static class Browser
         await page.ClickAsync("button[type=submit]");
         try
         {
-            // Back at the target is enough (Commit): callers wait for what they need on the page. Waiting for its load
-            // event as well once timed out in a full run with the URL already reached ("NetworkIdle event fired").
-            await page.WaitForURLAsync(url => new Uri(url).AbsolutePath == target.AbsolutePath, new() { Timeout = 15_000, WaitUntil = WaitUntilState.Commit });
+            // Back at the target is enough: callers wait for what they need on the page. Not WaitForURLAsync: when the
+            // URL already matches as it is called, it waits for the load event whatever WaitUntil says
+            // (microsoft/playwright-dotnet#3365), and under full parallel runs it timed out with the board already shown.
+            await Poll.UntilAsync(() => new Uri(page.Url).AbsolutePath == target.AbsolutePath, TimeSpan.FromSeconds(15), $"signing in as {userName}: back at {target.AbsolutePath}");
         }
         catch (TimeoutException ex)
         {
-            // Seen rarely under a full parallel run: say where the browser is and what the page says, to find out why.
+            // Say where the browser is and what the page says.
             var shown = await page.Locator("body").InnerTextAsync(new() { Timeout = 2_000 });
             throw new TimeoutException($"signing in as {userName} did not return to {target.AbsolutePath} within 15 s: at {page.Url}, showing: {shown[..Math.Min(shown.Length, 500)]}", ex);
         }

@@ -200,6 +200,9 @@ public sealed class WritePathTests(ExternalServices services) : IAsyncDisposable
     {
         const int Total = 30;
         var (patient, device) = Ids();
+        // A broker of its own: the shared one also brings other tests' messages (one of 1.5 MB, taken whole by the empty
+        // spool, once made it hold far more than its 8,000 bytes).
+        await using var mosquitto = await PrivateMosquitto.StartAsync();
         await using var influx = await PrivateInfluxd.StartAsync();
         var database = ExternalServices.NewDatabaseName("full");
         await using var host = await StartAsync(influx.StoreUrl(database), new Dictionary<string, string>
@@ -207,12 +210,12 @@ public sealed class WritePathTests(ExternalServices services) : IAsyncDisposable
             ["TELESUIVI_STORE__SPOOLMAXBYTES"] = "8000",
             ["TELESUIVI_INGEST__BATCHSIZE"] = "1",
             ["TELESUIVI_INGEST__CHANNELCAPACITY"] = "5",
-        });
+        }, broker: mosquitto.Url);
         await RegistryBundles.ImportAsync(host.BaseUrl, RegistryBundles.PatientWithDevice(patient, device, DateTimeOffset.UtcNow.AddDays(-30)));
         await influx.StopAsync();
         var readings = Readings(Total);
 
-        await using (var publisher = await MqttTestPublisher.ConnectAsync(services.MqttUrl))
+        await using (var publisher = await MqttTestPublisher.ConnectAsync(mosquitto.Url))
         {
             foreach (var (time, centigrams) in readings)
             {
@@ -281,9 +284,9 @@ public sealed class WritePathTests(ExternalServices services) : IAsyncDisposable
         Directory.Delete(folder, recursive: true);
     }
 
-    private async Task<TeleSuiviProcess> StartAsync(string store, Dictionary<string, string>? environment = null, string? data = null)
+    private async Task<TeleSuiviProcess> StartAsync(string store, Dictionary<string, string>? environment = null, string? data = null, Uri? broker = null)
     {
-        var host = TeleSuiviProcess.Start("serve", ["--broker", services.MqttUrl.ToString().TrimEnd('/'), "--store", store], data, environment);
+        var host = TeleSuiviProcess.Start("serve", ["--broker", (broker ?? services.MqttUrl).ToString().TrimEnd('/'), "--store", store], data, environment);
         hosts.Add(host);
         await host.WaitUntilReadyAsync(TimeSpan.FromSeconds(60));
         return host;
