@@ -351,9 +351,11 @@ public sealed partial class AlertEngine(
                 cancellationToken);
             foreach (var match in found.Matches.Reverse())
             {
+                // Another reading at the very same time (a second device) is left out, as it always was: the monitor
+                // takes one reading per instant, and it would have made this one be ignored.
                 if (match.Observation.Id == observationId
                     || ReadVital(match.Observation) is not var (same, value) || same != vital
-                    || ObservationKeys.EffectiveTime(match.Observation) is not { } at)
+                    || ObservationKeys.EffectiveTime(match.Observation) is not { } at || at == readingTime)
                 {
                     continue;
                 }
