@@ -230,8 +230,8 @@ count_results() {
   fi
 }
 
-# Repeats, from the console log, each failed test with its message and the first lines of its stack trace, so that a
-# log cut to its last lines still says which test failed and why.
+# Repeats, from the console log, each failed test with its message and the first lines of its stack trace (30 lines of
+# at most 600 characters each), so that a log cut to its last lines still says which test failed and why.
 print_failures() {
   local log="$results/dotnet-test.log" failures
   [[ -f "$log" ]] || return 0
@@ -239,7 +239,7 @@ print_failures() {
     /^ +(Passed|Skipped) [A-Za-z]/ { keep = 0 }
     /^ +Standard (Output|Error) Messages:/ { keep = 0 }
     /^ +Failed [A-Za-z]/ { keep = 1; lines = 0; print "" }
-    keep && lines < 30 { print; lines++ }
+    keep && lines < 30 { print (length($0) > 600 ? substr($0, 1, 600) " [...]" : $0); lines++ }
   ' "$log")"
   [[ -n "$failures" ]] || return 0
   echo
