@@ -193,6 +193,12 @@ public sealed class FaultInjectionTests(ExternalServices services) : IAsyncDispo
 
         var check = await Poll.UntilAsync(() => HostProbes.ReadinessCheckAsync(host.BaseUrl, "spool"), c => c.Status == "Unhealthy", Deadline, "the spool check to report the full disk");
         Assert.Contains("ingestion is paused", check.Description + host.Output, StringComparison.Ordinal);
+        if (disk is not null)
+        {
+            // What did not fit, and the room left: the operator sees whether freeing some space is enough.
+            Assert.Matches(@"No space left on device.* \(a record of [0-9,]+ bytes; [0-9,]+ bytes free on its disk\)", check.Description);
+        }
+
         var paused = await Poll.UntilAsync(() => HostProbes.MetricsAsync(host.BaseUrl), m => m["telesuivi_ingest_queue_depth"] == 5, Deadline, "back-pressure: the ingest channel full");
         Assert.Equal(1, paused[disk is null ? "telesuivi_spool_full" : "telesuivi_spool_disk_error"]);
         Assert.True(paused["telesuivi_ingest_in_flight"] >= 1);

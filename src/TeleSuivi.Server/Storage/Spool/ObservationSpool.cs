@@ -531,14 +531,28 @@ public sealed partial class ObservationSpool : IDisposable
                 DeleteQuietly(created);
             }
 
-            var reason = $"cannot write to the spool {DirectoryPath}: {ex.Message}";
+            // The size of what could not be written and the room left: a single record larger than the free space
+            // (one message of many Observations) keeps failing while smaller ones would fit.
+            var error = string.Create(CultureInfo.InvariantCulture, $"{ex.Message} (a record of {record.Length:N0} bytes{FreeSpace()})");
             lock (state)
             {
-                diskError = ex.Message;
+                diskError = error;
                 Signal();
             }
 
-            throw new SpoolUnavailableException(reason, ex);
+            throw new SpoolUnavailableException($"cannot write to the spool {DirectoryPath}: {error}", ex);
+        }
+    }
+
+    private string FreeSpace()
+    {
+        try
+        {
+            return string.Create(CultureInfo.InvariantCulture, $"; {new DriveInfo(DirectoryPath).AvailableFreeSpace:N0} bytes free on its disk");
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            return string.Empty; // the folder is gone or unreadable: its own error says so
         }
     }
 
