@@ -103,11 +103,15 @@ public sealed class InfluxRollupTests(ExternalServices services)
     {
         using var store = await NewStoreAsync();
         var now = DateTimeOffset.UtcNow;
-        var closed = now.AddHours(-3);
+        // Times inside their hours whatever the clock: "now − 2 s" and "3 h ago + 1 s" crossed an hour once (a run at
+        // 21:59:59 wrote the closed hour's second reading into the next hour, whose stamp then could not change).
+        var hourStart = DateTimeOffset.FromUnixTimeMilliseconds(StoreReads.BucketStart(now.ToUnixTimeMilliseconds(), 3_600_000));
+        var intoHour = now - hourStart;
+        var closed = hourStart.AddHours(-3).AddMinutes(10);
 
-        await store.WriteAsync([HeartRate(Patient, now.AddSeconds(-2), 70), HeartRate(Patient, closed, 70)], Cancel);
+        await store.WriteAsync([HeartRate(Patient, hourStart + (intoHour / 2), 70), HeartRate(Patient, closed, 70)], Cancel);
         var first = await StampsAsync(store);
-        await store.WriteAsync([HeartRate(Patient, now.AddSeconds(-1), 71), HeartRate(Patient, closed.AddSeconds(1), 71)], Cancel);
+        await store.WriteAsync([HeartRate(Patient, hourStart + (intoHour * 3 / 4), 71), HeartRate(Patient, closed.AddMinutes(1), 71)], Cancel);
         var second = await StampsAsync(store);
 
         if (DateTimeOffset.UtcNow.Hour != now.Hour)
