@@ -45,10 +45,8 @@ public static class Browser
         await page.ClickAsync("button[type=submit]");
         try
         {
-            // Back at the target is enough: callers wait for what they need on the page. Not WaitForURLAsync: when the
-            // URL already matches as it is called, it waits for the load event whatever WaitUntil says
-            // (microsoft/playwright-dotnet#3365), and under full parallel runs it timed out with the board already shown.
-            await Poll.UntilAsync(() => new Uri(page.Url).AbsolutePath == target.AbsolutePath, TimeSpan.FromSeconds(15), $"signing in as {userName}: back at {target.AbsolutePath}");
+            // Back at the target is enough: callers wait for what they need on the page.
+            await WaitForPathAsync(page, target.AbsolutePath, TimeSpan.FromSeconds(15));
         }
         catch (TimeoutException ex)
         {
@@ -57,4 +55,12 @@ public static class Browser
             throw new TimeoutException($"signing in as {userName} did not return to {target.AbsolutePath} within 15 s: at {page.Url}, showing: {shown[..Math.Min(shown.Length, 500)]}", ex);
         }
     }
+
+    /// <summary>
+    /// Waits until the page's address has this path. Not WaitForURLAsync: when the URL already matches as it is called,
+    /// it waits for the load event whatever WaitUntil says (microsoft/playwright-dotnet#3365); under full parallel runs
+    /// it timed out with the page already shown (the board after signing in, the login page after signing out).
+    /// </summary>
+    public static Task WaitForPathAsync(IPage page, string path, TimeSpan timeout) =>
+        Poll.UntilAsync(() => Task.FromResult(page.Url), url => new Uri(url).AbsolutePath == path, timeout, $"the browser at {path}");
 }

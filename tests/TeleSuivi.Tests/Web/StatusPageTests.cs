@@ -30,7 +30,7 @@ public sealed class StatusPageTests
             Assert.Contains(checks, row => row.StartsWith("store", StringComparison.Ordinal) && row.Contains("Healthy", StringComparison.Ordinal));
 
             await page.ClickAsync("#logout button");
-            await page.WaitForURLAsync("**/login");
+            await Browser.WaitForPathAsync(page, "/login", TimeSpan.FromSeconds(30));
         }
     }
 }
