@@ -50,6 +50,7 @@ public sealed partial class PatientEraser(
     DeviceRegistry registry,
     Alerts.AlertStore alerts,
     Risk.RiskAssessmentStore risks,
+    Workflow.WorkflowDatabase workflowDatabase,
     IOptions<Workflow.WorkflowOptions> workflow,
     ILogger<PatientEraser> logger)
 {
@@ -97,7 +98,7 @@ public sealed partial class PatientEraser(
 
         // Several nodes: from here until the registry no longer holds the patient, no node raises an alert or saves a
         // score of theirs (Workflow.ErasureLock); after, every node finds them gone.
-        await using var scoresHeldOff = await risks.HoldOffScoresAsync(cancellationToken);
+        await using var erasureHeld = await Workflow.ErasureLock.HoldAsync(workflowDatabase, cancellationToken);
         var alertCount = await alerts.ErasePatientAsync(patientId, cancellationToken);
         var riskCount = await risks.ErasePatientAsync(patientId, cancellationToken);
 
@@ -115,7 +116,7 @@ public sealed partial class PatientEraser(
         var devices = DevicesOf(patientId);
         var patientRecord = registry.FindPatient(patientId) is not null;
         var assignments = await registry.ErasePatientAsync(patientId, unassigned, cancellationToken);
-        await scoresHeldOff.DisposeAsync();
+        await erasureHeld.DisposeAsync();
         var report = new ErasureReport(
             patientId, observations, spooled.Observations, spooled.Messages, letters, alertCount, riskCount, wakeUps, patientRecord, assignments, devices, spooled.Unsearchable);
 

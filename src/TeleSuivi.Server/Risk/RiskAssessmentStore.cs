@@ -159,7 +159,7 @@ public sealed partial class RiskAssessmentStore(WorkflowDatabase database, Workf
 
     /// <summary>
     /// The scorer's save: like <see cref="SaveAllAsync"/>, but on PostgreSQL only the assessments of patients the shared
-    /// registry holds at the commit, read under <see cref="HoldOffScoresAsync"/>'s lock (shared here: saves never wait
+    /// registry holds at the commit, read under <see cref="ErasureLock"/> (shared here: saves never wait
     /// for each other). A node's in-memory registry lags the database by up to <c>Registry:RefreshInterval</c>, and its
     /// scorer may hold a patient's state from before their erasure on another node: this is what keeps an erased
     /// patient's score out of the database whatever the timing. Returns the patients whose assessments were not
@@ -179,79 +179,10 @@ public sealed partial class RiskAssessmentStore(WorkflowDatabase database, Workf
         await ErasureLock.ShareAsync(connection, transaction, cancellationToken);
 
         var patients = assessments.Select(a => a.PatientId).Distinct(StringComparer.Ordinal).ToArray();
-        var registered = new HashSet<string>(StringComparer.Ordinal);
-        await using (var find = WorkflowDatabase.Command(connection, transaction, "SELECT id FROM patient WHERE id = ANY(@ids)", ("@ids", patients)))
-        await using (var reader = await find.ExecuteReaderAsync(cancellationToken))
-        {
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                registered.Add(reader.GetString(0));
-            }
-        }
-
+        var registered = await ErasureLock.RegisteredAsync(connection, transaction, patients, cancellationToken);
         await InsertAsync(connection, transaction, assessments.Where(a => registered.Contains(a.PatientId)), cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return patients.Where(p => !registered.Contains(p)).ToHashSet(StringComparer.Ordinal);
-    }
-
-    /// <summary>
-    /// For an erasure on PostgreSQL (<see cref="ErasureLock"/>), from before it deletes the patient's alerts and
-    /// assessments until the registry no longer holds them: <see cref="SaveScoresAsync"/> and the alerts' raises on every
-    /// node wait meanwhile, then see the patient gone. What was saved or raised before is deleted by the erasure; nothing
-    /// can be after. Released when disposed, or when the erasure's session ends
-    /// (a process killed half-way holds nothing). Nothing to hold with SQLite.
-    /// </summary>
-    public async Task<IAsyncDisposable> HoldOffScoresAsync(CancellationToken cancellationToken)
-    {
-        if (database.Dialect != WorkflowDialect.PostgreSql)
-        {
-            return NoHold.Instance;
-        }
-
-        var connection = await OpenAsync(cancellationToken);
-        try
-        {
-            await using var hold = WorkflowDatabase.Command(connection, null, "SELECT pg_advisory_lock(@space, @key)", ("@space", ErasureLock.Space), ("@key", ErasureLock.Key));
-            await hold.ExecuteScalarAsync(cancellationToken);
-            return new ScoreHold(connection);
-        }
-        catch
-        {
-            await connection.DisposeAsync();
-            throw;
-        }
-    }
-
-    private sealed class NoHold : IAsyncDisposable
-    {
-        public static readonly NoHold Instance = new();
-
-        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
-    }
-
-    private sealed class ScoreHold(DbConnection connection) : IAsyncDisposable
-    {
-        private int released;
-
-        /// <summary>Releases once: the erasure lets the saves go as soon as the registry is done, and its <c>using</c> ends later.</summary>
-        public async ValueTask DisposeAsync()
-        {
-            if (Interlocked.Exchange(ref released, 1) == 1)
-            {
-                return;
-            }
-
-            try
-            {
-                await using var release = WorkflowDatabase.Command(connection, null, "SELECT pg_advisory_unlock(@space, @key)", ("@space", ErasureLock.Space), ("@key", ErasureLock.Key));
-                await release.ExecuteScalarAsync(CancellationToken.None);
-            }
-            finally
-            {
-                // The connection goes back to the pool: never with the lock (a failed unlock means a broken session, which PostgreSQL ends).
-                await connection.DisposeAsync();
-            }
-        }
     }
 
     public async Task<StoredRiskAssessment?> FindAsync(string id, CancellationToken cancellationToken)

@@ -133,7 +133,7 @@ public sealed class ErasureScoringTests(ScaleOutServices services) : IDisposable
         var store = new RiskAssessmentStore(new PostgresWorkflowDatabase(database));
         await store.InitializeAsync(Ct);
 
-        var refused = await DuringAnErasureOfAsync(database, store, "pat-b", () => store.SaveScoresAsync([Assessment("pat-a"), Assessment("pat-b")], Ct), "the save");
+        var refused = await DuringAnErasureOfAsync(database, "pat-b", () => store.SaveScoresAsync([Assessment("pat-a"), Assessment("pat-b")], Ct), "the save");
 
         Assert.Equal(["pat-b"], refused);
         Assert.Single((await store.SearchAsync("pat-a", 0, long.MaxValue, false, null, 10, Ct)).Matches);
@@ -152,10 +152,8 @@ public sealed class ErasureScoringTests(ScaleOutServices services) : IDisposable
         await RegisterAsync(new PostgresWorkflowDatabase(database), "pat-a", "pat-b");
         using var alerts = new AlertStore(new PostgresWorkflowDatabase(database));
         await alerts.InitializeAsync(Ct);
-        var risks = new RiskAssessmentStore(new PostgresWorkflowDatabase(database));
-        await risks.InitializeAsync(Ct);
 
-        var raised = await DuringAnErasureOfAsync(database, risks, "pat-b", () => alerts.RaiseAsync(Alerts.AlertTestBed.Draft("pat-b"), DateTimeOffset.UtcNow, Ct), "the raise");
+        var raised = await DuringAnErasureOfAsync(database, "pat-b", () => alerts.RaiseAsync(Alerts.AlertTestBed.Draft("pat-b"), DateTimeOffset.UtcNow, Ct), "the raise");
 
         Assert.Null(raised);
         Assert.DoesNotContain(await alerts.LiveKeysAsync(Ct), key => key.PatientId == "pat-b");
@@ -221,9 +219,9 @@ public sealed class ErasureScoringTests(ScaleOutServices services) : IDisposable
     /// Starts <paramref name="write"/> while an erasure's hold is taken, checks that it waits for the hold, erases the
     /// patient from the shared registry as the erasure's last step does, releases the hold and returns what the write gave.
     /// </summary>
-    private static async Task<T> DuringAnErasureOfAsync<T>(string database, RiskAssessmentStore risks, string patient, Func<Task<T>> write, string what)
+    private static async Task<T> DuringAnErasureOfAsync<T>(string database, string patient, Func<Task<T>> write, string what)
     {
-        await using var hold = await risks.HoldOffScoresAsync(Ct);
+        await using var hold = await ErasureLock.HoldAsync(new PostgresWorkflowDatabase(database), Ct);
         var writing = write();
         await Poll.UntilAsync(() => WaitingForLockAsync(database), waiting => waiting, Deadline, $"{what} waiting for the erasure's hold");
         Assert.False(writing.IsCompleted);
