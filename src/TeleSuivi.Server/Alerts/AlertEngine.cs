@@ -284,12 +284,9 @@ public sealed partial class AlertEngine(
                 // judged before this one was stored (two readings of a late batch dealt to two workers) missed this
                 // one, and without them the streak the two make would be judged by neither.
                 vitals.Forget(patientId, vital);
-                if (severity != AlertSeverity.Critical)
-                {
-                    storedAfter = await ReplayVitalAsync(subject, patientId, vital, time, limits, now, observation.Id, cancellationToken);
-                }
             }
-            else if (vitals.IsNew(patientId, vital))
+
+            if (partitions.Shared ? severity != AlertSeverity.Critical : vitals.IsNew(patientId, vital))
             {
                 storedAfter = await ReplayVitalAsync(subject, patientId, vital, time, limits, now, observation.Id, cancellationToken);
             }

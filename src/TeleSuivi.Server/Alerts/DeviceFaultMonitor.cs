@@ -22,8 +22,7 @@ public sealed class DeviceFaultMonitor(AlertOptions options)
         IReadOnlyList<(DateTimeOffset Time, string Reason)>? everyWorkersInvalid = null)
     {
         var state = StateOf(deviceId);
-        state.ValidInARow = 0;
-        state.ValidSince = null;
+        state.BreakValidRun();
         if (reasonCode == RejectionCodes.Clock)
         {
             yield return new AlertSignal.Raise(new AlertDraft(
@@ -92,12 +91,7 @@ public sealed class DeviceFaultMonitor(AlertOptions options)
     /// With several workers: another worker rejected a reading of the device during this worker's run of valid ones,
     /// so they were not in a row. The run starts again from the next valid reading.
     /// </summary>
-    public void BreakValidRun(string deviceId)
-    {
-        var state = StateOf(deviceId);
-        state.ValidInARow = 0;
-        state.ValidSince = null;
-    }
+    public void BreakValidRun(string deviceId) => StateOf(deviceId).BreakValidRun();
 
     private DeviceState StateOf(string deviceId)
     {
@@ -116,5 +110,11 @@ public sealed class DeviceFaultMonitor(AlertOptions options)
         public int ValidInARow { get; set; }
 
         public DateTimeOffset? ValidSince { get; set; }
+
+        public void BreakValidRun()
+        {
+            ValidInARow = 0;
+            ValidSince = null;
+        }
     }
 }
