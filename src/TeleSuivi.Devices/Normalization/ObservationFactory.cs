@@ -34,19 +34,19 @@ public enum RejectionKind
 }
 
 /// <summary>An Observation, or the precise reason the reading is rejected.</summary>
-public readonly record struct ObservationOutcome(Observation? Observation, string? Error, RejectionKind Kind = RejectionKind.None)
+/// <param name="ErrorFr">The reason in French, for the board (<see cref="RejectionReason"/>).</param>
+public readonly record struct ObservationOutcome(Observation? Observation, string? Error, RejectionKind Kind = RejectionKind.None, string? ErrorFr = null)
 {
     public bool Succeeded => Error is null;
-
-    public static ObservationOutcome Rejected(string reason, RejectionKind kind = RejectionKind.Invalid) => new(null, reason, kind);
 }
 
 /// <summary>A reading normalised into its compact value, or the precise reason it is rejected.</summary>
-public readonly record struct NormalisationOutcome(NormalisedObservation? Value, string? Error, RejectionKind Kind = RejectionKind.None)
+/// <param name="ErrorFr">The reason in French, for the board (<see cref="RejectionReason"/>).</param>
+public readonly record struct NormalisationOutcome(NormalisedObservation? Value, string? Error, RejectionKind Kind = RejectionKind.None, string? ErrorFr = null)
 {
     public bool Succeeded => Error is null;
 
-    public static NormalisationOutcome Rejected(string reason, RejectionKind kind = RejectionKind.Invalid) => new(null, reason, kind);
+    public static NormalisationOutcome Rejected(RejectionReason reason, RejectionKind kind = RejectionKind.Invalid) => new(null, reason.En, kind, reason.Fr);
 }
 
 /// <summary>The Observations of one message, and the reason of every reading that was rejected.</summary>
@@ -100,7 +100,7 @@ public sealed class ObservationFactory(ObservationFactoryOptions? options = null
         var outcome = Normalise(reading, context);
         return outcome.Value is { } value
             ? new ObservationOutcome(value.ToObservation(), null)
-            : new ObservationOutcome(null, outcome.Error, outcome.Kind);
+            : new ObservationOutcome(null, outcome.Error, outcome.Kind, outcome.ErrorFr);
     }
 
     /// <summary>
@@ -111,7 +111,7 @@ public sealed class ObservationFactory(ObservationFactoryOptions? options = null
     {
         if (!MeasurePlan.TryGet(reading.Measure, out var plan))
         {
-            return NormalisationOutcome.Rejected($"'{reading.Measure}' is not a measure of the catalogue");
+            return NormalisationOutcome.Rejected(new($"'{reading.Measure}' is not a measure of the catalogue", $"'{reading.Measure}' n'est pas une mesure connue"));
         }
 
         var definition = plan.Definition;
@@ -127,12 +127,12 @@ public sealed class ObservationFactory(ObservationFactoryOptions? options = null
         {
             if (!plan.TryResolveSpecimen(specimen, out var variant))
             {
-                return NormalisationOutcome.Rejected($"{definition.Key}: specimen '{specimen}' is not known");
+                return NormalisationOutcome.Rejected(new($"{definition.Key}: specimen '{specimen}' is not known", $"{definition.NameFr} : prélèvement '{specimen}' inconnu"));
             }
 
             if (variant.RejectReason is { } reason)
             {
-                return NormalisationOutcome.Rejected($"{definition.Key}: specimen '{specimen}' is {reason}");
+                return NormalisationOutcome.Rejected(new($"{definition.Key}: specimen '{specimen}' is {reason}", $"{definition.NameFr} : prélèvement '{specimen}' : {variant.RejectReasonFr ?? reason}"));
             }
 
             if (variant.Code is { } specific && specific != definition.Code)
@@ -217,44 +217,47 @@ public sealed class ObservationFactory(ObservationFactoryOptions? options = null
         }
     }
 
-    /// <summary>Why a reading stamped <paramref name="effective"/> and received at <paramref name="received"/> has a wrong clock; null when its time is plausible.</summary>
-    public string? CheckClock(string measure, DateTimeOffset effective, DateTimeOffset received)
+    /// <summary>Why a reading of <paramref name="measure"/> (a catalogue key) stamped <paramref name="effective"/> and received at <paramref name="received"/> has a wrong clock; null when its time is plausible.</summary>
+    public RejectionReason? CheckClock(string measure, DateTimeOffset effective, DateTimeOffset received)
     {
+        var name = MeasureCatalog.TryGet(measure, out var definition) ? definition.NameFr : measure;
         if (settings.MaxFutureSkew is { } skew && effective - received > skew)
         {
-            return $"{measure}: time {FormatInstant(effective)} is {Describe(effective - received)} after the receive time " +
-                   $"{FormatInstant(received)} (tolerance {Describe(skew)})";
+            return new(
+                $"{measure}: time {FormatInstant(effective)} is {Describe(effective - received)} after the receive time {FormatInstant(received)} (tolerance {Describe(skew)})",
+                $"{name} : mesure datée du {FormatInstant(effective)}, {DescribeFr(effective - received)} après sa réception le {FormatInstant(received)} (tolérance {DescribeFr(skew)})");
         }
 
         if (settings.MaxAge is { } age && received - effective > age)
         {
-            return $"{measure}: time {FormatInstant(effective)} is {Describe(received - effective)} before the receive time " +
-                   $"{FormatInstant(received)} (limit {Describe(age)})";
+            return new(
+                $"{measure}: time {FormatInstant(effective)} is {Describe(received - effective)} before the receive time {FormatInstant(received)} (limit {Describe(age)})",
+                $"{name} : mesure datée du {FormatInstant(effective)}, {DescribeFr(received - effective)} avant sa réception le {FormatInstant(received)} (limite {DescribeFr(age)})");
         }
 
         return null;
     }
 
-    private static string? NormaliseValue(MeasurePlan plan, DecodedReading reading, out decimal normalised)
+    private static RejectionReason? NormaliseValue(MeasurePlan plan, DecodedReading reading, out decimal normalised)
     {
         var definition = plan.Definition;
         normalised = default;
         if (reading.Values.Count != 1)
         {
-            return $"{definition.Key}: expected one value, got {reading.Values.Count}";
+            return new($"{definition.Key}: expected one value, got {reading.Values.Count}", $"{definition.NameFr} : une valeur attendue, {reading.Values.Count} reçues");
         }
 
         var value = reading.Values[0];
         if (!string.Equals(value.Measure, definition.Key, StringComparison.Ordinal))
         {
-            return $"{definition.Key}: the value is labelled '{value.Measure}'";
+            return new($"{definition.Key}: the value is labelled '{value.Measure}'", $"{definition.NameFr} : la valeur est étiquetée '{value.Measure}'");
         }
 
         return Normalize(plan, value, out normalised);
     }
 
     /// <summary>The components of a panel into their slots of <paramref name="values"/>, a bit of <paramref name="present"/> each.</summary>
-    private static string? NormalisePanel(MeasurePlan plan, DecodedReading reading, Span<decimal> values, out int present)
+    private static RejectionReason? NormalisePanel(MeasurePlan plan, DecodedReading reading, Span<decimal> values, out int present)
     {
         var panel = plan.Definition;
         present = 0;
@@ -265,19 +268,19 @@ public sealed class ObservationFactory(ObservationFactoryOptions? options = null
             var slot = plan.IndexOfComponent(value.Measure);
             if (slot < 0)
             {
-                return $"{panel.Key}: '{value.Measure}' is not a component of the panel";
-            }
-
-            if ((present & (1 << slot)) != 0)
-            {
-                return $"{panel.Key}: {value.Measure} is given twice";
+                return new($"{panel.Key}: '{value.Measure}' is not a component of the panel", $"{panel.NameFr} : '{value.Measure}' n'en fait pas partie");
             }
 
             var component = plan.Components[slot];
+            if ((present & (1 << slot)) != 0)
+            {
+                return new($"{panel.Key}: {value.Measure} is given twice", $"{panel.NameFr} : {component.Definition.NameFr} donnée deux fois");
+            }
+
             if (component.Definition.Kind != MeasureValueKind.Quantity)
             {
                 // The catalogue's panels are made of quantities; a component of another kind would be a catalogue error.
-                return $"{panel.Key}: component {value.Measure} is not a quantity";
+                return new($"{panel.Key}: component {value.Measure} is not a quantity", $"{panel.NameFr} : {component.Definition.NameFr} n'est pas une quantité");
             }
 
             if (Normalize(component, value, out values[slot]) is { } error)
@@ -292,27 +295,29 @@ public sealed class ObservationFactory(ObservationFactoryOptions? options = null
         {
             if ((present & (1 << required)) == 0)
             {
-                return $"{panel.Key}: {panel.Components[required]} is missing";
+                return new($"{panel.Key}: {panel.Components[required]} is missing", $"{panel.NameFr} : {plan.Components[required].Definition.NameFr} manquante");
             }
         }
 
         if (plan.SystolicSlot >= 0 && values[plan.SystolicSlot] <= values[plan.DiastolicSlot])
         {
-            return FormattableString.Invariant(
-                $"blood-pressure: systolic {(double)values[plan.SystolicSlot]} mmHg is not above diastolic {(double)values[plan.DiastolicSlot]} mmHg, which is impossible");
+            var (systolic, diastolic) = ((double)values[plan.SystolicSlot], (double)values[plan.DiastolicSlot]);
+            return new(
+                FormattableString.Invariant($"blood-pressure: systolic {systolic} mmHg is not above diastolic {diastolic} mmHg, which is impossible"),
+                RejectionReason.French($"{panel.NameFr} : systolique {systolic} mmHg non supérieure à la diastolique {diastolic} mmHg, ce qui est impossible"));
         }
 
         return null;
     }
 
     /// <summary>Converts, rounds and checks one value: <paramref name="normalised"/> in the canonical unit (a score as an integer, yes/no as 1/0).</summary>
-    private static string? Normalize(MeasurePlan plan, DecodedValue value, out decimal normalised)
+    private static RejectionReason? Normalize(MeasurePlan plan, DecodedValue value, out decimal normalised)
     {
         var definition = plan.Definition;
         normalised = default;
         if (!double.IsFinite(value.Value))
         {
-            return FormattableString.Invariant($"{definition.Key}: value {value.Value} is not a number");
+            return new(FormattableString.Invariant($"{definition.Key}: value {value.Value} is not a number"), RejectionReason.French($"{definition.NameFr} : la valeur {value.Value} n'est pas un nombre"));
         }
 
         switch (definition.Kind)
@@ -320,7 +325,9 @@ public sealed class ObservationFactory(ObservationFactoryOptions? options = null
             case MeasureValueKind.YesNo:
                 if (value.Value is not (0 or 1))
                 {
-                    return FormattableString.Invariant($"{definition.Key}: value {value.Value} is not 0 (no) or 1 (yes)");
+                    return new(
+                        FormattableString.Invariant($"{definition.Key}: value {value.Value} is not 0 (no) or 1 (yes)"),
+                        RejectionReason.French($"{definition.NameFr} : la valeur {value.Value} n'est ni 0 (non) ni 1 (oui)"));
                 }
 
                 normalised = value.Value == 1 ? 1 : 0;
@@ -329,13 +336,14 @@ public sealed class ObservationFactory(ObservationFactoryOptions? options = null
             case MeasureValueKind.Score:
                 if (value.Value != Math.Floor(value.Value) || Math.Abs(value.Value) > int.MaxValue)
                 {
-                    return FormattableString.Invariant($"{definition.Key}: value {value.Value} is not an integer");
+                    return new(FormattableString.Invariant($"{definition.Key}: value {value.Value} is not an integer"), RejectionReason.French($"{definition.NameFr} : la valeur {value.Value} n'est pas un entier"));
                 }
 
                 if (definition.Range is { } scoreRange && !scoreRange.Contains(value.Value))
                 {
-                    return FormattableString.Invariant(
-                        $"{definition.Key} {value.Value} is impossible (allowed {scoreRange.Describe(definition.UnitDisplay)})");
+                    return new(
+                        FormattableString.Invariant($"{definition.Key} {value.Value} is impossible (allowed {scoreRange.Describe(definition.UnitDisplay)})"),
+                        RejectionReason.French($"{definition.NameFr} {value.Value} impossible (admis : {scoreRange.DescribeFr(definition.UnitDisplayFr)})"));
                 }
 
                 normalised = (int)value.Value;
@@ -344,7 +352,7 @@ public sealed class ObservationFactory(ObservationFactoryOptions? options = null
 
         if (!plan.TryGetConversion(value.Unit, out var conversion, out var unitError))
         {
-            return $"{definition.Key}: {unitError}";
+            return new($"{definition.Key}: {unitError}", $"{definition.NameFr} : l'unité '{value.Unit}' ne se convertit pas en {definition.UnitDisplayFr}");
         }
 
         var converted = conversion.Conversion.Apply(value.Value);
@@ -353,17 +361,21 @@ public sealed class ObservationFactory(ObservationFactoryOptions? options = null
         var representable = QuantityPrecision.TryToDecimal(converted, decimals, out var rounded);
         if (definition.Range is { } range && !range.Contains(converted))
         {
-            var source = string.Equals(value.Unit, definition.Unit, StringComparison.Ordinal)
-                ? string.Empty
-                : FormattableString.Invariant($" ({value.Value} {value.Unit})");
+            var asSent = string.Equals(value.Unit, definition.Unit, StringComparison.Ordinal);
+            var source = asSent ? string.Empty : FormattableString.Invariant($" ({value.Value} {value.Unit})");
+            var sourceFr = asSent ? string.Empty : RejectionReason.French($" ({value.Value} {value.Unit})");
             var shown = representable ? rounded.ToString(CultureInfo.InvariantCulture) : converted.ToString("G6", CultureInfo.InvariantCulture);
-            return FormattableString.Invariant(
-                $"{definition.Key} {shown} {definition.UnitDisplay}{source} is impossible (allowed {range.Describe(definition.UnitDisplay)})");
+            var shownFr = representable ? rounded.ToString(RejectionReason.FrenchNumbers) : converted.ToString("G6", RejectionReason.FrenchNumbers);
+            return new(
+                FormattableString.Invariant($"{definition.Key} {shown} {definition.UnitDisplay}{source} is impossible (allowed {range.Describe(definition.UnitDisplay)})"),
+                $"{definition.NameFr} {shownFr} {definition.UnitDisplayFr}{sourceFr} impossible (admis : {range.DescribeFr(definition.UnitDisplayFr)})");
         }
 
         if (!representable)
         {
-            return FormattableString.Invariant($"{definition.Key}: value {value.Value} {value.Unit} is too large to be a measurement");
+            return new(
+                FormattableString.Invariant($"{definition.Key}: value {value.Value} {value.Unit} is too large to be a measurement"),
+                RejectionReason.French($"{definition.NameFr} : la valeur {value.Value} {value.Unit} est trop grande pour une mesure"));
         }
 
         normalised = rounded;
@@ -429,4 +441,8 @@ public sealed class ObservationFactory(ObservationFactoryOptions? options = null
 
         return FormattableString.Invariant($"{span.TotalSeconds} s");
     }
+
+    /// <summary><see cref="Describe"/> in French: days are "j".</summary>
+    private static string DescribeFr(TimeSpan span) =>
+        span.TotalDays >= 2 ? Describe(span).Replace(" d", " j", StringComparison.Ordinal) : Describe(span).Replace('.', ',');
 }

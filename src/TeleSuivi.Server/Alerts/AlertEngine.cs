@@ -386,18 +386,18 @@ public sealed partial class AlertEngine(
         var everyWorkers = partitions.Shared && letter.ReasonCode is RejectionCodes.Implausible or RejectionCodes.Unparseable
             ? await InvalidReadingsAsync(deviceId, letter.ReceivedAt - settings.InvalidReadingsWindow, letter.ReceivedAt, cancellationToken)
             : null;
-        return devices.OnRejected(patientId, deviceId, letter.ReasonCode, letter.Reason, letter.ReceivedAt, everyWorkers).ToList();
+        return devices.OnRejected(patientId, deviceId, letter.ReasonCode, letter.Reason, letter.ReasonFr, letter.ReceivedAt, everyWorkers).ToList();
     }
 
     /// <summary>The device's readings every worker rejected as implausible or undecodable in [from, through].</summary>
-    private async Task<List<(DateTimeOffset Time, string Reason)>> InvalidReadingsAsync(string deviceId, DateTimeOffset from, DateTimeOffset through, CancellationToken cancellationToken)
+    private async Task<List<(DateTimeOffset Time, string Reason, string? ReasonFr)>> InvalidReadingsAsync(string deviceId, DateTimeOffset from, DateTimeOffset through, CancellationToken cancellationToken)
     {
         // A device may publish under an alias of its id: its topics then name the alias.
         string[] names = [deviceId, .. registry.FindDevice(deviceId)?.Aliases ?? []];
         var letters = await deadLetters.RejectionsAsync(names, InvalidReasons, from, through, cancellationToken);
         return [.. letters
             .Where(l => DeviceOf(l.Topic) == deviceId)
-            .Select(l => (l.ReceivedAt, l.Reason))];
+            .Select(l => (l.ReceivedAt, l.Reason, l.ReasonFr))];
     }
 
     /// <summary>The registry id of the device a rejected message's topic names (by id or alias); null for an environment topic or an unknown device.</summary>

@@ -13,13 +13,14 @@ public sealed class DeviceFaultMonitor(AlertOptions options)
 {
     private readonly Dictionary<string, DeviceState> devices = new(StringComparer.Ordinal);
 
+    /// <param name="reasonFr">The reason in French, for the French board; the English one stands in for letters that have none.</param>
     /// <param name="everyWorkersInvalid">
     /// With several workers: the device's invalid readings of the window as every worker rejected them (this one
     /// included), which replace this worker's own share; null on a single node.
     /// </param>
     public IEnumerable<AlertSignal> OnRejected(
-        string patientId, string deviceId, string reasonCode, string reason, DateTimeOffset receivedAt,
-        IReadOnlyList<(DateTimeOffset Time, string Reason)>? everyWorkersInvalid = null)
+        string patientId, string deviceId, string reasonCode, string reason, string? reasonFr, DateTimeOffset receivedAt,
+        IReadOnlyList<(DateTimeOffset Time, string Reason, string? ReasonFr)>? everyWorkersInvalid = null)
     {
         var state = StateOf(deviceId);
         state.BreakValidRun();
@@ -28,8 +29,8 @@ public sealed class DeviceFaultMonitor(AlertOptions options)
             yield return new AlertSignal.Raise(new AlertDraft(
                 new AlertKey(patientId, AlertKinds.DeviceClock, deviceId),
                 AlertSeverity.Warning,
-                new($"Device {deviceId} has a wrong clock: its readings are rejected ({reason})", $"L'horloge de l'appareil {deviceId} est fausse : ses mesures sont rejetées ({reason})"),
-                [new AlertEvidence(receivedAt, EvidenceLabels.RejectedMessage, Detail: reason)]));
+                new($"Device {deviceId} has a wrong clock: its readings are rejected ({reason})", $"L'horloge de l'appareil {deviceId} est fausse : ses mesures sont rejetées ({reasonFr ?? reason})"),
+                [new AlertEvidence(receivedAt, EvidenceLabels.RejectedMessage, Detail: reason, DetailFr: reasonFr)]));
             yield break;
         }
 
@@ -40,7 +41,7 @@ public sealed class DeviceFaultMonitor(AlertOptions options)
 
         if (everyWorkersInvalid is null)
         {
-            state.Invalid.Add((receivedAt, reason));
+            state.Invalid.Add((receivedAt, reason, reasonFr));
         }
         else
         {
@@ -56,7 +57,7 @@ public sealed class DeviceFaultMonitor(AlertOptions options)
                 new AlertKey(patientId, AlertKinds.DeviceInvalid, deviceId),
                 AlertSeverity.Warning,
                 new($"Device {deviceId} sent {state.Invalid.Count} invalid readings within {hours:0} h", $"L'appareil {deviceId} a envoyé {state.Invalid.Count} mesures invalides en {hours:0} h"),
-                state.Invalid.TakeLast(5).Select(i => new AlertEvidence(i.Time, EvidenceLabels.RejectedMessage, Detail: i.Reason)).ToList()));
+                state.Invalid.TakeLast(5).Select(i => new AlertEvidence(i.Time, EvidenceLabels.RejectedMessage, Detail: i.Reason, DetailFr: i.ReasonFr)).ToList()));
         }
     }
 
@@ -105,7 +106,7 @@ public sealed class DeviceFaultMonitor(AlertOptions options)
 
     private sealed class DeviceState
     {
-        public List<(DateTimeOffset Time, string Reason)> Invalid { get; } = [];
+        public List<(DateTimeOffset Time, string Reason, string? ReasonFr)> Invalid { get; } = [];
 
         public int ValidInARow { get; set; }
 

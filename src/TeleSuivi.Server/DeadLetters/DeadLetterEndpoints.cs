@@ -46,6 +46,7 @@ public static class DeadLetterEndpoints
         letter.ReceivedAt,
         letter.ReasonCode,
         letter.Reason,
+        letter.ReasonFr,
         letter.Attempts,
         letter.ReplayedAt,
         PayloadBytes = letter.Payload.Length,

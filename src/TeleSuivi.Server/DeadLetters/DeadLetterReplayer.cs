@@ -40,13 +40,13 @@ public sealed class DeadLetterReplayer(DeadLetterStore deadLetters, MessageNorma
 
                 var observations = new List<Observation>();
                 var storedIds = new List<long>();
-                var rejectedAgain = new List<(long, string, string)>();
+                var rejectedAgain = new List<(long, string, string, string?)>();
                 foreach (var letter in letters)
                 {
                     var outcome = normalizer.Normalize(new IngestMessage(letter.Topic, letter.Payload, letter.ReceivedAt, _ => Task.CompletedTask));
                     if (outcome.Rejected)
                     {
-                        rejectedAgain.Add((letter.Id, outcome.ReasonCode!, outcome.Reason!));
+                        rejectedAgain.Add((letter.Id, outcome.ReasonCode!, outcome.Reason!, outcome.ReasonFr));
                         stillRejected[outcome.ReasonCode!] = stillRejected.GetValueOrDefault(outcome.ReasonCode!) + 1;
                     }
                     else

@@ -15,10 +15,12 @@ public sealed record DeadLetter(
     string ReasonCode,
     string Reason,
     int Attempts,
-    DateTimeOffset? ReplayedAt);
+    DateTimeOffset? ReplayedAt,
+    string? ReasonFr = null);
 
 /// <summary>A message to dead-letter: what arrived, when, and why it cannot be stored.</summary>
-public readonly record struct Rejection(string Topic, byte[] Payload, DateTimeOffset ReceivedAt, string ReasonCode, string Reason);
+/// <param name="ReasonFr">The reason in French, when the board may show it (<see cref="Ingestion.NormalizeOutcome.ReasonFr"/>).</param>
+public readonly record struct Rejection(string Topic, byte[] Payload, DateTimeOffset ReceivedAt, string ReasonCode, string Reason, string? ReasonFr = null);
 
 /// <summary>
 /// The dead-letter store: a SQLite file beside the data (<c>deadletters.db</c>), whatever the observation store is, so
@@ -34,7 +36,7 @@ public sealed class DeadLetterStore
     /// <summary>How long a replay's claim holds: a node that dies mid-replay leaves its letters to others after this.</summary>
     public static readonly TimeSpan ClaimLease = TimeSpan.FromMinutes(5);
 
-    private const string Columns = "id, topic, payload, received_at, reason_code, reason, attempts, replayed_at";
+    private const string Columns = "id, topic, payload, received_at, reason_code, reason, attempts, replayed_at, reason_fr";
     private readonly WorkflowDatabase database;
 
     /// <summary>The single-node store: <c>{DataDirectory}/deadletters.db</c>.</summary>
@@ -60,7 +62,8 @@ public sealed class DeadLetterStore
                 reason_code TEXT NOT NULL,
                 reason TEXT NOT NULL,
                 attempts INTEGER NOT NULL DEFAULT 1,
-                replayed_at TEXT
+                replayed_at TEXT,
+                reason_fr TEXT
             );
             CREATE INDEX IF NOT EXISTS dead_letter_pending ON dead_letter (replayed_at, reason_code, id);
             """,
@@ -75,8 +78,10 @@ public sealed class DeadLetterStore
                 reason TEXT NOT NULL,
                 attempts INTEGER NOT NULL DEFAULT 1,
                 replayed_at TEXT,
-                claimed_until_ms BIGINT
+                claimed_until_ms BIGINT,
+                reason_fr TEXT
             );
+            ALTER TABLE dead_letter ADD COLUMN IF NOT EXISTS reason_fr TEXT;
             CREATE INDEX IF NOT EXISTS dead_letter_pending ON dead_letter (replayed_at, reason_code, id);
             CREATE INDEX IF NOT EXISTS dead_letter_received ON dead_letter (received_ms);
             """), cancellationToken);
@@ -96,6 +101,12 @@ public sealed class DeadLetterStore
                 await Sql.ExecuteAsync(connection, null, "UPDATE dead_letter SET received_ms = CAST(ROUND((julianday(received_at) - 2440587.5) * 86400000) AS INTEGER)", cancellationToken);
                 await Sql.ExecuteAsync(connection, null, "CREATE INDEX IF NOT EXISTS dead_letter_received ON dead_letter (received_ms)", cancellationToken);
             }
+
+            // Letters written before the board could read their reason in French keep only the English one.
+            if (await Sql.ScalarAsync(connection, null, "SELECT COUNT(*) FROM pragma_table_info('dead_letter') WHERE name = 'reason_fr'", cancellationToken) == 0)
+            {
+                await Sql.ExecuteAsync(connection, null, "ALTER TABLE dead_letter ADD COLUMN reason_fr TEXT", cancellationToken);
+            }
         }
     }
 
@@ -111,8 +122,8 @@ public sealed class DeadLetterStore
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         foreach (var letter in letters)
         {
-            await Sql.ExecuteAsync(connection, transaction, "INSERT INTO dead_letter (topic, payload, received_at, received_ms, reason_code, reason) VALUES ($1, $2, $3, $4, $5, $6)", cancellationToken,
-                letter.Topic, letter.Payload, letter.ReceivedAt.ToString("O", CultureInfo.InvariantCulture), letter.ReceivedAt.ToUnixTimeMilliseconds(), letter.ReasonCode, letter.Reason);
+            await Sql.ExecuteAsync(connection, transaction, "INSERT INTO dead_letter (topic, payload, received_at, received_ms, reason_code, reason, reason_fr) VALUES ($1, $2, $3, $4, $5, $6, $7)", cancellationToken,
+                letter.Topic, letter.Payload, letter.ReceivedAt.ToString("O", CultureInfo.InvariantCulture), letter.ReceivedAt.ToUnixTimeMilliseconds(), letter.ReasonCode, letter.Reason, letter.ReasonFr);
         }
 
         await transaction.CommitAsync(cancellationToken);
@@ -132,7 +143,7 @@ public sealed class DeadLetterStore
     /// first, without their payloads: what every node rejected of one device, for the device-fault monitor when several
     /// workers share the readings. The caller checks each topic: a part may also occur inside another device's id.
     /// </summary>
-    public async Task<IReadOnlyList<(string Topic, DateTimeOffset ReceivedAt, string Reason)>> RejectionsAsync(
+    public async Task<IReadOnlyList<(string Topic, DateTimeOffset ReceivedAt, string Reason, string? ReasonFr)>> RejectionsAsync(
         IReadOnlyCollection<string> topicParts, IReadOnlyCollection<string> reasonCodes, DateTimeOffset from, DateTimeOffset through, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(topicParts);
@@ -144,8 +155,8 @@ public sealed class DeadLetterStore
         return await Sql.QueryAsync(
             connection,
             null,
-            $"SELECT topic, received_at, reason FROM dead_letter WHERE received_ms >= $1 AND received_ms <= $2 AND ({likes}) AND reason_code IN ({Sql.Placeholders(3 + patterns.Count, reasonCodes.Count)}) ORDER BY received_ms, id",
-            reader => (reader.GetString(0), DateTimeOffset.Parse(reader.GetString(1), CultureInfo.InvariantCulture), reader.GetString(2)),
+            $"SELECT topic, received_at, reason, reason_fr FROM dead_letter WHERE received_ms >= $1 AND received_ms <= $2 AND ({likes}) AND reason_code IN ({Sql.Placeholders(3 + patterns.Count, reasonCodes.Count)}) ORDER BY received_ms, id",
+            reader => (reader.GetString(0), DateTimeOffset.Parse(reader.GetString(1), CultureInfo.InvariantCulture), reader.GetString(2), reader.IsDBNull(3) ? null : reader.GetString(3)),
             cancellationToken,
             values);
     }
@@ -179,7 +190,7 @@ public sealed class DeadLetterStore
     }
 
     /// <summary>Records the outcome of a replay (and ends its claims): stored (replayed now), or rejected again with the new reason.</summary>
-    public async Task RecordReplayAsync(IReadOnlyCollection<long> stored, IReadOnlyCollection<(long Id, string Code, string Reason)> rejectedAgain, DateTimeOffset now, CancellationToken cancellationToken)
+    public async Task RecordReplayAsync(IReadOnlyCollection<long> stored, IReadOnlyCollection<(long Id, string Code, string Reason, string? ReasonFr)> rejectedAgain, DateTimeOffset now, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
@@ -189,10 +200,10 @@ public sealed class DeadLetterStore
                 now.ToString("O", CultureInfo.InvariantCulture), id);
         }
 
-        foreach (var (id, code, reason) in rejectedAgain)
+        foreach (var (id, code, reason, reasonFr) in rejectedAgain)
         {
-            await Sql.ExecuteAsync(connection, transaction, "UPDATE dead_letter SET reason_code = $1, reason = $2, attempts = attempts + 1, claimed_until_ms = NULL WHERE id = $3", cancellationToken,
-                code, reason, id);
+            await Sql.ExecuteAsync(connection, transaction, "UPDATE dead_letter SET reason_code = $1, reason = $2, reason_fr = $3, attempts = attempts + 1, claimed_until_ms = NULL WHERE id = $4", cancellationToken,
+                code, reason, reasonFr, id);
         }
 
         await transaction.CommitAsync(cancellationToken);
@@ -287,7 +298,8 @@ public sealed class DeadLetterStore
         reader.GetString(4),
         reader.GetString(5),
         Convert.ToInt32(reader.GetValue(6), CultureInfo.InvariantCulture),
-        reader.IsDBNull(7) ? null : DateTimeOffset.Parse(reader.GetString(7), CultureInfo.InvariantCulture));
+        reader.IsDBNull(7) ? null : DateTimeOffset.Parse(reader.GetString(7), CultureInfo.InvariantCulture),
+        reader.IsDBNull(8) ? null : reader.GetString(8));
 }
 
 /// <summary>Which dead letters to list or replay.</summary>

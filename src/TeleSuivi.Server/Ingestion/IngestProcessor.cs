@@ -159,7 +159,7 @@ public sealed partial class IngestProcessor(
             var outcome = NormalizeSafely(message);
             if (outcome.Rejected)
             {
-                letters.Add(new Rejection(message.Topic, message.Payload, message.ReceivedAt, outcome.ReasonCode!, outcome.Reason!));
+                letters.Add(new Rejection(message.Topic, message.Payload, message.ReceivedAt, outcome.ReasonCode!, outcome.Reason!, outcome.ReasonFr));
             }
 
             if (outcome.Observations.Count > 0)

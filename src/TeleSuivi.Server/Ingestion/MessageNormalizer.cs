@@ -10,13 +10,20 @@ using TeleSuivi.Server.Registry;
 namespace TeleSuivi.Server.Ingestion;
 
 /// <summary>Observations made from one message, or the precise reason it goes to the dead-letter store.</summary>
-public sealed record NormalizeOutcome(IReadOnlyList<Observation> Observations, string? ReasonCode, string? Reason)
+/// <param name="ReasonFr">
+/// The reason in French when a nurse may read it: the rejections that raise device alerts (a wrong clock, invalid or
+/// unreadable readings of a patient's device). The technical detail of an unreadable payload stays in English.
+/// </param>
+public sealed record NormalizeOutcome(IReadOnlyList<Observation> Observations, string? ReasonCode, string? Reason, string? ReasonFr = null)
 {
     public bool Rejected => ReasonCode is not null;
 
     public static NormalizeOutcome Stored(IReadOnlyList<Observation> observations) => new(observations, null, null);
 
-    public static NormalizeOutcome Reject(string code, string reason) => new([], code, reason);
+    public static NormalizeOutcome Reject(string code, string reason, string? reasonFr = null) => new([], code, reason, reasonFr);
+
+    /// <summary>A payload the decoder cannot read: its error, technical, in both languages.</summary>
+    public static NormalizeOutcome Unreadable(string code, string error) => new([], code, error, $"message illisible : {error}");
 }
 
 /// <summary>
@@ -87,7 +94,7 @@ public sealed class MessageNormalizer
             decoded = GattDecoder.Decode(topic.Characteristic!, message.Payload, gattZone);
             if (!decoded.Succeeded)
             {
-                return NormalizeOutcome.Reject(
+                return NormalizeOutcome.Unreadable(
                     decoded.Error!.StartsWith("unsupported GATT characteristic", StringComparison.Ordinal) ? RejectionCodes.UnknownCharacteristic : RejectionCodes.Unparseable,
                     decoded.Error);
             }
@@ -103,13 +110,13 @@ public sealed class MessageNormalizer
             decoded = decoder.Decode(message.Payload, new DecodeContext(topic.DeviceId, message.ReceivedAt));
             if (!decoded.Succeeded)
             {
-                return NormalizeOutcome.Reject(RejectionCodes.Unparseable, decoded.Error!);
+                return NormalizeOutcome.Unreadable(RejectionCodes.Unparseable, decoded.Error!);
             }
         }
 
         if (decoded.Readings.Count == 0)
         {
-            return NormalizeOutcome.Reject(RejectionCodes.Unparseable, $"{source}: the payload holds no reading");
+            return NormalizeOutcome.Reject(RejectionCodes.Unparseable, $"{source}: the payload holds no reading", $"{source} : le message ne contient aucune mesure");
         }
 
         var deviceId = registry.CanonicalDeviceId(topic.DeviceId);
@@ -119,7 +126,7 @@ public sealed class MessageNormalizer
         }
 
         var observations = new List<Observation>(decoded.Readings.Count);
-        List<(string Code, string Reason)>? rejections = null;
+        List<(string Code, string Reason, string? ReasonFr)>? rejections = null;
         foreach (var reading in decoded.Readings)
         {
             var time = reading.Time ?? message.ReceivedAt;
@@ -129,11 +136,11 @@ public sealed class MessageNormalizer
                 // A clock reset to 2000 is the reading's real fault: said so, rather than "no patient assigned in 2000".
                 if (factory.CheckClock(reading.Measure, time, message.ReceivedAt) is { } clockError)
                 {
-                    (rejections ??= []).Add((RejectionCodes.Clock, clockError));
+                    (rejections ??= []).Add((RejectionCodes.Clock, clockError.En, clockError.Fr));
                     continue;
                 }
 
-                (rejections ??= []).Add((RejectionCodes.UnassignedDevice, $"device '{deviceId}' was assigned to no patient at {time.UtcDateTime:yyyy-MM-ddTHH:mm:ssZ}"));
+                (rejections ??= []).Add((RejectionCodes.UnassignedDevice, $"device '{deviceId}' was assigned to no patient at {time.UtcDateTime:yyyy-MM-ddTHH:mm:ssZ}", null));
                 continue;
             }
 
@@ -144,7 +151,7 @@ public sealed class MessageNormalizer
             }
             else
             {
-                (rejections ??= []).Add((outcome.Kind == RejectionKind.Clock ? RejectionCodes.Clock : RejectionCodes.Implausible, outcome.Error!));
+                (rejections ??= []).Add((outcome.Kind == RejectionKind.Clock ? RejectionCodes.Clock : RejectionCodes.Implausible, outcome.Error!, outcome.ErrorFr));
             }
         }
 
@@ -156,6 +163,9 @@ public sealed class MessageNormalizer
         var reason = rejections.Count == 1
             ? rejections[0].Reason
             : $"{rejections.Count} of {decoded.Readings.Count} readings rejected: {string.Join("; ", rejections.Select(r => r.Reason))}";
-        return new NormalizeOutcome(observations, rejections[0].Code, reason);
+        var reasonFr = rejections.Count == 1
+            ? rejections[0].ReasonFr
+            : $"{rejections.Count} mesures sur {decoded.Readings.Count} rejetées : {string.Join(" ; ", rejections.Select(r => r.ReasonFr ?? r.Reason))}";
+        return new NormalizeOutcome(observations, rejections[0].Code, reason, reasonFr);
     }
 }

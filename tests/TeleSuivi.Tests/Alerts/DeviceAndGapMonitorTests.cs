@@ -12,22 +12,37 @@ public sealed class DeviceAndGapMonitorTests
     {
         var monitor = new DeviceFaultMonitor(new AlertOptions());
 
-        var raise = Assert.IsType<AlertSignal.Raise>(Assert.Single(monitor.OnRejected("p1", "ox-1", RejectionCodes.Clock, "dated 3 h in the future", Start)));
+        var raise = Assert.IsType<AlertSignal.Raise>(Assert.Single(monitor.OnRejected("p1", "ox-1", RejectionCodes.Clock, "dated 3 h in the future", "datée 3 h dans le futur", Start)));
         Assert.Equal(new AlertKey("p1", AlertKinds.DeviceClock, "ox-1"), raise.Key);
         Assert.Contains("3 h in the future", raise.Draft.Reason.En, StringComparison.Ordinal);
+        Assert.Contains("datée 3 h dans le futur", raise.Draft.Reason.Fr, StringComparison.Ordinal);
+        var evidence = Assert.Single(raise.Draft.Evidence);
+        Assert.Equal(("dated 3 h in the future", "datée 3 h dans le futur"), (evidence.Detail, evidence.DetailFr));
 
         Assert.Contains(monitor.OnAccepted("p1", "ox-1", Start.AddMinutes(5), batteryLow: false, Start.AddMinutes(5)), s => s is AlertSignal.Ended && s.Key == raise.Key);
+    }
+
+    [Fact]
+    public void OnRejected_ClockDeadLetterWithoutFrenchReason_FrenchSentenceQuotesTheEnglishOne()
+    {
+        var monitor = new DeviceFaultMonitor(new AlertOptions());
+
+        var raise = Assert.IsType<AlertSignal.Raise>(Assert.Single(monitor.OnRejected("p1", "ox-1", RejectionCodes.Clock, "dated 3 h in the future", null, Start)));
+
+        Assert.Contains("(dated 3 h in the future)", raise.Draft.Reason.Fr, StringComparison.Ordinal);
     }
 
     [Fact]
     public void OnRejected_ThirdInvalidReadingWithinWindow_RaisesAndThreeValidOnesEnd()
     {
         var monitor = new DeviceFaultMonitor(new AlertOptions());
-        Assert.Empty(monitor.OnRejected("p1", "bp-1", RejectionCodes.Implausible, "systolic 400", Start));
-        Assert.Empty(monitor.OnRejected("p1", "bp-1", RejectionCodes.Unparseable, "invalid JSON", Start.AddHours(1)));
+        Assert.Empty(monitor.OnRejected("p1", "bp-1", RejectionCodes.Implausible, "systolic 400", "systolique 400", Start));
+        Assert.Empty(monitor.OnRejected("p1", "bp-1", RejectionCodes.Unparseable, "invalid JSON", null, Start.AddHours(1)));
 
-        var raise = Assert.IsType<AlertSignal.Raise>(Assert.Single(monitor.OnRejected("p1", "bp-1", RejectionCodes.Implausible, "systolic 0", Start.AddHours(2))));
-        Assert.Equal(3, raise.Draft.Evidence.Count);
+        var raise = Assert.IsType<AlertSignal.Raise>(Assert.Single(monitor.OnRejected("p1", "bp-1", RejectionCodes.Implausible, "systolic 0", "systolique 0", Start.AddHours(2))));
+        Assert.Equal(
+            [("systolic 400", "systolique 400"), ("invalid JSON", null), ("systolic 0", "systolique 0")],
+            raise.Draft.Evidence.Select(e => (e.Detail, e.DetailFr)));
 
         var key = new AlertKey("p1", AlertKinds.DeviceInvalid, "bp-1");
         Assert.DoesNotContain(monitor.OnAccepted("p1", "bp-1", Start.AddHours(3), false, Start.AddHours(3)), s => s.Key == key);
@@ -41,7 +56,7 @@ public sealed class DeviceAndGapMonitorTests
         var monitor = new DeviceFaultMonitor(new AlertOptions());
         foreach (var day in new[] { 0, 2, 4 })
         {
-            Assert.Empty(monitor.OnRejected("p1", "bp-1", RejectionCodes.Implausible, "systolic 400", Start.AddDays(day)));
+            Assert.Empty(monitor.OnRejected("p1", "bp-1", RejectionCodes.Implausible, "systolic 400", null, Start.AddDays(day)));
         }
     }
 

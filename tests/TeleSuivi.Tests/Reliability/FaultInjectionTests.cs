@@ -254,6 +254,13 @@ public sealed class FaultInjectionTests(ExternalServices services) : IAsyncDispo
         await ledger.AssertExactlyAccountedAsync(host.BaseUrl, patient, Deadline);
         var letters = await ledger.DeadLettersAsync(host.BaseUrl);
         Assert.Equal(5, letters.Count(l => l.ReasonCode == "clock"));
+        // As the French board shows them in the device's clock alert.
+        var french = (await StoredData.DeadLettersAsync(host.BaseUrl, includeReplayed: true))
+            .Where(l => l.GetProperty("topic").GetString()!.EndsWith("/" + device, StringComparison.Ordinal))
+            .Select(l => l.GetProperty("reasonFr").GetString())
+            .ToList();
+        Assert.Equal(5, french.Count);
+        Assert.All(french, reason => Assert.Matches("^poids : mesure datée du .+, .+ (après|avant) sa réception le .+ \\((tolérance|limite) .+\\)$", reason));
     }
 
     private async Task<(string Patient, string Device, TeleSuiviProcess Host)> StartBehindAsync(PrivateMosquitto mosquitto, bool shared)

@@ -142,7 +142,10 @@ public sealed partial class ScaleOutTests
             alerts => alerts.Count > 0,
             ScaleOutCluster.Deadline,
             $"a device-invalid alert for {device} (readings taken by workers {string.Join(", ", takenBy)})");
-        Assert.Contains("3 invalid readings", Assert.Single(raised).Reason.En, StringComparison.Ordinal);
+        var alert = Assert.Single(raised);
+        Assert.Contains("3 invalid readings", alert.Reason.En, StringComparison.Ordinal);
+        // Each worker's letters, read back from the shared dead letters, keep their reason in French for the board.
+        Assert.Equal(3, alert.Evidence.Count(e => e.DetailFr == "saturation en oxygène (SpO2) 150 % impossible (admis : plus de 0 et jusqu'à 100 %)"));
     }
 
     /// <summary>Publishes one SpO2 reading and waits until a worker has processed it: the index of that worker.</summary>

@@ -159,6 +159,60 @@ public sealed class ObservationFactoryTests
         Assert.Equal(6.1m, ((Quantity)observation.Value!).Value);
     }
 
+    /// <summary>The same rejections as the board's French shows them: French names, units and decimal commas.</summary>
+    [Theory]
+    [InlineData("oxygen-saturation", 104, "%", "saturation en oxygène (SpO2) 104 % impossible (admis : plus de 0 et jusqu'à 100 %)")]
+    [InlineData("heart-rate", 400, "/min", "fréquence cardiaque 400 battements/min impossible (admis : plus de 0 et moins de 400 battements/min)")]
+    [InlineData("body-temperature", 120, "[degF]", "température corporelle 48,9 °C (120 [degF]) impossible (admis : plus de 25 et moins de 45 °C)")]
+    [InlineData("body-temperature", 45.25, "Cel", "température corporelle 45,25 °C impossible (admis : plus de 25 et moins de 45 °C)")]
+    [InlineData("body-weight", 70, "/min", "poids : l'unité '/min' ne se convertit pas en kg")]
+    [InlineData("cat-score", 41, "{score}", "score CAT 41 impossible (admis : 0–40 score)")]
+    [InlineData("cat-score", 12.5, "{score}", "score CAT : la valeur 12,5 n'est pas un entier")]
+    [InlineData("medication-dose-taken", 2, "1", "prise de médicament : la valeur 2 n'est ni 0 (non) ni 1 (oui)")]
+    [InlineData("heart-rate", double.NaN, "/min", "fréquence cardiaque : la valeur NaN n'est pas un nombre")]
+    [InlineData("blood-sugar", 5, "mmol/L", "'blood-sugar' n'est pas une mesure connue")]
+    public void Create_ImpossibleValue_GivesTheReasonInFrenchToo(string measure, double value, string unit, string expected)
+    {
+        var outcome = factory.Create(DecodedReading.OfValue(measure, Measured, value, unit), Context);
+
+        Assert.Null(outcome.Observation);
+        Assert.Equal(expected, outcome.ErrorFr);
+    }
+
+    [Fact]
+    public void Create_RejectedBloodPressure_GivesTheReasonInFrenchToo()
+    {
+        var missing = factory.Create(new DecodedReading("blood-pressure", Measured, [new DecodedValue("systolic-pressure", 120, "mm[Hg]")]), Context);
+        var inverted = factory.Create(new DecodedReading("blood-pressure", Measured,
+            [new DecodedValue("systolic-pressure", 80.5, "mm[Hg]"), new DecodedValue("diastolic-pressure", 95, "mm[Hg]")]), Context);
+
+        Assert.Equal("tension artérielle : pression diastolique manquante", missing.ErrorFr);
+        Assert.Equal("tension artérielle : systolique 80,5 mmHg non supérieure à la diastolique 95 mmHg, ce qui est impossible", inverted.ErrorFr);
+    }
+
+    [Fact]
+    public void Create_WrongClock_GivesTheReasonInFrenchToo()
+    {
+        var ahead = factory.Create(DecodedReading.OfValue("heart-rate", Received.AddMinutes(7), 72, "/min"), Context);
+        var old = factory.Create(DecodedReading.OfValue("heart-rate", Received.AddDays(-45), 72, "/min"), Context);
+
+        Assert.Equal(
+            "fréquence cardiaque : mesure datée du 2026-01-15T09:07:00Z, 7 min après sa réception le 2026-01-15T09:00:00Z (tolérance 5 min)",
+            ahead.ErrorFr);
+        Assert.Equal(
+            "fréquence cardiaque : mesure datée du 2025-12-01T09:00:00Z, 45 j avant sa réception le 2026-01-15T09:00:00Z (limite 30 j)",
+            old.ErrorFr);
+    }
+
+    [Fact]
+    public void Catalogue_EveryMeasure_HasAFrenchNameOfItsOwn()
+    {
+        var names = MeasureCatalog.All.Select(d => d.NameFr).ToList();
+
+        Assert.All(names, name => Assert.False(string.IsNullOrWhiteSpace(name)));
+        Assert.Equal(names.Count, names.Distinct(StringComparer.Ordinal).Count());
+    }
+
     [Fact]
     public void Create_GlucoseControlSolution_IsRejected()
     {
@@ -167,7 +221,9 @@ public sealed class ObservationFactoryTests
             Qualifiers = new Dictionary<string, string> { [QualifierKeys.Specimen] = "control-solution" },
         };
 
-        Assert.Equal("glucose: specimen 'control-solution' is a control-solution test, not a patient reading", factory.Create(reading, Context).Error);
+        var outcome = factory.Create(reading, Context);
+        Assert.Equal("glucose: specimen 'control-solution' is a control-solution test, not a patient reading", outcome.Error);
+        Assert.Equal("glycémie : prélèvement 'control-solution' : un test à la solution de contrôle, pas une mesure du patient", outcome.ErrorFr);
     }
 
     [Fact]

@@ -58,22 +58,27 @@ internal static class IngestExamples
     /// <summary>Decodes and normalises one example: the Observations, or every reason it was rejected.</summary>
     public static (List<Observation> Observations, List<string> Errors) Run(string relative)
     {
+        var (decodeError, outcomes) = Normalise(relative);
+        return decodeError is not null
+            ? ([], [decodeError])
+            : ([.. outcomes.Where(o => o.Succeeded).Select(o => o.Observation!)], [.. outcomes.Where(o => !o.Succeeded).Select(o => o.Error!)]);
+    }
+
+    /// <summary>Decodes one example and normalises each of its readings: the decoder's error, or an outcome per reading.</summary>
+    public static (string? DecodeError, List<ObservationOutcome> Outcomes) Normalise(string relative)
+    {
         var manufacturer = ManufacturerOf(relative);
         Assert.True(Registry.TryGet(manufacturer, out var decoder), $"no profile for {manufacturer}");
         var receivedAt = ReceivedAt(relative);
         var outcome = decoder.Decode(File.ReadAllBytes(FullPath(relative)), new DecodeContext(DeviceId, receivedAt));
-        var observations = new List<Observation>();
-        var errors = new List<string>();
         if (outcome.Error is { } decodeError)
         {
-            errors.Add(decodeError);
-            return (observations, errors);
+            return (decodeError, []);
         }
 
-        var result = new ObservationFactory(ClockPolicy).CreateAll(outcome.Readings, new ObservationContext(DeviceId, PatientId, receivedAt, manufacturer));
-        observations.AddRange(result.Observations);
-        errors.AddRange(result.Rejections);
-        return (observations, errors);
+        var factory = new ObservationFactory(ClockPolicy);
+        var context = new ObservationContext(DeviceId, PatientId, receivedAt, manufacturer);
+        return (null, [.. outcome.Readings.Select(reading => factory.Create(reading, context))]);
     }
 
     /// <summary>Expected Observations from a JSON array of Observation resources or from a Bundle.</summary>

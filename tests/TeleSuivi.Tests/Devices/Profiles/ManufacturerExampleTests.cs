@@ -1,3 +1,5 @@
+using TeleSuivi.Devices.Normalization;
+
 namespace TeleSuivi.Tests.Devices.Profiles;
 
 /// <summary>Every example payload of every manufacturer folder, discovered from ingest/ at test time.</summary>
@@ -44,6 +46,29 @@ public sealed class ManufacturerExampleTests
 
         Assert.NotEmpty(errors);
         Assert.Contains(errors, error => error.Contains(expected, StringComparison.Ordinal));
+    }
+
+    /// <summary>
+    /// What the French board shows of the example's rejected readings: each reason is in French, led by the measure's
+    /// French name. (A payload its decoder cannot read keeps its technical reason in English, behind "message
+    /// illisible", MessageNormalizerTests.)
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(InvalidExamples))]
+    public void Normalise_InvalidExample_EveryRejectedReadingHasItsReasonInFrench(string example)
+    {
+        var (_, outcomes) = IngestExamples.Normalise(example);
+
+        var rejected = outcomes.Where(outcome => !outcome.Succeeded).ToList();
+
+        Assert.All(rejected, outcome =>
+        {
+            Assert.NotNull(outcome.ErrorFr);
+            Assert.NotEqual(outcome.Error, outcome.ErrorFr);
+            Assert.True(
+                outcome.ErrorFr.StartsWith('\'') || MeasureCatalog.All.Any(d => outcome.ErrorFr.StartsWith(d.NameFr + " ", StringComparison.Ordinal)),
+                $"'{outcome.ErrorFr}' does not begin with a measure's French name");
+        });
     }
 
     [Fact]
