@@ -220,22 +220,23 @@ public sealed class ObservationFactory(ObservationFactoryOptions? options = null
     /// <summary>Why a reading of <paramref name="measure"/> (a catalogue key) stamped <paramref name="effective"/> and received at <paramref name="received"/> has a wrong clock; null when its time is plausible.</summary>
     public RejectionReason? CheckClock(string measure, DateTimeOffset effective, DateTimeOffset received)
     {
-        var name = MeasureCatalog.TryGet(measure, out var definition) ? definition.NameFr : measure;
         if (settings.MaxFutureSkew is { } skew && effective - received > skew)
         {
             return new(
                 $"{measure}: time {FormatInstant(effective)} is {Describe(effective - received)} after the receive time {FormatInstant(received)} (tolerance {Describe(skew)})",
-                $"{name} : mesure datée du {FormatInstant(effective)}, {DescribeFr(effective - received)} après sa réception le {FormatInstant(received)} (tolérance {DescribeFr(skew)})");
+                $"{NameFr(measure)} : mesure datée du {FormatInstant(effective)}, {DescribeFr(effective - received)} après sa réception le {FormatInstant(received)} (tolérance {DescribeFr(skew)})");
         }
 
         if (settings.MaxAge is { } age && received - effective > age)
         {
             return new(
                 $"{measure}: time {FormatInstant(effective)} is {Describe(received - effective)} before the receive time {FormatInstant(received)} (limit {Describe(age)})",
-                $"{name} : mesure datée du {FormatInstant(effective)}, {DescribeFr(received - effective)} avant sa réception le {FormatInstant(received)} (limite {DescribeFr(age)})");
+                $"{NameFr(measure)} : mesure datée du {FormatInstant(effective)}, {DescribeFr(received - effective)} avant sa réception le {FormatInstant(received)} (limite {DescribeFr(age)})");
         }
 
         return null;
+
+        static string NameFr(string measure) => MeasureCatalog.TryGet(measure, out var definition) ? definition.NameFr : measure;
     }
 
     private static RejectionReason? NormaliseValue(MeasurePlan plan, DecodedReading reading, out decimal normalised)
