@@ -10,12 +10,17 @@ using TeleSuivi.Tests.Infrastructure;
 namespace TeleSuivi.Tests.Board;
 
 /// <summary>
-/// One real <c>telesuivi serve</c> on the shared mosquitto for the board tests (each test uses its own patients), with
+/// One real <c>telesuivi serve</c> on a mosquitto of its own for the board tests (each test uses its own patients), with
 /// helpers to register patients, publish Withings readings over MQTT and talk to the API and the hub. The patients
 /// belong to care team <see cref="Team"/>; nurses are real accounts of that team (API keys for the API and the hub,
 /// passwords for the browser), so every test goes through the platform's authentication and access checks.
 /// </summary>
-public sealed class BoardHost(ExternalServices services) : IAsyncLifetime
+/// <remarks>
+/// Not the shared mosquitto: there every other test's traffic (a zone's hour of environment in one message, payloads of
+/// a megabyte) would reach this server's pipeline too, and the board test holds that pipeline to 1 s from publish to
+/// board.
+/// </remarks>
+public sealed class BoardHost : IAsyncLifetime
 {
     public static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
 
@@ -24,6 +29,7 @@ public sealed class BoardHost(ExternalServices services) : IAsyncLifetime
     private readonly ConcurrentDictionary<string, Task<(ApiKeyRecord Key, string Secret)>> apiKeys = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, HttpClient> clients = new(StringComparer.Ordinal);
     private MqttTestPublisher? publisher;
+    private PrivateMosquitto? mosquitto;
 
     public TeleSuiviProcess Process { get; private set; } = null!;
 
@@ -33,10 +39,11 @@ public sealed class BoardHost(ExternalServices services) : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
-        Process = TeleSuiviProcess.Start("serve", ["--broker", services.MqttUrl.ToString().TrimEnd('/')]);
+        mosquitto = await PrivateMosquitto.StartAsync();
+        Process = TeleSuiviProcess.Start("serve", ["--broker", mosquitto.BrokerOption]);
         await Process.WaitUntilReadyAsync(TimeSpan.FromSeconds(60));
         Http = Process.CreateClient();
-        publisher = await MqttTestPublisher.ConnectAsync(services.MqttUrl);
+        publisher = await MqttTestPublisher.ConnectAsync(mosquitto.Url);
     }
 
     public async ValueTask DisposeAsync()
@@ -55,6 +62,11 @@ public sealed class BoardHost(ExternalServices services) : IAsyncLifetime
         if (Process is not null)
         {
             await Process.DisposeAsync();
+        }
+
+        if (mosquitto is not null)
+        {
+            await mosquitto.DisposeAsync();
         }
     }
 
