@@ -40,7 +40,8 @@ public sealed record StoreReferenceResult(
 /// Measures <see cref="StoreReferenceResult"/> before the platform starts: the ceiling of the store for this traffic
 /// on this machine, beside the broker's (<see cref="RawBrokerReference"/>). End to end cannot be faster than the
 /// slower of the two; when the store alone takes less than 0.6 × the raw broker rate, that target is out of reach in
-/// this run whatever the platform does.
+/// this run with the points the store writes (its own code builds them: the reference is the store as it is, not the
+/// database's ceiling for any point).
 /// </summary>
 public static class StoreAloneReference
 {
