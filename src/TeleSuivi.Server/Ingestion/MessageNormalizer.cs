@@ -22,8 +22,8 @@ public sealed record NormalizeOutcome(IReadOnlyList<Observation> Observations, s
 
     public static NormalizeOutcome Reject(string code, string reason, string? reasonFr = null) => new([], code, reason, reasonFr);
 
-    /// <summary>A payload the decoder cannot read: its error, technical, in both languages.</summary>
-    public static NormalizeOutcome Unreadable(string code, string error) => new([], code, error, $"message illisible : {error}");
+    /// <summary>A payload its decoder cannot read (<c>unparseable</c>): the decoder's technical error, said so in French too.</summary>
+    public static NormalizeOutcome Unreadable(string error) => new([], RejectionCodes.Unparseable, error, $"message illisible : {error}");
 }
 
 /// <summary>
@@ -94,9 +94,9 @@ public sealed class MessageNormalizer
             decoded = GattDecoder.Decode(topic.Characteristic!, message.Payload, gattZone);
             if (!decoded.Succeeded)
             {
-                return NormalizeOutcome.Unreadable(
-                    decoded.Error!.StartsWith("unsupported GATT characteristic", StringComparison.Ordinal) ? RejectionCodes.UnknownCharacteristic : RejectionCodes.Unparseable,
-                    decoded.Error);
+                return decoded.Error!.StartsWith("unsupported GATT characteristic", StringComparison.Ordinal)
+                    ? NormalizeOutcome.Reject(RejectionCodes.UnknownCharacteristic, decoded.Error)
+                    : NormalizeOutcome.Unreadable(decoded.Error);
             }
         }
         else
@@ -110,7 +110,7 @@ public sealed class MessageNormalizer
             decoded = decoder.Decode(message.Payload, new DecodeContext(topic.DeviceId, message.ReceivedAt));
             if (!decoded.Succeeded)
             {
-                return NormalizeOutcome.Unreadable(RejectionCodes.Unparseable, decoded.Error!);
+                return NormalizeOutcome.Unreadable(decoded.Error!);
             }
         }
 
