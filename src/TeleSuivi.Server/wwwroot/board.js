@@ -207,7 +207,7 @@ async function renderDetail() {
   }
 }
 
-// One fact behind the alert, in the board's language (the risk reasons carry their own French, detailFr).
+// One fact behind the alert, in the board's language (risk reasons and rejected readings carry their own French, detailFr).
 function evidenceLine(e) {
   const value = e.value !== null && e.value !== undefined ? ` ${e.value} ${Common.evidence(e.unit) ?? ''}` : '';
   const detail = e.detail ? ` — ${Common.lang === 'fr' && e.detailFr ? e.detailFr : Common.evidence(e.detail)}` : '';

@@ -188,6 +188,36 @@ public sealed class BoardPageTests(BoardHost host) : IClassFixture<BoardHost>
     }
 
     [Fact]
+    public async Task Board_InFrench_DeviceSendingImpossibleReadings_ShowsWhyEachWasRejectedInFrench()
+    {
+        var (patient, device) = await host.RegisterPatientAsync("Roux");
+        var now = DateTimeOffset.UtcNow;
+        foreach (var minutes in new[] { 30, 20, 10 })
+        {
+            await host.PublishWithingsAsync(device, now.AddMinutes(-minutes), SpO2, 150);
+        }
+
+        var alert = await host.WaitForAlertAsync(patient, a => a.Kind == "device-invalid");
+        var (playwright, browser) = await Browser.LaunchAsync();
+        using (playwright)
+        await using (browser)
+        {
+            var page = await OpenBoardAsync(browser, "erin");
+            await page.Locator("#language").ClickAsync();
+            await Assertions.Expect(page.Locator("html")).ToHaveAttributeAsync("lang", "fr");
+            await page.Locator($"#alerts tr[data-alert-id='{alert.Id}']").ClickAsync();
+
+            var evidence = page.Locator("#detail-evidence li");
+            await Assertions.Expect(evidence).ToHaveCountAsync(3, new() { Timeout = 10_000 });
+            Assert.All(await evidence.AllTextContentsAsync(), line =>
+            {
+                Assert.Contains("message rejeté — saturation en oxygène (SpO2) 150 % impossible (admis : plus de 0 et jusqu'à 100 %)", line, StringComparison.Ordinal);
+                Assert.DoesNotContain("impossible (allowed", line, StringComparison.Ordinal);
+            });
+        }
+    }
+
+    [Fact]
     public async Task PatientPage_WithReadings_DrawsChartsAndSavesThresholds()
     {
         var (patient, device) = await host.RegisterPatientAsync("Moreau", "84114007");
