@@ -20,10 +20,15 @@ usage: infra/bench/influx-schema-cost.py [--url http://127.0.0.1:8086] [--observ
 import argparse
 import hashlib
 import http.client
+import importlib.util
+import pathlib
 import random
-import threading
-import time
 import urllib.parse
+
+# The writer of influx-ceiling.py (requests in flight from a queue of bodies), loaded from beside this file.
+_spec = importlib.util.spec_from_file_location("influx_ceiling", pathlib.Path(__file__).with_name("influx-ceiling.py"))
+CEILING = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(CEILING)
 
 CODES = ["8867-4", "59408-5", "9279-1", "8310-5", "29463-7", "85354-9"]
 SHAPES = ["lean", "ints", "strings", "ints+index", "full"]
@@ -60,33 +65,10 @@ def measure(url, shape, observations, per_request=1000, in_flight=4):
     rng = random.Random(1)
     bodies = ["\n".join(line for n in range(b, b + per_request) for line in lines(shape, n, rng)).encode()
               for b in range(0, observations, per_request)]
-    path = "/write?" + urllib.parse.urlencode({"db": database, "precision": "ns"})
-    lock, pending, failures = threading.Lock(), list(range(len(bodies))), []
-
-    def writer():
-        u = urllib.parse.urlsplit(url)
-        connection = http.client.HTTPConnection(u.hostname, u.port, timeout=600)
-        while True:
-            with lock:
-                if not pending:
-                    return
-                k = pending.pop()
-            connection.request("POST", path, bodies[k])
-            response = connection.getresponse()
-            response.read()
-            if response.status != 204:
-                failures.append(response.status)
-
-    start = time.monotonic()
-    writers = [threading.Thread(target=writer) for _ in range(in_flight)]
-    for w in writers:
-        w.start()
-    for w in writers:
-        w.join()
-    seconds = time.monotonic() - start
-    request(url, "POST", "/query?" + urllib.parse.urlencode({"q": f"DROP DATABASE {database}"}))
-    if failures:
-        raise SystemExit(f"{shape}: {len(failures)} requests failed (HTTP {failures[0]})")
+    try:
+        seconds = CEILING.post_all(url, database, bodies, in_flight)
+    finally:
+        request(url, "POST", "/query?" + urllib.parse.urlencode({"q": f"DROP DATABASE {database}"}))
     return observations / seconds
 
 
