@@ -1,7 +1,5 @@
 using System.Globalization;
-using System.Net;
 using System.Net.Http.Headers;
-using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.AspNetCore.Builder;
@@ -49,9 +47,9 @@ public sealed class BoardPlatform : IAsyncDisposable
         var dataDirectory = parentFolder is null
             ? Directory.CreateTempSubdirectory("telesuivi-board-bench-").FullName
             : Directory.CreateDirectory(Path.Combine(parentFolder, "telesuivi-board-bench-" + Guid.NewGuid().ToString("N"))).FullName;
-        var baseUrl = new Uri($"http://127.0.0.1:{FreePort()}");
+        var baseUrl = new Uri($"http://127.0.0.1:{LoopbackPort.Free()}");
         var adminKey = "bench-admin-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(24));
-        var settings = new PlatformSettings { DataDirectory = dataDirectory, MqttPort = FreePort(), Urls = baseUrl.ToString().TrimEnd('/') };
+        var settings = new PlatformSettings { DataDirectory = dataDirectory, MqttPort = LoopbackPort.Free(), Urls = baseUrl.ToString().TrimEnd('/') };
         var app = PlatformHost.Build(settings, builder =>
         {
             // Logs at this request rate would time the console, not the board.
@@ -150,10 +148,4 @@ public sealed class BoardPlatform : IAsyncDisposable
         Directory.Delete(dataDirectory, recursive: true);
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }

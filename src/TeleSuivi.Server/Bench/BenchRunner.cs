@@ -1,8 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text.Json;
 using Microsoft.AspNetCore.SignalR.Client;
@@ -11,6 +9,7 @@ using TeleSuivi.Server.Broker;
 using TeleSuivi.Server.Registry;
 using TeleSuivi.Server.Simulation;
 using TeleSuivi.Server.Storage;
+using TeleSuivi.Server.Hosting;
 
 namespace TeleSuivi.Server.Bench;
 
@@ -57,7 +56,7 @@ public sealed class BenchRunner(BenchSettings settings, SimulatedFormats formats
         var brokerOptions = new BrokerOptions
         {
             Url = settings.Broker,
-            EmbeddedPort = FreePort(),
+            EmbeddedPort = LoopbackPort.Free(),
             ClientId = $"telesuivi-bench-ingest-{Guid.NewGuid():N}",
         };
         var address = brokerOptions.ResolveAddress();
@@ -80,7 +79,7 @@ public sealed class BenchRunner(BenchSettings settings, SimulatedFormats formats
         referenceMessages = null;
 
         var apiKey = "bench-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(24));
-        var baseUrl = new Uri($"http://127.0.0.1:{FreePort()}");
+        var baseUrl = new Uri($"http://127.0.0.1:{LoopbackPort.Free()}");
         var environment = new Dictionary<string, string>
         {
             ["TELESUIVI_SECURITY__BOOTSTRAPAPIKEY"] = apiKey,
@@ -357,13 +356,6 @@ public sealed class BenchRunner(BenchSettings settings, SimulatedFormats formats
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     public static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "unknown";

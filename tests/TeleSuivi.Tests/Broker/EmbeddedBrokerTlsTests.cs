@@ -5,6 +5,7 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using MQTTnet;
 using TeleSuivi.Tests.Infrastructure;
+using TeleSuivi.Server.Hosting;
 
 namespace TeleSuivi.Tests.Broker;
 
@@ -18,7 +19,7 @@ public sealed class EmbeddedBrokerTlsTests
         using var certificate = SelfSigned();
         var pfx = Path.Combine(folder, "broker.pfx");
         await File.WriteAllBytesAsync(pfx, certificate.Export(X509ContentType.Pkcs12, "pfx-password"), TestContext.Current.CancellationToken);
-        var tlsPort = ExternalServices.FreeTcpPort();
+        var tlsPort = LoopbackPort.Free();
         await using var host = TeleSuiviProcess.Start("serve", environment: new Dictionary<string, string>
         {
             ["TELESUIVI_BROKER__EMBEDDEDTLSCERTIFICATE"] = pfx,

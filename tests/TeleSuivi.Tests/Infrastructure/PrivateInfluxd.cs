@@ -1,5 +1,6 @@
 using System.Globalization;
 using TeleSuivi.Server.Storage.Influx;
+using TeleSuivi.Server.Hosting;
 
 namespace TeleSuivi.Tests.Infrastructure;
 
@@ -24,7 +25,7 @@ public sealed class PrivateInfluxd : IAsyncDisposable
 
     public static async Task<PrivateInfluxd> StartAsync()
     {
-        var influx = new PrivateInfluxd(System.IO.Directory.CreateTempSubdirectory("telesuivi-influxd-").FullName, ExternalServices.FreeTcpPort());
+        var influx = new PrivateInfluxd(System.IO.Directory.CreateTempSubdirectory("telesuivi-influxd-").FullName, LoopbackPort.Free());
         await influx.RestartAsync();
         return influx;
     }

@@ -4,6 +4,7 @@ using System.Net.Http.Headers;
 using System.Security.Cryptography;
 using System.Text;
 using TeleSuivi.Server.Security;
+using TeleSuivi.Server.Hosting;
 
 namespace TeleSuivi.Tests.Infrastructure;
 
@@ -56,8 +57,8 @@ public sealed class TeleSuiviProcess : IAsyncDisposable
     /// </summary>
     public static TeleSuiviProcess Start(string command, IEnumerable<string>? arguments = null, string? dataDirectory = null, IDictionary<string, string>? environment = null)
     {
-        var httpPort = ExternalServices.FreeTcpPort();
-        var mqttPort = ExternalServices.FreeTcpPort();
+        var httpPort = LoopbackPort.Free();
+        var mqttPort = LoopbackPort.Free();
         var ownsData = dataDirectory is null;
         dataDirectory ??= Directory.CreateTempSubdirectory("telesuivi-data-").FullName;
         var baseUrl = new Uri($"http://127.0.0.1:{httpPort}");

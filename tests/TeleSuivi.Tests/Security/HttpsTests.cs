@@ -2,6 +2,7 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using TeleSuivi.Tests.Infrastructure;
+using TeleSuivi.Server.Hosting;
 
 namespace TeleSuivi.Tests.Security;
 
@@ -23,7 +24,7 @@ public sealed class HttpsTests
             await File.WriteAllBytesAsync(certificate, selfSigned.Export(X509ContentType.Pfx, "pfx password"), TestContext.Current.CancellationToken);
         }
 
-        var url = new Uri($"https://127.0.0.1:{ExternalServices.FreeTcpPort()}");
+        var url = new Uri($"https://127.0.0.1:{LoopbackPort.Free()}");
         await using var host = TeleSuiviProcess.Start(
             "serve",
             ["--urls", url.ToString().TrimEnd('/')],
@@ -70,7 +71,7 @@ public sealed class HttpsTests
     public async Task Serve_HttpsWithoutCertificate_FailsToStartWithTheSetting()
     {
         var data = Directory.CreateTempSubdirectory("telesuivi-data-").FullName;
-        var run = await TeleSuiviProcess.RunToExitAsync(TimeSpan.FromSeconds(60), "serve", "--urls", $"https://127.0.0.1:{ExternalServices.FreeTcpPort()}", "--mqtt-port", ExternalServices.FreeTcpPort().ToString(System.Globalization.CultureInfo.InvariantCulture), "--data", data);
+        var run = await TeleSuiviProcess.RunToExitAsync(TimeSpan.FromSeconds(60), "serve", "--urls", $"https://127.0.0.1:{LoopbackPort.Free()}", "--mqtt-port", LoopbackPort.Free().ToString(System.Globalization.CultureInfo.InvariantCulture), "--data", data);
         Directory.Delete(data, recursive: true);
 
         Assert.Equal(3, run.ExitCode);

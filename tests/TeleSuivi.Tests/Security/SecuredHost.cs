@@ -29,11 +29,11 @@ public sealed class SecuredHost : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
-        BaseUrl = new Uri($"http://127.0.0.1:{ExternalServices.FreeTcpPort()}");
+        BaseUrl = new Uri($"http://127.0.0.1:{LoopbackPort.Free()}");
         var settings = new PlatformSettings
         {
             Urls = BaseUrl.ToString().TrimEnd('/'),
-            MqttPort = ExternalServices.FreeTcpPort(),
+            MqttPort = LoopbackPort.Free(),
             DataDirectory = DataDirectory,
         };
         app = PlatformHost.Build(settings, builder => builder.Configuration[$"{SecurityOptions.Section}:{nameof(SecurityOptions.BootstrapApiKey)}"] = TeleSuiviProcess.AdminApiKey);

@@ -1,6 +1,7 @@
 using System.Net;
 using TeleSuivi.Server.Storage.Influx;
 using TeleSuivi.Tests.Infrastructure;
+using TeleSuivi.Server.Hosting;
 
 namespace TeleSuivi.Tests.Storage.Influx;
 
@@ -143,7 +144,7 @@ public sealed class InfluxClientTests(ExternalServices services)
     public async Task WriteAsync_NothingListening_ThrowsUnavailableAfterBoundedAttempts()
     {
         var recorder = new RecordingHandler();
-        var port = ExternalServices.FreeTcpPort();
+        var port = LoopbackPort.Free();
         using var client = new InfluxClient(FastRetries(new Uri($"http://127.0.0.1:{port}")), handler: recorder);
         using var points = new LineProtocolWriter();
         points.Measurement("m").Field("x", 1.0).End(1);

@@ -6,6 +6,7 @@ using TeleSuivi.Server.Storage.Influx;
 using TeleSuivi.Server.Storage.Shapes;
 using TeleSuivi.Tests.Infrastructure;
 using static TeleSuivi.Tests.Storage.SampleObservations;
+using TeleSuivi.Server.Hosting;
 
 namespace TeleSuivi.Tests.Storage.Influx;
 
@@ -191,7 +192,7 @@ public sealed class InfluxObservationStoreTests(ExternalServices services)
     [Fact]
     public async Task InitializeAsync_NothingListening_ThrowsConfigurationExceptionNamingTheAddress()
     {
-        var options = new StoreOptions { Url = $"influxdb://127.0.0.1:{ExternalServices.FreeTcpPort()}/telesuivi" };
+        var options = new StoreOptions { Url = $"influxdb://127.0.0.1:{LoopbackPort.Free()}/telesuivi" };
         var address = options.ResolveAddress();
         using var store = new InfluxObservationStore(address, options);
 
