@@ -81,33 +81,17 @@ public sealed class DeadLetterStore
                 claimed_until_ms BIGINT,
                 reason_fr TEXT
             );
-            ALTER TABLE dead_letter ADD COLUMN IF NOT EXISTS reason_fr TEXT;
             CREATE INDEX IF NOT EXISTS dead_letter_pending ON dead_letter (replayed_at, reason_code, id);
             CREATE INDEX IF NOT EXISTS dead_letter_received ON dead_letter (received_ms);
             """), cancellationToken);
-        if (database.Dialect == WorkflowDialect.Sqlite)
-        {
-            // Files written before replays claimed letters (or before the instant was kept as a number) gain the columns.
-            await using var connection = await database.OpenAsync(cancellationToken);
-            if (await Sql.ScalarAsync(connection, null, "SELECT COUNT(*) FROM pragma_table_info('dead_letter') WHERE name = 'claimed_until_ms'", cancellationToken) == 0)
-            {
-                await Sql.ExecuteAsync(connection, null, "ALTER TABLE dead_letter ADD COLUMN claimed_until_ms INTEGER", cancellationToken);
-            }
-
-            if (await Sql.ScalarAsync(connection, null, "SELECT COUNT(*) FROM pragma_table_info('dead_letter') WHERE name = 'received_ms'", cancellationToken) == 0)
-            {
-                await Sql.ExecuteAsync(connection, null, "ALTER TABLE dead_letter ADD COLUMN received_ms INTEGER", cancellationToken);
-                // received_at is ISO 8601 with an offset: julianday() reads the instant, whatever the offset.
-                await Sql.ExecuteAsync(connection, null, "UPDATE dead_letter SET received_ms = CAST(ROUND((julianday(received_at) - 2440587.5) * 86400000) AS INTEGER)", cancellationToken);
-                await Sql.ExecuteAsync(connection, null, "CREATE INDEX IF NOT EXISTS dead_letter_received ON dead_letter (received_ms)", cancellationToken);
-            }
-
-            // Letters written before the board could read their reason in French keep only the English one.
-            if (await Sql.ScalarAsync(connection, null, "SELECT COUNT(*) FROM pragma_table_info('dead_letter') WHERE name = 'reason_fr'", cancellationToken) == 0)
-            {
-                await Sql.ExecuteAsync(connection, null, "ALTER TABLE dead_letter ADD COLUMN reason_fr TEXT", cancellationToken);
-            }
-        }
+        // Columns added after the first release: an older file (or database) gains them. The instant as a number is
+        // read from received_at, ISO 8601 with an offset, by julianday() (SQLite's: PostgreSQL tables had it from the
+        // start). Letters written before the board could read their reason in French keep only the English one.
+        await database.AddColumnIfMissingAsync("dead_letter", "claimed_until_ms", "BIGINT", null, cancellationToken);
+        await database.AddColumnIfMissingAsync("dead_letter", "received_ms", "BIGINT",
+            "UPDATE dead_letter SET received_ms = CAST(ROUND((julianday(received_at) - 2440587.5) * 86400000) AS INTEGER)", cancellationToken);
+        await database.CreateSchemaAsync("CREATE INDEX IF NOT EXISTS dead_letter_received ON dead_letter (received_ms)", cancellationToken);
+        await database.AddColumnIfMissingAsync("dead_letter", "reason_fr", "TEXT", null, cancellationToken);
     }
 
     /// <summary>Adds the letters in one transaction: when it returns, all of them are on disk.</summary>

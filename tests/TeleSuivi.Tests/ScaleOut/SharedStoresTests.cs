@@ -174,7 +174,30 @@ public sealed class SharedStoresTests(ScaleOutServices services)
         }
     }
 
-    /// <summary>A dead-letter table as the release before French reasons left it, with one letter: opened by this release.</summary>
+    [Fact]
+    public async Task InitializeAsync_DeadLettersOfTheFirstRelease_OnSqlite_GainEveryColumnTheInstantReadFromTheText()
+    {
+        var data = Directory.CreateTempSubdirectory("telesuivi-letters-").FullName;
+        try
+        {
+            // Before replays claimed letters and before the instant was kept as a number: received_ms is filled from
+            // received_at (an offset of +02:00 here), which the window of RejectionsAsync then finds.
+            await EarlierReleaseContractAsync(WorkflowDatabase.Create(new WorkflowOptions(), data, DeadLetterStore.FileName), """
+                CREATE TABLE dead_letter (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, payload BLOB NOT NULL, received_at TEXT NOT NULL,
+                    reason_code TEXT NOT NULL, reason TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 1, replayed_at TEXT);
+                INSERT INTO dead_letter (topic, payload, received_at, reason_code, reason)
+                    VALUES ('telesuivi/v1/devices/withings/d-1', X'7b7d', '2026-03-01T09:00:00.0000000+02:00', 'implausible', 'before');
+                """);
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            Directory.Delete(data, recursive: true);
+        }
+    }
+
+    /// <summary>A dead-letter table as an earlier release left it, with one letter received at 07:00 UTC: opened by this release.</summary>
     private static async Task EarlierReleaseContractAsync(WorkflowDatabase database, string earlierRelease)
     {
         await using (var connection = await database.OpenAsync(Ct))
