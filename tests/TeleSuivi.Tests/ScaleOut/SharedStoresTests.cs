@@ -31,17 +31,11 @@ public sealed class SharedStoresTests(ScaleOutServices services)
     [Fact]
     public async Task ClaimAsync_TwoProcessesAtOnceOnSqlite_EachLetterGoesToOne()
     {
-        var data = Directory.CreateTempSubdirectory("telesuivi-letters-").FullName;
-        try
+        await OnSqliteFolderAsync(async data =>
         {
             var options = Options.Create(new StoreOptions { DataDirectory = data });
             await ClaimContractAsync(new DeadLetterStore(options), new DeadLetterStore(options));
-        }
-        finally
-        {
-            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-            Directory.Delete(data, recursive: true);
-        }
+        });
     }
 
     [Fact]
@@ -126,16 +120,10 @@ public sealed class SharedStoresTests(ScaleOutServices services)
     [Fact]
     public async Task RejectionsAsync_OnSqlite_SelectsTheDevicesNamesReasonsAndWindow()
     {
-        var data = Directory.CreateTempSubdirectory("telesuivi-letters-").FullName;
-        try
+        await OnSqliteFolderAsync(async data =>
         {
             await RejectionsContractAsync(new DeadLetterStore(Options.Create(new StoreOptions { DataDirectory = data })));
-        }
-        finally
-        {
-            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-            Directory.Delete(data, recursive: true);
-        }
+        });
     }
 
     [Fact]
@@ -155,8 +143,7 @@ public sealed class SharedStoresTests(ScaleOutServices services)
     [Fact]
     public async Task InitializeAsync_DeadLettersOfARelease_BeforeFrenchReasons_OnSqlite_GainTheColumnAndKeepTheirLetters()
     {
-        var data = Directory.CreateTempSubdirectory("telesuivi-letters-").FullName;
-        try
+        await OnSqliteFolderAsync(async data =>
         {
             await EarlierReleaseContractAsync(WorkflowDatabase.Create(new WorkflowOptions(), data, DeadLetterStore.FileName), """
                 CREATE TABLE dead_letter (
@@ -166,19 +153,13 @@ public sealed class SharedStoresTests(ScaleOutServices services)
                 INSERT INTO dead_letter (topic, payload, received_at, received_ms, reason_code, reason)
                     VALUES ('telesuivi/v1/devices/withings/d-1', X'7b7d', '2026-03-01T07:00:00.0000000+00:00', 1772348400000, 'implausible', 'before');
                 """);
-        }
-        finally
-        {
-            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-            Directory.Delete(data, recursive: true);
-        }
+        });
     }
 
     [Fact]
     public async Task InitializeAsync_DeadLettersOfTheFirstRelease_OnSqlite_GainEveryColumnTheInstantReadFromTheText()
     {
-        var data = Directory.CreateTempSubdirectory("telesuivi-letters-").FullName;
-        try
+        await OnSqliteFolderAsync(async data =>
         {
             // Before replays claimed letters and before the instant was kept as a number: received_ms is filled from
             // received_at (an offset of +02:00 here), which the window of RejectionsAsync then finds.
@@ -189,6 +170,16 @@ public sealed class SharedStoresTests(ScaleOutServices services)
                 INSERT INTO dead_letter (topic, payload, received_at, reason_code, reason)
                     VALUES ('telesuivi/v1/devices/withings/d-1', X'7b7d', '2026-03-01T09:00:00.0000000+02:00', 'implausible', 'before');
                 """);
+        });
+    }
+
+    /// <summary>Runs <paramref name="test"/> on a data folder of its own, deleted afterwards with its SQLite files.</summary>
+    private static async Task OnSqliteFolderAsync(Func<string, Task> test)
+    {
+        var data = Directory.CreateTempSubdirectory("telesuivi-letters-").FullName;
+        try
+        {
+            await test(data);
         }
         finally
         {
