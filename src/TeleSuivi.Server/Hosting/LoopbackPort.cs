@@ -19,10 +19,11 @@ public static class LoopbackPort
     private const int FirstDrawn = 10_000;
     private const int LastDrawn = 19_999;
     private static readonly HashSet<int> Drawn = [];
+    private static readonly int LowestOutgoing = LowestOutgoingPort();
 
     public static int Free()
     {
-        if (LowestOutgoingPort() <= LastDrawn)
+        if (LowestOutgoing <= LastDrawn)
         {
             // An unusual ip_local_port_range: no range is safe from outgoing connections, so let the kernel choose.
             using var any = new TcpListener(IPAddress.Loopback, 0);
