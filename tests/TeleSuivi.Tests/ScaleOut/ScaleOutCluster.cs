@@ -68,12 +68,23 @@ public sealed partial class ScaleOutCluster(ExternalServices external, ScaleOutS
 
         // The first worker up takes every scoring partition, then gives half back when it sees the second: tests that
         // check which worker scores a patient start once the partitions are split between the two.
-        await Poll.UntilAsync(
-            () => Task.FromResult(Workers.Select(worker => OwnedPartitions.Matches(worker.Output) is { Count: > 0 } lines ? lines[^1] : null).ToList()),
-            latest => latest.All(line => line is not null && line.Groups["live"].Value == "2")
-                && latest.Sum(line => int.Parse(line!.Groups["owned"].Value, CultureInfo.InvariantCulture)) == int.Parse(latest[0]!.Groups["count"].Value, CultureInfo.InvariantCulture),
-            Deadline,
-            "the scoring partitions split between the two workers");
+        try
+        {
+            await Poll.UntilAsync(
+                () => Task.FromResult(Workers.Select(worker => OwnedPartitions.Matches(worker.Output) is { Count: > 0 } lines ? lines[^1] : null).ToList()),
+                latest => latest.All(line => line is not null && line.Groups["live"].Value == "2")
+                    && latest.Sum(line => int.Parse(line!.Groups["owned"].Value, CultureInfo.InvariantCulture)) == int.Parse(latest[0]!.Groups["count"].Value, CultureInfo.InvariantCulture),
+                Deadline,
+                "the scoring partitions split between the two workers");
+        }
+        catch (TimeoutException ex)
+        {
+            // Failed once in a full run: say what each worker last logged of its share, and how its output ends.
+            throw new TimeoutException(
+                ex.Message + string.Concat(Workers.Select((worker, i) =>
+                    $"\nworker {i + 1}: {(OwnedPartitions.Matches(worker.Output) is { Count: > 0 } lines ? lines[^1].Value : "no share logged")}; output ends:\n{worker.Output[Math.Max(0, worker.Output.Length - 2_000)..]}")),
+                ex);
+        }
         publisher = await MqttTestPublisher.ConnectAsync(mosquitto.Url);
     }
 
