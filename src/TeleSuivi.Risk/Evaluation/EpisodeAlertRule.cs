@@ -2,24 +2,37 @@ namespace TeleSuivi.Risk.Evaluation;
 
 /// <summary>
 /// The shape of the platform's risk alert policy (<c>Alerts:Risk</c>, <c>RiskPolicyOptions</c> in TeleSuivi.Server):
-/// raise at <see cref="RaiseAt"/>, end below <see cref="ClearBelow"/>, alert again while raised or cooling down only
-/// when the score rose by <see cref="MaterialRise"/> above the last alerted one.
+/// raise at <see cref="RaiseAt"/>, end below <see cref="ClearBelow"/>, and at most one alert per <see cref="CoolDown"/>
+/// for a patient: once it has passed, a patient still at raise-at is alerted again (a reminder), and within it only a
+/// risk that reaches <see cref="CriticalAt"/> from below is (an escalation).
 /// </summary>
-public sealed record EpisodePolicy(double RaiseAt, double ClearBelow, double MaterialRise, TimeSpan CoolDown)
+/// <param name="CriticalAt">Null: no escalation within the cool-down.</param>
+public sealed record EpisodePolicy(double RaiseAt, double ClearBelow, double? CriticalAt, TimeSpan CoolDown)
 {
     /// <summary>
-    /// The shape of the platform's policy (clear-below two thirds and material rise a third of raise-at, 12 h cool-down)
-    /// at the former fixed raise-at 0.30: the server's <c>RiskThresholds</c> scale it to the raise-at of the model's
-    /// operating point, and run exactly this with <c>Alerts:Risk:RaiseAt</c> 0.30 (a test checks).
+    /// An alert covers the 1–7 days before an onset that the evaluation counts it for: six days apart, a patient whose
+    /// risk stays high is looked at again as soon as the last alert stops covering the days ahead, and no alert is
+    /// spent on days another already covers. Chosen on validation patients (models/README.md, "The re-alerting policy").
     /// </summary>
-    public static readonly EpisodePolicy PlatformDefault = new(0.30, 0.20, 0.10, TimeSpan.FromHours(12));
+    public static readonly TimeSpan DefaultCoolDown = TimeSpan.FromDays(6);
 
     /// <summary>
-    /// The same policy moved to another raise-at, its hysteresis and material rise in the same proportion (0.20 / 0.30 and
-    /// 0.10 / 0.30 by default): how a programme would set the policy to spend a given alert budget.
+    /// The shape of the platform's policy (clear-below two thirds and critical-at twice raise-at, 6-day cool-down) at
+    /// raise-at 0.30: the server's <c>RiskThresholds</c> scale it to the raise-at of the model's operating point (with
+    /// critical-at from the report), and run exactly this with <c>Alerts:Risk:RaiseAt</c> 0.30 (a test checks).
+    /// </summary>
+    public static readonly EpisodePolicy PlatformDefault = new(0.30, 0.20, 0.60, DefaultCoolDown);
+
+    /// <summary>
+    /// The same policy moved to another raise-at, its hysteresis and critical level in the same proportion (0.20 / 0.30
+    /// and 0.60 / 0.30 by default): how a programme would set the policy to spend a given alert budget.
     /// </summary>
     public EpisodePolicy ScaledTo(double raiseAt) =>
-        this with { RaiseAt = raiseAt, ClearBelow = raiseAt * ClearBelow / RaiseAt, MaterialRise = raiseAt * MaterialRise / RaiseAt };
+        this with { RaiseAt = raiseAt, ClearBelow = raiseAt * ClearBelow / RaiseAt, CriticalAt = raiseAt * CriticalAt / RaiseAt };
+
+    /// <summary>The policy as a report records it, so that the server can tell whether a report counted alerts as it raises them.</summary>
+    public string Describe() => FormattableString.Invariant(
+        $"raise at r, end below {ClearBelow / RaiseAt:0.###} r; at most one alert per {CoolDown.TotalDays:0.##} days, again once they have passed if still at r; within them, only on reaching critical-at from below");
 }
 
 /// <summary>What a patient's next score does to the episode.</summary>
@@ -28,8 +41,11 @@ public enum EpisodeStep
     /// <summary>No alert, and no raised episode ends.</summary>
     None,
 
-    /// <summary>An alert is raised (a new episode, or a material rise within one or within the cool-down).</summary>
+    /// <summary>An alert is raised: a new episode, or an escalation to the critical level within the cool-down.</summary>
     Raise,
+
+    /// <summary>An alert is raised again: the episode is still raised and the cool-down since its last alert has passed.</summary>
+    Remind,
 
     /// <summary>The score fell below the clear level while an episode was raised: it ends.</summary>
     End,
@@ -60,9 +76,9 @@ public sealed class EpisodeAlertRule(EpisodePolicy policy)
     }
 
     /// <summary>Takes the next score of the patient (in time order) and tells whether the platform raises an alert on it.</summary>
-    public bool Raises(double score, DateTimeOffset time) => Step(score, time) == EpisodeStep.Raise;
+    public bool Raises(double score, DateTimeOffset time) => Step(score, time) is EpisodeStep.Raise or EpisodeStep.Remind;
 
-    /// <summary>Takes the next score of the patient (in time order): an alert raised, a raised episode ended, or nothing.</summary>
+    /// <summary>Takes the next score of the patient (in time order): an alert raised or raised again, a raised episode ended, or nothing.</summary>
     public EpisodeStep Step(double score, DateTimeOffset time)
     {
         if (score < policy.ClearBelow)
@@ -72,21 +88,22 @@ public sealed class EpisodeAlertRule(EpisodePolicy policy)
             return ended ? EpisodeStep.End : EpisodeStep.None;
         }
 
-        if (score < policy.RaiseAt && !Raised)
+        if (score < policy.RaiseAt)
         {
             return EpisodeStep.None;
         }
 
-        var rose = LastAlerted is { } last && score >= last + policy.MaterialRise;
-        var coolingDown = LastAlertAt is { } at && time - at < policy.CoolDown;
-        if (!(Raised ? rose : score >= policy.RaiseAt && (!coolingDown || rose)))
+        var due = LastAlertAt is not { } at || time - at >= policy.CoolDown;
+        var escalated = policy.CriticalAt is { } critical && score >= critical && LastAlerted is { } last && last < critical;
+        if (!due && !escalated)
         {
             return EpisodeStep.None;
         }
 
+        var step = Raised && !escalated ? EpisodeStep.Remind : EpisodeStep.Raise;
         Raised = true;
         LastAlerted = score;
         LastAlertAt = time;
-        return EpisodeStep.Raise;
+        return step;
     }
 }

@@ -5,8 +5,9 @@ namespace TeleSuivi.Risk.Evaluation;
 
 /// <summary>
 /// Operating points as the platform alerts: each patient's daily scores go through the alert policy
-/// (<see cref="EpisodeAlertRule"/>: hysteresis, cool-down, material rise), which raises one alert per episode, not one per
-/// day above a threshold; the policy's raise-at is the one that raises the most alerts within the budget.
+/// (<see cref="EpisodeAlertRule"/>: hysteresis, at most one alert per cool-down unless the risk turns critical, a
+/// reminder once it has passed), not one alert per day above a threshold; the policy's raise-at is the one that raises
+/// the most alerts within the budget.
 /// Every scorer (model and baselines) gets the same policy shape (<see cref="EpisodePolicy.ScaledTo"/>) and the same budget.
 /// </summary>
 public sealed class EpisodeOperatingPoints
@@ -29,13 +30,15 @@ public sealed class EpisodeOperatingPoints
     public OperatingPoint At(double budget, IReadOnlyList<double> scores, IReadOnlyList<CohortEvent> exacerbations) => At([budget], scores, exacerbations)[0];
 
     /// <summary>
-    /// The operating point of each budget. Alerts do not fall steadily as raise-at rises: a low raise-at with its low
-    /// clear-below keeps patients inside one long episode, so it can raise fewer alerts than a higher one. Raise-at is
-    /// lowered as a programme would lower it, from the top, until the next step would raise more alerts than the
-    /// budget: among the <see cref="GridPoints"/> values above the highest one that exceeds the budget, the one raising
-    /// the most alerts (the lowest of equals), never chosen by the outcomes. Below that point lies the regime of endless
-    /// episodes, whose alert count can fall back within the budget while they alert less (v2's regression at 0.02 was a
-    /// raise-at found there); a scorer whose episodes cannot spend a budget shows the rate it reaches.
+    /// The operating point of each budget. Raise-at is lowered as a programme would lower it, from the top, until the
+    /// next step would raise more alerts than the budget: among the <see cref="GridPoints"/> values above the highest
+    /// one that exceeds the budget, the one raising the most alerts (the lowest of equals), never chosen by the
+    /// outcomes. Alerts need not fall steadily as raise-at rises (a lower raise-at comes with a lower clear-below and
+    /// longer episodes), and below that point their count can fall back within the budget while they alert less (v2's
+    /// regression at 0.02 was a raise-at found there); a scorer that cannot spend a budget shows the rate it reaches.
+    /// Critical-at is the one the server derives from the same report (<c>RiskThresholds</c>): the raise-at of the
+    /// largest budget at most a tenth of this one, or of the smallest budget when none is that small, so budgets are
+    /// taken from the smallest up; at the smallest budget critical-at is raise-at itself, and nothing escalates.
     /// </summary>
     public IReadOnlyList<OperatingPoint> At(IReadOnlyList<double> budgets, IReadOnlyList<double> scores, IReadOnlyList<CohortEvent> exacerbations)
     {
@@ -54,18 +57,63 @@ public sealed class EpisodeOperatingPoints
 
         var broken = TieBroken(scores);
         var candidates = Candidates(broken);
-        var counts = new int[candidates.Length];
-        Parallel.For(0, candidates.Length, k => counts[k] = Alerts(broken, candidates[k], null));
-        return budgets.Select(budget =>
+        var found = new List<OperatingPoint>();
+        var counted = new Dictionary<(double? CriticalAt, int Candidate), int>();
+        foreach (var budget in budgets.Distinct().Order())
         {
+            var critical = found.LastOrDefault(p => p.Budget <= (budget / CriticalBudgetDivisor) + 1e-9) ?? found.FirstOrDefault();
             var allowed = (int)Math.Floor(budget * days.Count);
-            // Candidates rise with k and the last raises nothing, so the range is never empty.
-            var overBudget = Enumerable.Range(0, candidates.Length).Where(k => counts[k] > allowed).DefaultIfEmpty(-1).Max();
-            var best = Enumerable.Range(overBudget + 1, candidates.Length - overBudget - 1).MaxBy(k => (counts[k], -k));
+            var (best, _) = Lowered(broken, candidates, critical?.RaiseAt, allowed, counted);
             var alerted = new List<int>();
-            Alerts(broken, candidates[best], alerted);
-            return OperatingPoints.Measure(budget, days, alerted, exacerbations, candidates[best]);
-        }).ToList();
+            Alerts(broken, Policy(candidates[best], critical?.RaiseAt), alerted);
+            found.Add(OperatingPoints.Measure(budget, days, alerted, exacerbations, candidates[best]));
+        }
+
+        return [.. budgets.Select(b => found.First(p => p.Budget == b))];
+    }
+
+    /// <summary>The server's <c>RiskThresholds.CriticalBudgetDivisor</c>: critical alerts are those the model would still raise at a tenth of the budget.</summary>
+    public const double CriticalBudgetDivisor = 10;
+
+    private EpisodePolicy Policy(double raiseAt, double? criticalAt) =>
+        shape.ScaledTo(raiseAt) with { CriticalAt = criticalAt is { } c ? Math.Max(raiseAt, c) : null };
+
+    /// <summary>
+    /// The candidate lowered from the top until the next would exceed <paramref name="allowed"/> alerts, and its count:
+    /// the highest-count candidate above the first that exceeds it (candidates rise with their index and the last raises
+    /// nothing). Counted in blocks of candidates in parallel, from the top; budgets with the same critical level share
+    /// their counts (<paramref name="counted"/>).
+    /// </summary>
+    private (int Best, int Count) Lowered(double[] scores, double[] candidates, double? criticalAt, int allowed, Dictionary<(double?, int), int> counted)
+    {
+        var best = candidates.Length - 1;
+        var bestCount = -1;
+        var block = Math.Max(1, Environment.ProcessorCount);
+        for (var top = candidates.Length - 1; top >= 0; top -= block)
+        {
+            var ks = Enumerable.Range(Math.Max(0, top - block + 1), Math.Min(block, top + 1)).Reverse().ToArray();
+            var counts = new int[ks.Length];
+            Parallel.For(0, ks.Length, j => counts[j] = counted.TryGetValue((criticalAt, ks[j]), out var known) ? known : Alerts(scores, Policy(candidates[ks[j]], criticalAt), null));
+            for (var j = 0; j < ks.Length; j++)
+            {
+                counted[(criticalAt, ks[j])] = counts[j];
+            }
+
+            for (var j = 0; j < ks.Length; j++)
+            {
+                if (counts[j] > allowed)
+                {
+                    return (best, bestCount);
+                }
+
+                if (counts[j] >= bestCount)
+                {
+                    (best, bestCount) = (ks[j], counts[j]);
+                }
+            }
+        }
+
+        return (best, bestCount);
     }
 
     private static double[] Candidates(double[] scores)
@@ -87,9 +135,8 @@ public sealed class EpisodeOperatingPoints
         return [.. even.Concat(tail).Append((sorted[^1] * 2) + 1).Distinct().Order()];
     }
 
-    private int Alerts(double[] scores, double raiseAt, List<int>? alerted)
+    private int Alerts(double[] scores, EpisodePolicy policy, List<int>? alerted)
     {
-        var policy = shape.ScaledTo(raiseAt);
         var count = 0;
         foreach (var timeline in timelines)
         {

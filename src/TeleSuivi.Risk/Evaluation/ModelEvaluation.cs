@@ -14,6 +14,12 @@ public sealed record EvaluationOptions
     /// <summary>Retrain the model without the environment features (same training cohort and settings) and evaluate it too.</summary>
     public bool Ablation { get; init; } = true;
 
+    /// <summary>
+    /// The risk alert policy's cool-down the operating points are counted with: the server's <c>Alerts:Risk:CoolDown</c>
+    /// must be the same to take its thresholds from the report.
+    /// </summary>
+    public TimeSpan CoolDown { get; init; } = EpisodePolicy.DefaultCoolDown;
+
     /// <summary>Alert budgets of the operating-point table (alerts per patient-day).</summary>
     public IReadOnlyList<double> Budgets { get; init; } = DefaultBudgets;
 
@@ -22,7 +28,7 @@ public sealed record EvaluationOptions
 
 /// <summary>One scorer's results on the held-out cohort.</summary>
 /// <param name="OperatingPoints">Per-day threshold: every patient-day above the threshold is an alert.</param>
-/// <param name="PolicyOperatingPoints">As the platform alerts: one alert per episode (<see cref="EpisodeOperatingPoints"/>).</param>
+/// <param name="PolicyOperatingPoints">As the platform alerts, through its risk alert policy (<see cref="EpisodeOperatingPoints"/>).</param>
 public sealed record ScorerResult(
     string Name,
     string Description,
@@ -39,6 +45,7 @@ public sealed record ScorerResult(
 /// <param name="DataDescription">Where the training and held-out data came from, when not the synthetic cohorts (<c>train --from-store</c>).</param>
 /// <param name="ModelSha256">SHA-256 of the model file evaluated: <c>telesuivi model activate</c> refuses a model whose report does not match it.</param>
 /// <param name="Ceiling">The oracle ceiling of the synthetic held-out cohort (none for a programme's export: no ground truth).</param>
+/// <param name="AlertPolicy">The risk alert policy the policy operating points were counted with (<see cref="EpisodePolicy.Describe"/>): the server takes thresholds only from a report of its own policy.</param>
 public sealed record EvaluationResult(
     string Model,
     TrainingOptions Training,
@@ -53,7 +60,8 @@ public sealed record EvaluationResult(
     IReadOnlyList<ScorerResult> Scorers,
     IReadOnlyList<string>? DataDescription = null,
     string? ModelSha256 = null,
-    SignalCeiling? Ceiling = null);
+    SignalCeiling? Ceiling = null,
+    string? AlertPolicy = null);
 
 /// <summary>
 /// Evaluates a model file on a held-out cohort (another seed and shifted parameters: <see cref="HeldOutCohort"/>)
@@ -100,7 +108,7 @@ public static class ModelEvaluation
         var oracleScores = oracle.Score(cohort, heldOut);
         progress?.Invoke(new ProgressStep("oracle (ground truth)", 1, 1));
 
-        var result = Compare(scorer, heldOut, options.Budgets, options.Ablation ? Ablation : null, progress, oracleScores);
+        var result = Compare(scorer, heldOut, options.Budgets, options.Ablation ? Ablation : null, progress, oracleScores, EpisodePolicy.PlatformDefault with { CoolDown = options.CoolDown });
         return result with
         {
             Patients = options.Patients, Days = options.Days, Seed = options.Seed, Shifts = HeldOutCohort.Shifts, ModelSha256 = Sha256Of(options.ModelPath),
@@ -113,15 +121,17 @@ public static class ModelEvaluation
     /// random alerts on the held-out patient-days: the one comparison of <c>evaluate</c> and <c>train --from-store</c>.
     /// </summary>
     /// <param name="oracle">The <see cref="GroundTruthOracle"/>'s scores of the held-out days, when there is a ground truth (synthetic cohorts).</param>
+    /// <param name="alertPolicy">The shape of the risk alert policy the operating points are counted with (default: the platform's).</param>
     public static EvaluationResult Compare(
         RiskScorer scorer, PatientDays heldOut, IReadOnlyList<double> budgets, Func<TrainedModel?>? ablation, Action<ProgressStep>? progress = null,
-        IReadOnlyList<double>? oracle = null)
+        IReadOnlyList<double>? oracle = null, EpisodePolicy? alertPolicy = null)
     {
         ArgumentNullException.ThrowIfNull(scorer);
         ArgumentNullException.ThrowIfNull(heldOut);
         var days = heldOut.Days;
         var labels = days.Select(d => d.Label).ToList();
-        var episodes = new EpisodeOperatingPoints(days);
+        alertPolicy ??= EpisodePolicy.PlatformDefault;
+        var episodes = new EpisodeOperatingPoints(days, alertPolicy);
         progress?.Invoke(new ProgressStep("scoring", 0, 1));
         var scorers = new List<ScorerResult>
         {
@@ -155,7 +165,8 @@ public static class ModelEvaluation
         var positives = labels.Count(l => l);
         return new EvaluationResult(
             scorer.Info.Name, scorer.Info.Training, heldOut.Parameters.Patients, heldOut.Parameters.Days, 0, [],
-            days.Count, positives, heldOut.Exacerbations.Count, days.Count == 0 ? 0 : (double)positives / days.Count, scorers);
+            days.Count, positives, heldOut.Exacerbations.Count, days.Count == 0 ? 0 : (double)positives / days.Count, scorers,
+            AlertPolicy: alertPolicy.Describe());
 
         ScorerResult Result(string name, string description, IReadOnlyList<double> scores, bool probabilities)
         {

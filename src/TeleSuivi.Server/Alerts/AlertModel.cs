@@ -125,12 +125,17 @@ public sealed record AlertEvidence(
 public readonly record struct AlertKey(string PatientId, string Kind, string Subject);
 
 /// <summary>What the engine wants raised (or kept raised and updated).</summary>
+/// <param name="Reminder">
+/// The condition has lasted a whole cool-down since its last alert (the risk policy's reminder): a new alert even if a
+/// nurse resolved the last one while the condition lasted, which otherwise is not raised again until it ends or worsens.
+/// </param>
 public sealed record AlertDraft(
     AlertKey Key,
     AlertSeverity Severity,
     LocalizedText Reason,
     IReadOnlyList<AlertEvidence> Evidence,
-    double? Risk = null);
+    double? Risk = null,
+    bool Reminder = false);
 
 /// <summary>An alert as stored.</summary>
 public sealed record Alert

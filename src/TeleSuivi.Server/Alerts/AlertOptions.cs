@@ -1,3 +1,4 @@
+using TeleSuivi.Risk.Evaluation;
 namespace TeleSuivi.Server.Alerts;
 
 /// <summary>The alert engine's settings (section <c>Alerts</c>).</summary>
@@ -91,12 +92,10 @@ public sealed class RiskPolicyOptions
     /// </summary>
     public double? CriticalAt { get; set; }
 
-    /// <summary>After an alert, the patient is not alerted again for this long unless the risk rises materially.</summary>
-    public TimeSpan CoolDown { get; set; } = TimeSpan.FromHours(12);
-
     /// <summary>
-    /// How much the probability must rise above the last alerted one to alert again (absolute, 0.10 = 10 points).
-    /// Unset: a third of raise-at, as the evaluation counted alerts.
+    /// At most one risk alert per patient for this long, as the evaluation counted alerts: once it has passed, a patient
+    /// whose risk is still at raise-at is alerted again (a reminder); within it, only a risk that reaches critical-at
+    /// from below is.
     /// </summary>
-    public double? MaterialRise { get; set; }
+    public TimeSpan CoolDown { get; set; } = EpisodePolicy.DefaultCoolDown;
 }

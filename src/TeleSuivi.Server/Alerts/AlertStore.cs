@@ -150,7 +150,7 @@ public sealed class AlertStore : IDisposable
     /// Raises <paramref name="draft"/>: updates the alert open for its key (higher severity kept, evidence replaced, a
     /// condition that had ended recurs), or opens a new one. Returns null when nothing is raised: the latest alert of
     /// the key was resolved by a nurse while its condition still lasts and the draft is no more severe (the nurse has
-    /// dealt with it; the condition must end first, or get worse).
+    /// dealt with it; the condition must end first, or get worse), unless the draft is a reminder.
     /// </summary>
     public async Task<Alert?> RaiseAsync(AlertDraft draft, DateTimeOffset now, CancellationToken cancellationToken)
     {
@@ -185,7 +185,7 @@ public sealed class AlertStore : IDisposable
         }
         else
         {
-            if (latest is { Status: AlertStatuses.Resolved, ConditionEndedAt: null } resolved && draft.Severity <= resolved.Severity)
+            if (latest is { Status: AlertStatuses.Resolved, ConditionEndedAt: null } resolved && draft.Severity <= resolved.Severity && !draft.Reminder)
             {
                 return null;
             }

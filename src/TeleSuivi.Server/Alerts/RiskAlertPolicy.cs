@@ -11,9 +11,9 @@ public sealed record RiskScore(string PatientId, double Probability, IReadOnlyLi
 /// <summary>
 /// Turns a stream of risk scores into alerts without flapping: an alert is raised at
 /// <see cref="RiskThresholds.RaiseAt"/> and ends only below <see cref="RiskThresholds.ClearBelow"/>
-/// (hysteresis); while raised, or within <see cref="RiskThresholds.CoolDown"/> of the last alert, the patient is
-/// alerted again only if the probability rises by <see cref="RiskThresholds.MaterialRise"/> above the last alerted
-/// one. The thresholds follow the model in use (<see cref="RiskThresholds.Resolve"/>). Fed by the risk scorer through <see cref="AlertFeed.SubmitRiskAsync"/>. The state is rebuilt at start from the
+/// (hysteresis); a patient gets at most one risk alert per <see cref="RiskThresholds.CoolDown"/>: once it has passed, a
+/// patient whose risk is still at raise-at is alerted again (a reminder, even after a nurse resolved the last alert),
+/// and within it only a risk that reaches <see cref="RiskThresholds.CriticalAt"/> from below is. The thresholds follow the model in use (<see cref="RiskThresholds.Resolve"/>). Fed by the risk scorer through <see cref="AlertFeed.SubmitRiskAsync"/>. The state is rebuilt at start from the
 /// stored alerts (<see cref="Restore"/>), so a restart neither re-raises within the cool-down nor forgets a raised alert.
 /// The rule itself is <see cref="EpisodeAlertRule"/>, one per patient, the same the evaluation counts alerts with.
 /// A patient without a personal baseline yet (<see cref="RiskScore.BeforeBaseline"/>) is not alerted on.
@@ -66,8 +66,9 @@ public sealed class RiskAlertPolicy(RiskThresholds thresholds)
 
         var key = new AlertKey(score.PatientId, AlertKinds.Risk, string.Empty);
         var p = score.Probability;
-        var previous = rule.LastAlerted;
-        switch (rule.Step(p, score.Time))
+        var previous = (rule.LastAlerted, rule.LastAlertAt);
+        var step = rule.Step(p, score.Time);
+        switch (step)
         {
             case EpisodeStep.None:
                 return null;
@@ -78,13 +79,23 @@ public sealed class RiskAlertPolicy(RiskThresholds thresholds)
         }
 
         var severity = p >= thresholds.CriticalAt ? AlertSeverity.Critical : AlertSeverity.Warning;
-        var reason = previous is { } before && p >= before + thresholds.MaterialRise
-            ? new LocalizedText($"Exacerbation risk rose from {Percent(before)} to {Percent(p)}", $"Risque d'exacerbation passé de {PercentFr(before)} à {PercentFr(p)}")
-            : new LocalizedText($"Exacerbation risk {Percent(p)} (alert at {Percent(thresholds.RaiseAt)})", $"Risque d'exacerbation {PercentFr(p)} (alerte à {PercentFr(thresholds.RaiseAt)})");
+        var reason = step == EpisodeStep.Remind && previous.LastAlertAt is { } lastAt
+            ? Still(p, score.Time - lastAt)
+            : previous.LastAlerted is { } before && before < thresholds.CriticalAt && p >= thresholds.CriticalAt && score.Time - previous.LastAlertAt < thresholds.CoolDown
+                ? new LocalizedText($"Exacerbation risk rose from {Percent(before)} to {Percent(p)} (critical from {Percent(thresholds.CriticalAt)})", $"Risque d'exacerbation passé de {PercentFr(before)} à {PercentFr(p)} (critique à partir de {PercentFr(thresholds.CriticalAt)})")
+                : new LocalizedText($"Exacerbation risk {Percent(p)} (alert at {Percent(thresholds.RaiseAt)})", $"Risque d'exacerbation {PercentFr(p)} (alerte à {PercentFr(thresholds.RaiseAt)})");
         var evidence = score.Explanations.Select((text, i) => new AlertEvidence(score.Time, EvidenceLabels.RiskFactor, Detail: text, DetailFr: score.ExplanationsFr?.ElementAtOrDefault(i)))
             .Prepend(new AlertEvidence(score.Time, RiskEvidence, p, EvidenceLabels.Probability))
             .ToList();
-        return new AlertSignal.Raise(new AlertDraft(key, severity, reason, evidence, p));
+        return new AlertSignal.Raise(new AlertDraft(key, severity, reason, evidence, p, Reminder: step == EpisodeStep.Remind));
+    }
+
+    private LocalizedText Still(double p, TimeSpan since)
+    {
+        var days = (int)Math.Floor(since.TotalDays);
+        return new(
+            $"Exacerbation risk still {Percent(p)} (alert at {Percent(thresholds.RaiseAt)}), {days} days after the last risk alert",
+            $"Risque d'exacerbation toujours à {PercentFr(p)} (alerte à {PercentFr(thresholds.RaiseAt)}), {days} jours après la dernière alerte de risque");
     }
 
     private static string Percent(double p) => RiskThresholds.Percent(p);

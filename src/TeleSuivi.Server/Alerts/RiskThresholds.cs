@@ -8,14 +8,15 @@ namespace TeleSuivi.Server.Alerts;
 /// The risk alert thresholds the platform runs with, and where they came from. A calibrated model's probabilities are
 /// small (the base rate of an onset within 72 h is about 1 %), so no fixed probability means the same with every
 /// model: by default raise-at is that of the model's evaluated operating point for the nurses' alert budget
-/// (<see cref="RiskPolicyOptions.AlertsPerPatientDay"/>), and clear-below and the material rise scale with it exactly as
-/// the evaluation counted alerts (<see cref="EpisodePolicy.ScaledTo"/>), so the platform alerts as evaluated.
+/// (<see cref="RiskPolicyOptions.AlertsPerPatientDay"/>), clear-below scales with it and critical-at is that of the
+/// budget a tenth as large, exactly as the evaluation counted alerts (<see cref="EpisodeOperatingPoints"/>), so the
+/// platform alerts as evaluated.
 /// </summary>
 /// <param name="Budget">The budget the thresholds were chosen for (none when raise-at was set explicitly).</param>
 /// <param name="Evaluated">The evaluated operating point raise-at comes from (none when set explicitly).</param>
 /// <param name="Source">Where raise-at came from, for the log and <c>/health/ready</c>.</param>
 public sealed record RiskThresholds(
-    double RaiseAt, double ClearBelow, double CriticalAt, double MaterialRise, TimeSpan CoolDown, double? Budget, OperatingPoint? Evaluated, string Source)
+    double RaiseAt, double ClearBelow, double CriticalAt, TimeSpan CoolDown, double? Budget, OperatingPoint? Evaluated, string Source)
 {
     /// <summary>≈ 17 risk alerts a nurse-day for 3 nurses and 1,000 patients: the issue's budget, and the evaluation's target.</summary>
     public const double DefaultAlertsPerPatientDay = 0.05;
@@ -25,13 +26,13 @@ public sealed record RiskThresholds(
     /// the alerts, where the evaluation's precision is several times higher. A multiple of the base rate was the other
     /// candidate; this one follows the model's own ranking and the nurses' budget, not the cohort's prevalence.
     /// </summary>
-    public const double CriticalBudgetDivisor = 10;
+    public const double CriticalBudgetDivisor = EpisodeOperatingPoints.CriticalBudgetDivisor;
 
     /// <summary>With an explicit raise-at and no critical-at, critical starts at twice raise-at (the former 0.60 for 0.30).</summary>
     public const double ExplicitCriticalFactor = 2;
 
     /// <summary>The same thresholds as the evaluation's rule (<see cref="EpisodeAlertRule"/>) takes them.</summary>
-    public EpisodePolicy Policy => new(RaiseAt, ClearBelow, MaterialRise, CoolDown);
+    public EpisodePolicy Policy => new(RaiseAt, ClearBelow, CriticalAt, CoolDown);
 
     /// <summary>
     /// The thresholds of <paramref name="options"/> for a model with <paramref name="points"/> (null: none could be
@@ -52,25 +53,35 @@ public sealed record RiskThresholds(
         {
             Check(raiseAt is > 0 and < 1, Invariant($"Alerts:Risk:RaiseAt {raiseAt} is not a probability between 0 and 1 (exclusive)"));
             var scaled = EpisodePolicy.PlatformDefault.ScaledTo(raiseAt);
-            derived = new(raiseAt, scaled.ClearBelow, Math.Min(1, ExplicitCriticalFactor * raiseAt), scaled.MaterialRise, options.CoolDown, null, null,
+            derived = new(raiseAt, scaled.ClearBelow, Math.Min(1, ExplicitCriticalFactor * raiseAt), options.CoolDown, null, null,
                 "Alerts:Risk:RaiseAt, set in the configuration");
         }
         else
         {
-            derived = FromOperatingPoints(budget, options.CoolDown, points ?? throw new ConfigurationException(
-                $"Alerts:Risk:RaiseAt is not set and the risk alert threshold cannot follow the model: {whyNoPoints?.TrimEnd('.') ?? "it has no operating points"}. "
-                + "Evaluate the model ('telesuivi evaluate --model FILE --out FILE-without-.zip.evaluation') or set Alerts:Risk:RaiseAt"));
+            var cannotFollow = "Alerts:Risk:RaiseAt is not set and the risk alert threshold cannot follow the model";
+            var evaluate = "Evaluate the model ('telesuivi evaluate --model FILE --out FILE-without-.zip.evaluation') or set Alerts:Risk:RaiseAt";
+            points = points ?? throw new ConfigurationException($"{cannotFollow}: {whyNoPoints?.TrimEnd('.') ?? "it has no operating points"}. {evaluate}");
+            var configured = (EpisodePolicy.PlatformDefault with { CoolDown = options.CoolDown }).Describe();
+            if (points.AlertPolicy != configured)
+            {
+                // A raise-at counted under another policy spends another budget: one alert per episode raised less than
+                // half the alerts of this policy at the same raise-at.
+                throw new ConfigurationException(
+                    $"{cannotFollow}: {points.ReportPath} counted alerts with another risk alert policy ({points.AlertPolicy ?? "one alert per episode: a report written before the policy was recorded"}) "
+                    + $"than the one configured ({configured}), so its raise-at would spend another budget. {evaluate}"
+                    + (options.CoolDown == EpisodePolicy.DefaultCoolDown ? string.Empty : Invariant($", with --cool-down {options.CoolDown.TotalDays} for Alerts:Risk:CoolDown {options.CoolDown}")));
+            }
+
+            derived = FromOperatingPoints(budget, options.CoolDown, points);
         }
 
         var resolved = derived with
         {
             ClearBelow = options.ClearBelow ?? derived.ClearBelow,
             CriticalAt = options.CriticalAt ?? derived.CriticalAt,
-            MaterialRise = options.MaterialRise ?? derived.MaterialRise,
         };
         Check(resolved.ClearBelow >= 0 && resolved.ClearBelow <= resolved.RaiseAt, Invariant($"Alerts:Risk:ClearBelow {resolved.ClearBelow} must be between 0 and raise-at {resolved.RaiseAt}"));
         Check(resolved.CriticalAt >= resolved.RaiseAt && resolved.CriticalAt <= 1, Invariant($"Alerts:Risk:CriticalAt {resolved.CriticalAt} must be between raise-at {resolved.RaiseAt} and 1"));
-        Check(resolved.MaterialRise is > 0 and <= 1, Invariant($"Alerts:Risk:MaterialRise {resolved.MaterialRise} must be above 0 and at most 1"));
         Check(resolved.CoolDown >= TimeSpan.Zero, $"Alerts:Risk:CoolDown {resolved.CoolDown} cannot be negative");
         return resolved;
     }
@@ -90,7 +101,7 @@ public sealed record RiskThresholds(
         var critical = points.Points.LastOrDefault(p => p.Budget <= (budget / CriticalBudgetDivisor) + Tolerance) ?? points.Points[0];
         var raiseAt = chosen.RaiseAt!.Value;
         var scaled = EpisodePolicy.PlatformDefault.ScaledTo(raiseAt);
-        return new(raiseAt, scaled.ClearBelow, Math.Max(raiseAt, critical.RaiseAt!.Value), scaled.MaterialRise, coolDown, budget, chosen,
+        return new(raiseAt, scaled.ClearBelow, Math.Max(raiseAt, critical.RaiseAt!.Value), coolDown, budget, chosen,
             Invariant($"the operating point at {chosen.Budget} alerts per patient-day of {points.ReportPath}; critical from the one at {critical.Budget}"));
     }
 
@@ -101,7 +112,7 @@ public sealed record RiskThresholds(
         var evaluated = Evaluated is { } e
             ? Invariant($"; evaluated there: {e.AlertsPerPatientDay:0.000} alerts per patient-day, {e.EventSensitivity:P0} of exacerbations alerted 1-7 days ahead")
             : string.Empty;
-        return $"{budget}raise at {Percent(RaiseAt)}, clear below {Percent(ClearBelow)}, critical at {Percent(CriticalAt)}, material rise {Percent(MaterialRise)}, cool-down {CoolDown} (from {Source}{evaluated})";
+        return $"{budget}raise at {Percent(RaiseAt)}, clear below {Percent(ClearBelow)}, critical at {Percent(CriticalAt)}, one alert per {CoolDown} at most (from {Source}{evaluated})";
     }
 
     /// <summary>A probability as a percentage with two significant digits at least: 0.35 → "35 %", 0.0072 → "0.72 %".</summary>

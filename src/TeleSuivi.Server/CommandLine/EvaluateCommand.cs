@@ -17,10 +17,16 @@ public static class EvaluateCommand
         var seed = new Option<int>("--seed") { Description = $"Seed of the held-out cohort (default {defaults.Seed}; use another than the training seed)", DefaultValueFactory = _ => defaults.Seed, HelpName = "S" };
         var output = new Option<string>("--out") { Description = "Folder for report.md, evaluation.json and the PNG plots (default ./evaluation)", DefaultValueFactory = _ => "evaluation", HelpName = "DIR" };
         var noAblation = new Option<bool>("--no-ablation") { Description = "Skip the ablation without environment features (it retrains the model)" };
+        var coolDown = new Option<double>("--cool-down")
+        {
+            Description = $"Days of the risk alert policy's cool-down the operating points are counted with (default {EpisodePolicy.DefaultCoolDown.TotalDays}; the server takes thresholds only from a report of its own Alerts:Risk:CoolDown)",
+            DefaultValueFactory = _ => EpisodePolicy.DefaultCoolDown.TotalDays,
+            HelpName = "DAYS",
+        };
         var gap = new Option<bool>("--gap-analysis") { Description = "Instead of the report: where the model's gap to the ground-truth oracle lies (the oracle decomposed, AUROC by kind of onset), written to DIR/gap-analysis.md" };
         var command = new Command("evaluate", "Evaluate a risk model on a held-out cohort with another seed and shifted parameters, beside NEWS2 and the threshold rules.")
         {
-            model, patients, days, seed, output, noAblation, gap,
+            model, patients, days, seed, output, noAblation, coolDown, gap,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -37,6 +43,14 @@ public static class EvaluateCommand
                 await Console.Error.WriteLineAsync("error: the evaluation needs at least 10 patients and 30 days");
                 return ExitCodes.Usage;
             }
+
+            if (parse.GetValue(coolDown) is not (>= 0 and <= 365) and var coolDownDays)
+            {
+                await Console.Error.WriteLineAsync(FormattableString.Invariant($"error: --cool-down {coolDownDays} is not a number of days between 0 and 365"));
+                return ExitCodes.Usage;
+            }
+
+            options = options with { CoolDown = TimeSpan.FromDays(parse.GetValue(coolDown)) };
 
             var directory = Path.GetFullPath(parse.GetValue(output)!);
             var progress = new ConsoleProgress();
@@ -99,7 +113,7 @@ public static class EvaluateCommand
         var o = Console.Out;
         await o.WriteLineAsync(FormattableString.Invariant($"  {result.PatientDays:N0} patient-days, {result.PositiveDays:N0} positive, {result.Exacerbations:N0} exacerbations"));
         await o.WriteLineAsync(FormattableString.Invariant($"  {"scorer",-27} {"AUROC",6} {"AUPRC",6} {"Brier",7}   at {EvaluationReport.TargetBudget} alerts/patient-day, alerted 1-7 d ahead, median lead:"));
-        await o.WriteLineAsync(FormattableString.Invariant($"  {string.Empty,-27} {string.Empty,6} {string.Empty,6} {string.Empty,7}   {"policy (1 per episode)",-22}  every day above threshold"));
+        await o.WriteLineAsync(FormattableString.Invariant($"  {string.Empty,-27} {string.Empty,6} {string.Empty,6} {string.Empty,7}   {"as the platform alerts",-22}  every day above threshold"));
         foreach (var s in result.Scorers)
         {
             var brier = s.Brier is { } b ? b.ToString("F4", System.Globalization.CultureInfo.InvariantCulture) : "-";

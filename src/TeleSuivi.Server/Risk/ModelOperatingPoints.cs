@@ -3,13 +3,14 @@ using TeleSuivi.Risk.Evaluation;
 namespace TeleSuivi.Server.Risk;
 
 /// <summary>
-/// A model's operating points as the platform alerts (one alert per episode), read from its evaluation report
+/// A model's operating points as the platform alerts (through its risk alert policy), read from its evaluation report
 /// (<see cref="ModelReport"/>): for each alert budget the report measured, the raise-at that spends it on the held-out
 /// patients. They travel with the model in <c>{model without .zip}.evaluation/evaluation.json</c> (copied by
 /// <c>model activate</c>), and are taken only from the report of that very file.
 /// </summary>
 /// <param name="Points">Ordered by budget, each with its raise-at.</param>
-public sealed record ModelOperatingPoints(string ReportPath, IReadOnlyList<OperatingPoint> Points)
+/// <param name="AlertPolicy">The risk alert policy they were counted with (<see cref="EpisodePolicy.Describe"/>); null in reports written before it was recorded.</param>
+public sealed record ModelOperatingPoints(string ReportPath, IReadOnlyList<OperatingPoint> Points, string? AlertPolicy)
 {
     /// <summary>
     /// Reads the operating points of the model file of SHA-256 <paramref name="modelSha256"/> at <paramref name="modelPath"/>.
@@ -25,7 +26,7 @@ public sealed record ModelOperatingPoints(string ReportPath, IReadOnlyList<Opera
         }
 
         return report.PolicyPoints.Count > 0
-            ? new ModelOperatingPoints(report.Path, report.PolicyPoints)
+            ? new ModelOperatingPoints(report.Path, report.PolicyPoints, report.AlertPolicy)
             : throw new InvalidDataException($"{report.Path} has no operating points as the platform alerts (PolicyOperatingPoints with RaiseAt): evaluate the model again with this version");
     }
 }

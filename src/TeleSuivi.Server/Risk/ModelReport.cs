@@ -12,7 +12,8 @@ namespace TeleSuivi.Server.Risk;
 /// <param name="ModelSha256">The SHA-256 of the model file the report evaluated; null when the report records none.</param>
 /// <param name="ModelAuroc">The model's AUROC on its held-out patients (the report's first scorer); null when absent.</param>
 /// <param name="PolicyPoints">The model's operating points with a raise-at, one per budget, ordered by budget (table and curve).</param>
-public sealed record ModelReport(string Path, string? ModelSha256, double? ModelAuroc, IReadOnlyList<OperatingPoint> PolicyPoints)
+/// <param name="AlertPolicy">The risk alert policy the points were counted with; null in reports written before it was recorded.</param>
+public sealed record ModelReport(string Path, string? ModelSha256, double? ModelAuroc, IReadOnlyList<OperatingPoint> PolicyPoints, string? AlertPolicy = null)
 {
     /// <summary>Where the report of <paramref name="modelPath"/> lies.</summary>
     public static string PathOf(string modelPath) => System.IO.Path.Combine(ActiveModel.EvaluationFolderOf(modelPath), EvaluationReport.JsonFile);
@@ -43,13 +44,13 @@ public sealed record ModelReport(string Path, string? ModelSha256, double? Model
             .DistinctBy(p => p.Budget)
             .OrderBy(p => p.Budget)
             .ToList();
-        return new ModelReport(path, report.ModelSha256, model?.Auroc, points);
+        return new ModelReport(path, report.ModelSha256, model?.Auroc, points, report.AlertPolicy);
     }
 
     // As the report is written: a figure with nothing to measure (the median lead of no alerted event) is "NaN".
     private static readonly JsonSerializerOptions Json = new() { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
 
-    private sealed record Report(string? ModelSha256, IReadOnlyList<ReportScorer>? Scorers);
+    private sealed record Report(string? ModelSha256, IReadOnlyList<ReportScorer>? Scorers, string? AlertPolicy);
 
     private sealed record ReportScorer(double? Auroc, IReadOnlyList<OperatingPoint>? PolicyOperatingPoints, IReadOnlyList<OperatingPoint>? PolicyCurve);
 }

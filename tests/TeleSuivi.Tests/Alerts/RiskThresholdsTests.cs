@@ -16,7 +16,7 @@ public sealed class RiskThresholdsTests
     private static readonly ModelOperatingPoints Points = new("made-up/evaluation.json",
     [
         Point(0.0025, 0.09), Point(0.005, 0.055), Point(0.01, 0.033), Point(0.02, 0.02), Point(0.05, 0.0072), Point(0.1, 0.006),
-    ]);
+    ], EpisodePolicy.PlatformDefault.Describe());
 
     private static OperatingPoint Point(double budget, double raiseAt) => new(budget, budget * 0.99, 100, 0.3, 30, 100, 100, 0.2, 0.05, raiseAt);
 
@@ -27,7 +27,7 @@ public sealed class RiskThresholdsTests
 
         Assert.Equal(0.05, thresholds.Budget);
         Assert.Equal(0.0072, thresholds.RaiseAt);
-        Assert.Equal(EpisodePolicy.PlatformDefault.ScaledTo(0.0072), thresholds.Policy);
+        Assert.Equal(EpisodePolicy.PlatformDefault.ScaledTo(0.0072) with { CriticalAt = 0.055 }, thresholds.Policy);
         Assert.Contains("0.05 alerts per patient-day of made-up/evaluation.json", thresholds.Source, StringComparison.Ordinal);
     }
 
@@ -79,17 +79,33 @@ public sealed class RiskThresholdsTests
     {
         var thresholds = RiskThresholds.Resolve(new RiskPolicyOptions { RaiseAt = 0.30 }, Points);
 
-        Assert.Equal((0.30, 0.20, 0.60, 0.10), (thresholds.RaiseAt, thresholds.ClearBelow, thresholds.CriticalAt, thresholds.MaterialRise));
+        Assert.Equal((0.30, 0.20, 0.60, EpisodePolicy.DefaultCoolDown), (thresholds.RaiseAt, thresholds.ClearBelow, thresholds.CriticalAt, thresholds.CoolDown));
         Assert.Null(thresholds.Budget);
         Assert.Contains("Alerts:Risk:RaiseAt", thresholds.Source, StringComparison.Ordinal);
     }
 
     [Fact]
-    public void Resolve_ExplicitClearBelowCriticalAtAndMaterialRise_WinOverTheDerivedOnes()
+    public void Resolve_ExplicitClearBelowAndCriticalAt_WinOverTheDerivedOnes()
     {
-        var thresholds = RiskThresholds.Resolve(new RiskPolicyOptions { ClearBelow = 0.001, CriticalAt = 0.2, MaterialRise = 0.05 }, Points);
+        var thresholds = RiskThresholds.Resolve(new RiskPolicyOptions { ClearBelow = 0.001, CriticalAt = 0.2 }, Points);
 
-        Assert.Equal((0.0072, 0.001, 0.2, 0.05), (thresholds.RaiseAt, thresholds.ClearBelow, thresholds.CriticalAt, thresholds.MaterialRise));
+        Assert.Equal((0.0072, 0.001, 0.2), (thresholds.RaiseAt, thresholds.ClearBelow, thresholds.CriticalAt));
+    }
+
+    /// <summary>
+    /// Another cool-down changes how many alerts a raise-at spends: the thresholds follow only a report counted with
+    /// the configured one, and the error says how to make one.
+    /// </summary>
+    [Fact]
+    public void Resolve_CoolDownOtherThanTheReports_ConfigurationErrorNamingTheEvaluationToRun()
+    {
+        var error = Assert.Throws<ConfigurationException>(() => RiskThresholds.Resolve(new RiskPolicyOptions { CoolDown = TimeSpan.FromDays(2) }, Points));
+
+        Assert.Contains("another risk alert policy (" + EpisodePolicy.PlatformDefault.Describe(), error.Message, StringComparison.Ordinal);
+        Assert.Contains("--cool-down 2 for Alerts:Risk:CoolDown 2.00:00:00", error.Message, StringComparison.Ordinal);
+
+        var counted = Points with { AlertPolicy = (EpisodePolicy.PlatformDefault with { CoolDown = TimeSpan.FromDays(2) }).Describe() };
+        Assert.Equal(TimeSpan.FromDays(2), RiskThresholds.Resolve(new RiskPolicyOptions { CoolDown = TimeSpan.FromDays(2) }, counted).CoolDown);
     }
 
     [Fact]
@@ -177,7 +193,7 @@ public sealed class RiskThresholdsTests
             Directory.CreateDirectory(ActiveModel.EvaluationFolderOf(model));
             var sha = new string('a', 64);
             File.WriteAllText(Path.Combine(ActiveModel.EvaluationFolderOf(model), EvaluationReport.JsonFile), $$"""
-                { "ModelSha256": "{{sha}}", "Scorers": [ { "Name": "model", "PolicyOperatingPoints": [
+                { "ModelSha256": "{{sha}}", "AlertPolicy": "{{EpisodePolicy.PlatformDefault.Describe()}}", "Scorers": [ { "Name": "model", "PolicyOperatingPoints": [
                   { "Budget": 0.01, "AlertsPerPatientDay": 0.01, "Alerts": 4, "EventSensitivity": 0, "EventsAlerted": 0, "Events": 14, "MedianLeadHours": "NaN", "DaySensitivity": 0, "Precision": 0, "RaiseAt": 0.04 },
                   { "Budget": 0.05, "AlertsPerPatientDay": 0.05, "Alerts": 20, "EventSensitivity": 0.15, "EventsAlerted": 2, "Events": 14, "MedianLeadHours": 60, "DaySensitivity": 0.1, "Precision": 0.02, "RaiseAt": 0.01 } ] } ] }
                 """);
@@ -186,6 +202,41 @@ public sealed class RiskThresholdsTests
 
             Assert.Equal([0.04, 0.01], points.Points.Select(p => p.RaiseAt!.Value));
             Assert.True(double.IsNaN(points.Points[0].MedianLeadHours));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    /// <summary>
+    /// A report whose raise-at values were counted under an earlier policy (one alert per episode, no reminder) would
+    /// spend another budget under this one: read, but no threshold follows it, and the error gives the fix.
+    /// </summary>
+    [Theory]
+    [InlineData(null)]
+    [InlineData("raise at r, end below 0.667 r; one alert per episode")]
+    public void Resolve_ReportOfAnotherAlertPolicy_ConfigurationErrorAskingForANewEvaluation(string? policy)
+    {
+        var directory = Directory.CreateTempSubdirectory("telesuivi-points-").FullName;
+        try
+        {
+            var model = Path.Combine(directory, "candidate.zip");
+            Directory.CreateDirectory(ActiveModel.EvaluationFolderOf(model));
+            var sha = new string('a', 64);
+            var recorded = policy is null ? string.Empty : $"\"AlertPolicy\": \"{policy}\", ";
+            File.WriteAllText(Path.Combine(ActiveModel.EvaluationFolderOf(model), EvaluationReport.JsonFile), $$"""
+                { "ModelSha256": "{{sha}}", {{recorded}}"Scorers": [ { "Name": "model", "PolicyOperatingPoints": [
+                  { "Budget": 0.05, "AlertsPerPatientDay": 0.05, "Alerts": 20, "EventSensitivity": 0.15, "EventsAlerted": 2, "Events": 14, "MedianLeadHours": 60, "DaySensitivity": 0.1, "Precision": 0.02, "RaiseAt": 0.01 } ] } ] }
+                """);
+            var points = ModelOperatingPoints.Read(model, sha);
+
+            var error = Assert.Throws<ConfigurationException>(() => RiskThresholds.Resolve(new RiskPolicyOptions(), points));
+
+            Assert.Contains(policy ?? "a report written before the policy was recorded", error.Message, StringComparison.Ordinal);
+            Assert.Contains("than the one configured (" + EpisodePolicy.PlatformDefault.Describe() + ")", error.Message, StringComparison.Ordinal);
+            Assert.Contains("telesuivi evaluate", error.Message, StringComparison.Ordinal);
+            Assert.Equal(0.3, RiskThresholds.Resolve(new RiskPolicyOptions { RaiseAt = 0.3 }, points).RaiseAt);
         }
         finally
         {

@@ -34,9 +34,10 @@ public sealed class EpisodeOperatingPointTests
         var raisedBoth = 0;
         for (var i = 0; i < 5000; i++)
         {
-            // A random walk in [0, 1] crossing raise-at, clear-below and material rises, scored 1 to 20 h apart (the cool-down is 12 h).
+            // A random walk in [0, 1] crossing raise-at, clear-below and the critical level, scored 1 to 60 h apart
+            // (the cool-down is 6 days): new episodes, reminders and escalations.
             var p = Math.Round(Math.Clamp(0.3 + (0.35 * Math.Sin(i / 15.0)) + (0.15 * (random.NextDouble() - 0.5)), 0, 1), 3);
-            time = time.AddHours(1 + random.Next(20));
+            time = time.AddHours(1 + random.Next(60));
             var raisedByPlatform = platform.Evaluate(new TeleSuivi.Server.Alerts.RiskScore("p1", p, [], time)) is AlertSignal.Raise;
             Assert.True(raisedByPlatform == rule.Raises(p, time), $"score {i} ({p} at {time:O}): the platform raised {raisedByPlatform}");
             raisedBoth += raisedByPlatform ? 1 : 0;
@@ -46,36 +47,60 @@ public sealed class EpisodeOperatingPointTests
     }
 
     [Fact]
-    public void Raises_HighScoresDayAfterDay_OneAlertPerEpisodeAndAnotherAfterClearing()
+    public void Step_HighScoresDayAfterDay_ARaiseThenAReminderEverySixDays()
     {
         var rule = new EpisodeAlertRule(EpisodePolicy.PlatformDefault);
-        double[] scores = [0.1, 0.35, 0.36, 0.32, 0.25, 0.48, 0.1, 0.31];
-        var raised = scores.Select((p, day) => rule.Raises(p, Start.AddDays(day))).ToList();
-        // Raised on day 1; days 2–4 stay in the episode (above clear-below 0.20, no rise of 0.10); day 5 rose 0.13 above
-        // the last alerted 0.35; day 6 clears; day 7 is a new episode.
-        Assert.Equal([false, true, false, false, false, true, false, true], raised);
+
+        var steps = Enumerable.Range(0, 14).Select(day => rule.Step(0.35, Start.AddDays(day))).ToList();
+
+        EpisodeStep[] expected = [EpisodeStep.Raise, .. Enumerable.Repeat(EpisodeStep.None, 5), EpisodeStep.Remind, .. Enumerable.Repeat(EpisodeStep.None, 5), EpisodeStep.Remind, EpisodeStep.None];
+        Assert.Equal(expected, steps);
     }
 
     [Fact]
-    public void Raises_WithinCoolDownAfterClearing_NoNewAlertUnlessMaterialRise()
+    public void Step_BetweenClearAndRaiseWhenTheCoolDownEnds_NoReminderUntilBackAtRaiseAt()
     {
         var rule = new EpisodeAlertRule(EpisodePolicy.PlatformDefault);
-        Assert.True(rule.Raises(0.4, Start));
-        Assert.False(rule.Raises(0.1, Start.AddHours(2)));
-        Assert.False(rule.Raises(0.45, Start.AddHours(4)));
-        Assert.True(rule.Raises(0.5, Start.AddHours(6)));
-        Assert.False(rule.Raises(0.1, Start.AddHours(8)));
-        Assert.True(rule.Raises(0.35, Start.AddHours(20)));
+        Assert.Equal(EpisodeStep.Raise, rule.Step(0.35, Start));
+
+        // Still raised (above clear-below 0.20) but below raise-at: a reminder waits for raise-at.
+        Assert.Equal(EpisodeStep.None, rule.Step(0.25, Start.AddDays(7)));
+        Assert.Equal(EpisodeStep.Remind, rule.Step(0.31, Start.AddDays(8)));
     }
 
     [Fact]
-    public void ScaledTo_LowerRaiseAt_HysteresisAndRiseInTheSameProportion()
+    public void Step_WithinCoolDown_AnotherEpisodeWaitsButReachingCriticalFromBelowRaisesAtOnce()
+    {
+        var rule = new EpisodeAlertRule(EpisodePolicy.PlatformDefault);
+        Assert.Equal(EpisodeStep.Raise, rule.Step(0.4, Start));
+        Assert.Equal(EpisodeStep.End, rule.Step(0.1, Start.AddHours(12)));
+
+        Assert.Equal(EpisodeStep.None, rule.Step(0.55, Start.AddDays(2)));
+        Assert.Equal(EpisodeStep.Raise, rule.Step(0.62, Start.AddDays(3)));
+
+        // Critical already alerted: within the cool-down of that alert nothing more, after it a new episode.
+        Assert.Equal(EpisodeStep.None, rule.Step(0.9, Start.AddDays(4)));
+        Assert.Equal(EpisodeStep.End, rule.Step(0.1, Start.AddDays(5)));
+        Assert.Equal(EpisodeStep.Raise, rule.Step(0.35, Start.AddDays(9)));
+    }
+
+    [Fact]
+    public void Step_NoCriticalLevel_NothingWithinTheCoolDown()
+    {
+        var rule = new EpisodeAlertRule(EpisodePolicy.PlatformDefault with { CriticalAt = null });
+        Assert.Equal(EpisodeStep.Raise, rule.Step(0.4, Start));
+
+        Assert.Equal(EpisodeStep.None, rule.Step(0.99, Start.AddDays(1)));
+    }
+
+    [Fact]
+    public void ScaledTo_LowerRaiseAt_HysteresisAndCriticalLevelInTheSameProportion()
     {
         var scaled = EpisodePolicy.PlatformDefault.ScaledTo(0.03);
         Assert.Equal(0.03, scaled.RaiseAt, 12);
         Assert.Equal(0.02, scaled.ClearBelow, 12);
-        Assert.Equal(0.01, scaled.MaterialRise, 12);
-        Assert.Equal(TimeSpan.FromHours(12), scaled.CoolDown);
+        Assert.Equal(0.06, scaled.CriticalAt!.Value, 12);
+        Assert.Equal(TimeSpan.FromDays(6), scaled.CoolDown);
     }
 
     [Fact]
@@ -88,28 +113,58 @@ public sealed class EpisodeOperatingPointTests
         var point = new EpisodeOperatingPoints(days).At(1.0 / days.Count, scores, [Exacerbation("P0", onset)]);
 
         // Per day the budget of one alert would go to one of the six tied days; the policy raises on the first and
-        // keeps the episode without another alert.
+        // keeps the episode without another alert within the 6-day cool-down.
         Assert.Equal(1, point.Alerts);
         Assert.Equal(1, point.EventsAlerted);
         Assert.Equal((6 * 24) + 12, point.MedianLeadHours, 9);
         Assert.InRange(point.RaiseAt!.Value, 0.9, 0.901);
     }
 
+    private static readonly int[] RemindedOnsetDays = [9, 15, 20];
+
     [Fact]
-    public void At_LowerRaiseAtKeepsAPatientInOneEndlessEpisode_StopsAboveTheRaiseAtThatExceedsTheBudget()
+    public void At_PatientHighForTwentyDays_RemindedEverySixDaysWithinTheBudget()
     {
-        // P0 swings every day between 0.5 and a high score that creeps up from 0.900 to 0.919: a raise-at among the high
-        // scores alerts on each swing above it, a raise-at below 0.75 keeps P0 in one endless episode (1 alert in
-        // 20 days). P1 scores 0.1 and 0.95 on one day. With 3 alerts allowed, the count is within the budget near the
-        // top (P1 and P0's two highest swings) and again down at 0.1 (P0 once, P1 at 0.1 and on its rise to 0.95):
-        // raise-at is lowered from the top and stops before the budget is exceeded, so it never reaches 0.1.
-        var days = Days(2);
-        var scores = days.Select(d => d.PatientIndex == 0 ? (d.Day % 2 == 0 ? 0.9 + (0.001 * d.Day) : 0.5) : d.Day == 10 ? 0.95 : 0.1).ToList();
+        // P0 stays at 0.9 for 20 days; the others never rise. One alert a patient-day would be far above the budget
+        // of 4: the policy raises on day 0 and reminds on days 6, 12 and 18, the last three each the only alert 1–7
+        // days before an onset (days 9, 15 and 20; one alert per episode would reach none of them).
+        var days = Days(5);
+        var scores = days.Select(d => d.PatientId == "P0" ? 0.9 : 0.01).ToList();
+        var onsets = RemindedOnsetDays.Select(day => Exacerbation("P0", FeatureExtractor.ScoringTime(Span, day))).ToList();
 
-        var point = new EpisodeOperatingPoints(days).At(3.0 / days.Count, scores, []);
+        var point = new EpisodeOperatingPoints(days).At(4.0 / days.Count, scores, onsets);
 
-        Assert.Equal(3, point.Alerts);
-        Assert.True(point.RaiseAt > 0.9, $"raise-at {point.RaiseAt}");
+        Assert.Equal(4, point.Alerts);
+        Assert.Equal((3, 3), (point.EventsAlerted, point.Events));
+    }
+
+    /// <summary>
+    /// At a larger budget critical-at is the raise-at of the budget a tenth as large, as the server derives it: P0's rise
+    /// to that level within the cool-down is a second alert, which leaves one more of the nine patients at 0.3 unalerted.
+    /// </summary>
+    [Fact]
+    public void At_LargerBudget_EscalatesAtTheRaiseAtOfATenthOfIt()
+    {
+        var days = Days(11);
+        var scores = days.Select(d => (d.PatientIndex, d.Day) switch
+        {
+            (0, 0) => 0.5,
+            (0, 2) => 0.9,
+            (1, 5) => 0.6,
+            ( >= 2, 5) => 0.3,
+            _ => 0.01,
+        }).ToList();
+        var onsets = Enumerable.Range(2, 9).Select(p => Exacerbation($"P{p}", FeatureExtractor.ScoringTime(Span, 8))).ToList();
+        var episodes = new EpisodeOperatingPoints(days);
+
+        var points = episodes.At([1.0 / days.Count, 10.0 / days.Count], scores, onsets);
+
+        Assert.InRange(points[0].RaiseAt!.Value, 0.9, 0.901);
+        Assert.Equal((10, 7), (points[1].Alerts, points[1].EventsAlerted));
+
+        // Alone, the larger budget has no smaller point to take critical-at from: no escalation, one more alerted.
+        var alone = episodes.At(10.0 / days.Count, scores, onsets);
+        Assert.Equal((10, 8), (alone.Alerts, alone.EventsAlerted));
     }
 
     [Fact]

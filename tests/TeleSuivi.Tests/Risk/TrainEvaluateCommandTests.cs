@@ -41,6 +41,14 @@ public sealed class TrainEvaluateCommandTests : IDisposable
         Assert.Equal(6, json.RootElement.GetProperty("Scorers").GetArrayLength());
         Assert.All(json.RootElement.GetProperty("Scorers").EnumerateArray(), s => Assert.Equal(EvaluationOptions.DefaultBudgets.Count, s.GetProperty("PolicyOperatingPoints").GetArrayLength()));
         Assert.True(json.RootElement.GetProperty("Ceiling").GetProperty("Events").GetInt32() > 0);
+        Assert.Equal(EpisodePolicy.PlatformDefault.Describe(), json.RootElement.GetProperty("AlertPolicy").GetString());
+
+        // Operating points counted with another cool-down say so, for a server configured with it.
+        var threeDays = Path.Combine(directory, "three-days");
+        Assert.Equal(0, await TeleSuiviCommandLine.InvokeAsync(["evaluate", "--model", model, "--patients", "40", "--days", "60", "--seed", "9", "--no-ablation", "--cool-down", "3", "--out", threeDays]));
+        using var threeDaysJson = System.Text.Json.JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(threeDays, EvaluationReport.JsonFile), TestContext.Current.CancellationToken));
+        Assert.Equal((EpisodePolicy.PlatformDefault with { CoolDown = TimeSpan.FromDays(3) }).Describe(), threeDaysJson.RootElement.GetProperty("AlertPolicy").GetString());
+        Assert.Equal(2, await TeleSuiviCommandLine.InvokeAsync(["evaluate", "--model", model, "--cool-down", "-1", "--out", threeDays]));
 
         // The gap analysis of the same model: the model and every part of the oracle, by kind of onset.
         var gap = Path.Combine(directory, "gap");

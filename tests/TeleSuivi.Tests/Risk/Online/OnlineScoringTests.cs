@@ -80,10 +80,11 @@ public sealed class OnlineScoringTests(OnlineScoringHost host) : IClassFixture<O
         var alert = await PublishUntilRiskAlertAsync(history);
 
         Assert.InRange(alert.Risk!.Value, ShippedThresholds.RaiseAt, 0.15);
-        // The first alert names the threshold; a later material rise names the rise.
+        // The first alert names the threshold; a later rise to the critical level within the cool-down names the rise.
         var risk = RiskThresholds.Percent(alert.Risk.Value);
         Assert.True(
-            alert.Reason.En == $"Exacerbation risk {risk} (alert at {RiskThresholds.Percent(ShippedThresholds.RaiseAt)})" || alert.Reason.En.EndsWith($" to {risk}", StringComparison.Ordinal),
+            alert.Reason.En == $"Exacerbation risk {risk} (alert at {RiskThresholds.Percent(ShippedThresholds.RaiseAt)})"
+                || alert.Reason.En.EndsWith($" to {risk} (critical from {RiskThresholds.Percent(ShippedThresholds.CriticalAt)})", StringComparison.Ordinal),
             alert.Reason.En);
         Assert.Contains(alert.Evidence, e => e.Label == "risk factor" && !string.IsNullOrWhiteSpace(e.Detail));
     }
