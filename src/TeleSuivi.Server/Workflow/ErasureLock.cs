@@ -51,26 +51,24 @@ public static class ErasureLock
         await hold.ExecuteScalarAsync(cancellationToken);
     }
 
+    /// <summary>Whether the shared registry holds the patient (see <see cref="RegisteredAsync"/>).</summary>
+    public static async Task<bool> IsRegisteredAsync(DbConnection connection, DbTransaction transaction, string patientId, CancellationToken cancellationToken) =>
+        (await RegisteredAsync(connection, transaction, [patientId], cancellationToken)).Count > 0;
+
     /// <summary>
-    /// Whether the shared registry holds the patient; true when this database holds no registry (a workflow database
-    /// of alerts alone cannot tell, and no erasure ran on it).
+    /// Those of <paramref name="patientIds"/> the shared registry holds; all of them when this database holds no
+    /// registry (a workflow database of alerts and scores alone cannot tell, and no erasure ran on it).
     /// </summary>
-    public static async Task<bool> IsRegisteredAsync(DbConnection connection, DbTransaction transaction, string patientId, CancellationToken cancellationToken)
+    public static async Task<HashSet<string>> RegisteredAsync(DbConnection connection, DbTransaction transaction, string[] patientIds, CancellationToken cancellationToken)
     {
         await using (var registry = WorkflowDatabase.Command(connection, transaction, "SELECT to_regclass('patient') IS NOT NULL"))
         {
             if (await registry.ExecuteScalarAsync(cancellationToken) is not true)
             {
-                return true;
+                return new HashSet<string>(patientIds, StringComparer.Ordinal);
             }
         }
 
-        return (await RegisteredAsync(connection, transaction, [patientId], cancellationToken)).Count > 0;
-    }
-
-    /// <summary>Those of <paramref name="patientIds"/> the shared registry holds.</summary>
-    public static async Task<HashSet<string>> RegisteredAsync(DbConnection connection, DbTransaction transaction, string[] patientIds, CancellationToken cancellationToken)
-    {
         var registered = new HashSet<string>(StringComparer.Ordinal);
         await using var find = WorkflowDatabase.Command(connection, transaction, "SELECT id FROM patient WHERE id = ANY(@ids)", ("@ids", patientIds));
         await using var reader = await find.ExecuteReaderAsync(cancellationToken);

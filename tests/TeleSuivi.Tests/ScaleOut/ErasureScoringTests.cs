@@ -141,6 +141,23 @@ public sealed class ErasureScoringTests(ScaleOutServices services) : IDisposable
     }
 
     /// <summary>
+    /// A workflow database that holds no registry (alerts and scores alone) cannot tell an erased patient: the scores
+    /// are saved, as the alert store raises, instead of failing on the missing table.
+    /// </summary>
+    [Fact]
+    public async Task SaveScores_DatabaseWithoutARegistry_SavesEveryScore()
+    {
+        var database = await services.NewDatabaseAsync("no_registry");
+        var store = new RiskAssessmentStore(new PostgresWorkflowDatabase(database));
+        await store.InitializeAsync(Ct);
+
+        var refused = await store.SaveScoresAsync([Assessment("pat-a"), Assessment("pat-b")], Ct);
+
+        Assert.Empty(refused);
+        Assert.Single((await store.SearchAsync("pat-b", 0, long.MaxValue, false, null, 10, Ct)).Matches);
+    }
+
+    /// <summary>
     /// An alert engine whose registry in memory still holds the patient raises while an erasure runs: the raise waits
     /// for the erasure's hold, then finds the patient gone from the shared registry and stores nothing; another
     /// patient's raise after it is stored.
