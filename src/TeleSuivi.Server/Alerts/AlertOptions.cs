@@ -1,4 +1,5 @@
 using TeleSuivi.Risk.Evaluation;
+
 namespace TeleSuivi.Server.Alerts;
 
 /// <summary>The alert engine's settings (section <c>Alerts</c>).</summary>
