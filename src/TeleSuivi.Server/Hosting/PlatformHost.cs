@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging.Console;
+using TeleSuivi.Server.Alerts;
 using TeleSuivi.Server.Board;
 using TeleSuivi.Server.Broker;
 using TeleSuivi.Server.DeadLetters;
@@ -107,6 +108,16 @@ public static class PlatformHost
         (configuration.GetSection(BrokerOptions.Section).Get<BrokerOptions>() ?? new BrokerOptions()).ResolveAddress();
         (configuration.GetSection(StoreOptions.Section).Get<StoreOptions>() ?? new StoreOptions()).ResolveAddress();
         NodeRoleSettings.Read(configuration);
+
+        // Removed in favour of the 6-day cool-down: a programme that had tuned it would otherwise get another policy silently.
+        if (configuration[$"{AlertOptions.Section}:Risk:MaterialRise"] is { } materialRise)
+        {
+            throw new ConfigurationException(
+                $"Alerts:Risk:MaterialRise ({materialRise}) is no longer read: a patient gets at most one risk alert per Alerts:Risk:CoolDown (6 days by default), "
+                + "again after it while the risk stays at raise-at, and within it only when the risk reaches Alerts:Risk:CriticalAt (README, \"The alert engine\"). "
+                + "Remove the setting; a shorter Alerts:Risk:CoolDown or a lower Alerts:Risk:CriticalAt alerts more often");
+        }
+
         var urls = configuration["Urls"];
         foreach (var url in (urls ?? string.Empty).Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {

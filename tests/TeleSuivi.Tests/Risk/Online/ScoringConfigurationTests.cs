@@ -26,6 +26,18 @@ public sealed class ScoringConfigurationTests
         Assert.Contains("Risk:ModelPath", server.Output, StringComparison.Ordinal);
     }
 
+    /// <summary>A setting of the former risk alert policy stops the start with what replaced it, instead of being ignored.</summary>
+    [Fact]
+    public async Task Serve_MaterialRiseOfTheFormerPolicySet_StopsNamingWhatReplacedIt()
+    {
+        await using var server = TeleSuiviProcess.Start("serve", environment: new Dictionary<string, string> { ["TELESUIVI_ALERTS__RISK__MATERIALRISE"] = "0.1" });
+
+        await server.WaitForExitAsync(TimeSpan.FromSeconds(60), "the server to stop");
+        Assert.NotEqual(0, server.ExitCode);
+        Assert.Contains("Alerts:Risk:MaterialRise (0.1) is no longer read", server.Output, StringComparison.Ordinal);
+        Assert.Contains("Alerts:Risk:CoolDown", server.Output, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Serve_ModelMissingAndScoringNotRequired_RunsWithScoringOffInHealth()
     {
