@@ -36,7 +36,10 @@ public static class OutcomeTraining
     public const int HeldOutEvery = 5;
     public const int HeldOutRemainder = 2;
 
-    public static OutcomeTrainingResult Run(PlatformHistory history, TrainingOptions options, IReadOnlyList<double> budgets, Action<ProgressStep>? progress = null, CancellationToken cancellationToken = default)
+    /// <param name="alertPolicy">The programme's risk alert policy, which the report's operating points are counted with (default: the platform's).</param>
+    public static OutcomeTrainingResult Run(
+        PlatformHistory history, TrainingOptions options, IReadOnlyList<double> budgets, EpisodePolicy? alertPolicy = null, Action<ProgressStep>? progress = null,
+        CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(history);
         ArgumentNullException.ThrowIfNull(options);
@@ -114,7 +117,8 @@ public static class OutcomeTraining
         var model = RiskModelTrainer.Train(training, trainOptions, progress, cancellationToken);
         using var scorer = new RiskScorer(model);
         var evaluation = ModelEvaluation.Compare(
-            scorer, heldOut, budgets, () => RiskModelTrainer.Train(training, trainOptions with { WithoutEnvironment = true }, p => progress?.Invoke(p with { Stage = "ablation: " + p.Stage }), cancellationToken), progress);
+            scorer, heldOut, budgets, () => RiskModelTrainer.Train(training, trainOptions with { WithoutEnvironment = true }, p => progress?.Invoke(p with { Stage = "ablation: " + p.Stage }), cancellationToken), progress,
+            alertPolicy: alertPolicy);
         var description = new List<string>
         {
             string.Create(CultureInfo.InvariantCulture, $"Trained and evaluated on the programme's own data (pseudonymised export, `telesuivi train --from-store`), days of {parameters.Start:yyyy-MM-dd} to {history.Through:yyyy-MM-dd}."),

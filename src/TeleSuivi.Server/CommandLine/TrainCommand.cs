@@ -5,6 +5,7 @@ using TeleSuivi.Risk.Cohort;
 using TeleSuivi.Risk.Evaluation;
 using TeleSuivi.Risk.Model;
 using TeleSuivi.Risk.Outcomes;
+using TeleSuivi.Server.Alerts;
 using TeleSuivi.Server.Export;
 using TeleSuivi.Server.Hosting;
 using TeleSuivi.Server.Risk;
@@ -170,6 +171,9 @@ public static class TrainCommand
             }
 
             var risk = configuration.GetSection(RiskOptions.Section).Get<RiskOptions>() ?? new RiskOptions();
+
+            // The report's operating points are counted with the programme's own cool-down, so that its server takes them.
+            var coolDown = (configuration.GetSection(AlertOptions.Section).Get<AlertOptions>() ?? new AlertOptions()).Risk.CoolDown;
             var dataDirectory = (configuration.GetSection(StoreOptions.Section).Get<StoreOptions>() ?? new StoreOptions()).DataDirectory;
             var path = Path.GetFullPath(output ?? Path.Combine(
                 ActiveModel.DirectoryOf(dataDirectory), "candidates", $"{RiskModelTrainer.ModelName}-{DateTimeOffset.UtcNow:yyyyMMdd'-'HHmmss}.zip"));
@@ -187,7 +191,9 @@ public static class TrainCommand
             {
                 var history = ExportReader.Read(exportFolder, through, utcOffset, risk);
                 result = await Task.Run(
-                    () => OutcomeTraining.Run(history, options, EvaluationOptions.DefaultBudgets, p => progress.Report(p.Stage, p.Done, p.Total, p.Stage == "features" ? "patients" : "steps"), cancellationToken),
+                    () => OutcomeTraining.Run(
+                        history, options, EvaluationOptions.DefaultBudgets, EpisodePolicy.PlatformDefault with { CoolDown = coolDown },
+                        p => progress.Report(p.Stage, p.Done, p.Total, p.Stage == "features" ? "patients" : "steps"), cancellationToken),
                     cancellationToken);
             }
             catch (Exception ex) when (ex is InvalidOperationException or InvalidDataException or FileNotFoundException)

@@ -28,7 +28,9 @@ public sealed class TrainFromStoreTests
         Assert.True(onsets >= 30, $"the seeded programme has {onsets} onsets");
         var candidate = Path.Combine(bed.DataDirectory, "candidate.zip");
 
-        var (exit, stdout, stderr) = await TeleSuiviProcess.RunToExitAsync(CommandTimeout, "train", "--from-store", "--data", bed.DataDirectory, "--trees", "40", "--out", candidate);
+        // A programme with its own cool-down: the candidate's operating points are counted with it, so its server takes them.
+        var fourDays = new Dictionary<string, string> { ["TELESUIVI_ALERTS__RISK__COOLDOWN"] = "4.00:00:00" };
+        var (exit, stdout, stderr) = await TeleSuiviProcess.RunToExitAsync(CommandTimeout, fourDays, "train", "--from-store", "--data", bed.DataDirectory, "--trees", "40", "--out", candidate);
 
         Assert.True(exit == 0, stderr + stdout);
         Assert.Contains("NOT active", stdout, StringComparison.Ordinal);
@@ -44,6 +46,7 @@ public sealed class TrainFromStoreTests
             var scorers = json.RootElement.GetProperty("Scorers").EnumerateArray().ToList();
             Assert.Equal(["model", "model without environment", "NEWS2", "threshold rules", "random alerts"], scorers.Select(s => s.GetProperty("Name").GetString()));
             Assert.True(json.RootElement.GetProperty("Exacerbations").GetInt32() > 0);
+            Assert.Equal((EpisodePolicy.PlatformDefault with { CoolDown = TimeSpan.FromDays(4) }).Describe(), json.RootElement.GetProperty("AlertPolicy").GetString());
         }
 
         var markdown = await File.ReadAllTextAsync(Path.Combine(report, EvaluationReport.MarkdownFile), Ct);
@@ -65,13 +68,14 @@ public sealed class TrainFromStoreTests
         Assert.StartsWith("cli:", entry.Actor, StringComparison.Ordinal);
         Assert.Contains(candidate, entry.Detail, StringComparison.Ordinal);
 
-        await using var server = TeleSuiviProcess.Start("serve", dataDirectory: bed.DataDirectory);
+        await using var server = TeleSuiviProcess.Start("serve", dataDirectory: bed.DataDirectory, environment: fourDays);
         await server.WaitUntilReadyAsync(TimeSpan.FromSeconds(60));
         using var http = server.CreateClient();
         using var health = JsonDocument.Parse(await http.GetStringAsync(new Uri("/health/ready", UriKind.Relative), Ct));
         var risk = health.RootElement.GetProperty("checks").GetProperty("risk").GetProperty("description").GetString();
         Assert.Contains($"SHA-256 {sha[..12]}", risk, StringComparison.Ordinal);
         Assert.Contains("activated", risk, StringComparison.Ordinal);
+        Assert.Contains("one alert per 4.00:00:00 at most", risk, StringComparison.Ordinal);
     }
 
     [Fact]
