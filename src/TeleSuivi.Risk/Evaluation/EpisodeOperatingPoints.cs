@@ -158,7 +158,7 @@ public sealed class EpisodeOperatingPoints
     /// Tied scores (NEWS2 and the rules are whole numbers) are separated by less than a thousandth of the smallest gap
     /// between distinct scores, in the fixed pseudo-random order of <see cref="OperatingPoints"/>: alerting at random
     /// among the tied, so each scorer can spend its whole budget and none gains from the order of the data. So small a
-    /// nudge changes neither the order of distinct scores nor what the policy's hysteresis and material rise see.
+    /// nudge changes neither the order of distinct scores nor what the policy's hysteresis and critical level see.
     /// </summary>
     private double[] TieBroken(IReadOnlyList<double> scores)
     {
