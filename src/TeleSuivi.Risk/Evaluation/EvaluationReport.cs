@@ -168,7 +168,7 @@ public static class EvaluationReport
 
         Line($"## Operating points as the platform alerts");
         Line($"");
-        Line($"Each patient's daily scores go through the platform's risk alert policy (`RiskAlertPolicy`: raise at a score r, end below two thirds of it, at most one alert per {EpisodePolicy.DefaultCoolDown.TotalDays:0} days for a patient: once they have passed, a patient still at r is alerted again, and within them only a score that reaches the critical level from below is; the critical level is the raise-at of the budget a tenth as large, as the server derives it). Its raise-at is the one that raises the most alerts within b per patient-day (lowered from the top among {EpisodeOperatingPoints.GridPoints} values by the alert count alone, never by the outcomes).");
+        Line($"Each patient's daily scores go through the platform's risk alert policy (`RiskAlertPolicy`: {result.AlertPolicy ?? EpisodePolicy.PlatformDefault.Describe()}; critical-at is the raise-at of the budget a tenth as large, as the server derives it). Its raise-at r is the one that raises the most alerts within b per patient-day (lowered from the top among {EpisodeOperatingPoints.GridPoints} values by the alert count alone, never by the outcomes).");
         Line($"A scorer that cannot spend a budget shows the alerts per patient-day it does reach.");
         Line($"Every scorer gets the same policy and budget (ties of whole-number scores broken at random). An exacerbation is alerted when a raised alert falls 1 to 7 days before its onset; the lead time is onset minus the first such alert.");
         Line($"");

@@ -48,6 +48,7 @@ public sealed class TrainEvaluateCommandTests : IDisposable
         Assert.Equal(0, await TeleSuiviCommandLine.InvokeAsync(["evaluate", "--model", model, "--patients", "40", "--days", "60", "--seed", "9", "--no-ablation", "--cool-down", "3", "--out", threeDays]));
         using var threeDaysJson = System.Text.Json.JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(threeDays, EvaluationReport.JsonFile), TestContext.Current.CancellationToken));
         Assert.Equal((EpisodePolicy.PlatformDefault with { CoolDown = TimeSpan.FromDays(3) }).Describe(), threeDaysJson.RootElement.GetProperty("AlertPolicy").GetString());
+        Assert.Contains("at most one alert per 3 days", await File.ReadAllTextAsync(Path.Combine(threeDays, EvaluationReport.MarkdownFile), TestContext.Current.CancellationToken), StringComparison.Ordinal);
         Assert.Equal(2, await TeleSuiviCommandLine.InvokeAsync(["evaluate", "--model", model, "--cool-down", "-1", "--out", threeDays]));
 
         // The gap analysis of the same model: the model and every part of the oracle, by kind of onset.
