@@ -41,8 +41,11 @@ public enum EpisodeStep
     /// <summary>No alert, and no raised episode ends.</summary>
     None,
 
-    /// <summary>An alert is raised: a new episode, or an escalation to the critical level within the cool-down.</summary>
+    /// <summary>An alert is raised: a new episode, or one once the cool-down has passed.</summary>
     Raise,
+
+    /// <summary>An alert is raised within the cool-down: the score reached the critical level from below.</summary>
+    Escalate,
 
     /// <summary>An alert is raised again: the episode is still raised and the cool-down since its last alert has passed.</summary>
     Remind,
@@ -76,7 +79,7 @@ public sealed class EpisodeAlertRule(EpisodePolicy policy)
     }
 
     /// <summary>Takes the next score of the patient (in time order) and tells whether the platform raises an alert on it.</summary>
-    public bool Raises(double score, DateTimeOffset time) => Step(score, time) is EpisodeStep.Raise or EpisodeStep.Remind;
+    public bool Raises(double score, DateTimeOffset time) => Step(score, time) is EpisodeStep.Raise or EpisodeStep.Escalate or EpisodeStep.Remind;
 
     /// <summary>Takes the next score of the patient (in time order): an alert raised or raised again, a raised episode ended, or nothing.</summary>
     public EpisodeStep Step(double score, DateTimeOffset time)
@@ -100,7 +103,7 @@ public sealed class EpisodeAlertRule(EpisodePolicy policy)
             return EpisodeStep.None;
         }
 
-        var step = Raised && !escalated ? EpisodeStep.Remind : EpisodeStep.Raise;
+        var step = escalated && !due ? EpisodeStep.Escalate : Raised && !escalated ? EpisodeStep.Remind : EpisodeStep.Raise;
         Raised = true;
         LastAlerted = score;
         LastAlertAt = time;

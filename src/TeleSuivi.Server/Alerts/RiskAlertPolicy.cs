@@ -81,7 +81,7 @@ public sealed class RiskAlertPolicy(RiskThresholds thresholds)
         var severity = p >= thresholds.CriticalAt ? AlertSeverity.Critical : AlertSeverity.Warning;
         var reason = step == EpisodeStep.Remind && previous.LastAlertAt is { } lastAt
             ? Still(p, score.Time - lastAt)
-            : previous.LastAlerted is { } before && before < thresholds.CriticalAt && p >= thresholds.CriticalAt && score.Time - previous.LastAlertAt < thresholds.CoolDown
+            : step == EpisodeStep.Escalate && previous.LastAlerted is { } before
                 ? new LocalizedText($"Exacerbation risk rose from {Percent(before)} to {Percent(p)} (critical from {Percent(thresholds.CriticalAt)})", $"Risque d'exacerbation passé de {PercentFr(before)} à {PercentFr(p)} (critique à partir de {PercentFr(thresholds.CriticalAt)})")
                 : new LocalizedText($"Exacerbation risk {Percent(p)} (alert at {Percent(thresholds.RaiseAt)})", $"Risque d'exacerbation {PercentFr(p)} (alerte à {PercentFr(thresholds.RaiseAt)})");
         var evidence = score.Explanations.Select((text, i) => new AlertEvidence(score.Time, EvidenceLabels.RiskFactor, Detail: text, DetailFr: score.ExplanationsFr?.ElementAtOrDefault(i)))

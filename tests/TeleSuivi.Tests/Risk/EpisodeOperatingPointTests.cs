@@ -76,7 +76,7 @@ public sealed class EpisodeOperatingPointTests
         Assert.Equal(EpisodeStep.End, rule.Step(0.1, Start.AddHours(12)));
 
         Assert.Equal(EpisodeStep.None, rule.Step(0.55, Start.AddDays(2)));
-        Assert.Equal(EpisodeStep.Raise, rule.Step(0.62, Start.AddDays(3)));
+        Assert.Equal(EpisodeStep.Escalate, rule.Step(0.62, Start.AddDays(3)));
 
         // Critical already alerted: within the cool-down of that alert nothing more, after it a new episode.
         Assert.Equal(EpisodeStep.None, rule.Step(0.9, Start.AddDays(4)));
