@@ -44,13 +44,14 @@ public static class EvaluateCommand
                 return ExitCodes.Usage;
             }
 
-            if (parse.GetValue(coolDown) is not (>= 0 and <= 365) and var coolDownDays)
+            var coolDownDays = parse.GetValue(coolDown);
+            if (coolDownDays is not (>= 0 and <= 365))
             {
                 await Console.Error.WriteLineAsync(FormattableString.Invariant($"error: --cool-down {coolDownDays} is not a number of days between 0 and 365"));
                 return ExitCodes.Usage;
             }
 
-            options = options with { CoolDown = TimeSpan.FromDays(parse.GetValue(coolDown)) };
+            options = options with { CoolDown = TimeSpan.FromDays(coolDownDays) };
 
             var directory = Path.GetFullPath(parse.GetValue(output)!);
             var progress = new ConsoleProgress();
