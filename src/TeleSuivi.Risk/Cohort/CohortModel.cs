@@ -125,6 +125,7 @@ public sealed record PatientBaseline(
 /// <param name="Severity">Of the primary condition, 1–4 (GOLD grade for COPD, NYHA class for heart failure); other conditions count as 2.</param>
 /// <param name="Adherence">Probability of using each device on a given day.</param>
 /// <param name="Susceptibility">Multiplier of the patient's event hazard (gamma, mean 1): frequent exacerbators are above 1.</param>
+/// <param name="PriorYearExacerbations">Exacerbations in the 12 months before enrolment, as recorded at enrolment; null when the enrolment did not record them.</param>
 public sealed record PatientProfile(
     string Id,
     int Index,
@@ -137,7 +138,8 @@ public sealed record PatientProfile(
     PatientBaseline Baseline,
     IReadOnlyList<CohortDevice> Devices,
     double Adherence,
-    double Susceptibility);
+    double Susceptibility,
+    int? PriorYearExacerbations);
 
 /// <summary>
 /// Ground truth: one exacerbation or flare. The prodrome (vital-sign changes) starts <see cref="ProdromeDays"/> before

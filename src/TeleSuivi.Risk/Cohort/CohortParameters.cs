@@ -143,6 +143,18 @@ public sealed record ExacerbationParameters
     public double SusceptibilityVariance { get; init; } = 0.5;
 
     /// <summary>
+    /// Share of the exacerbations of the year before enrolment that the programme records at enrolment (the history
+    /// GOLD's assessment asks for: Hurst 2010, ECLIPSE: the best single predictor of exacerbations).
+    /// </summary>
+    public double PriorYearRecall { get; init; } = 1.0;
+
+    /// <summary>
+    /// Share of the patients whose enrolment records that history at all (assumption): the others have none recorded,
+    /// so that a model meets the missing value in training as it will online.
+    /// </summary>
+    public double PriorYearRecordedFraction { get; init; } = 0.9;
+
+    /// <summary>
     /// Temporal clustering (Hurst 2009): for <see cref="RecurrenceWindowDays"/> after a COPD exacerbation's onset the
     /// COPD hazard is multiplied by this ratio (1: no clustering).
     /// </summary>

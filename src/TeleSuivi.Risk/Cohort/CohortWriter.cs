@@ -44,7 +44,7 @@ public static class CohortWriter
         using var readings = Open(directory, $"readings.{ext}");
         using var events = Open(directory, "events.csv");
         using var labels = Open(directory, "labels.csv");
-        patients.WriteLine("patient_id,age,sex,zone,conditions,primary,severity,devices,adherence,susceptibility,hr,rr,spo2,systolic,diastolic,weight_kg,temperature_c,steps,glucose_mmol_l");
+        patients.WriteLine("patient_id,age,sex,zone,conditions,primary,severity,devices,adherence,susceptibility,prior_year_exacerbations,hr,rr,spo2,systolic,diastolic,weight_kg,temperature_c,steps,glucose_mmol_l");
         if (format == CohortFileFormat.Csv)
         {
             readings.WriteLine("patient_id,device,measure,time,received_at,value,artifact");
@@ -63,7 +63,7 @@ public static class CohortWriter
             var pr = patient.Profile;
             var b = pr.Baseline;
             patients.WriteLine(Invariant(
-                $"{pr.Id},{pr.Age},{pr.Sex},{pr.Zone},{string.Join(';', pr.Conditions)},{pr.Primary},{pr.Severity},{string.Join(';', pr.Devices)},{pr.Adherence},{pr.Susceptibility},{b.HeartRate},{b.RespiratoryRate},{b.SpO2},{b.Systolic},{b.Diastolic},{b.WeightKg},{b.TemperatureC},{b.StepsPerDay},{b.GlucoseMmolL}"));
+                $"{pr.Id},{pr.Age},{pr.Sex},{pr.Zone},{string.Join(';', pr.Conditions)},{pr.Primary},{pr.Severity},{string.Join(';', pr.Devices)},{pr.Adherence},{pr.Susceptibility},{pr.PriorYearExacerbations},{b.HeartRate},{b.RespiratoryRate},{b.SpO2},{b.Systolic},{b.Diastolic},{b.WeightKg},{b.TemperatureC},{b.StepsPerDay},{b.GlucoseMmolL}"));
             foreach (var c in pr.Conditions)
             {
                 byCondition[c] = (byCondition[c].Patients + 1, byCondition[c].Events);

@@ -100,6 +100,19 @@ internal sealed class Rng
         }
     }
 
+    /// <summary>Poisson by Knuth's product of uniforms: exact, and fast for the small means of yearly event counts.</summary>
+    public int Poisson(double mean)
+    {
+        var limit = Math.Exp(-mean);
+        var count = 0;
+        for (var product = NextDouble(); product > limit; product *= NextDouble())
+        {
+            count++;
+        }
+
+        return count;
+    }
+
     /// <summary>Beta distribution from its mean and a concentration (a + b).</summary>
     public double Beta(double mean, double concentration)
     {

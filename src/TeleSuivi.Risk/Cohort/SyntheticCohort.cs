@@ -13,6 +13,7 @@ public sealed class SyntheticCohort
     private const ulong FlarePurpose = 0xB3;
     private const ulong ShapePurpose = 0xB4;
     private const ulong FlareShapePurpose = 0xB5;
+    private const ulong PriorYearPurpose = 0xA2;
 
     private static readonly Condition[] AllConditions = Enum.GetValues<Condition>();
 
@@ -72,7 +73,7 @@ public sealed class SyntheticCohort
     {
         var profile = BuildProfile(index);
         var events = BuildEvents(profile);
-        return new CohortPatient(this, profile, events);
+        return new CohortPatient(this, profile with { PriorYearExacerbations = PriorYearExacerbations(profile, events) }, events);
     }
 
     /// <summary>
@@ -91,6 +92,40 @@ public sealed class SyntheticCohort
         var recurrence = patient.Events.Any(e => e.Kind == EventKind.Exacerbation && e.Condition == Condition.Copd
             && e.Onset < dayEnd && e.Onset.AddDays(x.RecurrenceWindowDays) > dayEnd);
         return profile.Conditions.Sum(c => DailyRate(profile, c) * hazardMultiplier[(int)c][zone][index] * (c == Condition.Copd && recurrence ? x.RecurrenceRateRatio : 1));
+    }
+
+    /// <summary>
+    /// The exacerbations of the year before enrolment (day 0) that the programme records: those simulated in the
+    /// burn-in, and for the rest of that year a Poisson count at the patient's expected annual rate, each recorded
+    /// with probability <see cref="ExacerbationParameters.PriorYearRecall"/>; none recorded for the patients outside
+    /// <see cref="ExacerbationParameters.PriorYearRecordedFraction"/>. Drawn from a stream of its own, so that
+    /// the rest of the cohort is the same as before this fact existed.
+    /// </summary>
+    private int? PriorYearExacerbations(PatientProfile profile, IReadOnlyList<CohortEvent> events)
+    {
+        var recall = Parameters.Exacerbation.PriorYearRecall;
+        var rng = new Rng(Seed, PriorYearPurpose, (ulong)profile.Index);
+        if (!rng.Chance(Parameters.Exacerbation.PriorYearRecordedFraction))
+        {
+            return null;
+        }
+
+        var yearBefore = Parameters.StartTime.AddDays(-365);
+        var simulated = events.Count(e => e.Kind == EventKind.Exacerbation && e.Onset < Parameters.StartTime && e.Onset >= yearBefore && rng.Chance(recall));
+        var unsimulatedDays = Math.Max(0, 365 - Parameters.BurnInDays);
+        return simulated + rng.Poisson(ExpectedAnnualExacerbations(profile) * unsimulatedDays / 365.25 * recall);
+    }
+
+    /// <summary>
+    /// The patient's expected exacerbations in an average year: the rates of their conditions, severity and
+    /// susceptibility, with the excess of clustering that <see cref="DailyRate"/> takes out of the base rate.
+    /// </summary>
+    public double ExpectedAnnualExacerbations(PatientProfile profile)
+    {
+        ArgumentNullException.ThrowIfNull(profile);
+        var x = Parameters.Exacerbation;
+        return profile.Conditions.Sum(c => DailyRate(profile, c) * 365.25
+            * (c == Condition.Copd ? 1 + ((x.RecurrenceRateRatio - 1) * x.AnnualRate[(int)c] * x.RecurrenceWindowDays / 365.25) : 1));
     }
 
     private double DailyRate(PatientProfile profile, Condition condition)
@@ -315,7 +350,7 @@ public sealed class SyntheticCohort
         var variance = Parameters.Exacerbation.SusceptibilityVariance;
         var susceptibility = variance <= 0 ? 1 : Math.Round(rng.Gamma(1 / variance, variance), 3);
         return new PatientProfile(
-            FormattableString.Invariant($"P{index + 1:D6}"), index, age, sex, zone, conditions, primary, severity, baseline, devices.ToList(), adherence, susceptibility);
+            FormattableString.Invariant($"P{index + 1:D6}"), index, age, sex, zone, conditions, primary, severity, baseline, devices.ToList(), adherence, susceptibility, null);
     }
 
     private List<CohortEvent> BuildEvents(PatientProfile profile)

@@ -114,6 +114,31 @@ public sealed class SyntheticCohortTests
     }
 
     [Fact]
+    public void PriorYearExacerbations_LargeCohort_AsManyAsTheYearAfterAndFrequentExacerbatorsStayFrequent()
+    {
+        var parameters = CohortParameters.Default with { Patients = 6000, Days = 365 };
+        var cohort = SyntheticCohort.Generate(parameters, 2024);
+        var end = parameters.StartTime.AddDays(parameters.Days);
+        var patients = cohort.Patients
+            .Select(p => (Prior: p.Profile.PriorYearExacerbations, p.Profile.Susceptibility, After: p.Events.Count(e => e.Kind == EventKind.Exacerbation && e.Onset >= parameters.StartTime && e.Onset < end)))
+            .ToList();
+        var recorded = patients.Where(p => p.Prior is not null).ToList();
+
+        Assert.InRange(recorded.Count / (double)patients.Count, 0.88, 0.92);
+        // The same process a year earlier: as many (no onset can start during an ongoing event in the year simulated
+        // in full, so that year has slightly fewer).
+        var ratio = recorded.Average(p => p.Prior!.Value) / recorded.Average(p => p.After);
+        Assert.True(ratio is >= 1.0 and <= 1.2, $"prior year / year after = {ratio:F2}");
+        // Hurst 2010 (ECLIPSE): the history of exacerbations is the best predictor of the next ones.
+        var frequent = recorded.Where(p => p.Prior >= 2).Average(p => p.After);
+        var none = recorded.Where(p => p.Prior == 0).Average(p => p.After);
+        Assert.True(frequent / none >= 1.8, $"{frequent:F2} exacerbations after two or more in the year before, {none:F2} after none");
+        // And not only through condition and severity: the count reveals the patient's own susceptibility.
+        var susceptibility = recorded.Where(p => p.Prior >= 2).Average(p => p.Susceptibility) / recorded.Where(p => p.Prior == 0).Average(p => p.Susceptibility);
+        Assert.True(susceptibility >= 1.5, $"susceptibility after two or more / after none = {susceptibility:F2}");
+    }
+
+    [Fact]
     public void Events_CopdPatients_RecurrencesClusterAsHurst2009()
     {
         var parameters = CohortParameters.Default with { Patients = 6000, Days = 365 };
