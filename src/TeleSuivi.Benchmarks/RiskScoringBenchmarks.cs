@@ -8,7 +8,7 @@ using TeleSuivi.Risk.Model;
 namespace TeleSuivi.Benchmarks;
 
 /// <summary>
-/// Online risk scoring with the shipped model (<c>models/exacerbation-72h-v3.zip</c>): one patient's score with its
+/// Online risk scoring with the shipped model (<c>models/exacerbation-72h-v4.zip</c>): one patient's score with its
 /// reasons, beside the feature computation that precedes it online (the reference). The issue-5 target is p99 under
 /// 5 ms per score: BenchmarkDotNet's iterations average many calls, so the cleanup also times single calls one by
 /// one and leaves their percentiles in <see cref="LatencyFile"/> for BENCHMARKS.md.
@@ -16,7 +16,7 @@ namespace TeleSuivi.Benchmarks;
 [MemoryDiagnoser]
 public class RiskScoringBenchmarks
 {
-    public const string ModelFile = "models/exacerbation-72h-v3.zip";
+    public const string ModelFile = "models/exacerbation-72h-v4.zip";
     public const string LatencyFile = "risk-scoring-latency.txt";
     private const int LatencySamples = 20_000;
 

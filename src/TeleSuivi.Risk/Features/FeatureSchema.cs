@@ -39,9 +39,17 @@ public static class FeatureSchema
     /// exacerbation or hospitalised; offline: the cohort's past exacerbation onsets), before the scoring time only:
     /// onsets in the last 365 days, days since the latest, and whether one began within the last
     /// <see cref="PatientFeatureState.RecentExacerbationDays"/> days (the 8 weeks of raised risk after an episode of
-    /// about a week, Hurst 2009). Frequent exacerbators stay frequent (Hurst 2010, ECLIPSE).
+    /// about a week, Hurst 2009); and the exacerbations of the year before enrolment. Frequent exacerbators stay
+    /// frequent (Hurst 2010, ECLIPSE).
     /// </summary>
-    public static readonly IReadOnlyList<string> HistoryBlock = ["exacerbations-365d", "days-since-exacerbation", "exacerbation-within-9w"];
+    public static readonly IReadOnlyList<string> HistoryBlock = ["exacerbations-365d", "days-since-exacerbation", "exacerbation-within-9w", PriorYearExacerbations];
+
+    /// <summary>
+    /// The exacerbations of the 12 months before enrolment, as recorded at enrolment (<see cref="PatientFacts.PriorYearExacerbations"/>;
+    /// missing when not recorded): the history GOLD's assessment asks for, which the programme's own outcomes take a
+    /// year to match.
+    /// </summary>
+    public const string PriorYearExacerbations = "exacerbations-year-before-enrolment";
 
     /// <summary>
     /// How the patient's readings are missing, across devices: readings of the last 24 h over the usual daily count

@@ -4,12 +4,13 @@ using TeleSuivi.Risk.Cohort;
 namespace TeleSuivi.Risk.Features;
 
 /// <summary>What the model knows of a patient besides readings.</summary>
-public sealed record PatientFacts(int Age, Sex Sex, IReadOnlyList<Condition> Conditions, int Severity)
+/// <param name="PriorYearExacerbations">Exacerbations in the 12 months before enrolment, as recorded at enrolment; null when not recorded.</param>
+public sealed record PatientFacts(int Age, Sex Sex, IReadOnlyList<Condition> Conditions, int Severity, int? PriorYearExacerbations = null)
 {
     public static PatientFacts From(PatientProfile profile)
     {
         ArgumentNullException.ThrowIfNull(profile);
-        return new(profile.Age, profile.Sex, profile.Conditions, profile.Severity);
+        return new(profile.Age, profile.Sex, profile.Conditions, profile.Severity, profile.PriorYearExacerbations);
     }
 }
 
@@ -55,6 +56,7 @@ public sealed class PatientFeatureState
     private readonly float[] last = new float[MeasureCount];
     private readonly long[] lastTicks = new long[MeasureCount];
     private readonly float[] facts;
+    private readonly float priorYearExacerbations;
     private readonly long utcOffsetTicks;
     // Onset ticks in ascending order, allocated with the first (most patients have none): scoring allocates nothing.
     private long[]? exacerbationOnsets;
@@ -74,6 +76,7 @@ public sealed class PatientFeatureState
             facts.Conditions.Contains(Condition.Diabetes) ? 1 : 0, facts.Conditions.Contains(Condition.FrailElderly) ? 1 : 0,
             facts.Severity,
         ];
+        priorYearExacerbations = facts.PriorYearExacerbations ?? float.NaN;
     }
 
     /// <summary>Takes one reading (any order). False when the measure is not a feature measure.</summary>
@@ -314,6 +317,7 @@ public sealed class PatientFeatureState
         features[o] = count;
         features[o + 1] = (float)days;
         features[o + 2] = days <= RecentExacerbationDays ? 1 : 0;
+        features[o + 3] = priorYearExacerbations;
     }
 
     private void MissingData(int h, int d, Span<float> features)

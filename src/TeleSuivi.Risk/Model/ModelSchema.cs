@@ -66,11 +66,11 @@ public static class ModelSchema
         return ml.Data.LoadFromEnumerable(rows, Input());
     }
 
-    /// <summary>The features hidden by <paramref name="options"/>' ablations (environment, history, missing data); null when none is.</summary>
+    /// <summary>The features hidden by <paramref name="options"/>' ablations (environment, history or only its year before enrolment, missing data); null when none is.</summary>
     public static bool[]? Mask(TrainingOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        if (!options.WithoutEnvironment && !options.WithoutHistory && !options.WithoutMissingData)
+        if (!options.WithoutEnvironment && !options.WithoutHistory && !options.WithoutPriorYear && !options.WithoutMissingData)
         {
             return null;
         }
@@ -79,6 +79,7 @@ public static class ModelSchema
         void Hide(int from, int count, bool hidden) => mask.AsSpan(from, count).Fill(hidden);
         Hide(FeatureSchema.EnvironmentOffset(0), FeatureSchema.SeasonOffset - FeatureSchema.EnvironmentOffset(0), options.WithoutEnvironment);
         Hide(FeatureSchema.HistoryOffset, FeatureSchema.HistoryBlock.Count, options.WithoutHistory);
+        mask[FeatureSchema.Index(FeatureSchema.PriorYearExacerbations)] |= options.WithoutPriorYear;
         Hide(FeatureSchema.MissingDataOffset, FeatureSchema.MissingDataBlock.Count, options.WithoutMissingData);
         return mask;
     }

@@ -157,6 +157,19 @@ public static class RiskExplainer
         {
             var count = Value("exacerbations-365d");
             var days = Value("days-since-exacerbation");
+            var priorYear = Value(FeatureSchema.PriorYearExacerbations);
+            var recorded = double.IsNaN(days)
+                ? Say("no exacerbation recorded since", "aucune exacerbation enregistrée depuis")
+                : Say(
+                    $"{Number(count, "F0")} recorded in the last year, the latest {Number(days, "F0")} days ago",
+                    $"{Number(count, "F0")} enregistrée(s) sur la dernière année, la dernière il y a {Number(days, "F0")} jours");
+            if (!double.IsNaN(priorYear))
+            {
+                return Say(
+                    $"{Number(priorYear, "F0")} exacerbation(s) in the year before enrolment; {recorded}",
+                    $"{Number(priorYear, "F0")} exacerbation(s) dans l'année précédant l'inclusion ; {recorded}");
+            }
+
             return double.IsNaN(days)
                 ? Say("No exacerbation recorded", "Aucune exacerbation enregistrée")
                 : Say(

@@ -37,6 +37,9 @@ public sealed record TrainingOptions
     /// <summary>Ablation: the exacerbation-history features (<see cref="FeatureSchema.HistoryBlock"/>) are hidden.</summary>
     public bool WithoutHistory { get; init; }
 
+    /// <summary>Ablation: only the exacerbations of the year before enrolment (the last of <see cref="FeatureSchema.HistoryBlock"/>) are hidden.</summary>
+    public bool WithoutPriorYear { get; init; }
+
     /// <summary>Ablation: the missing-data features (<see cref="FeatureSchema.MissingDataBlock"/>) are hidden.</summary>
     public bool WithoutMissingData { get; init; }
 

@@ -11,6 +11,7 @@ namespace TeleSuivi.Server.Alerts;
 /// <param name="Physician">The first <c>Patient.generalPractitioner</c> that is not a care team (display or reference), to whom alerts escalate; or null.</param>
 /// <param name="Gender">The FHIR <c>Patient.gender</c> code (<c>female</c>, <c>male</c>, <c>other</c>, <c>unknown</c>), or null.</param>
 /// <param name="Severity">The severity (1–4) of the primary condition, from the extension <see cref="SeverityExtensionUrl"/>, or null.</param>
+/// <param name="PriorYearExacerbations">The exacerbations of the 12 months before enrolment, from the extension <see cref="PriorYearExacerbationsExtensionUrl"/>, or null.</param>
 public sealed record PatientInfo(
     string Id,
     string Name,
@@ -20,10 +21,20 @@ public sealed record PatientInfo(
     IReadOnlyList<Condition> Conditions,
     string? BirthDate,
     string? Gender = null,
-    int? Severity = null)
+    int? Severity = null,
+    int? PriorYearExacerbations = null)
 {
     /// <summary>A <c>valueInteger</c> 1–4 on the Patient: GOLD grade for COPD, NYHA class for heart failure (the risk model's severity).</summary>
     public const string SeverityExtensionUrl = "https://telesuivi.org/fhir/StructureDefinition/condition-severity";
+
+    /// <summary>
+    /// A <c>valueInteger</c> ≥ 0 on the Patient: the exacerbations of the 12 months before enrolment, as recorded at
+    /// enrolment (the history GOLD's assessment asks for; a risk-model feature).
+    /// </summary>
+    public const string PriorYearExacerbationsExtensionUrl = "https://telesuivi.org/fhir/StructureDefinition/exacerbations-prior-year";
+
+    /// <summary>The most exacerbations in a year the extension may record: more is a typing error, not a history.</summary>
+    public const int MaxPriorYearExacerbations = 52;
 }
 
 /// <summary>A device assigned to a patient now, with its kind (the code of <c>Device.type</c>) for the monitoring plan.</summary>
@@ -106,7 +117,8 @@ public sealed class PatientDirectory(DeviceRegistry registry)
             ClinicalConditions.Of(patient),
             patient.BirthDate,
             patient.Gender?.ToString().ToLowerInvariant(),
-            patient.GetExtensionValue<Integer>(PatientInfo.SeverityExtensionUrl)?.Value is int severity and >= 1 and <= 4 ? severity : null);
+            patient.GetExtensionValue<Integer>(PatientInfo.SeverityExtensionUrl)?.Value is int severity and >= 1 and <= 4 ? severity : null,
+            patient.GetExtensionValue<Integer>(PatientInfo.PriorYearExacerbationsExtensionUrl)?.Value is int prior and >= 0 and <= PatientInfo.MaxPriorYearExacerbations ? prior : null);
     }
 
     private static string? TeamsOf(RegisteredPatient registered) => registered.Teams.Count > 0 ? string.Join(", ", registered.Teams) : null;

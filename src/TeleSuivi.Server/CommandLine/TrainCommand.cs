@@ -20,7 +20,7 @@ namespace TeleSuivi.Server.CommandLine;
 /// </summary>
 public static class TrainCommand
 {
-    public const string DefaultModelPath = "models/exacerbation-72h-v3.zip";
+    public const string DefaultModelPath = "models/exacerbation-72h-v4.zip";
 
     public static Command Create()
     {
@@ -34,7 +34,7 @@ public static class TrainCommand
         var learningRate = new Option<double>("--learning-rate") { Description = $"Learning rate (default {defaults.LearningRate})", DefaultValueFactory = _ => defaults.LearningRate, HelpName = "R" };
         var minLeaf = new Option<int>("--min-leaf") { Description = $"Fewest patient-days per leaf (default {defaults.MinimumExamplesPerLeaf})", DefaultValueFactory = _ => defaults.MinimumExamplesPerLeaf, HelpName = "N" };
         var sweep = new Option<bool>("--sweep") { Description = "Compare learners and hyper-parameters on the validation patients of the training cohort and print the table (writes no model)" };
-        var sweepFeatures = new Option<bool>("--features") { Description = "With --sweep: compare feature groups (all; without history; without missing data; without both) at the given learner settings, instead of learners and hyper-parameters" };
+        var sweepFeatures = new Option<bool>("--features") { Description = "With --sweep: compare feature groups (all; without the year before enrolment; without history; without missing data; without both) at the given learner settings, instead of learners and hyper-parameters" };
         var sweepHeldOut = new Option<int>("--held-out-patients") { Description = "With --sweep: also score each candidate on a shifted cohort of N patients (default 0: none), with the paired difference of each candidate's AUROC to the first's", HelpName = "N" };
         var sweepHeldOutSeed = new Option<int>("--held-out-seed")
         {

@@ -21,7 +21,7 @@ public static class ExportReader
     public static PlatformHistory Read(string folder, DateTimeOffset through, TimeSpan utcOffset, RiskOptions defaults)
     {
         ArgumentNullException.ThrowIfNull(defaults);
-        var patients = Rows(folder, PseudonymisedExport.PatientsFile, 6).Select(r => Patient(r, through, defaults)).ToList();
+        var patients = Rows(folder, PseudonymisedExport.PatientsFile, 7).Select(r => Patient(r, through, defaults)).ToList();
         var readings = new Dictionary<string, List<MeasureReading>>(StringComparer.Ordinal);
         foreach (var row in Rows(folder, PseudonymisedExport.ReadingsFile, 7))
         {
@@ -71,7 +71,8 @@ public static class ExportReader
             .OfType<Condition>().Distinct().Order().ToList();
         var severity = f[5].Length == 0 ? defaults.DefaultSeverity : Integer(row, 5);
         var sex = string.Equals(f[2], "male", StringComparison.Ordinal) ? Sex.Male : Sex.Female;
-        return new ExportedPatient(f[0], new PatientFacts(age, sex, conditions, severity), f[3]);
+        int? priorYear = f[6].Length == 0 ? null : Integer(row, 6);
+        return new ExportedPatient(f[0], new PatientFacts(age, sex, conditions, severity, priorYear), f[3]);
     }
 
     /// <summary>A feature reading from a row's time, code, component, value and unit columns; null when it is no feature.</summary>

@@ -49,7 +49,7 @@ public sealed record ExportReport(int Patients, long Readings, int Outcomes, lon
 
 /// <summary>
 /// The data a model is trained on, without direct identifiers (README, "Pseudonymised export"): patients.csv
-/// (pseudonym, birth year, sex, zone, conditions, severity of the primary condition), readings.csv (pseudonym, device
+/// (pseudonym, birth year, sex, zone, conditions, severity of the primary condition, exacerbations of the year before enrolment), readings.csv (pseudonym, device
 /// pseudonym, time, code, component, value, unit), environment.csv (the readings of the patients' zones: zone, time,
 /// code, value, unit) and outcomes.csv (the alerts nurses resolved: pseudonym, kind, subject, severity, opened,
 /// closed, outcome). Names, addresses, telecom, identifiers, device serials and free text (notes, reasons) never leave.
@@ -69,7 +69,7 @@ public sealed class PseudonymisedExport(DeviceRegistry registry, IObservationSto
         Directory.CreateDirectory(folder);
         var patients = registry.Patients.OrderBy(p => p.Id, StringComparer.Ordinal).ToList();
         long readings = 0;
-        await using (var patientFile = Create(folder, PatientsFile, "patient,birth_year,sex,zone,conditions,severity"))
+        await using (var patientFile = Create(folder, PatientsFile, "patient,birth_year,sex,zone,conditions,severity,prior_year_exacerbations"))
         await using (var readingFile = Create(folder, ReadingsFile, "patient,device,time,code,component,value,unit"))
         {
             for (var i = 0; i < patients.Count; i++)
@@ -131,7 +131,9 @@ public sealed class PseudonymisedExport(DeviceRegistry registry, IObservationSto
         var conditions = patient is null ? string.Empty : string.Join(' ', ClinicalConditions.Of(patient).Select(ClinicalConditions.SnomedCodeOf));
         var severity = patient?.GetExtensionValue<Integer>(PatientInfo.SeverityExtensionUrl)?.Value is int grade and >= 1 and <= 4
             ? grade.ToString(CultureInfo.InvariantCulture) : string.Empty;
-        return Row(pseudonym, birthYear, sex, registered.Zone ?? string.Empty, conditions, severity);
+        var priorYear = patient?.GetExtensionValue<Integer>(PatientInfo.PriorYearExacerbationsExtensionUrl)?.Value is int prior and >= 0 and <= PatientInfo.MaxPriorYearExacerbations
+            ? prior.ToString(CultureInfo.InvariantCulture) : string.Empty;
+        return Row(pseudonym, birthYear, sex, registered.Zone ?? string.Empty, conditions, severity, priorYear);
     }
 
     /// <summary>The columns a patient's reading starts with: the patient's and the device's pseudonyms.</summary>

@@ -519,7 +519,7 @@ public sealed partial class OnlineRiskScorer(
         }
 
         var sex = string.Equals(info?.Gender, "male", StringComparison.Ordinal) ? Sex.Male : Sex.Female;
-        return new PatientFacts(age, sex, info?.Conditions ?? [], info?.Severity ?? settings.DefaultSeverity);
+        return new PatientFacts(age, sex, info?.Conditions ?? [], info?.Severity ?? settings.DefaultSeverity, info?.PriorYearExacerbations);
     }
 
     /// <summary>New readings (or another worker's): the patient is to be scored, at once or after <see cref="RiskOptions.MinRescoreInterval"/> since the last score.</summary>

@@ -6,7 +6,7 @@ public sealed class RiskOptions
     public const string Section = "Risk";
 
     /// <summary>The model every server ships with, copied beside the executable.</summary>
-    public const string ShippedModel = "models/exacerbation-72h-v3.zip";
+    public const string ShippedModel = "models/exacerbation-72h-v4.zip";
 
     /// <summary>
     /// True: scoring must run, and a missing or incompatible model stops the start with a clear error. False: no

@@ -27,6 +27,14 @@ public static class CohortBundle
                 // an enum of its own with the same names as the risk model's.
                 Extension = patient.Conditions.Select(condition => ClinicalConditions.ToExtension(Enum.Parse<TeleSuivi.Risk.Cohort.Condition>(condition.ToString()))).ToList(),
             };
+
+            // What the risk model knows of the patient at enrolment, as a hospital would record it.
+            var profile = patient.Physiology.Profile;
+            resource.Extension.Add(new Extension(PatientInfo.SeverityExtensionUrl, new Integer(profile.Severity)));
+            if (profile.PriorYearExacerbations is { } priorYear)
+            {
+                resource.Extension.Add(new Extension(PatientInfo.PriorYearExacerbationsExtensionUrl, new Integer(priorYear)));
+            }
             Add(bundle, resource);
             foreach (var device in patient.Devices)
             {

@@ -155,7 +155,7 @@ public sealed class RiskThresholdsTests
 
         using var report = JsonDocument.Parse(File.ReadAllText(points.ReportPath));
         Assert.Equal(sha, report.RootElement.GetProperty(nameof(EvaluationResult.ModelSha256)).GetString());
-        Assert.Equal(Path.Combine(RepositoryPaths.Root, "models", "exacerbation-72h-v3.evaluation", "evaluation.json"), points.ReportPath);
+        Assert.Equal(Path.Combine(RepositoryPaths.Root, "models", "exacerbation-72h-v4.evaluation", "evaluation.json"), points.ReportPath);
     }
 
     /// <summary>The shipped model at the default budget: the raise-at its report measured at 0.05, far below the former 0.30.</summary>
@@ -270,7 +270,7 @@ public sealed class RiskThresholdsTests
         var thresholds = model.ResolveAlertThresholds(new RiskOptions { Enabled = true, ModelPath = ShippedModel }, new RiskPolicyOptions());
 
         Assert.NotNull(thresholds);
-        Assert.Contains("SHA-256 3a630a8228d3", model.Status, StringComparison.Ordinal);
+        Assert.Contains("SHA-256 0092014c7ffb", model.Status, StringComparison.Ordinal);
         Assert.Contains($"risk alerts: budget 0.05 alerts per patient-day: raise at {RiskThresholds.Percent(thresholds.RaiseAt)}", model.Status, StringComparison.Ordinal);
     }
 

@@ -36,7 +36,7 @@ public sealed class PseudonymisedExportTests
         var device = Convert.ToHexStringLower(HMACSHA256.HashData(key, Encoding.UTF8.GetBytes("device:bp-77")), 0, 16);
 
         var patients = await File.ReadAllLinesAsync(Path.Combine(output, "patients.csv"), Ct);
-        Assert.Equal(["patient,birth_year,sex,zone,conditions,severity", $"{pseudonym},1948,female,75011,13645005,"], patients);
+        Assert.Equal(["patient,birth_year,sex,zone,conditions,severity,prior_year_exacerbations", $"{pseudonym},1948,female,75011,13645005,,2"], patients);
         var readings = await File.ReadAllLinesAsync(Path.Combine(output, "readings.csv"), Ct);
         Assert.Equal(4, readings.Length);
         Assert.All(readings.Skip(1), line => Assert.StartsWith($"{pseudonym},{device},", line, StringComparison.Ordinal));
@@ -75,7 +75,8 @@ public sealed class PseudonymisedExportTests
                               "name": [{ "family": "Dupont", "given": ["Jeanne"] }], "telecom": [{ "system": "phone", "value": "0612345678" }],
                               "address": [{ "use": "home", "line": ["3 rue des Lilas"], "postalCode": "75011" }],
                               "extension": [{ "url": "https://telesuivi.org/fhir/StructureDefinition/condition",
-                                              "valueCodeableConcept": { "coding": [{ "system": "http://snomed.info/sct", "code": "13645005" }] } }] },
+                                              "valueCodeableConcept": { "coding": [{ "system": "http://snomed.info/sct", "code": "13645005" }] } },
+                                            { "url": "https://telesuivi.org/fhir/StructureDefinition/exacerbations-prior-year", "valueInteger": 2 }] },
                 "request": { "method": "PUT", "url": "Patient/{{PatientId}}" } },
               { "fullUrl": "Device/bp-77",
                 "resource": { "resourceType": "Device", "id": "bp-77", "identifier": [{ "value": "SN-4411" }], "patient": { "reference": "Patient/{{PatientId}}" } },

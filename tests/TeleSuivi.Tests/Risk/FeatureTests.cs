@@ -306,6 +306,22 @@ public sealed class FeatureTests
         Assert.Equal(0, Feature(before, "exacerbation-within-9w"));
     }
 
+    [Theory]
+    [InlineData(3, 3f)]
+    [InlineData(0, 0f)]
+    [InlineData(null, float.NaN)]
+    public void Compute_YearBeforeEnrolment_TheRecordedCountOrMissing(int? recorded, float expected)
+    {
+        var state = new PatientFeatureState(Facts with { PriorYearExacerbations = recorded }, TimeSpan.Zero);
+        state.AddExacerbation(T0.AddDays(-20));
+
+        var f = Compute(state, T0);
+
+        Assert.Equal(expected, Feature(f, FeatureSchema.PriorYearExacerbations));
+        // The programme's own history is counted apart from it.
+        Assert.Equal(1, Feature(f, "exacerbations-365d"));
+    }
+
     [Fact]
     public void Compute_OximeterSilentForADay_FewerReadingsThanUsualAndOneSilentMeasure()
     {

@@ -17,7 +17,7 @@ public sealed class ModelActivationTests : IDisposable
     public ModelActivationTests()
     {
         model = Path.Combine(directory, "candidate.zip");
-        File.Copy(Path.Combine(RepositoryPaths.Root, "models", "exacerbation-72h-v3.zip"), model);
+        File.Copy(Path.Combine(RepositoryPaths.Root, "models", "exacerbation-72h-v4.zip"), model);
     }
 
     private string Data => Path.Combine(directory, "data");

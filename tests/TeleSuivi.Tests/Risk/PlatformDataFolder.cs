@@ -34,6 +34,7 @@ public static class PlatformDataFolder
               "resource": { "resourceType": "Patient", "id": "{{p.Profile.Id}}", "gender": "{{(p.Profile.Sex == Sex.Male ? "male" : "female")}}",
                             "birthDate": "{{DateTime.UtcNow.Year - p.Profile.Age}}-01-01",
                             "extension": [ {{string.Concat(p.Profile.Conditions.Select(c => $$"""{ "url": "{{ClinicalConditions.ExtensionUrl}}", "valueCodeableConcept": { "coding": [{ "system": "http://snomed.info/sct", "code": "{{ClinicalConditions.SnomedCodeOf(c)}}" }] } },"""))}}
+                                           {{(p.Profile.PriorYearExacerbations is { } prior ? $$"""{ "url": "{{PatientInfo.PriorYearExacerbationsExtensionUrl}}", "valueInteger": {{prior}} },""" : "")}}
                                            { "url": "{{PatientInfo.SeverityExtensionUrl}}", "valueInteger": {{p.Profile.Severity}} } ],
                             "address": [{ "use": "home", "postalCode": "{{p.Profile.Zone}}" }] },
               "request": { "method": "PUT", "url": "Patient/{{p.Profile.Id}}" } }

@@ -71,6 +71,21 @@ public sealed class RiskExplainerTests
     }
 
     [Fact]
+    public void Sentence_YearBeforeEnrolment_SaidBeforeWhatTheProgrammeRecorded()
+    {
+        var none = Features((FeatureSchema.PriorYearExacerbations, 3), ("exacerbations-365d", 0));
+        Assert.Equal("history", RiskExplainer.TopicOf(FeatureSchema.PriorYearExacerbations));
+        Assert.Equal(
+            "3 exacerbation(s) in the year before enrolment; no exacerbation recorded since",
+            RiskExplainer.Sentence(none, FeatureSchema.Index(FeatureSchema.PriorYearExacerbations)));
+
+        var some = Features((FeatureSchema.PriorYearExacerbations, 2), ("exacerbations-365d", 1), ("days-since-exacerbation", 40));
+        Assert.Equal(
+            "2 exacerbation(s) dans l'année précédant l'inclusion ; 1 enregistrée(s) sur la dernière année, la dernière il y a 40 jours",
+            RiskExplainer.Phrase(some, FeatureSchema.Index("exacerbations-365d")));
+    }
+
+    [Fact]
     public void Sentence_FewerReadingsThanUsual_ShareAndSilentMeasures()
     {
         var features = Features(("readings-24h-vs-usual", 0.25f), ("measures-silent-24h", 1), ("hours-since-any-reading", 5));

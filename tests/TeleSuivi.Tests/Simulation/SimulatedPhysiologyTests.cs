@@ -1,6 +1,7 @@
 using Hl7.Fhir.Model;
 using TeleSuivi.Devices.Profiles;
 using TeleSuivi.Risk.Cohort;
+using TeleSuivi.Server.Alerts;
 using TeleSuivi.Server.Simulation;
 using TeleSuivi.Tests.Infrastructure;
 
@@ -14,7 +15,7 @@ public sealed class SimulatedPhysiologyTests
     private static readonly Lazy<SimulatedFormats> Formats = new(() => new SimulatedFormats(ProfileEncoderRegistry.Load(RepositoryPaths.Ingest)));
 
     [Fact]
-    public void Generate_EachPatient_RegisteredWithItsCohortPatientsConditionsAgeSexAndZone()
+    public void Generate_EachPatient_RegisteredWithItsCohortPatientsConditionsSeverityHistoryAgeSexAndZone()
     {
         var simulated = SimulatedCohort.Generate(60, Seed, Formats.Value, From);
         var model = SimulatedCohort.PhysiologyOf(60, Seed, From);
@@ -31,7 +32,9 @@ public sealed class SimulatedPhysiologyTests
             Assert.Equal(expected.Sex == Sex.Female ? AdministrativeGender.Female : AdministrativeGender.Male, resource.Gender);
             Assert.Equal(expected.Zone, resource.Address.Single().PostalCode);
             Assert.Equal(DateTimeOffset.UtcNow.Year - expected.Age, int.Parse(resource.BirthDate!, System.Globalization.CultureInfo.InvariantCulture));
-            Assert.Equal(expected.Conditions.Count, resource.Extension.Count);
+            Assert.Equal(expected.Conditions, ClinicalConditions.Of(resource).Order());
+            Assert.Equal(expected.Severity, resource.GetExtensionValue<Integer>(PatientInfo.SeverityExtensionUrl)?.Value);
+            Assert.Equal(expected.PriorYearExacerbations, resource.GetExtensionValue<Integer>(PatientInfo.PriorYearExacerbationsExtensionUrl)?.Value);
         }
     }
 

@@ -14,7 +14,7 @@ public static class OnlineScoringSettings
 
     public static readonly Dictionary<string, string> NoDebounce = new(StringComparer.Ordinal) { ["TELESUIVI_RISK__MINRESCOREINTERVAL"] = "00:00:00" };
 
-    public static readonly string ShippedModelPath = Path.Combine(RepositoryPaths.Root, "models", "exacerbation-72h-v3.zip");
+    public static readonly string ShippedModelPath = Path.Combine(RepositoryPaths.Root, "models", "exacerbation-72h-v4.zip");
 
     /// <summary>The shipped model, as the server loads it.</summary>
     public static RiskScorer LoadShippedModel() => RiskScorer.Load(ShippedModelPath);

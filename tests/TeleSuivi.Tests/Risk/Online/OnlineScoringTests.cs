@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using Hl7.Fhir.Model;
 using TeleSuivi.Devices.Profiles;
 using TeleSuivi.Risk.Evaluation;
+using TeleSuivi.Risk.Features;
 using TeleSuivi.Server.Alerts;
 using TeleSuivi.Server.Board;
 using TeleSuivi.Server.Risk;
@@ -28,15 +29,19 @@ public sealed class OnlineScoringTests(OnlineScoringHost host) : IClassFixture<O
     [Fact]
     public async Task Score_ReadingsOverMqtt_RiskAssessmentEqualsTheOfflineReplay()
     {
-        var (patient, history) = await PublishWithingsHistoryAsync(host.Process.BaseUrl, host.Publisher, cohortPatient: 0);
+        var (patient, history) = await PublishWithingsHistoryAsync(host.Process.BaseUrl, host.Publisher, cohortPatient: 0, priorYearExacerbations: 4);
 
         var assessment = Assert.Single(await WaitForAssessmentsAsync(host.Fhir, patient, 1, host.Process));
         var at = ScoringPatient.TimeOf(assessment.Occurrence);
         var stored = await patient.StoredAsync(host.Fhir);
-        var offline = host.Scorer.Score(patient.OfflineFeatures(ScoringPatient.AsReadings(stored, at), history.Environment, at));
+        var features = patient.OfflineFeatures(ScoringPatient.AsReadings(stored, at), history.Environment, at);
+        var offline = host.Scorer.Score(features);
 
         Assert.True(stored.Count > 50, $"only {stored.Count} stored readings: the comparison would prove little");
         Assert.Equal(offline.Probability, Probability(assessment), 6);
+        // The history recorded at enrolment reached the score through the Patient's extension.
+        features[FeatureSchema.Index(FeatureSchema.PriorYearExacerbations)] = float.NaN;
+        Assert.NotEqual(host.Scorer.Score(features).Probability, Probability(assessment), 6);
         Assert.Equal(offline.Reasons.Select(r => r.Sentence), assessment.Note.Select(n => n.Text));
         AssertShape(assessment, patient.Id, at);
         var read = await host.Fhir.GetAsync($"/fhir/RiskAssessment/{assessment.Id}");
@@ -126,14 +131,17 @@ public sealed class OnlineScoringTests(OnlineScoringHost host) : IClassFixture<O
 
     /// <summary>
     /// Registers cohort patient number <paramref name="cohortPatient"/> (of a cohort ending today) in team north and
-    /// publishes their zone's environment, then their Withings readings in one message.
+    /// publishes their zone's environment, then their Withings readings in one message; with
+    /// <paramref name="priorYearExacerbations"/>, enrolled with that history instead of the cohort's.
     /// </summary>
-    internal static async Task<(ScoringPatient Patient, CohortHistory History)> PublishWithingsHistoryAsync(Uri server, MqttTestPublisher publisher, int cohortPatient)
+    internal static async Task<(ScoringPatient Patient, CohortHistory History)> PublishWithingsHistoryAsync(
+        Uri server, MqttTestPublisher publisher, int cohortPatient, int? priorYearExacerbations = null)
     {
         var now = DateTimeOffset.UtcNow;
         var cohort = CohortHistory.Generate(cohortPatient + 1, now);
         var history = CohortHistory.Of(cohort, cohort.Patients.Last(), now);
-        var patient = await ScoringPatient.RegisterAsync(server, "north", history.Facts);
+        var facts = priorYearExacerbations is null ? history.Facts : history.Facts with { PriorYearExacerbations = priorYearExacerbations };
+        var patient = await ScoringPatient.RegisterAsync(server, "north", facts);
         await patient.PublishEnvironmentAsync(publisher, history.Environment);
         await patient.PublishAsync(publisher, WithingsOnly(history), withingsPerMessage: int.MaxValue);
         return (patient, history);
@@ -173,7 +181,7 @@ public sealed class OnlineScoringTests(OnlineScoringHost host) : IClassFixture<O
     {
         Assert.Equal(ObservationStatus.Final, assessment.Status);
         Assert.Equal($"Patient/{patientId}", assessment.Subject.Reference);
-        Assert.Equal("exacerbation-72h-v3", assessment.Method?.Coding[0].Code);
+        Assert.Equal("exacerbation-72h-v4", assessment.Method?.Coding[0].Code);
         var prediction = Assert.Single(assessment.Prediction);
         Assert.Equal("exacerbation-72h", prediction.Outcome?.Coding[0].Code);
         Assert.Contains("within 72 h", prediction.Outcome?.Text ?? string.Empty, StringComparison.Ordinal);

@@ -117,7 +117,7 @@ public sealed class ScoringConfigurationTests
         var at = new DateTimeOffset(2026, 1, 15, 23, 0, 0, TimeSpan.Zero);
         var score = new RiskScore(0.4321234567, -1.5, [new RiskReason("oxygen-saturation", 0.8, "SpO2 3 points below her usual for 36 h", "SpO2 3 points sous sa valeur habituelle depuis 36 h")]);
 
-        var assessment = RiskAssessments.Build("p1", at, score, "exacerbation-72h-v3");
+        var assessment = RiskAssessments.Build("p1", at, score, "exacerbation-72h-v4");
 
         Assert.Equal(0.432123, RiskAssessments.Probability(assessment));
         Assert.Equal("SpO2 3 points below her usual for 36 h.", assessment.Prediction[0].Rationale);

@@ -85,6 +85,7 @@ public sealed class ScoringPatient
               { "fullUrl": "Patient/{{id}}",
                 "resource": { "resourceType": "Patient", "id": "{{id}}", "gender": "{{(facts.Sex == Sex.Male ? "male" : "female")}}", "birthDate": "{{birthYear}}-01-01",
                               "extension": [ {{string.Concat(conditions)}}
+                                {{(facts.PriorYearExacerbations is { } prior ? $$"""{ "url": "{{PatientInfo.PriorYearExacerbationsExtensionUrl}}", "valueInteger": {{prior}} },""" : "")}}
                                 { "url": "{{PatientInfo.SeverityExtensionUrl}}", "valueInteger": {{facts.Severity}} } ],
                               "name": [{ "family": "Risque", "given": ["Paul"] }],
                               "generalPractitioner": [{ "reference": "Organization/{{team}}" }],
