@@ -36,13 +36,17 @@ public static class ModelSelection
         ];
     }
 
-    /// <summary>The candidates for the feature groups added in v3: all features, then without history, without missing data, without both.</summary>
+    /// <summary>
+    /// The candidates for the feature groups added since v3: all features, then without the exacerbations of the year
+    /// before enrolment (v4), without any history, without missing data, without both.
+    /// </summary>
     public static IReadOnlyList<TrainingOptions> FeatureAblations(TrainingOptions baseline)
     {
         ArgumentNullException.ThrowIfNull(baseline);
         return
         [
             baseline,
+            baseline with { WithoutPriorYear = true },
             baseline with { WithoutHistory = true },
             baseline with { WithoutMissingData = true },
             baseline with { WithoutHistory = true, WithoutMissingData = true },
@@ -62,6 +66,10 @@ public static class ModelSelection
         if (options.WithoutHistory)
         {
             hidden.Add("history");
+        }
+        else if (options.WithoutPriorYear)
+        {
+            hidden.Add("year-before-enrolment");
         }
 
         if (options.WithoutMissingData)
@@ -92,7 +100,9 @@ public static class ModelSelection
                 using var scorer = new RiskScorer(model);
                 var scores = scorer.Probabilities(heldOut.Days.Select(d => d.Features));
                 auroc = BinaryMetrics.Auroc(scores, labels!);
-                alerted = episodes!.At(EvaluationReport.TargetBudget, scores, heldOut.Exacerbations).EventSensitivity;
+                // With the smaller budget whose raise-at is the critical level, as the server derives it and
+                // `evaluate` counts it: alone, the target budget would be its own critical level and never escalate.
+                alerted = episodes!.At([EvaluationReport.TargetBudget / EpisodeOperatingPoints.CriticalBudgetDivisor, EvaluationReport.TargetBudget], scores, heldOut.Exacerbations)[1].EventSensitivity;
                 folds = [.. Enumerable.Range(0, Folds).Select(f =>
                 {
                     var fold = Enumerable.Range(0, scores.Count).Where(i => heldOut.Days[i].PatientIndex % Folds == f).ToList();
