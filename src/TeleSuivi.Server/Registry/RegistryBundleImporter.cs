@@ -140,6 +140,7 @@ public sealed class RegistryBundleImporter(DeviceRegistry registry, TimeProvider
             switch (resource)
             {
                 case Patient patient:
+                    RiskFactProblems(patient, $"Patient/{id}", problems);
                     patients.Add(new RegisteredPatient(id, ZoneOf(patient), Serializer.SerializeToString(patient)) { Teams = TeamsOf(patient, $"Patient/{id}", problems) });
                     break;
                 case Device device:
@@ -243,6 +244,27 @@ public sealed class RegistryBundleImporter(DeviceRegistry registry, TimeProvider
         }
 
         return teams.Distinct(StringComparer.Ordinal).ToList();
+    }
+
+    /// <summary>
+    /// The risk model's facts on a Patient (<see cref="Alerts.PatientInfo"/>) must be whole numbers in their range: a
+    /// severity of 7 or a history of "three" would otherwise be dropped without a word and scored as unrecorded.
+    /// </summary>
+    private static void RiskFactProblems(Patient patient, string where, List<string> problems)
+    {
+        void Check(string url, int min, int max, string meaning)
+        {
+            foreach (var extension in patient.Extension.Where(e => e.Url == url))
+            {
+                if (extension.Value is not Integer { Value: int value } || value < min || value > max)
+                {
+                    problems.Add($"{where}: extension {url} must be a valueInteger from {min} to {max} ({meaning}), not {extension.Value?.TypeName ?? "empty"} '{extension.Value}'");
+                }
+            }
+        }
+
+        Check(Alerts.PatientInfo.SeverityExtensionUrl, 1, 4, "GOLD grade for COPD, NYHA class for heart failure");
+        Check(Alerts.PatientInfo.PriorYearExacerbationsExtensionUrl, 0, Alerts.PatientInfo.MaxPriorYearExacerbations, "exacerbations in the 12 months before enrolment");
     }
 
     private static string? ZoneOf(Patient patient)

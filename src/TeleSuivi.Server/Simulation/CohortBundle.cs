@@ -35,6 +35,7 @@ public static class CohortBundle
             {
                 resource.Extension.Add(new Extension(PatientInfo.PriorYearExacerbationsExtensionUrl, new Integer(priorYear)));
             }
+
             Add(bundle, resource);
             foreach (var device in patient.Devices)
             {
