@@ -154,8 +154,19 @@ public static class TrainCommand
         return ExitCodes.Success;
 
         static string Paired(SweepResult first, SweepResult r) => r != first && ModelSelection.PairedDifference(first, r) is var (d, se)
-            ? FormattableString.Invariant($"{d:+0.000;-0.000} ± {se:F3}")
+            ? PairedColumn(d, se)
             : "-";
+    }
+
+    /// <summary>
+    /// A paired AUROC difference and its standard error as the sweep prints them: a difference that rounds to zero is
+    /// "0.000" (a tiny negative one printed "-+0.000").
+    /// </summary>
+    internal static string PairedColumn(double difference, double standardError)
+    {
+        // Adding +0.0 turns a negative zero into a positive one, which the zero section then formats.
+        var rounded = Math.Round(difference, 3) + 0.0;
+        return FormattableString.Invariant($"{rounded:+0.000;-0.000;0.000} ± {standardError:F3}");
     }
 
     private static async Task<int> FromStoreAsync(

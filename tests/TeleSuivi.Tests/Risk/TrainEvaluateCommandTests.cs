@@ -9,6 +9,16 @@ public sealed class TrainEvaluateCommandTests : IDisposable
 
     public void Dispose() => Directory.Delete(directory, recursive: true);
 
+    [Theory]
+    [InlineData(-0.0002, 0.001, "0.000 ± 0.001")]
+    [InlineData(0.0, 0.001, "0.000 ± 0.001")]
+    [InlineData(0.0114, 0.0021, "+0.011 ± 0.002")]
+    [InlineData(-0.0094, 0.0019, "-0.009 ± 0.002")]
+    public void SweepPairedColumn_DifferenceRoundingToZero_PrintedWithoutASign(double difference, double standardError, string expected)
+    {
+        Assert.Equal(expected, TrainCommand.PairedColumn(difference, standardError));
+    }
+
     [Fact]
     public async Task InvokeAsync_TrainThenEvaluate_ModelFileAndReportWithPlots()
     {
