@@ -340,10 +340,10 @@ public sealed class DeviceRegistry : IDisposable
     /// </summary>
     public async Task<int> ErasePatientAsync(string patientId, IReadOnlyList<RegisteredDevice> unassignedDevices, CancellationToken cancellationToken)
     {
+        int assignments;
         await writeLock.WaitAsync(cancellationToken);
         try
         {
-            int assignments;
             await using var connection = await database.OpenAsync(cancellationToken);
             await database.PrepareEraseAsync(connection, cancellationToken);
             await using (var transaction = await connection.BeginTransactionAsync(cancellationToken))
@@ -361,12 +361,16 @@ public sealed class DeviceRegistry : IDisposable
 
             await database.ReclaimErasedAsync(connection, ["patient", "assignment", "device"], cancellationToken);
             await ReloadAsync(connection, cancellationToken);
-            return assignments;
         }
         finally
         {
             writeLock.Release();
         }
+
+        // As for any other change, so that what this node holds of the patient in memory goes at once (other nodes
+        // see it at their next refresh).
+        Changed?.Invoke();
+        return assignments;
     }
 
     /// <summary>Every assignment of the registry (current and past), for erasure and audits.</summary>

@@ -75,10 +75,33 @@ public sealed class RiskMetrics
     }
 }
 
-/// <summary>Each patient's latest stored risk, for the board (rows and ranking): loaded from the store at start, then kept by the scorer.</summary>
+/// <summary>
+/// Each patient's latest stored risk, for the board (rows and ranking): loaded from the store at start, then kept by
+/// the scorer. A patient no longer registered (an erasure, here or seen by the registry's refresh on another node) is
+/// forgotten when the registry changes, so that nothing of theirs stays in memory until the next start.
+/// </summary>
 public sealed class LatestRisks
 {
     private readonly ConcurrentDictionary<string, (double Probability, DateTimeOffset At)> risks = new(StringComparer.Ordinal);
+    private readonly Registry.DeviceRegistry registry;
+
+    public LatestRisks(Registry.DeviceRegistry registry)
+    {
+        ArgumentNullException.ThrowIfNull(registry);
+        this.registry = registry;
+        registry.Changed += ForgetUnregistered;
+    }
+
+    private void ForgetUnregistered()
+    {
+        foreach (var patientId in risks.Keys)
+        {
+            if (registry.FindPatient(patientId) is null)
+            {
+                risks.TryRemove(patientId, out _);
+            }
+        }
+    }
 
     public void Set(string patientId, double probability, DateTimeOffset at) =>
         risks.AddOrUpdate(patientId, (probability, at), (_, old) => at >= old.At ? (probability, at) : old);

@@ -41,7 +41,7 @@ public sealed class AlertTestBed : IAsyncDisposable
         Store = new AlertStore(wrap is null ? alerts : wrap(alerts));
         Registry = new DeviceRegistry(storeOptions);
         Patients = new PatientDirectory(Registry);
-        Board = new BoardNotifier(Hub, Store, Patients, Registry, new Server.Risk.LatestRisks(), Clock, NullLogger<BoardNotifier>.Instance);
+        Board = new BoardNotifier(Hub, Store, Patients, Registry, new Server.Risk.LatestRisks(Registry), Clock, NullLogger<BoardNotifier>.Instance);
         Workflow = new AlertWorkflow(Store, Patients, Board, Options.Create(Settings), Clock);
     }
 
