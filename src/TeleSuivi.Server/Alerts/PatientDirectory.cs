@@ -35,6 +35,18 @@ public sealed record PatientInfo(
 
     /// <summary>The most exacerbations in a year the extension may record: more is a typing error, not a history.</summary>
     public const int MaxPriorYearExacerbations = 52;
+
+    /// <summary>The severity scale of <see cref="SeverityExtensionUrl"/> (GOLD grades and NYHA classes both run 1 to 4).</summary>
+    public const int MinSeverity = 1;
+    public const int MaxSeverity = 4;
+
+    /// <summary>The Patient's severity, or null when it records none in the scale (the import refuses those; a registry written before may hold one).</summary>
+    public static int? SeverityOf(Patient patient) =>
+        patient.GetExtensionValue<Integer>(SeverityExtensionUrl)?.Value is int severity and >= MinSeverity and <= MaxSeverity ? severity : null;
+
+    /// <summary>The Patient's exacerbations of the year before enrolment, or null when it records none in 0 to <see cref="MaxPriorYearExacerbations"/>.</summary>
+    public static int? PriorYearExacerbationsOf(Patient patient) =>
+        patient.GetExtensionValue<Integer>(PriorYearExacerbationsExtensionUrl)?.Value is int prior and >= 0 and <= MaxPriorYearExacerbations ? prior : null;
 }
 
 /// <summary>A device assigned to a patient now, with its kind (the code of <c>Device.type</c>) for the monitoring plan.</summary>
@@ -117,8 +129,8 @@ public sealed class PatientDirectory(DeviceRegistry registry)
             ClinicalConditions.Of(patient),
             patient.BirthDate,
             patient.Gender?.ToString().ToLowerInvariant(),
-            patient.GetExtensionValue<Integer>(PatientInfo.SeverityExtensionUrl)?.Value is int severity and >= 1 and <= 4 ? severity : null,
-            patient.GetExtensionValue<Integer>(PatientInfo.PriorYearExacerbationsExtensionUrl)?.Value is int prior and >= 0 and <= PatientInfo.MaxPriorYearExacerbations ? prior : null);
+            PatientInfo.SeverityOf(patient),
+            PatientInfo.PriorYearExacerbationsOf(patient));
     }
 
     private static string? TeamsOf(RegisteredPatient registered) => registered.Teams.Count > 0 ? string.Join(", ", registered.Teams) : null;

@@ -129,10 +129,8 @@ public sealed class PseudonymisedExport(DeviceRegistry registry, IObservationSto
         var birthYear = patient?.BirthDate is { Length: >= 4 } birthDate ? birthDate[..4] : string.Empty;
         var sex = patient?.Gender?.ToString().ToLowerInvariant() ?? string.Empty;
         var conditions = patient is null ? string.Empty : string.Join(' ', ClinicalConditions.Of(patient).Select(ClinicalConditions.SnomedCodeOf));
-        var severity = patient?.GetExtensionValue<Integer>(PatientInfo.SeverityExtensionUrl)?.Value is int grade and >= 1 and <= 4
-            ? grade.ToString(CultureInfo.InvariantCulture) : string.Empty;
-        var priorYear = patient?.GetExtensionValue<Integer>(PatientInfo.PriorYearExacerbationsExtensionUrl)?.Value is int prior and >= 0 and <= PatientInfo.MaxPriorYearExacerbations
-            ? prior.ToString(CultureInfo.InvariantCulture) : string.Empty;
+        var severity = patient is not null && PatientInfo.SeverityOf(patient) is { } grade ? grade.ToString(CultureInfo.InvariantCulture) : string.Empty;
+        var priorYear = patient is not null && PatientInfo.PriorYearExacerbationsOf(patient) is { } prior ? prior.ToString(CultureInfo.InvariantCulture) : string.Empty;
         return Row(pseudonym, birthYear, sex, registered.Zone ?? string.Empty, conditions, severity, priorYear);
     }
 

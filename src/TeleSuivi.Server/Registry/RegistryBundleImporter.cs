@@ -263,7 +263,7 @@ public sealed class RegistryBundleImporter(DeviceRegistry registry, TimeProvider
             }
         }
 
-        Check(Alerts.PatientInfo.SeverityExtensionUrl, 1, 4, "GOLD grade for COPD, NYHA class for heart failure");
+        Check(Alerts.PatientInfo.SeverityExtensionUrl, Alerts.PatientInfo.MinSeverity, Alerts.PatientInfo.MaxSeverity, "GOLD grade for COPD, NYHA class for heart failure");
         Check(Alerts.PatientInfo.PriorYearExacerbationsExtensionUrl, 0, Alerts.PatientInfo.MaxPriorYearExacerbations, "exacerbations in the 12 months before enrolment");
     }
 
